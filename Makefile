@@ -1,0 +1,67 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PAPERFEED_DATA_DIR ?= $(CURDIR)/.paperfeed
+SAMPLE := paperfeed/data/sample-hf-pages.jsonl
+SHARED := ../shared/data
+
+.PHONY: install run serve test test-fast bench bench-ingest lint typecheck docs sample chromium clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[all]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Install, load the bundled sample (699 papers), build the search index, serve on http://127.0.0.1:8000
+run: install
+	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
+	$(PY) -m paperfeed index build
+	$(PY) -m paperfeed serve
+
+# Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+
+test: install chromium
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+lint: install
+	$(VENV)/bin/ruff check paperfeed tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy paperfeed
+
+docs: install
+	$(PY) -m paperfeed settings --markdown > docs/settings.md
+
+# Re-derive the bundled sample from the shared listing pages with paperfeed's own parser.
+sample: install
+	$(PY) scripts/make_sample.py $(SHARED)/hf-pages $(SAMPLE)
+
+bench: install bench-ingest bench-search bench-web bench-digest
+
+bench-ingest: install
+	$(PY) benchmarks/ingest.py $(SHARED)/arxiv-74k.jsonl.gz
+
+bench-search: install
+	$(PY) benchmarks/beir.py $(SHARED)/scifact --split train
+	$(PY) benchmarks/search_speed.py
+
+bench-web: install
+	$(PY) benchmarks/web_load.py
+
+bench-digest: install
+	$(PY) benchmarks/digest.py
+
+clean:
+	rm -rf $(VENV) .paperfeed .pytest_cache .mypy_cache test-output

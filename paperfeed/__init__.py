@@ -1,0 +1,5 @@
+"""paperfeed: a self-hosted research-paper discovery hub."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

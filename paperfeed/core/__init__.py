@@ -1,0 +1,1 @@
+"""Core layer: models, settings and errors shared by every other layer."""

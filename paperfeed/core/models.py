@@ -1,0 +1,147 @@
+"""Frozen dataclasses for the things paperfeed stores and passes between layers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+_ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
+_ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
+_ARXIV_IN_TEXT = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|arxiv:|huggingface\.co/papers/)?"
+    r"(\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)",
+    re.IGNORECASE,
+)
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """Split 'ID[vN]' into the bare id and its version; raise ValueError when it is no arXiv id."""
+    text = raw.strip()
+    for pattern in (_ARXIV_NEW, _ARXIV_OLD):
+        m = pattern.match(text)
+        if m:
+            return m.group(1), int(m.group(2)) if m.group(2) else None
+    raise ValueError(f"not an arXiv id: {raw!r} (expected e.g. 2503.11731 or hep-th/9901001v2)")
+
+
+def parse_arxiv_ref(text: str) -> tuple[str, int | None]:
+    """Find an arXiv id in an id, 'arXiv:ID' or an arxiv.org / huggingface.co URL."""
+    stripped = text.strip().removesuffix(".pdf")
+    m = _ARXIV_IN_TEXT.search(stripped)
+    if not m:
+        raise ValueError(f"no arXiv id in {text!r} (expected an id like 2503.11731 or an arxiv.org URL)")
+    return split_arxiv_id(m.group(1))
+
+
+def normalise_title(title: str) -> str:
+    """Fold a title to a key that equal titles share: NFKC, casefold, letters and digits only."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(text.split())
+
+
+def normalise_space(text: str) -> str:
+    """Collapse runs of whitespace (arXiv's hard line breaks included) to single spaces."""
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper as a source reports it or as the store holds it (then `id` is set)."""
+
+    title: str
+    abstract: str = ""
+    arxiv_id: str | None = None
+    version: int | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # primary first
+    published: date | None = None
+    updated: date | None = None
+    comment: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    source: str = ""  # where this record came from: "arxiv-api", "hf-daily", "jsonl", ...
+    featured_on: date | None = None  # day Hugging Face Daily Papers featured it
+    external_upvotes: int | None = None  # upvotes on Hugging Face, an outside signal
+    id: int | None = None
+    first_seen_at: datetime | None = None
+    sources: tuple[str, ...] = field(default=(), compare=False)
+    versions: tuple[int, ...] = field(default=(), compare=False)
+
+    @property
+    def title_key(self) -> str:
+        """The normalised title used to merge records that have no arXiv id."""
+        return normalise_title(self.title)
+
+    @property
+    def primary_category(self) -> str | None:
+        """The first (primary) arXiv category, if any."""
+        return self.categories[0] if self.categories else None
+
+    @property
+    def day(self) -> date | None:
+        """The day the paper belongs to in daily listings."""
+        if self.featured_on:
+            return self.featured_on
+        if self.published:
+            return self.published
+        return self.first_seen_at.date() if self.first_seen_at else None
+
+
+@dataclass(frozen=True)
+class User:
+    """An account."""
+
+    id: int
+    username: str
+    email: str
+    created_at: datetime
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One user's upvote of one paper."""
+
+    user_id: int
+    paper_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a user wants in their digest and when."""
+
+    user_id: int
+    frequency: str  # "daily" | "weekly"
+    send_hour: int = 7
+    timezone: str = "UTC"
+    max_papers: int = 20
+    sections: tuple[str, ...] = ("trending", "searches", "categories", "authors", "recommended")
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class IngestCounts:
+    """What one ingest did."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+    def __add__(self, other: IngestCounts) -> IngestCounts:
+        return IngestCounts(
+            self.new + other.new,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+            self.rejected + other.rejected,
+        )
+
+    @property
+    def changed(self) -> int:
+        """Papers new or updated."""
+        return self.new + self.updated

@@ -1,0 +1,161 @@
+"""The one table of settings: name, default, help. Read from PAPERFEED_* variables and a TOML file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from paperfeed.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting."""
+
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        """The environment variable that sets it."""
+        return "PAPERFEED_" + self.name.upper()
+
+
+def _s(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings (build with `load_settings`); each field is one documented setting."""
+
+    data_dir: str = _s("~/.local/share/paperfeed", "Directory for the SQLite database, indexes and logs.")
+    database_url: str = _s("", "SQLAlchemy URL; empty means sqlite:///<data_dir>/paperfeed.db.")
+    config_file: str = _s("", "TOML file with settings; empty means <data_dir>/paperfeed.toml if it exists.")
+    env: str = _s("development", "'development' or 'production'; production refuses to start without secret_key.")
+    secret_key: str = _s("", "Key that signs sessions and email tokens; set it from the environment only.")
+    base_url: str = _s("http://127.0.0.1:8000", "Public URL of the site, used in feeds and emails.")
+    host: str = _s("127.0.0.1", "Address `paperfeed serve` listens on.")
+    port: int = _s(8000, "Port `paperfeed serve` listens on.")
+    ingest_batch_size: int = _s(2000, "Papers written per transaction during an ingest.")
+    http_timeout: float = _s(30.0, "Seconds before an HTTP request to a source gives up.")
+    http_retries: int = _s(4, "Retries of a failed HTTP request (503, 429, timeouts) before giving up.")
+    http_backoff: float = _s(5.0, "Seconds of the first retry wait; doubles each retry unless Retry-After says otherwise.")
+    arxiv_delay: float = _s(3.0, "Minimum seconds between two requests to arXiv (arXiv asks for 3).")
+    arxiv_api_url: str = _s("https://export.arxiv.org/api/query", "arXiv search API endpoint.")
+    arxiv_oai_url: str = _s("https://oaipmh.arxiv.org/oai", "arXiv OAI-PMH endpoint.")
+    hf_api_url: str = _s("https://huggingface.co/api/daily_papers", "Hugging Face daily papers API endpoint.")
+    hf_delay: float = _s(1.0, "Minimum seconds between two requests to Hugging Face.")
+    user_agent: str = _s("paperfeed/0.1 (+https://github.com/paperfeed)", "User-Agent sent to sources.")
+    trending_gravity: float = _s(1.8, "Trending: how fast papers sink with age (HN gravity; score = points / (hours + offset) ** gravity).")
+    trending_offset_hours: float = _s(2.0, "Trending: hours added to a paper's age so brand-new papers do not dominate.")
+    trending_external_weight: float = _s(1.0, "Trending: weight of one Hugging Face upvote relative to one community vote.")
+    trending_window_days: int = _s(14, "Trending: only papers from this many most recent days compete.")
+    web_page_size: int = _s(30, "Papers per page on list pages and API lists (default page size).")
+    web_cache_seconds: float = _s(30.0, "Seconds list pages, feeds and trending stay cached (writes invalidate sooner).")
+    rate_limit_login: str = _s("10/minute", "Rate limit on login and sign-up attempts per client address ('limits' notation).")
+    rate_limit_write: str = _s("60/minute", "Rate limit on write requests (votes, submissions, collections) per user.")
+    rate_limit_storage: str = _s("memory://", "Storage URI for rate-limit counters ('limits'); memory:// is per worker process.")
+    mailer: str = _s("console", "How digests are delivered: 'smtp', 'console' (print to stdout) or 'file' (write .eml files to mail_dir).")
+    mail_from: str = _s("paperfeed <paperfeed@localhost>", "From address of digest emails, e.g. 'paperfeed <digest@example.org>'.")
+    mail_dir: str = _s("", "Directory the 'file' mailer writes .eml files to; empty means <data_dir>/outbox.")
+    smtp_host: str = _s("localhost", "SMTP server that sends digests.")
+    smtp_port: int = _s(587, "SMTP port (587 for STARTTLS, 465 for TLS, 25 for plain relay).")
+    smtp_user: str = _s("", "SMTP login name; empty means no AUTH.")
+    smtp_password: str = _s("", "SMTP password; set it from the environment only (PAPERFEED_SMTP_PASSWORD).")
+    smtp_starttls: bool = _s(True, "Upgrade the SMTP connection with STARTTLS (ignored when smtp_ssl is on).")
+    smtp_ssl: bool = _s(False, "Connect to SMTP over TLS from the start (implicit TLS, usually port 465).")
+    smtp_timeout: float = _s(30.0, "Seconds before an SMTP connect or command gives up.")
+    smtp_ca_file: str = _s("", "PEM file of CA certificates trusted for SMTP TLS (a private relay); empty means the system's.")
+    digest_max_catchup_days: int = _s(14, "Digests: after a gap (server down), the next digest covers at most this many days.")
+    digest_retry_seconds: float = _s(60.0, "Digests: first wait after a transient SMTP failure; doubles each attempt.")
+    digest_max_attempts: int = _s(8, "Digests: transient failures before a digest is marked failed.")
+    digest_lease_seconds: float = _s(900.0, "Digests: a claim older than this whose owner cannot be checked is taken over.")
+    worker_sources: str = _s("", "`paperfeed worker`: comma-separated URLs or paths ingested on schedule.")
+    worker_ingest_minutes: float = _s(60.0, "`paperfeed worker`: minutes between two ingests of worker_sources.")
+    worker_poll_seconds: float = _s(60.0, "`paperfeed worker`: seconds between two checks for due digests.")
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, expanded."""
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'paperfeed.db'}"
+
+    @property
+    def is_production(self) -> bool:
+        """Whether the server runs in production mode."""
+        return self.env == "production"
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.default, f.metadata["help"]) for f in fields(Settings)
+)
+_DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def _coerce(setting: Setting, raw: Any, origin: str) -> Any:
+    kind = type(setting.default)
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    try:
+        if kind is bool:
+            text = str(raw).strip().lower()
+            if text not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(text)
+            return text in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting {setting.name} from {origin}: {raw!r} is not a valid {kind.__name__}"
+        ) from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve settings: defaults < TOML file < PAPERFEED_* environment < explicit overrides."""
+    env = os.environ if environ is None else environ
+    by_name = {s.name: s for s in SETTINGS}
+    values: dict[str, Any] = dict(_DEFAULTS)
+    from_env = {s.name: env[s.env_var] for s in SETTINGS if s.env_var in env}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for name in given:
+        if name not in by_name:
+            raise ConfigError(f"unknown setting {name!r}; valid: {', '.join(sorted(by_name))}")
+    data_dir = given.get("data_dir", from_env.get("data_dir", values["data_dir"]))
+    config_file = given.get("config_file", from_env.get("config_file", ""))
+    path = Path(config_file).expanduser() if config_file else Path(data_dir).expanduser() / "paperfeed.toml"
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read settings file {path}: {exc}") from None
+        for name, raw in table.items():
+            if name not in by_name:
+                raise ConfigError(f"{path}: unknown setting {name!r}; valid: {', '.join(sorted(by_name))}")
+            values[name] = _coerce(by_name[name], raw, str(path))
+    elif config_file:
+        raise ConfigError(f"settings file not found: {path}")
+    for name, raw in from_env.items():
+        values[name] = _coerce(by_name[name], raw, by_name[name].env_var)
+    for name, raw in given.items():
+        values[name] = _coerce(by_name[name], raw, "the command line")
+    settings = Settings(**{f.name: values[f.name] for f in fields(Settings)})
+    if settings.env not in {"development", "production"}:
+        raise ConfigError(f"setting env: {settings.env!r} is not one of 'development', 'production'")
+    return settings
+
+
+def with_overrides(settings: Settings, **changes: Any) -> Settings:
+    """A copy of settings with some values changed (used by tests and jobs)."""
+    return replace(settings, **changes)

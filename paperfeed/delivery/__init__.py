@@ -1,0 +1,1 @@
+"""Delivery layer: CLI, web, email, feeds, and the jobs that drive the flow."""

@@ -1,0 +1,247 @@
+"""The `paperfeed` command: thin click commands over the jobs and the store."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from datetime import date
+
+import click
+
+from paperfeed import __version__
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.models import Paper, parse_arxiv_ref
+from paperfeed.core.settings import SETTINGS
+from paperfeed.delivery import cli_digest, cli_search, cli_web
+from paperfeed.delivery.cli_common import (
+    EXIT_NOTHING,
+    AppContext,
+    echo_json,
+    fail,
+    with_context,
+)
+from paperfeed.delivery.indexing import refresh_index_after_ingest
+from paperfeed.delivery.ingest import ingest_targets, stderr_progress
+from paperfeed.sources import FORMATS
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paperfeed")
+def cli() -> None:
+    """paperfeed: a self-hosted research-paper discovery hub."""
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None, help="Force the input format.")
+@click.option("--strict", is_flag=True, help="Abort before writing anything if any record is bad.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--index/--no-index", default=True, show_default=True,
+              help="Make the new papers searchable right after the ingest.")
+@with_context
+def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: bool, as_json: bool,
+           index: bool) -> None:
+    """Ingest papers from files (JSONL, CSV, HF JSON, listing pages, Atom, OAI-PMH) or URLs."""
+    progress = stderr_progress()
+    report = ingest_targets(ctx.store, ctx.settings, list(targets), fmt=fmt, strict=strict, progress=progress)
+    if progress:
+        click.echo("", err=True)
+    for error in report.errors[:50]:
+        click.echo(f"rejected: {error}", err=True)
+    if len(report.errors) > 50:
+        click.echo(f"... and {report.counts.rejected - 50} more rejected records", err=True)
+    if as_json:
+        echo_json({**asdict(report.counts), "seconds": round(report.seconds, 3)})
+    else:
+        click.echo(report.summary)
+    if report.counts.changed == 0:
+        sys.exit(EXIT_NOTHING)
+    if index:
+        try:
+            refresh_index_after_ingest(ctx.settings, ctx.store)
+        except PaperfeedError as exc:  # the papers are stored; only searchability waits
+            click.echo(f"warning: search index not refreshed ({exc}); run `paperfeed index build`", err=True)
+
+
+@cli.group()
+def papers() -> None:
+    """List and show stored papers."""
+
+
+def _paper_dict(p: Paper) -> dict[str, object]:
+    return {
+        "id": p.id,
+        "arxiv_id": p.arxiv_id,
+        "version": p.version,
+        "title": p.title,
+        "authors": list(p.authors),
+        "categories": list(p.categories),
+        "day": p.day.isoformat() if p.day else None,
+        "published": p.published.isoformat() if p.published else None,
+        "upvotes": p.external_upvotes,
+        "abs_url": p.abs_url,
+        "pdf_url": p.pdf_url,
+        "code_url": p.code_url,
+        "comment": p.comment,
+        "abstract": p.abstract,
+        "sources": list(p.sources),
+        "versions": list(p.versions),
+    }
+
+
+@papers.command("list")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD).")
+@click.option("--category", default=None, help="arXiv category, e.g. cs.CL.")
+@click.option("--sort", type=click.Choice(["recent", "upvotes"]), default="recent")
+@click.option("-n", "--limit", type=click.IntRange(1, 10000), default=20)
+@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def papers_list(ctx: AppContext, since: date | None, until: date | None, category: str | None,
+                sort: str, limit: int, offset: int, as_json: bool) -> None:
+    """List papers, newest day first."""
+    found = ctx.store.list_papers(
+        since=since.date() if since else None,  # type: ignore[attr-defined]
+        until=until.date() if until else None,  # type: ignore[attr-defined]
+        category=category, limit=limit, offset=offset, order=sort,
+    )
+    if as_json:
+        echo_json([{k: v for k, v in _paper_dict(p).items() if k != "abstract"} for p in found])
+    else:
+        for p in found:
+            ident = p.arxiv_id or f"#{p.id}"
+            click.echo(f"{p.day}  {ident:<12} {p.title}")
+    if not found:
+        sys.exit(EXIT_NOTHING)
+
+
+@papers.command("show")
+@click.argument("paper")
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
+    """Show one paper by arXiv id, arXiv URL or internal #id."""
+    found = _find_paper(ctx, paper)
+    if as_json:
+        echo_json(_paper_dict(found))
+        return
+    d = _paper_dict(found)
+    click.echo(found.title)
+    click.echo(", ".join(found.authors))
+    for key in ("arxiv_id", "version", "categories", "day", "upvotes", "abs_url", "pdf_url", "code_url", "comment", "sources", "versions"):
+        if d[key] not in (None, [], ""):
+            value = d[key]
+            click.echo(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    click.echo("")
+    click.echo(click.wrap_text(found.abstract, 88))
+
+
+def _find_paper(ctx: AppContext, ref: str) -> Paper:
+    if ref.lstrip("#").isdigit() and ref.startswith("#"):
+        found = ctx.store.get_paper(int(ref[1:]))
+    else:
+        try:
+            arxiv_id, _ = parse_arxiv_ref(ref)
+        except ValueError as exc:
+            fail(str(exc))
+        found = ctx.store.get_paper_by_arxiv(arxiv_id)
+    if found is None:
+        fail(f"no paper {ref} in the store")
+    return found
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def status(ctx: AppContext, as_json: bool) -> None:
+    """Papers stored, the last successful ingest and the recent runs."""
+    last = ctx.store.last_successful_run()
+    runs = ctx.store.recent_runs(10)
+    info = {
+        "database": ctx.store.backend,
+        "schema": ctx.store.current_revision(),
+        "papers": ctx.store.count_papers(),
+        "last_successful_ingest": last.finished_at.isoformat() if last and last.finished_at else None,
+        "recent_runs": [r.as_dict() for r in runs],
+        **cli_search.status_info(ctx),
+    }
+    if as_json:
+        echo_json(info)
+        return
+    for key, value in info.items():
+        if key != "recent_runs":
+            click.echo(f"{key}: {value}")
+    for r in runs:
+        when = r.started_at.strftime("%Y-%m-%d %H:%M")
+        counts = f"{r.counts.new} new, {r.counts.updated} updated, {r.counts.unchanged} unchanged, {r.counts.rejected} rejected"
+        tail = f" error: {r.error}" if r.error else ""
+        state = "interrupted" if r.status == "running" else r.status
+        click.echo(f"  {when} {state:<11} {r.source}  {counts}{tail}")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("migrate")
+@click.option("--revision", default="head", help="Target migration (default: newest).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.option("--database-url", default=None)
+def db_migrate(revision: str, data_dir: str | None, database_url: str | None) -> None:
+    """Bring the schema up to date (or to --revision)."""
+    from paperfeed.delivery.context import open_context
+
+    try:
+        ctx = open_context(migrate=False, data_dir=data_dir, database_url=database_url)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    try:
+        before = ctx.store.current_revision()
+        ctx.store.migrate(revision)
+        click.echo(f"schema: {before or 'empty'} -> {ctx.store.current_revision()}")
+    finally:
+        ctx.close()
+
+
+@db.command("check")
+@with_context
+def db_check(ctx: AppContext) -> None:
+    """Check the database's integrity; exit 1 if anything is wrong."""
+    problems = ctx.store.check()
+    for p in problems:
+        click.echo(f"problem: {p}")
+    if problems:
+        sys.exit(EXIT_NOTHING)
+    click.echo(f"ok: {ctx.store.count_papers()} papers, schema {ctx.store.current_revision()}")
+
+
+@cli.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the table as Markdown (docs/settings.md).")
+def settings_cmd(markdown: bool) -> None:
+    """List every setting with its environment variable, default and help."""
+    if markdown:
+        click.echo("# Settings\n")
+        click.echo("Set each in the environment, in a TOML file (`<data_dir>/paperfeed.toml` or")
+        click.echo("`PAPERFEED_CONFIG_FILE`; keys are the names below), or by a command-line option where")
+        click.echo("one exists. Precedence: default < TOML < environment < command line.")
+        click.echo("Generated by `paperfeed settings --markdown`.\n")
+        click.echo("| name | environment variable | default | help |")
+        click.echo("|---|---|---|---|")
+        for s in SETTINGS:
+            default = repr(s.default) if s.default != "" else "(empty)"
+            click.echo(f"| {s.name} | `{s.env_var}` | {default} | {s.help} |")
+        return
+    for s in SETTINGS:
+        click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
+
+
+for _module in (cli_search, cli_web, cli_digest):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="paperfeed")

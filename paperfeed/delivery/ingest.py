@@ -1,0 +1,141 @@
+"""The ingest job: read records from files or URLs and merge them into the store in batches."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from paperfeed.core.errors import BadRequest, PaperfeedError, RecordError
+from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.sources import fetch_records, read_records
+from paperfeed.store import Store
+from paperfeed.core.settings import Settings
+
+Progress = Callable[[int, float], None]  # (records seen, seconds elapsed)
+MAX_ERRORS_KEPT = 1000
+
+
+@dataclass
+class IngestReport:
+    """What an ingest of one or more targets did."""
+
+    counts: IngestCounts = field(default_factory=IngestCounts)
+    errors: list[RecordError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        """One line: new, updated, unchanged, rejected."""
+        c = self.counts
+        return (
+            f"{c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected"
+            f" in {self.seconds:.1f}s"
+        )
+
+
+def is_url(target: str) -> bool:
+    """Whether an ingest target is a URL rather than a path."""
+    return target.startswith(("http://", "https://"))
+
+
+def open_target(target: str, settings: Settings, fmt: str | None) -> Iterator[Paper | RecordError]:
+    """Records from a path or URL; raises BadRequest for a missing path or unknown format."""
+    if is_url(target):
+        return fetch_records(target, settings, fmt)
+    return read_records(Path(target), fmt)
+
+
+def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[RecordError], rejected: list[int]) -> Iterator[list[Paper]]:
+    batch: list[Paper] = []
+    for item in items:
+        if isinstance(item, RecordError):
+            rejected[0] += 1
+            if len(errors) < MAX_ERRORS_KEPT:
+                errors.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def validate_target(target: str, settings: Settings, fmt: str | None) -> list[RecordError]:
+    """Read a whole target without writing; return its bad records."""
+    return [r for r in open_target(target, settings, fmt) if isinstance(r, RecordError)]
+
+
+def ingest_records(
+    store: Store,
+    records: Iterable[Paper | RecordError],
+    batch_size: int,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Merge records into the store, one transaction per batch, so a crash loses at most one batch."""
+    report = IngestReport()
+    started = time.monotonic()
+    rejected = [0]
+    seen = 0
+    for batch in _batches(records, batch_size, report.errors, rejected):
+        report.counts = report.counts + store.upsert_papers(batch)
+        seen += len(batch)
+        if progress:
+            progress(seen, time.monotonic() - started)
+    report.counts = report.counts + IngestCounts(rejected=rejected[0])
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def ingest_targets(
+    store: Store,
+    settings: Settings,
+    targets: list[str],
+    fmt: str | None = None,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest each target, recording a run per target; with strict, refuse all on any bad record."""
+    if not targets:
+        raise BadRequest("nothing to ingest: give one or more paths or URLs")
+    for target in targets:
+        if not is_url(target) and not Path(target).exists():
+            raise BadRequest(f"no such file: {target}")
+    if strict:
+        problems = [e for t in targets for e in validate_target(t, settings, fmt)]
+        if problems:
+            shown = "; ".join(str(p) for p in problems[:5])
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            raise BadRequest(f"--strict: {len(problems)} bad records, nothing written: {shown}{more}")
+    total = IngestReport()
+    for target in targets:
+        run_id = store.start_run(target)
+        try:
+            report = ingest_records(store, open_target(target, settings, fmt), settings.ingest_batch_size, progress)
+        except PaperfeedError as exc:
+            store.finish_run(run_id, IngestCounts(), error=exc.message)
+            raise
+        except Exception as exc:  # recorded for `paperfeed status`, then re-raised
+            store.finish_run(run_id, IngestCounts(), error=f"{type(exc).__name__}: {exc}")
+            raise
+        store.finish_run(run_id, report.counts)
+        total.counts = total.counts + report.counts
+        total.errors.extend(report.errors)
+        total.seconds += report.seconds
+    return total
+
+
+def stderr_progress() -> Progress | None:
+    """A progress line on stderr when it is a terminal; None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(seen: int, elapsed: float) -> None:
+        rate = seen / elapsed if elapsed > 0 else 0.0
+        sys.stderr.write(f"\ringesting: {seen:,} papers ({rate:,.0f}/s)")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,282 @@
+"""arXiv over OAI-PMH: a pure ListRecords parser (arXiv and arXivRaw formats) and a harvester.
+
+Reference: https://www.openarchives.org/OAI/openarchivesprotocol.html and
+https://info.arxiv.org/help/oa/index.html. A harvest sends verb=ListRecords with metadataPrefix and
+optional from/until/set, then follows resumptionTokens; a follow-up request carries only the verb and
+the token. `noRecordsMatch` is an empty result, not a failure. Deleted records (header
+status="deleted") yield nothing and are counted in `Harvest.deleted`.
+
+Incremental harvests: iterate a `harvest(...)` to the end, then store its `last_datestamp` (the
+largest header datestamp of the harvest; it is only set once every page has been read, because OAI
+does not order records by datestamp). Next time pass it as `from_date`: `from` is inclusive and day
+granular, so that day comes again, which is harmless because ingest merges idempotently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from xml.etree.ElementTree import Element
+
+import httpx
+
+from paperfeed.core.errors import RecordError, SourceError
+from paperfeed.core.models import Paper, normalise_space, split_arxiv_id
+from paperfeed.core.settings import Settings
+from paperfeed.sources.fields import FieldError, categories_of, date_of, split_authors, squash
+from paperfeed.sources.http import HttpClient, as_http
+from paperfeed.sources.xmldoc import child_text, local, parse_xml
+
+SOURCE = "arxiv-oai"
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+ARXIV_NS = "{http://arxiv.org/OAI/arXiv/}"
+RAW_NS = "{http://arxiv.org/OAI/arXivRaw/}"
+PREFIXES = ("arXiv", "arXivRaw")
+EMPTY_RESULT = "noRecordsMatch"
+
+
+@dataclass
+class OaiPage:
+    """One parsed ListRecords response."""
+
+    records: list[Paper | RecordError] = field(default_factory=list)
+    resumption_token: str | None = None  # None on the last page
+    complete_list_size: int | None = None
+    max_datestamp: date | None = (
+        None  # largest header datestamp on the page, deleted records included
+    )
+    deleted: list[str] = field(default_factory=list)  # OAI identifiers of deleted records
+    oai_error: str | None = None  # 'code: message' of an OAI error other than noRecordsMatch
+    error: str | None = None  # the document was malformed or cut off: records may be partial
+
+
+def _author_name(author: Element) -> str:
+    parts = (child_text(author, f"{ARXIV_NS}{tag}") for tag in ("forenames", "keyname", "suffix"))
+    return normalise_space(" ".join(parts))
+
+
+def _from_arxiv(meta: Element) -> Paper:
+    ident = child_text(meta, f"{ARXIV_NS}id").strip()
+    authors = tuple(
+        name for name in (_author_name(a) for a in meta.iter(f"{ARXIV_NS}author")) if name
+    )
+    return _paper(
+        meta,
+        ARXIV_NS,
+        ident,
+        None,
+        authors,
+        published=date_of(child_text(meta, f"{ARXIV_NS}created").strip() or None, "created"),
+        updated=date_of(child_text(meta, f"{ARXIV_NS}updated").strip() or None, "updated"),
+    )
+
+
+def _from_raw(meta: Element) -> Paper:
+    ident = child_text(meta, f"{RAW_NS}id").strip()
+    versions: list[tuple[int, date | None]] = []
+    for v in meta.findall(f"{RAW_NS}version"):
+        label = (v.get("version") or "").lstrip("v")
+        if not label.isdigit():
+            raise FieldError(f"version: {v.get('version')!r} is not a version like 'v2'")
+        versions.append(
+            (int(label), date_of(child_text(v, f"{RAW_NS}date").strip() or None, "version date"))
+        )
+    versions.sort()
+    return _paper(
+        meta,
+        RAW_NS,
+        ident,
+        versions[-1][0] if versions else None,
+        split_authors(child_text(meta, f"{RAW_NS}authors")),
+        published=versions[0][1] if versions else None,
+        updated=versions[-1][1] if len(versions) > 1 else None,
+        versions=tuple(n for n, _ in versions),
+    )
+
+
+def _paper(
+    meta: Element,
+    ns: str,
+    ident: str,
+    version: int | None,
+    authors: tuple[str, ...],
+    published: date | None,
+    updated: date | None,
+    versions: tuple[int, ...] = (),
+) -> Paper:
+    try:
+        arxiv_id, id_version = split_arxiv_id(ident)
+    except ValueError:
+        raise FieldError(f"id: {ident!r} is not an arXiv id") from None
+    title = squash(child_text(meta, f"{ns}title"))
+    if not title:
+        raise FieldError("record has no title")
+    return Paper(
+        title=title,
+        abstract=squash(child_text(meta, f"{ns}abstract")),
+        arxiv_id=arxiv_id,
+        version=version or id_version,
+        authors=authors,
+        categories=categories_of(child_text(meta, f"{ns}categories")),
+        published=published,
+        updated=updated,
+        comment=squash(child_text(meta, f"{ns}comments")) or None,
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        source=SOURCE,
+        versions=versions,
+    )
+
+
+def _record(record: Element, where: str, page: OaiPage) -> Paper | RecordError | None:
+    header = record.find(f"{OAI}header")
+    if header is None:
+        return RecordError(where, "record has no <header>")
+    identifier = child_text(header, f"{OAI}identifier").strip()
+    try:
+        stamp = date_of(child_text(header, f"{OAI}datestamp").strip() or None, "datestamp")
+    except FieldError as exc:
+        return RecordError(where, str(exc))
+    if stamp and (page.max_datestamp is None or stamp > page.max_datestamp):
+        page.max_datestamp = stamp
+    if header.get("status") == "deleted":
+        page.deleted.append(identifier)
+        return None
+    metadata = record.find(f"{OAI}metadata")
+    meta = next(iter(metadata), None) if metadata is not None else None
+    if meta is None:
+        return RecordError(where, f"record {identifier or '?'} has no metadata")
+    try:
+        if meta.tag == f"{ARXIV_NS}arXiv":
+            return _from_arxiv(meta)
+        if meta.tag == f"{RAW_NS}arXivRaw":
+            return _from_raw(meta)
+    except FieldError as exc:
+        return RecordError(where, f"record {identifier or '?'}: {exc}")
+    return RecordError(
+        where,
+        f"record {identifier or '?'}: unsupported metadata format <{local(meta.tag)}> (use arXiv or arXivRaw)",
+    )
+
+
+def parse_list_records(xml_bytes: bytes, location: str) -> OaiPage:
+    """Parse one ListRecords response; never raises on bad XML (see OaiPage.error and oai_error)."""
+    doc = parse_xml(xml_bytes, location)
+    page = OaiPage(error=doc.error)
+    root = doc.root
+    if root is None:
+        return page
+    if root.tag != f"{OAI}OAI-PMH":
+        page.error = (
+            page.error or f"{location}: expected an <OAI-PMH> document, got <{local(root.tag)}>"
+        )
+        return page
+    for err in root.findall(f"{OAI}error"):
+        code = err.get("code", "unknown")
+        if code != EMPTY_RESULT:
+            page.oai_error = f"{code}: {squash(''.join(err.itertext())) or 'no message'}"
+    listing = root.find(f"{OAI}ListRecords")
+    if listing is not None:
+        for number, record in enumerate(listing.findall(f"{OAI}record"), start=1):
+            if not doc.finished(record):
+                break  # the record the document was cut in
+            item = _record(record, f"{location}#{number}", page)
+            if item is not None:
+                page.records.append(item)
+        token = listing.find(f"{OAI}resumptionToken")
+        if token is not None and doc.finished(token):
+            page.resumption_token = (token.text or "").strip() or None
+            size = token.get("completeListSize", "")
+            page.complete_list_size = int(size) if size.isdigit() else None
+    if page.oai_error:
+        page.records.append(RecordError(location, f"OAI-PMH error {page.oai_error}"))
+    if page.error:
+        page.records.append(RecordError(location, page.error.removeprefix(f"{location}: ")))
+    return page
+
+
+class Harvest:
+    """An incremental ListRecords harvest: iterate it for records; read its counters afterwards."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: HttpClient | httpx.Client | None = None,
+        from_date: date | None = None,
+        until: date | None = None,
+        set_spec: str | None = None,
+        prefix: str = "arXiv",
+        resumption_token: str | None = None,
+        base_url: str | None = None,
+    ) -> None:
+        if prefix not in PREFIXES:
+            raise ValueError(
+                f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}"
+            )
+        self.settings = settings
+        self.client = client
+        self.base_url = base_url or settings.arxiv_oai_url
+        self.params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": prefix}
+        if from_date:
+            self.params["from"] = from_date.isoformat()
+        if until:
+            self.params["until"] = until.isoformat()
+        if set_spec:
+            self.params["set"] = set_spec
+        self.resumption_token = resumption_token  # after a failure: where a retry can pick up
+        self.pages = 0
+        self.deleted = 0
+        self.complete_list_size: int | None = None
+        self.max_datestamp_seen: date | None = None
+        self.last_datestamp: date | None = None  # set only when the whole list was harvested
+        self._records = self._run()
+
+    def __iter__(self) -> Harvest:
+        return self
+
+    def __next__(self) -> Paper | RecordError:
+        return next(self._records)
+
+    def _run(self) -> Iterator[Paper | RecordError]:
+        http = as_http(self.client, self.settings)
+        try:
+            token = self.resumption_token
+            while True:
+                params = {"verb": "ListRecords", "resumptionToken": token} if token else self.params
+                response = http.get(self.base_url, params=params)
+                location = str(response.url)
+                page = parse_list_records(response.content, location)
+                if page.error:
+                    raise SourceError(f"OAI-PMH answered unusable XML: {page.error}")
+                if page.oai_error:
+                    raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
+                self.pages += 1
+                self.deleted += len(page.deleted)
+                if page.complete_list_size is not None:
+                    self.complete_list_size = page.complete_list_size
+                if page.max_datestamp and (
+                    self.max_datestamp_seen is None or page.max_datestamp > self.max_datestamp_seen
+                ):
+                    self.max_datestamp_seen = page.max_datestamp
+                yield from page.records
+                token = page.resumption_token
+                self.resumption_token = token
+                if not token:
+                    self.last_datestamp = self.max_datestamp_seen
+                    return
+        finally:
+            if http is not self.client:
+                http.close()
+
+
+def harvest(
+    settings: Settings,
+    client: HttpClient | httpx.Client | None = None,
+    from_date: date | None = None,
+    until: date | None = None,
+    set_spec: str | None = None,
+    prefix: str = "arXiv",
+) -> Harvest:
+    """Start a ListRecords harvest (lazy: nothing is fetched until it is iterated)."""
+    return Harvest(settings, client, from_date, until, set_spec, prefix)

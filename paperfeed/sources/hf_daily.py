@@ -1,0 +1,254 @@
+"""Hugging Face Daily Papers in three JSON shapes, and a fetcher for the daily_papers API.
+
+* JSON Lines (github Misaki-Wang/hf_bot): date (the featured day), paper_id, title, authors[],
+  abstract, summary_en, github_url, upvotes, ... Its `abstract` usually starts with HF's one-line AI
+  summary glued to the real abstract; when the abstract begins with `summary_en` (whitespace
+  aside) and more text follows, that prefix is cut. An abstract that *is* just the summary is kept
+  whole: there is no other text to fall back on, and an empty abstract would lose more.
+* A JSON object keyed by arXiv id (github mwoedlinger/PaperExplorer): url, title, authors,
+  abstract, publication_date, upvotes; publication_date's day is both `published` and `featured_on`.
+* The API list (GET /api/daily_papers?date=YYYY-MM-DD): [{"paper": {id, title, summary, authors:
+  [{name}], publishedAt, submittedOnDailyAt, upvotes, githubRepo?, ai_summary?}, title, ...}].
+  `featured_on` is the requested date, else the paper's submittedOnDailyAt day.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from paperfeed.core.errors import RecordError, SourceError
+from paperfeed.core.models import Paper, parse_arxiv_ref
+from paperfeed.core.settings import Settings
+from paperfeed.sources.fields import (
+    FieldError,
+    authors_of,
+    date_of,
+    int_of,
+    optional_text,
+    squash,
+    text_of,
+)
+from paperfeed.sources.files import decode, iter_byte_lines, peek, read_bytes
+from paperfeed.sources.http import HttpClient, as_http
+
+SOURCE = "hf-daily"
+_KEYED = re.compile(
+    rb'^\s*\{\s*"(?:\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)"\s*:\s*\{'
+)
+
+
+def is_keyed_object(head: bytes) -> bool:
+    """Whether content starts like a JSON object keyed by arXiv ids ({"2312.17653": {...)."""
+    return bool(_KEYED.match(head[:4096]))
+
+
+def strip_ai_summary(abstract: str, summary: str | None) -> str:
+    """The abstract without a leading copy of the AI summary; unchanged when that would empty it."""
+    text = squash(abstract)
+    lead = squash(summary or "")
+    if lead and text.startswith(lead) and len(text) > len(lead):
+        rest = text[len(lead) :].strip()
+        if rest:
+            return rest
+    return text
+
+
+def _arxiv(raw: Any, name: str) -> tuple[str, int | None]:
+    if not isinstance(raw, str) or not raw.strip():
+        raise FieldError(f"{name}: missing arXiv id")
+    try:
+        return parse_arxiv_ref(raw)
+    except ValueError:
+        raise FieldError(f"{name}: {raw!r} is not an arXiv id") from None
+
+
+def _title(raw: Any) -> str:
+    title = text_of(raw, "title")
+    if not title:
+        raise FieldError("record has no title")
+    return title
+
+
+def line_to_paper(rec: dict[str, Any]) -> Paper:
+    """One hf_bot JSON Lines record to a Paper."""
+    arxiv_id, version = _arxiv(rec.get("paper_id") or rec.get("arxiv_id"), "paper_id")
+    featured = date_of(rec.get("date"), "date")
+    return Paper(
+        title=_title(rec.get("title")),
+        abstract=strip_ai_summary(
+            text_of(rec.get("abstract"), "abstract"),
+            optional_text(rec.get("summary_en"), "summary_en"),
+        ),
+        arxiv_id=arxiv_id,
+        version=version,
+        authors=authors_of(rec.get("authors")),
+        abs_url=optional_text(rec.get("arxiv_url"), "arxiv_url")
+        or f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=optional_text(rec.get("arxiv_pdf_url"), "arxiv_pdf_url"),
+        code_url=optional_text(rec.get("github_url"), "github_url"),
+        source=SOURCE,
+        featured_on=featured,
+        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+    )
+
+
+def keyed_to_paper(key: str, rec: dict[str, Any]) -> Paper:
+    """One value of the object keyed by arXiv id to a Paper."""
+    arxiv_id, version = _arxiv(key, "key")
+    day = date_of(rec.get("publication_date"), "publication_date")
+    return Paper(
+        title=_title(rec.get("title")),
+        abstract=text_of(rec.get("abstract"), "abstract"),
+        arxiv_id=arxiv_id,
+        version=version,
+        authors=authors_of(rec.get("authors")),
+        published=day,
+        abs_url=optional_text(rec.get("url"), "url"),
+        source=SOURCE,
+        featured_on=day,
+        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+    )
+
+
+def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> Paper:
+    """One element of the /api/daily_papers list to a Paper."""
+    paper = item.get("paper")
+    if not isinstance(paper, dict):
+        raise FieldError("paper: expected an object")
+    arxiv_id, version = _arxiv(paper.get("id"), "paper.id")
+    featured = featured_on or date_of(
+        paper.get("submittedOnDailyAt") or item.get("submittedOnDailyAt"), "submittedOnDailyAt"
+    )
+    summary = text_of(paper.get("summary") or item.get("summary"), "paper.summary")
+    return Paper(
+        title=_title(paper.get("title") or item.get("title")),
+        abstract=strip_ai_summary(
+            summary, optional_text(paper.get("ai_summary"), "paper.ai_summary")
+        ),
+        arxiv_id=arxiv_id,
+        version=version,
+        authors=authors_of(paper.get("authors"), "paper.authors"),
+        published=date_of(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        code_url=optional_text(paper.get("githubRepo"), "paper.githubRepo"),
+        source=SOURCE,
+        featured_on=featured,
+        external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
+    )
+
+
+def parse_hf_jsonl(
+    lines: Iterable[tuple[int, str | bytes]], name: str
+) -> Iterator[Paper | RecordError]:
+    """Papers from hf_bot JSON Lines; a bad line yields a RecordError at name:line."""
+    for number, line in lines:
+        if not line.strip():
+            continue
+        location = f"{name}:{number}"
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            yield RecordError(location, f"invalid JSON: {exc}")
+            continue
+        if not isinstance(rec, dict):
+            yield RecordError(
+                location, f"expected a JSON object per line, got {type(rec).__name__}"
+            )
+            continue
+        try:
+            # A line may also be one API item (a saved API answer, one item per line).
+            yield api_item_to_paper(rec) if "paper" in rec else line_to_paper(rec)
+        except FieldError as exc:
+            yield RecordError(location, str(exc))
+
+
+def parse_hf_keyed(data: Any, name: str) -> Iterator[Paper | RecordError]:
+    """Papers from a JSON object keyed by arXiv id; locations are name#n (n from 1)."""
+    if not isinstance(data, dict):
+        yield RecordError(
+            name, f"expected a JSON object keyed by arXiv id, got {type(data).__name__}"
+        )
+        return
+    for number, (key, rec) in enumerate(data.items(), start=1):
+        location = f"{name}#{number}"
+        if not isinstance(rec, dict):
+            yield RecordError(location, f"{key}: expected an object, got {type(rec).__name__}")
+            continue
+        try:
+            yield keyed_to_paper(key, rec)
+        except FieldError as exc:
+            yield RecordError(location, f"{key}: {exc}")
+
+
+def parse_hf_api(
+    data: Any, name: str, featured_on: date | None = None
+) -> Iterator[Paper | RecordError]:
+    """Papers from a decoded /api/daily_papers answer (a JSON list); locations are name#n."""
+    if not isinstance(data, list):
+        yield RecordError(name, f"expected a JSON list of daily papers, got {type(data).__name__}")
+        return
+    for number, item in enumerate(data, start=1):
+        location = f"{name}#{number}"
+        if not isinstance(item, dict):
+            yield RecordError(location, f"expected an object, got {type(item).__name__}")
+            continue
+        try:
+            yield api_item_to_paper(item, featured_on)
+        except FieldError as exc:
+            yield RecordError(location, str(exc))
+
+
+def parse_hf_daily(data: bytes, name: str) -> Iterator[Paper | RecordError]:
+    """Papers from any of the three shapes, told apart by the first bytes."""
+    head = data.lstrip()[:1]
+    if head == b"[" or is_keyed_object(data):
+        try:
+            decoded = json.loads(decode(data))
+        except ValueError as exc:
+            yield RecordError(name, f"invalid JSON: {exc}")
+            return
+        if isinstance(decoded, list):
+            yield from parse_hf_api(decoded, name)
+        else:
+            yield from parse_hf_keyed(decoded, name)
+        return
+    yield from parse_hf_jsonl(enumerate(data.splitlines(), start=1), name)
+
+
+def read_hf_daily(path: Path) -> Iterator[Paper | RecordError]:
+    """Papers from a file of any of the three shapes (gzip or not); JSON Lines are streamed."""
+    head = peek(path, 4096)
+    if head.lstrip()[:1] == b"[" or is_keyed_object(head):
+        return parse_hf_daily(read_bytes(path), str(path))
+    return parse_hf_jsonl(iter_byte_lines(path), str(path))
+
+
+def fetch_hf_daily(
+    day: date, settings: Settings, client: HttpClient | httpx.Client | None = None
+) -> Iterator[Paper | RecordError]:
+    """The papers Hugging Face featured on one day, from settings.hf_api_url?date=YYYY-MM-DD."""
+    http = as_http(client, settings)
+    try:
+        response = http.get(settings.hf_api_url, params={"date": day.isoformat()})
+        location = str(response.url)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise SourceError(f"Hugging Face answered invalid JSON at {location}: {exc}") from None
+        if not isinstance(data, list):
+            raise SourceError(
+                f"Hugging Face answered {type(data).__name__} at {location}, expected a list of papers"
+            )
+        items = list(parse_hf_api(data, location, featured_on=day))
+    finally:
+        if http is not client:
+            http.close()
+    yield from items

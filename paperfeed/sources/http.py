@@ -1,0 +1,200 @@
+"""The one HTTP client every fetcher uses: per-host pacing, timeouts, retries with backoff.
+
+arXiv asks for at most one request every three seconds on a single connection, so requests to a
+host with a delay hold that host's lock for the whole request and the next one starts no sooner
+than `delay` seconds after the previous one ended. The pacing state is shared by every client in
+the process (one RateLimiter), so two jobs in one process cannot together go faster.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+
+from paperfeed.core.errors import SourceError
+from paperfeed.core.settings import Settings
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A server may ask for long pauses; past this we wait this long rather than hang a job for hours.
+MAX_RETRY_AFTER = 120.0
+_SNIPPET = 200
+
+
+@dataclass
+class _Gate:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    next_start: float = 0.0
+
+
+class RateLimiter:
+    """Per-host minimum spacing between requests, one request at a time per paced host."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
+        self._gates: dict[str, _Gate] = {}
+        self._guard = threading.Lock()
+
+    def _gate(self, host: str) -> _Gate:
+        with self._guard:
+            return self._gates.setdefault(host, _Gate())
+
+    @contextmanager
+    def hold(self, host: str, delay: float, sleep: Sleep) -> Iterator[None]:
+        """Wait for the host's turn, keep it during the block, and space the next one `delay` after."""
+        if delay <= 0:
+            yield
+            return
+        gate = self._gate(host)
+        with gate.lock:
+            wait = gate.next_start - self.clock()
+            if wait > 0:
+                sleep(wait)
+            try:
+                yield
+            finally:
+                gate.next_start = self.clock() + delay
+
+
+SHARED_LIMITER = RateLimiter()
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date); None when unusable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def host_of(url: str) -> str:
+    """The lower-case host[:port] of a URL."""
+    return urlsplit(url).netloc.lower()
+
+
+class HttpClient:
+    """GET with pacing and retries over an httpx.Client; raises SourceError when a source fails."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.Client | None = None,
+        *,
+        sleep: Sleep = time.sleep,
+        limiter: RateLimiter | None = None,
+        max_retry_after: float = MAX_RETRY_AFTER,
+    ) -> None:
+        self.settings = settings
+        self._owns_client = client is None
+        self.client = client or httpx.Client(
+            timeout=settings.http_timeout,
+            headers={"User-Agent": settings.user_agent},
+            follow_redirects=True,
+        )
+        self.sleep = sleep
+        self.limiter = limiter or SHARED_LIMITER
+        self.max_retry_after = max_retry_after
+        self.delays = self._host_delays(settings)
+
+    @staticmethod
+    def _host_delays(settings: Settings) -> dict[str, float]:
+        delays = {host_of(settings.hf_api_url): settings.hf_delay}
+        for url in (settings.arxiv_api_url, settings.arxiv_oai_url):
+            delays[host_of(url)] = settings.arxiv_delay
+        return delays
+
+    def delay_for(self, url: str) -> float:
+        """Minimum seconds between two requests to this URL's host."""
+        host = host_of(url)
+        if host in self.delays:
+            return self.delays[host]
+        name = host.split(":")[0]
+        if name == "arxiv.org" or name.endswith(".arxiv.org"):
+            return self.settings.arxiv_delay
+        return 0.0
+
+    def close(self) -> None:
+        """Close the underlying httpx client if this object created it."""
+        if self._owns_client:
+            self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        asked = (
+            retry_after_seconds(response.headers.get("Retry-After"))
+            if response is not None
+            else None
+        )
+        if asked is not None:
+            return min(asked, self.max_retry_after)
+        return min(self.settings.http_backoff * 2.0**attempt, self.max_retry_after)
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        accept: frozenset[int] = frozenset({200}),
+    ) -> httpx.Response:
+        """GET url, retrying 429/5xx, timeouts and connection errors; SourceError after the last try."""
+        tries = max(0, self.settings.http_retries) + 1
+        problem = ""
+        for attempt in range(tries):
+            response: httpx.Response | None = None
+            try:
+                with self.limiter.hold(host_of(url), self.delay_for(url), self.sleep):
+                    response = self.client.get(url, params=params, follow_redirects=True)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise SourceError(f"GET {url}: {exc}") from None
+            except httpx.TimeoutException as exc:
+                problem = (
+                    f"timed out ({type(exc).__name__}, timeout {self.settings.http_timeout:g}s)"
+                )
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__}: {exc})"
+            except httpx.HTTPError as exc:
+                raise SourceError(f"GET {url}: {type(exc).__name__}: {exc}") from None
+            if response is not None:
+                if response.status_code in accept:
+                    return response
+                problem = f"HTTP {response.status_code} {response.reason_phrase}"
+                if response.status_code not in RETRY_STATUSES:
+                    snippet = " ".join(response.text[:_SNIPPET].split())
+                    raise SourceError(
+                        f"GET {response.url}: {problem}" + (f": {snippet}" if snippet else "")
+                    )
+            if attempt + 1 < tries:
+                self.sleep(self._backoff(attempt, response))
+        raise SourceError(
+            f"GET {url} failed after {tries} attempt{'s' if tries > 1 else ''}: {problem}"
+        )
+
+
+def as_http(client: HttpClient | httpx.Client | None, settings: Settings) -> HttpClient:
+    """An HttpClient: the given one, one wrapping a given httpx.Client, or a new one (caller closes)."""
+    if isinstance(client, HttpClient):
+        return client
+    return HttpClient(settings, client)

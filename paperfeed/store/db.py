@@ -1,0 +1,142 @@
+"""Opening a database, migrating it, checking it: the Store every other layer talks to."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from paperfeed.core.errors import ConfigError
+from paperfeed.store.community import CommunityStore
+from paperfeed.store.digests import DigestStore
+from paperfeed.store.papers import PaperStore
+from paperfeed.store.runs import RunStore
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _normalise_url(url: str) -> str:
+    """Pick the psycopg 3 driver for plain postgresql:// URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        if importlib.util.find_spec("psycopg") is None:
+            raise ConfigError("PostgreSQL needs the driver: pip install 'paperfeed[postgres]'")
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_db_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    try:
+        parsed = make_url(_normalise_url(url))
+    except ArgumentError:
+        raise ConfigError(f"database_url {url!r} is not a database URL (e.g. sqlite:///path.db)") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(
+        f"unsupported database {parsed.get_backend_name()!r}; valid: sqlite, postgresql"
+    )
+
+
+def _alembic_config(engine_conn: Any) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = engine_conn
+    return cfg
+
+
+class Store(PaperStore, RunStore, CommunityStore, DigestStore):
+    """All storage I/O: one class over SQLAlchemy Core for SQLite and PostgreSQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def backend(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return self.engine.dialect.name
+
+    def head_revision(self) -> str:
+        """The newest migration this code knows."""
+        script = ScriptDirectory.from_config(_alembic_config(None))
+        head = script.get_current_head()
+        assert head is not None  # the package always ships migrations
+        return head
+
+    def current_revision(self) -> str | None:
+        """The migration the database is at (None when empty)."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (default: the newest)."""
+        with self.engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Downgrade the schema to `revision`."""
+        with self.engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), revision)
+
+    def needs_migration(self) -> bool:
+        """Whether the database is behind this code's schema."""
+        return self.current_revision() != self.head_revision()
+
+    def check(self) -> list[str]:
+        """Run integrity checks; return the problems found (empty when healthy)."""
+        problems: list[str] = []
+        with self.engine.connect() as conn:
+            if self.backend == "sqlite":
+                result = [r[0] for r in conn.execute(text("PRAGMA integrity_check"))]
+                if result != ["ok"]:
+                    problems.extend(f"sqlite integrity: {r}" for r in result)
+                fk = list(conn.execute(text("PRAGMA foreign_key_check")))
+                if fk:
+                    problems.append(f"{len(fk)} rows break foreign keys")
+            if "papers" not in inspect(conn).get_table_names():
+                return problems + ["no papers table: run `paperfeed db migrate`"]
+        if self.needs_migration():
+            problems.append(
+                f"schema at {self.current_revision()}, code expects {self.head_revision()}: "
+                "run `paperfeed db migrate`"
+            )
+        problems.extend(self.check_papers())
+        return problems
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+
+def open_store(url: str, migrate: bool = True) -> Store:
+    """Open the database at `url`, migrating it to the newest schema unless told not to."""
+    store = Store(create_db_engine(url))
+    if migrate:
+        try:
+            store.migrate()
+        except OperationalError as exc:
+            store.close()
+            raise ConfigError(f"cannot open database {url}: {exc.orig}") from None
+    return store

@@ -1,0 +1,490 @@
+"""Papers: the batched upsert that ingestion uses, and the queries every reader uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    desc,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from paperfeed.core.models import IngestCounts, Paper, normalise_title
+from paperfeed.store.runs import now_utc, utc
+from paperfeed.store.schema import (
+    PAPER_REFERENCES,
+    paper_sources,
+    paper_tombstones,
+    paper_versions,
+    papers,
+)
+
+# Fields a record can carry; a record that has a value fills or overrides the stored one.
+_TEXT_FIELDS = ("title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated")
+_HASHED = _TEXT_FIELDS + ("arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes")
+_EMPTY: dict[str, Any] = {
+    "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
+    "featured_on": None, "external_upvotes": None,
+}
+_CHUNK = 500  # IN-list size: well under every backend's bound-parameter limit
+
+
+@dataclass
+class _Row:
+    """A paper being merged in memory during one batch."""
+
+    values: dict[str, Any]
+    id: int | None = None
+    original_hash: str | None = None
+    sources: set[str] = field(default_factory=set)
+    new_sources: set[str] = field(default_factory=set)
+    versions: set[int] = field(default_factory=set)
+    new_versions: dict[int, str] = field(default_factory=dict)
+    absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
+
+
+def _content_hash(values: dict[str, Any]) -> str:
+    blob = json.dumps([values.get(k) for k in _HASHED], default=str, ensure_ascii=False)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def _record_values(p: Paper) -> dict[str, Any]:
+    return {
+        "arxiv_id": p.arxiv_id,
+        "version": p.version,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": json.dumps(list(p.authors), ensure_ascii=False),
+        "categories": json.dumps(list(p.categories)),
+        "published": p.published,
+        "updated": p.updated,
+        "comment": p.comment,
+        "abs_url": p.abs_url,
+        "pdf_url": p.pdf_url,
+        "code_url": p.code_url,
+        "featured_on": p.featured_on,
+        "external_upvotes": p.external_upvotes,
+    }
+
+
+def _merge(values: dict[str, Any], rec: Paper) -> None:
+    """Merge a record into stored values: a record with an arXiv id and a version no older wins."""
+    new = _record_values(rec)
+    old_version = values.get("version")
+    overrides = rec.arxiv_id is not None and (
+        old_version is None or (rec.version is not None and rec.version >= old_version)
+    )
+    for key in _TEXT_FIELDS:
+        if new[key] and (overrides or not values.get(key)):
+            values[key] = new[key]
+    for key in ("authors", "categories"):
+        if new[key] != "[]" and (overrides or values.get(key, "[]") == "[]"):
+            values[key] = new[key]
+    if rec.arxiv_id and not values.get("arxiv_id"):
+        values["arxiv_id"] = rec.arxiv_id
+    if rec.version is not None:
+        values["version"] = max(rec.version, old_version or 0)
+    if rec.featured_on and (not values.get("featured_on") or rec.featured_on < values["featured_on"]):
+        values["featured_on"] = rec.featured_on  # the first day it was featured
+    if rec.external_upvotes is not None:
+        values["external_upvotes"] = max(rec.external_upvotes, values.get("external_upvotes") or 0)
+
+
+def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
+    """Derive the columns computed from the others."""
+    cats = json.loads(values.get("categories") or "[]")
+    values["primary_category"] = cats[0] if cats else None
+    values["title_key"] = normalise_title(values["title"])
+    values["day"] = values.get("featured_on") or values.get("published") or first_seen.date()
+    values["content_hash"] = _content_hash(values)
+    return values
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
+    """Build a Paper from a papers row (a mapping)."""
+    return Paper(
+        id=row["id"],
+        arxiv_id=row["arxiv_id"],
+        version=row["version"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=tuple(json.loads(row["authors"])),
+        categories=tuple(json.loads(row["categories"])),
+        published=row["published"],
+        updated=row["updated"],
+        comment=row["comment"],
+        abs_url=row["abs_url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        featured_on=row["featured_on"],
+        external_upvotes=row["external_upvotes"],
+        first_seen_at=utc(row["first_seen_at"]),
+        sources=tuple(sorted(sources)),
+        versions=tuple(sorted(versions)),
+    )
+
+
+class PaperStore:
+    """Writing and reading papers."""
+
+    engine: Engine
+
+    # ----- writing ---------------------------------------------------------------------------
+
+    def upsert_papers(self, records: Sequence[Paper], now: datetime | None = None) -> IngestCounts:
+        """Merge a batch of records into the store in one transaction; idempotent."""
+        if not records:
+            return IngestCounts()
+        now = now or now_utc()
+        with self.engine.begin() as conn:
+            rows, counts = self._merge_batch(conn, records, now)
+            self._write_batch(conn, rows, now)
+        return counts
+
+    def _merge_batch(
+        self, conn: Connection, records: Sequence[Paper], now: datetime
+    ) -> tuple[list[_Row], IngestCounts]:
+        by_arxiv: dict[str, _Row] = {}
+        by_key_with_id: dict[str, _Row] = {}
+        by_key_no_id: dict[str, _Row] = {}
+        for existing in self._load_matching(conn, records):
+            if existing.values["arxiv_id"]:
+                by_arxiv[existing.values["arxiv_id"]] = existing
+                by_key_with_id[existing.values["title_key"]] = existing
+            else:
+                by_key_no_id[existing.values["title_key"]] = existing
+        touched: dict[int, _Row] = {}
+        new = updated = unchanged = 0
+        for rec in records:
+            key = rec.title_key
+            row: _Row | None
+            if rec.arxiv_id:
+                row = by_arxiv.get(rec.arxiv_id)
+                orphan = by_key_no_id.pop(key, None)
+                if row is None and orphan is not None:
+                    row = orphan  # the title-keyed paper gets its arXiv id
+                elif row is not None and orphan is not None and orphan is not row:
+                    _absorb(row, orphan)
+                    touched.pop(id(orphan), None)
+                    if orphan.id is not None:
+                        row.absorbs.append(orphan.id)
+            else:
+                row = by_key_with_id.get(key) or by_key_no_id.get(key)
+            created = row is None
+            if row is None:
+                row = _Row(values={**_EMPTY, "title": rec.title, "first_seen_at": now})
+            before = _content_hash(row.values) if not created else None
+            _merge(row.values, rec)
+            _finish(row.values, utc(row.values["first_seen_at"]) or now)
+            if rec.source and rec.source not in row.sources:
+                row.sources.add(rec.source)
+                row.new_sources.add(rec.source)
+            if rec.version is not None and rec.version not in row.versions:
+                row.versions.add(rec.version)
+                row.new_versions[rec.version] = rec.source or "unknown"
+            if row.values["arxiv_id"]:
+                by_arxiv[row.values["arxiv_id"]] = row
+                by_key_with_id[row.values["title_key"]] = row
+                if by_key_no_id.get(row.values["title_key"]) is row:
+                    del by_key_no_id[row.values["title_key"]]
+            else:
+                by_key_no_id[row.values["title_key"]] = row
+            touched[id(row)] = row
+            if created:
+                new += 1
+            elif before != row.values["content_hash"]:
+                updated += 1
+            else:
+                unchanged += 1
+        return list(touched.values()), IngestCounts(new=new, updated=updated, unchanged=unchanged)
+
+    def _load_matching(self, conn: Connection, records: Sequence[Paper]) -> list[_Row]:
+        """Stored rows that share an arXiv id or a normalised title with a record."""
+        ids = sorted({r.arxiv_id for r in records if r.arxiv_id})
+        keys = sorted({r.title_key for r in records})
+        found: dict[int, Any] = {}
+        for chunk in _chunks(ids):
+            for r in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
+                found[r["id"]] = r
+        for chunk in _chunks(keys):
+            for r in conn.execute(select(papers).where(papers.c.title_key.in_(chunk))).mappings():
+                found[r["id"]] = r
+        rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"]) for pid, r in found.items()}
+        pids = sorted(rows)
+        for chunk in _chunks(pids):
+            for pid, source in conn.execute(
+                select(paper_sources.c.paper_id, paper_sources.c.source).where(
+                    paper_sources.c.paper_id.in_(chunk)
+                )
+            ):
+                rows[pid].sources.add(source)
+            for pid, version in conn.execute(
+                select(paper_versions.c.paper_id, paper_versions.c.version).where(
+                    paper_versions.c.paper_id.in_(chunk)
+                )
+            ):
+                rows[pid].versions.add(version)
+        # Older title-only rows first so a newer arXiv row wins the by-title map.
+        return sorted(rows.values(), key=lambda r: r.id or 0)
+
+    def _write_batch(self, conn: Connection, rows: list[_Row], now: datetime) -> None:
+        columns = [c.name for c in papers.columns if c.name != "id"]
+        fresh = [r for r in rows if r.id is None]
+        if fresh:
+            payload = [
+                {**{c: r.values.get(c) for c in columns}, "first_seen_at": now, "updated_at": now}
+                for r in fresh
+            ]
+            result = conn.execute(
+                insert(papers).returning(papers.c.id, sort_by_parameter_order=True), payload
+            )
+            for r, new_id in zip(fresh, result.scalars().all()):
+                r.id = new_id
+        changed = [r for r in rows if r.original_hash is not None and r.original_hash != r.values["content_hash"]]
+        if changed:
+            settable = [c for c in columns if c not in ("first_seen_at",)]
+            stmt = (
+                update(papers)
+                .where(papers.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in settable})
+            )
+            conn.execute(
+                stmt,
+                [
+                    {"b_id": r.id, **{f"b_{c}": r.values.get(c) for c in settable}, "b_updated_at": now}
+                    for r in changed
+                ],
+            )
+        for r in rows:
+            for gone in r.absorbs:
+                _repoint(conn, gone, r.id or 0, now)
+        sources = [
+            {"paper_id": r.id, "source": s, "first_seen_at": now} for r in rows for s in sorted(r.new_sources)
+        ]
+        if sources:
+            conn.execute(insert(paper_sources), sources)
+        versions = [
+            {"paper_id": r.id, "version": v, "seen_at": now, "source": s}
+            for r in rows
+            for v, s in sorted(r.new_versions.items())
+        ]
+        if versions:
+            conn.execute(insert(paper_versions), versions)
+
+    # ----- reading ---------------------------------------------------------------------------
+
+    def count_papers(self) -> int:
+        """How many papers are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+
+    def get_paper(self, paper_id: int) -> Paper | None:
+        """One paper by its internal id, with sources and versions."""
+        return self._get_one(papers.c.id == paper_id)
+
+    def get_paper_by_arxiv(self, arxiv_id: str) -> Paper | None:
+        """One paper by its arXiv id (without version)."""
+        return self._get_one(papers.c.arxiv_id == arxiv_id)
+
+    def find_by_title(self, title: str) -> Paper | None:
+        """The paper whose normalised title equals this one's, preferring one with an arXiv id."""
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(papers.c.id)
+                    .where(papers.c.title_key == normalise_title(title))
+                    .order_by(papers.c.arxiv_id.is_(None), papers.c.id)
+                    .limit(1)
+                )
+                .scalars()
+                .first()
+            )
+        return self.get_paper(row) if row is not None else None
+
+    def _get_one(self, where: ColumnElement[bool]) -> Paper | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(papers).where(where)).mappings().first()
+            if row is None:
+                return None
+            sources = conn.execute(
+                select(paper_sources.c.source).where(paper_sources.c.paper_id == row["id"])
+            ).scalars()
+            versions = conn.execute(
+                select(paper_versions.c.version).where(paper_versions.c.paper_id == row["id"])
+            ).scalars()
+            return row_to_paper(row, sources, versions)
+
+    def get_papers(self, ids: Sequence[int]) -> dict[int, Paper]:
+        """Many papers by id (without sources and versions), keyed by id."""
+        out: dict[int, Paper] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))).mappings():
+                    out[row["id"]] = row_to_paper(row)
+        return out
+
+    def list_papers(
+        self,
+        since: date | None = None,
+        until: date | None = None,
+        category: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        order: str = "recent",
+    ) -> list[Paper]:
+        """Papers whose day lies in [since, until], newest first or by outside upvotes."""
+        query = select(papers)
+        if since:
+            query = query.where(papers.c.day >= since)
+        if until:
+            query = query.where(papers.c.day <= until)
+        if category:
+            query = query.where(
+                or_(papers.c.primary_category == category, papers.c.categories.contains(f'"{category}"'))
+            )
+        if order == "upvotes":
+            query = query.order_by(desc(func.coalesce(papers.c.external_upvotes, 0)), desc(papers.c.day), desc(papers.c.id))
+        elif order == "recent":
+            query = query.order_by(desc(papers.c.day), desc(papers.c.id))
+        else:
+            raise ValueError(f"unknown order {order!r}; valid: recent, upvotes")
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit).offset(offset)).mappings()
+            return [row_to_paper(r) for r in rows]
+
+    def paper_days(self, limit: int = 400) -> list[date]:
+        """Days that have papers, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(papers.c.day).distinct().order_by(desc(papers.c.day)).limit(limit)
+            ).scalars()
+            return list(rows)
+
+    def iter_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+        """Every paper (or those changed since a time) in id order, read in batches."""
+        last = 0
+        while True:
+            query = select(papers).where(papers.c.id > last).order_by(papers.c.id).limit(batch)
+            if updated_since is not None:
+                query = query.where(papers.c.updated_at > updated_since)
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query).mappings())
+            if not rows:
+                return
+            for r in rows:
+                yield row_to_paper(r)
+            last = rows[-1]["id"]
+
+    def removed_since(self, since: datetime | None) -> list[int]:
+        """Ids of papers merged away since a time (all of them when `since` is None)."""
+        query = select(paper_tombstones.c.paper_id)
+        if since is not None:
+            query = query.where(paper_tombstones.c.deleted_at > since)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def last_change(self) -> datetime | None:
+        """When a paper was last added, changed or merged away."""
+        with self.engine.connect() as conn:
+            a = conn.execute(select(func.max(papers.c.updated_at))).scalar()
+            b = conn.execute(select(func.max(paper_tombstones.c.deleted_at))).scalar()
+        stamps = [t for t in (utc(a), utc(b)) if t is not None]
+        return max(stamps) if stamps else None
+
+    def check_papers(self) -> list[str]:
+        """Invariants of the papers tables; the problems found."""
+        problems = []
+        with self.engine.connect() as conn:
+            dup_keys = conn.execute(
+                select(papers.c.title_key, func.count())
+                .where(papers.c.arxiv_id.is_(None))
+                .group_by(papers.c.title_key)
+                .having(func.count() > 1)
+            ).all()
+            if dup_keys:
+                problems.append(f"{len(dup_keys)} titles stored twice without an arXiv id")
+            dup_ids = conn.execute(
+                select(papers.c.arxiv_id, func.count())
+                .where(papers.c.arxiv_id.is_not(None))
+                .group_by(papers.c.arxiv_id)
+                .having(func.count() > 1)
+            ).all()
+            if dup_ids:
+                problems.append(f"{len(dup_ids)} arXiv ids stored twice")
+            no_source = conn.execute(
+                select(func.count())
+                .select_from(papers)
+                .where(~exists().where(paper_sources.c.paper_id == papers.c.id))
+            ).scalar_one()
+            if no_source:
+                problems.append(f"{no_source} papers have no recorded source")
+            bad_version = conn.execute(
+                select(func.count())
+                .select_from(papers)
+                .where(
+                    and_(
+                        papers.c.version.is_not(None),
+                        ~exists().where(
+                            and_(
+                                paper_versions.c.paper_id == papers.c.id,
+                                paper_versions.c.version == papers.c.version,
+                            )
+                        ),
+                    )
+                )
+            ).scalar_one()
+            if bad_version:
+                problems.append(f"{bad_version} papers lack a history entry for their latest version")
+        return problems
+
+
+def _absorb(target: _Row, orphan: _Row) -> None:
+    """Fill the target's empty fields from a title-only row that merges into it."""
+    for key in _TEXT_FIELDS:
+        if orphan.values.get(key) and not target.values.get(key):
+            target.values[key] = orphan.values[key]
+    for s in orphan.sources - target.sources:
+        target.sources.add(s)
+        target.new_sources.add(s)
+    if orphan.values.get("featured_on") and not target.values.get("featured_on"):
+        target.values["featured_on"] = orphan.values["featured_on"]
+
+
+def _repoint(conn: Connection, gone: int, into: int, now: datetime) -> None:
+    """Move every reference from paper `gone` to paper `into`, delete `gone`, leave a tombstone."""
+    for table, column in PAPER_REFERENCES:
+        col = table.c[column]
+        others = [c for c in table.primary_key.columns if c.name != column]
+        if others:
+            twin = table.alias("twin")
+            clash = exists().where(
+                and_(twin.c[column] == into, *[twin.c[o.name] == o for o in others])
+            )
+            conn.execute(update(table).where(and_(col == gone, ~clash)).values({column: into}))
+            conn.execute(delete(table).where(col == gone))
+        else:
+            conn.execute(update(table).where(col == gone).values({column: into}))
+    conn.execute(delete(paper_sources).where(paper_sources.c.paper_id == gone))
+    conn.execute(delete(paper_versions).where(paper_versions.c.paper_id == gone))
+    conn.execute(delete(papers).where(papers.c.id == gone))
+    conn.execute(insert(paper_tombstones).values(paper_id=gone, merged_into=into, deleted_at=now))
