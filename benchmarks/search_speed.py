@@ -1,0 +1,148 @@
+"""Search speed on the 74k real arXiv papers: lexical q/s vs raw bm25s, hybrid latency, build time, RSS.
+
+Usage: .venv/bin/python benchmarks/search_speed.py [--queries 500] [--real-vectors 1000] [--work DIR]
+
+The papers go through store.upsert_papers and SearchIndex.build (timed). Vectors: --real-vectors
+papers (a Random(42) sample) are embedded with the real model; every other paper gets a random unit
+vector from numpy's default_rng(42) (embedding 74k papers takes hours on 2 CPU cores). Query
+embedding is always the real model, so hybrid latency includes it. Queries are 2-5 consecutive
+words of random real titles; each is run once, the query-embedding cache cleared before each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from search_common import (
+    ROOT,
+    Timer,
+    arxiv_records,
+    dir_size_mb,
+    peak_rss_mb,
+    percentiles,
+    queries,
+    to_paper,
+)
+
+from paperfeed.core.settings import load_settings
+from paperfeed.index import open_search_index
+from paperfeed.ranking.search import search_papers
+from paperfeed.store import open_store
+
+
+def main() -> None:
+    """Entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--real-vectors", type=int, default=1000)
+    ap.add_argument("--work", type=Path, default=ROOT / "bench-output" / "speed-74k")
+    args = ap.parse_args()
+    records = arxiv_records()
+    settings = load_settings({"data_dir": str(args.work)}, environ={})
+    args.work.mkdir(parents=True, exist_ok=True)
+    store = open_store(settings.db_url)
+    if store.count_papers() < len(records):
+        with Timer() as t:
+            papers = [to_paper(r) for r in records]
+            for i in range(0, len(papers), 2000):
+                store.upsert_papers(papers[i : i + 2000])
+        print(f"store ingest: {store.count_papers()} papers in {t.seconds:.1f}s")
+    index = open_search_index(settings, store, auto_refresh=False)
+    with Timer() as t:
+        index.build(embed=False)
+    lex_dir = settings.data_path / "index" / str(index._pointer["main"])
+    print(f"lexical build: {index.lexical.n_alive} papers in {t.seconds:.1f}s, "
+          f"{dir_size_mb(lex_dir):.0f} MiB on disk")
+    from dataclasses import replace
+
+    from search_common import synthetic_papers
+
+    tag = f"zq{int(time.time())}x"  # new words each run, so a rerun ingests new papers too
+    fresh = [replace(p, id=None, title=f"{p.title} {tag}{i}") for i, p in enumerate(synthetic_papers(records, 100, seed=5))]
+    store.upsert_papers(fresh)
+    with Timer() as t:
+        index.refresh()
+    found = search_papers(index, f"{tag}42", mode="lexical").total
+    print(f"refresh after ingesting 100 new papers: {t.seconds * 1000:.0f} ms (new paper found: {found == 1})")
+    emb = index.embedder()
+    if emb is None:
+        print("semantic extra missing: hybrid skipped")
+    elif index.semantic.count() < index.lexical.n_alive:
+        ids = index.lexical.paper_ids.copy()
+        rnd = random.Random(42)
+        real = sorted(rnd.sample(list(map(int, ids)), min(args.real_vectors, len(ids))))
+        with Timer() as t:
+            index.embed(limit=None) if args.real_vectors >= len(ids) else None
+            from paperfeed.index.embedder import paper_text
+
+            index.semantic.ensure_model(emb.name, emb.dim)
+            got = index.store.get_papers(real)
+            vecs = emb.embed([paper_text(got[i].title, got[i].abstract) for i in real])
+        print(f"real embedding: {len(real)} papers in {t.seconds:.1f}s ({len(real) / t.seconds:.1f}/s)")
+        rest = np.setdiff1d(ids, np.asarray(real))
+        rng = np.random.default_rng(42)
+        fill = rng.standard_normal((len(rest), emb.dim)).astype(np.float32)
+        fill /= np.linalg.norm(fill, axis=1, keepdims=True)
+        all_ids = np.concatenate([np.asarray(real, dtype=np.int64), rest])
+        all_vecs = np.concatenate([vecs, fill])
+        index.semantic.append(all_ids.tolist(), all_vecs)
+        print(f"vectors: {len(real)} real + {len(rest)} deterministic random (default_rng(42))")
+    qs = queries(records, args.queries)
+    search_papers(index, "warm up", mode="lexical")
+    with Timer() as t:
+        for q in qs:
+            search_papers(index, q, k=10, mode="lexical")
+    pf_qps = len(qs) / t.seconds
+    lat: list[float] = []
+    emb_lat: list[float] = []
+    if emb is not None:
+        search_papers(index, "warm up")
+        for q in qs:
+            index._query_cache.clear()
+            s = time.perf_counter()
+            emb.embed_query(q)
+            emb_lat.append(time.perf_counter() - s)
+        for q in qs:
+            index._query_cache.clear()
+            s = time.perf_counter()
+            search_papers(index, q, k=10)
+            lat.append(time.perf_counter() - s)
+    rss_paperfeed = peak_rss_mb()
+
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    texts = [f"{r['title']} {r['abstract']} {' '.join(r.get('authors') or [])}" for r in records]  # type: ignore[arg-type]
+    with Timer() as t:
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+                        show_progress=False)
+    raw_build = t.seconds
+    del texts
+    with Timer() as t:
+        for q in qs:
+            retriever.retrieve(bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False),
+                               k=10, show_progress=False)
+    raw_qps = len(qs) / t.seconds
+    print(f"lexical paperfeed q/s={pf_qps:.0f} raw bm25s q/s={raw_qps:.0f} ratio={pf_qps / raw_qps:.2f} "
+          f"({len(qs)} queries, k=10, one at a time)")
+    print(f"raw bm25s build (tokenize+index): {raw_build:.1f}s")
+    if lat:
+        p50, p95 = percentiles(lat)
+        e50, e95 = percentiles(emb_lat)
+        print(f"hybrid latency p50={p50:.1f}ms p95={p95:.1f}ms (query embedding alone p50={e50:.1f}ms p95={e95:.1f}ms)")
+    print(f"peak RSS: {rss_paperfeed:.0f} MiB after paperfeed build+search, {peak_rss_mb():.0f} MiB after raw bm25s")
+
+
+if __name__ == "__main__":
+    main()

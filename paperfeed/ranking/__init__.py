@@ -1,0 +1,1 @@
+"""Ranking layer: pure functions (search fusion, similar, trending, digest selection)."""
