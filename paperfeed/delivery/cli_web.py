@@ -1,0 +1,138 @@
+"""CLI commands for the web server (issue #4): `paperfeed serve` and `paperfeed submissions`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import click
+
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
+from paperfeed.delivery.context import open_context
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (PAPERFEED_HOST; default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (PAPERFEED_PORT; default 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; the app keeps no state between requests, so any number works.")
+@click.option("--get", "get_path", default=None, metavar="PATH",
+              help="Run one in-process GET request (e.g. /api/v1/trending), print the body and exit.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (PAPERFEED_DATA_DIR).")
+@click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+def serve(host: str | None, port: int | None, workers: int, get_path: str | None,
+          data_dir: str | None, database_url: str | None) -> None:
+    """Serve the web site and API with uvicorn (SQLite or PostgreSQL)."""
+    try:
+        ctx = open_context(data_dir=data_dir, database_url=database_url)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    from paperfeed.delivery.web.app import create_app
+
+    if get_path is not None:
+        _get_once(ctx, get_path)
+        return
+    try:
+        app = create_app(ctx)  # fail fast (missing production secret, bad settings) before binding
+    except PaperfeedError as exc:
+        ctx.close()
+        fail(exc.message)
+    import uvicorn
+
+    settings = ctx.settings
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    click.echo(f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
+               f"{ctx.store.backend})", err=True)
+    if workers == 1:
+        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=True, log_level="warning")
+        ctx.close()
+        return
+    ctx.close()
+    # Worker processes build their own app from the environment: pass the resolved location on.
+    os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
+    os.environ["PAPERFEED_DATABASE_URL"] = settings.db_url
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
+                            port=bind_port, workers=workers, proxy_headers=True, log_level="warning")
+    Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
+
+
+def _tcp_socket(host: str, port: int) -> socket.socket:
+    """The shared listening socket for worker processes.
+
+    uvicorn's own (`socket.socket(family)`) has proto 0, so asyncio does not set TCP_NODELAY on
+    the connections it accepts and small responses wait ~40 ms for a delayed ACK; naming
+    IPPROTO_TCP fixes that (measured: 330 -> 1,000+ req/s on the home page with 2 workers).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    sock.set_inheritable(True)
+    return sock
+
+
+def _get_once(ctx: AppContext, path: str) -> None:
+    from starlette.testclient import TestClient
+
+    from paperfeed.delivery.web.app import create_app
+
+    try:
+        app = create_app(ctx)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            response = client.get(path if path.startswith("/") else "/" + path, follow_redirects=False)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
+    click.echo(response.text, nl=not response.text.endswith("\n"))
+    if response.status_code >= 400:
+        click.echo(f"error: HTTP {response.status_code} for {path}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+def submissions() -> None:
+    """Papers submitted by arXiv id: list them, fetch the queued ones."""
+
+
+@submissions.command("process")
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def submissions_process(ctx: AppContext, limit: int, as_json: bool) -> None:
+    """Fetch queued submissions from arXiv (run it from cron or after an outage)."""
+    from paperfeed.delivery.web.app import create_app
+    from paperfeed.delivery.web.services import process_submissions
+
+    counts = process_submissions(create_app(ctx).state.web, limit=limit)
+    if as_json:
+        echo_json(counts)
+    else:
+        click.echo(f"{counts['done']} fetched, {counts['failed']} failed, {counts['queued']} still queued")
+
+
+@submissions.command("list")
+@click.option("--status", type=click.Choice(["queued", "done", "failed"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def submissions_list(ctx: AppContext, status: str | None, as_json: bool) -> None:
+    """List submissions, oldest first."""
+    found = ctx.store.list_submissions(status=status, limit=1000)
+    if as_json:
+        echo_json([{**s.__dict__, "created_at": s.created_at.isoformat()} for s in found])
+        return
+    for s in found:
+        tail = f"  {s.error}" if s.error and s.status != "done" else ""
+        click.echo(f"{s.created_at:%Y-%m-%d %H:%M}  {s.arxiv_id:<16} {s.status:<7}{tail}")
+
+
+COMMANDS: list[click.Command] = [serve, submissions]

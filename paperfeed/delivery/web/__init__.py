@@ -1,0 +1,1 @@
+"""The web site and REST API (FastAPI): `create_app(ctx)` builds it."""

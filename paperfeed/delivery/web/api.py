@@ -1,0 +1,407 @@
+"""The REST API under /api/v1 (OpenAPI at /docs). Errors are JSON: {"status": ..., "message": ...}.
+
+Reads are open. Writes need a personal API token (`Authorization: Bearer pf_...`, made on the
+profile page) or a logged-in browser session plus its CSRF token in `X-CSRF-Token`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, Field
+
+from paperfeed.core.errors import BadRequest, Unauthorized
+from paperfeed.core.models import User
+from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.web.categories import category_names, is_category
+from paperfeed.delivery.web.deps import api_user, api_writer
+from paperfeed.delivery.web.state import get_state
+from paperfeed.ranking.trending import FORMULA
+
+bearer = HTTPBearer(auto_error=False, description="A personal API token from your profile page.")
+router = APIRouter(prefix="/api/v1", tags=["api"])
+PaperId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Internal paper id.")]
+CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
+Writer = Annotated[User, Depends(api_writer)]
+Caller = Annotated[User | None, Depends(api_user)]
+Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]
+CategoryQ = Annotated[str | None, Query(max_length=32, description="arXiv category code, e.g. cs.CL.")]
+
+
+class Category(BaseModel):
+    """An arXiv category code with its name."""
+
+    code: str
+    name: str
+
+
+class PaperOut(BaseModel):
+    """A paper."""
+
+    id: int
+    arxiv_id: str | None
+    version: int | None
+    title: str
+    authors: list[str]
+    categories: list[Category]
+    day: str | None
+    published: str | None
+    upvotes: int = Field(description="Community votes plus Hugging Face upvotes.")
+    external_upvotes: int
+    links: dict[str, str | None]
+    abstract: str | None = None
+    comment: str | None = None
+    versions: list[int] | None = None
+    sources: list[str] | None = None
+    score: float | None = None
+
+
+class ListOut(BaseModel):
+    """One page of a day/week/month listing."""
+
+    period: str
+    day: str | None
+    since: str | None
+    until: str | None
+    prev_day: str | None
+    next_day: str | None
+    total: int
+    page: int
+    limit: int
+    papers: list[PaperOut]
+
+
+class SearchOut(BaseModel):
+    """One page of search results."""
+
+    query: str
+    total: int
+    notice: str | None
+    page: int
+    limit: int
+    papers: list[PaperOut]
+
+
+class TrendingOut(BaseModel):
+    """Trending papers with their scores."""
+
+    formula: str
+    params: dict[str, float]
+    papers: list[PaperOut]
+
+
+class VoteOut(BaseModel):
+    """A paper's upvotes after a vote."""
+
+    paper_id: int
+    upvotes: int
+    voted: bool
+    changed: bool
+
+
+class SubmitIn(BaseModel):
+    """A paper to add, by arXiv id or URL."""
+
+    ref: str = Field(min_length=1, max_length=300, examples=["2503.11731", "https://arxiv.org/abs/2503.11731"])
+
+
+class SubmitOut(BaseModel):
+    """How a submission ended: exists (a duplicate), added, or queued (arXiv unreachable)."""
+
+    status: Literal["exists", "added", "queued"]
+    arxiv_id: str
+    paper_id: int | None
+    message: str
+
+
+class CollectionIn(BaseModel):
+    """A new collection."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    is_public: bool = False
+
+
+class CollectionPatch(BaseModel):
+    """Changes to a collection."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    is_public: bool | None = None
+
+
+class CollectionOut(BaseModel):
+    """A collection (with its papers when fetched alone)."""
+
+    id: int
+    owner: str
+    name: str
+    description: str
+    is_public: bool
+    created_at: str
+    paper_count: int
+    papers: list[PaperOut] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer."""
+
+    status: int
+    message: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 429)
+}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
+
+
+def _no_nul(*values: str | None) -> None:
+    if any(v and "\x00" in v for v in values):
+        raise BadRequest("text must not contain NUL characters")
+
+
+def _category(code: str | None) -> str | None:
+    if code and not is_category(code):
+        raise BadRequest(f"category: {code!r} is not an arXiv category")
+    return code or None
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+@router.get("/papers", response_model=ListOut, responses=ERRORS)
+def list_papers(
+    request: Request,
+    period: Literal["day", "week", "month"] = "day",
+    day: Annotated[date | None, Query(description="Last day of the period (default: the newest day).")] = None,
+    category: CategoryQ = None,
+    page: Annotated[int, Query(ge=1, le=10000)] = 1,
+    limit: Limit = 30,
+) -> Response:
+    """Papers of a day, week or month, most upvoted first (community votes + Hugging Face upvotes)."""
+    state = get_state(request)
+    cat = _category(category)
+
+    def compute() -> bytes:
+        lst = sv.listing(state, day, period, category=cat, page=page, page_size=limit)
+        return json.dumps({
+            "period": lst.period, "day": _iso(lst.day), "since": _iso(lst.since), "until": _iso(lst.until),
+            "prev_day": _iso(lst.prev_day), "next_day": _iso(lst.next_day), "total": lst.total,
+            "page": lst.page, "limit": lst.page_size, "papers": [sv.card_json(c) for c in lst.cards],
+        }, ensure_ascii=False).encode()
+
+    body: bytes = state.cached(("api-papers", period, day, cat, page, limit), compute)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/papers/{paper_id}", response_model=PaperOut, responses=ERRORS)
+def get_paper(request: Request, paper_id: PaperId) -> Response:
+    """One paper with abstract, versions and links."""
+    state = get_state(request)
+    paper = sv.get_paper(state, paper_id)
+    return _json(sv.paper_json(paper, sv.upvote_count(state, paper)))
+
+
+@router.get("/papers/{paper_id}/similar", response_model=list[PaperOut], responses=ERRORS)
+def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
+    """Papers similar to this one (from the search index)."""
+    state = get_state(request)
+    sv.get_paper(state, paper_id)
+    return _json([sv.card_json(c) for c in sv.similar(state, paper_id, k)])
+
+
+@router.get("/search", response_model=SearchOut, responses=ERRORS)
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=500, description="Query; see the search page for the syntax.")] = "",
+    sort: Literal["relevance", "date"] = "relevance",
+    since: date | None = None,
+    until: date | None = None,
+    category: Annotated[str | None, Query(max_length=100, description="Code, archive (cs) or name.")] = None,
+    author: Annotated[str | None, Query(max_length=200)] = None,
+    mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    limit: Limit = 20,
+) -> Response:
+    """Full-text and semantic search with filters."""
+    _no_nul(q, category, author)
+    result = sv.search(get_state(request), q, page=page, page_size=limit, sort=sort, since=since, until=until,
+                       category=category or None, author=author or None, mode=mode)
+    return _json({"query": q, "total": result.total, "notice": result.notice, "page": result.page,
+                  "limit": result.page_size, "papers": [sv.card_json(c) for c in result.cards]})
+
+
+@router.get("/trending", response_model=TrendingOut, responses=ERRORS)
+def trending(
+    request: Request,
+    limit: Limit = 30,
+    offset: Annotated[int, Query(ge=0, le=1000)] = 0,
+    category: CategoryQ = None,
+) -> Response:
+    """Papers ranked by upvotes with HN-style time decay (the formula is in the answer)."""
+    state = get_state(request)
+    cat = _category(category)
+
+    def compute() -> bytes:
+        p = sv.trending_params(state)
+        cards = sv.trending(state, limit=limit, offset=offset, category=cat)
+        return json.dumps({
+            "formula": FORMULA,
+            "params": {"gravity": p.gravity, "offset_hours": p.offset_hours,
+                       "external_weight": p.external_weight, "window_days": p.window_days},
+            "papers": [sv.card_json(c) for c in cards],
+        }, ensure_ascii=False).encode()
+
+    body: bytes = state.cached(("api-trending", limit, offset, cat), compute)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/categories", response_model=list[Category])
+def categories() -> Response:
+    """Every arXiv category code with its name."""
+    return _json([{"code": k, "name": v} for k, v in sorted(category_names().items())])
+
+
+@router.get("/me", responses=ERRORS, dependencies=[Security(bearer)])
+def me(request: Request, user: Caller) -> Response:
+    """The caller's account."""
+    if user is None:
+        raise Unauthorized("not logged in")
+    return _json({"id": user.id, "username": user.username, "email": user.email})
+
+
+@router.post("/papers/{paper_id}/upvote", response_model=VoteOut, responses=ERRORS, dependencies=[Security(bearer)])
+def upvote(request: Request, paper_id: PaperId, user: Writer) -> Response:
+    """Upvote a paper (a second upvote by the same user changes nothing)."""
+    return _vote(request, user, paper_id, True)
+
+
+@router.delete("/papers/{paper_id}/upvote", response_model=VoteOut, responses=ERRORS, dependencies=[Security(bearer)])
+def unvote(request: Request, paper_id: PaperId, user: Writer) -> Response:
+    """Take back an upvote."""
+    return _vote(request, user, paper_id, False)
+
+
+def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
+    state = get_state(request)
+    paper = sv.get_paper(state, paper_id)
+    changed = state.store.add_vote(user.id, paper_id) if up else state.store.remove_vote(user.id, paper_id)
+    state.after_write()
+    return _json({"paper_id": paper_id, "upvotes": sv.upvote_count(state, paper), "voted": up, "changed": changed})
+
+
+@router.post("/submissions", response_model=SubmitOut, responses=ERRORS, status_code=201,
+             dependencies=[Security(bearer)])
+def submit(request: Request, body: SubmitIn, user: Writer) -> Response:
+    """Add a paper by arXiv id or URL; 200 when it is already here, 202 when queued."""
+    _no_nul(body.ref)
+    result = sv.submit(get_state(request), user.id, body.ref)
+    status = {"added": 201, "exists": 200, "queued": 202}[result.status]
+    return _json({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
+                  "message": result.message}, status)
+
+
+@router.get("/collections", response_model=list[CollectionOut], responses=ERRORS, dependencies=[Security(bearer)])
+def my_collections(request: Request, user: Caller) -> Response:
+    """The caller's collections."""
+    if user is None:
+        raise Unauthorized("log in or send a Bearer token to list your collections")
+    return _json([sv.collection_json(c) for c in get_state(request).store.user_collections(user.id)])
+
+
+@router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
+             dependencies=[Security(bearer)])
+def create_collection(request: Request, body: CollectionIn, user: Writer) -> Response:
+    """Create a collection."""
+    _no_nul(body.name, body.description)
+    name, description = sv.clean_collection_fields(body.name, body.description)
+    state = get_state(request)
+    coll = state.store.create_collection(user.id, name, description, body.is_public)
+    state.after_write()
+    return _json(sv.collection_json(coll, []), 201)
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
+            dependencies=[Security(bearer)])
+def get_collection(request: Request, collection_id: CollectionId, user: Caller) -> Response:
+    """A public collection, or one of the caller's own."""
+    state = get_state(request)
+    coll = sv.visible_collection(state, collection_id, user.id if user else None)
+    return _json(sv.collection_json(coll, state.store.collection_papers(collection_id)))
+
+
+@router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
+              dependencies=[Security(bearer)])
+def update_collection(request: Request, body: CollectionPatch, collection_id: CollectionId,
+                      user: Writer) -> Response:
+    """Rename, describe, publish or hide an own collection."""
+    _no_nul(body.name, body.description)
+    name = description = None
+    if body.name is not None:
+        name, _ = sv.clean_collection_fields(body.name, "")
+    if body.description is not None:
+        description = body.description.strip()
+    state = get_state(request)
+    coll = state.store.update_collection(user.id, collection_id, name, description, body.is_public)
+    state.after_write()
+    return _json(sv.collection_json(coll))
+
+
+@router.delete("/collections/{collection_id}", status_code=204, responses=ERRORS, dependencies=[Security(bearer)])
+def delete_collection(request: Request, collection_id: CollectionId, user: Writer) -> Response:
+    """Delete an own collection."""
+    state = get_state(request)
+    state.store.delete_collection(user.id, collection_id)
+    state.after_write()
+    return Response(status_code=204)
+
+
+@router.put("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
+            dependencies=[Security(bearer)])
+def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
+              user: Writer) -> Response:
+    """Put a paper in an own collection (idempotent)."""
+    state = get_state(request)
+    state.store.add_to_collection(user.id, collection_id, paper_id)
+    state.after_write()
+    coll = sv.visible_collection(state, collection_id, user.id)
+    return _json(sv.collection_json(coll))
+
+
+@router.delete("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
+               dependencies=[Security(bearer)])
+def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
+                 user: Writer) -> Response:
+    """Take a paper out of an own collection (idempotent)."""
+    state = get_state(request)
+    state.store.remove_from_collection(user.id, collection_id, paper_id)
+    state.after_write()
+    coll = sv.visible_collection(state, collection_id, user.id)
+    return _json(sv.collection_json(coll))
+
+
+@router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])
+def export_collection(request: Request, collection_id: CollectionId, user: Caller,
+                      format: Literal["bibtex", "json"] = "bibtex") -> Response:
+    """The collection as BibTeX or JSON."""
+    state = get_state(request)
+    coll = sv.visible_collection(state, collection_id, user.id if user else None)
+    papers = state.store.collection_papers(collection_id)
+    if format == "json":
+        return Response(sv.collection_export_json(coll, papers), media_type="application/json")
+    return Response(sv.bibtex(papers), media_type="application/x-bibtex; charset=utf-8")
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """The JSON body every API error has."""
+    return JSONResponse({"status": status, "message": message}, status_code=status)

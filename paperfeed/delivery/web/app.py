@@ -1,0 +1,190 @@
+"""The application factory: `create_app(ctx)` for tests and `paperfeed serve`, `app_from_env()` for workers."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from paperfeed import __version__
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.delivery.context import AppContext, open_context
+from paperfeed.delivery.web import api, auth, feeds, pages
+from paperfeed.delivery.web.cache import Stamp, TTLCache
+from paperfeed.delivery.web.deps import LoginRequired, render
+from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
+from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
+
+log = logging.getLogger("paperfeed.web")
+SESSION_COOKIE = "paperfeed_session"
+SESSION_DAYS = 14
+# Feature modules that may be present (issue #5 adds subscriptions): each exposes `router`
+# and may expose `NAV = [(label, path), ...]` for the header.
+OPTIONAL_MODULES = ("paperfeed.delivery.web.subscriptions",)
+
+
+class CachedStatic(StaticFiles):
+    """Static files with long cache headers: their URLs carry a content hash (see `static_url`)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """Serve the file, cacheable for a year when asked for by hashed URL."""
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = (
+                "public, max-age=31536000, immutable" if versioned else "public, max-age=3600"
+            )
+        return response
+
+
+def _static_url_builder() -> Any:
+    hashes: dict[str, str] = {}
+    for path in STATIC.iterdir():
+        if path.is_file():
+            hashes[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+    def static_url(name: str) -> str:
+        return f"/static/{name}?v={hashes.get(name, __version__)}"
+
+    return static_url
+
+
+class RejectNul:
+    """Answer 400 to URLs with NUL bytes (PostgreSQL cannot store or compare them)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")):
+            response = _error(scope, 400, "the URL must not contain NUL characters")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _is_api(scope: Scope | Request) -> bool:
+    path = scope.url.path if isinstance(scope, Request) else str(scope.get("path", ""))
+    return path.startswith("/api/")
+
+
+def _error(scope: Scope, status: int, message: str) -> Response:
+    return JSONResponse({"status": status, "message": message}, status_code=status)
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    """Build the web app over an open context (settings + store)."""
+    settings = ctx.settings
+    secret = resolve_secret_key(settings)
+    nav: list[tuple[str, str]] = []
+    env = make_env(nav)
+    env.globals["static_url"] = _static_url_builder()
+    state = WebState(
+        ctx=ctx,
+        secret_key=secret,
+        env=env,
+        cache=TTLCache(settings.web_cache_seconds),
+        stamp=Stamp(ctx.store.community_stamp),
+        limits=RateLimits(settings),
+        search=SearchHolder(settings, ctx.store),
+        nav_links=nav,
+    )
+    app = FastAPI(
+        title="paperfeed API",
+        version=__version__,
+        description="A self-hosted research-paper discovery hub. Reads are open; writes need a "
+        "Bearer token (profile page) or a session with its CSRF token in X-CSRF-Token.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.web = state
+    https = settings.base_url.startswith("https://")
+    app.add_middleware(
+        SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
+        max_age=SESSION_DAYS * 86400, same_site="lax", https_only=https,
+    )
+    app.add_middleware(RejectNul)
+    app.add_middleware(SecurityHeaders, hsts=https)
+    app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
+    for router in (api.router, feeds.router, auth.router, pages.router):
+        app.include_router(router)
+    _include_optional(app, nav)
+    _install_error_handlers(app)
+    return app
+
+
+def _include_optional(app: FastAPI, nav: list[tuple[str, str]]) -> None:
+    for name in OPTIONAL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        app.include_router(module.router)
+        nav.extend(getattr(module, "NAV", []))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def answer(request: Request, status: int, message: str) -> Response:
+        if _is_api(request):
+            return JSONResponse({"status": status, "message": message}, status_code=status)
+        return render(request, "error.html", {"title": f"Error {status}", "status": status, "message": message},
+                      status_code=status)
+
+    @app.exception_handler(PaperfeedError)
+    async def paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
+        if isinstance(exc, LoginRequired) and not _is_api(request):
+            return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc.message)
+        return answer(request, exc.status, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"nothing at {request.url.path}"
+        response = answer(request, exc.status_code, message)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return answer(request, 400, _validation_message(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request):
+            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500)
+        return HTMLResponse("<h1>Internal error</h1>", status_code=500)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """One line naming the first bad parameter and what was wrong with it."""
+    errors = exc.errors()
+    if not errors:
+        return "bad request"
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body",)]
+    where = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc)
+    kind = loc[0] if loc else "request"
+    return f"{kind} {where}: {first.get('msg', 'invalid')}".replace("query query", "query")
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from the environment (set by `paperfeed serve`)."""
+    return create_app(open_context())

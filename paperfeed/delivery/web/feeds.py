@@ -1,0 +1,120 @@
+"""RSS 2.0 feeds (feedgen): the daily papers, trending, one category, one search query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed.core.errors import NotFound
+from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.web.categories import category_name, is_category
+from paperfeed.delivery.web.state import WebState, get_state
+
+router = APIRouter(prefix="/feeds", include_in_schema=False)
+FEED_SIZE = 50
+# Characters XML 1.0 forbids; arXiv text sometimes carries them and lxml refuses them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def render_feed(state: WebState, title: str, path: str, description: str, cards: Sequence[sv.Card]) -> bytes:
+    """An RSS 2.0 document for a list of papers."""
+    base = state.settings.base_url.rstrip("/")
+    fg = FeedGenerator()
+    fg.title(_x(title))
+    fg.link(href=base + path, rel="alternate")
+    fg.description(_x(description))
+    fg.language("en")
+    fg.generator("paperfeed")
+    stamp = None
+    for card in reversed(cards):  # feedgen prepends entries: add in reverse to keep our order
+        p = card.paper
+        entry = fg.add_entry()
+        url = f"{base}/papers/{p.id}"
+        entry.id(url)
+        entry.guid(url, permalink=True)
+        entry.title(_x(p.title))
+        entry.link(href=url)
+        authors = ", ".join(p.authors[:20]) + (" et al." if len(p.authors) > 20 else "")
+        entry.description(_x(f"{authors}\n\n{p.abstract}\n\nUpvotes: {card.upvotes}"))
+        for code in p.categories:
+            entry.category(term=_x(code), scheme="https://arxiv.org/category_taxonomy")
+        if p.day:
+            when = datetime.combine(p.day, time(0), tzinfo=UTC)
+            entry.pubDate(when)
+            stamp = max(stamp, when) if stamp else when
+    if stamp:
+        fg.lastBuildDate(stamp)
+    body: bytes = fg.rss_str(pretty=False)
+    return body
+
+
+def _respond(state: WebState, body: bytes) -> Response:
+    return Response(
+        body, media_type="application/rss+xml; charset=utf-8",
+        headers={"Cache-Control": f"public, max-age={int(state.settings.web_cache_seconds)}"},
+    )
+
+
+@router.get("/daily.xml")
+def daily_feed(request: Request) -> Response:
+    """The newest day's papers, most upvoted first."""
+    state = get_state(request)
+
+    def compute() -> bytes:
+        lst = sv.listing(state, None, "day", page_size=FEED_SIZE)
+        day = lst.day.isoformat() if lst.day else "no papers yet"
+        return render_feed(state, f"paperfeed: papers of {day}", "/", "The day's papers, most upvoted first.", lst.cards)
+
+    return _respond(state, state.cached(("feed-daily",), compute))
+
+
+@router.get("/trending.xml")
+def trending_feed(request: Request) -> Response:
+    """Trending papers."""
+    state = get_state(request)
+
+    def compute() -> bytes:
+        cards = sv.trending(state, limit=FEED_SIZE)
+        return render_feed(state, "paperfeed: trending papers", "/trending", "Upvotes with time decay.", cards)
+
+    return _respond(state, state.cached(("feed-trending",), compute))
+
+
+@router.get("/c/{code}.xml")
+def category_feed(request: Request, code: str) -> Response:
+    """The newest papers of one category (the last week), most upvoted first."""
+    if not is_category(code):
+        raise NotFound(f"no arXiv category {code!r}")
+    state = get_state(request)
+
+    def compute() -> bytes:
+        lst = sv.listing(state, None, "week", category=code, page_size=FEED_SIZE)
+        return render_feed(state, f"paperfeed: {code} {category_name(code)}", f"/c/{code}",
+                           f"This week's papers in {category_name(code)}.", lst.cards)
+
+    return _respond(state, state.cached(("feed-cat", code), compute))
+
+
+@router.get("/search.xml")
+def search_feed(request: Request, q: str = Query("", max_length=500), category: str | None = None,
+                author: str | None = None) -> Response:
+    """The newest papers matching a search query."""
+    state = get_state(request)
+
+    def compute() -> bytes:
+        result = sv.search(state, q, page_size=FEED_SIZE, sort="date", category=category or None,
+                           author=author or None)
+        return render_feed(state, f"paperfeed: search {q}", "/search?" + urlencode({"q": q}), f"Newest papers matching {q!r}.",
+                           result.cards)
+
+    return _respond(state, state.cached(("feed-search", q, category, author), compute))

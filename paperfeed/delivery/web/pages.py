@@ -1,0 +1,338 @@
+"""Server-rendered pages: home, trending, search, categories, paper, submit, collections, about."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from paperfeed.core.errors import BadRequest, NotFound
+from paperfeed.core.models import User
+from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.web.categories import category_names, is_category
+from paperfeed.delivery.web.deps import (
+    csrf_form,
+    flash,
+    page_user,
+    render,
+    require_page_user,
+    safe_next,
+    write_limit,
+)
+from paperfeed.delivery.web.state import get_state
+from paperfeed.ranking.trending import FORMULA
+
+router = APIRouter(include_in_schema=False)
+
+
+def _int(raw: str | None, name: str, default: int = 1, low: int = 1, high: int = 100000) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}")
+    return value
+
+
+def _uid(user: User | None) -> int | None:
+    return user.id if user else None
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, day: str | None = None, period: str = "day", page: str | None = None) -> HTMLResponse:
+    """The day's (or week's, month's) papers, most upvoted first."""
+    user = page_user(request)
+    state = get_state(request)
+    the_day, page_no = sv.parse_day(day), _int(page, "page")
+
+    def context() -> dict[str, Any]:
+        lst = sv.listing(state, the_day, period, page=page_no, user_id=_uid(user))
+        return {"listing": lst, "title": "Daily papers"}
+
+    return render(request, "home.html", context, cache_key=("home", the_day, period, page_no))
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending_page(request: Request, category: str | None = None) -> HTMLResponse:
+    """Papers ranked by upvotes with time decay."""
+    user = page_user(request)
+    cat = category or None
+    if cat is not None and not is_category(cat):
+        raise BadRequest(f"category: {cat!r} is not an arXiv category")
+
+    def context() -> dict[str, Any]:
+        cards = sv.trending(get_state(request), limit=50, category=cat, user_id=_uid(user))
+        return {"cards": cards, "category": cat, "title": "Trending"}
+
+    return render(request, "trending.html", context, cache_key=("trending", cat))
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request, q: str = "", sort: str = "relevance", since: str | None = None, until: str | None = None,
+    category: str | None = None, author: str | None = None, mode: str = "hybrid", page: str | None = None,
+) -> HTMLResponse:
+    """Search with filters; the query syntax is explained on the page."""
+    user = page_user(request)
+    result = sv.search(
+        get_state(request), q, page=_int(page, "page"), sort=sort, since=sv.parse_day(since, "since"),
+        until=sv.parse_day(until, "until"), category=category or None, author=author or None, mode=mode,
+        user_id=_uid(user),
+    )
+    form = {"q": q, "sort": sort, "since": since or "", "until": until or "", "category": category or "",
+            "author": author or "", "mode": mode}
+    return render(request, "search.html", {"result": result, "form": form, "nav_q": q, "title": f"Search: {q}" if q else "Search",
+                                           "categories": category_names()})
+
+
+@router.get("/categories", response_class=HTMLResponse)
+def categories_page(request: Request) -> HTMLResponse:
+    """Every category that has papers, with its arXiv name."""
+    state = get_state(request)
+
+    def context() -> dict[str, Any]:
+        counts: dict[str, int] = state.cached(("category_counts",), state.store.category_counts)
+        return {"rows": sorted(counts.items()), "title": "Categories"}
+
+    return render(request, "categories.html", context, cache_key=("categories",))
+
+
+@router.get("/c/{code}", response_class=HTMLResponse)
+def category_page(request: Request, code: str, day: str | None = None, period: str = "month",
+                  page: str | None = None) -> HTMLResponse:
+    """A category's papers of a day, week or month."""
+    if not is_category(code):
+        raise NotFound(f"no arXiv category {code!r}")
+    user = page_user(request)
+    the_day, page_no = sv.parse_day(day), _int(page, "page")
+
+    def context() -> dict[str, Any]:
+        lst = sv.listing(get_state(request), the_day, period, category=code, page=page_no, user_id=_uid(user))
+        return {"listing": lst, "code": code, "title": code}
+
+    return render(request, "category.html", context, cache_key=("category", code, the_day, period, page_no))
+
+
+@router.get("/papers/{paper_id}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: int) -> HTMLResponse:
+    """One paper: abstract, authors, versions, links, upvotes, similar papers, collections."""
+    state = get_state(request)
+    user = page_user(request)
+
+    def context() -> dict[str, Any]:
+        paper = sv.get_paper(state, paper_id)
+        return {
+            "paper": paper,
+            "upvotes": sv.upvote_count(state, paper),
+            "voted": bool(user and state.store.voted_by(user.id, [paper_id])),
+            "links": sv.links(paper),
+            "similar": sv.similar(state, paper_id, 8),
+            "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
+            "my_collections": state.store.user_collections(user.id) if user else [],
+            "title": paper.title,
+        }
+
+    return render(request, "paper.html", context, cache_key=("paper", paper_id))
+
+
+@router.get("/arxiv/{ref:path}")
+def arxiv_redirect(request: Request, ref: str) -> RedirectResponse:
+    """/arxiv/2503.11731 (or any arXiv URL form) goes to the paper's page."""
+    paper = sv.find_paper_ref(get_state(request), ref)
+    return RedirectResponse(f"/papers/{paper.id}", status_code=303)
+
+
+def _vote(request: Request, paper_id: int, up: bool, next_url: str) -> Response:
+    state = get_state(request)
+    user = require_page_user(request)
+    write_limit(request, user)
+    paper = sv.get_paper(state, paper_id)
+    if up:
+        state.store.add_vote(user.id, paper_id)
+    else:
+        state.store.remove_vote(user.id, paper_id)
+    state.after_write()
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"paper_id": paper_id, "upvotes": sv.upvote_count(state, paper), "voted": up})
+    return RedirectResponse(safe_next(next_url, f"/papers/{paper_id}"), status_code=303)
+
+
+@router.post("/papers/{paper_id}/upvote", dependencies=[Depends(csrf_form)])
+def upvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+    """Upvote (once: a second upvote changes nothing)."""
+    return _vote(request, paper_id, True, next)
+
+
+@router.post("/papers/{paper_id}/unvote", dependencies=[Depends(csrf_form)])
+def unvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+    """Take an upvote back."""
+    return _vote(request, paper_id, False, next)
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_form(request: Request) -> HTMLResponse:
+    """The form to submit a paper by arXiv id or URL."""
+    state = get_state(request)
+    user = require_page_user(request)
+    mine = state.store.list_submissions(user_id=user.id, limit=20)
+    return render(request, "submit.html", {"title": "Submit a paper", "ref": "", "error": None, "mine": mine})
+
+
+@router.post("/submit", dependencies=[Depends(csrf_form)], response_model=None)
+def submit_post(request: Request, ref: str = Form("")) -> Response:
+    """Add the paper (or recognise it, or queue it when arXiv is unreachable)."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    state = get_state(request)
+    try:
+        result = sv.submit(state, user.id, ref)
+    except (BadRequest, NotFound) as exc:
+        mine = state.store.list_submissions(user_id=user.id, limit=20)
+        return render(request, "submit.html", {"title": "Submit a paper", "ref": ref, "error": exc.message,
+                                               "mine": mine}, status_code=exc.status)
+    flash(request, result.message, "info" if result.status != "queued" else "warn")
+    target = f"/papers/{result.paper_id}" if result.paper_id else "/submit"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about(request: Request) -> HTMLResponse:
+    """What this site is, the trending formula, and how fresh the data is."""
+    state = get_state(request)
+    last = state.store.last_successful_run()
+    params = sv.trending_params(state)
+    ctx = {
+        "title": "About",
+        "formula": FORMULA,
+        "params": params,
+        "papers": state.store.count_papers(),
+        "last_ingest": last.finished_at if last else None,
+        "last_source": last.source if last else None,
+        "index": state.search.status(),
+        "now": datetime.now(UTC),
+    }
+    return render(request, "about.html", ctx)
+
+
+# ----- collections --------------------------------------------------------------------------------
+
+
+@router.post("/collections", dependencies=[Depends(csrf_form)])
+def collection_create(
+    request: Request, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
+    paper_id: str = Form(""),
+) -> RedirectResponse:
+    """Create a collection (optionally with a first paper)."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    state = get_state(request)
+    name, description = sv.clean_collection_fields(name, description)
+    coll = state.store.create_collection(user.id, name, description, bool(is_public))
+    if paper_id:
+        state.store.add_to_collection(user.id, coll.id, _int(paper_id, "paper_id", high=2**31 - 1))
+    state.after_write()
+    flash(request, f"Collection “{coll.name}” created")
+    return RedirectResponse(f"/collections/{coll.id}", status_code=303)
+
+
+@router.get("/collections/{collection_id}", response_class=HTMLResponse)
+def collection_page(request: Request, collection_id: int) -> HTMLResponse:
+    """A collection's papers (public ones for everyone, private ones for their owner)."""
+    state = get_state(request)
+    user = page_user(request)
+    coll = sv.visible_collection(state, collection_id, _uid(user))
+    papers = state.store.collection_papers(collection_id)
+    cards = sv.make_cards(state, [p.id for p in papers if p.id is not None], None, _uid(user))
+    owner = bool(user and user.id == coll.user_id)
+    return render(request, "collection.html", {"coll": coll, "cards": cards, "owner": owner, "title": coll.name})
+
+
+@router.post("/collections/{collection_id}/edit", dependencies=[Depends(csrf_form)])
+def collection_edit(
+    request: Request, collection_id: int, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
+) -> RedirectResponse:
+    """Rename, describe, publish or hide an own collection."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    name, description = sv.clean_collection_fields(name, description)
+    get_state(request).store.update_collection(user.id, collection_id, name, description, bool(is_public))
+    get_state(request).after_write()
+    flash(request, "Collection saved")
+    return RedirectResponse(f"/collections/{collection_id}", status_code=303)
+
+
+@router.post("/collections/{collection_id}/delete", dependencies=[Depends(csrf_form)])
+def collection_delete(request: Request, collection_id: int) -> RedirectResponse:
+    """Delete an own collection."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    get_state(request).store.delete_collection(user.id, collection_id)
+    get_state(request).after_write()
+    flash(request, "Collection deleted")
+    return RedirectResponse("/profile", status_code=303)
+
+
+@router.post("/collections/add", dependencies=[Depends(csrf_form)])
+def collection_add_picked(request: Request, collection_id: str = Form(""), paper_id: str = Form(""),
+                          next: str = Form("")) -> RedirectResponse:
+    """Add a paper to the own collection picked in a form's select box."""
+    return collection_add(request, _int(collection_id, "collection_id", high=2**31 - 1), paper_id, next)
+
+
+@router.post("/collections/{collection_id}/papers", dependencies=[Depends(csrf_form)])
+def collection_add(request: Request, collection_id: int, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
+    """Add a paper to an own collection."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    pid = _int(paper_id, "paper_id", high=2**31 - 1)
+    added = get_state(request).store.add_to_collection(user.id, collection_id, pid)
+    get_state(request).after_write()
+    flash(request, "Added to the collection" if added else "Already in that collection")
+    return RedirectResponse(safe_next(next, f"/collections/{collection_id}"), status_code=303)
+
+
+@router.post("/collections/{collection_id}/papers/{paper_id}/remove", dependencies=[Depends(csrf_form)])
+def collection_remove(request: Request, collection_id: int, paper_id: int, next: str = Form("")) -> RedirectResponse:
+    """Take a paper out of an own collection."""
+    user = require_page_user(request)
+    write_limit(request, user)
+    get_state(request).store.remove_from_collection(user.id, collection_id, paper_id)
+    get_state(request).after_write()
+    flash(request, "Removed from the collection")
+    return RedirectResponse(safe_next(next, f"/collections/{collection_id}"), status_code=303)
+
+
+@router.get("/collections/{collection_id}/export.bib")
+def collection_bibtex(request: Request, collection_id: int) -> Response:
+    """The collection as BibTeX."""
+    state = get_state(request)
+    coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))
+    body = sv.bibtex(state.store.collection_papers(collection_id))
+    return Response(body, media_type="application/x-bibtex; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.bib"'})
+
+
+@router.get("/collections/{collection_id}/export.json")
+def collection_json_export(request: Request, collection_id: int) -> Response:
+    """The collection and its papers as JSON."""
+    state = get_state(request)
+    coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))
+    body = sv.collection_export_json(coll, state.store.collection_papers(collection_id))
+    return Response(body, media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.json"'})
+
+
+@router.get("/u/{username}", response_class=HTMLResponse)
+def user_page(request: Request, username: str) -> HTMLResponse:
+    """A user's public collections."""
+    state = get_state(request)
+    owner = state.store.get_user_by_name(username)
+    if owner is None:
+        raise NotFound(f"no user {username!r}")
+    colls = state.store.user_collections(owner.id, public_only=True)
+    return render(request, "user.html", {"owner": owner, "colls": colls, "title": owner.username})

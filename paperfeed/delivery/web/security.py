@@ -1,0 +1,196 @@
+"""Secrets, passwords, CSRF tokens, API tokens, rate limits and security headers.
+
+CSRF uses the synchronizer-token pattern: a random token lives in the signed, HttpOnly session
+cookie (Starlette's SessionMiddleware over itsdangerous) and every state-changing form carries it
+in a hidden `csrf_token` field (scripts send it as the `X-CSRF-Token` header); the two must match.
+We use this well-known pattern rather than asgi-csrf / starlette-csrf because those either need
+a header on every POST (plain HTML forms cannot send one) or re-parse request bodies in a way
+that fights FastAPI's own form parsing. API requests with a Bearer token need no CSRF token:
+browsers never attach that header on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
+from paperfeed.core.settings import Settings
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+TOKEN_PREFIX = "pf_"
+MIN_SECRET_LENGTH = 32
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+_hasher = PasswordHasher()
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The session-signing key: required from the environment in production, kept in data_dir otherwise."""
+    if settings.secret_key:
+        if settings.is_production and len(settings.secret_key) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        return settings.secret_key
+    if settings.is_production:
+        raise ConfigError(
+            "production mode needs a secret key: set PAPERFEED_SECRET_KEY in the environment "
+            f"(at least {MIN_SECRET_LENGTH} random characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+    # Development: one key per data directory, so several workers and restarts share sessions.
+    path = settings.data_path / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        return Path(path).read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        key = secrets.token_urlsafe(48)
+        fh.write(key)
+    return key
+
+
+# ----- passwords and accounts ---------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    """Whether the password matches the stored argon2 hash."""
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """Whether the hash was made with weaker parameters than today's."""
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
+
+
+def validate_signup(username: str, email: str, password: str) -> None:
+    """Raise BadRequest naming the first field that is wrong."""
+    if not _USERNAME.match(username):
+        raise BadRequest("username: 3 to 32 letters, digits, '.', '_' or '-'")
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise BadRequest("email: not an email address")
+    if len(password) < 8:
+        raise BadRequest("password: at least 8 characters")
+    if len(password) > 1024:
+        raise BadRequest("password: at most 1024 characters")
+
+
+# ----- CSRF ---------------------------------------------------------------------------------------
+
+
+def csrf_token(session: dict[str, Any]) -> str:
+    """The session's CSRF token, created on first use."""
+    token = session.get("csrf")
+    if not isinstance(token, str) or len(token) < 32:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def check_csrf(session: dict[str, Any], sent: str | None) -> None:
+    """Raise Forbidden unless `sent` equals the session's CSRF token."""
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not sent or not hmac.compare_digest(expected, sent):
+        raise Forbidden("missing or wrong CSRF token: reload the page and try again")
+
+
+# ----- API tokens ---------------------------------------------------------------------------------
+
+
+def new_api_token() -> str:
+    """A fresh personal API token (shown once; only its hash is stored)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of a token: tokens are long random strings, so a fast hash is enough."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# ----- rate limits --------------------------------------------------------------------------------
+
+
+class RateLimits:
+    """Named limits from settings over one `limits` storage."""
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+            self.items: dict[str, RateLimitItem] = {
+                "login": parse(settings.rate_limit_login),
+                "write": parse(settings.rate_limit_write),
+            }
+        except ValueError as exc:
+            raise ConfigError(f"rate limit settings: {exc}") from None
+
+    def hit(self, name: str, key: str) -> None:
+        """Count one request; raise TooManyRequests when over the limit."""
+        item = self.items[name]
+        if not self.limiter.hit(item, name, key):
+            raise TooManyRequests(f"too many requests: at most {item} ; try again later")
+
+
+# ----- headers ------------------------------------------------------------------------------------
+
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_BASE_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding nosniff, frame and referrer headers, and a strict CSP on our pages."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # Swagger UI at /docs loads its script from a CDN, so it gets no CSP.
+        strict = not str(scope.get("path", "")).startswith(("/docs", "/redoc"))
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(_BASE_HEADERS)
+                if strict:
+                    headers.append((b"content-security-policy", _CSP.encode()))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, wrapped)

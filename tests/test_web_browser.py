@@ -1,0 +1,178 @@
+"""Real headless Chromium (Playwright) against a real uvicorn server: the main user journeys.
+
+Screenshots of the home, paper and search pages (desktop and phone) go to test-output/.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paperfeed.core.settings import Settings, with_overrides
+from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.web.app import create_app
+from paperfeed.store import Store
+from tests import web_fixtures
+from tests.conftest import ROOT
+from tests.web_fixtures import PASSWORD, FakeArxiv, arxiv_source_available
+
+fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
+seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
+
+CHROMIUM = Path("/usr/bin/chromium")
+OUT = ROOT / "test-output"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> Iterator[str]:
+    """A uvicorn server in a thread over the sample papers, with arXiv pointed at the fake."""
+    import uvicorn
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(AppContext(with_overrides(settings, base_url=base, arxiv_api_url=fake_arxiv.url,
+                                               arxiv_delay=0.0), seeded))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True).new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(server + "/")
+            expect(page.locator("h1")).to_contain_text("Daily papers")
+            expect(page.locator(".card").first).to_contain_text("Attention Is Still All You Need")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.className") == "skip"
+            page.screenshot(path=str(OUT / "home.png"), full_page=True)
+
+            # Sign up, log out, log in.
+            page.click("text=Sign up")
+            page.fill("#username", "ada")
+            page.fill("#email", "ada@example.org")
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Create account')")
+            expect(page.locator(".flash")).to_contain_text("Welcome, ada!")
+            page.click("button:has-text('Log out')")
+            page.click("text=Log in")
+            page.fill("#login", "ada")
+            page.fill("#password", PASSWORD)
+            page.click("form.stack button:has-text('Log in')")
+            expect(page.locator(".account")).to_contain_text("ada")
+
+            # Search, open a paper.
+            page.fill("#nav-q", "transformers")
+            page.press("#nav-q", "Enter")
+            expect(page.locator(".count-line")).to_contain_text("for “transformers”")
+            page.screenshot(path=str(OUT / "search.png"), full_page=True)
+            page.click(".card-title a:has-text('Vision Transformers at Scale')")
+            expect(page.locator("h1.paper-title")).to_have_text("Vision Transformers at Scale")
+
+            # Upvote in place (script), then the count survives a reload.
+            button = page.locator(".paper-head .vote-btn")
+            expect(button.locator(".count")).to_have_text("99")
+            button.click()
+            expect(button.locator(".count")).to_have_text("100")
+            expect(button).to_have_attribute("aria-pressed", "true")
+            page.reload()
+            expect(page.locator(".paper-head .vote-btn .count")).to_have_text("100")
+
+            # A collection with this paper, exported as BibTeX.
+            page.fill("#new-coll", "Vision reading")
+            page.check("input[name=is_public]")
+            page.click("form.stack button:has-text('Create')")
+            expect(page.locator("h1")).to_contain_text("Vision reading")
+            expect(page.locator(".card")).to_contain_text("Vision Transformers at Scale")
+            with page.expect_download() as info:
+                page.click("#export-bib")
+            bib = Path(info.value.path()).read_text(encoding="utf-8")
+            assert "@misc{2501.00004," in bib and "Vision Transformers at Scale" in bib
+            paper_url = page.locator(".card-title a").first.get_attribute("href")
+            page.goto(server + str(paper_url))
+            expect(page.locator(".side")).to_contain_text("Vision reading")
+            page.screenshot(path=str(OUT / "paper.png"), full_page=True)
+
+            # Submit by arXiv id (fetched from the fake arXiv, or queued while the source module is absent).
+            page.click("nav >> text=Submit")
+            page.fill("#ref", "2503.11731")
+            page.click("form.stack button:has-text('Submit')")
+            if arxiv_source_available():
+                expect(page.locator("h1.paper-title")).to_have_text("Submitted Paper on Tokenizers")
+                expect(page.locator(".flash")).to_contain_text("2503.11731 added")
+            else:
+                expect(page.locator(".flash")).to_contain_text("queued")
+            page.click("nav >> text=Submit")
+            page.fill("#ref", "not an id")
+            page.click("form.stack button:has-text('Submit')")
+            expect(page.locator(".flash.error")).to_contain_text("no arXiv id")
+            # No script errors, CSP violations or missing assets (the 400 is the bad id above).
+            assert [e for e in errors if "status of 400" not in e] == [], errors
+
+            # Phone-sized screen.
+            phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                        is_mobile=True, has_touch=True).new_page()
+            phone.goto(server + "/")
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
+            phone.screenshot(path=str(OUT / "home-phone.png"), full_page=False)
+            phone.goto(server + str(paper_url))
+            phone.screenshot(path=str(OUT / "paper-phone.png"), full_page=False)
+        finally:
+            browser.close()
+
+
+def test_forms_work_without_javascript(server: str, seeded: Store) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
+                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_context(java_script_enabled=False).new_page()
+            page.goto(server + "/signup")
+            page.fill("#username", "nojs")
+            page.fill("#email", "nojs@example.org")
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Create account')")
+            first = page.locator(".card").first
+            expect(first.locator(".count")).to_have_text("40")
+            first.locator(".vote-btn").click()
+            expect(page.locator(".card").first.locator(".count")).to_have_text("41")
+            expect(page.locator(".card").first.locator(".vote-btn")).to_have_class("vote-btn voted")
+        finally:
+            browser.close()
