@@ -1,0 +1,1 @@
+"""Email delivery: composing digests (compose), signed links (tokens) and sending them (mailer)."""

@@ -1,0 +1,221 @@
+"""Composing a digest email: a multipart/alternative message (plain text + HTML with inline CSS)
+with signed one-click links, List-Unsubscribe (RFC 2369 / RFC 8058), a deterministic Message-ID
+and correctly encoded headers for non-ASCII names.
+
+The message is assembled directly (the `email` package's generator and quoted-printable encoder
+cost ~10 ms a digest; this costs well under 1 ms): display names and the subject are RFC 2047
+encoded when not ASCII (email.header / email.utils.formataddr), long header values are not
+folded (List-Unsubscribe must stay one plain <URL>), a non-ASCII domain is sent in IDNA form, and
+only an address whose local part is non-ASCII needs SMTPUTF8: then that header carries raw UTF-8
+and the message is flagged so the mailer asks the server for SMTPUTF8.
+"""
+
+from __future__ import annotations
+
+import binascii
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+
+from paperfeed.core.errors import BadRequest, ConfigError
+from paperfeed.core.models import Paper, User
+from paperfeed.core.settings import Settings
+from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
+from paperfeed.ranking.digest import SECTION_ORDER, SECTION_TITLES, period_label
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ABSTRACT_CHARS = 280
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for a mailer: envelope sender and recipient, the bytes, whether it needs SMTPUTF8."""
+
+    message_id: str
+    sender: str
+    recipient: str
+    data: bytes
+    smtputf8: bool = False
+
+
+@dataclass
+class DigestContent:
+    """What one digest says, before rendering."""
+
+    user: User
+    period: str
+    items: list[dict[str, Any]]  # [{paper_id, section, reason}] in display order
+    papers: dict[int, Paper]
+    gap_days: int = 0
+    window_start: datetime | None = None
+    message_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=2)
+def _env(autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=autoescape,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+
+
+def site_host(settings: Settings) -> str:
+    """The host name of base_url (for Message-IDs and List-Id)."""
+    host = urlsplit(settings.base_url).hostname or "paperfeed.local"
+    return host.encode("idna").decode("ascii") if not host.isascii() else host
+
+
+def message_id_for(settings: Settings, delivery_id: int, user_id: int, period: str) -> str:
+    """The deterministic Message-ID of a delivery: a resend of the same digest carries the same one."""
+    return f"<digest-{delivery_id}.{user_id}.{period.replace(':', '-')}@{site_host(settings)}>"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def _authors(p: Paper) -> str:
+    names = list(p.authors)
+    if len(names) > 4:
+        return ", ".join(names[:3]) + f" and {len(names) - 3} more"
+    return ", ".join(names)
+
+
+def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, Any]:
+    """The template context of a digest."""
+    base = settings.base_url.rstrip("/")
+    uid = content.user.id
+    sections: list[dict[str, Any]] = []
+    by_section: dict[str, list[dict[str, Any]]] = {}
+    for it in content.items:
+        p = content.papers.get(int(it["paper_id"]))
+        if p is None:
+            continue  # merged away since it was chosen
+        pid = int(it["paper_id"])
+        token = quote(feedback_token(secret, uid, pid))
+        by_section.setdefault(it["section"], []).append({
+            "id": pid,
+            "title": " ".join(p.title.split()),
+            "authors": _authors(p),
+            "abstract": _shorten(p.abstract, ABSTRACT_CHARS),
+            "url": f"{base}/papers/{pid}",
+            "pdf_url": p.pdf_url or "",
+            "categories": ", ".join(p.categories[:3]),
+            "reason": it["reason"],
+            "more_url": f"{base}/feedback?t={token}&s=1",
+            "less_url": f"{base}/feedback?t={token}&s=-1",
+        })
+    for name in SECTION_ORDER:
+        if by_section.get(name):
+            sections.append({"name": name, "title": SECTION_TITLES[name], "papers": by_section[name]})
+    count = sum(len(s["papers"]) for s in sections)
+    since = content.window_start.strftime("%Y-%m-%d") if content.window_start else ""
+    return {
+        "username": content.user.username,
+        "period": period_label(content.period),
+        "sections": sections,
+        "count": count,
+        "gap_days": content.gap_days,
+        "since": since,
+        "site_url": base,
+        "manage_url": f"{base}/subscriptions",
+        "unsubscribe_url": unsubscribe_url(settings, secret, uid),
+    }
+
+
+def unsubscribe_url(settings: Settings, secret: str, user_id: int) -> str:
+    """The one-click unsubscribe URL of a user."""
+    return f"{settings.base_url.rstrip('/')}/unsubscribe?t={quote(unsubscribe_token(secret, user_id))}"
+
+
+def render(context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of a digest."""
+    n = context["count"]
+    subject = f"paperfeed: {n} new paper{'s' if n != 1 else ''} for you – {context['period']}"
+    if context["gap_days"]:
+        subject += " (catching up)"
+    text = _env(False).get_template("digest.txt").render(context)
+    html = _env(True).get_template("digest.html").render(context)
+    return subject, text, html
+
+
+def _address(display: str, addr: str) -> tuple[str, str, bool]:
+    """(header value, envelope address, needs SMTPUTF8): IDNA domain, RFC 2047 display name."""
+    local, sep, domain = addr.strip().rpartition("@")
+    if not sep or not local or not domain or any(c in addr for c in "\r\n<>,; \t\"()[]\\"):
+        raise BadRequest(f"not an email address: {addr!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise BadRequest(f"bad domain in email address {addr!r}") from None
+    spec = f"{local}@{domain}"
+    utf8 = not local.isascii()
+    if not display:
+        return spec, spec, utf8
+    if utf8:
+        return f"{_encoded(display)} <{spec}>", spec, utf8
+    return formataddr((display, spec), charset="utf-8"), spec, utf8
+
+
+def _encoded(text: str) -> str:
+    """A header text, RFC 2047-encoded when it is not ASCII, folded with CRLF."""
+    if text.isascii() and len(text) < 900:
+        return text
+    return Header(text, "utf-8").encode().replace("\n", "\r\n")
+
+
+def sender_address(settings: Settings) -> tuple[str, str, bool]:
+    """The From header, envelope sender and SMTPUTF8 flag from mail_from."""
+    name, addr = parseaddr(settings.mail_from)
+    if "@" not in addr:
+        raise ConfigError(f"mail_from {settings.mail_from!r} has no address (e.g. 'paperfeed <digest@example.org>')")
+    return _address(name, addr)
+
+
+def _part(subtype: str, text: str) -> bytes:
+    # binascii's quoted-printable is C: 50x faster than the email package's, and the result is
+    # the same 7-bit, 76-column text any relay accepts.
+    body = binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    head = (f"Content-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+    return head.encode("ascii") + body
+
+
+def build_message(settings: Settings, secret: str, content: DigestContent, now: datetime) -> Outgoing:
+    """The complete message of a digest, ready to send (multipart/alternative: text, then HTML)."""
+    context = view(settings, secret, content)
+    subject, text, html = render(context)
+    from_header, sender, sender_utf8 = sender_address(settings)
+    to_header, recipient, to_utf8 = _address(content.user.username, content.user.email)
+    boundary = f"=_pf_{secrets.token_hex(12)}"
+    headers = [
+        ("From", from_header),
+        ("To", to_header),
+        ("Subject", _encoded(subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", content.message_id),
+        ("List-Id", f"paperfeed digests <digest.{site_host(settings)}>"),
+        ("List-Unsubscribe", f"<{context['unsubscribe_url']}>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("Auto-Submitted", "auto-generated"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers).encode("utf-8")
+    sep = f"--{boundary}\r\n".encode("ascii")
+    data = b"".join([head, b"\r\n", sep, _part("plain", text), b"\r\n", sep, _part("html", html), b"\r\n",
+                     f"--{boundary}--\r\n".encode("ascii")])
+    return Outgoing(content.message_id, sender, recipient, data, sender_utf8 or to_utf8)

@@ -1,0 +1,99 @@
+"""`paperfeed worker`: ingest the configured sources on schedule and send digests when they are due.
+
+Several workers (and cron's `paperfeed digest send`) may run at once: the ingest runs under a
+lease in the database (one ingest at a time, taken over when its holder stops renewing it) and
+digests are claimed row by row (see paperfeed.delivery.digests).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.settings import Settings
+from paperfeed.delivery.digests import DigestReport, holder_id, open_index, run_digests
+from paperfeed.delivery.email.mailer import Mailer
+from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.store import Store
+from paperfeed.store.runs import now_utc
+
+log = logging.getLogger("paperfeed.worker")
+INGEST_LEASE = "ingest"
+
+
+@dataclass
+class WorkerReport:
+    """What one worker cycle did."""
+
+    ingested: str | None = None
+    digests: DigestReport = field(default_factory=DigestReport)
+    errors: list[str] = field(default_factory=list)
+
+
+def sources(settings: Settings) -> list[str]:
+    """The worker_sources setting as a list of URLs and paths."""
+    return [s.strip() for s in settings.worker_sources.split(",") if s.strip()]
+
+
+def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -> str | None:
+    """Ingest worker_sources when the last ingest is older than worker_ingest_minutes; the summary or None."""
+    targets = sources(settings)
+    if not targets:
+        return None
+    last = store.lease_last_run(INGEST_LEASE)
+    if last is not None and now - last < timedelta(minutes=settings.worker_ingest_minutes):
+        return None
+    # The lease outlives a slow ingest by far; a crashed holder's lease simply expires.
+    if not store.acquire_lease(INGEST_LEASE, holder, seconds=max(3600.0, settings.worker_ingest_minutes * 60)):
+        return None
+    ran = False
+    try:
+        report = ingest_targets(store, settings, targets)
+        ran = True
+        return report.summary
+    finally:
+        store.release_lease(INGEST_LEASE, holder, ran=ran)
+
+
+def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
+          index: Any | None = None) -> WorkerReport:
+    """One pass: ingest if due, then compose and send due digests."""
+    report = WorkerReport()
+    try:
+        report.ingested = maybe_ingest(settings, store, holder_id(), now or now_utc())
+    except PaperfeedError as exc:
+        report.errors.append(f"ingest: {exc.message}")
+        log.error("ingest failed: %s", exc.message)
+    if index is None:
+        index = open_index(settings, store)
+    # "now" for digests is taken after the ingest, so the papers it brought are in the window
+    report.digests = run_digests(settings, store, mailer, now=now or now_utc(), index=index)
+    return report
+
+
+def run_worker(settings: Settings, store: Store, mailer: Mailer | None = None, once: bool = False,
+               stop: threading.Event | None = None, on_cycle: Callable[[WorkerReport], None] | None = None) -> None:
+    """Run cycles every worker_poll_seconds until stopped (SIGTERM / SIGINT) or after one with `once`."""
+    stop = stop or threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after this cycle", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    while not stop.is_set():
+        report = cycle(settings, store, mailer)
+        if on_cycle:
+            on_cycle(report)
+        if once:
+            return
+        stop.wait(settings.worker_poll_seconds)

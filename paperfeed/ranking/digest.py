@@ -1,0 +1,491 @@
+"""Digest selection: pure functions that pick each user's papers from the papers new in a window.
+
+A `CandidatePool` is built once per run over every paper first seen since the oldest window of
+the run; each user's digest then works on a mask of it (their own window, minus papers they were
+already sent or upvoted). Sections draw from it in turn (round-robin, so no section starves the
+others) and a paper appears in one section only. Every pick carries its reason.
+
+Saved searches use the search syntax of paperfeed.ranking.query (words, "phrases", -words,
+author:, cat:, year:/since:/until:) matched over the pool with the same text analysis as the
+lexical index. A digest wants precision more than recall, so a query of one or two words needs
+all of them and a longer one at least 70% of its words; results are ranked by BM25 over the pool.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+
+from paperfeed.core.models import Paper, Subscription
+from paperfeed.index.text import analyse, words
+from paperfeed.ranking.categories import category_name, resolve_category
+from paperfeed.ranking.query import parse_query
+from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
+
+SECTION_TITLES = {
+    "searches": "Your saved searches",
+    "authors": "Authors you follow",
+    "categories": "Categories you follow",
+    "recommended": "Recommended for you",
+    "trending": "Trending",
+}
+# Order sections take turns in (and are shown in).
+SECTION_ORDER = ("searches", "authors", "categories", "recommended", "trending")
+K1, B = 1.2, 0.75
+MIN_SHOULD_MATCH = 0.7
+BoolArray = npt.NDArray[np.bool_]
+
+
+# ----- periods ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """One digest period of one subscription: its key, when it is due, and its nominal length."""
+
+    key: str  # "d:2026-03-05" or "w:2026-W10"
+    due_at: datetime  # UTC
+    length: timedelta
+
+    def is_due(self, now: datetime) -> bool:
+        """Whether the digest of this period should go out at `now`."""
+        return now >= self.due_at
+
+
+def zone(name: str) -> ZoneInfo:
+    """The time zone, UTC when the name is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def current_period(sub: Subscription, now: datetime, weekday: int = 0) -> Period:
+    """The period `now` falls in for this subscription (in the user's time zone).
+
+    Daily: the local day; due at send_hour local time. Weekly: the ISO week; due on `weekday`
+    at send_hour. Before the due time of this period, the key is still this period's (not due).
+    """
+    tz = zone(sub.timezone)
+    local = now.astimezone(tz)
+    if sub.frequency == "weekly":
+        monday = local.date() - timedelta(days=local.weekday())
+        send_day = monday + timedelta(days=weekday)
+        iso = monday.isocalendar()
+        key = f"w:{iso.year}-W{iso.week:02d}"
+        length = timedelta(days=7)
+    else:
+        send_day = local.date()
+        key = f"d:{send_day.isoformat()}"
+        length = timedelta(days=1)
+    due_local = datetime.combine(send_day, time(sub.send_hour), tzinfo=tz)
+    return Period(key, due_local.astimezone(UTC), length)
+
+
+def digest_window(last_end: datetime | None, now: datetime, period: Period,
+                  max_catchup_days: int) -> tuple[datetime, int]:
+    """Where this digest's window starts and how many days of gap it catches up (0: none).
+
+    The window starts where the previous digest's ended; a first digest covers one period. A
+    previous window that ended more than 1.5 periods ago means digests were missed (server
+    down): the digest catches up, at most `max_catchup_days`, and says so.
+    """
+    floor = now - timedelta(days=max_catchup_days)
+    if last_end is None:
+        return max(now - period.length, floor), 0
+    start = max(last_end, floor)
+    gap = now - last_end
+    gap_days = int(gap.total_seconds() // 86400) if gap > period.length * 1.5 else 0
+    return start, gap_days
+
+
+# ----- the candidate pool -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One paper chosen for a digest, the section it is in, and why."""
+
+    paper_id: int
+    section: str
+    reason: str
+    score: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form stored with the delivery."""
+        return {"paper_id": self.paper_id, "section": self.section, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """A saved search as selection sees it."""
+
+    name: str
+    query: str
+    category: str | None = None
+    author: str | None = None
+
+
+@dataclass
+class Interests:
+    """One user's explicit interests and what to leave out."""
+
+    searches: Sequence[SearchSpec] = ()
+    categories: Sequence[str] = ()
+    authors: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """A pool paper that matched, its score and the query words it contained."""
+
+    row: int
+    score: float
+    terms: tuple[str, ...] = ()
+
+
+@dataclass
+class _Posting:
+    rows: npt.NDArray[np.int64]
+    tf: npt.NDArray[np.float64]
+
+
+class CandidatePool:
+    """The papers new since the oldest window of a run, indexed for fast per-user selection."""
+
+    def __init__(self, papers: Sequence[Paper], votes: Mapping[int, int], ref: datetime,
+                 params: TrendingParams | None = None) -> None:
+        params = params or TrendingParams()
+        self.papers = list(papers)
+        n = len(self.papers)
+        self.ids = np.asarray([p.id or 0 for p in self.papers], dtype=np.int64)
+        self.row_of = {int(pid): i for i, pid in enumerate(self.ids)}
+        self.first_seen = np.asarray(
+            [(p.first_seen_at or ref).timestamp() for p in self.papers], dtype=np.float64)
+        self.days = [p.day or ref.date() for p in self.papers]
+        self.points = np.asarray(
+            [votes.get(p.id or 0, 0) + params.external_weight * (p.external_upvotes or 0) for p in self.papers],
+            dtype=np.float64)
+        self.upvotes = np.asarray([votes.get(p.id or 0, 0) + (p.external_upvotes or 0) for p in self.papers])
+        self.trending = np.asarray(
+            [trending_score(self.points[i], age_hours(self.days[i], ref), params) for i in range(n)],
+            dtype=np.float64)
+        postings: dict[str, dict[int, int]] = {}
+        self.surface: dict[str, str] = {}
+        self.terms: list[dict[str, int]] = []
+        self.lengths = np.zeros(n, dtype=np.float64)
+        self.author_words: dict[str, set[int]] = {}
+        self.author_names: list[list[frozenset[str]]] = []
+        self.by_category: dict[str, list[int]] = {}
+        self.folded_text: list[str] = []
+        for i, p in enumerate(self.papers):
+            text = f"{p.title} {p.title} {p.abstract} {' '.join(p.authors)}"
+            ws = words(text)
+            tf: dict[str, int] = {}
+            for w in ws:
+                for st in analyse(w):
+                    tf[st] = tf.get(st, 0) + 1
+                    self.surface.setdefault(st, w)
+            self.terms.append(tf)
+            self.lengths[i] = sum(tf.values())
+            for st, c in tf.items():
+                postings.setdefault(st, {})[i] = c
+            names = []
+            for name in p.authors:
+                aw = frozenset(words(name))
+                names.append(aw)
+                for w in aw:
+                    self.author_words.setdefault(w, set()).add(i)
+            self.author_names.append(names)
+            for code in p.categories:
+                self.by_category.setdefault(code, []).append(i)
+            self.folded_text.append(" " + " ".join(words(f"{p.title} {p.abstract}")) + " ")
+        self.avg_len = float(self.lengths.mean()) if n else 1.0
+        self.postings = {
+            st: _Posting(np.fromiter(d.keys(), dtype=np.int64, count=len(d)),
+                         np.fromiter(d.values(), dtype=np.float64, count=len(d)))
+            for st, d in postings.items()
+        }
+        self.category_codes = frozenset(self.by_category)
+        self.idf_of = {st: self.idf(st) for st in self.postings}
+        # term ids over the pool's vocabulary, for the "your topics" reasons
+        self.vocab = {st: i for i, st in enumerate(self.postings)}
+        self.vocab_words = [self.surface.get(st, st) for st in self.postings]
+        self.idf_arr = np.asarray([self.idf_of[st] for st in self.postings], dtype=np.float64)
+        self.row_terms = [np.fromiter((self.vocab[st] for st in tf), dtype=np.int64, count=len(tf))
+                          for tf in self.terms]
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    def idf(self, stem: str) -> float:
+        """BM25 idf of a stem over the pool."""
+        post = self.postings.get(stem)
+        df = 0 if post is None else len(post.rows)
+        n = len(self.papers)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def window_mask(self, start: datetime | None, end: datetime, exclude: set[int] | frozenset[int] = frozenset()) -> BoolArray:
+        """Papers first seen in (start, end] and not excluded."""
+        mask = self.first_seen <= end.timestamp()
+        if start is not None:
+            mask &= self.first_seen > start.timestamp()
+        for pid in exclude:
+            row = self.row_of.get(pid)
+            if row is not None:
+                mask[row] = False
+        return mask
+
+    # ----- matching ---------------------------------------------------------------------------
+
+    def _bm25(self, stem: str, out: npt.NDArray[np.float64]) -> None:
+        post = self.postings.get(stem)
+        if post is None:
+            return
+        norm = K1 * (1 - B + B * self.lengths[post.rows] / self.avg_len)
+        out[post.rows] += self.idf(stem) * post.tf * (K1 + 1) / (post.tf + norm)
+
+    def _has(self, stems: Sequence[str]) -> BoolArray:
+        """Rows that hold every one of these stems."""
+        mask = np.ones(len(self.papers), dtype=bool)
+        for st in stems:
+            post = self.postings.get(st)
+            hit = np.zeros(len(self.papers), dtype=bool)
+            if post is not None:
+                hit[post.rows] = True
+            mask &= hit
+        return mask
+
+    def author_rows(self, name: str) -> BoolArray:
+        """Rows with an author whose name holds every word of `name` (order and case free)."""
+        wanted = frozenset(words(name))
+        mask = np.zeros(len(self.papers), dtype=bool)
+        if not wanted:
+            return mask
+        sets = [self.author_words.get(w, set()) for w in wanted]
+        for row in set.intersection(*sets) if sets else set():
+            if any(wanted <= aw for aw in self.author_names[row]):
+                mask[row] = True
+        return mask
+
+    def category_rows(self, value: str) -> BoolArray:
+        """Rows in a category, an archive ('cs') or a category named by its name."""
+        mask = np.zeros(len(self.papers), dtype=bool)
+        for code in resolve_category(value, self.category_codes):
+            mask[self.by_category.get(code, [])] = True
+        return mask
+
+    def match_search(self, spec: SearchSpec, allowed: BoolArray, limit: int | None = None) -> list[Match]:
+        """Allowed rows matching a saved search, best first."""
+        pq = parse_query(spec.query)
+        mask = allowed.copy()
+        for name in [*([spec.author] if spec.author else []), *pq.authors]:
+            mask &= self.author_rows(name)
+        for cat in [*([spec.category] if spec.category else []), *pq.categories]:
+            mask &= self.category_rows(cat)
+        if pq.since or pq.until:
+            days = np.asarray([d.toordinal() for d in self.days]) if self.days else np.zeros(0, dtype=np.int64)
+            if pq.since:
+                mask &= days >= pq.since.toordinal()
+            if pq.until:
+                mask &= days <= pq.until.toordinal()
+        for w in pq.excluded:
+            stems = analyse(w)
+            if stems:
+                mask &= ~self._has(stems)
+        clauses: list[tuple[str, list[str]]] = []
+        for w in pq.words:
+            for part in words(w):
+                stems = analyse(part)
+                if stems:
+                    clauses.append((part, stems))
+        phrase_stems = [analyse(p) for p in pq.phrases]
+        for stems in phrase_stems:
+            mask &= self._has(stems)
+        if not mask.any():
+            return []
+        rows = np.flatnonzero(mask)
+        if pq.phrases or pq.excluded_phrases:
+            keep = []
+            for r in rows:
+                text = self.folded_text[int(r)]
+                if all(f" {' '.join(words(p))} " in text for p in pq.phrases) and not any(
+                        f" {' '.join(words(p))} " in text for p in pq.excluded_phrases if words(p)):
+                    keep.append(r)
+            rows = np.asarray(keep, dtype=np.int64)
+        if not clauses and not phrase_stems:
+            # filters only: every paper passing them, by trending score
+            order = rows[np.argsort(-self.trending[rows], kind="stable")][:limit]
+            return [Match(int(r), float(self.trending[r])) for r in order]
+        count = np.zeros(len(self.papers), dtype=np.int64)
+        present: dict[str, BoolArray] = {}
+        for word, stems in clauses:
+            has = self._has(stems)
+            present[word] = has
+            count += has
+        need = len(clauses) if len(clauses) <= 2 else math.ceil(MIN_SHOULD_MATCH * len(clauses))
+        ok = np.zeros(len(self.papers), dtype=bool)
+        ok[rows] = True
+        ok &= count >= need
+        if not ok.any():
+            return []
+        scores = np.zeros(len(self.papers), dtype=np.float64)
+        for stems in [s for _, s in clauses] + phrase_stems:
+            for st in stems:
+                self._bm25(st, scores)
+        hit_rows = np.flatnonzero(ok)
+        order = hit_rows[np.argsort(-scores[hit_rows], kind="stable")][:limit]
+        return [Match(int(r), float(scores[r]), tuple(w for w, _ in clauses if present[w][r]) + tuple(pq.phrases))
+                for r in order]
+
+    def sparse_terms(self, tf: Mapping[str, int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """A paper's length-normalised term counts as (pool term ids, values), pool vocabulary only."""
+        total = float(sum(tf.values())) or 1.0
+        pairs = [(self.vocab[st], c / total) for st, c in tf.items() if st in self.vocab]
+        if not pairs:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        idx, val = zip(*pairs, strict=True)
+        return np.asarray(idx, dtype=np.int64), np.asarray(val, dtype=np.float64)
+
+    def profile(self, sparse: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]) -> npt.NDArray[np.float64]:
+        """A user's term profile over the pool vocabulary: the sum of their examples' sparse terms."""
+        out = np.zeros(len(self.vocab), dtype=np.float64)
+        for idx, val in sparse:
+            out[idx] += val  # ids are unique within one paper
+        return out
+
+    def top_terms(self, row: int, profile: npt.NDArray[np.float64], k: int = 3) -> tuple[str, ...]:
+        """The paper's words that weigh most in a user's term profile (shown as a reason)."""
+        idx = self.row_terms[row]
+        if not len(idx) or not len(profile):
+            return ()
+        scores = profile[idx] * self.idf_arr[idx]
+        best = np.argsort(-scores, kind="stable")[:k]
+        return tuple(self.vocab_words[int(idx[b])] for b in best if scores[b] > 0)
+
+
+# ----- selection ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SectionRanking:
+    """One section's candidates, best first, each with its reason."""
+
+    name: str
+    picks: list[Pick] = field(default_factory=list)
+
+
+def _ranked_searches(pool: CandidatePool, searches: Sequence[SearchSpec], allowed: BoolArray, limit: int) -> list[Pick]:
+    # interleave the searches so each gets a turn
+    per: list[list[Pick]] = []
+    for spec in searches:
+        found = []
+        for m in pool.match_search(spec, allowed, limit):
+            terms = f" ({', '.join(m.terms)})" if m.terms else ""
+            found.append(Pick(int(pool.ids[m.row]), "searches", f"matches your saved search “{spec.name}”{terms}", m.score))
+        per.append(found)
+    return _interleave(per)
+
+
+def _ranked_categories(pool: CandidatePool, categories: Sequence[str], allowed: BoolArray, limit: int) -> list[Pick]:
+    per: list[list[Pick]] = []
+    for cat in categories:
+        rows = np.flatnonzero(pool.category_rows(cat) & allowed)
+        rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))][:limit]
+        name = category_name(cat)
+        label = f"{cat} ({name})" if name else cat
+        per.append([Pick(int(pool.ids[r]), "categories", f"new in {label}, which you follow", float(pool.trending[r]))
+                    for r in rows])
+    return _interleave(per)
+
+
+def _ranked_authors(pool: CandidatePool, authors: Sequence[str], allowed: BoolArray, limit: int) -> list[Pick]:
+    per: list[list[Pick]] = []
+    for name in authors:
+        rows = np.flatnonzero(pool.author_rows(name) & allowed)
+        rows = rows[np.argsort(-pool.ids[rows], kind="stable")][:limit]
+        per.append([Pick(int(pool.ids[r]), "authors", f"new paper by {name}, whom you follow") for r in rows])
+    return _interleave(per)
+
+
+def _ranked_trending(pool: CandidatePool, allowed: BoolArray, limit: int) -> list[Pick]:
+    rows = np.flatnonzero(allowed & (pool.points > 0))
+    if len(rows) > limit:
+        rows = rows[np.argpartition(-pool.trending[rows], limit - 1)[:limit]]
+    rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))]
+    out = []
+    for r in rows:
+        n = int(pool.upvotes[r])
+        out.append(Pick(int(pool.ids[r]), "trending", f"trending: {n} upvote{'s' if n != 1 else ''}",
+                        float(pool.trending[r])))
+    return out
+
+
+def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
+    out: list[Pick] = []
+    seen: set[int] = set()
+    longest = max((len(x) for x in lists), default=0)
+    for i in range(longest):
+        for lst in lists:
+            if i < len(lst) and lst[i].paper_id not in seen:
+                seen.add(lst[i].paper_id)
+                out.append(lst[i])
+    return out
+
+
+def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray, sections: Sequence[str],
+                  max_papers: int, recommended: Sequence[Pick] = ()) -> list[Pick]:
+    """Choose up to max_papers picks: sections take turns, a paper appears once, order by section."""
+    enabled = [s for s in SECTION_ORDER if s in sections]
+    ranked: dict[str, list[Pick]] = {}
+    if "searches" in enabled and interests.searches:
+        ranked["searches"] = _ranked_searches(pool, interests.searches, allowed, max_papers)
+    if "authors" in enabled and interests.authors:
+        ranked["authors"] = _ranked_authors(pool, interests.authors, allowed, max_papers)
+    if "categories" in enabled and interests.categories:
+        ranked["categories"] = _ranked_categories(pool, interests.categories, allowed, max_papers)
+    if "recommended" in enabled and recommended:
+        ranked["recommended"] = list(recommended)
+    if "trending" in enabled:
+        ranked["trending"] = _ranked_trending(pool, allowed, max_papers)
+    chosen: dict[str, list[Pick]] = {s: [] for s in enabled}
+    taken: set[int] = set()
+    cursors = {s: 0 for s in ranked}
+    total = 0
+    while total < max_papers:
+        progressed = False
+        for s in enabled:
+            lst = ranked.get(s)
+            if not lst:
+                continue
+            i = cursors[s]
+            while i < len(lst) and lst[i].paper_id in taken:
+                i += 1
+            if i < len(lst):
+                chosen[s].append(lst[i])
+                taken.add(lst[i].paper_id)
+                total += 1
+                progressed = True
+                i += 1
+            cursors[s] = i
+            if total >= max_papers:
+                break
+        if not progressed:
+            break
+    return [p for s in enabled for p in chosen[s]]
+
+
+def period_label(key: str) -> str:
+    """A human label for a period key: 'Thursday 5 March 2026' or 'week 10 of 2026'."""
+    kind, _, value = key.partition(":")
+    if kind == "d":
+        d = date.fromisoformat(value)
+        return f"{d:%A} {d.day} {d:%B %Y}"
+    year, _, week = value.partition("-W")
+    return f"week {int(week)} of {year}"

@@ -1,0 +1,65 @@
+"""`paperfeed subscribe`, `digest preview|send|log` and `paperfeed worker --once`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from paperfeed.core.settings import Settings
+from paperfeed.delivery.cli import cli
+from paperfeed.delivery.worker import cycle
+from paperfeed.store import Store
+from tests._digest_fixtures import SinkHandler, at, smtp_settings, smtp_sink, topic_papers
+
+__all__ = ["smtp_sink"]
+
+
+def _run(settings: Settings, *args: str) -> tuple[int, str]:
+    env = {"PAPERFEED_SECRET_KEY": "c" * 40, "PAPERFEED_MAILER": "file",
+           "PAPERFEED_MAIL_DIR": str(Path(settings.data_dir) / "outbox")}
+    result = CliRunner(env=env).invoke(cli, [*args, "--data-dir", settings.data_dir, "--database-url", settings.db_url])
+    return result.exit_code, result.output
+
+
+def test_subscribe_preview_send_log(settings: Settings, store: Store) -> None:
+    store.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 2))
+    store.create_user("zoe", "zoe@example.org", "x")
+    assert _run(settings, "subscribe", "set", "zoe", "--tz", "Europe/Paris", "--hour", "8", "--max", "3")[0] == 0
+    code, out = _run(settings, "subscribe", "search", "zoe", "language", "model", "--name", "LLMs")
+    assert code == 0 and "saved search" in out
+    assert _run(settings, "subscribe", "follow", "zoe", "author", "Shared Person")[0] == 0
+    code, out = _run(settings, "subscribe", "show", "zoe", "--json")
+    data = json.loads(out)
+    assert data["subscription"]["timezone"] == "Europe/Paris" and data["authors"] == ["Shared Person"]
+    code, out = _run(settings, "digest", "preview", "zoe", "--now", "2026-03-10T09:00")
+    assert code == 0 and "LLMs" in out
+    code, out = _run(settings, "digest", "send", "--now", "2026-03-10T06:00")  # 07:00 Paris not yet
+    assert code == 0 and "0 composed" in out
+    code, out = _run(settings, "digest", "send", "--now", "2026-03-10T09:00", "--json")
+    assert code == 0 and json.loads(out)["sent"] == 1
+    assert len(list((Path(settings.data_dir) / "outbox").glob("*.eml"))) == 1
+    code, out = _run(settings, "digest", "log")
+    assert code == 0 and "zoe" in out and "sent" in out
+    assert _run(settings, "subscribe", "remove", "zoe", "--author", "Nobody")[0] == 1
+    assert _run(settings, "subscribe", "set", "nobody")[0] == 2
+
+
+def test_worker_ingests_configured_sources_then_sends(settings: Settings, store: Store, tmp_path: Path,
+                                                      smtp_sink: tuple[SinkHandler, int]) -> None:
+    sink, port = smtp_sink
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps({"id": f"2603.{i:05d}", "title": f"Language model number {i}",
+                                          "abstract": "A language model.", "authors": ["Ann Bee"],
+                                          "arxiv_categories": ["cs.CL"]}) for i in range(5)) + "\n")
+    s = smtp_settings(settings, port, worker_sources=str(feed), worker_ingest_minutes=60.0)
+    user = store.create_user("yan", "yan@example.org", "x")
+    store.save_subscription(user.id, send_hour=0)
+    store.follow(user.id, "category", "cs.CL")
+    first = cycle(s, store)
+    assert first.ingested and first.ingested.startswith("5 new") and first.digests.sent == 1, first
+    again = cycle(s, store)
+    assert again.ingested is None and again.digests.sent == 0  # ingest not due yet; digest already sent
+    assert len(sink.received) == 1
