@@ -6,15 +6,15 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
-from paperfeed.delivery.web import digest_routes
 from paperfeed.delivery.web.security import resolve_secret_key
 from paperfeed.store import Store
 from tests.web_fixtures import SAMPLE, make_app, page_csrf, signup
 
 
 def _client(settings: Settings, store: Store) -> TestClient:
-    client = make_app(settings, store)
-    client.app.include_router(digest_routes.router)  # type: ignore[attr-defined]
+    client = make_app(settings, store)  # the real app: digest routes are part of it
+    assert client.get("/subscriptions", follow_redirects=False).status_code == 303  # mounted, wants a login
+    assert 'href="/subscriptions"' in client.get("/").text  # and in the header
     return client
 
 

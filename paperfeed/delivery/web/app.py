@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.web import api, auth, feeds, pages
+from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
@@ -28,9 +27,6 @@ from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_en
 log = logging.getLogger("paperfeed.web")
 SESSION_COOKIE = "paperfeed_session"
 SESSION_DAYS = 14
-# Feature modules that may be present (issue #5 adds subscriptions): each exposes `router`
-# and may expose `NAV = [(label, path), ...]` for the header.
-OPTIONAL_MODULES = ("paperfeed.delivery.web.subscriptions",)
 
 
 class CachedStatic(StaticFiles):
@@ -117,23 +113,11 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=https)
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
-    for router in (api.router, feeds.router, auth.router, pages.router):
+    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router):
         app.include_router(router)
-    _include_optional(app, nav)
+    nav.extend(digest_routes.NAV)
     _install_error_handlers(app)
     return app
-
-
-def _include_optional(app: FastAPI, nav: list[tuple[str, str]]) -> None:
-    for name in OPTIONAL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        app.include_router(module.router)
-        nav.extend(getattr(module, "NAV", []))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
