@@ -17,6 +17,8 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "data" / "arxiv-74k.jsonl.gz"
 CHILD = """
@@ -71,7 +73,7 @@ def main() -> None:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
-    except Exception as exc:  # PostgreSQL is optional for the benchmark
+    except (ImportError, OSError, SQLAlchemyError) as exc:  # PostgreSQL is optional here
         print(f"PostgreSQL skipped: {exc}", file=sys.stderr)
     print(f"ingest of {args.path.name}, {platform.node()}, {os.cpu_count()} cores, {date.today()}")
     print("| backend | papers | seconds | papers/s | re-ingest s (all unchanged) | peak RSS MB |")

@@ -61,7 +61,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
         ("papers", "show", "not-an-id"),
         ("papers", "show", "2501.00001"),
     ):
-        code, out, err = _run(*args, data_dir=tmp_path)
+        code, _, err = _run(*args, data_dir=tmp_path)
         assert code == 2, args
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
     code, _, err = _run("ingest", str(SAMPLE), "--format", "xml-ish", data_dir=tmp_path)

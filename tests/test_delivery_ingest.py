@@ -107,7 +107,7 @@ def test_74k_file_ingests_74728_papers_and_survives_kill_9(tmp_path: Path) -> No
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             assert store.check() == []
-        final = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=600)
+        final = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=600, check=False)
         assert final.returncode in (0, 1), final.stderr
         assert store.count_papers() == 74_728
         assert store.check() == []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -49,4 +50,4 @@ def with_context(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-__all__ = ["AppContext", "EXIT_BAD_INPUT", "EXIT_NOTHING", "EXIT_OK", "echo_json", "fail", "with_context"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_NOTHING", "EXIT_OK", "AppContext", "echo_json", "fail", "with_context"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from paperfeed.core.errors import BadRequest, PaperfeedError, RecordError
 from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.core.settings import Settings
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
-from paperfeed.core.settings import Settings
 
 Progress = Callable[[int, float], None]  # (records seen, seconds elapsed)
 MAX_ERRORS_KEPT = 1000

@@ -25,7 +25,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 
 def _normalise_url(url: str) -> str:
     """Pick the psycopg 3 driver for plain postgresql:// URLs."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         if importlib.util.find_spec("psycopg") is None:
             raise ConfigError("PostgreSQL needs the driver: pip install 'paperfeed[postgres]'")
         return "postgresql+psycopg://" + url.split("://", 1)[1]
