@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
+
+from paperfeed.core.errors import NotFound
 
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
@@ -109,9 +112,10 @@ def test_admin_log_is_for_admins(settings: Settings, store: Store) -> None:
     client = _client(settings, store)
     signup(client, "dave")
     assert client.get("/admin/digests").status_code == 403
-    from paperfeed.store.schema import users
-
-    with store.engine.begin() as conn:
-        conn.execute(users.update().values(is_admin=1))
+    assert store.set_admin("DAVE").is_admin  # names are case-insensitive
     r = client.get("/admin/digests")
     assert r.status_code == 200 and "Digest deliveries" in r.text
+    store.set_admin("dave", False)
+    assert client.get("/admin/digests").status_code == 403
+    with pytest.raises(NotFound):
+        store.set_admin("nobody")

@@ -50,3 +50,16 @@ def test_submissions_list_and_process_offline(tmp_path: Path) -> None:
     r = runner.invoke(cli, ["submissions", "process", "--json", "--data-dir", str(tmp_path)], env=env)
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"done": 0, "failed": 0, "queued": 1}
+
+
+def test_users_list_and_admin(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'paperfeed.db'}")
+    store.create_user("erin", "erin@example.org", "not-a-real-hash")
+    store.close()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["users", "admin", "erin", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "now an administrator" in result.stdout
+    result = runner.invoke(cli, ["users", "list", "--json", "--data-dir", str(tmp_path)])
+    assert json.loads(result.stdout) == [{"id": 1, "username": "erin", "email": "erin@example.org", "is_admin": True}]
+    result = runner.invoke(cli, ["users", "admin", "nobody", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "nobody" in result.stderr

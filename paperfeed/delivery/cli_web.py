@@ -135,4 +135,32 @@ def submissions_list(ctx: AppContext, status: str | None, as_json: bool) -> None
         click.echo(f"{s.created_at:%Y-%m-%d %H:%M}  {s.arxiv_id:<16} {s.status:<7}{tail}")
 
 
-COMMANDS: list[click.Command] = [serve, submissions]
+@click.group()
+def users() -> None:
+    """Accounts: list them, grant or revoke administrator rights."""
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def users_list(ctx: AppContext, as_json: bool) -> None:
+    """List accounts, oldest first."""
+    found = ctx.store.list_users()
+    if as_json:
+        echo_json([{"id": u.id, "username": u.username, "email": u.email, "is_admin": u.is_admin} for u in found])
+        return
+    for u in found:
+        click.echo(f"{u.id:>6}  {u.username:<24} {u.email}{'  (admin)' if u.is_admin else ''}")
+
+
+@users.command("admin")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="Take the rights away instead.")
+@with_context
+def users_admin(ctx: AppContext, username: str, revoke: bool) -> None:
+    """Make USERNAME an administrator (sees /admin/digests), or --revoke it."""
+    user = ctx.store.set_admin(username, not revoke)
+    click.echo(f"{user.username} is {'now' if user.is_admin else 'no longer'} an administrator")
+
+
+COMMANDS: list[click.Command] = [serve, submissions, users]

@@ -275,7 +275,10 @@ class SearchIndex:
             from paperfeed.index.embedder import load_embedder
 
             try:
-                self._embedder = load_embedder(self.settings.data_path / "models", device="auto")
+                self._embedder = load_embedder(
+                    self.settings.data_path / "models", device=self.settings.embed_device,
+                    precision=self.settings.embed_precision, max_length=self.settings.embed_max_length,
+                )
             except ConfigError as exc:
                 self._embedder_failed = exc.message
                 log.warning("semantic search off: %s", exc.message)

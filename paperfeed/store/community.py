@@ -187,6 +187,12 @@ class CommunityStore:
             )
         return _user(row) if row else None
 
+    def list_users(self, limit: int = 10_000) -> list[User]:
+        """Accounts, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users).order_by(users.c.id).limit(limit)).mappings().all()
+        return [_user(r) for r in rows]
+
     def user_credentials(self, login: str) -> tuple[User, str] | None:
         """The account and password hash for a username or email (case-insensitive)."""
         key = login.strip().lower()
@@ -206,6 +212,18 @@ class CommunityStore:
         """Replace a user's password hash (after a rehash with newer parameters)."""
         with self.engine.begin() as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    def set_admin(self, username: str, is_admin: bool = True) -> User:
+        """Grant or revoke administrator rights (the digest delivery log); NotFound if no such user."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(users).where(func.lower(users.c.username) == username.lower()).values(is_admin=int(is_admin))
+            )
+        if done.rowcount == 0:
+            raise NotFound(f"no user named {username!r}")
+        user = self.get_user_by_name(username)
+        assert user is not None
+        return user
 
     def count_users(self) -> int:
         """How many accounts exist."""
