@@ -6,7 +6,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.errors import NotFound
-
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
 from paperfeed.delivery.web.security import resolve_secret_key
