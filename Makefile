@@ -6,7 +6,7 @@ export PAPERFEED_DATA_DIR ?= $(CURDIR)/.paperfeed
 SAMPLE := paperfeed/data/sample-hf-pages.jsonl
 SHARED := ../shared/data
 
-.PHONY: install run serve test test-fast bench bench-ingest lint typecheck docs sample chromium clean
+.PHONY: install run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale lint typecheck docs sample chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,17 @@ bench-ingest: install
 
 bench-search: install
 	$(PY) benchmarks/beir.py $(SHARED)/scifact --split train
+	$(PY) benchmarks/search_listing.py
 	$(PY) benchmarks/search_speed.py
+	$(PY) benchmarks/embed.py
+	$(PY) benchmarks/vectors.py
+
+# The 1M-paper scale run: ~10 minutes and ~8 GiB; not part of `make bench`.
+bench-scale: install
+	$(PY) benchmarks/search_scale.py --papers 1000000
 
 bench-web: install
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 	$(PY) benchmarks/web_load.py
 
 bench-digest: install

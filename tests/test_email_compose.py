@@ -60,6 +60,8 @@ def test_multipart_alternative_with_headers() -> None:
     token = parse_qs(urlsplit(unsub[1:-1]).query)["t"][0]
     assert read_unsubscribe_token(SECRET, token) == 3
     assert not out.smtputf8 and out.recipient == "jm@example.org"  # type: ignore[attr-defined]
+    assert msg["Subject"] == "paperfeed: 2 new papers for you – Tuesday 10 March 2026"  # "–" encoded, decoded
+    assert all(len(line) <= 78 for line in raw_headers.split(b"\r\n") if line.startswith((b"Subject", b" =?")))
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     assert "Ünïcode & <b>markup</b> in titles" in text

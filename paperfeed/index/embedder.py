@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import re
 import struct
@@ -300,6 +301,10 @@ def export_onnx(cache_dir: Path, precision: str = "fp32") -> Path:
         # quantize_dynamic writes to a path; write beside the target and swap in atomically.
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{out.name}.", suffix=".tmp")
         os.close(fd)
+        # quantize_dynamic logs a "consider pre-processing" hint on the root logger each call;
+        # that advice is for static quantisation, not for this graph.
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)
         try:
             quantize_dynamic(
                 fp32_path, tmp, weight_type=QuantType.QInt8, per_channel=True,
@@ -307,9 +312,11 @@ def export_onnx(cache_dir: Path, precision: str = "fp32") -> Path:
                 # Shape inference cannot type the outputs of contrib ops; they are all float.
                 extra_options={"DefaultTensorType": TensorProto.FLOAT},
             )
+            logging.disable(previous)
             os.chmod(tmp, 0o644)
             os.replace(tmp, out)
         except BaseException:
+            logging.disable(previous)
             Path(tmp).unlink(missing_ok=True)
             raise
     return out
