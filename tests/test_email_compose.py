@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
+import itsdangerous
 import pytest
 
 from paperfeed.core.errors import BadRequest
@@ -15,6 +16,7 @@ from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import load_settings
 from paperfeed.delivery.email.compose import DigestContent, build_message, message_id_for
 from paperfeed.delivery.email.tokens import (
+    FEEDBACK_SALT,
     feedback_token,
     read_feedback_token,
     read_unsubscribe_token,
@@ -90,6 +92,15 @@ def test_feedback_links_are_signed_per_paper_and_signal() -> None:
         read_unsubscribe_token(SECRET, unsubscribe_token(SECRET, 3)[:-3] + "abc")
 
 
+def test_tokens_are_exactly_what_itsdangerous_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed
+
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 1_772_000_000.5)
+    stock = itsdangerous.TimestampSigner(SECRET, salt=FEEDBACK_SALT).sign("3.7").decode("ascii")
+    assert feedback_token(SECRET, 3, 7) == stock
+    assert read_feedback_token(SECRET, stock) == (3, 7)
+
+
 def test_gap_is_announced() -> None:
     msg, _ = _build(User(id=3, username="u", email="u@example.org", created_at=NOW), gap=4)
     assert "(catching up)" in msg["Subject"]
@@ -104,3 +115,14 @@ def test_international_addresses() -> None:
     assert "jörg@example.org".encode() in out.data.split(b"\r\n\r\n", 1)[0]  # type: ignore[attr-defined]
     with pytest.raises(BadRequest):
         _build(User(id=6, username="x", email="not-an-address", created_at=NOW))
+
+
+def test_abstracts_are_shortened_at_a_word() -> None:
+    from paperfeed.delivery.email.compose import _shorten
+
+    assert _shorten("short  abstract\n", 280) == "short abstract"
+    long = "word " * 200
+    cut = _shorten(long, 280)
+    assert cut.endswith("…") and len(cut) <= 281 and "  " not in cut
+    spaced = "a" + " " * 1000 + "b"  # mostly whitespace: still collapsed, nothing cut
+    assert _shorten(spaced, 280) == "a b"

@@ -184,12 +184,16 @@ class CandidatePool:
         self.author_names: list[list[frozenset[str]]] = []
         self.by_category: dict[str, list[int]] = {}
         self.folded_text: list[str] = []
+        stems_of: dict[str, list[str]] = {}  # one analyse() per distinct word, not per occurrence
         for i, p in enumerate(self.papers):
             text = f"{p.title} {p.title} {p.abstract} {' '.join(p.authors)}"
             ws = words(text)
             tf: dict[str, int] = {}
             for w in ws:
-                for st in analyse(w):
+                stems = stems_of.get(w)
+                if stems is None:
+                    stems = stems_of[w] = analyse(w)
+                for st in stems:
                     tf[st] = tf.get(st, 0) + 1
                     self.surface.setdefault(st, w)
             self.terms.append(tf)
