@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
-import itsdangerous
 import pytest
 
 from paperfeed.core.errors import BadRequest
