@@ -49,6 +49,13 @@ def test_saved_searches_and_follows_belong_to_their_owner(store: Store) -> None:
     assert store.unfollow(a, "category", "cs.CL") and not store.unfollow(a, "category", "cs.CL")
     with pytest.raises(BadRequest):
         store.follow(a, "planet", "x")
+    for bad_call in (lambda: store.follow(a, "author", "\x00"), lambda: store.add_saved_search(a, "x\x00y"),
+                     lambda: store.add_saved_search(a, "x", author="A\x00"),
+                     lambda: store.save_subscription(a, timezone="UTC\x00")):
+        with pytest.raises(BadRequest, match="NUL|time zone"):
+            bad_call()
+    assert not store.unfollow(a, "author", "\x00")
+    assert store.followed(a, "author") == ["Ada Lovelace"]  # nothing stored was lost
 
 
 def test_feedback_set_flip_clear(store: Store) -> None:

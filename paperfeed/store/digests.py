@@ -183,6 +183,12 @@ def validate_subscription(frequency: str, send_hour: int, weekday: int, timezone
         raise BadRequest(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from None
 
 
+def _no_nul(field: str, *values: str | None) -> None:
+    # PostgreSQL cannot store or compare text with NUL; refuse it the same way on both backends.
+    if any(v and "\x00" in v for v in values):
+        raise BadRequest(f"{field} must not contain NUL characters")
+
+
 class DigestStore:
     """Subscriptions, saved searches, follows, feedback, the delivery log and worker leases."""
 
@@ -250,6 +256,7 @@ class DigestStore:
     def add_saved_search(self, user_id: int, query: str, name: str = "", category: str | None = None,
                          author: str | None = None) -> SavedSearch:
         """Save a search for a user's digest."""
+        _no_nul("a saved search", query, name, category, author)
         query = " ".join(query.split())
         if not query and not category and not author:
             raise BadRequest("a saved search needs a query, a category or an author")
@@ -284,6 +291,7 @@ class DigestStore:
     def follow(self, user_id: int, kind: str, value: str) -> bool:
         """Follow a category or an author ('category' | 'author'); False when already followed."""
         table, column = _follow_table(kind)
+        _no_nul(kind, value)
         value = " ".join(value.split())
         if not value or len(value) > 200:
             raise BadRequest(f"{kind}: give 1..200 characters")
@@ -301,6 +309,8 @@ class DigestStore:
     def unfollow(self, user_id: int, kind: str, value: str) -> bool:
         """Stop following a category or author; False when it was not followed."""
         table, column = _follow_table(kind)
+        if "\x00" in value:
+            return False  # never followed: follow() refuses NUL
         with self.engine.begin() as conn:
             done = conn.execute(delete(table).where(and_(table.c.user_id == user_id, table.c[column] == value.strip())))
         return bool(done.rowcount)

@@ -68,7 +68,7 @@ def _sub_dict(sub: DigestSubscription) -> dict[str, Any]:
 # ----- pages --------------------------------------------------------------------------------------
 
 
-@router.get("/subscriptions", response_class=HTMLResponse)
+@router.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
 def subscriptions_page(request: Request) -> HTMLResponse:
     """The user's digest settings, saved searches, follows and recent digests."""
     user = require_page_user(request)
@@ -83,7 +83,7 @@ def subscriptions_page(request: Request) -> HTMLResponse:
     })
 
 
-@router.post("/subscriptions", dependencies=[Depends(csrf_form)])
+@router.post("/subscriptions", dependencies=[Depends(csrf_form)], include_in_schema=False)
 def subscriptions_save(
     request: Request,
     frequency: Annotated[str, Form()] = "daily",
@@ -103,7 +103,7 @@ def subscriptions_save(
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.post("/subscriptions/searches", dependencies=[Depends(csrf_form)])
+@router.post("/subscriptions/searches", dependencies=[Depends(csrf_form)], include_in_schema=False)
 def searches_add(
     request: Request,
     query: Annotated[str, Form(max_length=500)] = "",
@@ -122,7 +122,7 @@ def searches_add(
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.post("/subscriptions/searches/{search_id}/delete", dependencies=[Depends(csrf_form)])
+@router.post("/subscriptions/searches/{search_id}/delete", dependencies=[Depends(csrf_form)], include_in_schema=False)
 def searches_delete(request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> RedirectResponse:
     """Delete a saved search."""
     user = require_page_user(request)
@@ -131,7 +131,7 @@ def searches_delete(request: Request, search_id: Annotated[int, Path(ge=1, le=2*
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.post("/subscriptions/follow", dependencies=[Depends(csrf_form)])
+@router.post("/subscriptions/follow", dependencies=[Depends(csrf_form)], include_in_schema=False)
 def follow_add(request: Request, kind: Annotated[Literal["category", "author"], Form()],
                value: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     """Follow a category or an author."""
@@ -144,7 +144,7 @@ def follow_add(request: Request, kind: Annotated[Literal["category", "author"], 
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.post("/subscriptions/unfollow", dependencies=[Depends(csrf_form)])
+@router.post("/subscriptions/unfollow", dependencies=[Depends(csrf_form)], include_in_schema=False)
 def follow_remove(request: Request, kind: Annotated[Literal["category", "author"], Form()],
                   value: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     """Stop following a category or an author."""
@@ -154,7 +154,7 @@ def follow_remove(request: Request, kind: Annotated[Literal["category", "author"
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.get("/unsubscribe", response_class=HTMLResponse)
+@router.get("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
     """Ask to confirm: a GET never unsubscribes (mail scanners follow links)."""
     state = get_state(request)
@@ -166,7 +166,7 @@ def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
                                                 "account": user.username})
 
 
-@router.post("/unsubscribe", response_class=HTMLResponse)
+@router.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, t: Token) -> HTMLResponse:
     """Unsubscribe (also the RFC 8058 one-click POST: body List-Unsubscribe=One-Click, no cookies, no CSRF)."""
     state = get_state(request)
@@ -179,7 +179,7 @@ def unsubscribe(request: Request, t: Token) -> HTMLResponse:
                                                 "account": user.username})
 
 
-@router.get("/feedback", response_class=HTMLResponse)
+@router.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
 def feedback_link(request: Request, t: Token,
                   s: Annotated[int, Query(ge=-1, le=1, description="1: more like this, -1: less like this.")] = 1,
                   ) -> HTMLResponse:
@@ -197,7 +197,7 @@ def feedback_link(request: Request, t: Token,
                                              "undone": False})
 
 
-@router.post("/feedback", response_class=HTMLResponse)
+@router.post("/feedback", response_class=HTMLResponse, include_in_schema=False)
 def feedback_undo(request: Request, t: Annotated[str, Form(min_length=10, max_length=400)]) -> HTMLResponse:
     """Undo the feedback a digest link recorded (the token authenticates; no session needed)."""
     state = get_state(request)
@@ -210,7 +210,7 @@ def feedback_undo(request: Request, t: Annotated[str, Form(min_length=10, max_le
                                              "undone": True})
 
 
-@router.get("/admin/digests", response_class=HTMLResponse)
+@router.get("/admin/digests", response_class=HTMLResponse, include_in_schema=False)
 def admin_digests(request: Request, status: Annotated[str | None, Query(max_length=16)] = None) -> HTMLResponse:
     """The delivery log for administrators: counts per state and the latest rows (failures first to look at)."""
     user = require_page_user(request)
