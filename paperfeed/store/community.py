@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import Paper, User
-from paperfeed.store.papers import row_to_paper
+from paperfeed.store.papers import filter_papers, row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     api_tokens,
@@ -299,14 +299,7 @@ class CommunityStore:
             papers.c.id, papers.c.day, papers.c.first_seen_at,
             func.coalesce(papers.c.external_upvotes, 0), func.coalesce(_VOTE_COUNTS.c.n, 0),
         ).outerjoin(_VOTE_COUNTS, _VOTE_COUNTS.c.paper_id == papers.c.id)
-        if since:
-            query = query.where(papers.c.day >= since)
-        if until:
-            query = query.where(papers.c.day <= until)
-        if category:
-            query = query.where(
-                or_(papers.c.primary_category == category, papers.c.categories.contains(f'"{category}"'))
-            )
+        query = filter_papers(query, since, until, category)
         rows: list[Any] = []
         with self.engine.connect() as conn:
             if paper_ids is not None:

@@ -121,6 +121,19 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[i : i + size]
 
 
+def filter_papers(query: Any, since: date | None, until: date | None, category: str | None) -> Any:
+    """Narrow a select over papers to a day range and a category (primary or cross-listed)."""
+    if since:
+        query = query.where(papers.c.day >= since)
+    if until:
+        query = query.where(papers.c.day <= until)
+    if category:
+        query = query.where(
+            or_(papers.c.primary_category == category, papers.c.categories.contains(f'"{category}"'))
+        )
+    return query
+
+
 def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
     """Build a Paper from a papers row (a mapping)."""
     return Paper(
@@ -355,14 +368,7 @@ class PaperStore:
     ) -> list[Paper]:
         """Papers whose day lies in [since, until], newest first or by outside upvotes."""
         query = select(papers)
-        if since:
-            query = query.where(papers.c.day >= since)
-        if until:
-            query = query.where(papers.c.day <= until)
-        if category:
-            query = query.where(
-                or_(papers.c.primary_category == category, papers.c.categories.contains(f'"{category}"'))
-            )
+        query = filter_papers(query, since, until, category)
         if order == "upvotes":
             query = query.order_by(desc(func.coalesce(papers.c.external_upvotes, 0)), desc(papers.c.day), desc(papers.c.id))
         elif order == "recent":
