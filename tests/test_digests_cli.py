@@ -8,9 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from paperfeed.core.settings import Settings
+from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.cli import cli
 from paperfeed.delivery.worker import cycle
+from paperfeed.index import open_search_index
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, at, smtp_settings, smtp_sink, topic_papers
 
@@ -58,8 +59,13 @@ def test_worker_ingests_configured_sources_then_sends(settings: Settings, store:
     user = store.create_user("yan", "yan@example.org", "x")
     store.save_subscription(user.id, send_hour=0)
     store.follow(user.id, "category", "cs.CL")
+    s = with_overrides(s, worker_embed_batch=3)
     first = cycle(s, store)
     assert first.ingested and first.ingested.startswith("5 new") and first.digests.sent == 1, first
+    assert first.embedded == 3  # the background embedding job: a batch per cycle, resumed next time
+    index = open_search_index(s, store, auto_refresh=False)
+    assert index.lexical.n_alive == 5 and index.semantic.count() == 3
     again = cycle(s, store)
     assert again.ingested is None and again.digests.sent == 0  # ingest not due yet; digest already sent
+    assert again.embedded == 2 and cycle(s, store).embedded == 0
     assert len(sink.received) == 1

@@ -33,6 +33,7 @@ class WorkerReport:
     """What one worker cycle did."""
 
     ingested: str | None = None
+    embedded: int = 0
     digests: DigestReport = field(default_factory=DigestReport)
     errors: list[str] = field(default_factory=list)
 
@@ -62,15 +63,36 @@ def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -
         store.release_lease(INGEST_LEASE, holder, ran=ran)
 
 
+def update_index(settings: Settings, store: Store) -> int:
+    """Make new papers searchable, then embed up to worker_embed_batch papers lacking vectors.
+
+    This is the background embedding job: lexical search works at once, semantic search and
+    recommendations reach each paper as the vectors catch up (`paperfeed index status` shows
+    how many have one). Returns the number of papers embedded.
+    """
+    from paperfeed.index import open_search_index
+
+    index = open_search_index(settings, store, auto_refresh=False)
+    index.refresh()
+    if settings.worker_embed_batch <= 0 or not index.semantic_available():
+        return 0
+    return index.embed(limit=settings.worker_embed_batch)
+
+
 def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
           index: Any | None = None) -> WorkerReport:
-    """One pass: ingest if due, then compose and send due digests."""
+    """One pass: ingest if due, update the search index, then compose and send due digests."""
     report = WorkerReport()
     try:
         report.ingested = maybe_ingest(settings, store, holder_id(), now or now_utc())
     except PaperfeedError as exc:
         report.errors.append(f"ingest: {exc.message}")
         log.error("ingest failed: %s", exc.message)
+    try:
+        report.embedded = update_index(settings, store)
+    except PaperfeedError as exc:  # search keeps its last good index; digests fall back to words
+        report.errors.append(f"index: {exc.message}")
+        log.error("index update failed: %s", exc.message)
     if index is None:
         index = open_index(settings, store)
     # "now" for digests is taken after the ingest, so the papers it brought are in the window
