@@ -5,24 +5,31 @@ Screenshots of the home, paper and search pages (desktop and phone) go to test-o
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests import web_fixtures
+from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings, smtp_sink
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv, arxiv_source_available
 
 fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
 seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
+__all__ = ["smtp_sink"]  # a fixture: a real SMTP server (aiosmtpd) on 127.0.0.1
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUT = ROOT / "test-output"
@@ -38,15 +45,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> Iterator[str]:
-    """A uvicorn server in a thread over the sample papers, with arXiv pointed at the fake."""
+@contextlib.contextmanager
+def _serving(settings: Settings, store: Store) -> Iterator[str]:
+    """A uvicorn server in a thread over this store; yields its base URL."""
     import uvicorn
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    app = create_app(AppContext(with_overrides(settings, base_url=base, arxiv_api_url=fake_arxiv.url,
-                                               arxiv_delay=0.0), seeded))
+    app = create_app(AppContext(with_overrides(settings, base_url=base), store))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -61,15 +67,24 @@ def server(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> Iterator
         thread.join(10)
 
 
+@pytest.fixture
+def server(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> Iterator[str]:
+    """The site over the sample papers, with arXiv pointed at the fake."""
+    with _serving(with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0), seeded) as base:
+        yield base
+
+
+def _launch(pw: Any) -> Any:
+    return pw.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+
+
 def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = _launch(pw)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True).new_page()
             errors: list[str] = []
@@ -160,8 +175,7 @@ def test_forms_work_without_javascript(server: str, seeded: Store) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = _launch(pw)
         try:
             page = browser.new_context(java_script_enabled=False).new_page()
             page.goto(server + "/signup")
@@ -174,5 +188,57 @@ def test_forms_work_without_javascript(server: str, seeded: Store) -> None:
             first.locator(".vote-btn").click()
             expect(page.locator(".card").first.locator(".count")).to_have_text("41")
             expect(page.locator(".card").first.locator(".vote-btn")).to_have_class("vote-btn voted")
+        finally:
+            browser.close()
+
+
+def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded: Store,
+                                                       smtp_sink: tuple[SinkHandler, int]) -> None:
+    """Subscribe on the site, get the digest through a real SMTP server, click less-like-this and unsubscribe."""
+    from playwright.sync_api import expect, sync_playwright
+
+    sink, port = smtp_sink
+    with _serving(with_overrides(settings, secret_key=SECRET), seeded) as base, sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            page = browser.new_context().new_page()
+            page.goto(base + "/signup")
+            page.fill("#username", "dina")
+            page.fill("#email", "dina@example.org")
+            page.fill("#password", PASSWORD)
+            page.click("button:has-text('Create account')")
+            page.click("nav >> text=Digest")
+            expect(page.locator("h1")).to_have_text("Your digest")
+            page.check("input[name=active]")
+            page.fill("#send_hour", "0")
+            page.fill("#timezone", "UTC")
+            page.click("form.stacked button:has-text('Save')")
+            page.fill("#s-query", "transformers")
+            page.click("button:has-text('Save search')")
+            expect(page.locator("#searches-h + ul")).to_contain_text("transformers")
+
+            # The digest job, as cron would run it, sends through the SMTP server on 127.0.0.1.
+            site = smtp_settings(settings, port, base_url=base)
+            report = run_digests(site, seeded, now=datetime.now(UTC) + timedelta(minutes=1))
+            assert report.sent == 1, report
+            msg = sink.by_recipient()["dina@example.org"][0].message
+            text = msg.get_body(("plain",)).get_content()
+            assert "saved search “transformers”" in text and "Vision Transformers at Scale" in text
+            html = msg.get_body(("html",)).get_content()
+            links = [unescape(part.split('"')[0]) for part in html.split('href="')[1:]]
+            less = next(u for u in links if "/feedback?" in u and u.endswith("s=-1"))
+
+            page.goto(less)
+            expect(page.locator("h1")).to_have_text("Thanks: fewer papers like this")
+            user = seeded.get_user_by_name("dina")
+            assert user is not None and list(seeded.feedback(user.id).values()) == [-1]
+
+            page.goto(msg["List-Unsubscribe"].strip("<>"))
+            expect(page.locator("h1")).to_have_text("Unsubscribe from digests?")
+            page.click("button:has-text('Unsubscribe')")
+            expect(page.locator("h1")).to_have_text("You are unsubscribed")
+            assert seeded.get_subscription(user.id).active is False  # type: ignore[union-attr]
+            page.goto(base + "/subscriptions")
+            expect(page.locator("input[name=active]")).not_to_be_checked()
         finally:
             browser.close()
