@@ -427,12 +427,12 @@ class LexicalIndex:
                 rows = seg.categories.get(code)
                 if len(rows):
                     parts.append(rows.astype(np.int64) + base)
-        rows = self._alive_only(parts)
+        alive = self._alive_only(parts)
         if len(parts) == 1:
-            return rows  # one posting list: already sorted and unique
+            return alive  # one posting list: already sorted and unique
         # A boolean pass is ~50x faster than np.unique's hash + sort on tens of thousands of rows.
         seen = np.zeros(self.n_rows, dtype=bool)
-        seen[rows] = True
+        seen[alive] = True
         return np.flatnonzero(seen).astype(np.int64)
 
     def category_codes(self) -> set[str]:
