@@ -57,6 +57,7 @@ class Settings:
     trending_external_weight: float = _s(1.0, "Trending: weight of one Hugging Face upvote relative to one community vote.")
     trending_window_days: int = _s(14, "Trending: only papers from this many most recent days compete.")
     web_page_size: int = _s(30, "Papers per page on list pages and API lists (default page size).")
+    web_threads: int = _s(4, "Threads per server worker that run page and API handlers; more only queue for the GIL (on 2 cores 16 threads halved search throughput).")
     web_cache_seconds: float = _s(30.0, "Seconds list pages, feeds and trending stay cached (writes invalidate sooner).")
     rate_limit_login: str = _s("10/minute", "Rate limit on login and sign-up attempts per client address ('limits' notation).")
     rate_limit_write: str = _s("60/minute", "Rate limit on write requests (votes, submissions, collections) per user.")

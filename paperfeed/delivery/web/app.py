@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -95,7 +98,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         search=SearchHolder(settings, ctx.store),
         nav_links=nav,
     )
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Handlers are sync and mostly CPU: a few threads keep them from fighting for the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="paperfeed API",
         version=__version__,
         description="A self-hosted research-paper discovery hub. Reads are open; writes need a "
