@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
@@ -12,7 +11,6 @@ from paperfeed.store import Store
 from tests import web_fixtures
 from tests.web_fixtures import (
     FakeArxiv,
-    arxiv_source_available,
     make_app,
     page_csrf,
     paper_id,
@@ -173,7 +171,6 @@ def test_submit_validation_duplicates_and_queue(settings: Settings, seeded: Stor
         assert c.post("/api/v1/submissions", json={"ref": "2503.99999"}).status_code == 401
 
 
-@pytest.mark.skipif(not arxiv_source_available(), reason="paperfeed.sources.arxiv_api not present yet")
 def test_submit_fetches_from_arxiv_and_the_queue_is_retried(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> None:
     from paperfeed.delivery.web.services import process_submissions
 

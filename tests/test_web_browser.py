@@ -25,7 +25,7 @@ from paperfeed.store import Store
 from tests import web_fixtures
 from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings, smtp_sink
 from tests.conftest import ROOT
-from tests.web_fixtures import PASSWORD, FakeArxiv, arxiv_source_available
+from tests.web_fixtures import PASSWORD, FakeArxiv
 
 fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
 seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
@@ -142,15 +142,12 @@ def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
             expect(page.locator(".side")).to_contain_text("Vision reading")
             page.screenshot(path=str(OUT / "paper.png"), full_page=True)
 
-            # Submit by arXiv id (fetched from the fake arXiv, or queued while the source module is absent).
+            # Submit by arXiv id: fetched from the (fake, local) arXiv API.
             page.click("nav >> text=Submit")
             page.fill("#ref", "2503.11731")
             page.click("form.stack button:has-text('Submit')")
-            if arxiv_source_available():
-                expect(page.locator("h1.paper-title")).to_have_text("Submitted Paper on Tokenizers")
-                expect(page.locator(".flash")).to_contain_text("2503.11731 added")
-            else:
-                expect(page.locator(".flash")).to_contain_text("queued")
+            expect(page.locator("h1.paper-title")).to_have_text("Submitted Paper on Tokenizers")
+            expect(page.locator(".flash")).to_contain_text("2503.11731 added")
             page.click("nav >> text=Submit")
             page.fill("#ref", "not an id")
             page.click("form.stack button:has-text('Submit')")

@@ -184,12 +184,3 @@ def fake_arxiv() -> Iterator[FakeArxiv]:
         yield fake
     finally:
         fake.close()
-
-
-def arxiv_source_available() -> bool:
-    """Whether the sources module's arXiv fetcher is present (another engineer writes it)."""
-    try:
-        from paperfeed.sources.arxiv_api import fetch_arxiv_ids  # noqa: F401
-    except ImportError:
-        return False
-    return True
