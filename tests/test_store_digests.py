@@ -99,6 +99,12 @@ def test_one_delivery_per_user_and_period_and_claims(store: Store) -> None:
     assert prof.sent_recently == {1} and prof.last_window_end == now
 
 
+def test_delivery_log_names_the_valid_states(store: Store) -> None:
+    with pytest.raises(BadRequest, match="valid: composing, ready"):
+        store.delivery_log(status="bogus")
+    assert store.delivery_log(status="failed") == []
+
+
 def test_recover_stale_claims(store: Store) -> None:
     now = datetime(2026, 3, 10, 8, tzinfo=UTC)
     ids = []

@@ -10,7 +10,7 @@ import click
 from paperfeed.core.models import User
 from paperfeed.delivery.cli_common import EXIT_NOTHING, AppContext, echo_json, fail, with_context
 from paperfeed.delivery.digests import open_index, preview, run_digests
-from paperfeed.store.digests import FREQUENCIES, SECTIONS
+from paperfeed.store.digests import FREQUENCIES, SECTIONS, STATUSES
 
 
 def _now(value: datetime | None) -> datetime:
@@ -85,7 +85,7 @@ def digest_preview(ctx: AppContext, username: str, now: datetime | None, fmt: st
 
 
 @digest_group.command("log")
-@click.option("--status", default=None, help="Only rows in this state (sent, failed, retry, unconfirmed, empty, ...).")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only rows in this state.")
 @click.option("--user", "username", default=None)
 @click.option("-n", "--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)

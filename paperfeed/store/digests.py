@@ -48,6 +48,7 @@ FREQUENCIES = ("daily", "weekly")
 WINDOW_STATES = ("ready", "sending", "data_end", "sent", "unconfirmed", "retry", "empty")
 DELIVERED = ("sent", "unconfirmed")
 CLAIMED = ("composing", "sending", "data_end")
+STATUSES = ("composing", "ready", "empty", "sending", "data_end", "sent", "unconfirmed", "retry", "failed", "skipped")
 MAX_SAVED_SEARCHES = 50
 MAX_FOLLOWS = 200
 _CHUNK = 500
@@ -556,7 +557,9 @@ class DigestStore:
 
     def delivery_log(self, status: str | None = None, user_id: int | None = None, limit: int = 100,
                      period: str | None = None) -> list[Delivery]:
-        """Delivery rows, newest first, with the username."""
+        """Delivery rows, newest first, with the username; an unknown status raises BadRequest."""
+        if status and status not in STATUSES:
+            raise BadRequest(f"unknown delivery status {status!r}; valid: {', '.join(STATUSES)}")
         query = (select(digest_deliveries, users.c.username).join(users, users.c.id == digest_deliveries.c.user_id)
                  .order_by(desc(digest_deliveries.c.id)).limit(limit))
         if status:

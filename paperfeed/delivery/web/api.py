@@ -20,7 +20,7 @@ from paperfeed.core.models import User
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import api_user, api_writer
-from paperfeed.delivery.web.state import get_state
+from paperfeed.delivery.web.state import WebState, get_state
 from paperfeed.ranking.trending import FORMULA
 
 bearer = HTTPBearer(auto_error=False, description="A personal API token from your profile page.")
@@ -373,9 +373,7 @@ def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
     """Put a paper in an own collection (idempotent)."""
     state = get_state(request)
     state.store.add_to_collection(user.id, collection_id, paper_id)
-    state.after_write()
-    coll = sv.visible_collection(state, collection_id, user.id)
-    return _json(sv.collection_json(coll))
+    return _collection_after_write(state, collection_id, user.id)
 
 
 @router.delete("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
@@ -385,9 +383,12 @@ def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperI
     """Take a paper out of an own collection (idempotent)."""
     state = get_state(request)
     state.store.remove_from_collection(user.id, collection_id, paper_id)
+    return _collection_after_write(state, collection_id, user.id)
+
+
+def _collection_after_write(state: WebState, collection_id: int, user_id: int) -> Response:
     state.after_write()
-    coll = sv.visible_collection(state, collection_id, user.id)
-    return _json(sv.collection_json(coll))
+    return _json(sv.collection_json(sv.visible_collection(state, collection_id, user_id)))
 
 
 @router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])
