@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperfeed.core.errors import BadRequest, NotFound
+from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
@@ -25,6 +26,8 @@ from paperfeed.delivery.web.state import get_state
 from paperfeed.ranking.trending import FORMULA
 
 router = APIRouter(include_in_schema=False)
+# Ids are int4 on PostgreSQL: a larger id is a clean 400, never a database overflow.
+DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _int(raw: str | None, name: str, default: int = 1, low: int = 1, high: int = 100000) -> int:
@@ -119,7 +122,7 @@ def category_page(request: Request, code: str, day: str | None = None, period: s
 
 
 @router.get("/papers/{paper_id}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: int) -> HTMLResponse:
+def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
     """One paper: abstract, authors, versions, links, upvotes, similar papers, collections."""
     state = get_state(request)
     user = page_user(request)
@@ -163,13 +166,13 @@ def _vote(request: Request, paper_id: int, up: bool, next_url: str) -> Response:
 
 
 @router.post("/papers/{paper_id}/upvote", dependencies=[Depends(csrf_form)])
-def upvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+def upvote(request: Request, paper_id: DbId, next: str = Form("")) -> Response:
     """Upvote (once: a second upvote changes nothing)."""
     return _vote(request, paper_id, True, next)
 
 
 @router.post("/papers/{paper_id}/unvote", dependencies=[Depends(csrf_form)])
-def unvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+def unvote(request: Request, paper_id: DbId, next: str = Form("")) -> Response:
     """Take an upvote back."""
     return _vote(request, paper_id, False, next)
 
@@ -232,16 +235,14 @@ def collection_create(
     write_limit(request, user)
     state = get_state(request)
     name, description = sv.clean_collection_fields(name, description)
-    coll = state.store.create_collection(user.id, name, description, bool(is_public))
-    if paper_id:
-        state.store.add_to_collection(user.id, coll.id, _int(paper_id, "paper_id", high=2**31 - 1))
-    state.after_write()
+    first = _int(paper_id, "paper_id", high=MAX_ID) if paper_id else None
+    coll = sv.create_collection(state, user.id, name, description, bool(is_public), first)
     flash(request, f"Collection “{coll.name}” created")
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
 
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse)
-def collection_page(request: Request, collection_id: int) -> HTMLResponse:
+def collection_page(request: Request, collection_id: DbId) -> HTMLResponse:
     """A collection's papers (public ones for everyone, private ones for their owner)."""
     state = get_state(request)
     user = page_user(request)
@@ -254,7 +255,7 @@ def collection_page(request: Request, collection_id: int) -> HTMLResponse:
 
 @router.post("/collections/{collection_id}/edit", dependencies=[Depends(csrf_form)])
 def collection_edit(
-    request: Request, collection_id: int, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
+    request: Request, collection_id: DbId, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
 ) -> RedirectResponse:
     """Rename, describe, publish or hide an own collection."""
     user = require_page_user(request)
@@ -267,7 +268,7 @@ def collection_edit(
 
 
 @router.post("/collections/{collection_id}/delete", dependencies=[Depends(csrf_form)])
-def collection_delete(request: Request, collection_id: int) -> RedirectResponse:
+def collection_delete(request: Request, collection_id: DbId) -> RedirectResponse:
     """Delete an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -281,15 +282,15 @@ def collection_delete(request: Request, collection_id: int) -> RedirectResponse:
 def collection_add_picked(request: Request, collection_id: str = Form(""), paper_id: str = Form(""),
                           next: str = Form("")) -> RedirectResponse:
     """Add a paper to the own collection picked in a form's select box."""
-    return collection_add(request, _int(collection_id, "collection_id", high=2**31 - 1), paper_id, next)
+    return collection_add(request, _int(collection_id, "collection_id", high=MAX_ID), paper_id, next)
 
 
 @router.post("/collections/{collection_id}/papers", dependencies=[Depends(csrf_form)])
-def collection_add(request: Request, collection_id: int, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
+def collection_add(request: Request, collection_id: DbId, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
     """Add a paper to an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
-    pid = _int(paper_id, "paper_id", high=2**31 - 1)
+    pid = _int(paper_id, "paper_id", high=MAX_ID)
     added = get_state(request).store.add_to_collection(user.id, collection_id, pid)
     get_state(request).after_write()
     flash(request, "Added to the collection" if added else "Already in that collection")
@@ -297,7 +298,7 @@ def collection_add(request: Request, collection_id: int, paper_id: str = Form(""
 
 
 @router.post("/collections/{collection_id}/papers/{paper_id}/remove", dependencies=[Depends(csrf_form)])
-def collection_remove(request: Request, collection_id: int, paper_id: int, next: str = Form("")) -> RedirectResponse:
+def collection_remove(request: Request, collection_id: DbId, paper_id: DbId, next: str = Form("")) -> RedirectResponse:
     """Take a paper out of an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -308,7 +309,7 @@ def collection_remove(request: Request, collection_id: int, paper_id: int, next:
 
 
 @router.get("/collections/{collection_id}/export.bib")
-def collection_bibtex(request: Request, collection_id: int) -> Response:
+def collection_bibtex(request: Request, collection_id: DbId) -> Response:
     """The collection as BibTeX."""
     state = get_state(request)
     coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))
@@ -318,7 +319,7 @@ def collection_bibtex(request: Request, collection_id: int) -> Response:
 
 
 @router.get("/collections/{collection_id}/export.json")
-def collection_json_export(request: Request, collection_id: int) -> Response:
+def collection_json_export(request: Request, collection_id: DbId) -> Response:
     """The collection and its papers as JSON."""
     state = get_state(request)
     coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))

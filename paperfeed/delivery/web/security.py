@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +42,48 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
 
 
+MIN_DISTINCT_SECRET_CHARS = 12
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why a production secret key is unfit (None when it is fine)."""
+    if secret != secret.strip() or any(c.isspace() for c in secret):
+        return "PAPERFEED_SECRET_KEY must not contain spaces or other whitespace"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+    if len(set(secret)) < MIN_DISTINCT_SECRET_CHARS:
+        return (f"PAPERFEED_SECRET_KEY looks like a pattern, not random ({len(set(secret))} distinct characters; "
+                f"at least {MIN_DISTINCT_SECRET_CHARS} needed)")
+    return None
+
+
+_SECRET_HINT = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to serve production with a weak secret or a base_url that is not https://."""
+    if not settings.is_production:
+        return
+    if not settings.base_url.startswith("https://"):
+        raise ConfigError(
+            f"production needs an https:// base_url (got {settings.base_url!r}): session cookies are only "
+            "marked Secure and HSTS only sent over https; terminate TLS at a proxy and set PAPERFEED_BASE_URL "
+            "to the public https:// address"
+        )
+
+
 def resolve_secret_key(settings: Settings) -> str:
     """The session-signing key: required from the environment in production, kept in data_dir otherwise."""
     if settings.secret_key:
-        if settings.is_production and len(settings.secret_key) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        if settings.is_production:
+            problem = secret_problem(settings.secret_key)
+            if problem:
+                raise ConfigError(f"{problem} ({_SECRET_HINT})")
         return settings.secret_key
     if settings.is_production:
         raise ConfigError(
             "production mode needs a secret key: set PAPERFEED_SECRET_KEY in the environment "
-            f"(at least {MIN_SECRET_LENGTH} random characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            f"(at least {MIN_SECRET_LENGTH} random characters, {_SECRET_HINT})"
         )
     # Development: one key per data directory, so several workers and restarts share sessions.
     path = settings.data_path / "secret_key"
@@ -88,16 +122,41 @@ def needs_rehash(stored_hash: str) -> bool:
         return True
 
 
+# Verifying against this when the account does not exist keeps the timing of both failures alike.
+DUMMY_HASH = hash_password("not-a-real-password-0")
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline attacks"
+
+
+def password_problem(password: str, username: str = "", email: str = "") -> str | None:
+    """Why a new password is too weak (zxcvbn's estimate, knowing the user's name and email), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"at most {MAX_PASSWORD_LENGTH} characters"
+    from zxcvbn import zxcvbn
+
+    inputs = [v for v in (username, email, email.split("@")[0], "paperfeed") if v]
+    # zxcvbn's time grows with length; the first 100 characters decide the score of any real password.
+    result = zxcvbn(password[:100], user_inputs=inputs)
+    if int(result["score"]) >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result.get("feedback") or {}
+    hints = " ".join(x for x in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if x)
+    return "too easy to guess" + (f": {hints}" if hints else "; use a longer phrase of uncommon words")
+
+
 def validate_signup(username: str, email: str, password: str) -> None:
     """Raise BadRequest naming the first field that is wrong."""
     if not _USERNAME.match(username):
         raise BadRequest("username: 3 to 32 letters, digits, '.', '_' or '-'")
-    if len(email) > 320 or not _EMAIL.match(email):
+    if len(email) > 320 or not _EMAIL.match(email) or "\x00" in email:
         raise BadRequest("email: not an email address")
-    if len(password) < 8:
-        raise BadRequest("password: at least 8 characters")
-    if len(password) > 1024:
-        raise BadRequest("password: at most 1024 characters")
+    problem = password_problem(password, username, email)
+    if problem:
+        raise BadRequest(f"password: {problem}")
 
 
 # ----- CSRF ---------------------------------------------------------------------------------------
@@ -149,10 +208,12 @@ class RateLimits:
             raise ConfigError(f"rate limit settings: {exc}") from None
 
     def hit(self, name: str, key: str) -> None:
-        """Count one request; raise TooManyRequests when over the limit."""
+        """Count one request; raise TooManyRequests (with the seconds to wait) when over the limit."""
         item = self.items[name]
         if not self.limiter.hit(item, name, key):
-            raise TooManyRequests(f"too many requests: at most {item} ; try again later")
+            reset = self.limiter.get_window_stats(item, name, key).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            raise TooManyRequests(f"too many requests: at most {item}; try again in {wait} seconds", retry_after=wait)
 
 
 # ----- headers ------------------------------------------------------------------------------------
@@ -160,6 +221,10 @@ class RateLimits:
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -179,15 +244,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Swagger UI at /docs loads its script from a CDN, so it gets no CSP.
-        strict = not str(scope.get("path", "")).startswith(("/docs", "/redoc"))
+        # Swagger UI (/docs, served from the swagger-ui-bundle package) sets inline styles.
+        csp = _DOCS_CSP if str(scope.get("path", "")).startswith("/docs") else _CSP
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(_BASE_HEADERS)
-                if strict:
-                    headers.append((b"content-security-policy", _CSP.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers

@@ -12,6 +12,7 @@ from typing import Any
 from paperfeed.core.errors import BadRequest, NotFound, PaperfeedError, SourceError
 from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import with_overrides
+from paperfeed.core.urls import paper_links
 from paperfeed.delivery.web.categories import category_name
 from paperfeed.delivery.web.state import WebState, log
 from paperfeed.ranking.trending import (
@@ -89,7 +90,7 @@ def _neighbours(days: list[date], since: date, until: date, period: str) -> tupl
     if period == "day":
         return (older[0] if older else None), (newer[-1] if newer else None)
     span = timedelta(days=PERIODS[period])
-    prev_day = until - span if older else None
+    prev_day = until - span if older and until.toordinal() > 2 * PERIODS[period] else None
     next_day = min(until + span, days[0]) if newer else None
     return prev_day, next_day
 
@@ -108,6 +109,8 @@ def listing(
         return Listing(period, None, None, None, None, None, 0, page, size, [], category)
     day = day or days[0]
     until = day
+    if day.toordinal() < PERIODS[period]:
+        raise BadRequest(f"day: {day.isoformat()} is too early for a {period} listing (the {period} would start before year 1)")
     since = day - timedelta(days=PERIODS[period] - 1)
     ordered = state.cached(
         ("order", since, until, category),
@@ -285,10 +288,8 @@ def card_json(c: Card) -> dict[str, Any]:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """arXiv, PDF and code links of a paper."""
-    abs_url = p.abs_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
-    pdf_url = p.pdf_url or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
-    return {"arxiv": abs_url, "pdf": pdf_url, "code": p.code_url}
+    """arXiv, PDF and code links of a paper (through the one URL policy, core.urls)."""
+    return paper_links(p)
 
 
 # ----- submit -------------------------------------------------------------------------------------
@@ -407,6 +408,22 @@ def clean_collection_fields(name: str, description: str) -> tuple[str, str]:
     if len(description) > 2000:
         raise BadRequest("description: at most 2000 characters")
     return name, description
+
+
+def create_collection(state: WebState, user_id: int, name: str, description: str, is_public: bool,
+                      first_paper: int | None = None) -> Collection:
+    """Create a collection, optionally with a first paper; a paper that does not exist creates nothing."""
+    if first_paper is not None:
+        get_paper(state, first_paper)  # NotFound before anything is written
+    coll = state.store.create_collection(user_id, name, description, is_public)
+    if first_paper is not None:
+        try:
+            state.store.add_to_collection(user_id, coll.id, first_paper)
+        except NotFound:  # the paper was merged away in between: take the new collection back
+            state.store.delete_collection(user_id, coll.id)
+            raise
+    state.after_write()
+    return coll
 
 
 _BIB_UNSAFE = re.compile(r"[{}\\]")
