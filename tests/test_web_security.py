@@ -522,3 +522,17 @@ def test_sqlite_file_is_private(tmp_path: Path) -> None:
             assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0, f
     finally:
         s.close()
+
+
+def test_throttle_delay_grows_exponentially_and_is_capped(store: Store) -> None:
+    key = accounts.throttle_key(None, "someone")
+    for _ in range(accounts.FREE_FAILURES):
+        store.security.record_login_failure(key)
+    now = datetime.now(UTC)
+    assert 0 < accounts.login_wait(store, key, now) <= 1
+    store.security.record_login_failure(key)
+    assert 1 < accounts.login_wait(store, key, now) <= 2
+    for _ in range(30):
+        store.security.record_login_failure(key)
+    assert accounts.login_wait(store, key, now) == pytest.approx(accounts.MAX_DELAY, abs=2)
+    assert accounts.login_wait(store, key, now + timedelta(seconds=accounts.MAX_DELAY + 1)) == 0

@@ -108,7 +108,9 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     state = get_state(request)
     device = accounts.read_device_cookie(state.secret_key, request.cookies.get(DEVICE_COOKIE))
     try:
-        state.limits.hit("login", client_key(request))
+        # A browser that logged in to an account before is counted on its own, not with its address:
+        # an attacker behind the same address (a shared NAT) cannot lock the owner out.
+        state.limits.hit("login", f"device:{device}" if device is not None else client_key(request))
         result = await run_in_threadpool(accounts.log_in, state.store, login, password, device,
                                          request.headers.get("user-agent", ""))
     except (BadRequest, TooManyRequests) as exc:
