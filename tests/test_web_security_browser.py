@@ -25,7 +25,9 @@ from tests.web_fixtures import PASSWORD
 seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium)"
+    ),
 ]
 PWNED = "pwned"
 
@@ -41,8 +43,14 @@ def site(settings: Settings, seeded: Store) -> Iterator[tuple[str, int]]:
 def _page(browser: Any) -> Any:
     page = browser.new_context().new_page()
     # Links that leave the site land on a blank stand-in page (no network here).
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1")
-               else route.fulfill(status=200, content_type="text/html", body="<title>outside</title>"))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("http://127.0.0.1")
+            else route.fulfill(status=200, content_type="text/html", body="<title>outside</title>")
+        ),
+    )
     return page
 
 
@@ -59,7 +67,9 @@ def _click_every_link(page: Any, selector: str) -> list[str]:
     return titles
 
 
-def test_script_links_do_not_run_in_chromium(site: tuple[str, int], settings: Settings, seeded: Store) -> None:
+def test_script_links_do_not_run_in_chromium(
+    site: tuple[str, int], settings: Settings, seeded: Store
+) -> None:
     from playwright.sync_api import sync_playwright
 
     base, pid = site
@@ -68,7 +78,9 @@ def test_script_links_do_not_run_in_chromium(site: tuple[str, int], settings: Se
         try:
             page = _page(browser)
             # Control: the payload runs when a page uses it as a raw href (and has no CSP).
-            page.set_content("<title>control</title><a id=x href=\"javascript:void(document.title='pwned')\">x</a>")
+            page.set_content(
+                "<title>control</title><a id=x href=\"javascript:void(document.title='pwned')\">x</a>"
+            )
             page.click("#x")
             page.wait_for_timeout(100)
             assert page.title() == PWNED
@@ -81,8 +93,16 @@ def test_script_links_do_not_run_in_chromium(site: tuple[str, int], settings: Se
             user = seeded.create_user("reader", "reader@example.org", "x")
             paper = seeded.get_paper(pid)
             assert paper is not None
-            ctx = view(settings, "s" * 48, DigestContent(user, "d:2025-01-06", [
-                {"paper_id": pid, "section": "trending", "reason": "r"}], {pid: paper}))
+            ctx = view(
+                settings,
+                "s" * 48,
+                DigestContent(
+                    user,
+                    "d:2025-01-06",
+                    [{"paper_id": pid, "section": "trending", "reason": "r"}],
+                    {pid: paper},
+                ),
+            )
             _, _, mail_html = render_digest(ctx)
             page = _page(browser)
             page.set_content(mail_html)
@@ -100,11 +120,19 @@ def test_script_links_do_not_run_in_chromium(site: tuple[str, int], settings: Se
 
 def _reader_page(feed: feedparser.FeedParserDict) -> str:
     """What a feed reader shows: each entry's title and summary inserted as its declared type says."""
-    def put(detail: Any) -> str:
-        return str(detail.value) if detail.type in ("text/html", "application/xhtml+xml") else html.escape(detail.value)
 
-    items = "".join(f"<article><h2>{put(e.title_detail)}</h2><p>{put(e.summary_detail)}</p>"
-                    f"<p>{''.join(html.escape(a.name) for a in e.authors)}</p></article>" for e in feed.entries)
+    def put(detail: Any) -> str:
+        return (
+            str(detail.value)
+            if detail.type in ("text/html", "application/xhtml+xml")
+            else html.escape(detail.value)
+        )
+
+    items = "".join(
+        f"<article><h2>{put(e.title_detail)}</h2><p>{put(e.summary_detail)}</p>"
+        f"<p>{''.join(html.escape(a.name) for a in e.authors)}</p></article>"
+        for e in feed.entries
+    )
     return f"<title>reader</title>{items}"
 
 
@@ -139,8 +167,13 @@ def test_swagger_ui_runs_under_its_csp(site: tuple[str, int], seeded: Store) -> 
     from playwright.sync_api import expect, sync_playwright
 
     base, _ = site
-    seeded.create_user("root", "root@example.org", __import__("paperfeed.delivery.web.security",
-                                                              fromlist=["hash_password"]).hash_password(PASSWORD))
+    seeded.create_user(
+        "root",
+        "root@example.org",
+        __import__("paperfeed.delivery.web.security", fromlist=["hash_password"]).hash_password(
+            PASSWORD
+        ),
+    )
     seeded.set_admin("root")
     with sync_playwright() as pw:
         browser = _launch(pw)

@@ -41,7 +41,9 @@ from paperfeed.store import Store
 
 SESSION_LIFETIME = timedelta(days=14)
 FREE_FAILURES = 5
-MAX_DELAY = 300.0  # seconds: a guess every 5 minutes per account at worst, the owner never waits longer
+MAX_DELAY = (
+    300.0  # seconds: a guess every 5 minutes per account at worst, the owner never waits longer
+)
 RESET_SALT = "paperfeed.password-reset"
 RESET_MAX_AGE = 3600
 DEVICE_SALT = "paperfeed.device"
@@ -54,6 +56,7 @@ DEVICE_MAX_AGE = 365 * 86400
 def issue_session(store: Store, user_id: int, user_agent: str = "") -> str:
     """Start a session for the user; returns the random id the cookie carries."""
     sid = secrets.token_urlsafe(32)
+    store.security.purge_expired_sessions()  # cheap housekeeping: logins are rare
     store.security.create_session(user_id, token_hash(sid), SESSION_LIFETIME, user_agent)
     return sid
 
@@ -79,9 +82,13 @@ def end_all_sessions(store: Store, user_id: int, keep_sid: str | None = None) ->
 # ----- passwords ----------------------------------------------------------------------------------
 
 
-def check_new_password(password: str, user: User | None = None, username: str = "", email: str = "") -> None:
+def check_new_password(
+    password: str, user: User | None = None, username: str = "", email: str = ""
+) -> None:
     """Raise BadRequest when the password is too weak (zxcvbn) or too long."""
-    problem = password_problem(password, (user.username if user else username), (user.email if user else email))
+    problem = password_problem(
+        password, (user.username if user else username), (user.email if user else email)
+    )
     if problem:
         raise BadRequest(f"password: {problem}")
 
@@ -103,13 +110,19 @@ def _fingerprint(password_hash: str) -> str:
 
 def reset_token(secret: str, user_id: int, password_hash: str) -> str:
     """A signed, one-hour, single-use token that lets its holder set a new password."""
-    return str(URLSafeTimedSerializer(secret, salt=RESET_SALT).dumps([user_id, _fingerprint(password_hash)]))
+    return str(
+        URLSafeTimedSerializer(secret, salt=RESET_SALT).dumps(
+            [user_id, _fingerprint(password_hash)]
+        )
+    )
 
 
 def reset_user(store: Store, secret: str, token: str) -> User:
     """The account a reset token is for; BadRequest when forged, expired or already used."""
     try:
-        data = URLSafeTimedSerializer(secret, salt=RESET_SALT).loads(token.strip(), max_age=RESET_MAX_AGE)
+        data = URLSafeTimedSerializer(secret, salt=RESET_SALT).loads(
+            token.strip(), max_age=RESET_MAX_AGE
+        )
     except SignatureExpired:
         raise BadRequest("this password reset link has expired: ask for a new one") from None
     except (BadSignature, UnicodeError, ValueError):
@@ -119,7 +132,9 @@ def reset_user(store: Store, secret: str, token: str) -> User:
     user = store.get_user(data[0])
     found = store.user_credentials(user.username) if user else None
     if user is None or found is None or _fingerprint(found[1]) != data[1]:
-        raise BadRequest("this password reset link was already used or is no longer valid: ask for a new one")
+        raise BadRequest(
+            "this password reset link was already used or is no longer valid: ask for a new one"
+        )
     return user
 
 
@@ -153,7 +168,9 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
     return Outgoing(str(msg["Message-ID"]), sender, user.email, msg.as_bytes(), utf8)
 
 
-def request_password_reset(settings: Settings, store: Store, secret: str, login: str, mailer: Mailer) -> bool:
+def request_password_reset(
+    settings: Settings, store: Store, secret: str, login: str, mailer: Mailer
+) -> bool:
     """Email a reset link to the account named by username or email; says nothing about whether it exists.
 
     Returns whether a message went out (for logs and tests, never for the answer to the visitor).
@@ -198,7 +215,9 @@ class LoginResult:
     sid: str
 
 
-def log_in(store: Store, login: str, password: str, trusted_device: int | None, user_agent: str = "") -> LoginResult:
+def log_in(
+    store: Store, login: str, password: str, trusted_device: int | None, user_agent: str = ""
+) -> LoginResult:
     """Check a username/email and password under the throttle; BadRequest or TooManyRequests otherwise.
 
     `trusted_device` is the user id of a valid device cookie the browser sent (it skips the
@@ -217,7 +236,9 @@ def log_in(store: Store, login: str, password: str, trusted_device: int | None, 
         if wait > 0:
             raise TooManyRequests(
                 f"too many failed log-ins for this account: try again in {int(wait) + 1} seconds "
-                "(or reset your password by email)", retry_after=int(wait) + 1)
+                "(or reset your password by email)",
+                retry_after=int(wait) + 1,
+            )
     stored = found[1] if found else DUMMY_HASH
     if not (verify_password(stored, password) and found is not None):
         store.security.record_login_failure(key)

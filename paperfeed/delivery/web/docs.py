@@ -39,5 +39,7 @@ def docs(request: Request) -> HTMLResponse:
     """Swagger UI over /openapi.json (administrators only)."""
     user = require_page_user(request)
     if not user.is_admin:
-        raise Forbidden("the interactive API docs are for administrators; the API schema is at /openapi.json")
+        raise Forbidden(
+            "the interactive API docs are for administrators; the API schema is at /openapi.json"
+        )
     return HTMLResponse(_PAGE.format(assets=ASSETS), headers={"Cache-Control": "private, no-store"})

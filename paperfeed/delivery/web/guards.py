@@ -81,7 +81,9 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
-            await self.error(scope, 400, "the URL must not contain NUL characters")(scope, receive, send)
+            await self.error(scope, 400, "the URL must not contain NUL characters")(
+                scope, receive, send
+            )
             return
         length = _header(scope, b"content-length")
         if length:
@@ -149,16 +151,26 @@ class NoStore:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        personal = scope["type"] == "http" and path.startswith("/api/") and bool(
-            _header(scope, b"authorization") or _header(scope, b"cookie"))
+        personal = (
+            scope["type"] == "http"
+            and path.startswith("/api/")
+            and bool(_header(scope, b"authorization") or _header(scope, b"cookie"))
+        )
         if not personal:
             await self.app(scope, receive, send)
             return
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"cache-control", b"vary")]
-                headers += [(b"cache-control", b"no-store, private"), (b"vary", b"Authorization, Cookie")]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"cache-control", b"vary")
+                ]
+                headers += [
+                    (b"cache-control", b"no-store, private"),
+                    (b"vary", b"Authorization, Cookie"),
+                ]
                 message["headers"] = headers
             await send(message)
 
