@@ -573,6 +573,8 @@ def test_forms_reject_nul_and_invalid_utf8(client: TestClient, seeded: Store) ->
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert r.status_code == 400 and ("NUL" in r.text or "UTF-8" in r.text), raw
+    r = client.post("/collections", data={"csrf_token": token}, files={"name": (None, "evil\x00name")})
+    assert r.status_code == 400 and "NUL" in r.text  # the same as multipart/form-data
     r = client.post("/api/v1/collections", json={"name": "a\x00b"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 400 and "NUL" in r.json()["message"]
     assert _snapshot(seeded) == before

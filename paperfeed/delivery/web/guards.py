@@ -46,6 +46,16 @@ def check_form_body(body: bytes) -> None:
                 raise BadRequest(f"form field {label!r} is not valid UTF-8 text") from None
 
 
+def check_multipart_body(body: bytes) -> None:
+    """BadRequest for a multipart form with NUL or non-UTF-8 bytes (the site takes no file uploads)."""
+    if b"\x00" in body:
+        raise BadRequest("form fields must not contain NUL characters")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("form fields must be valid UTF-8 text") from None
+
+
 def _has_nul(value: object) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -105,6 +115,8 @@ class RequestGuard:
                 check_json_body(body)
             elif kind == b"application/x-www-form-urlencoded":
                 check_form_body(body)
+            elif kind == b"multipart/form-data":
+                check_multipart_body(body)
         except (BadRequest, PayloadTooLarge) as exc:
             await self.error(scope, exc.status, exc.message)(scope, receive, send)
             return
