@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import click
 
 from paperfeed.core.models import User
+from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES
 from paperfeed.delivery.cli_common import EXIT_NOTHING, AppContext, echo_json, fail, with_context
 from paperfeed.delivery.digests import open_index, preview, run_digests
-from paperfeed.store.digests import FREQUENCIES, SECTIONS, STATUSES
+from paperfeed.store.digests import STATUSES
 
 
 def _now(value: datetime | None) -> datetime:
@@ -154,7 +155,7 @@ def subscribe_show(ctx: AppContext, username: str, as_json: bool) -> None:
 @click.option("--weekday", type=click.IntRange(0, 6), default=None, help="Weekly digests: 0 = Monday.")
 @click.option("--tz", "timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @click.option("--max", "max_papers", type=click.IntRange(1, 200), default=None, help="Most papers per digest.")
-@click.option("--sections", default=None, help=f"Comma-separated sections to include: {', '.join(SECTIONS)}.")
+@click.option("--sections", default=None, help=f"Comma-separated sections to include: {', '.join(DIGEST_SECTIONS)}.")
 @click.option("--on/--off", "active", default=None, help="Turn the digest on or off.")
 @with_context
 def subscribe_set(ctx: AppContext, username: str, frequency: str | None, send_hour: int | None,

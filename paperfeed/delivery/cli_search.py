@@ -149,7 +149,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
     """Rebuild the lexical index, then embed papers lacking vectors (resumable: rerun to continue)."""
     if lexical_only and embed_only:
         fail("--lexical-only and --embed-only exclude each other")
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     progress = stderr_index_progress()
     if not embed_only:
         index.build(progress, embed=False)
@@ -173,7 +173,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
 @with_context
 def index_refresh(ctx: AppContext) -> None:
     """Index papers ingested or changed since the last build (fast)."""
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     index.refresh()
     click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed ({index.lexical.n_delta:,} in the delta)")
 
@@ -183,7 +183,7 @@ def index_refresh(ctx: AppContext) -> None:
 @with_context
 def index_status(ctx: AppContext, as_json: bool) -> None:
     """Papers indexed, papers with vectors, when the index was built."""
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     status = index.status()
     if as_json:
         echo_json(status)
@@ -196,7 +196,7 @@ COMMANDS: list[click.Command] = [search_cmd, similar_cmd, index_group]
 
 def status_info(ctx: AppContext) -> dict[str, Any]:
     """Search-index facts for `paperfeed status`."""
-    index: SearchIndex = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index: SearchIndex = open_search_index(ctx.settings, ctx.store)
     s = index.status()
     return {
         "index_papers": s["papers_indexed"],

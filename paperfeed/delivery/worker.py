@@ -72,7 +72,7 @@ def update_index(settings: Settings, store: Store) -> int:
     """
     from paperfeed.index import open_search_index
 
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.refresh()
     if settings.worker_embed_batch <= 0 or not index.semantic_available():
         return 0

@@ -483,6 +483,24 @@ class LexicalIndex:
                 out[int(pid)] = row
         return out
 
+    def rows_of_ids(self, paper_ids: npt.ArrayLike) -> IntArray:
+        """Alive rows of many paper ids at once, vectorised (unknown ids left out)."""
+        ids = np.asarray(paper_ids, dtype=np.int64).ravel()
+        parts: list[IntArray] = []
+        if self.main is not None and self.n_main and len(ids):
+            main_ids = self.main.paper_ids
+            pos = np.minimum(np.searchsorted(main_ids, ids), self.n_main - 1)
+            hit = main_ids[pos] == ids
+            rows = pos[hit]
+            parts.append(rows[self.alive[rows]].astype(np.int64))
+        if self.delta is not None and self._delta_order is not None and self.n_delta and len(ids):
+            order = self._delta_order
+            d_ids = np.asarray(self.delta.paper_ids)
+            pos = np.minimum(np.searchsorted(d_ids, ids, sorter=order), self.n_delta - 1)
+            hit = d_ids[order[pos]] == ids
+            parts.append(self.n_main + np.asarray(order[pos[hit]], dtype=np.int64))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
     def day_mask(self, since: date | None, until: date | None) -> npt.NDArray[np.bool_]:
         """Rows whose day lies in [since, until] (rows with no day fail any bound)."""
         mask = self.alive.copy()

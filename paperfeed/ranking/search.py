@@ -1,4 +1,7 @@
-"""Search and similar papers: the one ranking used by the CLI, the web pages, the API and email.
+"""Search and similar papers: the one query evaluator used by the CLI, the web pages, the API,
+feeds and digests (a saved search in a digest is `search_papers` restricted to the window's papers).
+
+Search never writes: it re-reads the index's pointer file (bounded staleness), nothing more.
 
 A query is parsed (paperfeed.ranking.query), filters become a row mask over the lexical index,
 BM25 scores every row, the semantic run scores its nearest neighbours, and the two are fused
@@ -7,7 +10,7 @@ BM25 scores every row, the semantic run scores its nearest neighbours, and the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,8 +19,8 @@ import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.index import SearchIndex
-from paperfeed.index.lexical import LexicalIndex, idf_of
-from paperfeed.index.text import analyse, is_stop_word, words
+from paperfeed.index.lexical import LexicalIndex, idf_of, title_hash
+from paperfeed.index.text import analyse, document_terms, is_stop_word, words
 from paperfeed.ranking import fusion
 from paperfeed.ranking.categories import resolve_category
 from paperfeed.ranking.query import ParsedQuery, parse_query
@@ -174,8 +177,12 @@ def search_papers(
     mode: str = "hybrid",
     fusion_method: str = DEFAULT_FUSION,
     alpha: float = fusion.DEFAULT_ALPHA,
+    within: Iterable[int] | None = None,
 ) -> SearchResult:
-    """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched."""
+    """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched.
+
+    `within` restricts the search to these paper ids (a digest's window), everything else equal.
+    """
     _choice("sort", sort, SORTS)
     _choice("mode", mode, MODES)
     _choice("fusion", fusion_method, FUSIONS)
@@ -185,13 +192,16 @@ def search_papers(
         raise BadRequest(f"offset must be 0 or more, got {offset}")
     if since and until and since > until:
         raise BadRequest(f"since {since} is after until {until}")
-    index.ensure_fresh()
+    index.reload_if_changed()
     lex = index.lexical
     pq = parse_query(query)
     notices = list(pq.notices)
     if lex.n_rows == 0:
         return SearchResult([], 0, _notice(notices), query, mode)
     mask, pq = _mask(index, pq, since, until, category, author, notices)
+    if within is not None:
+        ids = within if isinstance(within, np.ndarray) else np.fromiter(within, dtype=np.int64)
+        mask &= _rows_mask(lex, lex.rows_of_ids(ids))
     terms = _query_terms(pq)
     need = offset + k
     lex_scores = lex.scores(terms.stems) if terms.stems else np.zeros(lex.n_rows, dtype=np.float32)
@@ -315,13 +325,11 @@ def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
     """
     if not 1 <= k <= MAX_K:
         raise BadRequest(f"k must be between 1 and {MAX_K}, got {k}")
-    index.ensure_fresh()
+    index.reload_if_changed()
     lex = index.lexical
     paper = index.papers([paper_id]).get(paper_id)
     if paper is None:
         raise NotFound(f"no paper #{paper_id}")
-    from paperfeed.index.lexical import title_hash
-
     own_title = title_hash(paper.title)
     seen = {own_title}
     hits: list[Hit] = []
@@ -341,7 +349,7 @@ def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
         if hits:
             return hits
     # lexical: the paper's most distinctive terms as a weighted query
-    stems = analyse(f"{paper.title} {paper.title} {paper.abstract}")
+    stems = document_terms(paper.title, paper.abstract, ())
     if not stems or lex.main is None:
         return []
     counts: dict[str, int] = {}

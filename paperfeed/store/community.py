@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import Paper, User
+from paperfeed.core.util import chunks
 from paperfeed.store.papers import filter_papers, row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
@@ -27,8 +28,6 @@ from paperfeed.store.schema import (
     users,
     votes,
 )
-
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,6 @@ def _submission(row: Any) -> Submission:
     )
 
 
-def _chunks(items: Sequence[int]) -> list[Sequence[int]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
 _VOTE_COUNTS = (
@@ -255,7 +252,7 @@ class CommunityStore:
         """Community upvotes per paper (papers without votes are absent)."""
         out: dict[int, int] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(paper_ids)):
+            for chunk in chunks(list(paper_ids)):
                 rows = conn.execute(
                     select(votes.c.paper_id, func.count())
                     .where(votes.c.paper_id.in_(chunk))
@@ -268,7 +265,7 @@ class CommunityStore:
         """Which of these papers the user has upvoted."""
         found: set[int] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(paper_ids)):
+            for chunk in chunks(list(paper_ids)):
                 found.update(
                     conn.execute(
                         select(votes.c.paper_id).where(
@@ -303,7 +300,7 @@ class CommunityStore:
         rows: list[Any] = []
         with self.engine.connect() as conn:
             if paper_ids is not None:
-                for chunk in _chunks(list(paper_ids)):
+                for chunk in chunks(list(paper_ids)):
                     rows.extend(conn.execute(query.where(papers.c.id.in_(chunk))))
             else:
                 rows = list(conn.execute(query))

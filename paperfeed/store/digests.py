@@ -14,7 +14,7 @@ safe to kill at any point (see docs/digests.md):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Self
@@ -24,6 +24,14 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper, Subscription, User
+from paperfeed.core.rules import (
+    DIGEST_SECTIONS,
+    MAX_FOLLOWS,
+    MAX_SAVED_SEARCHES,
+    no_nul,
+    validate_subscription,
+)
+from paperfeed.core.util import chunks
 from paperfeed.store.papers import row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
@@ -42,16 +50,11 @@ from paperfeed.store.schema import (
     worker_leases,
 )
 
-SECTIONS = ("trending", "searches", "categories", "authors", "recommended")
-FREQUENCIES = ("daily", "weekly")
 # Rows in these states cover their window: the next digest starts where they ended.
 WINDOW_STATES = ("ready", "sending", "data_end", "sent", "unconfirmed", "retry", "empty")
 DELIVERED = ("sent", "unconfirmed")
 CLAIMED = ("composing", "sending", "data_end")
 STATUSES = ("composing", "ready", "empty", "sending", "data_end", "sent", "unconfirmed", "retry", "failed", "skipped")
-MAX_SAVED_SEARCHES = 50
-MAX_FOLLOWS = 200
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def _sub(row: Any) -> DigestSubscription:
         send_hour=int(row["send_hour"]),
         timezone=row["timezone"],
         max_papers=int(row["max_papers"]),
-        sections=tuple(s for s in json.loads(row["sections"]) if s in SECTIONS),
+        sections=tuple(s for s in json.loads(row["sections"]) if s in DIGEST_SECTIONS),
         active=bool(row["active"]),
         weekday=int(row["weekday"]),
     )
@@ -155,39 +158,6 @@ def _delivery(row: Any) -> Delivery:
     )
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def validate_subscription(frequency: str, send_hour: int, weekday: int, timezone: str, max_papers: int,
-                          sections: Sequence[str]) -> None:
-    """Raise BadRequest naming the first bad subscription value."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    if frequency not in FREQUENCIES:
-        raise BadRequest(f"frequency {frequency!r}: valid: {', '.join(FREQUENCIES)}")
-    if not 0 <= send_hour <= 23:
-        raise BadRequest(f"send_hour must be 0..23, got {send_hour}")
-    if not 0 <= weekday <= 6:
-        raise BadRequest(f"weekday must be 0 (Monday) .. 6 (Sunday), got {weekday}")
-    if not 1 <= max_papers <= 200:
-        raise BadRequest(f"max_papers must be 1..200, got {max_papers}")
-    bad = [s for s in sections if s not in SECTIONS]
-    if bad:
-        raise BadRequest(f"unknown section {bad[0]!r}; valid: {', '.join(SECTIONS)}")
-    try:
-        if not timezone or timezone.startswith(("/", ".")):
-            raise ValueError(timezone)
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from None
-
-
-def _no_nul(field: str, *values: str | None) -> None:
-    # PostgreSQL cannot store or compare text with NUL; refuse it the same way on both backends.
-    if any(v and "\x00" in v for v in values):
-        raise BadRequest(f"{field} must not contain NUL characters")
 
 
 class DigestStore:
@@ -248,7 +218,7 @@ class DigestStore:
             if user_ids is None:
                 rows = list(conn.execute(query).mappings())
             else:
-                for chunk in _chunks(list(user_ids)):
+                for chunk in chunks(list(user_ids)):
                     rows.extend(conn.execute(query.where(users.c.id.in_(chunk))).mappings())
         return [(_user(r), _sub(r)) for r in rows]
 
@@ -257,7 +227,7 @@ class DigestStore:
     def add_saved_search(self, user_id: int, query: str, name: str = "", category: str | None = None,
                          author: str | None = None) -> SavedSearch:
         """Save a search for a user's digest."""
-        _no_nul("a saved search", query, name, category, author)
+        no_nul("a saved search", query, name, category, author)
         query = " ".join(query.split())
         if not query and not category and not author:
             raise BadRequest("a saved search needs a query, a category or an author")
@@ -292,7 +262,7 @@ class DigestStore:
     def follow(self, user_id: int, kind: str, value: str) -> bool:
         """Follow a category or an author ('category' | 'author'); False when already followed."""
         table, column = _follow_table(kind)
-        _no_nul(kind, value)
+        no_nul(kind, value)
         value = " ".join(value.split())
         if not value or len(value) > 200:
             raise BadRequest(f"{kind}: give 1..200 characters")
@@ -354,7 +324,7 @@ class DigestStore:
         out = {u.id: DigestProfile(user=u, subscription=s) for u, s in pairs}
         ids = list(out)
         with self.engine.connect() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 for r in conn.execute(select(saved_searches).where(saved_searches.c.user_id.in_(chunk))
                                       .order_by(saved_searches.c.id)).mappings():
                     out[int(r["user_id"])].searches.append(_search(r))
@@ -410,7 +380,7 @@ class DigestStore:
         """(user, period) pairs that already have a delivery row, for the given period keys."""
         found: set[tuple[int, str]] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(periods))):
+            for chunk in chunks(sorted(set(periods))):
                 for uid, period in conn.execute(select(digest_deliveries.c.user_id, digest_deliveries.c.period)
                                                 .where(digest_deliveries.c.period.in_(chunk))):
                     found.add((int(uid), str(period)))
@@ -427,7 +397,7 @@ class DigestStore:
         from sqlalchemy.dialects import postgresql, sqlite
 
         dialect_insert: Any = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        for chunk in _chunks(list(wanted), 200):
+        for chunk in chunks(list(wanted), 200):
             with self.engine.begin() as conn:
                 for uid, period in chunk:
                     new_id = conn.execute(dialect_insert(digest_deliveries).values(
@@ -518,7 +488,7 @@ class DigestStore:
         with self.engine.begin() as conn:
             ids = [int(r[0]) for r in conn.execute(select(digest_deliveries.c.id).where(and_(
                 digest_deliveries.c.status.in_(("ready", "retry")), digest_deliveries.c.user_id.in_(inactive))))]
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 conn.execute(update(digest_deliveries).where(digest_deliveries.c.id.in_(chunk))
                              .values(status="skipped", claimed_by=None))
                 conn.execute(delete(digest_items).where(digest_items.c.delivery_id.in_(chunk)))

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from paperfeed.core.models import User
+from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES, SECTION_TITLES
 from paperfeed.delivery.digests import preview
 from paperfeed.delivery.email.tokens import (
     email_secret,
@@ -30,8 +31,7 @@ from paperfeed.delivery.web.deps import (
     require_page_user,
 )
 from paperfeed.delivery.web.state import WebState, get_state
-from paperfeed.ranking.digest import SECTION_TITLES
-from paperfeed.store.digests import FREQUENCIES, SECTIONS, DigestSubscription
+from paperfeed.store.digests import DigestSubscription
 
 router = APIRouter()
 NAV = [("Digest", "/subscriptions")]
@@ -77,7 +77,7 @@ def subscriptions_page(request: Request) -> HTMLResponse:
     return render(request, "subscriptions.html", {
         "title": "Your digest", "sub": sub, "subscribed": state.store.get_subscription(user.id) is not None,
         "searches": state.store.saved_searches(user.id), "categories": state.store.followed(user.id, "category"),
-        "authors": state.store.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in SECTIONS],
+        "authors": state.store.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
         "frequencies": FREQUENCIES, "deliveries": state.store.delivery_log(user_id=user.id, limit=10),
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     })
