@@ -20,6 +20,7 @@ import pytest
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests import web_fixtures
@@ -52,6 +53,7 @@ def _serving(settings: Settings, store: Store) -> Iterator[str]:
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    refresh_index_after_ingest(settings, store, embed_new=False)  # as `paperfeed ingest` does
     app = create_app(AppContext(with_overrides(settings, base_url=base), store))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

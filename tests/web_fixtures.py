@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 
@@ -46,6 +47,7 @@ def make_app(settings: Settings, store: Store, **overrides: object) -> TestClien
     """A test client over an app on this store (rate limits generous unless overridden)."""
     values: dict[str, object] = {"rate_limit_login": "1000/minute", "rate_limit_write": "1000/minute"}
     values.update(overrides)
+    refresh_index_after_ingest(settings, store, embed_new=False)  # as `paperfeed ingest` does
     app = create_app(AppContext(with_overrides(settings, **values), store))
     return TestClient(app, raise_server_exceptions=True)
 

@@ -11,6 +11,7 @@ from paperfeed.core.models import User
 from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES
 from paperfeed.delivery.cli_common import EXIT_NOTHING, AppContext, echo_json, fail, with_context
 from paperfeed.delivery.digests import open_index, preview, run_digests
+from paperfeed.delivery.usecases import subscriptions
 from paperfeed.store.digests import STATUSES
 
 
@@ -180,9 +181,7 @@ def subscribe_search(ctx: AppContext, username: str, query: tuple[str, ...], nam
                      author: str | None) -> None:
     """Save a search (search syntax, e.g. '"diffusion model" -video cat:cs.CV') for USER's digest."""
     user = _user(ctx, username)
-    if ctx.store.get_subscription(user.id) is None:
-        ctx.store.save_subscription(user.id)
-    s = ctx.store.add_saved_search(user.id, " ".join(query), name=name, category=category, author=author)
+    s = subscriptions.save_search(ctx.store, user.id, " ".join(query), name, category, author)
     click.echo(f"saved search #{s.id} {s.name!r}")
 
 
@@ -194,9 +193,7 @@ def subscribe_search(ctx: AppContext, username: str, query: tuple[str, ...], nam
 def subscribe_follow(ctx: AppContext, username: str, kind: str, value: str) -> None:
     """Follow a category (cs.CL, or an archive such as cs) or an author for USER's digest."""
     user = _user(ctx, username)
-    if ctx.store.get_subscription(user.id) is None:
-        ctx.store.save_subscription(user.id)
-    added = ctx.store.follow(user.id, kind, value)
+    added = subscriptions.follow(ctx.store, user.id, kind, value)
     click.echo(f"{'following' if added else 'already following'} {kind} {value}")
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import click
 
-from paperfeed.core.models import Paper, parse_arxiv_ref
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.models import Paper
 from paperfeed.delivery.cli_common import EXIT_NOTHING, echo_json, fail, with_context
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.indexing import stderr_index_progress
+from paperfeed.delivery.usecases.papers import find_paper
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.search import FUSIONS, MODES, SORTS, Hit, search_papers, similar_papers
 
@@ -69,6 +71,8 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
                author: str | None, as_json: bool) -> None:
     """Search papers. Syntax: "exact phrase", -word, author:NAME, cat:cs.CL, year:2024, since:/until:."""
     index = open_search_index(ctx.settings, ctx.store)
+    if index.lexical.main is None:  # search never writes: building the index is a job
+        click.echo("notice: no search index yet: run `paperfeed index build`", err=True)
     text = " ".join(query)
     result = search_papers(index, text, k=k, offset=offset, sort=sort, since=_day(since), until=_day(until),
                            category=category, author=author, mode=mode, fusion_method=fusion_method)
@@ -94,18 +98,10 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
 
 
 def _resolve_paper(ctx: AppContext, ref: str) -> Paper:
-    ref = ref.strip()
-    if ref.startswith("#") and ref[1:].isdigit():
-        found = ctx.store.get_paper(int(ref[1:]))
-    else:
-        try:
-            arxiv_id, _ = parse_arxiv_ref(ref)
-        except ValueError as exc:
-            fail(f"{exc}; or give an internal id like #42")
-        found = ctx.store.get_paper_by_arxiv(arxiv_id)
-    if found is None:
-        fail(f"no paper {ref} in the store")
-    return found
+    try:
+        return find_paper(ctx.store, ref)
+    except PaperfeedError as exc:
+        fail(exc.message)
 
 
 @click.command("similar")

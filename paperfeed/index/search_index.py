@@ -118,6 +118,10 @@ class SearchIndex:
         self.semantic.reload_if_changed()
         return False
 
+    def expire_check(self) -> None:
+        """Make the next `reload_if_changed` look at the pointer (a write in this process swapped it)."""
+        self._checked = 0.0
+
     def reload_if_changed(self) -> None:
         """Pick up a writer's swap by re-reading the pointer (at most every CHECK_EVERY seconds).
 

@@ -242,16 +242,16 @@ class PaperStore:
                 found[r["id"]] = r
         rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"]) for pid, r in found.items()}
         pids = sorted(rows)
-        for chunk in chunks(pids):
+        for id_chunk in chunks(pids):
             for pid, source in conn.execute(
                 select(paper_sources.c.paper_id, paper_sources.c.source).where(
-                    paper_sources.c.paper_id.in_(chunk)
+                    paper_sources.c.paper_id.in_(id_chunk)
                 )
             ):
                 rows[pid].sources.add(source)
             for pid, version in conn.execute(
                 select(paper_versions.c.paper_id, paper_versions.c.version).where(
-                    paper_versions.c.paper_id.in_(chunk)
+                    paper_versions.c.paper_id.in_(id_chunk)
                 )
             ):
                 rows[pid].versions.add(version)
