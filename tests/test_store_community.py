@@ -1,4 +1,4 @@
-"""CommunityStore: accounts, one vote per user per paper, collections owned by users, tokens, submissions."""
+"""The community repositories (users, votes, collections, submissions): accounts, one vote per user per paper, collections owned by users, tokens, submissions."""
 
 from __future__ import annotations
 
