@@ -37,7 +37,7 @@ from search_common import (
 
 from paperfeed.core.settings import load_settings
 from paperfeed.index import open_search_index
-from paperfeed.index.lexical import write_segment
+from paperfeed.index.segment import write_segment
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import open_store
 

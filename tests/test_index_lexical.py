@@ -14,7 +14,7 @@ import paperfeed.index.search_index as index_mod
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.index import open_search_index
-from paperfeed.index.lexical import bm25_matrix, load_segment
+from paperfeed.index.segment import bm25_matrix, load_segment
 from paperfeed.index.text import analyse, document_terms
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import Store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperfeed.core.errors import BadRequest
@@ -21,6 +22,19 @@ FREQUENCIES = ("daily", "weekly")
 MAX_DIGEST_PAPERS = 200
 MAX_SAVED_SEARCHES = 50
 MAX_FOLLOWS = 200
+
+
+INGEST_LEASE = "ingest"  # one scheduled ingest at a time, across workers and machines
+
+
+def ingest_lease_seconds(ingest_minutes: float) -> float:
+    """How long the ingest lease is held: far longer than a slow ingest; a crashed holder's lease expires."""
+    return max(3600.0, ingest_minutes * 60)
+
+
+def ingest_due(last_run: datetime | None, now: datetime, ingest_minutes: float) -> bool:
+    """Whether the scheduled ingest is due: never ran, or last ran `ingest_minutes` ago or more."""
+    return last_run is None or now - last_run >= timedelta(minutes=ingest_minutes)
 
 
 def validate_subscription(frequency: str, send_hour: int, weekday: int, timezone: str, max_papers: int,

@@ -48,7 +48,7 @@ from paperfeed.ranking.digest import (
 from paperfeed.ranking.recommend import Example, Recommendation
 from paperfeed.ranking.trending import TrendingParams, reference_time
 from paperfeed.store import Store
-from paperfeed.store.digests import DigestProfile, DigestSubscription
+from paperfeed.store.digests import ComposedDigest, DigestProfile, DigestSubscription
 from paperfeed.store.runs import now_utc
 
 __all__ = ["DigestReport", "compose_due", "holder_id", "open_index", "preview", "run_digests", "send_ready"]
@@ -142,14 +142,14 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
             start, gap = windows[uid]
             picks = select_for(prof, pool, spaces, examples, start, now, index)
             key = periods[uid].key
-            results.append({
-                "delivery_id": won[uid], "user_id": uid, "items": [p.as_dict() for p in picks],
-                "message_id": message_id_for(settings, won[uid], uid, key), "recipient": prof.user.email,
-                "window_start": start, "window_end": now, "gap_days": gap,
-            })
+            results.append(ComposedDigest(
+                delivery_id=won[uid], user_id=uid, items=[p.as_dict() for p in picks],
+                message_id=message_id_for(settings, won[uid], uid, key), recipient=prof.user.email,
+                window_start=start, window_end=now, gap_days=gap,
+            ))
         store.finish_compose(results, holder)
-        report.composed += sum(1 for r in results if r["items"])
-        report.empty += sum(1 for r in results if not r["items"])
+        report.composed += sum(1 for r in results if r.items)
+        report.empty += sum(1 for r in results if not r.items)
     report.compose_seconds += time.monotonic() - started
 
 

@@ -30,7 +30,8 @@ from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.core.util import write_atomic
 from paperfeed.index.embedder import Embedder
-from paperfeed.index.lexical import LexicalIndex, load_segment, text_hash, write_segment
+from paperfeed.index.lexical import LexicalIndex
+from paperfeed.index.segment import load_segment, text_hash, write_segment
 from paperfeed.index.semantic import EMBED_BATCH, SemanticIndex, embedder_available
 from paperfeed.store import Store
 

@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.index import SearchIndex
-from paperfeed.index.lexical import LexicalIndex, idf_of, title_hash
+from paperfeed.index.lexical import LexicalIndex
+from paperfeed.index.segment import idf_of, title_hash
 from paperfeed.index.text import analyse, document_terms, is_stop_word, words
 from paperfeed.ranking import fusion
 from paperfeed.ranking.categories import resolve_category

@@ -19,6 +19,7 @@ from paperfeed.store.digests import (
     DELIVERED,
     STATUSES,
     WINDOW_STATES,
+    ComposedDigest,
     Delivery,
     DeliveryMarker,
     DigestProfile,
@@ -141,24 +142,23 @@ class DeliveryStore:
                         won[uid] = int(new_id)
         return won
 
-    def finish_compose(self, results: Sequence[dict[str, Any]], holder: str) -> int:
+    def finish_compose(self, results: Sequence[ComposedDigest], holder: str) -> int:
         """Store composed digests ('ready' with items, or 'empty') in one transaction; return rows stored.
 
-        Each result: delivery_id, user_id, items [{paper_id, section, reason}], message_id,
-        recipient, window_start, window_end, gap_days. Rows this holder no longer owns are skipped.
+        Rows this holder no longer owns are skipped.
         """
         stored = 0
         now = now_utc()
         with self.engine.begin() as conn:
             for res in results:
-                items = res["items"]
+                items = res.items
                 done = conn.execute(update(digest_deliveries).where(and_(
-                    digest_deliveries.c.id == res["delivery_id"], digest_deliveries.c.status == "composing",
+                    digest_deliveries.c.id == res.delivery_id, digest_deliveries.c.status == "composing",
                     digest_deliveries.c.claimed_by == holder,
                 )).values(
                     status="ready" if items else "empty", items=json.dumps(items, ensure_ascii=False),
-                    n_papers=len(items), message_id=res["message_id"], recipient=res["recipient"],
-                    window_start=res["window_start"], window_end=res["window_end"], gap_days=res["gap_days"],
+                    n_papers=len(items), message_id=res.message_id, recipient=res.recipient,
+                    window_start=res.window_start, window_end=res.window_end, gap_days=res.gap_days,
                     claimed_by=None, claimed_at=None, next_attempt_at=None,
                 ))
                 if not done.rowcount:
@@ -166,7 +166,7 @@ class DeliveryStore:
                 stored += 1
                 if items:
                     conn.execute(insert(digest_items), [
-                        {"user_id": res["user_id"], "paper_id": it["paper_id"], "delivery_id": res["delivery_id"],
+                        {"user_id": res.user_id, "paper_id": it["paper_id"], "delivery_id": res.delivery_id,
                          "section": it["section"], "created_at": now} for it in items
                     ])
         return stored

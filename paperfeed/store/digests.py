@@ -109,6 +109,20 @@ class Delivery:
         return out
 
 
+@dataclass(frozen=True)
+class ComposedDigest:
+    """One composed digest the compose phase stores: its picks (paper_id, section, reason) and where it goes."""
+
+    delivery_id: int
+    user_id: int
+    items: list[dict[str, object]]
+    message_id: str
+    recipient: str
+    window_start: datetime | None
+    window_end: datetime
+    gap_days: int
+
+
 def _sub(row: Any) -> DigestSubscription:
     return DigestSubscription(
         user_id=int(row["user_id"]),

@@ -49,14 +49,14 @@ class SubscriptionStore:
             row = conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id)).mappings().first()
         return _sub(row) if row else None
 
-    def save_subscription(self, user_id: int, **changes: Any) -> DigestSubscription:
+    def save_subscription(self, user_id: int, **changes: object) -> DigestSubscription:
         """Create or update a user's subscription; unknown or bad values raise BadRequest."""
         allowed = {"frequency", "send_hour", "weekday", "timezone", "max_papers", "sections", "active"}
         unknown = set(changes) - allowed
         if unknown:
             raise BadRequest(f"unknown subscription field {min(unknown)!r}; valid: {', '.join(sorted(allowed))}")
         current = self.get_subscription(user_id) or DigestSubscription(user_id=user_id, frequency="daily")
-        merged = {**{k: getattr(current, k) for k in allowed}, **{k: v for k, v in changes.items() if v is not None}}
+        merged: dict[str, Any] = {**{k: getattr(current, k) for k in allowed}, **{k: v for k, v in changes.items() if v is not None}}
         sections = tuple(dict.fromkeys(merged["sections"]))
         validate_subscription(merged["frequency"], int(merged["send_hour"]), int(merged["weekday"]),
                               merged["timezone"], int(merged["max_papers"]), sections)

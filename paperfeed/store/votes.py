@@ -110,7 +110,7 @@ class VoteStore:
             PaperVotes(int(r[0]), r[1], utc(r[2]) or now_utc(), int(r[3]), int(r[4])) for r in rows
         ]
 
-    def community_stamp(self) -> tuple[Any, ...]:
+    def community_stamp(self) -> tuple[object, ...]:
         """A cheap value that changes whenever papers or votes change (cache keys use it)."""
         with self.engine.connect() as conn:
             row = conn.execute(
