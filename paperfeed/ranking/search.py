@@ -29,7 +29,7 @@ from paperfeed.ranking.query import ParsedQuery, parse_query
 SORTS = ("relevance", "date")
 MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("convex", "rrf")
-DEFAULT_FUSION = "convex"  # beat RRF on SciFact train; see benchmarks/RESULTS-search.md
+DEFAULT_FUSION = "convex"  # beat RRF on SciFact train; see BENCHMARKS.md section 2.2
 LEXICAL_POOL = 1000  # lexical candidates fused with the semantic ones
 SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as matches
 PHRASE_CHECK_MAX = 2000  # candidates whose text is checked for an exact phrase
