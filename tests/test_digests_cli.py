@@ -13,9 +13,7 @@ from paperfeed.delivery.cli import cli
 from paperfeed.delivery.worker import cycle
 from paperfeed.index import open_search_index
 from paperfeed.store import Store
-from tests._digest_fixtures import SinkHandler, at, smtp_settings, smtp_sink, topic_papers
-
-__all__ = ["smtp_sink"]
+from tests._digest_fixtures import SinkHandler, at, smtp_settings, topic_papers
 
 
 def _run(settings: Settings, *args: str) -> tuple[int, str]:

@@ -8,7 +8,6 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import (
     FakeArxiv,
     make_app,
@@ -16,10 +15,6 @@ from tests.web_fixtures import (
     paper_id,
     signup,
 )
-
-client = web_fixtures.client  # a fixture, shared with the other web tests
-fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 
 def _token(client: TestClient, username: str) -> dict[str, str]:

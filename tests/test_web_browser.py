@@ -23,14 +23,9 @@ from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
-from tests import web_fixtures
-from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings, smtp_sink
+from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv
-
-fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
-__all__ = ["smtp_sink"]  # a fixture: a real SMTP server (aiosmtpd) on 127.0.0.1
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUT = ROOT / "test-output"

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.models import Paper
@@ -89,20 +87,6 @@ def hf_daily_papers(path: Path) -> list[Paper]:
     return out
 
 
-@pytest.fixture
-def seeded(store: Store) -> Iterator[Store]:
-    """The store with the sample papers."""
-    store.upsert_papers(SAMPLE)
-    yield store
-
-
-@pytest.fixture
-def client(settings: Settings, seeded: Store) -> Iterator[TestClient]:
-    """A test client over the sample papers."""
-    with make_app(settings, seeded) as c:
-        yield c
-
-
 def paper_id(store: Store, arxiv_id: str) -> int:
     """The internal id of a sample paper."""
     p = store.get_paper_by_arxiv(arxiv_id)
@@ -178,11 +162,3 @@ class FakeArxiv:
         self.server.server_close()
 
 
-@pytest.fixture
-def fake_arxiv() -> Iterator[FakeArxiv]:
-    """A fake arXiv API on 127.0.0.1."""
-    fake = FakeArxiv()
-    try:
-        yield fake
-    finally:
-        fake.close()
