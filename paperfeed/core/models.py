@@ -105,15 +105,6 @@ class User:
 
 
 @dataclass(frozen=True)
-class Vote:
-    """One user's upvote of one paper."""
-
-    user_id: int
-    paper_id: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class Subscription:
     """What a user wants in their digest and when."""
 

@@ -189,14 +189,3 @@ class LexicalIndex:
         if until is not None:
             mask &= (self.days <= until.toordinal()) & (self.days > 0)
         return mask
-
-    def indexed_hashes(self) -> dict[int, int]:
-        """paper id -> text hash of every alive row (used to find what changed)."""
-        out: dict[int, int] = {}
-        for seg, base in self._segments():
-            ids = seg.paper_ids
-            hashes = np.asarray(seg.text_hashes)
-            alive = self.alive[base : base + seg.n_docs]
-            for pid, h in zip(ids[alive].tolist(), hashes[alive].tolist()):
-                out[pid] = h
-        return out

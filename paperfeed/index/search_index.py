@@ -45,7 +45,6 @@ SLACK = timedelta(seconds=5)
 DELTA_MAX = 20_000  # a delta larger than this (or a quarter of the main segment) means a rebuild
 DELTA_MAX_FRACTION = 0.25
 CHECK_EVERY = 1.0  # seconds between two freshness checks of a long-lived index
-INLINE_EMBED_MAX = 64  # new papers embedded during a refresh; the rest wait for `index build`
 
 
 def _stamp() -> str:

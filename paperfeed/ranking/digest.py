@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -236,14 +236,6 @@ class CandidatePool:
 
 
 # ----- selection ----------------------------------------------------------------------------------
-
-
-@dataclass
-class SectionRanking:
-    """One section's candidates, best first, each with its reason."""
-
-    name: str
-    picks: list[Pick] = field(default_factory=list)
 
 
 def _saved_search_hits(index: SearchIndex, query: str, within: npt.NDArray[np.int64], limit: int,

@@ -104,14 +104,6 @@ class UserStore:
         assert user is not None
         return user
 
-    def count_users(self) -> int:
-        """How many accounts exist."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
-
-    # ----- votes ------------------------------------------------------------------------------
-
-
     # ----- API tokens -------------------------------------------------------------------------
 
     def create_token(self, user_id: int, name: str, token_hash: str) -> ApiToken:
