@@ -24,10 +24,9 @@ import numpy.typing as npt
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper, Subscription
 from paperfeed.core.rules import DIGEST_SECTIONS
-from paperfeed.index import SearchIndex
 from paperfeed.index.text import analyse, term_counts, words
 from paperfeed.ranking.categories import category_name, resolve_category
-from paperfeed.ranking.search import MAX_K, Hit, search_papers
+from paperfeed.ranking.search import MAX_K, Hit, Searchable, search_papers
 from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
 
 BoolArray = npt.NDArray[np.bool_]
@@ -238,7 +237,7 @@ class CandidatePool:
 # ----- selection ----------------------------------------------------------------------------------
 
 
-def _saved_search_hits(index: SearchIndex, query: str, within: npt.NDArray[np.int64], limit: int,
+def _saved_search_hits(index: Searchable, query: str, within: npt.NDArray[np.int64], limit: int,
                        category: str | None = None, author: str | None = None) -> list[Hit]:
     """The one query evaluator (as /search runs it) restricted to the window's papers."""
     try:
@@ -248,7 +247,7 @@ def _saved_search_hits(index: SearchIndex, query: str, within: npt.NDArray[np.in
         return []
 
 
-def _ranked_searches(index: SearchIndex, within: npt.NDArray[np.int64], searches: Sequence[SearchSpec],
+def _ranked_searches(index: Searchable, within: npt.NDArray[np.int64], searches: Sequence[SearchSpec],
                      limit: int) -> list[Pick]:
     # interleave the searches so each gets a turn
     per: list[list[Pick]] = []
@@ -273,7 +272,7 @@ def _ranked_categories(pool: CandidatePool, categories: Sequence[str], allowed: 
     return _interleave(per)
 
 
-def _ranked_authors(index: SearchIndex, within: npt.NDArray[np.int64], authors: Sequence[str],
+def _ranked_authors(index: Searchable, within: npt.NDArray[np.int64], authors: Sequence[str],
                     limit: int) -> list[Pick]:
     per: list[list[Pick]] = []
     for name in authors:
@@ -308,7 +307,7 @@ def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
 
 
 def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray, sections: Sequence[str],
-                  max_papers: int, recommended: Sequence[Pick] = (), index: SearchIndex | None = None) -> list[Pick]:
+                  max_papers: int, recommended: Sequence[Pick] = (), index: Searchable | None = None) -> list[Pick]:
     """Choose up to max_papers picks: sections take turns, a paper appears once, order by section.
 
     Saved searches and followed authors need the search index (they are searches); without one

@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, NotFound
-from paperfeed.index import SearchIndex
+from paperfeed.core.models import Paper
 from paperfeed.index.lexical import LexicalIndex
 from paperfeed.index.segment import idf_of, title_hash
+from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.text import analyse, document_terms, is_stop_word, words
 from paperfeed.ranking import fusion
 from paperfeed.ranking.categories import resolve_category
@@ -37,6 +39,25 @@ SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
 MAX_K = 1000
 
 RowArray = npt.NDArray[np.int64]
+
+
+class Searchable(Protocol):
+    """What the query evaluator reads from an index (paperfeed.index.SearchIndex is one); it never writes."""
+
+    lexical: LexicalIndex
+    semantic: SemanticIndex
+
+    def reload_if_changed(self) -> None:
+        """Pick up a writer's swap by re-reading the pointer (read-only)."""
+        ...
+
+    def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The embedding of a query, or None when semantic search is unavailable."""
+        ...
+
+    def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
+        """Papers by id (for phrase checks)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +106,7 @@ def _query_terms(pq: ParsedQuery) -> _Terms:
     return _Terms(stems, surface)
 
 
-def _mask(index: SearchIndex, pq: ParsedQuery, since: date | None, until: date | None,
+def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | None,
           category: str | None, author: str | None, notices: list[str]) -> tuple[npt.NDArray[np.bool_], ParsedQuery]:
     lex = index.lexical
     s = max([d for d in (since, pq.since) if d], default=None)
@@ -144,7 +165,7 @@ def _phrase_ok(text: str, phrases: Sequence[str], excluded: Sequence[str]) -> bo
     return True
 
 
-def _check_phrases(index: SearchIndex, rows: RowArray, pq: ParsedQuery, need: int) -> tuple[RowArray, int]:
+def _check_phrases(index: Searchable, rows: RowArray, pq: ParsedQuery, need: int) -> tuple[RowArray, int]:
     """Keep rows whose text holds every phrase (checked in ranked order); the total, estimated past the cap."""
     lex = index.lexical
     kept: list[int] = []
@@ -165,7 +186,7 @@ def _check_phrases(index: SearchIndex, rows: RowArray, pq: ParsedQuery, need: in
 
 
 def search_papers(
-    index: SearchIndex,
+    index: Searchable,
     query: str,
     *,
     k: int = 20,
@@ -318,7 +339,7 @@ def _notice(notices: list[str]) -> str | None:
     return "; ".join(notices) if notices else None
 
 
-def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
+def similar_papers(index: Searchable, paper_id: int, k: int = 10) -> list[Hit]:
     """Papers like this one: nearest vectors, or distinctive shared words when it has no vector.
 
     Excludes the paper itself and papers with the same normalised title (its duplicates), and
