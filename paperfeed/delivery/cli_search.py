@@ -13,22 +13,16 @@ from paperfeed.core.models import Paper
 from paperfeed.delivery.cli_common import EXIT_NOTHING, echo_json, fail, with_context
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.indexing import stderr_index_progress
-from paperfeed.delivery.usecases.papers import find_paper
+from paperfeed.delivery.usecases.papers import find_paper, paper_data
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.search import FUSIONS, MODES, SORTS, Hit, search_papers, similar_papers
 
 
-def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, Any]:
-    return {
-        "id": hit.paper_id,
-        "arxiv_id": paper.arxiv_id if paper else None,
-        "title": paper.title if paper else None,
-        "day": paper.day.isoformat() if paper and paper.day else None,
-        "score": hit.score,
-        "lexical": hit.lexical,
-        "semantic": hit.semantic,
-        "matched_terms": list(hit.matched_terms),
-    }
+def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
+    """A hit as data: the paper in the one shape (paper_data, without the abstract) and why it matched."""
+    base: dict[str, object] = paper_data(paper, full=False) if paper else {"id": hit.paper_id}
+    return {**base, "id": hit.paper_id, "score": hit.score, "lexical": hit.lexical, "semantic": hit.semantic,
+            "matched_terms": list(hit.matched_terms)}
 
 
 def _print_hits(hits: list[Hit], papers: dict[int, Paper], offset: int = 0) -> None:
