@@ -13,15 +13,13 @@ from collections.abc import Iterator
 import httpx
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery import accounts
 from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.test_web_browser import _free_port
 from tests.web_fixtures import PASSWORD
 
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 GUESSES = 40
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -17,10 +17,6 @@ from starlette.testclient import TestClient
 
 from paperfeed.ranking.query import parse_query
 from paperfeed.store import Store
-from tests import web_fixtures
-
-client = web_fixtures.client  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 QUERY_CASES = 4000
 ROUTE_CASES = 6000

@@ -17,12 +17,10 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.compose import DigestContent, view
 from paperfeed.delivery.email.compose import render as render_digest
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.test_web_browser import CHROMIUM, _launch, _serving
 from tests.test_web_security import XSS_TEXT, _nasty_paper
 from tests.web_fixtures import PASSWORD
 
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(

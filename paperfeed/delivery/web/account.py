@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, TooManyRequests
-from paperfeed.delivery import accounts
 from paperfeed.delivery.email.mailer import MailError, open_mailer
+from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.auth import start_session
 from paperfeed.delivery.web.deps import client_key, csrf_form, flash, render, require_page_user
 from paperfeed.delivery.web.state import get_state, log

@@ -23,16 +23,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError, TooManyRequests
 from paperfeed.delivery.context import AppContext, open_context
+from paperfeed.delivery.secret_key import check_production, resolve_secret_key
 from paperfeed.delivery.web import account, api, auth, digest_routes, docs, feeds, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.guards import NoStore, RequestGuard
-from paperfeed.delivery.web.security import (
-    RateLimits,
-    SecurityHeaders,
-    check_production,
-    resolve_secret_key,
-)
+from paperfeed.delivery.web.security import RateLimits, SecurityHeaders
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
 log = logging.getLogger("paperfeed.web")

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.core.ids import MAX_ID
-from paperfeed.delivery import accounts
+from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,

@@ -11,19 +11,13 @@ browsers never attach that header on their own.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
-import os
 import re
 import secrets
-import stat
 import time
-from pathlib import Path
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -31,122 +25,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.credentials import (  # re-exported: the web adapters import them from here
+    DUMMY_HASH,
+    hash_password,
+    needs_rehash,
+    new_api_token,
+    password_problem,
+    token_hash,
+    verify_password,
+)
 
-CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-TOKEN_PREFIX = "pf_"
-MIN_SECRET_LENGTH = 32
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-_hasher = PasswordHasher()
-
-
-MIN_DISTINCT_SECRET_CHARS = 12
-
-
-def secret_problem(secret: str) -> str | None:
-    """Why a production secret key is unfit (None when it is fine)."""
-    if secret != secret.strip() or any(c.isspace() for c in secret):
-        return "PAPERFEED_SECRET_KEY must not contain spaces or other whitespace"
-    if len(secret) < MIN_SECRET_LENGTH:
-        return f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
-    if len(set(secret)) < MIN_DISTINCT_SECRET_CHARS:
-        return (f"PAPERFEED_SECRET_KEY looks like a pattern, not random ({len(set(secret))} distinct characters; "
-                f"at least {MIN_DISTINCT_SECRET_CHARS} needed)")
-    return None
-
-
-_SECRET_HINT = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
-
-
-def check_production(settings: Settings) -> None:
-    """Refuse to serve production with a weak secret or a base_url that is not https://."""
-    if not settings.is_production:
-        return
-    if not settings.base_url.startswith("https://"):
-        raise ConfigError(
-            f"production needs an https:// base_url (got {settings.base_url!r}): session cookies are only "
-            "marked Secure and HSTS only sent over https; terminate TLS at a proxy and set PAPERFEED_BASE_URL "
-            "to the public https:// address"
-        )
-
-
-def resolve_secret_key(settings: Settings) -> str:
-    """The session-signing key: required from the environment in production, kept in data_dir otherwise."""
-    if settings.secret_key:
-        if settings.is_production:
-            problem = secret_problem(settings.secret_key)
-            if problem:
-                raise ConfigError(f"{problem} ({_SECRET_HINT})")
-        return settings.secret_key
-    if settings.is_production:
-        raise ConfigError(
-            "production mode needs a secret key: set PAPERFEED_SECRET_KEY in the environment "
-            f"(at least {MIN_SECRET_LENGTH} random characters, {_SECRET_HINT})"
-        )
-    # Development: one key per data directory, so several workers and restarts share sessions.
-    path = settings.data_path / "secret_key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    except FileExistsError:
-        return Path(path).read_text(encoding="utf-8").strip()
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        key = secrets.token_urlsafe(48)
-        fh.write(key)
-    return key
-
-
-# ----- passwords and accounts ---------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of a password."""
-    return _hasher.hash(password)
-
-
-def verify_password(stored_hash: str, password: str) -> bool:
-    """Whether the password matches the stored argon2 hash."""
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(stored_hash: str) -> bool:
-    """Whether the hash was made with weaker parameters than today's."""
-    try:
-        return _hasher.check_needs_rehash(stored_hash)
-    except InvalidHashError:
-        return True
-
-
-# Verifying against this when the account does not exist keeps the timing of both failures alike.
-DUMMY_HASH = hash_password("not-a-real-password-0")
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024
-MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection from offline attacks"
-
-
-def password_problem(password: str, username: str = "", email: str = "") -> str | None:
-    """Why a new password is too weak (zxcvbn's estimate, knowing the user's name and email), or None."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"at least {MIN_PASSWORD_LENGTH} characters"
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return f"at most {MAX_PASSWORD_LENGTH} characters"
-    from zxcvbn import zxcvbn
-
-    inputs = [v for v in (username, email, email.split("@")[0], "paperfeed") if v]
-    # zxcvbn's time grows with length; the first 100 characters decide the score of any real password.
-    result = zxcvbn(password[:100], user_inputs=inputs)
-    if int(result["score"]) >= MIN_PASSWORD_SCORE:
-        return None
-    feedback = result.get("feedback") or {}
-    hints = " ".join(x for x in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if x)
-    return "too easy to guess" + (f": {hints}" if hints else "; use a longer phrase of uncommon words")
-
 
 def validate_signup(username: str, email: str, password: str) -> None:
     """Raise BadRequest naming the first field that is wrong."""
@@ -157,6 +48,10 @@ def validate_signup(username: str, email: str, password: str) -> None:
     problem = password_problem(password, username, email)
     if problem:
         raise BadRequest(f"password: {problem}")
+
+
+__all__ = ["DUMMY_HASH", "hash_password", "needs_rehash", "new_api_token", "password_problem", "token_hash",
+           "verify_password"]
 
 
 # ----- CSRF ---------------------------------------------------------------------------------------
@@ -179,16 +74,6 @@ def check_csrf(session: dict[str, Any], sent: str | None) -> None:
 
 
 # ----- API tokens ---------------------------------------------------------------------------------
-
-
-def new_api_token() -> str:
-    """A fresh personal API token (shown once; only its hash is stored)."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """SHA-256 hex of a token: tokens are long random strings, so a fast hash is enough."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 # ----- rate limits --------------------------------------------------------------------------------

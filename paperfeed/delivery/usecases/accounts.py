@@ -29,14 +29,16 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from paperfeed.core.errors import BadRequest, TooManyRequests
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
-from paperfeed.delivery.email.mailer import Mailer
-from paperfeed.delivery.web.security import (
+from paperfeed.delivery.credentials import (
+    DUMMY_HASH,
     hash_password,
+    needs_rehash,
     password_problem,
     token_hash,
     verify_password,
 )
+from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
+from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.store import Store
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -223,8 +225,6 @@ def log_in(
     `trusted_device` is the user id of a valid device cookie the browser sent (it skips the
     per-account wait for that account only).
     """
-    from paperfeed.delivery.web.security import DUMMY_HASH, needs_rehash
-
     login = login.strip()
     if "\x00" in login or "\x00" in password:
         raise BadRequest("username/email and password must not contain NUL characters")
