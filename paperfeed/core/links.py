@@ -16,12 +16,12 @@ if TYPE_CHECKING:
     from paperfeed.core.models import Paper
 
 # A URL ends at whitespace, a closing bracket or quote; trailing punctuation is trimmed after.
-_URL = re.compile(r"(?:https?://|(?<![\w./@-])(?=(?:www\.)?(?:github|gitlab)\.com/))[^\s<>\"'()\[\]{}]+", re.I)
+_URL = re.compile(r"(?:https?://|(?<![\w./@-])(?=(?:www\.)?(?:github|gitlab)\.com/))[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 _TRAILING = ".,;:!?*'\"`"
-_CODE = re.compile(r"^(?:www\.)?(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", re.I)
-_HF = re.compile(r"^(?:www\.)?huggingface\.co/(?:(?:datasets|spaces)/)?[\w.-]+/[\w.-]+", re.I)
+_CODE = re.compile(r"^(?:www\.)?(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", re.IGNORECASE)
+_HF = re.compile(r"^(?:www\.)?huggingface\.co/(?:(?:datasets|spaces)/)?[\w.-]+/[\w.-]+", re.IGNORECASE)
 _HF_NOT_PROJECT = frozenset({"papers", "docs", "blog", "learn", "join", "login", "pricing", "settings"})
-_PAGES = re.compile(r"^[\w-]+\.(?:github|gitlab)\.io(?:/|$)", re.I)
+_PAGES = re.compile(r"^[\w-]+\.(?:github|gitlab)\.io(?:/|$)", re.IGNORECASE)
 _REPO_NOT_REPO = frozenset({"orgs", "topics", "features", "about", "sponsors", "settings", "marketplace"})
 
 
@@ -44,7 +44,7 @@ def _clean(url: str) -> str:
 
 
 def _bare(url: str) -> str:
-    return re.sub(r"^https?://", "", url, flags=re.I)
+    return re.sub(r"^https?://", "", url, flags=re.IGNORECASE)
 
 
 def _code_url(url: str) -> str | None:

@@ -45,7 +45,7 @@ def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: b
     progress = stderr_progress()
     report = ingest_targets(ctx.store, ctx.settings, list(targets), fmt=fmt, strict=strict, progress=progress)
     if progress:
-        click.echo("", err=True)
+        progress.close()
     for error in report.errors[:50]:
         click.echo(f"rejected: {error}", err=True)
     if len(report.errors) > 50:

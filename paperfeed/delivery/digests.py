@@ -19,7 +19,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,6 +65,7 @@ from paperfeed.store.digests import DigestProfile, DigestSubscription
 from paperfeed.store.runs import now_utc
 
 log = logging.getLogger("paperfeed.digest")
+StepProgress = Callable[[str, int, int], None]  # (stage, done, total or 0 when unknown)
 COMPOSE_BATCH = 500
 SEND_BATCH = 200
 MAX_EXAMPLES = 50  # most recent examples per user the recommender learns from
@@ -359,7 +360,8 @@ def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces |
 
 
 def compose_due(settings: Settings, store: Store, now: datetime, holder: str, report: DigestReport,
-                user_ids: Sequence[int] | None = None, index: Any | None = None) -> None:
+                user_ids: Sequence[int] | None = None, index: Any | None = None,
+                progress: StepProgress | None = None) -> None:
     """Claim and compose every due digest that has no delivery row yet."""
     started = time.monotonic()
     subs = store.active_subscribers(user_ids)
@@ -407,6 +409,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         store.finish_compose(results, holder)
         report.composed += sum(1 for r in results if r["items"])
         report.empty += sum(1 for r in results if not r["items"])
+        if progress:
+            progress("composing digests", min(i + COMPOSE_BATCH, len(uids)), len(uids))
     report.compose_seconds += time.monotonic() - started
 
 
@@ -418,7 +422,8 @@ def _backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, holder: str, report: DigestReport,
-               user_ids: Sequence[int] | None = None, secret: str | None = None) -> None:
+               user_ids: Sequence[int] | None = None, secret: str | None = None,
+               progress: StepProgress | None = None) -> None:
     """Send every ready (or due retry) digest once."""
     secret = secret or email_secret(settings)
     report.skipped += store.skip_inactive()
@@ -449,6 +454,8 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
                 report.render_seconds += t1 - t0
                 _deliver(settings, store, mailer, marker, holder, row.id, row.attempts + 1, out, user, report, now)
                 report.send_seconds += time.monotonic() - t1
+                if progress:
+                    progress("sending digests", report.sent + report.failed + report.retry + report.unconfirmed, 0)
 
 
 def _deliver(settings: Settings, store: Store, mailer: Mailer, marker: Any, holder: str, delivery_id: int,
@@ -480,7 +487,7 @@ def _deliver(settings: Settings, store: Store, mailer: Mailer, marker: Any, hold
 
 def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
                 user_ids: Sequence[int] | None = None, index: Any | None = None, compose: bool = True,
-                send: bool = True) -> DigestReport:
+                send: bool = True, progress: StepProgress | None = None) -> DigestReport:
     """Recover dead claims, compose what is due, send what is ready; return what happened."""
     now = now or now_utc()
     holder = holder_id()
@@ -488,12 +495,12 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
     report.recovered = store.recover_stale(
         lambda h, at: holder_is_dead(h, at, settings.digest_lease_seconds, now_utc()))
     if compose:
-        compose_due(settings, store, now, holder, report, user_ids, index)
+        compose_due(settings, store, now, holder, report, user_ids, index, progress)
     if send:
         own = mailer is None
         active = mailer or open_mailer(settings)
         try:
-            send_ready(settings, store, active, now, holder, report, user_ids)
+            send_ready(settings, store, active, now, holder, report, user_ids, progress=progress)
         finally:
             if own:
                 active.close()
