@@ -77,3 +77,14 @@ def test_python_dash_m_and_settings_doc(tmp_path: Path) -> None:
     )
     assert "PAPERFEED_DATA_DIR" in done.stdout
     assert (ROOT / "docs" / "settings.md").read_text() == done.stdout, "docs/settings.md is stale: run make docs"
+
+
+def test_papers_daily_opens_on_the_latest_day_with_papers(tmp_path: Path) -> None:
+    assert _run("ingest", str(SAMPLE), data_dir=tmp_path)[0] == 0
+    code, out, _ = _run("papers", "daily", "--json", "-n", "5", data_dir=tmp_path)
+    got = json.loads(out)
+    assert code == 0 and got["day"] == "2026-02-27" and "latest day with papers" in got["notice"]
+    ups = [p["upvotes"] for p in got["papers"]]
+    assert len(ups) == 5 and ups == sorted(ups, reverse=True) and ups[0] > 10
+    code, out, _ = _run("papers", "daily", "--day", "2026-02-26", "--json", data_dir=tmp_path)
+    assert code == 0 and json.loads(out)["day"] == "2026-02-26" and json.loads(out)["notice"] is None
