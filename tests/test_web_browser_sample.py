@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "paperfeed", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "paperfeed", *args], check=False, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
