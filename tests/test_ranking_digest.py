@@ -97,3 +97,10 @@ def test_select_digest_each_paper_once_sections_take_turns_and_say_why() -> None
     assert select_digest(pool, Interests(), np.zeros(len(pool), dtype=bool), ("trending",), 10) == []
     trending = select_digest(pool, Interests(), allowed, ("trending",), 10)
     assert [p.paper_id for p in trending][:1] == [2] and "upvotes" in trending[0].reason
+
+
+def test_undated_papers_stay_out_of_the_trending_section() -> None:
+    undated = Paper(id=9, title="Undated but upvoted", external_upvotes=500, first_seen_at=NOW - timedelta(hours=1))
+    pool = CandidatePool([*POOL, undated], {9: 4}, NOW)
+    picks = select_digest(pool, Interests(), np.ones(len(pool.ids), dtype=bool), ["trending"], 10)
+    assert picks and 9 not in [p.paper_id for p in picks]

@@ -1,7 +1,7 @@
 """The first run a new user sees: `make run`'s own commands over the bundled sample, in Chromium.
 
-The instance is started the way `make run` starts it (paperfeed ingest of the bundled sample,
-paperfeed index build --lexical-only, paperfeed serve) in a fresh data directory; the browser then
+The instance is started the way `make run` starts it (paperfeed ingest of the bundled sample, which
+indexes it for lexical search, then paperfeed serve; vectors are left out) in a fresh data directory; the browser then
 checks that it is a real multi-day feed (authors, upvotes, code links, real days, prev/next, week
 and month) and that Trending is not the Daily list again. An empty instance shows how to add sources.
 """
@@ -80,10 +80,8 @@ def _env(data_dir: Path) -> dict[str, str]:
 def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server over the bundled sample, set up with `make run`'s commands."""
     env = _env(tmp_path_factory.mktemp("sample") / "data")
-    done = _cli(env, "ingest", str(SAMPLE))
+    done = _cli(env, "ingest", str(SAMPLE))  # as make run: the ingest also builds the lexical index
     assert done.returncode == 0, done.stderr
-    built = _cli(env, "index", "build", "--lexical-only")
-    assert built.returncode == 0, built.stderr
     yield from _serve(env)
 
 
