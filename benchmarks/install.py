@@ -6,7 +6,8 @@ Each run clones this repository's committed HEAD into a temporary directory (no 
 points PIP_CACHE_DIR at a temporary cache (empty for the first run, "cold"; the same cache again
 for the next, "warm"), starts `make run PORT=<free port>` and polls http://127.0.0.1:<port>/ until
 the Daily page answers 200 with papers on it. Reported per run: seconds until the page answered,
-the size of the clone's .venv (du, bytes on disk), and whether torch, transformers or
+CPU seconds used by make and everything it started until then (a figure the machine's load
+barely changes), the size of the clone's .venv (du, bytes on disk), and whether torch, transformers or
 sentence-transformers were installed (pip list). The server (and its background embedding) is
 stopped after each run.
 """
@@ -54,6 +55,24 @@ def du_bytes(path: Path) -> int:
     return int(out.split()[0])
 
 
+def session_cpu_seconds(sid: int) -> float:
+    """CPU seconds (user + system, own and of reaped children) of every live process in a session.
+
+    make waits for each recipe command, so the finished ones (pip, ingest) are in make's children
+    times; the server and the background index build are still alive and counted themselves.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 of stat: the session id
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
+
+
 def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
     """Clone, `make run`, wait for the page; return the figures."""
     clone = work / f"clone-{name}"
@@ -67,12 +86,14 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     seconds = None
+    cpu = 0.0
     try:
         while time.monotonic() - started < TIMEOUT_S:
             if proc.poll() is not None:
                 break
             if page_ready(url):
                 seconds = time.monotonic() - started
+                cpu = session_cpu_seconds(proc.pid)
                 break
             time.sleep(0.5)
     finally:
@@ -92,6 +113,8 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
     return {
         "run": name,
         "first_page_s": round(seconds, 1),
+        "cpu_s": round(cpu, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 1),
         "venv_mb": round(du_bytes(venv) / 1e6),
         "packages": len(names),
         "heavy_installed": sorted(n for n in HEAVY if n in names),
@@ -103,9 +126,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="cold,warm", help="cold (empty pip cache), warm (the cache again)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (clones, logs)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="an existing pip cache to use (a later 'warm' run without a 'cold' one first)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paperfeed-install-"))
-    cache = work / "pip-cache"
+    cache = args.cache or work / "pip-cache"
     try:
         for name in args.runs.split(","):
             result = one_run(name.strip(), work, cache)
