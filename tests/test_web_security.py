@@ -143,6 +143,7 @@ def test_script_links_never_leave_the_store(
         "arxiv": "https://arxiv.org/abs/2501.00077",
         "pdf": "https://arxiv.org/pdf/2501.00077",
         "code": None,
+        "project": None,
     }
     # The digest email, where no CSP protects the reader.
     paper = seeded.get_paper(pid)

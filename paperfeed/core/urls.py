@@ -47,10 +47,12 @@ class _HasLinks(Protocol):
     def pdf_url(self) -> str | None: ...
     @property
     def code_url(self) -> str | None: ...
+    @property
+    def project_url(self) -> str | None: ...
 
 
 def paper_links(p: _HasLinks) -> dict[str, str | None]:
-    """The arXiv, PDF and code links of a paper, each through `safe_url` (arXiv's own as fallback)."""
+    """The arXiv, PDF, code and project links of a paper, each through `safe_url` (arXiv's own as fallback)."""
     abs_url = safe_url(p.abs_url) or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
     pdf_url = safe_url(p.pdf_url) or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
-    return {"arxiv": abs_url, "pdf": pdf_url, "code": safe_url(p.code_url)}
+    return {"arxiv": abs_url, "pdf": pdf_url, "code": safe_url(p.code_url), "project": safe_url(p.project_url)}

@@ -45,7 +45,7 @@ def upvote_count(store: Store, paper: Paper) -> int:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """arXiv, PDF and code links of a paper (through the one URL policy, core.urls)."""
+    """arXiv, PDF, code and project links of a paper (code/project also from its text), through core.urls."""
     return paper_links(p)
 
 
