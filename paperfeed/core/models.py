@@ -100,6 +100,7 @@ class User:
     email: str
     created_at: datetime
     is_admin: bool = False
+    email_verified: bool = False  # confirmed through the signed link (no other mail before)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Subscription:
     send_hour: int = 7
     timezone: str = "UTC"
     max_papers: int = 20
-    sections: tuple[str, ...] = ("trending", "searches", "categories", "authors", "recommended")
+    sections: tuple[str, ...] = ("trending", "searches", "categories", "authors", "recommended", "discussion")
     active: bool = True
 
 

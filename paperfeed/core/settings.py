@@ -61,6 +61,7 @@ class Settings:
     web_cache_seconds: float = _s(30.0, "Seconds list pages, feeds and trending stay cached (writes invalidate sooner).")
     rate_limit_login: str = _s("10/minute", "Rate limit on login and sign-up attempts per client address ('limits' notation).")
     rate_limit_write: str = _s("60/minute", "Rate limit on write requests (votes, submissions, collections) per user.")
+    rate_limit_comment: str = _s("10/minute", "Rate limit on posting comments per user, on top of rate_limit_write ('limits' notation).")
     rate_limit_storage: str = _s("memory://", "Storage URI for rate-limit counters ('limits'); memory:// is per worker process.")
     mailer: str = _s("console", "How digests are delivered: 'smtp', 'console' (print to stdout) or 'file' (write .eml files to mail_dir).")
     mail_from: str = _s("paperfeed <paperfeed@localhost>", "From address of digest emails, e.g. 'paperfeed <digest@example.org>'.")

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.discussion import discussion_items
 from paperfeed.delivery.email.compose import DigestContent, Outgoing, build_message, message_id_for
 from paperfeed.delivery.email.mailer import (
     AmbiguousMailError,
@@ -362,7 +363,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
                 user_ids: Sequence[int] | None = None, index: Any | None = None) -> None:
     """Claim and compose every due digest that has no delivery row yet."""
     started = time.monotonic()
-    subs = store.active_subscribers(user_ids)
+    # No mail but the verification link before the address is confirmed (their window stays open).
+    subs = [(u, s) for u, s in store.active_subscribers(user_ids) if u.email_verified]
     periods = {u.id: current_period(s, now, s.weekday) for u, s in subs}
     due = [(u, s) for u, s in subs if periods[u.id].is_due(now)]
     if not due:
@@ -387,6 +389,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
     spaces = FeatureSpaces(pool, examples, index) if wants_recs and len(pool) else None
     uids = [u.id for u, _ in mine]
+    talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
+                                    if "discussion" in p.subscription.sections}, now)
     for i in range(0, len(uids), COMPOSE_BATCH):
         batch = [profiles[uid] for uid in uids[i : i + COMPOSE_BATCH]]
         ex_ids = [e.paper_id for prof in batch for e in _examples(prof)]
@@ -400,7 +404,7 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
             picks = select_for(prof, pool, spaces, examples, start, now)
             key = periods[uid].key
             results.append({
-                "delivery_id": won[uid], "user_id": uid, "items": [p.as_dict() for p in picks],
+                "delivery_id": won[uid], "user_id": uid, "items": [*talk.get(uid, []), *(p.as_dict() for p in picks)],
                 "message_id": message_id_for(settings, won[uid], uid, key), "recipient": prof.user.email,
                 "window_start": start, "window_end": now, "gap_days": gap,
             })
@@ -433,7 +437,7 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
             for row in rows:
                 done.add(row.id)
                 user = users.get(row.user_id)
-                if user is None or not store.claim_send(row.id, holder, now):
+                if user is None or not user.email_verified or not store.claim_send(row.id, holder, now):
                     continue
                 t0 = time.monotonic()
                 try:
@@ -530,6 +534,9 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
         spaces = FeatureSpaces(pool, examples, index)
         spaces.prepare(ex_ids)
     picks = select_for(prof, pool, spaces, examples, start, now)
+    if "discussion" in sub.sections:
+        talk = discussion_items(store, {user.id: start}, now).get(user.id, [])
+        picks = [Pick(int(it["paper_id"]), "discussion", it["reason"]) for it in talk] + picks
     if not picks:
         return [], None
     papers = store.get_papers([p.paper_id for p in picks])

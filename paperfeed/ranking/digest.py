@@ -34,9 +34,10 @@ SECTION_TITLES = {
     "categories": "Categories you follow",
     "recommended": "Recommended for you",
     "trending": "Trending",
+    "discussion": "Discussion: replies to you and comments on papers you collected",
 }
 # Order sections take turns in (and are shown in).
-SECTION_ORDER = ("searches", "authors", "categories", "recommended", "trending")
+SECTION_ORDER = ("discussion", "searches", "authors", "categories", "recommended", "trending")
 K1, B = 1.2, 0.75
 MIN_SHOULD_MATCH = 0.7
 BoolArray = npt.NDArray[np.bool_]

@@ -42,7 +42,7 @@ from paperfeed.store.schema import (
     worker_leases,
 )
 
-SECTIONS = ("trending", "searches", "categories", "authors", "recommended")
+SECTIONS = ("trending", "searches", "categories", "authors", "recommended", "discussion")
 FREQUENCIES = ("daily", "weekly")
 # Rows in these states cover their window: the next digest starts where they ended.
 WINDOW_STATES = ("ready", "sending", "data_end", "sent", "unconfirmed", "retry", "empty")
@@ -139,7 +139,8 @@ def _sub(row: Any) -> DigestSubscription:
 
 def _user(row: Any) -> User:
     return User(id=int(row["id"]), username=row["username"], email=row["email"],
-                created_at=utc(row["created_at"]) or now_utc(), is_admin=bool(row["is_admin"]))
+                created_at=utc(row["created_at"]) or now_utc(), is_admin=bool(row["is_admin"]),
+                email_verified=row.get("email_verified_at") is not None)
 
 
 def _delivery(row: Any) -> Delivery:
@@ -240,7 +241,7 @@ class DigestStore:
     def active_subscribers(self, user_ids: Sequence[int] | None = None) -> list[tuple[User, DigestSubscription]]:
         """Users with an active subscription (optionally only some), by user id."""
         query = (select(subscriptions, users.c.id, users.c.username, users.c.email, users.c.created_at,
-                        users.c.is_admin)
+                        users.c.is_admin, users.c.email_verified_at)
                  .join(users, users.c.id == subscriptions.c.user_id)
                  .where(subscriptions.c.active == 1).order_by(users.c.id))
         with self.engine.connect() as conn:
@@ -461,10 +462,12 @@ class DigestStore:
                 if not done.rowcount:
                     continue
                 stored += 1
-                if items:
+                # Discussion items point at papers with new comments: such a paper may come again.
+                papers_sent = [it for it in items if it["section"] != "discussion"]
+                if papers_sent:
                     conn.execute(insert(digest_items), [
                         {"user_id": res["user_id"], "paper_id": it["paper_id"], "delivery_id": res["delivery_id"],
-                         "section": it["section"], "created_at": now} for it in items
+                         "section": it["section"], "created_at": now} for it in papers_sent
                     ])
         return stored
 

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
+from paperfeed.delivery.web import verify_routes
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,
@@ -63,6 +64,7 @@ async def signup(
                                                "error": exc.message, "form": form}, status_code=exc.status)
     _login_session(request, user.id)
     flash(request, f"Welcome, {user.username}!")
+    await verify_routes.mail_verification(request, user)
     return RedirectResponse(safe_next(next), status_code=303)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import User
+from paperfeed.delivery.web import discussion_routes
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import (
@@ -135,6 +136,7 @@ def paper_page(request: Request, paper_id: int) -> HTMLResponse:
             "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
             "my_collections": state.store.user_collections(user.id) if user else [],
             "title": paper.title,
+            **discussion_routes.paper_context(state, paper_id, user),
         }
 
     return render(request, "paper.html", context, cache_key=("paper", paper_id))

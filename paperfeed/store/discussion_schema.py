@@ -1,0 +1,45 @@
+"""Tables of the discussion (migration 0008): comments, reports, notification reads."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, Table, Text, UniqueConstraint
+
+from paperfeed.store.schema import PAPER_REFERENCES, metadata
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column("body", Text, nullable=False),  # Markdown source; rendered and sanitised on output
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("edited_at", DateTime(timezone=True), nullable=True),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),  # soft delete keeps replies threaded
+    Column("hidden_at", DateTime(timezone=True), nullable=True),
+    Column("hidden_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("hidden_reason", Text, nullable=True),
+    Index("ix_comments_paper_id", "paper_id", "id"),
+)
+
+comment_reports = Table(
+    "comment_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
+)
+
+notification_reads = Table(
+    "notification_reads",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+PAPER_REFERENCES.append((comments, "paper_id"))
