@@ -23,7 +23,7 @@ from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests import web_fixtures
-from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings, smtp_sink
+from tests._digest_fixtures import SinkHandler, smtp_settings, smtp_sink
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv
 

@@ -20,7 +20,7 @@ from paperfeed.core.errors import BadRequest, PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
-from paperfeed.delivery.email.mailer import MailError, Mailer, open_mailer
+from paperfeed.delivery.email.mailer import Mailer, MailError, open_mailer
 from paperfeed.store import Store
 
 VERIFY_SALT = "paperfeed.email.verify"

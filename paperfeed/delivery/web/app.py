@@ -21,7 +21,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.web import api, auth, digest_routes, discussion_routes, feeds, pages, verify_routes
+from paperfeed.delivery.web import (
+    api,
+    auth,
+    digest_routes,
+    discussion_routes,
+    feeds,
+    pages,
+    verify_routes,
+)
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key

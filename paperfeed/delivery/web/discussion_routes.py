@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from paperfeed.core.errors import BadRequest, Forbidden, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.delivery import discussion as ds
+from paperfeed.delivery.markup import render_markdown
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
@@ -341,7 +342,7 @@ def thread_feed(request: Request, paper_id: int) -> Response:
             entry.author(name=_x(c.author))
             entry.published(c.created_at)
             entry.updated(c.edited_at or c.created_at)
-            entry.content(_x(ds.render_markdown(c.body)), type="html")
+            entry.content(_x(render_markdown(c.body)), type="html")
         body: bytes = fg.atom_str(pretty=False)
         return body
 
