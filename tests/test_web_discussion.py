@@ -195,7 +195,7 @@ def test_digest_has_discussion_section_only_for_verified(settings: Settings, see
     assert list(got) == ["ada@example.org"]  # una gets nothing before confirming her address
     msg = got["ada@example.org"][0].message
     text = msg.get_body(("plain",)).get_content()
-    assert "Discussion: replies to you and comments on papers you collected" in text
+    assert "Discussion: replies to you and comments on your papers" in text
     assert "replies to you from bob" in text and "An answer" in text
     html = msg.get_body(("html",)).get_content()
     assert f"/papers/{pid}#comments" in unescape(html)

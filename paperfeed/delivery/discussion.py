@@ -201,7 +201,7 @@ class Notification:
 
 
 def notifications(store: Store, user: User, limit: int = 100, mark_seen: bool = True) -> list[Notification]:
-    """Replies to the user and comments on papers they collected, newest first."""
+    """Replies to the user and comments on papers they authored or collected, newest first."""
     now = now_utc()
     seen = store.notifications_seen(user.id)
     events = store.discussion_events([user.id], None, now, limit=limit)
@@ -216,11 +216,12 @@ def _reason(events: Sequence[DiscussionEvent]) -> str:
     n = len(events)
     replies = sorted({e.comment.author for e in events if e.why == "reply"})
     others = sorted({e.comment.author for e in events if e.why != "reply"} - set(replies))
+    where = "a paper you authored" if any(e.why == "authored" for e in events) else "a paper you collected"
     parts = []
     if replies:
         parts.append(f"replies to you from {', '.join(replies)}")
     if others:
-        parts.append(f"comments by {', '.join(others)} on a paper you collected")
+        parts.append(f"comments by {', '.join(others)} on {where}")
     latest = max(events, key=lambda e: e.comment.id)
     return (f"{n} new comment{'s' if n != 1 else ''}: {'; '.join(parts)} – "
             f"“{plain_excerpt(latest.comment.body, 140)}”")

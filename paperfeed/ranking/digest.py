@@ -34,7 +34,7 @@ SECTION_TITLES = {
     "categories": "Categories you follow",
     "recommended": "Recommended for you",
     "trending": "Trending",
-    "discussion": "Discussion: replies to you and comments on papers you collected",
+    "discussion": "Discussion: replies to you and comments on your papers",
 }
 # Order sections take turns in (and are shown in).
 SECTION_ORDER = ("discussion", "searches", "authors", "categories", "recommended", "trending")

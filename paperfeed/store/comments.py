@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, desc, func, insert, literal_column, select,
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
-from paperfeed.store.discussion_schema import comment_reports, comments, notification_reads
+from paperfeed.store.social_schema import comment_reports, comments, notification_reads, paper_claims
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import collection_papers, collections, papers, users
 
@@ -63,7 +63,7 @@ class Report:
 
 @dataclass(frozen=True)
 class DiscussionEvent:
-    """A comment someone should hear about, and why: 'reply' (to their comment) or 'collected'."""
+    """A comment someone should hear about, and why: 'reply' (to their comment), 'authored' or 'collected'."""
 
     user_id: int
     why: str
@@ -236,10 +236,11 @@ class CommentStore:
 
     def discussion_events(self, user_ids: Sequence[int] | None, since: datetime | None, until: datetime,
                           limit: int = 2000) -> list[DiscussionEvent]:
-        """Visible comments in (since, until] that reply to a user or sit on a paper the user collected.
+        """Visible comments in (since, until] that reply to a user, or sit on a paper the user authored
+        (a confirmed claim) or collected.
 
-        A user's own comments are left out; a comment both a reply and on a collected paper comes once,
-        as a reply.
+        A user's own comments are left out; a comment that is several of these comes once, as the
+        first of reply, authored, collected.
         """
         parent = comments.alias("parent")
         replies = (
@@ -247,20 +248,27 @@ class CommentStore:
             .join(parent, parent.c.id == comments.c.parent_id)
         )
         collected = (
-            select(collections.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("2").label("rank"))
+            select(collections.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("3").label("rank"))
             .join(collection_papers, collection_papers.c.paper_id == comments.c.paper_id)
             .join(collections, collections.c.id == collection_papers.c.collection_id)
+        )
+        authored = (
+            select(paper_claims.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("2").label("rank"))
+            .join(paper_claims, and_(paper_claims.c.paper_id == comments.c.paper_id,
+                                     paper_claims.c.status == "confirmed"))
         )
         window = [_VISIBLE, comments.c.created_at <= until]
         if since is not None:
             window.append(comments.c.created_at > since)
         replies = replies.where(and_(*window))
         collected = collected.where(and_(*window))
+        authored = authored.where(and_(*window))
         if user_ids is not None:
             ids = list(user_ids)
             replies = replies.where(parent.c.user_id.in_(ids))
             collected = collected.where(collections.c.user_id.in_(ids))
-        both = union(replies, collected).subquery("who")
+            authored = authored.where(paper_claims.c.user_id.in_(ids))
+        both = union(replies, collected, authored).subquery("who")
         best = (select(both.c.uid, both.c.cid, func.min(both.c.rank).label("rank"))
                 .group_by(both.c.uid, both.c.cid).subquery("best"))
         query = (
@@ -273,8 +281,8 @@ class CommentStore:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [DiscussionEvent(int(r["uid"]), "reply" if int(r["rank"]) == 1 else "collected", _comment(r),
-                                r["title"]) for r in rows]
+        why = {1: "reply", 2: "authored", 3: "collected"}
+        return [DiscussionEvent(int(r["uid"]), why[int(r["rank"])], _comment(r), r["title"]) for r in rows]
 
     def notifications_seen(self, user_id: int) -> datetime | None:
         """When the user last opened their notifications."""

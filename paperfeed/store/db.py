@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.store.authors import AuthorStore
 from paperfeed.store.comments import CommentStore
 from paperfeed.store.community import CommunityStore
 from paperfeed.store.digests import DigestStore
@@ -68,7 +69,7 @@ def _alembic_config(engine_conn: Any) -> Config:
     return cfg
 
 
-class Store(PaperStore, RunStore, CommunityStore, DigestStore, CommentStore):
+class Store(PaperStore, RunStore, CommunityStore, DigestStore, CommentStore, AuthorStore):
     """All storage I/O: one class over SQLAlchemy Core for SQLite and PostgreSQL."""
 
     def __init__(self, engine: Engine) -> None:

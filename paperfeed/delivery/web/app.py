@@ -24,6 +24,7 @@ from paperfeed.delivery.context import AppContext, open_context
 from paperfeed.delivery.web import (
     api,
     auth,
+    author_routes,
     digest_routes,
     discussion_routes,
     feeds,
@@ -132,7 +133,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=https)
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router,
-                   discussion_routes.router, verify_routes.router):
+                   discussion_routes.router, verify_routes.router, author_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     nav.extend(discussion_routes.NAV)

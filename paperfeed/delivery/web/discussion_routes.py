@@ -205,7 +205,7 @@ class ThreadOut(BaseModel):
 class NotificationOut(BaseModel):
     """A comment the caller hears about."""
 
-    why: Literal["reply", "collected"]
+    why: Literal["reply", "authored", "collected"]
     new: bool
     paper_id: int
     paper_title: str
@@ -352,5 +352,10 @@ def thread_feed(request: Request, paper_id: int) -> Response:
 
 
 def paper_context(state: WebState, paper_id: int, viewer: User | None) -> dict[str, Any]:
-    """What the paper page adds for its discussion."""
-    return {"thread": ds.thread(state.store, paper_id, viewer), "comment_max": ds.MAX_BODY}
+    """What the paper page adds: its discussion, who submitted it, its confirmed authors, the viewer's claim."""
+    return {
+        "thread": ds.thread(state.store, paper_id, viewer), "comment_max": ds.MAX_BODY,
+        "submitted_by": state.store.submitters([paper_id]).get(paper_id),
+        "claims": state.store.confirmed_claims([paper_id]).get(paper_id, []),
+        "my_claim": state.store.get_claim(paper_id, viewer.id) if viewer else None,
+    }

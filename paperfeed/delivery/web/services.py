@@ -129,7 +129,9 @@ def make_cards(
         upvotes = {i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found}
     voted = state.store.voted_by(user_id, ids) if user_id is not None else set()
     comments = state.store.comment_counts(ids)
-    return [Card(found[i], upvotes.get(i, 0), i in voted, extra={"comments": comments.get(i, 0)})
+    submitters = state.store.submitters(ids)
+    return [Card(found[i], upvotes.get(i, 0), i in voted,
+                 extra={"comments": comments.get(i, 0), "submitted_by": submitters.get(i)})
             for i in ids if i in found]
 
 

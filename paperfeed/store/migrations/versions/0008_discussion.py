@@ -1,5 +1,5 @@
-"""Discussion and verified email: comments (threaded, soft-deleted, hideable by admins), reports,
-when each user last read their notifications, and users.email_verified_at.
+"""Discussion, authors and verified email: comments (threaded, soft-deleted, hideable by admins),
+reports, when each user last read their notifications, authorship claims, users.email_verified_at.
 
 Existing subscriptions get the new "discussion" digest section. Existing accounts start
 unverified: no mail but the verification link reaches them until they confirm their address.
@@ -58,6 +58,18 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("seen_at", TZ, nullable=False),
     )
+    op.create_table(
+        "paper_claims",
+        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("author", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("method", sa.Text, nullable=False),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("decided_at", TZ, nullable=True),
+    )
+    op.create_index("ix_paper_claims_paper_id", "paper_claims", ["paper_id"])
+    op.create_index("ix_paper_claims_user_id", "paper_claims", ["user_id"])
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("email_verified_at", TZ, nullable=True))
     conn = op.get_bind()
@@ -73,5 +85,5 @@ def downgrade() -> None:
     """Drop the discussion tables and the verification column."""
     with op.batch_alter_table("users") as batch:
         batch.drop_column("email_verified_at")
-    for name in ("notification_reads", "comment_reports", "comments"):
+    for name in ("paper_claims", "notification_reads", "comment_reports", "comments"):
         op.drop_table(name)

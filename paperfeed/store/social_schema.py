@@ -1,4 +1,4 @@
-"""Tables of the discussion (migration 0008): comments, reports, notification reads."""
+"""Tables of issue 12 (migration 0008): comments, reports, notification reads, authorship claims."""
 
 from __future__ import annotations
 
@@ -42,4 +42,19 @@ notification_reads = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
-PAPER_REFERENCES.append((comments, "paper_id"))
+# A user's claim to be one of a paper's authors: pending until an admin confirms it, or confirmed
+# at once when the verified email domain is named in the paper's comment or an affiliation.
+paper_claims = Table(
+    "paper_claims",
+    metadata,
+    # (paper, user) is the key, so merging two papers keeps one claim per user (see _repoint).
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("author", Text, nullable=False),  # the name on the paper, as listed
+    Column("status", Text, nullable=False),  # pending | confirmed | rejected
+    Column("method", Text, nullable=False),  # admin | email-domain
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+)
+
+PAPER_REFERENCES.extend([(comments, "paper_id"), (paper_claims, "paper_id")])
