@@ -16,9 +16,14 @@ from sqlalchemy import Engine, and_, desc, func, insert, literal_column, select,
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
-from paperfeed.store.social_schema import comment_reports, comments, notification_reads, paper_claims
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import collection_papers, collections, papers, users
+from paperfeed.store.social_schema import (
+    comment_reports,
+    comments,
+    notification_reads,
+    paper_claims,
+)
 
 _CHUNK = 500
 
