@@ -40,6 +40,7 @@ from paperfeed.delivery.email.mailer import (
     open_mailer,
 )
 from paperfeed.delivery.email.tokens import email_secret
+from paperfeed.delivery.groups import run_group_digests
 from paperfeed.index.text import analyse
 from paperfeed.ranking.digest import (
     CandidatePool,
@@ -89,6 +90,7 @@ class DigestReport:
     render_seconds: float = 0.0
     send_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)  # weekly lab digests (delivery/groups.py)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -498,6 +500,8 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
         active = mailer or open_mailer(settings)
         try:
             send_ready(settings, store, active, now, holder, report, user_ids)
+            if user_ids is None:
+                report.groups = run_group_digests(settings, store, active, now)
         finally:
             if own:
                 active.close()

@@ -34,6 +34,7 @@ class ThreadNode:
     state: str  # visible | hidden | deleted
     html: str | None  # sanitised HTML when the viewer may read the text
     depth: int
+    group_name: str | None = None  # set on group-only comments
     can_edit: bool = False
     can_moderate: bool = False
     children: list[ThreadNode] = field(default_factory=list)
@@ -89,13 +90,17 @@ def _may_read(c: Comment, viewer: User | None) -> bool:
 
 
 def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
-    """The paper's thread as the viewer may see it."""
-    every = store.paper_comments(paper_id)
+    """The paper's thread as the viewer may see it (group-only comments, and replies to them, for members only)."""
+    mine = store.member_group_ids(viewer.id if viewer else None)
+    every = [c for c in store.paper_comments(paper_id) if c.group_id is None or c.group_id in mine]
+    names = {gid: g.name for gid in {c.group_id for c in every if c.group_id is not None}
+             if (g := store.get_group(gid)) is not None}
     kids: dict[int | None, list[Comment]] = {}
     ids = {c.id for c in every}
     for c in every:
-        parent = c.parent_id if c.parent_id in ids else None
-        kids.setdefault(parent, []).append(c)
+        if c.parent_id is not None and c.parent_id not in ids:
+            continue  # a reply under a comment this viewer may not see
+        kids.setdefault(c.parent_id, []).append(c)
 
     def build(c: Comment, depth: int) -> ThreadNode | None:
         children = [n for k in kids.get(c.id, []) if (n := build(k, min(depth + 1, MAX_DEPTH))) is not None]
@@ -105,6 +110,7 @@ def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
         readable = _may_read(c, viewer)
         return ThreadNode(
             comment=c, state=state, html=render_markdown(c.body) if readable else None, depth=depth,
+            group_name=names.get(c.group_id) if c.group_id is not None else None,
             can_edit=bool(viewer and viewer.id == c.user_id and not c.deleted),
             can_moderate=bool(viewer and viewer.is_admin and not c.deleted), children=children,
         )
@@ -113,18 +119,27 @@ def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
     return Thread(paper_id, roots, sum(1 for c in every if c.visible))
 
 
-def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: int | None = None) -> Comment:
-    """Add a comment (a reply when parent_id is given) to a paper's thread."""
+def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: int | None = None,
+                 group_id: int | None = None) -> Comment:
+    """Add a comment (a reply when parent_id is given) to a paper's thread; group_id makes it group-only.
+
+    A reply to a group-only comment is group-only in the same group.
+    """
     text = clean_body(body)
     if store.get_papers([paper_id]).get(paper_id) is None:
         raise NotFound(f"no paper {paper_id}")
+    mine = store.member_group_ids(user.id)
     if parent_id is not None:
         parent = store.get_comment(parent_id)
-        if parent is None or parent.paper_id != paper_id:
+        if parent is None or parent.paper_id != paper_id or (parent.group_id is not None and parent.group_id not in mine):
             raise NotFound(f"no comment {parent_id} on paper {paper_id} to reply to")
         if parent.deleted:
             raise BadRequest(f"comment {parent_id} was deleted: reply to the paper instead")
-    return store.add_comment(paper_id, user.id, text, parent_id)
+        if parent.group_id is not None:
+            group_id = parent.group_id
+    if group_id is not None and group_id not in mine:
+        raise NotFound(f"no group {group_id} of yours")
+    return store.add_comment(paper_id, user.id, text, parent_id, group_id)
 
 
 def edit_comment(store: Store, user: User, comment_id: int, body: str) -> Comment:
@@ -144,7 +159,8 @@ def report_comment(store: Store, user: User, comment_id: int, reason: str) -> bo
     """Report a comment to the moderators; False when this user had reported it already."""
     text = clean_reason(reason)
     found = store.get_comment(comment_id)
-    if found is None or found.deleted:
+    if found is None or found.deleted or (found.group_id is not None
+                                          and found.group_id not in store.member_group_ids(user.id)):
         raise NotFound(f"no comment {comment_id}")
     if found.user_id == user.id:
         raise BadRequest("you cannot report your own comment (edit or delete it instead)")
@@ -173,7 +189,7 @@ def comment_json(node: ThreadNode) -> dict[str, Any]:
         "author": None if c.deleted else c.author, "state": node.state,
         "created_at": c.created_at.isoformat(), "edited_at": c.edited_at.isoformat() if c.edited_at else None,
         "body": c.body if node.html is not None else None, "html": node.html,
-        "hidden_reason": c.hidden_reason if c.hidden else None,
+        "hidden_reason": c.hidden_reason if c.hidden else None, "group_id": c.group_id,
     }
 
 

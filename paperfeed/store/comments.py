@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, desc, func, insert, literal_column, select, union, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    desc,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
@@ -21,6 +33,7 @@ from paperfeed.store.schema import collection_papers, collections, papers, users
 from paperfeed.store.social_schema import (
     comment_reports,
     comments,
+    group_members,
     notification_reads,
     paper_claims,
 )
@@ -43,6 +56,7 @@ class Comment:
     deleted: bool = False
     hidden_reason: str | None = None
     hidden_at: datetime | None = None
+    group_id: int | None = None  # group-only: only the group's members see it
 
     @property
     def hidden(self) -> bool:
@@ -82,7 +96,7 @@ def _comment(row: Any) -> Comment:
         id=int(row["id"]), paper_id=int(row["paper_id"]), user_id=int(row["user_id"]), author=row["author"],
         parent_id=row["parent_id"], body="" if deleted else row["body"],
         created_at=utc(row["created_at"]) or now_utc(), edited_at=utc(row["edited_at"]), deleted=deleted,
-        hidden_reason=row["hidden_reason"], hidden_at=utc(row["hidden_at"]),
+        hidden_reason=row["hidden_reason"], hidden_at=utc(row["hidden_at"]), group_id=row["group_id"],
     )
 
 
@@ -91,6 +105,7 @@ def _query() -> Any:
 
 
 _VISIBLE = and_(comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
+_PUBLIC = and_(_VISIBLE, comments.c.group_id.is_(None))  # what counts, cards and feeds show everyone
 
 
 class CommentStore:
@@ -100,14 +115,16 @@ class CommentStore:
 
     # ----- comments ---------------------------------------------------------------------------
 
-    def add_comment(self, paper_id: int, user_id: int, body: str, parent_id: int | None = None) -> Comment:
+    def add_comment(self, paper_id: int, user_id: int, body: str, parent_id: int | None = None,
+                    group_id: int | None = None) -> Comment:
         """Store a comment (NotFound when the paper does not exist)."""
         now = now_utc()
         try:
             with self.engine.begin() as conn:
                 new_id = conn.execute(
                     insert(comments)
-                    .values(paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now)
+                    .values(paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now,
+                            group_id=group_id)
                     .returning(comments.c.id)
                 ).scalar_one()
         except IntegrityError:
@@ -131,10 +148,10 @@ class CommentStore:
             return [_comment(r) for r in rows]
 
     def recent_comments(self, paper_id: int, limit: int = 50) -> list[Comment]:
-        """A thread's newest visible comments, newest first (the Atom feed)."""
+        """A thread's newest visible public comments, newest first (the Atom feed)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                _query().where(and_(comments.c.paper_id == paper_id, _VISIBLE))
+                _query().where(and_(comments.c.paper_id == paper_id, _PUBLIC))
                 .order_by(desc(comments.c.id)).limit(limit)
             ).mappings()
             return [_comment(r) for r in rows]
@@ -185,14 +202,14 @@ class CommentStore:
         return found
 
     def comment_counts(self, paper_ids: Sequence[int]) -> dict[int, int]:
-        """Visible comments per paper (papers without any are absent)."""
+        """Visible public comments per paper (papers without any are absent; group-only ones never count)."""
         out: dict[int, int] = {}
         ids = list(paper_ids)
         with self.engine.connect() as conn:
             for i in range(0, len(ids), _CHUNK):
                 rows = conn.execute(
                     select(comments.c.paper_id, func.count())
-                    .where(and_(comments.c.paper_id.in_(ids[i : i + _CHUNK]), _VISIBLE))
+                    .where(and_(comments.c.paper_id.in_(ids[i : i + _CHUNK]), _PUBLIC))
                     .group_by(comments.c.paper_id)
                 )
                 out.update({int(p): int(n) for p, n in rows})
@@ -282,6 +299,8 @@ class CommentStore:
             .join(users, users.c.id == comments.c.user_id)
             .join(papers, papers.c.id == comments.c.paper_id)
             .where(comments.c.user_id != best.c.uid)
+            .where(or_(comments.c.group_id.is_(None), exists().where(and_(  # group-only: members only
+                group_members.c.group_id == comments.c.group_id, group_members.c.user_id == best.c.uid))))
             .order_by(desc(comments.c.id)).limit(limit)
         )
         with self.engine.connect() as conn:

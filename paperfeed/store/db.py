@@ -19,6 +19,7 @@ from paperfeed.store.authors import AuthorStore
 from paperfeed.store.comments import CommentStore
 from paperfeed.store.community import CommunityStore
 from paperfeed.store.digests import DigestStore
+from paperfeed.store.groups import GroupStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
 
@@ -69,7 +70,7 @@ def _alembic_config(engine_conn: Any) -> Config:
     return cfg
 
 
-class Store(PaperStore, RunStore, CommunityStore, DigestStore, CommentStore, AuthorStore):
+class Store(PaperStore, RunStore, CommunityStore, DigestStore, CommentStore, AuthorStore, GroupStore):
     """All storage I/O: one class over SQLAlchemy Core for SQLite and PostgreSQL."""
 
     def __init__(self, engine: Engine) -> None:

@@ -28,6 +28,7 @@ from paperfeed.delivery.web import (
     digest_routes,
     discussion_routes,
     feeds,
+    group_routes,
     pages,
     verify_routes,
 )
@@ -133,9 +134,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(SecurityHeaders, hsts=https)
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router,
-                   discussion_routes.router, verify_routes.router, author_routes.router):
+                   discussion_routes.router, verify_routes.router, author_routes.router, group_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
+    nav.extend(group_routes.NAV)
     nav.extend(discussion_routes.NAV)
     _install_error_handlers(app)
     return app

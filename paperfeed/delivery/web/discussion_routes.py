@@ -61,7 +61,7 @@ def _int_or_none(raw: str, name: str) -> int | None:
     if not raw.strip():
         return None
     if not raw.strip().isdigit() or int(raw) > 2**31 - 1:
-        raise BadRequest(f"{name}: {raw!r} is not a comment id")
+        raise BadRequest(f"{name}: {raw!r} is not an id")
     return int(raw)
 
 
@@ -69,12 +69,14 @@ def _int_or_none(raw: str, name: str) -> int | None:
 
 
 @router.post("/papers/{paper_id}/comments", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_post(request: Request, paper_id: int, body: str = Form(""), parent_id: str = Form("")) -> Response:
-    """Post a comment or a reply from the paper page."""
+def comment_post(request: Request, paper_id: int, body: str = Form(""), parent_id: str = Form(""),
+                 group_id: str = Form("")) -> Response:
+    """Post a comment or a reply from the paper page (group_id: for that lab only)."""
     user = require_page_user(request)
     _comment_limit(request, user)
     state = get_state(request)
-    c = ds.post_comment(state.store, user, paper_id, body, _int_or_none(parent_id, "parent_id"))
+    c = ds.post_comment(state.store, user, paper_id, body, _int_or_none(parent_id, "parent_id"),
+                        _int_or_none(group_id, "group_id"))
     _done(state)
     flash(request, "Reply posted" if c.parent_id else "Comment posted")
     return _back(paper_id, c.id)
@@ -164,6 +166,7 @@ class CommentIn(BaseModel):
 
     body: str = Field(min_length=1, max_length=ds.MAX_BODY)
     parent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    group_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Only this lab's members see it.")
 
 
 class CommentPatch(BaseModel):
@@ -192,6 +195,7 @@ class CommentOut(BaseModel):
     body: str | None
     html: str | None
     hidden_reason: str | None
+    group_id: int | None
 
 
 class ThreadOut(BaseModel):
@@ -237,7 +241,7 @@ def api_post(request: Request, paper_id: PaperId, body: CommentIn, user: Writer)
     """Comment on a paper (Markdown; raw HTML is shown as text), or reply with parent_id."""
     get_state(request).limits.hit("comment", f"u{user.id}")
     state = get_state(request)
-    c = ds.post_comment(state.store, user, paper_id, body.body, body.parent_id)
+    c = ds.post_comment(state.store, user, paper_id, body.body, body.parent_id, body.group_id)
     _done(state)
     return _json(ds.single_json(state.store, c.id, user), 201)
 
@@ -358,4 +362,5 @@ def paper_context(state: WebState, paper_id: int, viewer: User | None) -> dict[s
         "submitted_by": state.store.submitters([paper_id]).get(paper_id),
         "claims": state.store.confirmed_claims([paper_id]).get(paper_id, []),
         "my_claim": state.store.get_claim(paper_id, viewer.id) if viewer else None,
+        "my_groups": [g for g, _ in state.store.user_groups(viewer.id)] if viewer else [],
     }

@@ -384,9 +384,10 @@ def process_submissions(state: WebState, limit: int = 100) -> dict[str, int]:
 
 
 def visible_collection(state: WebState, collection_id: int, viewer_id: int | None) -> Collection:
-    """A collection the viewer may see (public, or their own); NotFound otherwise."""
+    """A collection the viewer may see (public, their own, or shared with their group); NotFound otherwise."""
     found = state.store.get_collection(collection_id)
-    if found is None or not (found.is_public or found.user_id == viewer_id):
+    if found is None or not (found.is_public or found.user_id == viewer_id
+                             or state.store.collection_shared_with(collection_id, viewer_id)):
         raise NotFound(f"no collection {collection_id}")
     return found
 

@@ -1,5 +1,6 @@
-"""Discussion, authors and verified email: comments (threaded, soft-deleted, hideable by admins),
-reports, when each user last read their notifications, authorship claims, users.email_verified_at.
+"""Discussion, authors, labs and verified email: comments (threaded, soft-deleted, hideable by
+admins, optionally group-only), reports, notification reads, authorship claims, groups with members,
+invites, shared collections and weekly digest sends, users.email_verified_at.
 
 Existing subscriptions get the new "discussion" digest section. Existing accounts start
 unverified: no mail but the verification link reaches them until they confirm their address.
@@ -26,6 +27,56 @@ TZ = sa.DateTime(timezone=True)
 def upgrade() -> None:
     """Create the discussion tables, add users.email_verified_at, enable the discussion section."""
     op.create_table(
+        "groups",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=False, server_default=""),
+        sa.Column("is_private", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+    )
+    op.create_table(
+        "group_members",
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("digest", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("joined_at", TZ, nullable=False),
+    )
+    op.create_index("ix_group_members_user_id", "group_members", ["user_id"])
+    op.create_table(
+        "group_invites",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("token_hash", sa.String(64), nullable=False),
+        sa.Column("email", sa.String(320), nullable=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("created_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+        sa.Column("expires_at", TZ, nullable=False),
+        sa.Column("used_at", TZ, nullable=True),
+        sa.Column("revoked_at", TZ, nullable=True),
+        sa.UniqueConstraint("token_hash", name="uq_group_invites_token_hash"),
+    )
+    op.create_index("ix_group_invites_group_id", "group_invites", ["group_id"])
+    op.create_table(
+        "group_collections",
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("shared_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("shared_at", TZ, nullable=False),
+    )
+    op.create_index("ix_group_collections_collection_id", "group_collections", ["collection_id"])
+    op.create_table(
+        "group_digest_sends",
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("week", sa.String(16), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("error", sa.Text, nullable=True),
+        sa.Column("created_at", TZ, nullable=False),
+    )
+    op.create_table(
         "comments",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
@@ -38,7 +89,9 @@ def upgrade() -> None:
         sa.Column("hidden_at", TZ, nullable=True),
         sa.Column("hidden_by", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
         sa.Column("hidden_reason", sa.Text, nullable=True),
+        sa.Column("group_id", sa.Integer, sa.ForeignKey("groups.id", ondelete="CASCADE"), nullable=True),
     )
+    op.create_index("ix_comments_group_id", "comments", ["group_id"])
     op.create_index("ix_comments_paper_id", "comments", ["paper_id", "id"])
     op.create_index("ix_comments_parent_id", "comments", ["parent_id"])
     op.create_index("ix_comments_created_at", "comments", ["created_at"])
@@ -85,5 +138,6 @@ def downgrade() -> None:
     """Drop the discussion tables and the verification column."""
     with op.batch_alter_table("users") as batch:
         batch.drop_column("email_verified_at")
-    for name in ("paper_claims", "notification_reads", "comment_reports", "comments"):
+    for name in ("paper_claims", "notification_reads", "comment_reports", "comments", "group_digest_sends",
+                 "group_collections", "group_invites", "group_members", "groups"):
         op.drop_table(name)
