@@ -151,3 +151,69 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store) -> None
             expect(page.locator(".thread")).to_contain_text("<script>window.pwned = 'script'</script>")
         finally:
             browser.close()
+
+
+def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded: Store) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    pid = paper_id(seeded, "2501.00004")
+    with sync_playwright() as pw:
+        browser = _launch(pw)
+        try:
+            owner = browser.new_context().new_page()
+            errors: list[str] = []
+            owner.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            _signup(owner, server, "olga")
+            owner.click("nav >> text=Labs")
+            owner.fill("#g-name", "Vision Lab")
+            owner.fill("#g-desc", "We read vision papers together")
+            owner.click("button:has-text('Create lab')")
+            expect(owner.locator("h1")).to_have_text("Vision Lab")
+            group_url = owner.url
+            owner.click("#make-link")
+            link = owner.locator("#invite-link").inner_text()
+            assert "/groups/join/" in link
+
+            # a second account accepts the invitation
+            member = browser.new_context().new_page()
+            _signup(member, server, "max")
+            member.goto(link)
+            expect(member.locator("h1")).to_have_text("Join “Vision Lab”")
+            member.click("#accept-invite")
+            expect(member.locator(".flash").last).to_contain_text("Welcome to Vision Lab")
+            expect(member.locator("#members")).to_contain_text("olga")
+
+            # max collects a paper privately and shares the collection with the lab
+            member.goto(f"{server}/papers/{pid}")
+            member.fill("#new-coll", "Max reads")
+            member.click("form.stack button:has-text('Create')")
+            member.goto(group_url)
+            member.select_option("#share-coll", label="Max reads")
+            member.click("#share-form button")
+            expect(member.locator("#shared")).to_contain_text("Max reads")
+
+            # olga sees the shared (private) collection and the lab's week
+            owner.goto(group_url)
+            expect(owner.locator("#feed")).to_contain_text("Vision Transformers at Scale")
+            expect(owner.locator("#feed")).to_contain_text("collected by max")
+            owner.click("#shared a:has-text('Max reads')")
+            expect(owner.locator("h1")).to_contain_text("Max reads")
+            # a lab-only comment: members see it, a visitor does not
+            owner.goto(f"{server}/papers/{pid}")
+            owner.fill("#new-comment", "Lab only: Friday reading group")
+            owner.select_option("#new-comment-group", label="Vision Lab only")
+            owner.click("button:has-text('Post comment')")
+            expect(owner.locator(".group-only")).to_have_text("Vision Lab only")
+            member.goto(f"{server}/papers/{pid}")
+            expect(member.locator(".thread")).to_contain_text("Friday reading group")
+            visitor = browser.new_context().new_page()
+            visitor.goto(f"{server}/papers/{pid}")
+            expect(visitor.locator("#comments")).not_to_contain_text("Friday reading group")
+            visitor.goto(group_url)
+            expect(visitor.locator("h1")).to_have_text("Not found")
+            expect(visitor.locator("main")).not_to_contain_text("Vision Lab")
+            owner.goto(group_url)
+            owner.screenshot(path=str(OUT / "lab.png"), full_page=True)
+            assert errors == [], errors
+        finally:
+            browser.close()
