@@ -185,7 +185,7 @@ def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
 def test_weekly_group_digest_reaches_members_only(settings: Settings, seeded: Store,
                                                   smtp_sink: tuple[SinkHandler, int]) -> None:
     sink, port = smtp_sink
-    gid, owner, member, outsider = _lab(seeded)
+    gid, owner, member, _outsider = _lab(seeded)
     unverified = seeded.create_user("uma", "uma@example.org", "x")
     seeded.add_member(gid, unverified.id, "member")
     pid = paper_id(seeded, "2501.00004")

@@ -27,6 +27,7 @@ def web_schema(settings: Settings, seeded: Store) -> schemathesis.BaseSchema:
     seeded.create_collection(user.id, "Fuzzed", is_public=True)
     pid = web_fixtures.paper_id(seeded, "2501.00001")
     seeded.add_comment(pid, user.id, "A seeded comment the fuzzer may edit, report or hide")
+    seeded.create_group(user.id, "Fuzz lab", "", True)
     fast = with_overrides(settings, rate_limit_write="100000/minute", rate_limit_comment="100000/minute", arxiv_api_url="http://127.0.0.1:9/api/query",
                           http_timeout=1.0)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(AppContext(fast, seeded)))
@@ -53,7 +54,9 @@ def test_api_never_answers_5xx(web_schema: schemathesis.BaseSchema) -> None:
     assert len(operations) >= 15
     paths = {op.path for op in operations}
     assert {"/api/v1/papers/{paper_id}/comments", "/api/v1/comments/{comment_id}", "/api/v1/comments/{comment_id}/hide",
-            "/api/v1/comments/{comment_id}/report", "/api/v1/notifications"} <= paths
+            "/api/v1/comments/{comment_id}/report", "/api/v1/notifications", "/api/v1/authors/{name}",
+            "/api/v1/papers/{paper_id}/claims", "/api/v1/groups", "/api/v1/groups/{group_id}",
+            "/api/v1/groups/{group_id}/feed", "/api/v1/groups/join"} <= paths
     for operation in operations:
         run = hypothesis.given(case=operation.as_strategy())(_check)
         hypothesis.settings(max_examples=12, deadline=None, derandomize=True, database=None,
