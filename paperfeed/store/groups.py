@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, desc, func, insert, select, update
+from sqlalchemy import Engine, and_, case, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
@@ -141,6 +141,13 @@ class GroupStore:
                 group_members.c.group_id == group_id, group_members.c.user_id == user_id))).scalar_one_or_none()
         return str(role) if role is not None else None
 
+    def member_digest(self, group_id: int, user_id: int) -> bool:
+        """Whether this member wants the weekly group digest (False for non-members)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(group_members.c.digest).where(and_(
+                group_members.c.group_id == group_id, group_members.c.user_id == user_id))).scalar_one_or_none()
+        return bool(value)
+
     def member_group_ids(self, user_id: int | None) -> set[int]:
         """Ids of the groups the user belongs to."""
         if user_id is None:
@@ -151,16 +158,15 @@ class GroupStore:
 
     def members(self, group_id: int, limit: int = 100_000) -> list[Member]:
         """A group's members, owners and admins first."""
-        order = {"owner": 0, "admin": 1, "member": 2}
+        rank = case({"owner": 0, "admin": 1}, value=group_members.c.role, else_=2)
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(group_members, users.c.username, users.c.email, users.c.email_verified_at)
                 .join(users, users.c.id == group_members.c.user_id)
-                .where(group_members.c.group_id == group_id).order_by(users.c.username).limit(limit)
+                .where(group_members.c.group_id == group_id).order_by(rank, users.c.username).limit(limit)
             ).mappings().all()
-        out = [Member(int(r["user_id"]), r["username"], r["email"], r["role"], bool(r["digest"]),
-                      utc(r["joined_at"]) or now_utc(), r["email_verified_at"] is not None) for r in rows]
-        return sorted(out, key=lambda m: order.get(m.role, 3))
+        return [Member(int(r["user_id"]), r["username"], r["email"], r["role"], bool(r["digest"]),
+                       utc(r["joined_at"]) or now_utc(), r["email_verified_at"] is not None) for r in rows]
 
     def add_member(self, group_id: int, user_id: int, role: str) -> bool:
         """Add a member; False when already one (their role is kept)."""

@@ -232,7 +232,12 @@ def _thread_json(state: WebState, paper_id: int, viewer: User | None) -> dict[st
 @router.get("/api/v1/papers/{paper_id}/comments", response_model=ThreadOut, responses=ERRORS, tags=["discussion"])
 def api_thread(request: Request, paper_id: PaperId, user: Caller) -> Response:
     """A paper's discussion thread."""
-    return _json(_thread_json(get_state(request), paper_id, user))
+    state = get_state(request)
+    if user is None:  # what every visitor sees: cached under the data stamp
+        body: bytes = state.cached(("api-thread", paper_id),
+                                   lambda: json.dumps(_thread_json(state, paper_id, None), ensure_ascii=False).encode())
+        return Response(body, media_type="application/json")
+    return _json(_thread_json(state, paper_id, user))
 
 
 @router.post("/api/v1/papers/{paper_id}/comments", response_model=CommentOut, responses=ERRORS, status_code=201,

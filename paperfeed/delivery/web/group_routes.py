@@ -30,11 +30,18 @@ from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 NAV = [("Labs", "/groups")]
+MEMBERS_SHOWN = 500  # the page lists this many members (the count says how many there are)
 GroupId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Group id.")]
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _feed(state: WebState, group_id: int) -> list[gr.FeedEntry]:
+    """The lab's week, cached under the data stamp (votes and collection changes move it); visibility is checked first."""
+    entries: list[gr.FeedEntry] = state.cached(("group-feed", group_id), lambda: gr.group_feed(state.store, group_id))
+    return entries
 
 
 def _to_group(group_id: int, anchor: str = "") -> RedirectResponse:
@@ -48,13 +55,12 @@ def _group_page(request: Request, group_id: int, user: User | None, new_link: st
     member = role is not None
     ctx: dict[str, Any] = {
         "title": group.name, "group": group, "role": role, "new_link": new_link,
-        "feed": gr.group_feed(state.store, group_id) if member or not group.is_private else [],
+        "feed": _feed(state, group_id) if member or not group.is_private else [],
         "shared": gr.shared_collections(state.store, group_id) if member else [],
-        "members": state.store.members(group_id, limit=500) if member else [],
+        "members": state.store.members(group_id, limit=MEMBERS_SHOWN) if member else [],
         "invites": state.store.group_invites(group_id) if role in gr.MANAGERS else [],
         "my_collections": state.store.user_collections(user.id) if user and member else [],
-        "my_digest": next((m.digest for m in state.store.members(group_id) if user and m.user_id == user.id), False)
-        if member else False,
+        "my_digest": state.store.member_digest(group_id, user.id) if user and member else False,
         "roles": ("owner", "admin", "member"),
     }
     return render(request, "group.html", ctx, status_code=status_code)
@@ -128,6 +134,7 @@ def join_accept(request: Request, token: str) -> RedirectResponse:
     """Accept an invite."""
     user = require_page_user(request)
     group = gr.accept_invite(get_state(request).store, user, token)
+    get_state(request).after_write()  # the feed counts members' votes
     flash(request, f"Welcome to {group.name}")
     return _to_group(group.id)
 
@@ -146,6 +153,7 @@ def member_remove(request: Request, group_id: int, user_id: int) -> RedirectResp
     """Remove a member, or leave the group."""
     user = require_page_user(request)
     gr.remove_member(get_state(request).store, user, group_id, user_id)
+    get_state(request).after_write()
     flash(request, "You left the lab" if user_id == user.id else "Member removed")
     return RedirectResponse("/groups", status_code=303) if user_id == user.id else _to_group(group_id, "#members")
 
@@ -169,6 +177,7 @@ def collection_share(request: Request, group_id: int, collection_id: str = Form(
     if not collection_id.isdigit() or int(collection_id) > 2**31 - 1:
         raise BadRequest(f"collection_id: {collection_id!r} is not a collection id")
     new = gr.share_collection(get_state(request).store, user, group_id, int(collection_id))
+    get_state(request).after_write()
     flash(request, "Collection shared with the lab" if new else "That collection was shared already")
     return _to_group(group_id, "#shared")
 
@@ -178,6 +187,7 @@ def collection_share(request: Request, group_id: int, collection_id: str = Form(
 def collection_unshare(request: Request, group_id: int, collection_id: int) -> RedirectResponse:
     """Stop sharing a collection."""
     gr.unshare_collection(get_state(request).store, require_page_user(request), group_id, collection_id)
+    get_state(request).after_write()
     flash(request, "Collection no longer shared")
     return _to_group(group_id, "#shared")
 
@@ -201,7 +211,7 @@ def group_atom(request: Request, group_id: int) -> Response:
     fg.title(_x(f"{group.name}: this week"))
     fg.link(href=f"{base}/groups/{group_id}", rel="alternate")
     fg.generator("paperfeed")
-    entries = gr.group_feed(state.store, group_id)
+    entries = _feed(state, group_id)
     fg.updated(max((e.item.last_at for e in entries), default=datetime(2000, 1, 1, tzinfo=UTC)))
     for e in reversed(entries):
         entry = fg.add_entry()
@@ -283,7 +293,7 @@ def api_feed(request: Request, group_id: GroupId, user: Caller) -> Response:
     """What the lab upvoted or collected in the last seven days."""
     state = get_state(request)
     gr.visible_group(state.store, group_id, user)
-    return _json(gr.feed_json(gr.group_feed(state.store, group_id)))
+    return _json(gr.feed_json(_feed(state, group_id)))
 
 
 @router.post("/api/v1/groups/{group_id}/invites", responses=ERRORS, tags=["groups"], status_code=201,
@@ -304,6 +314,7 @@ def api_join(request: Request, body: JoinIn, user: Writer) -> Response:
     """Accept an invite."""
     state = get_state(request)
     group = gr.accept_invite(state.store, user, body.token)
+    state.after_write()
     return _json(_detail(state, group.id, user))
 
 
@@ -313,6 +324,7 @@ def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, 
     """Share one of your collections with the lab."""
     state = get_state(request)
     gr.share_collection(state.store, user, group_id, collection_id)
+    state.after_write()
     return _json(_detail(state, group_id, user))
 
 
@@ -322,4 +334,5 @@ def api_unshare(request: Request, group_id: GroupId, collection_id: CollectionId
     """Stop sharing a collection with the lab."""
     state = get_state(request)
     gr.unshare_collection(state.store, user, group_id, collection_id)
+    state.after_write()
     return _json(_detail(state, group_id, user))
