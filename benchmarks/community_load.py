@@ -24,10 +24,10 @@ from random import Random
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.web_load import _free_port, _get, _ms  # noqa: E402
-from paperfeed.core.models import Paper  # noqa: E402
-from paperfeed.delivery.web.security import hash_password, token_hash  # noqa: E402
-from paperfeed.store import open_store  # noqa: E402
+from benchmarks.web_load import _free_port, _get, _ms
+from paperfeed.core.models import Paper
+from paperfeed.delivery.web.security import hash_password, token_hash
+from paperfeed.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench-output" / "community"
@@ -138,6 +138,8 @@ def main() -> None:
         bearer = f"Authorization: Bearer {TOKEN}"
         p, g = ids["paper"], ids["group"]
         cases = [
+            ("reference: paper page, no comments, visitor", f"/papers/{p + 1}", None),
+            ("reference: paper page, no comments, logged in", f"/papers/{p + 1}", f"Cookie: {cookie}"),
             ("paper page, 200 comments, visitor (page cache)", f"/papers/{p}", None),
             ("paper page, 200 comments, logged in", f"/papers/{p}", f"Cookie: {cookie}"),
             ("thread JSON, 200 comments", f"/api/v1/papers/{p}/comments", None),

@@ -221,7 +221,7 @@ def unshare_collection(store: Store, actor: User, group_id: int, collection_id: 
 
 def shared_collections(store: Store, group_id: int) -> list[Collection]:
     """The collections shared with a group (the caller checked visibility)."""
-    return [c for cid in store.shared_collection_ids(group_id) if (c := store.get_collection(cid)) is not None]
+    return store.shared_collections(group_id)
 
 
 @dataclass

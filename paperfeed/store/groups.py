@@ -15,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.models import User
+from paperfeed.store.community import Collection
+from paperfeed.store.community import _collection as collection_from_row
+from paperfeed.store.community import _collection_query as collection_query
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import collection_papers, collections, users, votes
 from paperfeed.store.social_schema import (
@@ -88,10 +91,10 @@ def _invite(row: Any) -> Invite:
 
 
 def _groups_query() -> Any:
-    counts = (select(group_members.c.group_id, func.count().label("n"))
-              .group_by(group_members.c.group_id).subquery("member_counts"))
-    return (select(groups, func.coalesce(counts.c.n, 0).label("member_count"))
-            .outerjoin(counts, counts.c.group_id == groups.c.id))
+    # A correlated count walks only this group's part of the (group_id, user_id) key.
+    count = (select(func.count()).select_from(group_members)
+             .where(group_members.c.group_id == groups.c.id).scalar_subquery())
+    return select(groups, count.label("member_count"))
 
 
 class GroupStore:
@@ -269,6 +272,16 @@ class GroupStore:
             return [int(c) for c in conn.execute(select(group_collections.c.collection_id)
                                                  .where(group_collections.c.group_id == group_id)
                                                  .order_by(desc(group_collections.c.shared_at))).scalars()]
+
+    def shared_collections(self, group_id: int) -> list[Collection]:
+        """The collections shared with a group, newest share first (one query)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                collection_query().join(group_collections, and_(group_collections.c.collection_id == collections.c.id,
+                                                                group_collections.c.group_id == group_id))
+                .order_by(desc(group_collections.c.shared_at))
+            ).mappings()
+            return [collection_from_row(r) for r in rows]
 
     def collection_shared_with(self, collection_id: int, user_id: int | None) -> bool:
         """Whether the collection is shared with a group the user belongs to."""

@@ -30,7 +30,7 @@ from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 NAV = [("Labs", "/groups")]
-MEMBERS_SHOWN = 500  # the page lists this many members (the count says how many there are)
+MEMBERS_SHOWN = 100  # the page lists this many members, owners and admins first (the count says how many)
 GroupId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Group id.")]
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
 Writer = Annotated[User, Depends(api_writer)]
