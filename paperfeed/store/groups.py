@@ -93,7 +93,7 @@ def _invite(row: Any) -> Invite:
 def _groups_query() -> Any:
     # A correlated count walks only this group's part of the (group_id, user_id) key.
     count = (select(func.count()).select_from(group_members)
-             .where(group_members.c.group_id == groups.c.id).scalar_subquery())
+             .where(group_members.c.group_id == groups.c.id).correlate_except(group_members).scalar_subquery())
     return select(groups, count.label("member_count"))
 
 
