@@ -99,8 +99,12 @@ class DigestReport:
     @property
     def summary(self) -> str:
         """One line."""
-        return (f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to retry, "
+        line = (f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to retry, "
                 f"{self.failed} failed, {self.unconfirmed} unconfirmed, {self.skipped} skipped")
+        if any(self.groups.get(k) for k in ("sent", "failed", "retry")):
+            line += (f"; lab digests: {self.groups.get('sent', 0)} sent, {self.groups.get('failed', 0)} failed, "
+                     f"{self.groups.get('retry', 0)} to retry")
+        return line
 
 
 # ----- who holds a claim ----------------------------------------------------------------------------
