@@ -15,10 +15,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery import authors as au
 from paperfeed.delivery import discussion as ds
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import make_app, page_csrf, paper_id, signup
-
-seeded = web_fixtures.seeded  # a fixture
 
 VARIANTS = [
     Paper(title="Analytical engines", arxiv_id="2502.00001", authors=("Ada Lovelace", "Charles Babbage"),

@@ -12,10 +12,7 @@ from paperfeed.delivery import discussion as ds
 from paperfeed.delivery.markup import plain_excerpt, render_markdown
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
-from tests import web_fixtures
 from tests.web_fixtures import paper_id
-
-seeded = web_fixtures.seeded  # a fixture
 
 
 def _users(store: Store) -> tuple[User, User, User]:

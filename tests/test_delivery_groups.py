@@ -21,12 +21,8 @@ from paperfeed.delivery.email.mailer import FileMailer
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
-from tests import web_fixtures
-from tests._digest_fixtures import SinkHandler, smtp_settings, smtp_sink
+from tests._digest_fixtures import SinkHandler, smtp_settings
 from tests.web_fixtures import make_app, paper_id
-
-seeded = web_fixtures.seeded  # a fixture
-__all__ = ["smtp_sink"]
 
 
 def _verified(store: Store, name: str) -> User:

@@ -9,11 +9,9 @@ import pytest
 
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.test_web_browser import CHROMIUM, OUT, _launch, _serving
 from tests.web_fixtures import PASSWORD, paper_id
 
-seeded = web_fixtures.seeded  # a fixture
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium"),

@@ -16,16 +16,12 @@ from starlette.testclient import TestClient
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.email.verify import verification_token
-from paperfeed.delivery.web.security import resolve_secret_key, token_hash
+from paperfeed.delivery.secret_key import resolve_secret_key
+from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
-from tests import web_fixtures
-from tests._digest_fixtures import SinkHandler, smtp_settings, smtp_sink
+from tests._digest_fixtures import SinkHandler, smtp_settings
 from tests.web_fixtures import make_app, page_csrf, paper_id, signup
-
-seeded = web_fixtures.seeded  # a fixture
-client = web_fixtures.client  # a fixture
-__all__ = ["smtp_sink"]
 
 
 def _post(c: TestClient, path: str, **data: str) -> object:

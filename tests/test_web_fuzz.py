@@ -12,9 +12,7 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
-from tests import web_fixtures
-
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
+from tests.web_fixtures import paper_id
 
 TOKEN = "pf_fuzz-token-0123456789abcdefghijklmnop"
 
@@ -25,7 +23,7 @@ def web_schema(settings: Settings, seeded: Store) -> schemathesis.BaseSchema:
     user = seeded.create_user("fuzzer", "fuzz@example.org", "x")
     seeded.create_token(user.id, "fuzz", token_hash(TOKEN))
     seeded.create_collection(user.id, "Fuzzed", is_public=True)
-    pid = web_fixtures.paper_id(seeded, "2501.00001")
+    pid = paper_id(seeded, "2501.00001")
     seeded.add_comment(pid, user.id, "A seeded comment the fuzzer may edit, report or hide")
     seeded.create_group(user.id, "Fuzz lab", "", True)
     fast = with_overrides(settings, rate_limit_write="100000/minute", rate_limit_comment="100000/minute", arxiv_api_url="http://127.0.0.1:9/api/query",

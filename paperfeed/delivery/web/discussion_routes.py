@@ -20,7 +20,7 @@ from paperfeed.core.errors import BadRequest, Forbidden, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.delivery import discussion as ds
 from paperfeed.delivery.markup import render_markdown
-from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.usecases import papers
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
     api_user,
@@ -224,7 +224,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _thread_json(state: WebState, paper_id: int, viewer: User | None) -> dict[str, Any]:
-    sv.get_paper(state, paper_id)
+    papers.get_paper(state.store, paper_id)
     t = ds.thread(state.store, paper_id, viewer)
     return {"paper_id": paper_id, "count": t.count, "comments": [ds.comment_json(n) for n in t.flat()]}
 
@@ -332,7 +332,7 @@ def thread_feed(request: Request, paper_id: int) -> Response:
     state = get_state(request)
 
     def compute() -> bytes:
-        paper = sv.get_paper(state, paper_id)
+        paper = papers.get_paper(state.store, paper_id)
         base = state.settings.base_url.rstrip("/")
         url = f"{base}/papers/{paper_id}"
         fg = FeedGenerator()
