@@ -6,7 +6,7 @@ Existing subscriptions get the new "discussion" digest section. Existing account
 unverified: no mail but the verification link reaches them until they confirm their address.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0005"  # re-linked after merging main (0005 landed there)
 branch_labels = None
 depends_on = None
 
