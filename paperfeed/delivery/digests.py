@@ -176,13 +176,9 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
         own = mailer is None
         active = mailer or open_mailer(settings)
         try:
-<<<<<<< HEAD
-            send_ready(settings, store, active, now, holder, report, user_ids)
+            send_ready(settings, store, active, now, holder, report, user_ids, progress=progress)
             if user_ids is None:
                 report.groups = run_group_digests(settings, store, active, now)
-=======
-            send_ready(settings, store, active, now, holder, report, user_ids, progress=progress)
->>>>>>> main
         finally:
             if own:
                 active.close()
