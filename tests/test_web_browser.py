@@ -23,7 +23,7 @@ from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
-from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings
+from tests._digest_fixtures import SinkHandler, smtp_settings
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv
 
@@ -99,7 +99,7 @@ def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
             page.fill("#email", "ada@example.org")
             page.fill("#password", PASSWORD)
             page.click("button:has-text('Create account')")
-            expect(page.locator(".flash")).to_contain_text("Welcome, ada!")
+            expect(page.locator(".flash").first).to_contain_text("Welcome, ada!")
             page.click("button:has-text('Log out')")
             page.click("text=Log in")
             page.fill("#login", "ada")
@@ -192,7 +192,7 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
     from playwright.sync_api import expect, sync_playwright
 
     sink, port = smtp_sink
-    with _serving(with_overrides(settings, secret_key=SECRET), seeded) as base, sync_playwright() as pw:
+    with _serving(smtp_settings(settings, port), seeded) as base, sync_playwright() as pw:
         browser = _launch(pw)
         try:
             page = browser.new_context().new_page()
@@ -201,6 +201,14 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
             page.fill("#email", "dina@example.org")
             page.fill("#password", PASSWORD)
             page.click("button:has-text('Create account')")
+            # The only mail before the address is confirmed: the verification link; follow it.
+            expect(page.locator(".flash").last).to_contain_text("We sent a link to dina@example.org")
+            verify = sink.by_recipient()["dina@example.org"][0].message
+            assert "confirm your email address" in verify["Subject"]
+            link = next(w for w in verify.get_content().split() if "/verify-email?t=" in w)
+            page.goto(base + "/verify-email" + link.split("/verify-email", 1)[1])
+            expect(page.locator("h1")).to_have_text("Email verified")
+            sink.received.clear()
             page.click("nav >> text=Digest")
             expect(page.locator("h1")).to_have_text("Your digest")
             page.check("input[name=active]")

@@ -12,6 +12,7 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
+from tests.web_fixtures import paper_id
 
 TOKEN = "pf_fuzz-token-0123456789abcdefghijklmnop"
 
@@ -22,7 +23,10 @@ def web_schema(settings: Settings, seeded: Store) -> schemathesis.BaseSchema:
     user = seeded.create_user("fuzzer", "fuzz@example.org", "x")
     seeded.create_token(user.id, "fuzz", token_hash(TOKEN))
     seeded.create_collection(user.id, "Fuzzed", is_public=True)
-    fast = with_overrides(settings, rate_limit_write="100000/minute", arxiv_api_url="http://127.0.0.1:9/api/query",
+    pid = paper_id(seeded, "2501.00001")
+    seeded.add_comment(pid, user.id, "A seeded comment the fuzzer may edit, report or hide")
+    seeded.create_group(user.id, "Fuzz lab", "", True)
+    fast = with_overrides(settings, rate_limit_write="100000/minute", rate_limit_comment="100000/minute", arxiv_api_url="http://127.0.0.1:9/api/query",
                           http_timeout=1.0)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(AppContext(fast, seeded)))
 
@@ -46,6 +50,11 @@ def test_api_never_answers_5xx(web_schema: schemathesis.BaseSchema) -> None:
     # hypothesis test built here (bounded: a dozen examples per operation).
     operations = [result.ok() for result in web_schema.get_all_operations()]
     assert len(operations) >= 15
+    paths = {op.path for op in operations}
+    assert {"/api/v1/papers/{paper_id}/comments", "/api/v1/comments/{comment_id}", "/api/v1/comments/{comment_id}/hide",
+            "/api/v1/comments/{comment_id}/report", "/api/v1/notifications", "/api/v1/authors/{name}",
+            "/api/v1/papers/{paper_id}/claims", "/api/v1/groups", "/api/v1/groups/{group_id}",
+            "/api/v1/groups/{group_id}/feed", "/api/v1/groups/join"} <= paths
     for operation in operations:
         run = hypothesis.given(case=operation.as_strategy())(_check)
         hypothesis.settings(max_examples=12, deadline=None, derandomize=True, database=None,

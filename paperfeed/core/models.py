@@ -103,6 +103,7 @@ class User:
     email: str
     created_at: datetime
     is_admin: bool = False
+    email_verified: bool = False  # confirmed through the signed link (no other mail before)
 
 
 @dataclass(frozen=True)

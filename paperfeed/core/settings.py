@@ -64,6 +64,7 @@ class Settings:
     web_max_body_bytes: int = _s(1_000_000, "Largest request body (bytes) the web server reads; larger ones get 413 before any authentication.")
     trusted_proxies: str = _s("", "Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto are believed (uvicorn's proxy-header handling); empty trusts none, so rate limits see the real peer.")
     allowed_hosts: str = _s("", "Comma-separated Host names the site answers to (Starlette TrustedHostMiddleware); empty means base_url's host in production and any host in development.")
+    rate_limit_comment: str = _s("10/minute", "Rate limit on posting comments per user, on top of rate_limit_write ('limits' notation).")
     rate_limit_storage: str = _s("memory://", "Storage URI for rate-limit counters ('limits'); memory:// is per worker process.")
     mailer: str = _s("console", "How digests are delivered: 'smtp', 'console' (print to stdout) or 'file' (write .eml files to mail_dir).")
     mail_from: str = _s("paperfeed <paperfeed@localhost>", "From address of digest emails, e.g. 'paperfeed <digest@example.org>'.")

@@ -162,4 +162,26 @@ def users_admin(ctx: AppContext, username: str, revoke: bool) -> None:
     click.echo(f"{user.username} is {'now' if user.is_admin else 'no longer'} an administrator")
 
 
+@users.command("verify")
+@click.argument("username")
+@click.option("--send", is_flag=True, help="Mail the user a verification link instead of confirming the address.")
+@with_context
+def users_verify(ctx: AppContext, username: str, send: bool) -> None:
+    """Confirm USERNAME's email address by hand (an admin vouches for it), or --send them the link."""
+    from paperfeed.core.errors import NotFound
+    from paperfeed.delivery.email.tokens import email_secret
+    from paperfeed.delivery.email.verify import send_verification
+    from paperfeed.store.runs import now_utc
+
+    user = ctx.store.get_user_by_name(username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    if send:
+        send_verification(ctx.settings, email_secret(ctx.settings), user, now_utc())
+        click.echo(f"verification link sent to {user.email}")
+        return
+    ctx.store.mark_email_verified(user.id, user.email)
+    click.echo(f"{user.email} of {user.username} is verified")
+
+
 COMMANDS: list[click.Command] = [serve, submissions, users]

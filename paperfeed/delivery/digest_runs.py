@@ -28,6 +28,7 @@ class DigestReport:
     render_seconds: float = 0.0
     send_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    groups: dict[str, int] = field(default_factory=dict)  # weekly lab digests (delivery/groups.py)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
@@ -36,8 +37,12 @@ class DigestReport:
     @property
     def summary(self) -> str:
         """One line."""
-        return (f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to retry, "
+        line = (f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to retry, "
                 f"{self.failed} failed, {self.unconfirmed} unconfirmed, {self.skipped} skipped")
+        if any(self.groups.get(k) for k in ("sent", "failed", "retry")):
+            line += (f"; lab digests: {self.groups.get('sent', 0)} sent, {self.groups.get('failed', 0)} failed, "
+                     f"{self.groups.get('retry', 0)} to retry")
+        return line
 
 
 def _start_time(pid: int) -> str:

@@ -46,7 +46,7 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
             for row in rows:
                 done.add(row.id)
                 user = users.get(row.user_id)
-                if user is None or not store.claim_send(row.id, holder, now):
+                if user is None or not user.email_verified or not store.claim_send(row.id, holder, now):
                     continue
                 t0 = time.monotonic()
                 try:

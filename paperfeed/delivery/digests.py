@@ -32,9 +32,11 @@ from paperfeed.delivery.digest_features import (
 )
 from paperfeed.delivery.digest_runs import DigestReport, StepProgress, holder_id, holder_is_dead
 from paperfeed.delivery.digest_send import send_ready
+from paperfeed.delivery.discussion import discussion_items
 from paperfeed.delivery.email.compose import DigestContent, Outgoing, build_message, message_id_for
 from paperfeed.delivery.email.mailer import Mailer, open_mailer
 from paperfeed.delivery.email.tokens import email_secret
+from paperfeed.delivery.groups import run_group_digests
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.digest import (
     CandidatePool,
@@ -104,7 +106,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     Saved searches run on `index` (opened and refreshed here when not given: this is a job).
     """
     started = time.monotonic()
-    subs = store.active_subscribers(user_ids)
+    # No mail but the verification link before the address is confirmed (their window stays open).
+    subs = [(u, s) for u, s in store.active_subscribers(user_ids) if u.email_verified]
     periods = {u.id: current_period(s, now, s.weekday) for u, s in subs}
     due = [(u, s) for u, s in subs if periods[u.id].is_due(now)]
     if not due:
@@ -131,6 +134,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
     spaces = FeatureSpaces(pool, examples, _vectors(index)) if wants_recs and len(pool) else None
     uids = [u.id for u, _ in mine]
+    talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
+                                    if "discussion" in p.subscription.sections}, now)
     for i in range(0, len(uids), COMPOSE_BATCH):
         batch = [profiles[uid] for uid in uids[i : i + COMPOSE_BATCH]]
         ex_ids = [e.paper_id for prof in batch for e in examples_of(prof)]
@@ -144,7 +149,7 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
             picks = select_for(prof, pool, spaces, examples, start, now, index)
             key = periods[uid].key
             results.append(ComposedDigest(
-                delivery_id=won[uid], user_id=uid, items=[p.as_dict() for p in picks],
+                delivery_id=won[uid], user_id=uid, items=[*talk.get(uid, []), *(p.as_dict() for p in picks)],
                 message_id=message_id_for(settings, won[uid], uid, key), recipient=prof.user.email,
                 window_start=start, window_end=now, gap_days=gap,
             ))
@@ -172,6 +177,8 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
         active = mailer or open_mailer(settings)
         try:
             send_ready(settings, store, active, now, holder, report, user_ids, progress=progress)
+            if user_ids is None:
+                report.groups = run_group_digests(settings, store, active, now)
         finally:
             if own:
                 active.close()
@@ -214,6 +221,9 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
         spaces = FeatureSpaces(pool, examples, _vectors(index))
         spaces.prepare(ex_ids)
     picks = select_for(prof, pool, spaces, examples, start, now, index)
+    if "discussion" in sub.sections:
+        talk = discussion_items(store, {user.id: start}, now).get(user.id, [])
+        picks = [Pick(int(it["paper_id"]), "discussion", it["reason"]) for it in talk] + picks
     if not picks:
         return [], None
     papers = store.get_papers([p.paper_id for p in picks])

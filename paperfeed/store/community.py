@@ -81,6 +81,7 @@ def _user(row: Any) -> User:
         email=row["email"],
         created_at=utc(row["created_at"]) or now_utc(),
         is_admin=bool(row["is_admin"]),
+        email_verified=row.get("email_verified_at") is not None,
     )
 
 

@@ -17,8 +17,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.store.authors import AuthorStore
 from paperfeed.store.collections import CollectionStore
+from paperfeed.store.comments import CommentStore
 from paperfeed.store.deliveries import DeliveryStore
+from paperfeed.store.groups import GroupStore
 from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
@@ -87,10 +90,10 @@ def _alembic_config(engine_conn: Any) -> Config:
 
 
 class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
-            DeliveryStore, LeaseStore):
+            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore):
     """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
     repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
-    deliveries, leases)."""
+    deliveries, leases, comments, authors, groups)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

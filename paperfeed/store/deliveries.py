@@ -164,10 +164,12 @@ class DeliveryStore:
                 if not done.rowcount:
                     continue
                 stored += 1
-                if items:
+                # Discussion items point at papers with new comments: such a paper may come again.
+                papers_sent = [it for it in items if it["section"] != "discussion"]
+                if papers_sent:
                     conn.execute(insert(digest_items), [
                         {"user_id": res.user_id, "paper_id": it["paper_id"], "delivery_id": res.delivery_id,
-                         "section": it["section"], "created_at": now} for it in items
+                         "section": it["section"], "created_at": now} for it in papers_sent
                     ])
         return stored
 

@@ -138,7 +138,8 @@ def _sub(row: Any) -> DigestSubscription:
 
 def _user(row: Any) -> User:
     return User(id=int(row["id"]), username=row["username"], email=row["email"],
-                created_at=utc(row["created_at"]) or now_utc(), is_admin=bool(row["is_admin"]))
+                created_at=utc(row["created_at"]) or now_utc(), is_admin=bool(row["is_admin"]),
+                email_verified=row.get("email_verified_at") is not None)
 
 
 def _delivery(row: Any) -> Delivery:

@@ -107,6 +107,7 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("is_admin", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("email_verified_at", DateTime(timezone=True), nullable=True),  # migration 0008
 )
 
 votes = Table(

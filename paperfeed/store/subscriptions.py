@@ -87,7 +87,7 @@ class SubscriptionStore:
     def active_subscribers(self, user_ids: Sequence[int] | None = None) -> list[tuple[User, DigestSubscription]]:
         """Users with an active subscription (optionally only some), by user id."""
         query = (select(subscriptions, users.c.id, users.c.username, users.c.email, users.c.created_at,
-                        users.c.is_admin)
+                        users.c.is_admin, users.c.email_verified_at)
                  .join(users, users.c.id == subscriptions.c.user_id)
                  .where(subscriptions.c.active == 1).order_by(users.c.id))
         with self.engine.connect() as conn:

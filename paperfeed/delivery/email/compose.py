@@ -139,7 +139,7 @@ def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, A
             title=" ".join(p.title.split()),
             authors=_authors(p),
             abstract=_shorten(p.abstract, ABSTRACT_CHARS),
-            url=f"{base}/papers/{pid}",
+            url=f"{base}/papers/{pid}" + ("#comments" if it["section"] == "discussion" else ""),
             pdf_url=safe_url(p.pdf_url) or "",
             categories=", ".join(p.categories[:3]),
             reason=it["reason"],

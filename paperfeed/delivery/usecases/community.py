@@ -64,9 +64,10 @@ def collect(store: Store, user_id: int, collection_id: int, paper_id: int) -> bo
 
 
 def visible_collection(store: Store, collection_id: int, viewer_id: int | None) -> Collection:
-    """A collection the viewer may see (public, or their own); NotFound otherwise."""
+    """A collection the viewer may see (public, their own, or shared with their lab); NotFound otherwise."""
     found = store.get_collection(collection_id)
-    if found is None or not (found.is_public or found.user_id == viewer_id):
+    if found is None or not (found.is_public or found.user_id == viewer_id
+                             or store.collection_shared_with(collection_id, viewer_id)):
         raise NotFound(f"no collection {collection_id}")
     return found
 

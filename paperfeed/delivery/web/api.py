@@ -60,6 +60,7 @@ class PaperOut(BaseModel):
     versions: list[int] | None = None
     sources: list[str] | None = None
     score: float | None = None
+    comments: int | None = Field(default=None, description="Visible comments in the paper's discussion.")
 
 
 class ListOut(BaseModel):
@@ -213,7 +214,9 @@ def get_paper(request: Request, paper_id: PaperId) -> Response:
     """One paper with abstract, versions and links."""
     state = get_state(request)
     paper = papers.get_paper(state.store, paper_id)
-    return _json(papers.paper_data(paper, papers.upvote_count(state.store, paper)))
+    out = papers.paper_data(paper, papers.upvote_count(state.store, paper))
+    out["comments"] = state.store.comment_counts([paper_id]).get(paper_id, 0)
+    return _json(out)
 
 
 @router.get("/papers/{paper_id}/similar", response_model=list[PaperOut], responses=ERRORS)

@@ -24,7 +24,19 @@ from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError, TooManyRequests
 from paperfeed.delivery.context import AppContext, open_context
 from paperfeed.delivery.secret_key import check_production, resolve_secret_key
-from paperfeed.delivery.web import account, api, auth, digest_routes, docs, feeds, pages
+from paperfeed.delivery.web import (
+    account,
+    api,
+    auth,
+    author_routes,
+    digest_routes,
+    discussion_routes,
+    docs,
+    feeds,
+    group_routes,
+    pages,
+    verify_routes,
+)
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.guards import NoStore, RequestGuard
@@ -101,7 +113,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         secret_key=secret,
         env=env,
         cache=TTLCache(settings.web_cache_seconds),
-        stamp=Stamp(ctx.store.community_stamp),
+        stamp=Stamp(lambda: (ctx.store.community_stamp(), ctx.store.comment_stamp())),
         limits=RateLimits(settings),
         search=SearchHolder(settings, ctx.store),
         nav_links=nav,
@@ -140,9 +152,12 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     docs.mount(app)
     for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
-                   docs.router):
+                   docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
+                   group_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
+    nav.extend(group_routes.NAV)
+    nav.extend(discussion_routes.NAV)
     _install_error_handlers(app)
     return app
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.core.ids import MAX_ID
 from paperfeed.delivery.usecases import accounts
+from paperfeed.delivery.web import verify_routes
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,
@@ -90,6 +91,7 @@ async def signup(
         return response
     await run_in_threadpool(start_session, request, user.id)
     flash(request, f"Welcome, {user.username}!")
+    await verify_routes.mail_verification(request, user)
     done = RedirectResponse(safe_next(next), status_code=303)
     _remember_device(request, done, user.id)
     return done

@@ -12,6 +12,7 @@ from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
+from paperfeed.delivery.web import discussion_routes
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import (
@@ -139,6 +140,7 @@ def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
             "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
             "my_collections": state.store.user_collections(user.id) if user else [],
             "title": paper.title,
+            **discussion_routes.paper_context(state, paper_id, user),
         }
 
     return render(request, "paper.html", context, cache_key=("paper", paper_id))

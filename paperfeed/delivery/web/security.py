@@ -88,6 +88,7 @@ class RateLimits:
             self.items: dict[str, RateLimitItem] = {
                 "login": parse(settings.rate_limit_login),
                 "write": parse(settings.rate_limit_write),
+                "comment": parse(settings.rate_limit_comment),
             }
         except ValueError as exc:
             raise ConfigError(f"rate limit settings: {exc}") from None

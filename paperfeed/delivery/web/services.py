@@ -133,7 +133,11 @@ def make_cards(
         counts = state.store.vote_counts(ids)
         upvotes = {i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found}
     voted = state.store.voted_by(user_id, ids) if user_id is not None else set()
-    return [Card(found[i], upvotes.get(i, 0), i in voted) for i in ids if i in found]
+    comments = state.store.comment_counts(ids)
+    submitters = state.store.submitters(ids)
+    return [Card(found[i], upvotes.get(i, 0), i in voted,
+                 extra={"comments": comments.get(i, 0), "submitted_by": submitters.get(i)})
+            for i in ids if i in found]
 
 
 def trending(
@@ -241,6 +245,7 @@ def card_json(c: Card) -> dict[str, Any]:
     """A list entry: the paper as data (paper_data) with its abstract, plus the score."""
     out = paper_data(c.paper, c.upvotes, full=False)
     out["abstract"] = c.paper.abstract
+    out["comments"] = c.extra.get("comments", 0)
     if c.score is not None:
         out["score"] = round(c.score, 6)
     return out

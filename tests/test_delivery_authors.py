@@ -1,0 +1,169 @@
+"""Authors: the name-merging rule, the email-domain rule, author pages, claims and "submitted by" (both backends)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from starlette.testclient import TestClient
+
+from paperfeed.core.authors import author_key, like_pattern
+from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
+from paperfeed.core.models import Paper
+from paperfeed.core.settings import Settings
+from paperfeed.delivery import authors as au
+from paperfeed.delivery import discussion as ds
+from paperfeed.store import Store
+from tests.web_fixtures import make_app, page_csrf, paper_id, signup
+
+VARIANTS = [
+    Paper(title="Analytical engines", arxiv_id="2502.00001", authors=("Ada Lovelace", "Charles Babbage"),
+          categories=("cs.LG",), published=date(2025, 2, 3), external_upvotes=5, source="jsonl",
+          comment="Code at https://lab.example.edu/engines"),
+    Paper(title="Notes on the engine", arxiv_id="2502.00002", authors=("A. Lovelace", "C. Babbage"),
+          categories=("cs.CL",), published=date(2025, 3, 3), source="jsonl"),
+    Paper(title="Poetical science", arxiv_id="2502.00003", authors=("ÁDA LOVELACE",), categories=("cs.LG",),
+          published=date(2025, 3, 9), source="jsonl"),
+    Paper(title="Another Lovelace", arxiv_id="2502.00004", authors=("Bea Lovelace",), categories=("cs.AI",),
+          published=date(2025, 3, 9), source="jsonl"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Ada Lovelace", "A. Lovelace"), ("Ada Lovelace", "ADA LOVELACE"), ("Ada Lovelace", "Ádá Lovelace"),
+    ("Ada Lovelace", "Lovelace, Ada"), ("Jean-Paul Sartre", "J.-P. Sartre"), ("Jean-Paul Sartre", "J. P. Sartre"),
+    ("Ludwig van Beethoven", "L. van Beethoven"), ("Erwin Schrödinger", "E. Schrodinger"),
+    ("Ｆｕｌｌ Ｗｉｄｔｈ", "F. Width"),
+])
+def test_variants_merge(a: str, b: str) -> None:
+    assert author_key(a) == author_key(b) != ""
+
+
+@pytest.mark.parametrize(("a", "b"), [("Ada Lovelace", "Bea Lovelace"), ("Ada Lovelace", "Ada Byron"),
+                                      ("A. B. Smith", "A. Smith"), ("Ludwig van Beethoven", "Ludwig Beethoven")])
+def test_different_authors_stay_apart(a: str, b: str) -> None:
+    assert author_key(a) != author_key(b)
+
+
+def test_like_pattern_escapes_and_blurs_vowels() -> None:
+    assert like_pattern("Erwin Schrödinger") == "%schr_d_ng_r%"
+    assert like_pattern("x 100%_Smith") == "%sm_th%"  # LIKE wildcards in the name are dropped
+    assert author_key("") == "" and author_key(" ,. ") == ""
+
+
+@dataclass(frozen=True)
+class _WithAffiliations(Paper):
+    affiliations: tuple[tuple[str, ...], ...] = ()
+
+
+def test_email_domain_rule() -> None:
+    p = Paper(title="t", comment="Accepted at X. Contact: ada@cs.lab.example.edu")
+    assert au.domain_matches("ada@cs.lab.example.edu", p)
+    assert au.domain_matches("ada@lab.example.edu", p)  # a parent domain is named
+    assert not au.domain_matches("ada@other.edu", p)
+    assert not au.domain_matches("ada@gmail.com", Paper(title="t", comment="mail me at ada@gmail.com"))
+    assert not au.domain_matches("ada@ample.edu", p)  # not a suffix match inside another name
+    aff = _WithAffiliations(title="t", affiliations=(("Stanford University",), ("ETH Zürich",)))
+    assert au.domain_matches("ada@cs.stanford.edu", aff)  # the institution label as a word
+    assert au.domain_matches("x@ox.ac.uk", _WithAffiliations(title="t", affiliations=(("ox.ac.uk",),)))
+    assert not au.domain_matches("x@ford.edu", aff)  # "ford" is not a whole word of "Stanford"
+
+
+def test_author_page_merges_spellings(seeded: Store) -> None:
+    seeded.upsert_papers(VARIANTS)
+    a = seeded.create_user("voter", "v@example.org", "x")
+    seeded.add_vote(a.id, paper_id(seeded, "2502.00002"))
+    page = au.author_page(seeded, "a lovelace")
+    assert page.name in ("Ada Lovelace", "A. Lovelace", "ÁDA LOVELACE")
+    assert sorted(p.arxiv_id for p in page.papers) == ["2501.00001", "2502.00001", "2502.00002", "2502.00003"]
+    assert set(page.variants) == {"Ada Lovelace", "A. Lovelace", "ÁDA LOVELACE"}
+    co = dict(page.coauthors)
+    assert co.get("Charles Babbage", 0) + co.get("C. Babbage", 0) == 2 and "Alan Turing" in co
+    assert dict(page.categories) == {"cs.LG": 2, "cs.CL": 2}
+    months = {m: (c, e) for m, c, e in page.upvotes}
+    assert months["2025-02"] == (0, 5) and months["2025-01"] == (0, 40) and sum(c for c, _ in months.values()) == 1
+    assert [p.arxiv_id for p in au.author_page(seeded, "Bea Lovelace").papers] == ["2502.00004"]
+    with pytest.raises(NotFound):
+        au.author_page(seeded, "Nobody Here")
+    with pytest.raises(BadRequest):
+        au.author_page(seeded, "  ")
+
+
+def test_claims(seeded: Store) -> None:
+    seeded.upsert_papers(VARIANTS)
+    pid = paper_id(seeded, "2502.00001")
+    ada = seeded.create_user("ada", "ada@lab.example.edu", "x")
+    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    with pytest.raises(BadRequest, match="not among the paper's authors"):
+        au.claim_paper(seeded, ada, pid, "Alan Turing")
+    # unverified: the domain rule does not apply, an admin decides
+    c = au.claim_paper(seeded, ada, pid, "A. Lovelace")
+    assert (c.status, c.method, c.author) == ("pending", "admin", "Ada Lovelace")
+    with pytest.raises(Conflict):
+        au.claim_paper(seeded, ada, pid, "Ada Lovelace")
+    with pytest.raises(Forbidden):
+        au.decide_claim(seeded, ada, pid, ada.id, True)
+    assert au.decide_claim(seeded, root, pid, ada.id, True).status == "confirmed"
+    with pytest.raises(NotFound):
+        au.decide_claim(seeded, root, pid, ada.id, False)  # no longer pending
+    # verified, and the comment names the domain: confirmed at once
+    seeded.mark_email_verified(ada.id, ada.email)
+    ada = seeded.get_user(ada.id)  # type: ignore[assignment]
+    other = paper_id(seeded, "2502.00002")
+    assert au.claim_paper(seeded, ada, other, "A. Lovelace").status == "pending"  # no domain on that paper
+    bab = seeded.create_user("bab", "cb@lab.example.edu", "x")
+    seeded.mark_email_verified(bab.id, bab.email)
+    auto = au.claim_paper(seeded, seeded.get_user(bab.id), pid, "Charles Babbage")  # type: ignore[arg-type]
+    assert (auto.status, auto.method) == ("confirmed", "email-domain")
+    assert au.author_page(seeded, "Ada Lovelace").claimed_by == ["ada"]
+    # comments on papers you authored reach you
+    carol = seeded.create_user("carol", "c@example.org", "x")
+    ds.post_comment(seeded, carol, pid, "Lovely engine")
+    assert [(n.event.why, n.event.comment.author) for n in ds.notifications(seeded, bab)] == [("authored", "carol")]
+
+
+def test_author_pages_claims_and_submitted_by_on_the_web(settings: Settings, seeded: Store) -> None:
+    seeded.upsert_papers(VARIANTS)
+    c = make_app(settings, seeded)
+    signup(c, "ada")
+    pid = paper_id(seeded, "2502.00002")
+    page = c.get("/authors/A.%20Lovelace")
+    assert page.status_code == 200 and "Analytical engines" in page.text and "Poetical science" in page.text
+    assert 'name="kind" value="author"' in page.text  # follow: the digest's followed authors
+    token = page_csrf(c)
+    r = c.post("/subscriptions/follow", data={"kind": "author", "value": "Ada Lovelace", "csrf_token": token})
+    assert r.status_code == 200
+    user = seeded.get_user_by_name("ada")
+    assert user is not None and seeded.followed(user.id, "author") == ["Ada Lovelace"]
+    assert "Unfollow Ada Lovelace" in c.get("/authors/ada%20lovelace").text
+    assert c.get("/authors/Nobody%20Here").status_code == 404
+    api = c.get("/api/v1/authors/Lovelace, Ada").json()
+    assert api["paper_count"] == 4 and {"month": "2025-02", "community": 0, "external": 5} in api["upvotes"]
+
+    paper = c.get(f"/papers/{pid}").text
+    assert 'href="/authors/A.%20Lovelace"' in paper and 'id="claim-form"' in paper
+    r = c.post(f"/papers/{pid}/claim", data={"author": "A. Lovelace", "csrf_token": token})
+    assert r.status_code == 200 and "an administrator will confirm it" in r.text
+    assert "You claimed to be A. Lovelace: pending." in c.get(f"/papers/{pid}").text
+    bad = c.post(f"/papers/{pid}/claim", data={"author": "Nobody", "csrf_token": token})
+    assert bad.status_code == 400 and "not among the paper" in bad.text
+    assert c.get("/admin/claims").status_code == 403
+    seeded.set_admin("ada")
+    assert "A. Lovelace" in c.get("/admin/claims").text
+    r = c.post(f"/admin/claims/{pid}/{user.id}", data={"decision": "confirm", "csrf_token": token})
+    assert r.status_code == 200 and "confirmed" in r.text
+    assert "Claimed by" in c.get(f"/papers/{pid}").text
+
+    # submitted by, on the card and the paper page
+    seeded.add_submission(user.id, "2502.00003", "done", paper_id=paper_id(seeded, "2502.00003"))
+    anon = TestClient(c.app)
+    home = anon.get("/?day=2025-03-09&period=week").text
+    assert 'submitted by <a href="/u/ada">ada</a>' in home
+    assert "Submitted by" in anon.get(f"/papers/{paper_id(seeded, '2502.00003')}").text
+    # the API claim, by token
+    from paperfeed.delivery.web.security import token_hash
+    seeded.create_token(user.id, "t", token_hash("pf_claim-token-000000000000000000"))
+    r = anon.post(f"/api/v1/papers/{paper_id(seeded, '2502.00003')}/claims", json={"author": "Ada Lovelace"},
+                  headers={"Authorization": "Bearer pf_claim-token-000000000000000000"})
+    assert r.status_code == 201 and r.json()["status"] == "pending" and r.json()["author"] == "ÁDA LOVELACE"
