@@ -66,6 +66,13 @@ class Paper:
     source: str = ""  # where this record came from: "arxiv-api", "hf-daily", "jsonl", ...
     featured_on: date | None = None  # day Hugging Face Daily Papers featured it
     external_upvotes: int | None = None  # upvotes on Hugging Face, an outside signal
+    doi: str | None = None
+    journal_ref: str | None = None
+    license: str | None = None  # the license URL arXiv states
+    announced_on: date | None = None  # the day arXiv announced (listed) it
+    withdrawn: bool = False  # the authors withdrew it: kept, shown as withdrawn, left out of feeds
+    affiliations: tuple[tuple[str, ...], ...] = ()  # per author, in author order (empty when unknown)
+    external_comments: int | None = None  # comments on Hugging Face
     id: int | None = None
     first_seen_at: datetime | None = None
     sources: tuple[str, ...] = field(default=(), compare=False)
@@ -86,6 +93,8 @@ class Paper:
         """The day the paper belongs to in daily listings."""
         if self.featured_on:
             return self.featured_on
+        if self.announced_on:
+            return self.announced_on
         if self.published:
             return self.published
         return self.first_seen_at.date() if self.first_seen_at else None

@@ -33,14 +33,22 @@ from paperfeed.store.schema import (
     paper_tombstones,
     paper_versions,
     papers,
+    upvote_history,
 )
 
 # Fields a record can carry; a record that has a value fills or overrides the stored one.
-_TEXT_FIELDS = ("title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated")
-_HASHED = _TEXT_FIELDS + ("arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes")
+_TEXT_FIELDS = (
+    "title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated",
+    "doi", "journal_ref", "license",
+)
+_HASHED = _TEXT_FIELDS + (
+    "arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes",
+    "announced_on", "withdrawn", "affiliations", "external_comments",
+)
 _EMPTY: dict[str, Any] = {
     "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
-    "featured_on": None, "external_upvotes": None,
+    "featured_on": None, "external_upvotes": None, "announced_on": None, "withdrawn": 0,
+    "affiliations": "[]", "external_comments": None,
 }
 _CHUNK = 500  # IN-list size: well under every backend's bound-parameter limit
 
@@ -57,6 +65,7 @@ class _Row:
     versions: set[int] = field(default_factory=set)
     new_versions: dict[int, str] = field(default_factory=dict)
     absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
+    signal: tuple[int, int | None] | None = None  # Hugging Face (upvotes, comments) read in this batch
 
 
 def _content_hash(values: dict[str, Any]) -> str:
@@ -80,6 +89,13 @@ def _record_values(p: Paper) -> dict[str, Any]:
         "code_url": p.code_url,
         "featured_on": p.featured_on,
         "external_upvotes": p.external_upvotes,
+        "doi": p.doi,
+        "journal_ref": p.journal_ref,
+        "license": p.license,
+        "announced_on": p.announced_on,
+        "withdrawn": 1 if p.withdrawn else 0,
+        "affiliations": json.dumps([list(a) for a in p.affiliations], ensure_ascii=False),
+        "external_comments": p.external_comments,
     }
 
 
@@ -93,9 +109,17 @@ def _merge(values: dict[str, Any], rec: Paper) -> None:
     for key in _TEXT_FIELDS:
         if new[key] and (overrides or not values.get(key)):
             values[key] = new[key]
-    for key in ("authors", "categories"):
+    for key in ("authors", "categories", "affiliations"):
         if new[key] != "[]" and (overrides or values.get(key, "[]") == "[]"):
             values[key] = new[key]
+    if overrides and rec.source != "hf-daily":  # the arXiv record of its newest version says so
+        values["withdrawn"] = new["withdrawn"]
+    elif rec.withdrawn:
+        values["withdrawn"] = 1
+    if rec.announced_on and (not values.get("announced_on") or rec.announced_on < values["announced_on"]):
+        values["announced_on"] = rec.announced_on  # the first announcement (v1), not a replacement's
+    if rec.external_comments is not None:
+        values["external_comments"] = max(rec.external_comments, values.get("external_comments") or 0)
     if rec.arxiv_id and not values.get("arxiv_id"):
         values["arxiv_id"] = rec.arxiv_id
     if rec.version is not None:
@@ -111,7 +135,9 @@ def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
     cats = json.loads(values.get("categories") or "[]")
     values["primary_category"] = cats[0] if cats else None
     values["title_key"] = normalise_title(values["title"])
-    values["day"] = values.get("featured_on") or values.get("published") or first_seen.date()
+    values["day"] = (
+        values.get("featured_on") or values.get("announced_on") or values.get("published") or first_seen.date()
+    )
     values["content_hash"] = _content_hash(values)
     return values
 
@@ -122,7 +148,11 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 
 def filter_papers(query: Any, since: date | None, until: date | None, category: str | None) -> Any:
-    """Narrow a select over papers to a day range and a category (primary or cross-listed)."""
+    """Narrow a select over papers to a day range and a category (primary or cross-listed).
+
+    Withdrawn papers are left out: listings, feeds and trending show only papers that stand.
+    """
+    query = query.where(papers.c.withdrawn == 0)
     if since:
         query = query.where(papers.c.day >= since)
     if until:
@@ -152,6 +182,13 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         code_url=row["code_url"],
         featured_on=row["featured_on"],
         external_upvotes=row["external_upvotes"],
+        doi=row["doi"],
+        journal_ref=row["journal_ref"],
+        license=row["license"],
+        announced_on=row["announced_on"],
+        withdrawn=bool(row["withdrawn"]),
+        affiliations=tuple(tuple(a) for a in json.loads(row["affiliations"] or "[]")),
+        external_comments=row["external_comments"],
         first_seen_at=utc(row["first_seen_at"]),
         sources=tuple(sorted(sources)),
         versions=tuple(sorted(versions)),
@@ -208,7 +245,12 @@ class PaperStore:
             if row is None:
                 row = _Row(values={**_EMPTY, "title": rec.title, "first_seen_at": now})
             before = _content_hash(row.values) if not created else None
+            before_signal = (row.values.get("external_upvotes"), row.values.get("external_comments"))
             _merge(row.values, rec)
+            if rec.external_upvotes is not None and (
+                created or (row.values.get("external_upvotes"), row.values.get("external_comments")) != before_signal
+            ):
+                row.signal = (row.values["external_upvotes"], row.values.get("external_comments"))
             _finish(row.values, utc(row.values["first_seen_at"]) or now)
             if rec.source and rec.source not in row.sources:
                 row.sources.add(rec.source)
@@ -304,6 +346,13 @@ class PaperStore:
         ]
         if versions:
             conn.execute(insert(paper_versions), versions)
+        signals = [
+            {"paper_id": r.id, "observed_at": now, "upvotes": r.signal[0], "comments": r.signal[1]}
+            for r in rows
+            if r.signal is not None
+        ]
+        if signals:
+            conn.execute(insert(upvote_history), signals)
 
     # ----- reading ---------------------------------------------------------------------------
 
