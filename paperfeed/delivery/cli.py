@@ -14,6 +14,7 @@ from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import SETTINGS
 from paperfeed.delivery import cli_digest, cli_search, cli_web
 from paperfeed.delivery.cli_common import (
+    EXIT_ALL_REJECTED,
     EXIT_NOTHING,
     AppContext,
     echo_json,
@@ -54,7 +55,10 @@ def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: b
         echo_json({**asdict(report.counts), "seconds": round(report.seconds, 3)})
     else:
         click.echo(report.summary)
-    if report.counts.changed == 0:
+    c = report.counts
+    if c.rejected and c.new + c.updated + c.unchanged == 0:
+        sys.exit(EXIT_ALL_REJECTED)
+    if c.changed == 0:
         sys.exit(EXIT_NOTHING)
     if index:
         try:

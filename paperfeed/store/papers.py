@@ -255,9 +255,10 @@ class PaperStore:
             if rec.source and rec.source not in row.sources:
                 row.sources.add(rec.source)
                 row.new_sources.add(rec.source)
-            if rec.version is not None and rec.version not in row.versions:
-                row.versions.add(rec.version)
-                row.new_versions[rec.version] = rec.source or "unknown"
+            for number in {*rec.versions, *((rec.version,) if rec.version is not None else ())}:
+                if number not in row.versions:  # a dump's whole version history, else this one
+                    row.versions.add(number)
+                    row.new_versions[number] = rec.source or "unknown"
             if row.values["arxiv_id"]:
                 by_arxiv[row.values["arxiv_id"]] = row
                 by_key_with_id[row.values["title_key"]] = row
