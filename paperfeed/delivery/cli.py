@@ -12,10 +12,11 @@ from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import SETTINGS
-from paperfeed.delivery import cli_digest, cli_search, cli_web
+from paperfeed.delivery import cli_digest, cli_search, cli_sources, cli_web
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
     EXIT_NOTHING,
+    EXIT_STALE,
     AppContext,
     echo_json,
     fail,
@@ -157,11 +158,16 @@ def _find_paper(ctx: AppContext, ref: str) -> Paper:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--check", is_flag=True,
+              help="Exit 4 when a followed source is stale (no success within sources_stale_hours): for cron or monitoring.")
 @with_context
-def status(ctx: AppContext, as_json: bool) -> None:
-    """Papers stored, the last successful ingest and the recent runs."""
+def status(ctx: AppContext, as_json: bool, check: bool) -> None:
+    """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
+    from paperfeed.delivery.sources import status_report
+
     last = ctx.store.last_successful_run()
     runs = ctx.store.recent_runs(10)
+    health = status_report(ctx.store, ctx.settings)
     info = {
         "database": ctx.store.backend,
         "schema": ctx.store.current_revision(),
@@ -169,19 +175,32 @@ def status(ctx: AppContext, as_json: bool) -> None:
         "last_successful_ingest": last.finished_at.isoformat() if last and last.finished_at else None,
         "recent_runs": [r.as_dict() for r in runs],
         **cli_search.status_info(ctx),
+        "sources_ok": health["ok"],
+        "sources": health["sources"],
     }
+    stale = [s["name"] for s in health["sources"] if s["stale"]]
     if as_json:
         echo_json(info)
+        if check and stale:
+            sys.exit(EXIT_STALE)
         return
     for key, value in info.items():
-        if key != "recent_runs":
+        if key not in ("recent_runs", "sources"):
             click.echo(f"{key}: {value}")
+    for s in health["sources"]:
+        state = "STALE" if s["stale"] else ("FAILING" if s["failing"] else "ok")
+        click.echo(f"  source {s['name']}: {state}, last success {s['last_success_at'] or 'never'}, "
+                   f"{s['papers_brought']} papers, lag {s['lag_days'] if s['lag_days'] is not None else '-'} days"
+                   + (f", last error: {s['last_error']}" if s["failing"] else ""))
     for r in runs:
         when = r.started_at.strftime("%Y-%m-%d %H:%M")
         counts = f"{r.counts.new} new, {r.counts.updated} updated, {r.counts.unchanged} unchanged, {r.counts.rejected} rejected"
         tail = f" error: {r.error}" if r.error else ""
         state = "interrupted" if r.status == "running" else r.status
         click.echo(f"  {when} {state:<11} {r.source}  {counts}{tail}")
+    if check and stale:
+        click.echo(f"stale: {', '.join(stale)}", err=True)
+        sys.exit(EXIT_STALE)
 
 
 @cli.group()
@@ -241,7 +260,7 @@ def settings_cmd(markdown: bool) -> None:
         click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
 
 
-for _module in (cli_search, cli_web, cli_digest):
+for _module in (cli_search, cli_web, cli_digest, cli_sources):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -249,3 +249,15 @@ def search_arxiv(
     finally:
         if http is not client:
             http.close()
+
+
+def search_page(http: HttpClient, query: str, start: int, size: int) -> AtomFeed:
+    """One page of an API search, newest submissions first; SourceError on an error answer."""
+    params: dict[str, str | int] = {
+        "search_query": query,
+        "start": start,
+        "max_results": size,
+        "sortBy": "submittedDate",
+        "sortOrder": "descending",
+    }
+    return _fetch_feed(http, params)[0]

@@ -24,8 +24,13 @@ import httpx
 from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, normalise_space, split_arxiv_id
 from paperfeed.core.settings import Settings
+from paperfeed.sources.arxiv_meta import (
+    announced_from_datestamp,
+    clean_license,
+    doi_of,
+    is_withdrawn,
+)
 from paperfeed.sources.fields import FieldError, categories_of, date_of, split_authors, squash
-from paperfeed.sources.arxiv_meta import announced_from_datestamp, clean_license, doi_of, is_withdrawn
 from paperfeed.sources.http import HttpClient, as_http
 from paperfeed.sources.oai_dc import OAI_DC, dc_to_paper
 from paperfeed.sources.xmldoc import child_text, local, parse_xml
@@ -310,3 +315,32 @@ def harvest(
 ) -> Harvest:
     """Start a ListRecords harvest (lazy: nothing is fetched until it is iterated)."""
     return Harvest(settings, client, from_date, until, set_spec, prefix)
+
+
+def list_params(
+    from_date: date | None, until: date | None, set_spec: str | None, prefix: str = "arXiv"
+) -> dict[str, str]:
+    """The query of a first ListRecords request."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}")
+    params = {"verb": "ListRecords", "metadataPrefix": prefix}
+    if from_date:
+        params["from"] = from_date.isoformat()
+    if until:
+        params["until"] = until.isoformat()
+    if set_spec:
+        params["set"] = set_spec
+    return params
+
+
+def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, token: str | None) -> OaiPage:
+    """One ListRecords page: the first (params) or a follow-up (token); SourceError on unusable answers."""
+    query = {"verb": "ListRecords", "resumptionToken": token} if token else params
+    response = http.get(base_url, params=query)
+    location = str(response.url)
+    page = parse_list_records(response.content, location)
+    if page.error:
+        raise SourceError(f"OAI-PMH answered unusable XML: {page.error}")
+    if page.oai_error:
+        raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
+    return page

@@ -19,6 +19,7 @@ from paperfeed.store.community import CommunityStore
 from paperfeed.store.digests import DigestStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
+from paperfeed.store.sources import SourceStore
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,7 +68,7 @@ def _alembic_config(engine_conn: Any) -> Config:
     return cfg
 
 
-class Store(PaperStore, RunStore, CommunityStore, DigestStore):
+class Store(PaperStore, RunStore, CommunityStore, DigestStore, SourceStore):
     """All storage I/O: one class over SQLAlchemy Core for SQLite and PostgreSQL."""
 
     def __init__(self, engine: Engine) -> None:

@@ -208,8 +208,14 @@ class PaperStore:
             return IngestCounts()
         now = now or now_utc()
         with self.engine.begin() as conn:
-            rows, counts = self._merge_batch(conn, records, now)
-            self._write_batch(conn, rows, now)
+            return self.write_papers(conn, records, now)
+
+    def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
+        """Merge records inside the caller's transaction (a source commits its cursor in the same one)."""
+        if not records:
+            return IngestCounts()
+        rows, counts = self._merge_batch(conn, records, now)
+        self._write_batch(conn, rows, now)
         return counts
 
     def _merge_batch(

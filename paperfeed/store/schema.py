@@ -299,6 +299,9 @@ followed_sources = Table(
     Column("last_counts", Text, nullable=False, server_default="{}"),
     Column("papers_brought", Integer, nullable=False, server_default="0"),
     Column("newest_day", Date, nullable=True),  # the newest paper day the source has brought
+    # The harvest lock: one holder at a time across machines, renewed with every committed page.
+    Column("lease_holder", String(160), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
 )
 
 # Hugging Face upvotes (and comments) each time a paper was read, so trending can use velocity.

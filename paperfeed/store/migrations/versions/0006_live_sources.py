@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("last_counts", sa.Text, nullable=False, server_default="{}"),
         sa.Column("papers_brought", sa.Integer, nullable=False, server_default="0"),
         sa.Column("newest_day", sa.Date, nullable=True),
+        sa.Column("lease_holder", sa.String(160), nullable=True),
+        sa.Column("lease_until", TZ, nullable=True),
     )
     op.create_table(
         "upvote_history",
