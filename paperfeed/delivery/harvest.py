@@ -89,7 +89,9 @@ def _floor(settings: Settings, today: date, start: date, run: SourceRun) -> date
     return start
 
 
-def _oai_pages(source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun) -> Iterator[Page]:
+def _oai_pages(
+    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+) -> Iterator[Page]:
     cur = source.cursor
     token = cur.get("token")
     if token:
@@ -120,7 +122,9 @@ def _oai_pages(source: FollowedSource, settings: Settings, http: HttpClient, tod
             return
 
 
-def _api_pages(source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun) -> Iterator[Page]:
+def _api_pages(
+    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+) -> Iterator[Page]:
     cur = source.cursor
     frontier = _day(cur.get("frontier")) or today - timedelta(days=max(1, settings.sources_initial_days) - 1)
     frontier = _floor(settings, today, frontier, run)
@@ -137,7 +141,10 @@ def _api_pages(source: FollowedSource, settings: Settings, http: HttpClient, tod
         days = [p.published for p in papers if p.published]
         newest = max([*days, *([newest] if newest else [])], default=None)
         start += len(feed.records)
-        done = not feed.records or start >= total or (bool(days) and min(days) < frontier)
+        # Met papers already stored from the frontier day (or older) on: the rest is known.
+        reached = [p.arxiv_id for p in papers if p.arxiv_id and p.published and p.published <= frontier]
+        met = bool(reached) and bool(store.known_arxiv_ids(reached))
+        done = not feed.records or start >= total or met or (bool(days) and min(days) < frontier)
         keep = [r for r in feed.records if not isinstance(r, Paper) or r.published is None or r.published >= frontier]
         if done:
             yield keep, {"frontier": newest or frontier, "resume_start": 0}
@@ -146,7 +153,9 @@ def _api_pages(source: FollowedSource, settings: Settings, http: HttpClient, tod
     run.notes.append(f"stopped after {settings.sources_arxiv_max_pages} pages (sources_arxiv_max_pages); continues next run")
 
 
-def _hf_pages(source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun) -> Iterator[Page]:
+def _hf_pages(
+    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+) -> Iterator[Page]:
     last = _day(source.cursor.get("last_day"))
     start = last or today - timedelta(days=max(1, settings.sources_initial_days) - 1)
     start = min(start, today - timedelta(days=max(1, settings.hf_refresh_days) - 1)) if last else start
@@ -160,7 +169,7 @@ def _hf_pages(source: FollowedSource, settings: Settings, http: HttpClient, toda
         yield records, {"last_day": max(day, last) if last else day}
 
 
-PAGES: dict[str, Callable[[FollowedSource, Settings, HttpClient, date, SourceRun], Iterator[Page]]] = {
+PAGES: dict[str, Callable[[Store, FollowedSource, Settings, HttpClient, date, SourceRun], Iterator[Page]]] = {
     "arxiv-oai": _oai_pages,
     "arxiv": _api_pages,
     "hf-daily": _hf_pages,
@@ -188,7 +197,7 @@ def run_source(
     client = http or HttpClient(settings)
     try:
         today = today_of(settings)
-        for records, cursor in PAGES[source.kind](source, settings, client, today, run):
+        for records, cursor in PAGES[source.kind](store, source, settings, client, today, run):
             papers = [r for r in records if isinstance(r, Paper)]
             bad = [r for r in records if isinstance(r, RecordError)]
             run.errors.extend(bad[: max(0, MAX_ERRORS_KEPT - len(run.errors))])
