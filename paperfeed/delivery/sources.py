@@ -69,9 +69,9 @@ def source_params(kind: str, categories: tuple[str, ...] = (), set_spec: str | N
 
 
 def default_name(kind: str, params: dict[str, Any]) -> str:
-    """A name from the kind and its parameters: 'arxiv-cs.CL+cs.LG', 'arxiv-oai-cs', 'hf-daily'."""
+    """A name from the kind and its parameters: 'arxiv-cs.CL_cs.LG', 'arxiv-oai-cs', 'hf-daily'."""
     if kind == "arxiv":
-        return "arxiv-" + "+".join(params["categories"])
+        return "arxiv-" + "_".join(params["categories"])
     if kind == "arxiv-oai" and params.get("set"):
         return "arxiv-oai-" + str(params["set"]).replace(":", "-")
     return kind

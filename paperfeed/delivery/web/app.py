@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages
+from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages, source_routes
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
@@ -123,7 +123,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=https)
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
-    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router):
+    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router, source_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     _install_error_handlers(app)
