@@ -53,7 +53,7 @@ def test_settings_declare_sources(store: Store, settings: Settings) -> None:
 
 def test_never_two_harvests_of_one_source(store: Store) -> None:
     source = store.add_source("hf", "hf-daily", {})
-    never_dead = lambda holder: False  # noqa: E731
+    never_dead = lambda holder: False
     assert store.claim_source(source.id, "host-a:1:1", 60, never_dead)
     assert not store.claim_source(source.id, "host-b:2:2", 60, never_dead)  # another machine waits
     assert store.claim_source(source.id, "host-a:1:1", 60, never_dead)  # renewing its own

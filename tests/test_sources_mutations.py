@@ -4,7 +4,6 @@ clear error (BadRequest up front, or RecordErrors naming where and why) and neve
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

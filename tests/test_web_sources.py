@@ -10,7 +10,11 @@ from starlette.testclient import TestClient
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests.web_fixtures import client, csrf_from, make_app, page_csrf, seeded, signup  # noqa: F401
+from tests import web_fixtures
+from tests.web_fixtures import csrf_from, make_app, page_csrf, signup
+
+client = web_fixtures.client  # fixtures shared with the other web tests
+seeded = web_fixtures.seeded
 
 
 def _admin(client: TestClient, store: Store, name: str = "root") -> str:
