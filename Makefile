@@ -6,7 +6,7 @@ export PAPERFEED_DATA_DIR ?= $(CURDIR)/.paperfeed
 SAMPLE := paperfeed/data/sample-hf-pages.jsonl
 SHARED := ../shared/data
 
-.PHONY: install run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale lint typecheck docs sample chromium clean
+.PHONY: install run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale lint typecheck docs sample chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,10 @@ docs: install
 sample: install
 	$(PY) scripts/make_sample.py $(SHARED)/hf-pages $(SAMPLE)
 
-bench: install bench-ingest bench-search bench-web bench-digest
+bench: install bench-ingest bench-search bench-web bench-digest bench-sources
+
+bench-sources: install
+	$(PY) benchmarks/sources_live.py --data $(SHARED)/arxiv-74k.jsonl.gz
 
 bench-ingest: install
 	$(PY) benchmarks/ingest.py $(SHARED)/arxiv-74k.jsonl.gz

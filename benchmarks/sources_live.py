@@ -18,22 +18,22 @@ import json
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paperfeed.core.settings import Settings  # noqa: E402
-from paperfeed.delivery.harvest import run_source  # noqa: E402
-from paperfeed.delivery.ingest import ingest_records  # noqa: E402
-from paperfeed.index import open_search_index  # noqa: E402
-from paperfeed.ranking.search import search_papers  # noqa: E402
-from paperfeed.sources import read_records  # noqa: E402
-from paperfeed.sources.arxiv_oai import parse_list_records  # noqa: E402
-from paperfeed.sources.http import HttpClient  # noqa: E402
-from paperfeed.store import open_store  # noqa: E402
-from tests.replay_server import Listed, Replay, replaying  # noqa: E402
+from paperfeed.core.settings import Settings
+from paperfeed.delivery.harvest import run_source
+from paperfeed.delivery.ingest import ingest_records
+from paperfeed.index import open_search_index
+from paperfeed.ranking.search import search_papers
+from paperfeed.sources import read_records
+from paperfeed.sources.arxiv_oai import parse_list_records
+from paperfeed.sources.http import HttpClient
+from paperfeed.store import open_store
+from tests.replay_server import Listed, Replay, replaying
 
 SHARED = ROOT.parent / "shared" / "data"
 
