@@ -21,7 +21,12 @@ ANNOUNCE_WINDOW_DAYS = 7
 
 def is_withdrawn(comment: str | None, abstract: str | None = None) -> bool:
     """Whether arXiv's comment (or abstract) says the paper was withdrawn."""
-    return any(_WITHDRAWN.search(text) for text in (comment or "", abstract or "") if text)
+    # The substring test first: the regex costs ~0.2 ms on a long abstract, the test microseconds.
+    return any(
+        _WITHDRAWN.search(text)
+        for text in (comment or "", abstract or "")
+        if text and ("ithdr" in text or "ITHDR" in text)
+    )
 
 
 def doi_of(text: str | None) -> str | None:
