@@ -132,3 +132,32 @@ def test_user_agent_carries_the_contact_address() -> None:
 
     with HttpClient(Settings(contact_email="lab@example.org")) as http:
         assert http.client.headers["User-Agent"].endswith("mailto:lab@example.org")
+
+
+def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
+    """A followed arXiv source goes through the shared HTTP client: 3 s (here 0.2 s) between requests,
+    and a 503's Retry-After is waited out before the page is asked again."""
+    from tests.sources_server import Sleeps
+
+    doc = (b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
+           b"%s<resumptionToken>%s</resumptionToken></ListRecords></OAI-PMH>")
+    rec = (b'<record><header><identifier>oai:arXiv.org:2501.0000%d</identifier><datestamp>2025-01-06</datestamp>'
+           b'</header><metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>2501.0000%d</id>'
+           b"<created>2025-01-05</created><title>Paper %d</title><abstract>A.</abstract></arXiv></metadata></record>")
+    with serve() as server:
+        server.add("/oai", Reply(doc % (rec % (1, 1, 1), b"t1")),
+                   Reply(b"busy", 503, headers={"Retry-After": "7"}, content_type="text/plain"),
+                   Reply(doc % (rec % (2, 2, 2), b"")))
+        settings = settings_for(server, arxiv_delay=0.2, sources_today="2025-01-06")
+        sleeps = Sleeps()
+        source = store.add_source("oai", "arxiv-oai", {"set": "cs"})
+        with quick_client(settings, sleeps) as http:
+            run = run_source(store, settings, source, http=http)
+    assert run.error is None and run.counts.new == 2
+    assert 7.0 in sleeps.waits  # Retry-After honoured
+    assert any(0.0 < w <= 0.2 for w in sleeps.waits)  # the pacing gap before a following request
+    queries = [r.query for r in server.paths("/oai")]
+    assert queries[0] == {"verb": "ListRecords", "metadataPrefix": "arXiv", "from": "2025-01-05",
+                          "until": "2025-01-06", "set": "cs"}
+    assert queries[1] == queries[2] == {"verb": "ListRecords", "resumptionToken": "t1"}
+    assert store.get_source("oai").cursor == {"from": "2025-01-06"}  # type: ignore[union-attr]
