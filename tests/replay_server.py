@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -230,7 +230,7 @@ class Replay:
 class ReplayServer:
     """Serves a Replay on 127.0.0.1 in a background thread."""
 
-    def __init__(self, world: Replay) -> None:
+    def __init__(self, world: Replay, port: int = 0) -> None:
         self.world = world
         self._lock = threading.Lock()
         owner = self
@@ -253,6 +253,11 @@ class ReplayServer:
                     status, body = owner.world.oai(query)
                 elif parts.path == "/api/query":
                     status, body = owner.world.api(query)
+                elif parts.path == "/_calendar":  # ?today=YYYY-MM-DD moves the simulated calendar
+                    if query.get("today"):
+                        owner.world.today = date.fromisoformat(query["today"])
+                    status, body = 200, json.dumps({"today": owner.world.today.isoformat()})
+                    kind = "application/json"
                 elif parts.path == "/api/daily_papers":
                     status, body = owner.world.daily(query)
                     kind = "application/json"
@@ -273,7 +278,7 @@ class ReplayServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
 
@@ -324,8 +329,29 @@ def replaying(world: Replay) -> Iterator[ReplayServer]:
         server.stop()
 
 
-def days(first: date, n: int) -> Iterable[date]:
-    """n consecutive days from `first`."""
-    from datetime import timedelta
+def main() -> None:
+    """Serve the replay until interrupted: `python -m tests.replay_server --today 2025-03-24`."""
+    import argparse
 
-    return (first + timedelta(days=i) for i in range(n))
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--today", type=date.fromisoformat, default=date(2025, 3, 24))
+    parser.add_argument("--port", type=int, default=8901)
+    parser.add_argument("--category", default="cs.CL", help="primary category of the arXiv papers served")
+    parser.add_argument("--data", type=Path, default=shared)
+    args = parser.parse_args()
+    world = Replay(arxiv=load_arxiv(args.data / "arxiv-74k.jsonl.gz", date(2025, 3, 18), date(2026, 7, 1),
+                                    primary=args.category),
+                   hf=load_hf(args.data / "hf-daily" / "hf-daily-2026-02.jsonl"), today=args.today)
+    server = ReplayServer(world, port=args.port)
+    print(f"replaying on {server.base}: today is {world.today}; move it with {server.base}/_calendar?today=YYYY-MM-DD")
+    for key, value in server.env().items():
+        print(f"export {key}={value}")
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        server.httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()
