@@ -161,3 +161,19 @@ def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
                           "until": "2025-01-06", "set": "cs"}
     assert queries[1] == queries[2] == {"verb": "ListRecords", "resumptionToken": "t1"}
     assert store.get_source("oai").cursor == {"from": "2025-01-06"}  # type: ignore[union-attr]
+
+
+def test_catch_up_is_bounded_by_the_setting(store: Store) -> None:
+    with serve() as server:
+        server.add("/api/daily_papers", Reply(b"[]", content_type="application/json"))
+        settings = settings_for(server, sources_today="2026-02-20", sources_catchup_days=3, hf_refresh_days=1)
+        source = store.add_source("hf", "hf-daily", {})
+        store.claim_source(source.id, "me:1:1", 60, lambda h: False)
+        store.commit_page(source.id, "me:1:1", [], {"last_day": "2026-01-01"}, 60)  # seven weeks away
+        store.release_source(source.id, "me:1:1")
+        with quick_client(settings) as http:
+            run = run_source(store, settings, store.get_source("hf") or source, http=http)
+    assert [r.query["date"] for r in server.paths("/api/daily_papers")] == ["2026-02-17", "2026-02-18", "2026-02-19",
+                                                                            "2026-02-20"]
+    assert run.notes == ["gap 2026-01-01 .. 2026-02-16 is older than sources_catchup_days, not read"]
+    assert store.get_source("hf").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
