@@ -81,6 +81,9 @@ def _check_day(store: Store, world: Replay, source: str, name: str, client: Test
     assert daily["day"] == newest.isoformat() and daily["total"] == expected[newest]
     home = client.get("/")
     assert home.status_code == 200 and daily["papers"][0]["title"].split("&")[0][:30] in home.text
+    trending = client.get("/api/v1/trending", params={"limit": 100}).json()["papers"]
+    assert trending and trending[0]["day"] == newest.isoformat()  # no upvotes on arXiv: the freshest lead
+    assert len({p["id"] for p in trending}) == len(trending)
 
 
 def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_path: Path) -> None:
