@@ -91,6 +91,13 @@ def _paper_dict(p: Paper) -> dict[str, object]:
         "abstract": p.abstract,
         "sources": list(p.sources),
         "versions": list(p.versions),
+        "updated": p.updated.isoformat() if p.updated else None,
+        "announced_on": p.announced_on.isoformat() if p.announced_on else None,
+        "doi": p.doi,
+        "journal_ref": p.journal_ref,
+        "license": p.license,
+        "affiliations": [list(a) for a in p.affiliations],
+        "withdrawn": p.withdrawn,
     }
 
 
@@ -134,7 +141,10 @@ def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
     d = _paper_dict(found)
     click.echo(found.title)
     click.echo(", ".join(found.authors))
-    for key in ("arxiv_id", "version", "categories", "day", "upvotes", "abs_url", "pdf_url", "code_url", "comment", "sources", "versions"):
+    for key in ("arxiv_id", "version", "categories", "day", "upvotes", "abs_url", "pdf_url", "code_url", "comment", "sources", "versions",
+                "doi", "journal_ref", "license", "withdrawn"):
+        if key == "withdrawn" and not d[key]:
+            continue
         if d[key] not in (None, [], ""):
             value = d[key]
             click.echo(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
