@@ -177,3 +177,11 @@ def test_catch_up_is_bounded_by_the_setting(store: Store) -> None:
                                                                             "2026-02-20"]
     assert run.notes == ["gap 2026-01-01 .. 2026-02-16 is older than sources_catchup_days, not read"]
     assert store.get_source("hf").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
+
+
+def test_sources_declared_in_the_settings_file(store: Store, tmp_path: Path) -> None:
+    from paperfeed.core.settings import load_settings
+
+    (tmp_path / "paperfeed.toml").write_text('sources = "arxiv category=cs.CL; hf-daily name=hf"\n')
+    settings = load_settings({"data_dir": str(tmp_path)}, environ={})
+    assert [s.name for s in uc.list_sources(store, settings)] == ["arxiv-cs.CL", "hf"]
