@@ -10,11 +10,7 @@ from starlette.testclient import TestClient
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import csrf_from, make_app, page_csrf, signup
-
-client = web_fixtures.client  # fixtures shared with the other web tests
-seeded = web_fixtures.seeded
 
 
 def _admin(client: TestClient, store: Store, name: str = "root") -> str:
@@ -95,7 +91,7 @@ def test_paper_fields_on_page_api_and_bibtex(settings: Settings, seeded: Store) 
         listed = c.get("/api/v1/papers", params={"day": "2025-01-06"}).json()
         assert gone.id not in [p["id"] for p in listed["papers"]]  # withdrawn: out of the listings
         assert c.get(f"/api/v1/papers/{gone.id}").json()["withdrawn"] is True  # but kept
-    from paperfeed.delivery.web.services import bibtex
+    from paperfeed.delivery.usecases.papers import bibtex
 
     bib = bibtex([paper, gone])
     assert "doi = {10.1103/PhysRevC.87.065504}" in bib and "journal = {Phys. Rev. C 87, 065504 (2013)}" in bib

@@ -26,7 +26,7 @@ from typing import Any
 from paperfeed.core.errors import NotFound, PaperfeedError, RecordError, SourceError
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import holder_id, holder_is_dead
+from paperfeed.delivery.digest_runs import holder_id, holder_is_dead
 from paperfeed.delivery.sources import list_sources, today_of
 from paperfeed.sources import arxiv_api, arxiv_oai, hf_daily
 from paperfeed.sources.http import HttpClient
