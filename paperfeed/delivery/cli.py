@@ -133,7 +133,7 @@ def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
 @with_context
 def status(ctx: AppContext, as_json: bool, check: bool) -> None:
     """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
-    from paperfeed.delivery.sources import status_report
+    from paperfeed.delivery.usecases.sources import status_report
 
     last = ctx.store.last_successful_run()
     runs = ctx.store.recent_runs(10)

@@ -15,7 +15,7 @@ from paperfeed.delivery.cli_common import (
     with_context,
 )
 from paperfeed.delivery.harvest import run_sources
-from paperfeed.delivery.sources import (
+from paperfeed.delivery.usecases.sources import (
     KIND_HELP,
     SourceHealth,
     add_source,

@@ -27,7 +27,7 @@ from paperfeed.core.errors import NotFound, PaperfeedError, RecordError, SourceE
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.digest_runs import holder_id, holder_is_dead
-from paperfeed.delivery.sources import list_sources, today_of
+from paperfeed.delivery.usecases.sources import list_sources, today_of
 from paperfeed.sources import arxiv_api, arxiv_oai, hf_daily
 from paperfeed.sources.http import HttpClient
 from paperfeed.store import Store

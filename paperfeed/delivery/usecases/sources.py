@@ -1,4 +1,4 @@
-"""Followed sources, the use cases: add, list, show, remove, declare in settings, run, and health.
+"""Followed sources, the use cases: add, list, show, remove, declare in settings, and health.
 
 The CLI (`paperfeed sources ...`, `paperfeed status --check`), the admin page, /api/v1/sources,
 /status and the worker all call these functions; none of them holds a rule of its own.
