@@ -110,9 +110,8 @@ def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
     cats = json.loads(values.get("categories") or "[]")
     values["primary_category"] = cats[0] if cats else None
     values["title_key"] = normalise_title(values["title"])
-    values["day"] = (
-        values.get("featured_on") or values.get("announced_on") or values.get("published") or first_seen.date()
-    )
+    # Paper.day's rule; no first-seen fallback: a paper without a known day stays undated (NULL).
+    values["day"] = values.get("featured_on") or values.get("announced_on") or values.get("published")
     values["content_hash"] = _content_hash(values)
     return values
 
