@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from paperfeed.core.models import Paper, normalise_title
+from paperfeed.core.urls import safe_url
 
 # Fields a record can carry; a record that has a value fills or overrides the stored one.
 _TEXT_FIELDS = (
@@ -59,9 +60,9 @@ def _record_values(p: Paper) -> dict[str, Any]:
         "published": p.published,
         "updated": p.updated,
         "comment": p.comment,
-        "abs_url": p.abs_url,
-        "pdf_url": p.pdf_url,
-        "code_url": p.code_url,
+        "abs_url": safe_url(p.abs_url),
+        "pdf_url": safe_url(p.pdf_url),
+        "code_url": safe_url(p.code_url),
         "featured_on": p.featured_on,
         "external_upvotes": p.external_upvotes,
         "doi": p.doi,

@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
+from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
 from paperfeed.store.paper_merge import _EMPTY, _absorb, _content_hash, _finish, _merge, _Row
 from paperfeed.store.runs import now_utc, utc
@@ -69,9 +70,9 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         published=row["published"],
         updated=row["updated"],
         comment=row["comment"],
-        abs_url=row["abs_url"],
-        pdf_url=row["pdf_url"],
-        code_url=row["code_url"],
+        abs_url=safe_url(row["abs_url"]),  # rows stored before the URL policy existed
+        pdf_url=safe_url(row["pdf_url"]),
+        code_url=safe_url(row["code_url"]),
         featured_on=row["featured_on"],
         external_upvotes=row["external_upvotes"],
         doi=row["doi"],

@@ -3,7 +3,7 @@ paper fields the real responses carry (DOI, journal reference, license, affiliat
 day, withdrawn flag, Hugging Face comment count).
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
