@@ -7,7 +7,7 @@ SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
 PORT ?= 8000
 
-.PHONY: install install-run run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale bench-install lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-install lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
@@ -63,7 +63,10 @@ sample: install-run
 bench-install:
 	$(PYTHON) benchmarks/install.py
 
-bench: install bench-ingest bench-search bench-web bench-digest
+bench: install bench-ingest bench-search bench-web bench-digest bench-sources
+
+bench-sources: install
+	$(PY) benchmarks/sources_live.py --data $(SHARED)/arxiv-74k.jsonl.gz
 
 bench-ingest: install
 	$(PY) benchmarks/ingest.py $(SHARED)/arxiv-74k.jsonl.gz

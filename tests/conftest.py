@@ -20,7 +20,8 @@ from tests._digest_fixtures import SinkHandler, free_port
 from tests.web_fixtures import SAMPLE, FakeArxiv, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+# ../shared/data beside the clone (CI); PAPERFEED_SHARED_DATA points elsewhere (a git worktree).
+SHARED = Path(os.environ.get("PAPERFEED_SHARED_DATA") or ROOT.parent / "shared" / "data")
 PG_URL = os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 

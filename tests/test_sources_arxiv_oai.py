@@ -207,4 +207,4 @@ def test_resume_from_a_token_and_a_plain_httpx_client(server: ScriptedServer) ->
 
 def test_unknown_prefix_is_refused() -> None:
     with pytest.raises(ValueError, match="arXivRaw"):
-        Harvest(Settings(), prefix="oai_dc")
+        Harvest(Settings(), prefix="marc21")

@@ -68,7 +68,10 @@ def test_kaggle_dump_records() -> None:
     assert paper.arxiv_id == "0704.0001" and paper.version == 2
     assert paper.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
     assert paper.title.endswith("at Tevatron and LHC energies")
-    assert paper.published == date(2007, 4, 2) and paper.updated == date(2008, 11, 13)
+    # `updated` is the latest version's day (v2: 2007-07-24), as in the OAI-PMH and API parsers;
+    # the dump's update_date (2008-11-13) is when arXiv touched the metadata, not a new version.
+    assert paper.published == date(2007, 4, 2) and paper.updated == date(2007, 7, 24)
+    assert paper.versions == (1, 2)
     assert (
         paper.categories == ("hep-ph",)
         and paper.comment == "37 pages, 15 figures; published version"

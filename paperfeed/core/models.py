@@ -69,6 +69,13 @@ class Paper:
     source: str = ""  # where this record came from: "arxiv-api", "hf-daily", "jsonl", ...
     featured_on: date | None = None  # day Hugging Face Daily Papers featured it
     external_upvotes: int | None = None  # upvotes on Hugging Face, an outside signal
+    doi: str | None = None
+    journal_ref: str | None = None
+    license: str | None = None  # the license URL arXiv states
+    announced_on: date | None = None  # the day arXiv announced (listed) it
+    withdrawn: bool = False  # the authors withdrew it: kept, shown as withdrawn, left out of feeds
+    affiliations: tuple[tuple[str, ...], ...] = ()  # per author, in author order (empty when unknown)
+    external_comments: int | None = None  # comments on Hugging Face
     id: int | None = None
     first_seen_at: datetime | None = None
     sources: tuple[str, ...] = field(default=(), compare=False)
@@ -86,12 +93,13 @@ class Paper:
 
     @property
     def day(self) -> date | None:
-        """The day the paper belongs to in daily listings; None when unknown (an undated paper).
+        """The day the paper belongs to in daily listings (featured, else announced, else v1 date);
+        None when unknown (an undated paper).
 
         Never the day it was first seen: a paper whose day is unknown is kept out of the day lists
         and trending rather than given an invented day.
         """
-        return self.featured_on or self.published
+        return self.featured_on or self.announced_on or self.published
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import click
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.settings import SETTINGS
-from paperfeed.delivery import cli_digest, cli_search, cli_web
+from paperfeed.delivery import cli_digest, cli_search, cli_sources, cli_web
 from paperfeed.delivery.cli_common import (
+    EXIT_ALL_REJECTED,
     EXIT_NOTHING,
+    EXIT_STALE,
     AppContext,
     echo_json,
     fail,
@@ -55,7 +57,10 @@ def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: b
         echo_json({**asdict(report.counts), "seconds": round(report.seconds, 3)})
     else:
         click.echo(report.summary)
-    if report.counts.changed == 0:
+    c = report.counts
+    if c.rejected and c.new + c.updated + c.unchanged == 0:
+        sys.exit(EXIT_ALL_REJECTED)
+    if c.changed == 0:
         sys.exit(EXIT_NOTHING)
     if index:
         try:
@@ -136,9 +141,9 @@ def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
     click.echo(", ".join(found.authors))
     shown = {**d, "categories": list(found.categories), **{f"{k}_url": v for k, v in links(found).items()}}
     for key in ("arxiv_id", "version", "categories", "day", "upvotes", "arxiv_url", "pdf_url", "code_url", "comment",
-                "sources", "versions"):
-        value = shown[key]
-        if value not in (None, [], ""):
+                "sources", "versions", "doi", "journal_ref", "license", "withdrawn"):
+        value = shown.get(key)
+        if value is not False and value not in (None, [], ""):  # `withdrawn` only when it is
             click.echo(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     click.echo("")
     click.echo(click.wrap_text(found.abstract, 88))
@@ -146,11 +151,16 @@ def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--check", is_flag=True,
+              help="Exit 4 when a followed source is stale (no success within sources_stale_hours): for cron or monitoring.")
 @with_context
-def status(ctx: AppContext, as_json: bool) -> None:
-    """Papers stored, the last successful ingest and the recent runs."""
+def status(ctx: AppContext, as_json: bool, check: bool) -> None:
+    """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
+    from paperfeed.delivery.usecases.sources import status_report
+
     last = ctx.store.last_successful_run()
     runs = ctx.store.recent_runs(10)
+    health = status_report(ctx.store, ctx.settings)
     info = {
         "database": ctx.store.backend,
         "schema": ctx.store.current_revision(),
@@ -158,19 +168,32 @@ def status(ctx: AppContext, as_json: bool) -> None:
         "last_successful_ingest": last.finished_at.isoformat() if last and last.finished_at else None,
         "recent_runs": [r.as_dict() for r in runs],
         **cli_search.status_info(ctx),
+        "sources_ok": health["ok"],
+        "sources": health["sources"],
     }
+    stale = [s["name"] for s in health["sources"] if s["stale"]]
     if as_json:
         echo_json(info)
+        if check and stale:
+            sys.exit(EXIT_STALE)
         return
     for key, value in info.items():
-        if key != "recent_runs":
+        if key not in ("recent_runs", "sources"):
             click.echo(f"{key}: {value}")
+    for s in health["sources"]:
+        state = "STALE" if s["stale"] else ("FAILING" if s["failing"] else "ok")
+        click.echo(f"  source {s['name']}: {state}, last success {s['last_success_at'] or 'never'}, "
+                   f"{s['papers_brought']} papers, lag {s['lag_days'] if s['lag_days'] is not None else '-'} days"
+                   + (f", last error: {s['last_error']}" if s["failing"] else ""))
     for r in runs:
         when = r.started_at.strftime("%Y-%m-%d %H:%M")
         counts = f"{r.counts.new} new, {r.counts.updated} updated, {r.counts.unchanged} unchanged, {r.counts.rejected} rejected"
         tail = f" error: {r.error}" if r.error else ""
         state = "interrupted" if r.status == "running" else r.status
         click.echo(f"  {when} {state:<11} {r.source}  {counts}{tail}")
+    if check and stale:
+        click.echo(f"stale: {', '.join(stale)}", err=True)
+        sys.exit(EXIT_STALE)
 
 
 @cli.group()
@@ -230,7 +253,7 @@ def settings_cmd(markdown: bool) -> None:
         click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
 
 
-for _module in (cli_search, cli_web, cli_digest):
+for _module in (cli_search, cli_web, cli_digest, cli_sources):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

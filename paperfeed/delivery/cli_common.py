@@ -16,6 +16,9 @@ from paperfeed.delivery.context import AppContext, open_context
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_NOTHING, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_ALL_REJECTED = 3  # every record was refused (nothing stored): a broken source, not a quiet day
+EXIT_STALE = 4  # `paperfeed status --check`: a followed source is stale
+EXIT_SOURCE_FAILED = 5  # `paperfeed sources run`: a source's harvest failed (its cursor stays put)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -50,4 +53,4 @@ def with_context(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_NOTHING", "EXIT_OK", "AppContext", "echo_json", "fail", "with_context"]
+__all__ = ["EXIT_ALL_REJECTED", "EXIT_BAD_INPUT", "EXIT_NOTHING", "EXIT_OK", "EXIT_SOURCE_FAILED", "EXIT_STALE", "AppContext", "echo_json", "fail", "with_context"]

@@ -228,13 +228,15 @@ def subscribe_remove(ctx: AppContext, username: str, search_id: int | None, cate
 @click.option("--once", is_flag=True, help="Run one cycle and exit.")
 @with_context
 def worker_cmd(ctx: AppContext, once: bool) -> None:
-    """Ingest worker_sources on schedule, embed new papers, send digests when due; until SIGTERM."""
+    """Harvest followed sources and worker_sources on schedule, embed new papers, send digests when due; until SIGTERM."""
     from paperfeed.delivery.worker import WorkerReport, run_worker
 
     def show(report: WorkerReport) -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         if report.ingested:
             click.echo(f"{stamp} ingest: {report.ingested}", err=True)
+        for line in report.sources:
+            click.echo(f"{stamp} source {line}", err=True)
         if report.embedded:
             click.echo(f"{stamp} index: {report.embedded} papers embedded", err=True)
         for err in report.errors:

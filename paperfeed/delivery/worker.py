@@ -20,6 +20,7 @@ from paperfeed.core.rules import INGEST_LEASE, ingest_due, ingest_lease_seconds
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.digests import DigestReport, holder_id, open_index, run_digests
 from paperfeed.delivery.email.mailer import Mailer
+from paperfeed.delivery.harvest import run_sources
 from paperfeed.delivery.ingest import ingest_targets
 from paperfeed.index import SearchIndex
 from paperfeed.store import Store
@@ -33,6 +34,7 @@ class WorkerReport:
     """What one worker cycle did."""
 
     ingested: str | None = None
+    sources: list[str] = field(default_factory=list)  # one summary line per followed source run
     embedded: int = 0
     digests: DigestReport = field(default_factory=DigestReport)
     errors: list[str] = field(default_factory=list)
@@ -79,13 +81,19 @@ def update_index(settings: Settings, store: Store) -> int:
 
 def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
           index: SearchIndex | None = None) -> WorkerReport:
-    """One pass: ingest if due, update the search index, then compose and send due digests."""
+    """One pass: ingest if due, harvest the followed sources that are due, update the search index,
+    then compose and send due digests."""
     report = WorkerReport()
     try:
         report.ingested = maybe_ingest(settings, store, holder_id(), now or now_utc())
     except PaperfeedError as exc:
         report.errors.append(f"ingest: {exc.message}")
         log.error("ingest failed: %s", exc.message)
+    try:
+        report.sources = [r.summary for r in run_sources(store, settings, due_only=True, now=now)]
+    except PaperfeedError as exc:  # a bad `sources` setting, say; each source's own errors are in its run
+        report.errors.append(f"sources: {exc.message}")
+        log.error("followed sources failed: %s", exc.message)
     try:
         report.embedded = update_index(settings, store)
     except PaperfeedError as exc:  # search keeps its last good index; digests fall back to words

@@ -16,6 +16,7 @@ import httpx
 from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import Settings
+from paperfeed.sources.arxiv_meta import doi_of, is_withdrawn
 from paperfeed.sources.fields import FieldError, date_of, squash
 from paperfeed.sources.http import HttpClient, as_http
 from paperfeed.sources.xmldoc import child_text, parse_xml
@@ -83,24 +84,40 @@ def _entry_to_paper(entry: Element, location: str) -> Paper | RecordError:
         updated = date_of(child_text(entry, f"{ATOM}updated").strip() or None, "updated")
     except FieldError as exc:
         return RecordError(location, str(exc))
-    authors = tuple(
-        name
-        for name in (squash(child_text(a, f"{ATOM}name")) for a in entry.findall(f"{ATOM}author"))
-        if name
-    )
+    authors: list[str] = []
+    affiliations: list[tuple[str, ...]] = []
+    for a in entry.findall(f"{ATOM}author"):
+        name = squash(child_text(a, f"{ATOM}name"))
+        if name:
+            authors.append(name)
+            affiliations.append(
+                tuple(t for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV}affiliation")) if t)
+            )
+    comment = squash(child_text(entry, f"{ARXIV}comment")) or None
+    abstract = squash(child_text(entry, f"{ATOM}summary"))
+    doi = doi_of(child_text(entry, f"{ARXIV}doi"))
+    for link in entry.findall(f"{ATOM}link"):
+        if link.get("title") == "doi":
+            doi = doi or doi_of(link.get("href"))
     return Paper(
         title=title,
-        abstract=squash(child_text(entry, f"{ATOM}summary")),
+        abstract=abstract,
         arxiv_id=arxiv_id,
         version=version,
-        authors=authors,
+        authors=tuple(authors),
         categories=tuple(categories),
         published=published,
-        updated=updated,
-        comment=squash(child_text(entry, f"{ARXIV}comment")) or None,
+        # Atom <updated> is the day the returned version was submitted: the latest version's day,
+        # the one meaning `updated` has everywhere; for a v1 it equals <published> and says nothing.
+        updated=updated if updated != published else None,
+        comment=comment,
         abs_url=abs_url,
         pdf_url=pdf_url,
         source=SOURCE,
+        doi=doi,
+        journal_ref=squash(child_text(entry, f"{ARXIV}journal_ref")) or None,
+        withdrawn=is_withdrawn(comment, abstract),
+        affiliations=tuple(affiliations) if any(affiliations) else (),
     )
 
 
@@ -232,3 +249,15 @@ def search_arxiv(
     finally:
         if http is not client:
             http.close()
+
+
+def search_page(http: HttpClient, query: str, start: int, size: int) -> AtomFeed:
+    """One page of an API search, newest submissions first; SourceError on an error answer."""
+    params: dict[str, str | int] = {
+        "search_query": query,
+        "start": start,
+        "max_results": size,
+        "sortBy": "submittedDate",
+        "sortOrder": "descending",
+    }
+    return _fetch_feed(http, params)[0]

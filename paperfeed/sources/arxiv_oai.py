@@ -15,7 +15,7 @@ granular, so that day comes again, which is harmless because ingest merges idemp
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from xml.etree.ElementTree import Element
 
@@ -24,15 +24,22 @@ import httpx
 from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, normalise_space, split_arxiv_id
 from paperfeed.core.settings import Settings
+from paperfeed.sources.arxiv_meta import (
+    announced_from_datestamp,
+    clean_license,
+    doi_of,
+    is_withdrawn,
+)
 from paperfeed.sources.fields import FieldError, categories_of, date_of, split_authors, squash
 from paperfeed.sources.http import HttpClient, as_http
+from paperfeed.sources.oai_dc import OAI_DC, dc_to_paper
 from paperfeed.sources.xmldoc import child_text, local, parse_xml
 
 SOURCE = "arxiv-oai"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 ARXIV_NS = "{http://arxiv.org/OAI/arXiv/}"
 RAW_NS = "{http://arxiv.org/OAI/arXivRaw/}"
-PREFIXES = ("arXiv", "arXivRaw")
+PREFIXES = ("arXiv", "arXivRaw", "oai_dc")
 EMPTY_RESULT = "noRecordsMatch"
 
 
@@ -58,8 +65,12 @@ def _author_name(author: Element) -> str:
 
 def _from_arxiv(meta: Element) -> Paper:
     ident = child_text(meta, f"{ARXIV_NS}id").strip()
-    authors = tuple(
-        name for name in (_author_name(a) for a in meta.iter(f"{ARXIV_NS}author")) if name
+    named = [(a, _author_name(a)) for a in meta.iter(f"{ARXIV_NS}author")]
+    authors = tuple(name for _, name in named if name)
+    affiliations = tuple(
+        tuple(t for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV_NS}affiliation")) if t)
+        for a, name in named
+        if name
     )
     return _paper(
         meta,
@@ -69,6 +80,7 @@ def _from_arxiv(meta: Element) -> Paper:
         authors,
         published=date_of(child_text(meta, f"{ARXIV_NS}created").strip() or None, "created"),
         updated=date_of(child_text(meta, f"{ARXIV_NS}updated").strip() or None, "updated"),
+        affiliations=affiliations if any(affiliations) else (),
     )
 
 
@@ -104,6 +116,7 @@ def _paper(
     published: date | None,
     updated: date | None,
     versions: tuple[int, ...] = (),
+    affiliations: tuple[tuple[str, ...], ...] = (),
 ) -> Paper:
     try:
         arxiv_id, id_version = split_arxiv_id(ident)
@@ -112,20 +125,27 @@ def _paper(
     title = squash(child_text(meta, f"{ns}title"))
     if not title:
         raise FieldError("record has no title")
+    comment = squash(child_text(meta, f"{ns}comments")) or None
+    abstract = squash(child_text(meta, f"{ns}abstract"))
     return Paper(
         title=title,
-        abstract=squash(child_text(meta, f"{ns}abstract")),
+        abstract=abstract,
         arxiv_id=arxiv_id,
         version=version or id_version,
         authors=authors,
         categories=categories_of(child_text(meta, f"{ns}categories")),
         published=published,
         updated=updated,
-        comment=squash(child_text(meta, f"{ns}comments")) or None,
+        comment=comment,
         abs_url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         source=SOURCE,
         versions=versions,
+        doi=doi_of(child_text(meta, f"{ns}doi")),
+        journal_ref=squash(child_text(meta, f"{ns}journal-ref")) or None,
+        license=clean_license(child_text(meta, f"{ns}license")),
+        withdrawn=is_withdrawn(comment, abstract),
+        affiliations=affiliations,
     )
 
 
@@ -149,15 +169,22 @@ def _record(record: Element, where: str, page: OaiPage) -> Paper | RecordError |
         return RecordError(where, f"record {identifier or '?'} has no metadata")
     try:
         if meta.tag == f"{ARXIV_NS}arXiv":
-            return _from_arxiv(meta)
-        if meta.tag == f"{RAW_NS}arXivRaw":
-            return _from_raw(meta)
+            paper = _from_arxiv(meta)
+        elif meta.tag == f"{RAW_NS}arXivRaw":
+            paper = _from_raw(meta)
+        elif meta.tag == OAI_DC:
+            paper = dc_to_paper(meta, SOURCE)
+        else:
+            return RecordError(
+                where,
+                f"record {identifier or '?'}: unsupported metadata format <{local(meta.tag)}>"
+                " (use arXiv, arXivRaw or oai_dc)",
+            )
     except FieldError as exc:
         return RecordError(where, f"record {identifier or '?'}: {exc}")
-    return RecordError(
-        where,
-        f"record {identifier or '?'}: unsupported metadata format <{local(meta.tag)}> (use arXiv or arXivRaw)",
-    )
+    version = paper.version or (2 if paper.updated else 1)  # arXiv format: <updated> only after v1
+    announced = announced_from_datestamp(stamp, paper.published, version)
+    return replace(paper, announced_on=announced) if announced else paper
 
 
 def parse_list_records(xml_bytes: bytes, location: str) -> OaiPage:
@@ -177,6 +204,14 @@ def parse_list_records(xml_bytes: bytes, location: str) -> OaiPage:
         if code != EMPTY_RESULT:
             page.oai_error = f"{code}: {squash(''.join(err.itertext())) or 'no message'}"
     listing = root.find(f"{OAI}ListRecords")
+    if listing is None:
+        listing = root.find(f"{OAI}GetRecord")  # one record, no resumption token
+    answered = [local(c.tag) for c in root if local(c.tag) not in ("responseDate", "request", "error")]
+    if listing is None and answered and not page.oai_error and not page.error:
+        page.error = (
+            f"{location}: OAI-PMH answer <{answered[0]}> holds no records"
+            " (only ListRecords and GetRecord can be ingested)"
+        )
     if listing is not None:
         for number, record in enumerate(listing.findall(f"{OAI}record"), start=1):
             if not doc.finished(record):
@@ -280,3 +315,32 @@ def harvest(
 ) -> Harvest:
     """Start a ListRecords harvest (lazy: nothing is fetched until it is iterated)."""
     return Harvest(settings, client, from_date, until, set_spec, prefix)
+
+
+def list_params(
+    from_date: date | None, until: date | None, set_spec: str | None, prefix: str = "arXiv"
+) -> dict[str, str]:
+    """The query of a first ListRecords request."""
+    if prefix not in PREFIXES:
+        raise ValueError(f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}")
+    params = {"verb": "ListRecords", "metadataPrefix": prefix}
+    if from_date:
+        params["from"] = from_date.isoformat()
+    if until:
+        params["until"] = until.isoformat()
+    if set_spec:
+        params["set"] = set_spec
+    return params
+
+
+def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, token: str | None) -> OaiPage:
+    """One ListRecords page: the first (params) or a follow-up (token); SourceError on unusable answers."""
+    query = {"verb": "ListRecords", "resumptionToken": token} if token else params
+    response = http.get(base_url, params=query)
+    location = str(response.url)
+    page = parse_list_records(response.content, location)
+    if page.error:
+        raise SourceError(f"OAI-PMH answered unusable XML: {page.error}")
+    if page.oai_error:
+        raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
+    return page

@@ -32,6 +32,7 @@ from typing import Any
 
 from paperfeed.core.errors import RecordError
 from paperfeed.core.models import Paper, normalise_space, parse_arxiv_ref
+from paperfeed.sources.arxiv_meta import doi_of, is_withdrawn
 from paperfeed.sources.fields import (
     FieldError,
     authors_of,
@@ -52,7 +53,6 @@ SOURCE_JSON = "json"
 csv.field_size_limit(16 * 1024 * 1024)
 _ID_KEYS = ("id", "paper_id")
 _PUBLISHED_KEYS = ("published", "date", "first_seen_date", "publication_date", "created")
-_UPDATED_KEYS = ("updated", "update_date")
 _ABS_KEYS = ("abs_url", "url")
 _CODE_KEYS = ("github_url", "github", "githubRepo")
 
@@ -123,21 +123,80 @@ def _dump_versions(rec: dict[str, Any]) -> tuple[int | None, Any]:
     return max(numbers), created
 
 
+_URL_HINTS = ("url", "link", "href", "page")
+_MAX_DEPTH = 4
+
+
+def _ref_in(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
+    """The first (field path, text) naming an arXiv paper in URL-like fields, nested objects included."""
+    if depth > _MAX_DEPTH:
+        return None
+    if isinstance(value, str):
+        low = value.lower()
+        if "arxiv.org/" in low or "huggingface.co/papers/" in low:
+            return where, value
+        return None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        items = [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()
+                 if isinstance(v, (dict, list)) or any(h in str(k).lower() for h in _URL_HINTS)]
+    elif isinstance(value, list):
+        items = [(f"{where}[{i}]", v) for i, v in enumerate(value[:20])]
+    for path, item in items:
+        found = _ref_in(item, path, depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _nested(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record whose paper fields sit in one nested object ({"paper": {...}}) merged flat; else itself."""
+    inner = rec.get("paper")
+    if isinstance(inner, dict) and ("title" in inner or "summary" in inner or "abstract" in inner):
+        return {**{k: v for k, v in rec.items() if k != "paper"}, **inner}
+    return rec
+
+
+def _dump_history(rec: dict[str, Any]) -> tuple[tuple[int, ...], Any]:
+    """Every version number of a dump record and the last version's creation date."""
+    items = [v for v in rec.get("versions") or [] if isinstance(v, dict)]
+    numbered = sorted(
+        (int(str(v.get("version", "")).lstrip("v")), v.get("created"))
+        for v in items
+        if str(v.get("version", "")).lstrip("v").isdigit()
+    )
+    return tuple(n for n, _ in numbered), numbered[-1][1] if len(numbered) > 1 else None
+
+
 def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
     """Map one record (any of the three shapes) to a Paper; FieldError names a bad field."""
+    rec = _nested(rec)
     title = text_of(rec.get("title"), "title")
     if not title:
         raise FieldError("record has no title")
     arxiv_id, version = _arxiv_id(rec)
+    if arxiv_id is None:
+        found = _ref_in(rec, "")
+        if found:
+            try:
+                arxiv_id, version = parse_arxiv_ref(found[1])
+            except ValueError:
+                pass  # an arxiv.org URL without an id (a listing page, say) identifies nothing
     dump = is_dump_record(rec)
+    history: tuple[int, ...] = ()
     if dump:
         authors = _dump_authors(rec)
         dump_version, created = _dump_versions(rec)
         version = version or dump_version
         published = date_of(created, "versions.created")
+        history, last_created = _dump_history(rec)
+        # One meaning of `updated` everywhere: the latest version's day. The dump's update_date
+        # is when arXiv last touched the metadata, so it is not used.
+        updated = date_of(last_created, "versions.created")
     else:
         authors = authors_of(rec.get("authors"))
         published = date_of(*reversed(_first(rec, _PUBLISHED_KEYS)))
+        updated = date_of(rec.get("updated"), "updated")
     if version is None and rec.get("version") is not None:
         version = int_of(rec["version"], "version")
     # Each alias group is looked up only when its usual key is absent: big dumps pay per lookup.
@@ -146,23 +205,22 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
     if dump and arxiv_id:
         abs_url = abs_url or f"https://arxiv.org/abs/{arxiv_id}"
         pdf_url = pdf_url or f"https://arxiv.org/pdf/{arxiv_id}"
-    if arxiv_id is None and abs_url and "arxiv.org/" in abs_url:
-        try:
-            arxiv_id, version = parse_arxiv_ref(abs_url)
-        except ValueError:
-            pass  # an arxiv.org URL without an id (a listing page, say) identifies nothing
+    if arxiv_id and not abs_url:
+        abs_url = f"https://arxiv.org/abs/{arxiv_id}"
     cats = rec.get("arxiv_categories")
     upvotes = rec.get("upvotes")
+    comment = optional_text(rec.get("comment") or rec.get("comments"), "comment")
+    abstract = text_of(rec.get("abstract") or rec.get("summary") or rec.get("description"), "abstract")
     return Paper(
         title=title,
-        abstract=text_of(rec.get("abstract") or rec.get("summary"), "abstract"),
+        abstract=abstract,
         arxiv_id=arxiv_id,
         version=version,
         authors=authors,
         categories=categories_of(cats if cats is not None else rec.get("categories")),
         published=published,
-        updated=date_of(*reversed(_first(rec, _UPDATED_KEYS))),
-        comment=optional_text(rec.get("comment") or rec.get("comments"), "comment"),
+        updated=updated,
+        comment=comment,
         abs_url=abs_url,
         pdf_url=pdf_url,
         code_url=optional_text(rec.get("code_url") or _first(rec, _CODE_KEYS)[1], "code_url"),
@@ -171,6 +229,13 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
         external_upvotes=int_of(
             upvotes if upvotes is not None else rec.get("external_upvotes"), "upvotes"
         ),
+        doi=doi_of(optional_text(rec.get("doi"), "doi")),
+        journal_ref=optional_text(rec.get("journal-ref") or rec.get("journal_ref"), "journal_ref"),
+        license=optional_text(rec.get("license"), "license"),
+        # A listing dump's first_seen_date is the day arXiv listed (announced) the paper.
+        announced_on=date_of(rec.get("announced_on") or rec.get("first_seen_date"), "announced_on"),
+        withdrawn=bool(rec.get("withdrawn")) or is_withdrawn(comment, abstract),
+        versions=history,
     )
 
 

@@ -57,6 +57,12 @@ def _json_flavour(text: str, name: str) -> str:
     try:
         rec = json.loads(first)
     except ValueError:
+        if text.startswith("{") and "\n" in text[:4096] and len(first) < 4096:
+            # One pretty-printed object: a Daily Papers wrapper or record, or a generic paper.
+            head = text[:PEEK]
+            if re.search(r'"(?:papers|paper_id|summary_en)"\s*:', head):
+                return "hf-daily"
+            return "json"
         return "jsonl"  # a first line too long for the peek, or a bad one: reported per line later
     if not isinstance(rec, dict):
         raise _unknown(name, "a JSON value that is not an object per line")
@@ -111,6 +117,8 @@ def _json_array(data: bytes, name: str) -> Iterator[Paper | RecordError]:
     except ValueError as exc:
         yield RecordError(name, f"invalid JSON: {exc}")
         return
+    if isinstance(decoded, dict):  # one pretty-printed paper object
+        decoded = [decoded]
     yield from bulk.parse_json_array(decoded, name)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> 
         source=SOURCE,
         featured_on=featured,
         external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
+        external_comments=int_of(item.get("numComments", paper.get("numComments")), "numComments"),
     )
 
 
@@ -206,9 +208,77 @@ def parse_hf_api(
             yield RecordError(location, str(exc))
 
 
+def _one_record(rec: dict[str, Any], location: str, day: date | None = None) -> Paper | RecordError:
+    try:
+        paper = api_item_to_paper(rec, day) if "paper" in rec else line_to_paper(rec)
+    except FieldError as exc:
+        return RecordError(location, str(exc))
+    return paper if paper.featured_on or day is None else replace(paper, featured_on=day)
+
+
+def parse_hf_document(data: Any, name: str) -> Iterator[Paper | RecordError]:
+    """Papers from one decoded JSON object: a wrapper {"date", "count", "papers": [...]} or one record.
+
+    hf_bot saves a day as the wrapper and each paper as one pretty-printed record per file. A
+    wrapper whose `count` disagrees with its papers is reported (the file may be cut short).
+    """
+    if not isinstance(data, dict):
+        yield RecordError(name, f"expected a JSON object, got {type(data).__name__}")
+        return
+    if "papers" in data:
+        items = data["papers"]
+        if not isinstance(items, list):
+            yield RecordError(name, f"papers: expected a list, got {type(items).__name__}")
+            return
+        try:
+            day = date_of(data.get("date"), "date")
+            count = int_of(data.get("count"), "count")
+        except FieldError as exc:
+            yield RecordError(name, str(exc))
+            return
+        for number, rec in enumerate(items, start=1):
+            location = f"{name}#{number}"
+            if not isinstance(rec, dict):
+                yield RecordError(location, f"expected an object, got {type(rec).__name__}")
+                continue
+            yield _one_record(rec, location, day)
+        if count is not None and count != len(items):
+            yield RecordError(name, f"count says {count} papers but the file holds {len(items)}")
+        return
+    if "paper_id" in data or "paper" in data or "title" in data:
+        yield _one_record(data, name)
+        return
+    yield RecordError(
+        name,
+        "a JSON object that is neither a Daily Papers wrapper {date, count, papers} nor one paper"
+        f" record (keys: {', '.join(sorted(map(str, data))[:8])})",
+    )
+
+
+def is_whole_document(data: bytes) -> bool:
+    """Whether content is one JSON object spread over lines (pretty-printed), not JSON Lines."""
+    text = data.lstrip()
+    if text[:1] != b"{":
+        return False
+    first = text.split(b"\n", 1)[0]
+    try:
+        json.loads(first)
+    except ValueError:
+        return True
+    return False
+
+
 def parse_hf_daily(data: bytes, name: str) -> Iterator[Paper | RecordError]:
-    """Papers from any of the three shapes, told apart by the first bytes."""
+    """Papers from any of the shapes, told apart by the first bytes."""
     head = data.lstrip()[:1]
+    if head == b"{" and not is_keyed_object(data) and is_whole_document(data):
+        try:
+            decoded = json.loads(decode(data))
+        except ValueError as exc:
+            yield RecordError(name, f"invalid JSON (a pretty-printed object): {exc}")
+            return
+        yield from parse_hf_document(decoded, name)
+        return
     if head == b"[" or is_keyed_object(data):
         try:
             decoded = json.loads(decode(data))
@@ -226,7 +296,7 @@ def parse_hf_daily(data: bytes, name: str) -> Iterator[Paper | RecordError]:
 def read_hf_daily(path: Path) -> Iterator[Paper | RecordError]:
     """Papers from a file of any of the three shapes (gzip or not); JSON Lines are streamed."""
     head = peek(path, 4096)
-    if head.lstrip()[:1] == b"[" or is_keyed_object(head):
+    if head.lstrip()[:1] == b"[" or is_keyed_object(head) or is_whole_document(head):
         return parse_hf_daily(read_bytes(path), str(path))
     return parse_hf_jsonl(iter_byte_lines(path), str(path))
 

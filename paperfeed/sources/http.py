@@ -85,6 +85,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def user_agent(settings: Settings) -> str:
+    """The User-Agent: the setting plus the contact address, as arXiv asks of harvesters."""
+    if not settings.contact_email:
+        return settings.user_agent
+    return f"{settings.user_agent} mailto:{settings.contact_email}"
+
+
 def host_of(url: str) -> str:
     """The lower-case host[:port] of a URL."""
     return urlsplit(url).netloc.lower()
@@ -106,7 +113,7 @@ class HttpClient:
         self._owns_client = client is None
         self.client = client or httpx.Client(
             timeout=settings.http_timeout,
-            headers={"User-Agent": settings.user_agent},
+            headers={"User-Agent": user_agent(settings)},
             follow_redirects=True,
         )
         self.sleep = sleep

@@ -42,9 +42,11 @@ def _count(query: dict[str, str], key: str, default: int, url: str) -> int:
 def _oai(
     url: str, base: str, query: dict[str, str], settings: Settings, http: HttpClient
 ) -> Iterator[Paper | RecordError]:
+    if query.get("verb") == "GetRecord":
+        return _download(url, settings, http, "oai-pmh")
     if query.get("verb") != "ListRecords":
         raise BadRequest(
-            f"only OAI-PMH verb=ListRecords can be ingested, not {query.get('verb')!r} ({url})"
+            f"only OAI-PMH verb=ListRecords or GetRecord can be ingested, not {query.get('verb')!r} ({url})"
         )
     prefix = query.get("metadataPrefix", "arXiv")
     if "resumptionToken" not in query and prefix not in arxiv_oai.PREFIXES:

@@ -26,6 +26,7 @@ from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
 from paperfeed.store.security import SecurityRepo
+from paperfeed.store.sources import SourceStore
 from paperfeed.store.submissions import SubmissionStore
 from paperfeed.store.subscriptions import SubscriptionStore
 from paperfeed.store.users import UserStore
@@ -90,10 +91,10 @@ def _alembic_config(engine_conn: Any) -> Config:
 
 
 class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
-            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore):
+            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore):
     """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
     repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
-    deliveries, leases, comments, authors, groups)."""
+    deliveries, leases, comments, authors, groups, followed sources)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -101,8 +101,8 @@ class DeliveryStore:
         return out
 
     def papers_first_seen(self, since: datetime | None, until: datetime) -> list[Paper]:
-        """Papers first seen in (since, until], oldest id first."""
-        query = select(papers).where(papers.c.first_seen_at <= until).order_by(papers.c.id)
+        """Papers first seen in (since, until], oldest id first (withdrawn ones left out)."""
+        query = select(papers).where(papers.c.first_seen_at <= until, papers.c.withdrawn == 0).order_by(papers.c.id)
         if since is not None:
             query = query.where(papers.c.first_seen_at > since)
         with self.engine.connect() as conn:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +27,7 @@ from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
 from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
+from paperfeed.store.paper_merge import _EMPTY, _absorb, _content_hash, _finish, _merge, _Row
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
@@ -36,93 +35,16 @@ from paperfeed.store.schema import (
     paper_tombstones,
     paper_versions,
     papers,
+    upvote_history,
 )
-
-# Fields a record can carry; a record that has a value fills or overrides the stored one.
-_TEXT_FIELDS = ("title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated")
-_HASHED = _TEXT_FIELDS + ("arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes")
-_EMPTY: dict[str, Any] = {
-    "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
-    "featured_on": None, "external_upvotes": None,
-}
-
-
-@dataclass
-class _Row:
-    """A paper being merged in memory during one batch."""
-
-    values: dict[str, Any]
-    id: int | None = None
-    original_hash: str | None = None
-    sources: set[str] = field(default_factory=set)
-    new_sources: set[str] = field(default_factory=set)
-    versions: set[int] = field(default_factory=set)
-    new_versions: dict[int, str] = field(default_factory=dict)
-    absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
-
-
-def _content_hash(values: dict[str, Any]) -> str:
-    blob = json.dumps([values.get(k) for k in _HASHED], default=str, ensure_ascii=False)
-    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
-
-def _record_values(p: Paper) -> dict[str, Any]:
-    return {
-        "arxiv_id": p.arxiv_id,
-        "version": p.version,
-        "title": p.title,
-        "abstract": p.abstract,
-        "authors": json.dumps(list(p.authors), ensure_ascii=False),
-        "categories": json.dumps(list(p.categories)),
-        "published": p.published,
-        "updated": p.updated,
-        "comment": p.comment,
-        "abs_url": safe_url(p.abs_url),
-        "pdf_url": safe_url(p.pdf_url),
-        "code_url": safe_url(p.code_url),
-        "featured_on": p.featured_on,
-        "external_upvotes": p.external_upvotes,
-    }
-
-
-def _merge(values: dict[str, Any], rec: Paper) -> None:
-    """Merge a record into stored values: a record with an arXiv id and a version no older wins."""
-    new = _record_values(rec)
-    old_version = values.get("version")
-    overrides = rec.arxiv_id is not None and (
-        old_version is None or (rec.version is not None and rec.version >= old_version)
-    )
-    for key in _TEXT_FIELDS:
-        if new[key] and (overrides or not values.get(key)):
-            values[key] = new[key]
-    for key in ("authors", "categories"):
-        if new[key] != "[]" and (overrides or values.get(key, "[]") == "[]"):
-            values[key] = new[key]
-    if rec.arxiv_id and not values.get("arxiv_id"):
-        values["arxiv_id"] = rec.arxiv_id
-    if rec.version is not None:
-        values["version"] = max(rec.version, old_version or 0)
-    if rec.featured_on and (not values.get("featured_on") or rec.featured_on < values["featured_on"]):
-        values["featured_on"] = rec.featured_on  # the first day it was featured
-    if rec.external_upvotes is not None:
-        values["external_upvotes"] = max(rec.external_upvotes, values.get("external_upvotes") or 0)
-
-
-def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
-    """Derive the columns computed from the others."""
-    cats = json.loads(values.get("categories") or "[]")
-    values["primary_category"] = cats[0] if cats else None
-    values["title_key"] = normalise_title(values["title"])
-    # Paper.day's rule; no first-seen fallback: a paper without a known day stays undated (NULL).
-    values["day"] = values.get("featured_on") or values.get("published")
-    values["content_hash"] = _content_hash(values)
-    return values
-
-
 
 
 def filter_papers(query: Any, since: date | None, until: date | None, category: str | None) -> Any:
-    """Narrow a select over papers to a day range and a category (primary or cross-listed)."""
+    """Narrow a select over papers to a day range and a category (primary or cross-listed).
+
+    Withdrawn papers are left out: listings, feeds and trending show only papers that stand.
+    """
+    query = query.where(papers.c.withdrawn == 0)
     if since:
         query = query.where(papers.c.day >= since)
     if until:
@@ -153,6 +75,13 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         code_url=safe_url(row["code_url"]),
         featured_on=row["featured_on"],
         external_upvotes=row["external_upvotes"],
+        doi=row["doi"],
+        journal_ref=row["journal_ref"],
+        license=row["license"],
+        announced_on=row["announced_on"],
+        withdrawn=bool(row["withdrawn"]),
+        affiliations=tuple(tuple(a) for a in json.loads(row["affiliations"] or "[]")),
+        external_comments=row["external_comments"],
         first_seen_at=utc(row["first_seen_at"]),
         sources=tuple(sorted(sources)),
         versions=tuple(sorted(versions)),
@@ -172,8 +101,14 @@ class PaperStore:
             return IngestCounts()
         now = now or now_utc()
         with self.engine.begin() as conn:
-            rows, counts = self._merge_batch(conn, records, now)
-            self._write_batch(conn, rows, now)
+            return self.write_papers(conn, records, now)
+
+    def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
+        """Merge records inside the caller's transaction (a source commits its cursor in the same one)."""
+        if not records:
+            return IngestCounts()
+        rows, counts = self._merge_batch(conn, records, now)
+        self._write_batch(conn, rows, now)
         return counts
 
     def _merge_batch(
@@ -209,14 +144,20 @@ class PaperStore:
             if row is None:
                 row = _Row(values={**_EMPTY, "title": rec.title, "first_seen_at": now})
             before = _content_hash(row.values) if not created else None
+            before_signal = (row.values.get("external_upvotes"), row.values.get("external_comments"))
             _merge(row.values, rec)
+            if rec.external_upvotes is not None and (
+                created or (row.values.get("external_upvotes"), row.values.get("external_comments")) != before_signal
+            ):
+                row.signal = (row.values["external_upvotes"], row.values.get("external_comments"))
             _finish(row.values, utc(row.values["first_seen_at"]) or now)
             if rec.source and rec.source not in row.sources:
                 row.sources.add(rec.source)
                 row.new_sources.add(rec.source)
-            if rec.version is not None and rec.version not in row.versions:
-                row.versions.add(rec.version)
-                row.new_versions[rec.version] = rec.source or "unknown"
+            for number in {*rec.versions, *((rec.version,) if rec.version is not None else ())}:
+                if number not in row.versions:  # a dump's whole version history, else this one
+                    row.versions.add(number)
+                    row.new_versions[number] = rec.source or "unknown"
             if row.values["arxiv_id"]:
                 by_arxiv[row.values["arxiv_id"]] = row
                 by_key_with_id[row.values["title_key"]] = row
@@ -305,6 +246,13 @@ class PaperStore:
         ]
         if versions:
             conn.execute(insert(paper_versions), versions)
+        signals = [
+            {"paper_id": r.id, "observed_at": now, "upvotes": r.signal[0], "comments": r.signal[1]}
+            for r in rows
+            if r.signal is not None
+        ]
+        if signals:
+            conn.execute(insert(upvote_history), signals)
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -464,18 +412,6 @@ class PaperStore:
             if bad_version:
                 problems.append(f"{bad_version} papers lack a history entry for their latest version")
         return problems
-
-
-def _absorb(target: _Row, orphan: _Row) -> None:
-    """Fill the target's empty fields from a title-only row that merges into it."""
-    for key in _TEXT_FIELDS:
-        if orphan.values.get(key) and not target.values.get(key):
-            target.values[key] = orphan.values[key]
-    for s in orphan.sources - target.sources:
-        target.sources.add(s)
-        target.new_sources.add(s)
-    if orphan.values.get("featured_on") and not target.values.get("featured_on"):
-        target.values["featured_on"] = orphan.values["featured_on"]
 
 
 def _repoint(conn: Connection, gone: int, into: int, now: datetime) -> None:

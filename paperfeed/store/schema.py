@@ -39,7 +39,15 @@ papers = Table(
     Column("code_url", Text, nullable=True),
     Column("featured_on", Date, nullable=True),
     Column("external_upvotes", Integer, nullable=True),
-    Column("day", Date, nullable=True, index=True),  # featured_on or published; NULL: undated (0005)
+    Column("day", Date, nullable=True, index=True),  # featured_on, announced_on or published; NULL: undated (0005)
+    # migration 0006 (live sources)
+    Column("doi", Text, nullable=True),
+    Column("journal_ref", Text, nullable=True),
+    Column("license", Text, nullable=True),
+    Column("announced_on", Date, nullable=True),
+    Column("external_comments", Integer, nullable=True),
+    Column("withdrawn", Integer, nullable=False, server_default="0"),
+    Column("affiliations", Text, nullable=False, server_default="[]"),  # JSON: a list per author
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     Column("content_hash", String(40), nullable=False),
@@ -294,3 +302,42 @@ login_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("last_failure_at", DateTime(timezone=True), nullable=False),
 )
+
+# ----- live sources (migration 0006) --------------------------------------------------------------
+
+# A source the workers follow: kind (arxiv | arxiv-oai | hf-daily), its parameters (JSON), where the
+# last harvest stopped (cursor, JSON, committed with the papers it brought) and its health.
+followed_sources = Table(
+    "followed_sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("origin", String(16), nullable=False, server_default="database"),  # database | settings
+    Column("enabled", Integer, nullable=False, server_default="1"),
+    Column("cursor", Text, nullable=False, server_default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("last_error_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_counts", Text, nullable=False, server_default="{}"),
+    Column("papers_brought", Integer, nullable=False, server_default="0"),
+    Column("newest_day", Date, nullable=True),  # the newest paper day the source has brought
+    # The harvest lock: one holder at a time across machines, renewed with every committed page.
+    Column("lease_holder", String(160), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+)
+
+# Hugging Face upvotes (and comments) each time a paper was read, so trending can use velocity.
+upvote_history = Table(
+    "upvote_history",
+    metadata,
+    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("observed_at", DateTime(timezone=True), primary_key=True),
+    Column("upvotes", Integer, nullable=False),
+    Column("comments", Integer, nullable=True),
+)
+
+PAPER_REFERENCES.append((upvote_history, "paper_id"))

@@ -4,4 +4,6 @@
 - submissions: submit a paper by arXiv id or URL, process the queue (through the ingest path)
 - community: vote, collect, collections as data
 - subscriptions: make sure a subscription exists, save a search, follow
+- sources: follow, list, show and stop following a source (database or settings file), health and
+  status (the harvest itself is the job in delivery/harvest.py)
 """

@@ -69,6 +69,14 @@ def paper_data(p: Paper, upvotes: int | None = None, full: bool = True) -> JsonD
         out["comment"] = p.comment
         out["versions"] = list(p.versions)
         out["sources"] = list(p.sources)
+        out["doi"] = p.doi
+        out["journal_ref"] = p.journal_ref
+        out["license"] = p.license
+        out["affiliations"] = [list(a) for a in p.affiliations]
+        out["announced_on"] = p.announced_on.isoformat() if p.announced_on else None
+        out["updated"] = p.updated.isoformat() if p.updated else None  # the latest version's day
+        out["external_comments"] = p.external_comments
+    out["withdrawn"] = p.withdrawn
     return out
 
 
@@ -95,6 +103,12 @@ def bibtex(papers: Sequence[Paper]) -> str:
             fields += [("eprint", p.arxiv_id), ("archivePrefix", "arXiv")]
             if p.primary_category:
                 fields.append(("primaryClass", p.primary_category))
+        if p.doi:
+            fields.append(("doi", _bib(p.doi)))
+        if p.journal_ref:
+            fields.append(("journal", _bib(p.journal_ref)))  # biblatex reads it; BibTeX's @misc ignores it
+        if p.withdrawn:
+            fields.append(("note", "Withdrawn by the authors"))
         url = links(p)["arxiv"]
         if url:
             fields.append(("url", _bib(url)))

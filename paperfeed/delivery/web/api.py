@@ -59,6 +59,14 @@ class PaperOut(BaseModel):
     comment: str | None = None
     versions: list[int] | None = None
     sources: list[str] | None = None
+    doi: str | None = None
+    journal_ref: str | None = None
+    license: str | None = None
+    affiliations: list[list[str]] | None = Field(default=None, description="Per author, in author order.")
+    announced_on: str | None = Field(default=None, description="The day arXiv announced it.")
+    updated: str | None = Field(default=None, description="The latest version's day.")
+    external_comments: int | None = Field(default=None, description="Comments on Hugging Face.")
+    withdrawn: bool = False
     score: float | None = None
     comments: int | None = Field(default=None, description="Visible comments in the paper's discussion.")
 

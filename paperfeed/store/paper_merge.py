@@ -1,0 +1,131 @@
+"""Merging records into stored paper values, in memory: which record wins which field, the derived
+columns and the content hash that tells "updated" from "unchanged". Pure; store/papers.py writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from paperfeed.core.models import Paper, normalise_title
+from paperfeed.core.urls import safe_url
+
+# Fields a record can carry; a record that has a value fills or overrides the stored one.
+_TEXT_FIELDS = (
+    "title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated",
+    "doi", "journal_ref", "license",
+)
+_HASHED = _TEXT_FIELDS + (
+    "arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes",
+    "announced_on", "withdrawn", "affiliations", "external_comments",
+)
+_EMPTY: dict[str, Any] = {
+    "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
+    "featured_on": None, "external_upvotes": None, "announced_on": None, "withdrawn": 0,
+    "affiliations": "[]", "external_comments": None,
+}
+
+
+@dataclass
+class _Row:
+    """A paper being merged in memory during one batch."""
+
+    values: dict[str, Any]
+    id: int | None = None
+    original_hash: str | None = None
+    sources: set[str] = field(default_factory=set)
+    new_sources: set[str] = field(default_factory=set)
+    versions: set[int] = field(default_factory=set)
+    new_versions: dict[int, str] = field(default_factory=dict)
+    absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
+    signal: tuple[int, int | None] | None = None  # Hugging Face (upvotes, comments) read in this batch
+
+
+def _content_hash(values: dict[str, Any]) -> str:
+    blob = json.dumps([values.get(k) for k in _HASHED], default=str, ensure_ascii=False)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def _record_values(p: Paper) -> dict[str, Any]:
+    return {
+        "arxiv_id": p.arxiv_id,
+        "version": p.version,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": json.dumps(list(p.authors), ensure_ascii=False),
+        "categories": json.dumps(list(p.categories)),
+        "published": p.published,
+        "updated": p.updated,
+        "comment": p.comment,
+        "abs_url": safe_url(p.abs_url),
+        "pdf_url": safe_url(p.pdf_url),
+        "code_url": safe_url(p.code_url),
+        "featured_on": p.featured_on,
+        "external_upvotes": p.external_upvotes,
+        "doi": p.doi,
+        "journal_ref": p.journal_ref,
+        "license": p.license,
+        "announced_on": p.announced_on,
+        "withdrawn": 1 if p.withdrawn else 0,
+        "affiliations": json.dumps([list(a) for a in p.affiliations], ensure_ascii=False),
+        "external_comments": p.external_comments,
+    }
+
+
+def _merge(values: dict[str, Any], rec: Paper) -> None:
+    """Merge a record into stored values: a record with an arXiv id and a version no older wins."""
+    new = _record_values(rec)
+    old_version = values.get("version")
+    overrides = rec.arxiv_id is not None and (
+        old_version is None or (rec.version is not None and rec.version >= old_version)
+    )
+    for key in _TEXT_FIELDS:
+        if new[key] and (overrides or not values.get(key)):
+            values[key] = new[key]
+    for key in ("authors", "categories", "affiliations"):
+        if new[key] != "[]" and (overrides or values.get(key, "[]") == "[]"):
+            values[key] = new[key]
+    if overrides and rec.source != "hf-daily":  # the arXiv record of its newest version says so
+        values["withdrawn"] = new["withdrawn"]
+    elif rec.withdrawn:
+        values["withdrawn"] = 1
+    if rec.announced_on and (not values.get("announced_on") or rec.announced_on < values["announced_on"]):
+        values["announced_on"] = rec.announced_on  # the first announcement (v1), not a replacement's
+    if rec.external_comments is not None:
+        values["external_comments"] = max(rec.external_comments, values.get("external_comments") or 0)
+    if rec.arxiv_id and not values.get("arxiv_id"):
+        values["arxiv_id"] = rec.arxiv_id
+    if rec.version is not None:
+        values["version"] = max(rec.version, old_version or 0)
+    if rec.featured_on and (not values.get("featured_on") or rec.featured_on < values["featured_on"]):
+        values["featured_on"] = rec.featured_on  # the first day it was featured
+    if rec.external_upvotes is not None:
+        values["external_upvotes"] = max(rec.external_upvotes, values.get("external_upvotes") or 0)
+
+
+def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
+    """Derive the columns computed from the others."""
+    cats = json.loads(values.get("categories") or "[]")
+    values["primary_category"] = cats[0] if cats else None
+    values["title_key"] = normalise_title(values["title"])
+    # Paper.day's rule; no first-seen fallback: a paper without a known day stays undated (NULL).
+    values["day"] = values.get("featured_on") or values.get("announced_on") or values.get("published")
+    values["content_hash"] = _content_hash(values)
+    return values
+
+
+
+
+def _absorb(target: _Row, orphan: _Row) -> None:
+    """Fill the target's empty fields from a title-only row that merges into it."""
+    for key in _TEXT_FIELDS:
+        if orphan.values.get(key) and not target.values.get(key):
+            target.values[key] = orphan.values[key]
+    for s in orphan.sources - target.sources:
+        target.sources.add(s)
+        target.new_sources.add(s)
+    if orphan.values.get("featured_on") and not target.values.get("featured_on"):
+        target.values["featured_on"] = orphan.values["featured_on"]
