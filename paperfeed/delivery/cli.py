@@ -29,6 +29,7 @@ from paperfeed.sources import FORMATS
 @click.version_option(__version__, prog_name="paperfeed")
 def cli() -> None:
     """paperfeed: a self-hosted research-paper discovery hub."""
+    cli_ops.setup_logging()
 
 
 @cli.command()

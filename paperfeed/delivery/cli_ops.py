@@ -6,11 +6,20 @@ from pathlib import Path
 
 import click
 
-from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.errors import ConfigError, PaperfeedError
 from paperfeed.core.settings import load_settings
 from paperfeed.delivery import backups
+from paperfeed.delivery.logs import configure_logging
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+
+
+def setup_logging() -> None:
+    """Log as the environment's settings say (log_format, log_level); a bad setting is reported later."""
+    try:
+        configure_logging(load_settings())
+    except ConfigError:
+        pass  # the command itself opens the settings and names what is wrong
 
 
 @click.command("backup")

@@ -11,6 +11,7 @@ import click
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+from paperfeed.delivery.serving import serve_metrics, use_multiprocess_dir
 
 
 @click.command()
@@ -47,17 +48,24 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     click.echo(f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
                f"{ctx.store.backend})", err=True)
     if workers == 1:
-        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=True, log_level="warning")
+        listener = serve_metrics(app.state.web, settings, workers)
+        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=True, log_level="warning",
+                    log_config=None, access_log=False)
+        if listener is not None:
+            listener.shutdown()
         ctx.close()
         return
     ctx.close()
+    use_multiprocess_dir(workers)  # before the workers start: they all count into one directory
+    listener = serve_metrics(None, settings, workers)
     # Worker processes build their own app from the environment: pass the resolved location on.
     os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
     os.environ["PAPERFEED_DATABASE_URL"] = settings.db_url
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
-                            port=bind_port, workers=workers, proxy_headers=True, log_level="warning")
+                            port=bind_port, workers=workers, proxy_headers=True, log_level="warning",
+                            log_config=None, access_log=False)
     Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
 
 

@@ -21,9 +21,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages
+from paperfeed.delivery.logs import configure_logging
+from paperfeed.delivery.web import api, auth, digest_routes, feeds, ops_routes, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
+from paperfeed.delivery.web.observe import RequestContext
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
@@ -122,8 +124,9 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.add_middleware(RejectNul)
     app.add_middleware(SecurityHeaders, hsts=https)
+    app.add_middleware(RequestContext)  # outermost: the request id covers every other layer
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
-    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router):
+    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router, ops_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     _install_error_handlers(app)
@@ -181,4 +184,6 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from the environment (set by `paperfeed serve`)."""
-    return create_app(open_context())
+    ctx = open_context()
+    configure_logging(ctx.settings)
+    return create_app(ctx)
