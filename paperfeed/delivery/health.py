@@ -63,12 +63,9 @@ def source_health(settings: Settings, store: Store, now: datetime | None = None)
 
 
 class IndexProbe(Protocol):
-    """What readiness needs to know about the search index."""
+    """What readiness needs to know about the search index (SearchHolder in the web app)."""
 
-    def get(self) -> Any | None: ...
-
-    @property
-    def error(self) -> str | None: ...
+    def status(self) -> dict[str, Any]: ...
 
 
 def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime | None = None) -> dict[str, Any]:
@@ -81,10 +78,12 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
     except Exception as exc:  # noqa: BLE001 - any failure to reach it means not ready
         checks["database"] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
         return {"ready": False, "checks": checks}
-    loaded = index.get() is not None
-    checks["index"] = {"ok": loaded or papers == 0, "loaded": loaded}
-    if not loaded:
-        checks["index"]["error"] = index.error or "not built: run `paperfeed index build`"
+    info = index.status()
+    indexed = int(info.get("papers_indexed", 0)) if info.get("available") else 0
+    loaded = indexed > 0
+    checks["index"] = {"ok": loaded or papers == 0, "loaded": loaded, "papers_indexed": indexed}
+    if not loaded and papers:
+        checks["index"]["error"] = info.get("error") or "not built: run `paperfeed index build`"
     health = source_health(settings, store, now)
     stale = [h.source for h in health if h.stale]
     checks["sources"] = {"ok": not stale, "stale": stale, "scheduled": len(scheduled_sources(settings)),

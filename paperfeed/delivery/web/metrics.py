@@ -128,7 +128,7 @@ def exposition(collector: StoreCollector) -> tuple[bytes, str]:
 def parse_address(address: str) -> tuple[str, int]:
     """'HOST:PORT' (or '[v6]:PORT') as a pair, with an error naming the setting."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         from paperfeed.core.errors import ConfigError
 
         raise ConfigError(f"setting metrics_address: {address!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
