@@ -49,7 +49,7 @@ def write_jsonl(path: Path, start: int, n: int) -> Path:
         for i in range(start, start + n):
             fh.write(json.dumps({"id": f"2502.{i:05d}", "title": f"Ingested paper {i}",
                                  "abstract": "Loaded while a backup runs.", "authors": ["Grace Hopper"],
-                                 "categories": ["cs.DB"], "published": "2025-02-03"}) + "\n")
+                                 "categories": ["cs.DB"], "published": date.today().isoformat()}) + "\n")
     return path
 
 

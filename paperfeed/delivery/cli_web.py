@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -45,8 +46,12 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     settings = ctx.settings
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
-    click.echo(f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
-               f"{ctx.store.backend})", err=True)
+    banner = (f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
+              f"{ctx.store.backend})")
+    if settings.log_format == "json":  # every stderr line stays one JSON object
+        logging.getLogger("paperfeed.serve").info(banner)
+    else:
+        click.echo(banner, err=True)
     if workers == 1:
         listener = serve_metrics(app.state.web, settings, workers)
         uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=True, log_level="warning",
