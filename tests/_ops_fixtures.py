@@ -46,10 +46,9 @@ def write_jsonl(path: Path, start: int, n: int) -> Path:
     import json
 
     with open(path, "w", encoding="utf-8") as fh:
-        for i in range(start, start + n):
-            fh.write(json.dumps({"id": f"2502.{i:05d}", "title": f"Ingested paper {i}",
+        fh.writelines(json.dumps({"id": f"2502.{i:05d}", "title": f"Ingested paper {i}",
                                  "abstract": "Loaded while a backup runs.", "authors": ["Grace Hopper"],
-                                 "categories": ["cs.DB"], "published": date.today().isoformat()}) + "\n")
+                                 "categories": ["cs.DB"], "published": date.today().isoformat()}) + "\n" for i in range(start, start + n))
     return path
 
 

@@ -151,6 +151,6 @@ def test_request_id_is_echoed_and_on_every_log_line(settings: Settings, store: S
     mine = [line for line in lines if line["request_id"] == "req-42"]
     # the handler's own warning (logged in a worker thread) and the access line both carry it
     assert {"paperfeed.web", "paperfeed.access"} <= {line["logger"] for line in mine}, lines
-    access = [line for line in mine if line["logger"] == "paperfeed.access"][0]
+    access = next(line for line in mine if line["logger"] == "paperfeed.access")
     assert access["route"] == "/test-noisy" and access["status"] == 200 and access["path"] == "/test-noisy"
     assert all(line["request_id"] for line in lines if line["logger"].startswith("paperfeed.access"))

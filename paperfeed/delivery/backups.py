@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 
 from paperfeed import __version__
-from paperfeed.core.errors import BadRequest, ConfigError, PaperfeedError
+from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.settings import Settings
 from paperfeed.index import open_search_index
 from paperfeed.index.snapshot import replace_index, snapshot_index
@@ -291,7 +291,7 @@ def migrate_with_backup(settings: Settings, store: Store, revision: str = "head"
     script = _script()
     if not known_revision(before):
         raise BadRequest(f"the database is at schema {before!r}, newer than this paperfeed knows: upgrade paperfeed")
-    target = script.get_current_head() if revision == "head" else revision
+    target = str(script.get_current_head()) if revision == "head" else revision
     if not known_revision(target):
         raise BadRequest(f"unknown revision {revision!r}; known: {', '.join(_revisions())}")
     going_down = before is not None and target != before and _is_ancestor(target, before)
@@ -361,8 +361,6 @@ def copy_database(src_url: str, dst_url: str, force: bool = False) -> tuple[dict
         got = repo.facts()
         _compare(want, got, "copied")
         return got, time.monotonic() - started
-    except PaperfeedError:
-        raise
     finally:
         src.close()
         if dst is not None:

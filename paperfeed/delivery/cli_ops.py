@@ -9,9 +9,9 @@ import click
 from paperfeed.core.errors import ConfigError, PaperfeedError
 from paperfeed.core.settings import load_settings
 from paperfeed.delivery import backups
-from paperfeed.delivery.logs import configure_logging
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+from paperfeed.delivery.logs import configure_logging
 
 
 def setup_logging() -> None:

@@ -6,7 +6,11 @@ from typing import Any
 
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.context import open_context
-from paperfeed.delivery.web.metrics import StoreCollector, start_metrics_listener, use_multiprocess_dir
+from paperfeed.delivery.web.metrics import (
+    StoreCollector,
+    start_metrics_listener,
+    use_multiprocess_dir,
+)
 from paperfeed.delivery.web.state import SearchHolder, WebState
 
 

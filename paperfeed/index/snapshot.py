@@ -24,7 +24,7 @@ def _locked(root: Path) -> Iterator[None]:
 
 
 def _ignore(_dir: str, names: list[str]) -> set[str]:
-    return {n for n in names if n in _LOCKS or n.startswith(".tmp-") or n.startswith(".current.json.")}
+    return {n for n in names if n in _LOCKS or n.startswith((".tmp-", ".current.json."))}
 
 
 def snapshot_index(root: Path, dest: Path) -> bool:

@@ -13,7 +13,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -113,10 +120,10 @@ def scrape_registry(collector: StoreCollector, multiprocess: bool | None = None)
     if multiprocess is None:
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR")) and workers_share_metrics()
     if multiprocess:
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        registry.register(_Default())  # type: ignore[arg-type]
-    registry.register(collector)  # type: ignore[arg-type]
+        registry.register(_Default())
+    registry.register(collector)
     return registry
 
 
