@@ -25,9 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-
 from paperfeed import __version__
 from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.settings import Settings
@@ -38,6 +35,9 @@ from paperfeed.store.backup import (
     BackupRepository,
     TableFacts,
     facts_from_dict,
+    known_revision,
+    newest_revision,
+    revisions,
     schema_revision_of_sqlite_file,
 )
 
@@ -88,22 +88,6 @@ def _sha256(path: Path) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _script() -> ScriptDirectory:
-    from paperfeed.store.db import _alembic_config
-
-    return ScriptDirectory.from_config(_alembic_config(None))
-
-
-def known_revision(revision: str | None) -> bool:
-    """Whether this code's migrations include `revision` (None: an empty database)."""
-    if revision is None:
-        return True
-    try:
-        return _script().get_revision(revision) is not None
-    except CommandError:
-        return False
 
 
 def create_backup(settings: Settings, store: Store, dest: Path, include_index: bool = True) -> BackupReport:
@@ -188,7 +172,7 @@ def restore_backup(settings: Settings, src: Path, force: bool = False, rebuild_i
     if not known_revision(revision):
         raise BadRequest(
             f"the backup's schema {revision!r} is newer than this paperfeed knows "
-            f"(newest: {_script().get_current_head()}): upgrade paperfeed first"
+            f"(newest: {newest_revision()}): upgrade paperfeed first"
         )
     expected = facts_from_dict(manifest.get("tables", {}))
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -288,12 +272,11 @@ def migrate_with_backup(settings: Settings, store: Store, revision: str = "head"
     (a downgrade past its creation) is reported, not silently accepted, unless downgrading.
     """
     before = store.current_revision()
-    script = _script()
     if not known_revision(before):
         raise BadRequest(f"the database is at schema {before!r}, newer than this paperfeed knows: upgrade paperfeed")
-    target = str(script.get_current_head()) if revision == "head" else revision
+    target = newest_revision() if revision == "head" else revision
     if not known_revision(target):
-        raise BadRequest(f"unknown revision {revision!r}; known: {', '.join(_revisions())}")
+        raise BadRequest(f"unknown revision {revision!r}; known: {', '.join(revisions())}")
     going_down = before is not None and target != before and _is_ancestor(target, before)
     if going_down and not downgrade:
         raise BadRequest(f"{target} is older than the database's {before}: use `paperfeed db downgrade {target}`")
@@ -323,13 +306,9 @@ def migrate_with_backup(settings: Settings, store: Store, revision: str = "head"
     return report
 
 
-def _revisions() -> list[str]:
-    return [r.revision for r in reversed(list(_script().walk_revisions()))]
-
-
 def _is_ancestor(older: str, newer: str) -> bool:
     """Whether `older` comes before `newer` in the migration chain."""
-    order = _revisions()
+    order = revisions()
     return order.index(older) < order.index(newer)
 
 

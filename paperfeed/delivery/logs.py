@@ -15,8 +15,7 @@ import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
-
-from sqlalchemy.engine import make_url
+from urllib.parse import unquote, urlsplit
 
 from paperfeed.core.settings import Settings
 
@@ -116,11 +115,11 @@ def secrets_of(settings: Settings) -> tuple[str, ...]:
     """The secret values in settings that must never appear in a log."""
     found = [settings.secret_key, settings.smtp_password]
     try:
-        password = make_url(settings.db_url).password
-    except Exception:  # noqa: BLE001 - a bad URL is reported elsewhere
+        password = urlsplit(settings.db_url).password
+    except ValueError:  # a bad URL is reported elsewhere
         password = None
     if password:
-        found.append(str(password))
+        found += [password, unquote(password)]
     return tuple(s for s in found if s)
 
 

@@ -20,6 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
@@ -337,3 +339,29 @@ def schema_revision_of_sqlite_file(path: Path) -> str | None:
     finally:
         conn.close()
     return str(row[0]) if row else None
+
+
+def _script() -> ScriptDirectory:
+    from paperfeed.store.db import _alembic_config
+
+    return ScriptDirectory.from_config(_alembic_config(None))
+
+
+def known_revision(revision: str | None) -> bool:
+    """Whether this code's migrations include `revision` (None: an empty database)."""
+    if revision is None:
+        return True
+    try:
+        return _script().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def revisions() -> list[str]:
+    """This code's migrations, oldest first."""
+    return [r.revision for r in reversed(list(_script().walk_revisions()))]
+
+
+def newest_revision() -> str:
+    """The head migration of this code."""
+    return str(_script().get_current_head())
