@@ -74,3 +74,23 @@ def test_migrate_without_backup_and_the_downgrade_path(store_url: str, tmp_path:
         assert BackupRepository(s.engine).tables_with_rows()["papers"] == 12
     finally:
         s.close()
+
+
+def test_production_refuses_to_migrate_on_the_fly(store_url: str, tmp_path: Path) -> None:
+    import pytest
+
+    from paperfeed.core.errors import ConfigError
+    from paperfeed.delivery.context import open_context
+
+    _old_database(store_url, n=3)
+    prod = {"env": "production", "data_dir": str(tmp_path / "data"), "database_url": store_url}
+    with pytest.raises(ConfigError, match="schema is at 0001.*run `paperfeed db migrate`"):
+        open_context(**prod)
+    s = open_store(store_url, migrate=False)
+    try:
+        assert s.current_revision() == "0001"  # untouched
+    finally:
+        s.close()
+    code, out = _run("db", "migrate", "--data-dir", str(tmp_path / "data"), "--database-url", store_url)
+    assert code == 0, out
+    open_context(**prod).close()  # at head now: opens

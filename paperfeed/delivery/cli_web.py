@@ -12,6 +12,7 @@ import click
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+from paperfeed.delivery.logs import configure_logging
 from paperfeed.delivery.serving import serve_metrics, use_multiprocess_dir
 
 
@@ -31,6 +32,7 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
         ctx = open_context(data_dir=data_dir, database_url=database_url)
     except PaperfeedError as exc:
         fail(exc.message)
+    configure_logging(ctx.settings)
     from paperfeed.delivery.web.app import create_app
 
     if get_path is not None:
