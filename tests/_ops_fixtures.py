@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from paperfeed.core.models import Paper
@@ -71,3 +72,16 @@ def empty_database_like(store_url: str, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL naming a fresh PostgreSQL schema that does not exist yet (db copy creates it)."""
+    if not PG_URL:
+        pytest.skip("db copy between backends needs PAPERFEED_TEST_POSTGRES_URL")
+    schema = f"pf_copy_{uuid.uuid4().hex[:10]}"
+    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()

@@ -15,7 +15,9 @@ from paperfeed.delivery.ingest import ingest_targets
 from paperfeed.index import open_search_index
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import BackupRepository, facts_from_dict
-from tests._ops_fixtures import empty_database_like, seed, write_jsonl
+from tests._ops_fixtures import empty_database_like, pg_schema_url, seed, write_jsonl
+
+__all__ = ["pg_schema_url"]
 
 
 def _settings_for(tmp_path: Path, name: str, url: str) -> Settings:
@@ -133,3 +135,23 @@ def test_postgres_backup_names_the_missing_tool(store: Store, settings: Settings
     with pytest.raises(ConfigError, match="pg_dump not found on PATH.*postgresql-client"):
         create_backup(settings, store, tmp_path / "bk")
     assert not (tmp_path / "bk").exists() and not (tmp_path / ".bk.partial").exists()
+
+
+def test_a_sqlite_backup_restores_into_postgres(tmp_path: Path, pg_schema_url: str) -> None:
+    src_settings = _settings_for(tmp_path, "src", f"sqlite:///{tmp_path / 'src.db'}")
+    src = open_store(src_settings.db_url)
+    try:
+        seed(src, papers=40, users=3)
+        create_backup(src_settings, src, tmp_path / "bk")
+    finally:
+        src.close()
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    target = _settings_for(tmp_path, "pg", pg_schema_url)
+    report = restore_backup(target, tmp_path / "bk")
+    assert report.tables == facts_from_dict(manifest["tables"])
+    pg = open_store(pg_schema_url, migrate=False)
+    try:
+        assert pg.backend == "postgresql" and pg.count_papers() == 40
+        assert pg.create_user("after", "after@example.org", "hash").id > 3  # sequences moved on
+    finally:
+        pg.close()

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
 
 from paperfeed.delivery.cli import cli
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import BackupRepository
-from tests._ops_fixtures import seed
-from tests.conftest import PG_URL
+from tests._ops_fixtures import pg_schema_url, seed
 
-
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A URL naming a fresh PostgreSQL schema that does not exist yet (db copy creates it)."""
-    if not PG_URL:
-        pytest.skip("db copy between backends needs PAPERFEED_TEST_POSTGRES_URL")
-    schema = f"pf_copy_{uuid.uuid4().hex[:10]}"
-    yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
+__all__ = ["pg_schema_url"]
 
 
 def _sample(store: Store, ids: list[int]) -> list[object]:

@@ -30,13 +30,14 @@ from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.settings import Settings
 from paperfeed.index import open_search_index
 from paperfeed.index.snapshot import replace_index, snapshot_index
-from paperfeed.store import Store, create_db_engine, open_store
+from paperfeed.store import Store, open_store
 from paperfeed.store.backup import (
     BackupRepository,
     TableFacts,
     facts_from_dict,
     known_revision,
     newest_revision,
+    readonly_sqlite,
     revisions,
     schema_revision_of_sqlite_file,
 )
@@ -210,7 +211,7 @@ def restore_backup(settings: Settings, src: Path, force: bool = False, rebuild_i
 
 def _restore_sqlite_into(store: Store, database_file: Path, revision: str | None) -> None:
     """A SQLite backup into PostgreSQL: build its schema revision there and copy the rows."""
-    source = create_db_engine(f"sqlite:///file:{database_file}?mode=ro&uri=true")
+    source = readonly_sqlite(database_file)
     try:
         if revision:
             store.migrate(revision)

@@ -283,12 +283,15 @@ class BackupRepository:
             if source.dialect.name == "postgresql":
                 src_conn = src_conn.execution_options(isolation_level="REPEATABLE READ")
             with src_conn.begin(), self.engine.begin() as dst_conn:
-                present = set(inspect(src_conn).get_table_names())
+                found = inspect(src_conn)
+                present = set(found.get_table_names())
                 for table in code_metadata.sorted_tables:
                     if table.name not in present:
                         continue
+                    # an older schema (a restore at its own revision) may lack newer columns
+                    have = {c["name"] for c in found.get_columns(table.name)}
                     n = 0
-                    for rows in _batches(src_conn, table, batch):
+                    for rows in _batches(src_conn, table, batch, have):
                         dst_conn.execute(insert(table), rows)
                         n += len(rows)
                     copied[table.name] = n
@@ -297,9 +300,10 @@ class BackupRepository:
         return copied
 
 
-def _batches(conn: Connection, table: Table, size: int) -> Iterator[list[dict[str, Any]]]:
-    names = [c.name for c in table.columns]
-    result = conn.execution_options(yield_per=size).execute(select(table))
+def _batches(conn: Connection, table: Table, size: int, have: set[str]) -> Iterator[list[dict[str, Any]]]:
+    cols = [c for c in table.columns if c.name in have]
+    names = [c.name for c in cols]
+    result = conn.execution_options(yield_per=size).execute(select(*cols))
     for part in result.partitions(size):
         yield [{k: _for_insert(v) for k, v in zip(names, row, strict=True)} for row in part]
 
@@ -317,11 +321,16 @@ def _reset_sequences(conn: Connection) -> None:
                          {"s": seq})
 
 
-def facts_of_sqlite_file(path: Path) -> dict[str, TableFacts]:
-    """Table facts of a SQLite file (a backup), opened read-only."""
+def readonly_sqlite(path: Path) -> Engine:
+    """An engine over a SQLite file (a backup) that cannot write to it."""
     from sqlalchemy import create_engine
 
-    engine = create_engine(make_url(f"sqlite:///file:{path}?mode=ro&uri=true"))
+    return create_engine(make_url(f"sqlite:///file:{path}?mode=ro&uri=true"))
+
+
+def facts_of_sqlite_file(path: Path) -> dict[str, TableFacts]:
+    """Table facts of a SQLite file (a backup), opened read-only."""
+    engine = readonly_sqlite(path)
     try:
         with engine.connect() as conn:
             return table_facts(conn)
