@@ -94,3 +94,16 @@ def test_production_refuses_to_migrate_on_the_fly(store_url: str, tmp_path: Path
     code, out = _run("db", "migrate", "--data-dir", str(tmp_path / "data"), "--database-url", store_url)
     assert code == 0, out
     open_context(**prod).close()  # at head now: opens
+
+
+def test_backup_command_copies_an_old_schema_as_it_is(store_url: str, tmp_path: Path) -> None:
+    _old_database(store_url, n=7)
+    code, out = _run("backup", str(tmp_path / "bk"), "--data-dir", str(tmp_path / "data"), "--database-url", store_url)
+    assert code == 0 and "schema 0001" in out, out
+    s = open_store(store_url, migrate=False)
+    try:
+        assert s.current_revision() == "0001"  # a backup never migrates
+    finally:
+        s.close()
+    code, out = _run("backup", str(tmp_path / "bk"), "--data-dir", str(tmp_path / "data"), "--database-url", store_url)
+    assert code == 2 and "exists and is not an empty directory" in out

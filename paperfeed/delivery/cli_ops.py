@@ -9,7 +9,7 @@ import click
 from paperfeed.core.errors import ConfigError, PaperfeedError
 from paperfeed.core.settings import load_settings
 from paperfeed.delivery import backups
-from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
+from paperfeed.delivery.cli_common import echo_json, fail
 from paperfeed.delivery.context import open_context
 from paperfeed.delivery.logs import configure_logging
 
@@ -26,10 +26,23 @@ def setup_logging() -> None:
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--no-index", is_flag=True, help="Leave the search index out (restore rebuilds it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-@with_context
-def backup_cmd(ctx: AppContext, dest: Path, no_index: bool, as_json: bool) -> None:
-    """Write a consistent backup to the new directory DEST, safe while the site is serving."""
-    report = backups.create_backup(ctx.settings, ctx.store, dest, include_index=not no_index)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (PAPERFEED_DATA_DIR).")
+@click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+def backup_cmd(dest: Path, no_index: bool, as_json: bool, data_dir: str | None, database_url: str | None) -> None:
+    """Write a consistent backup to the new directory DEST, safe while the site is serving.
+
+    The database is copied as it is: a backup never migrates it first.
+    """
+    try:
+        ctx = open_context(migrate=False, data_dir=data_dir, database_url=database_url)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    try:
+        report = backups.create_backup(ctx.settings, ctx.store, dest, include_index=not no_index)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    finally:
+        ctx.close()
     if as_json:
         echo_json({**report.manifest, "path": str(report.path), "seconds": round(report.seconds, 3)})
         return
