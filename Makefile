@@ -6,7 +6,7 @@ export PAPERFEED_DATA_DIR ?= $(CURDIR)/.paperfeed
 SAMPLE := paperfeed/data/sample-hf-pages.jsonl
 SHARED := ../shared/data
 
-.PHONY: install run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale lint typecheck docs sample chromium clean
+.PHONY: install run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale bench-backup lint typecheck docs sample chromium clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,10 @@ bench-web: install
 
 bench-digest: install
 	$(PY) benchmarks/digest.py
+
+# Backup and restore of the 75k-paper store on both backends (~10 minutes: two ingests first).
+bench-backup: install
+	$(PY) benchmarks/backup.py $(SHARED)/arxiv-74k.jsonl.gz --postgres $${PAPERFEED_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 clean:
 	rm -rf $(VENV) .paperfeed .pytest_cache .mypy_cache test-output
