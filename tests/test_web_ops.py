@@ -154,3 +154,22 @@ def test_request_id_is_echoed_and_on_every_log_line(settings: Settings, store: S
     access = next(line for line in mine if line["logger"] == "paperfeed.access")
     assert access["route"] == "/test-noisy" and access["status"] == 200 and access["path"] == "/test-noisy"
     assert all(line["request_id"] for line in lines if line["logger"].startswith("paperfeed.access"))
+
+
+def test_an_unhandled_error_keeps_its_request_id(settings: Settings, store: Store, json_log: io.StringIO) -> None:
+    from starlette.testclient import TestClient
+
+    app = make_app(settings, store).app
+
+    def broken() -> None:
+        raise RuntimeError("kaput")
+
+    app.add_api_route("/test-broken", broken)  # type: ignore[attr-defined]
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/test-broken", headers={"X-Request-ID": "err-9"})
+    assert r.status_code == 500 and r.headers["x-request-id"] == "err-9"
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    error = next(line for line in lines if line["level"] == "error")
+    assert error["request_id"] == "err-9" and "RuntimeError: kaput" in error["exception"]
+    access = next(line for line in lines if line["logger"] == "paperfeed.access")
+    assert access["request_id"] == "err-9" and access["status"] == 500

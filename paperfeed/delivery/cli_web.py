@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import sys
 
@@ -63,7 +64,8 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
         ctx.close()
         return
     ctx.close()
-    use_multiprocess_dir(workers)  # before the workers start: they all count into one directory
+    own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    metrics_dir = use_multiprocess_dir(workers)  # before the workers start: they all count into one directory
     listener = serve_metrics(None, settings, workers)
     # Worker processes build their own app from the environment: pass the resolved location on.
     os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
@@ -73,7 +75,13 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
                             port=bind_port, workers=workers, proxy_headers=True, log_level="warning",
                             log_config=None, access_log=False)
-    Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
+    try:
+        Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
+    finally:
+        if listener is not None:
+            listener.shutdown()
+        if own_metrics_dir and metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _tcp_socket(host: str, port: int) -> socket.socket:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.logs import configure_logging
+from paperfeed.delivery.logs import REQUEST_ID, configure_logging
 from paperfeed.delivery.web import api, auth, digest_routes, feeds, ops_routes, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
@@ -165,9 +165,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # this handler runs outside the request-id middleware: echo the id the log line carries
+        headers = {"X-Request-ID": rid} if (rid := REQUEST_ID.get()) else None
         if _is_api(request):
-            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500)
-        return HTMLResponse("<h1>Internal error</h1>", status_code=500)
+            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500, headers=headers)
+        return HTMLResponse("<h1>Internal error</h1>", status_code=500, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
