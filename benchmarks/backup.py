@@ -57,7 +57,7 @@ def run(backend: str, source: Path, work: Path, pg_url: str) -> dict[str, object
         t0 = time.perf_counter()
         report = ingest_targets(store, settings, [str(source)])
         ingest_s = time.perf_counter() - t0
-        open_search_index(settings, store, auto_refresh=False).build(embed=False)
+        open_search_index(settings, store).build(embed=False)
         backup = create_backup(settings, store, work / "backup")
         repo = BackupRepository(store.engine)
         t0 = time.perf_counter()

@@ -37,7 +37,7 @@ from search_common import (
 
 from paperfeed.core.settings import load_settings
 from paperfeed.index import open_search_index
-from paperfeed.index.lexical import write_segment
+from paperfeed.index.segment import write_segment
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import open_store
 
@@ -67,7 +67,7 @@ def main() -> None:
         print(f"lexical build: {meta['n_docs']} papers, {meta['n_tokens']} tokens in {t.seconds:.0f}s, "
               f"{dir_size_mb(root / name):.0f} MiB on disk, peak RSS so far {peak_rss_mb():.0f} MiB", flush=True)
         pointer.write_text(json.dumps({"main": name, "delta": None, "synced_to": None}))
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     emb = index.embedder()
     dim = emb.dim if emb is not None else args.dim
     model = emb.name if emb is not None else "random"

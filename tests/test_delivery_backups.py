@@ -27,7 +27,7 @@ def _settings_for(tmp_path: Path, name: str, url: str) -> Settings:
 def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, settings: Settings,
                                                            store_url: str, tmp_path: Path) -> None:
     ids = seed(store, papers=80, users=4)
-    open_search_index(settings, store, auto_refresh=False).build(embed=False)
+    open_search_index(settings, store).build(embed=False)
     voters = [store.create_user(f"voter{i}", f"voter{i}@example.org", "hash").id for i in range(3)]
     feed = write_jsonl(tmp_path / "incoming.jsonl", 0, 1500)
     stop = threading.Event()
@@ -83,7 +83,7 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
         try:
             got = BackupRepository(fresh.engine).facts()
             assert got == facts_from_dict(tables)  # every table: same rows, same checksum
-            index = open_search_index(target, fresh, auto_refresh=False)
+            index = open_search_index(target, fresh)
             assert index.status()["papers_indexed"] == tables["papers"]["rows"]
         finally:
             fresh.close()

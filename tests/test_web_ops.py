@@ -60,7 +60,7 @@ def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, 
     checks = r.json()["checks"]
     assert checks["index"]["ok"] is False and "index build" in checks["index"]["error"]
     assert checks["sources"]["stale"] == [feed]  # scheduled, never ingested
-    open_search_index(settings, store, auto_refresh=False).build(embed=False)
+    open_search_index(settings, store).build(embed=False)
     store.finish_run(store.start_run(feed), IngestCounts(new=3))
     client = make_app(settings, store, worker_sources=feed, ready_stale_hours=24.0)
     r = client.get("/readyz")
@@ -89,7 +89,7 @@ def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
 def test_metrics_are_for_admins_and_parse(settings: Settings, store: Store) -> None:
     store.upsert_papers(SAMPLE)
     store.finish_run(store.start_run("sample.jsonl"), IngestCounts(new=5))
-    open_search_index(settings, store, auto_refresh=False).build(embed=False)
+    open_search_index(settings, store).build(embed=False)
     admin = _token(store, "root", admin=True)
     plain = _token(store, "someone", admin=False)
     client = make_app(settings, store)

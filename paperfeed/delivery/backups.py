@@ -243,7 +243,7 @@ def _restore_index(settings: Settings, store: Store, src: Path, manifest: dict[s
         how = "rebuilt (lexical); vectors wait for `paperfeed index build`"
     if store.current_revision() != store.head_revision():
         return how + " later (schema not at head)"
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     if how.startswith("rebuilt"):
         index.build(embed=False)
     else:

@@ -18,8 +18,6 @@ job that saves every few hundred papers from rewriting the whole matrix each tim
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, ConfigError
+from paperfeed.core.util import atomic_file, write_atomic
 
 FORMAT = 1
 META = "meta.json"
@@ -50,31 +49,12 @@ def large_available() -> bool:
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     # Written to a temporary name and renamed, so a crash never leaves a truncated file
     # under a name that a later meta.json could point at.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; other readers may run as other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, arr, allow_pickle=False)
 
 
 def _save_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; other readers may run as other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
 
 
 def _load(path: Path) -> np.ndarray:
@@ -271,19 +251,12 @@ class VectorIndex:
                   default=1.0)
         # One scale for all rows keeps the int8 dot product proportional to the float one.
         scale = 127.0 / max(top, 1e-12)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_file(path) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=vecs.shape)
             for i in range(0, len(vecs), step):
                 out[i : i + step] = np.clip(np.rint(vecs[i : i + step] * scale), -127, 127)
             out.flush()
             del out
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         _save_json(scale_path, {"scale": scale, "rows": len(vecs)})
 
     # ----- writing ---------------------------------------------------------------------------

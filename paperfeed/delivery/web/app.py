@@ -22,11 +22,12 @@ from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
 from paperfeed.delivery.logs import REQUEST_ID, configure_logging
+from paperfeed.delivery.secret_key import resolve_secret_key
 from paperfeed.delivery.web import api, auth, digest_routes, feeds, ops_routes, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.observe import RequestContext
-from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
+from paperfeed.delivery.web.security import RateLimits, SecurityHeaders
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
 log = logging.getLogger("paperfeed.web")
