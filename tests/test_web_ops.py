@@ -54,8 +54,14 @@ def test_healthz_and_readyz_on_an_empty_site(settings: Settings, store: Store) -
 def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, store: Store) -> None:
     store.upsert_papers(SAMPLE)
     feed = "https://export.arxiv.org/api/query?search_query=cat:cs.CL"
-    client = make_app(settings, store, worker_sources=feed, ready_stale_hours=24.0)
-    r = client.get("/readyz")
+    # not make_app: it refreshes the index as an ingest would, and this site has none yet
+    from starlette.testclient import TestClient
+
+    from paperfeed.delivery.context import AppContext
+    from paperfeed.delivery.web.app import create_app
+
+    bare = create_app(AppContext(with_overrides(settings, worker_sources=feed, ready_stale_hours=24.0), store))
+    r = TestClient(bare).get("/readyz")
     assert r.status_code == 503
     checks = r.json()["checks"]
     assert checks["index"]["ok"] is False and "index build" in checks["index"]["error"]
