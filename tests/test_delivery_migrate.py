@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -17,7 +18,8 @@ def _old_database(url: str, n: int = 50) -> None:
     old = open_store(url, migrate=False)
     try:
         old.migrate("0001")  # the first migration's schema, as an early install left it
-        old.upsert_papers([Paper(title=f"Old paper {i}", arxiv_id=f"2401.{i:05d}", version=1, source="jsonl")
+        old.upsert_papers([Paper(title=f"Old paper {i}", arxiv_id=f"2401.{i:05d}", version=1, source="jsonl",
+                                 published=date(2024, 1, 2))
                            for i in range(n)])
         old.finish_run(old.start_run("old.jsonl"), IngestCounts(new=n))
     finally:
