@@ -58,7 +58,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path: Path) -> None:
     env = _env(settings)
-    sample = ROOT / "paperfeed" / "data" / "sample-hf-pages.jsonl"
+    sample = ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz"
     ingest = _cli(env, "ingest", str(sample))
     assert ingest.returncode == 0, ingest.stderr
     port = _free_port()
