@@ -90,7 +90,7 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
                 ok = c.post("/login", data={"login": "zoe", "password": PASSWORD, "csrf_token": login_csrf})
                 assert ok.status_code in (200, 303), ok.text
                 session_cookie = next(v for k, v in c.cookies.items() if "session" in k)
-                page = c.post("/profile/tokens", data={"name": "laptop", "csrf_token": csrf_from(c.get("/profile").text)})
+                page = c.post("/profile/tokens", data={"name": "laptop", "scope": "write", "csrf_token": csrf_from(c.get("/profile").text)})
                 api_token = re.search(r"pf_[A-Za-z0-9_\-]{20,}", page.text)
                 assert api_token, page.text
                 api_token_value = api_token.group(0)
