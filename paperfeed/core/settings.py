@@ -100,6 +100,10 @@ class Settings:
     embed_precision: str = _s("int8", "Semantic search: model weights, 'int8' (dynamic quantisation: ~2.8x faster on CPU, same SciFact nDCG@10) or 'fp32'.")
     embed_device: str = _s("auto", "Semantic search: 'auto' (a GPU through onnxruntime's CUDA provider when present, else CPU), 'cpu' or 'cuda'.")
     embed_max_length: int = _s(256, "Semantic search: tokens of title + abstract the model reads (8..512; 128 is ~2x faster, -0.02 nDCG@10).")
+    log_format: str = _s("text", "Log lines: 'text' or 'json' (one JSON object per line with the request id; for log shippers).")
+    log_level: str = _s("warning", "Lowest level logged: 'debug', 'info' (one access line per request), 'warning' or 'error'.")
+    metrics_address: str = _s("", "Where Prometheus scrapes /metrics: empty means the site's /metrics for administrators (Bearer token); 'HOST:PORT' means a separate listener there (and none on the site).")
+    ready_stale_hours: float = _s(36.0, "/readyz reports not ready when a worker_sources source had no successful ingest for this many hours (0: never).")
 
     @property
     def data_path(self) -> Path:
@@ -173,6 +177,10 @@ def load_settings(
     for name, raw in given.items():
         values[name] = _coerce(by_name[name], raw, "the command line")
     settings = Settings(**{f.name: values[f.name] for f in fields(Settings)})
+    if settings.log_format not in {"text", "json"}:
+        raise ConfigError(f"setting log_format: {settings.log_format!r} is not one of 'text', 'json'")
+    if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
+        raise ConfigError(f"setting log_level: {settings.log_level!r} is not one of 'debug', 'info', 'warning', 'error'")
     if settings.env not in {"development", "production"}:
         raise ConfigError(f"setting env: {settings.env!r} is not one of 'development', 'production'")
     return settings

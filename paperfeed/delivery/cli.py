@@ -11,7 +11,7 @@ import click
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.settings import SETTINGS
-from paperfeed.delivery import cli_digest, cli_search, cli_sources, cli_web
+from paperfeed.delivery import cli_digest, cli_ops, cli_search, cli_sources, cli_web
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
     EXIT_NOTHING,
@@ -32,6 +32,7 @@ from paperfeed.sources import FORMATS
 @click.version_option(__version__, prog_name="paperfeed")
 def cli() -> None:
     """paperfeed: a self-hosted research-paper discovery hub."""
+    cli_ops.setup_logging()
 
 
 @cli.command()
@@ -201,26 +202,6 @@ def db() -> None:
     """Database maintenance."""
 
 
-@db.command("migrate")
-@click.option("--revision", default="head", help="Target migration (default: newest).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
-@click.option("--database-url", default=None)
-def db_migrate(revision: str, data_dir: str | None, database_url: str | None) -> None:
-    """Bring the schema up to date (or to --revision)."""
-    from paperfeed.delivery.context import open_context
-
-    try:
-        ctx = open_context(migrate=False, data_dir=data_dir, database_url=database_url)
-    except PaperfeedError as exc:
-        fail(exc.message)
-    try:
-        before = ctx.store.current_revision()
-        ctx.store.migrate(revision)
-        click.echo(f"schema: {before or 'empty'} -> {ctx.store.current_revision()}")
-    finally:
-        ctx.close()
-
-
 @db.command("check")
 @with_context
 def db_check(ctx: AppContext) -> None:
@@ -253,9 +234,11 @@ def settings_cmd(markdown: bool) -> None:
         click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
 
 
-for _module in (cli_search, cli_web, cli_digest, cli_sources):
+for _module in (cli_search, cli_web, cli_digest, cli_sources, cli_ops):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+for _command in cli_ops.DB_COMMANDS:
+    db.add_command(_command)
 
 
 def main() -> None:

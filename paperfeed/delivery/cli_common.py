@@ -12,6 +12,7 @@ import click
 
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
+from paperfeed.delivery.logs import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +44,7 @@ def with_context(func: F) -> F:
             ctx = open_context(data_dir=data_dir, database_url=database_url)
         except PaperfeedError as exc:
             fail(exc.message)
+        configure_logging(ctx.settings)  # the data dir's TOML may set log_format / log_level
         try:
             return func(*args, ctx=ctx, **kwargs)
         except PaperfeedError as exc:

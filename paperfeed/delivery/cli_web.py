@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import socket
 import sys
 
@@ -11,7 +13,9 @@ import click
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+from paperfeed.delivery.logs import configure_logging
 from paperfeed.delivery.usecases.submissions import process_submissions
+from paperfeed.delivery.web.serving import serve_metrics, use_multiprocess_dir
 
 
 @click.command()
@@ -30,6 +34,7 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
         ctx = open_context(data_dir=data_dir, database_url=database_url)
     except PaperfeedError as exc:
         fail(exc.message)
+    configure_logging(ctx.settings)
     from paperfeed.delivery.web.app import create_app
 
     if get_path is not None:
@@ -45,22 +50,40 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     settings = ctx.settings
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
-    click.echo(f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
-               f"{ctx.store.backend})", err=True)
+    banner = (f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
+              f"{ctx.store.backend})")
+    if settings.log_format == "json":  # every stderr line stays one JSON object
+        logging.getLogger("paperfeed.serve").info(banner)
+    else:
+        click.echo(banner, err=True)
     # Proxy headers are handled in the app (trusted_proxies), never by uvicorn's default trust of 127.0.0.1.
     if workers == 1:
-        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=False, log_level="warning")
+        listener = serve_metrics(app.state.web, settings, workers)
+        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=False, log_level="warning",
+                    log_config=None, access_log=False)
+        if listener is not None:
+            listener.shutdown()
         ctx.close()
         return
     ctx.close()
+    own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    metrics_dir = use_multiprocess_dir(workers)  # before the workers start: they all count into one directory
+    listener = serve_metrics(None, settings, workers)
     # Worker processes build their own app from the environment: pass the resolved location on.
     os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
     os.environ["PAPERFEED_DATABASE_URL"] = settings.db_url
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
-                            port=bind_port, workers=workers, proxy_headers=False, log_level="warning")
-    Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
+                            port=bind_port, workers=workers, proxy_headers=False, log_level="warning",
+                            log_config=None, access_log=False)
+    try:
+        Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
+    finally:
+        if listener is not None:
+            listener.shutdown()
+        if own_metrics_dir and metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _tcp_socket(host: str, port: int) -> socket.socket:

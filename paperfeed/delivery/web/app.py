@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError, TooManyRequests
 from paperfeed.delivery.context import AppContext, open_context
+from paperfeed.delivery.logs import REQUEST_ID, configure_logging
 from paperfeed.delivery.secret_key import check_production, resolve_secret_key
 from paperfeed.delivery.web import (
     account,
@@ -34,6 +35,7 @@ from paperfeed.delivery.web import (
     docs,
     feeds,
     group_routes,
+    ops_routes,
     pages,
     source_routes,
     verify_routes,
@@ -41,6 +43,7 @@ from paperfeed.delivery.web import (
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
 from paperfeed.delivery.web.guards import NoStore, RequestGuard
+from paperfeed.delivery.web.observe import RequestContext
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
@@ -149,12 +152,15 @@ def create_app(ctx: AppContext) -> FastAPI:
     if settings.trusted_proxies.strip():
         # uvicorn's own X-Forwarded-For/-Proto handling, believed only from the configured proxies.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # outermost: the request id covers every other layer; the access line reads the client after
+    # ProxyHeadersMiddleware has replaced it with the forwarded one
+    app.add_middleware(RequestContext)
     app.router.redirect_slashes = False  # its redirect would be built from the Host header
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     docs.mount(app)
     for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
                    docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
-                   group_routes.router, source_routes.router):
+                   group_routes.router, source_routes.router, ops_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     nav.extend(group_routes.NAV)
@@ -198,9 +204,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # this handler runs outside the request-id middleware: echo the id the log line carries
+        headers = {"X-Request-ID": rid} if (rid := REQUEST_ID.get()) else None
         if _is_api(request):
-            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500)
-        return HTMLResponse("<h1>Internal error</h1>", status_code=500)
+            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500, headers=headers)
+        return HTMLResponse("<h1>Internal error</h1>", status_code=500, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -217,4 +225,6 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from the environment (set by `paperfeed serve`)."""
-    return create_app(open_context())
+    ctx = open_context()
+    configure_logging(ctx.settings)
+    return create_app(ctx)
