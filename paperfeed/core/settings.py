@@ -85,8 +85,6 @@ class Settings:
     embed_device: str = _s("auto", "Semantic search: 'auto' (a GPU through onnxruntime's CUDA provider when present, else CPU), 'cpu' or 'cuda'.")
     embed_max_length: int = _s(256, "Semantic search: tokens of title + abstract the model reads (8..512; 128 is ~2x faster, -0.02 nDCG@10).")
     index_memory_mb: int = _s(2048, "Index builds: memory ceiling in MiB; the lexical index is built in runs that fit it and merged (64 or more).")
-    vector_ann_threshold: int = _s(200_000, "Vectors: above this many, search uses the HNSW graph (int8 codes, exact re-scoring) instead of an exact scan.")
-    vector_ann_ef: int = _s(256, "Vectors: HNSW search breadth (expansion); higher is slower with better recall.")
 
     @property
     def data_path(self) -> Path:

@@ -7,6 +7,9 @@ Layout (format 1)::
     s000001.vectors.npy        float32 rows of a segment (L2-normalised)
     s000001.dead-000004.npy    int64 rows of a segment that were removed or replaced (optional)
     int8-000007.npy/.json      int8 codes of the live rows and their scale (large collections only)
+    ann-000009.usearch         HNSW graph of int8 codes keyed by paper id (large collections only)
+    ann-000009.keys.npy        sorted paper ids the graph holds
+    ann-stale-000011.npy       graph keys whose vectors were replaced or removed since
 
 Every write puts new, never-reused file names on disk first and then swaps meta.json with
 os.replace, so a reader sees the old index or the new one, never half of one; files no longer
@@ -29,10 +32,11 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, ConfigError
+from paperfeed.index import ann
 
 FORMAT = 1
 META = "meta.json"
-LARGE_THRESHOLD = 200_000  # below this an exact float32 matrix product takes < 15 ms
+LARGE_THRESHOLD = ann.THRESHOLD  # below this an exact float32 matrix product takes < 15 ms
 RERANK = 10  # int8 candidates re-scored exactly per result wanted (at least 100)
 MAX_DEAD_FRACTION = 0.2  # compact once this share of stored rows is dead
 
@@ -114,6 +118,45 @@ class VectorIndex:
         self._sorter = np.argsort(self.ids, kind="stable")
         self._vectors: FloatArray | None = None
         self._codes: tuple[np.ndarray, float] | None = None
+        # live row -> (segment, local row), for reading rows without concatenating segments
+        self._starts = np.cumsum([0] + [int(m.sum()) for m in masks])
+        self._local = [np.flatnonzero(m) for m in masks]
+        self._graph: Any | None = None
+        self._load_ann()
+
+    def _load_ann(self) -> None:
+        entry = self.meta.get("ann")
+        self.ann_keys: IntArray = np.empty(0, dtype=np.int64)
+        self.ann_stale: IntArray = np.empty(0, dtype=np.int64)
+        self._covered: IntArray = np.empty(0, dtype=np.int64)
+        self._tail_rows: IntArray = np.arange(len(self.ids), dtype=np.int64)
+        if not entry:
+            return
+        self.ann_keys = _load(self.directory / entry["keys"])
+        if entry.get("stale"):
+            self.ann_stale = np.asarray(_load(self.directory / entry["stale"]), dtype=np.int64)
+        covered = (np.setdiff1d(self.ann_keys, self.ann_stale, assume_unique=True)
+                   if len(self.ann_stale) else np.asarray(self.ann_keys))
+        self._covered = covered
+        if len(self.ids):
+            # live vectors the graph does not hold (or holds stale): searched exactly
+            pos = np.minimum(np.searchsorted(covered, self.ids), max(len(covered) - 1, 0))
+            inside = covered[pos] == self.ids if len(covered) else np.zeros(len(self.ids), bool)
+            self._tail_rows = np.flatnonzero(~inside).astype(np.int64)
+
+    def take(self, rows: IntArray) -> FloatArray:
+        """The float32 vectors of some live rows, read segment by segment (no full copy)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(self._segments) == 1 and not len(self._segments[0].dead):
+            return np.asarray(self._segments[0].vectors[rows], dtype=np.float32)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        seg_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for j in np.unique(seg_of):
+            sel = np.flatnonzero(seg_of == j)
+            local = self._local[j][rows[sel] - self._starts[j]]
+            order = np.argsort(local)  # ascending rows read the memory map sequentially
+            out[sel[order]] = self._segments[j].vectors[local[order]]
+        return out
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -157,7 +200,7 @@ class VectorIndex:
     def vector(self, paper_id: int) -> FloatArray | None:
         """The stored vector of one paper, or None."""
         row = int(self.rows_of(np.asarray([paper_id]))[0])
-        return None if row < 0 else np.asarray(self.vectors[row], dtype=np.float32)
+        return None if row < 0 else self.take(np.asarray([row]))[0]
 
     def _check_query(self, query: FloatArray) -> FloatArray:
         q = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -173,7 +216,10 @@ class VectorIndex:
         if k <= 0 or not len(self.ids):
             return []
         if allowed_ids is None:
-            scores = np.asarray(self.vectors @ q, dtype=np.float32)
+            scores = np.concatenate(
+                [np.asarray(s.vectors[loc] if len(s.dead) else s.vectors, dtype=np.float32) @ q
+                 for s, loc in zip(self._segments, self._local)]
+            ) if len(self._segments) > 1 else np.asarray(self.vectors @ q, dtype=np.float32)
             cand = np.arange(len(scores))
         else:
             rows = self.rows_of(np.unique(np.asarray(allowed_ids, dtype=np.int64)))
@@ -181,7 +227,7 @@ class VectorIndex:
             if not len(cand):
                 return []
             cand.sort()  # ascending rows read the memory map sequentially
-            scores = np.asarray(self.vectors[cand] @ q, dtype=np.float32)
+            scores = np.asarray(self.take(cand) @ q, dtype=np.float32)
         return self._top(scores, cand, k)
 
     def _top(self, scores: np.ndarray, rows: IntArray, k: int) -> list[tuple[int, float]]:
@@ -207,14 +253,15 @@ class VectorIndex:
             return []
         if n < LARGE_THRESHOLD or not large_available():
             return self.exact_search(q, k, allowed_ids)
+        approximate = self.ann_search if self.meta.get("ann") else self.int8_search
         if allowed_ids is None:
-            return self.int8_search(q, k)
+            return approximate(q, k)
         allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
         share = len(allowed) / n
         if share < 0.2:  # gathering the allowed rows is cheaper than scanning everything
             return self.exact_search(q, k, allowed)
         # Over-fetch so that, after dropping disallowed papers, k are very likely left.
-        hits = self.int8_search(q, min(n, int(k / share * 2) + 10))
+        hits = approximate(q, min(n, int(k / share * 2) + 10))
         ok = np.isin(np.asarray([pid for pid, _ in hits], dtype=np.int64), allowed)
         keep = [h for h, good in zip(hits, ok) if good]
         if len(keep) >= min(k, len(allowed)):
@@ -230,10 +277,65 @@ class VectorIndex:
 
     # ----- large collections -----------------------------------------------------------------
 
+    def ann_search(self, query: FloatArray, k: int) -> list[tuple[int, float]]:
+        """Approximate top k: HNSW candidates plus the exact tail, all re-scored in float32."""
+        q = self._check_query(query)
+        if self._graph is None:
+            self._graph = ann.open_graph(self.directory / self.meta["ann"]["graph"])
+        want = min(len(self.ids), max(k * RERANK, 100))
+        keys = ann.graph_candidates(self._graph, q, float(self.meta["ann"]["scale"]), want)
+        if len(self.ann_stale):
+            keys = keys[~np.isin(keys, self.ann_stale)]
+        rows = self.rows_of(keys)
+        rows = np.union1d(rows[rows >= 0], self._tail_rows)
+        if not len(rows):
+            return []
+        scores = np.asarray(self.take(rows) @ q, dtype=np.float32)
+        return self._top(scores, rows, k)
+
+    def ann_tail(self) -> int:
+        """Live vectors not (or no longer correctly) held by the graph: searched exactly."""
+        return len(self._tail_rows)
+
+    def build_ann(self, force: bool = False) -> bool:
+        """Add the tail to the HNSW graph (creating it) when it is due or forced; saves."""
+        if not ann.ann_available() or not len(self.ids):
+            return False
+        entry = self.meta.get("ann")
+        due = len(self.ids) >= LARGE_THRESHOLD and (entry is None or self.ann_tail() >= ann.TAIL_MAX)
+        if not (due or (force and self.ann_tail())):
+            return False
+        gen = self._next_gen()
+        name = f"ann-{gen:06d}"
+        add_ids = np.sort(self.ids[self._tail_rows])
+        previous = self.directory / entry["graph"] if entry else None
+        # the scale is fixed when the graph is created: codes of all generations must agree
+        scale = float(entry["scale"]) if entry else ann.scale_for(self.take(self._tail_rows[:100_000]))
+        ann.extend_graph(previous, self.dim, scale, self.ann_stale, add_ids,
+                         lambda ids: self.take(self.rows_of(ids)), self.directory / f"{name}.usearch")
+        keys = np.union1d(np.setdiff1d(np.asarray(self.ann_keys), self.ann_stale), add_ids)
+        _save_npy(self.directory / f"{name}.keys.npy", keys.astype(np.int64))
+        self._commit(self._segment_meta(), gen,
+                     ann_entry={"graph": f"{name}.usearch", "keys": f"{name}.keys.npy", "stale": None,
+                                "scale": scale})
+        return True
+
+    def _stale_entry(self, ids: IntArray, gen: int) -> dict[str, Any] | None:
+        """The ann entry after `ids` got new vectors or were removed (they become stale keys)."""
+        entry = self.meta.get("ann")
+        if not entry:
+            return None
+        hit = np.intersect1d(np.asarray(self.ann_keys), ids)
+        if not len(hit) or np.isin(hit, self.ann_stale).all():
+            return dict(entry)
+        fname = f"ann-stale-{gen:06d}.npy"
+        _save_npy(self.directory / fname, np.union1d(self.ann_stale, hit).astype(np.int64))
+        return {**entry, "stale": fname}
+
     def int8_search(self, query: FloatArray, k: int) -> list[tuple[int, float]]:
         """Approximate top k: SIMD int8 scan (usearch), then exact float32 re-scoring."""
-        from usearch.index import MetricKind  # type: ignore[attr-defined]
-        from usearch.index import search as brute_force
+        usearch = ann.usearch_index()
+        MetricKind, brute_force = usearch.MetricKind, usearch.search
 
         q = self._check_query(query)
         codes, scale = self.int8_codes()
@@ -242,7 +344,7 @@ class VectorIndex:
         matches = brute_force(codes, q8, want, MetricKind.IP, exact=True, threads=0)
         rows = np.asarray(matches.keys, dtype=np.int64)
         rows = np.sort(rows[(rows >= 0) & (rows < len(self.ids))])
-        scores = np.asarray(self.vectors[rows] @ q, dtype=np.float32)
+        scores = np.asarray(self.take(rows) @ q, dtype=np.float32)
         return self._top(scores, rows, k)
 
     def int8_file(self) -> Path:
@@ -266,17 +368,20 @@ class VectorIndex:
 
     def _build_int8(self, path: Path, scale_path: Path) -> None:
         step = 100_000  # bounded memory: rows are converted a chunk at a time
-        vecs = self.vectors
-        top = max((float(np.abs(vecs[i : i + step]).max()) for i in range(0, len(vecs), step)),
-                  default=1.0)
+        n = len(self.ids)
+
+        def chunk(i: int) -> FloatArray:
+            return self.take(np.arange(i, min(i + step, n)))
+
+        top = max((float(np.abs(chunk(i)).max()) for i in range(0, n, step)), default=1.0)
         # One scale for all rows keeps the int8 dot product proportional to the float one.
         scale = 127.0 / max(top, 1e-12)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
         os.close(fd)
         try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=vecs.shape)
-            for i in range(0, len(vecs), step):
-                out[i : i + step] = np.clip(np.rint(vecs[i : i + step] * scale), -127, 127)
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=(n, self.dim))
+            for i in range(0, n, step):
+                out[i : i + step] = np.clip(np.rint(chunk(i) * scale), -127, 127)
             out.flush()
             del out
             os.chmod(tmp, 0o644)
@@ -284,14 +389,17 @@ class VectorIndex:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _save_json(scale_path, {"scale": scale, "rows": len(vecs)})
+        _save_json(scale_path, {"scale": scale, "rows": n})
 
     # ----- writing ---------------------------------------------------------------------------
 
     def _next_gen(self) -> int:
         return int(self.meta.get("next", 0)) + 1
 
-    def _commit(self, segments: list[dict[str, Any]], gen: int) -> None:
+    def _commit(self, segments: list[dict[str, Any]], gen: int,
+                ann_entry: dict[str, Any] | None | bool = True) -> None:
+        # ann_entry True keeps the current graph entry; None drops it
+        entry = self.meta.get("ann") if ann_entry is True else ann_entry
         meta = {
             "format": FORMAT,
             "model": self.model,
@@ -301,6 +409,8 @@ class VectorIndex:
             "segments": segments,
             "next": gen,
         }
+        if entry:
+            meta["ann"] = entry
         count = 0
         for seg in segments:
             dead = len(_load(self.directory / seg["dead"])) if seg.get("dead") else 0
@@ -329,8 +439,10 @@ class VectorIndex:
         _save_npy(self.directory / f"{name}.ids.npy", ids)
         _save_npy(self.directory / f"{name}.vectors.npy", vecs)
         segs.append({"name": name, "rows": len(ids), "dead": None})
+        entry = self._stale_entry(ids, gen)
         segs, gen = self._merge(segs, gen)
-        self._commit(segs, gen)
+        self._commit(segs, gen, ann_entry=entry)
+        self.build_ann()  # grows the graph once the exact tail is big enough
 
     def remove(self, paper_ids: Sequence[int] | IntArray) -> int:
         """Forget the vectors of these papers and save; returns how many were stored."""
@@ -340,10 +452,11 @@ class VectorIndex:
             return 0
         gen = self._next_gen()
         segs = self._dead_rows_for(ids, gen)
+        entry = self._stale_entry(ids, gen)
         stored = sum(int(s["rows"]) for s in segs)
         if len(self.ids) - found < (1 - MAX_DEAD_FRACTION) * stored:
             segs, gen = self._merge(segs, gen, everything=True)
-        self._commit(segs, gen)
+        self._commit(segs, gen, ann_entry=entry)
         return found
 
     def compact(self) -> None:
@@ -420,10 +533,12 @@ def _cleanup(directory: Path, meta: dict[str, Any]) -> None:
             keep.add(seg["dead"])
     gen = int(meta.get("next", 0))
     keep.update({f"int8-{gen:06d}.npy", f"int8-{gen:06d}.json"})
+    entry = meta.get("ann") or {}
+    keep.update(str(entry[k]) for k in ("graph", "keys", "stale") if entry.get(k))
     for child in directory.iterdir():
         if child.name in keep or child.name.startswith("."):
             continue  # dot files are other writers' temporaries
-        if child.is_file() and child.suffix in (".npy", ".json"):
+        if child.is_file() and child.suffix in (".npy", ".json", ".usearch"):
             child.unlink(missing_ok=True)
 
 
