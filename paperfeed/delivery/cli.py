@@ -12,7 +12,7 @@ from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import SETTINGS
-from paperfeed.delivery import cli_digest, cli_search, cli_web
+from paperfeed.delivery import cli_digest, cli_scale, cli_search, cli_web
 from paperfeed.delivery.cli_common import (
     EXIT_NOTHING,
     AppContext,
@@ -237,9 +237,11 @@ def settings_cmd(markdown: bool) -> None:
         click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
 
 
-for _module in (cli_search, cli_web, cli_digest):
+for _module in (cli_search, cli_web, cli_digest, cli_scale):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
+for _command in cli_scale.INDEX_COMMANDS:
+    cli_search.index_group.add_command(_command)
 
 
 def main() -> None:
