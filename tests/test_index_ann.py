@@ -82,7 +82,7 @@ def test_replaced_and_removed_vectors_never_come_back(tmp_path: Path, small_limi
     # filtered search stays inside the filter
     allowed = np.arange(1, 4_001)[::3]
     got_f = idx.search(q, 10, allowed_ids=allowed)
-    assert len(got_f) == 10 and set(p for p, _ in got_f) <= set(allowed.tolist())
+    assert len(got_f) == 10 and {p for p, _ in got_f} <= set(allowed.tolist())
     # forcing a build folds the tail into the graph and clears the stale keys
     assert idx.build_ann(force=True)
     assert idx.ann_tail() == 0 and not len(idx.ann_stale)

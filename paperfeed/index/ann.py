@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 THRESHOLD = 200_000  # live vectors above which search goes through the graph
-CONNECTIVITY = 32  # HNSW M (16 lost ~1.5 points of recall@10 on clustered data)
+CONNECTIVITY = 32  # HNSW M: 16 gave recall@10 0.982 against 0.9965 at 30k (real queries, ef 512)
 EXPANSION_ADD = 128  # efConstruction
-EXPANSION_SEARCH = 160  # ef: candidates explored per query
+EXPANSION_SEARCH = 512  # ef: candidates explored per query (recall@10 0.996 at 30k real queries)
 TAIL_MAX = 20_000  # vectors searched exactly before they are added to the graph
 ADD_STEP = 50_000  # vectors converted and added per step (bounded memory)
 
@@ -72,7 +72,10 @@ def open_graph(path: Path) -> Any:
 
 def codes(vectors: FloatArray, scale: float) -> npt.NDArray[np.int8]:
     """int8 codes of float vectors at the graph's scale (outliers clipped)."""
-    return np.clip(np.rint(np.asarray(vectors, dtype=np.float32) * scale), -127, 127).astype(np.int8)
+    out: npt.NDArray[np.int8] = np.clip(
+        np.rint(np.asarray(vectors, dtype=np.float32) * scale), -127, 127
+    ).astype(np.int8)
+    return out
 
 
 def scale_for(sample: FloatArray) -> float:
@@ -128,6 +131,7 @@ def extend_graph(
 
 def graph_candidates(graph: Any, query: FloatArray, scale: float, want: int) -> IntArray:
     """Paper ids of up to `want` approximate nearest neighbours of a query (best first)."""
+    graph.expansion_search = max(EXPANSION_SEARCH, want)
     matches = graph.search(codes(query, scale), want, threads=1)
     keys = np.asarray(matches.keys, dtype=np.uint64)
     return keys.astype(np.int64)

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.models import Paper
-from paperfeed.index.lexical import B, FORMAT, K1, Progress, _fsync_dir, text_hash, title_hash
+from paperfeed.index.lexical import FORMAT, K1, B, Progress, _fsync_dir, text_hash, title_hash
 from paperfeed.index.text import author_keys, document_terms
 
 DEFAULT_MEMORY_MB = 2048
@@ -62,7 +62,7 @@ def _grow(arr: IntArray, size: int) -> IntArray:
 def _npy_writer(path: Path, dtype: str, n: int) -> tuple[BinaryIO, int]:
     """Create an .npy file for n values and return it open for writing, and its data offset."""
     np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=(n,))
-    fh = open(path, "r+b")
+    fh = open(path, "r+b")  # noqa: SIM115  # returned open: the caller closes it
     np.lib.format.read_magic(fh)
     np.lib.format.read_array_header_1_0(fh)
     return fh, fh.tell()
@@ -160,7 +160,7 @@ class SegmentBuilder:
         stem = self.work / f"run{len(self.runs):05d}"
         n_vocab = max(len(self.vocab), 1)
         flat = np.frombuffer(self.flat, dtype=np.int32) if len(self.flat) else np.empty(0, np.int32)
-        lengths = np.diff(np.frombuffer(self.offsets, dtype=np.int64))
+        lengths: IntArray = np.diff(np.frombuffer(self.offsets, dtype=np.int64)).astype(np.int64)
         doc_of = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
         key = doc_of * np.int64(n_vocab) + flat.astype(np.int64)
         del doc_of

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ META = "meta.json"
 LARGE_THRESHOLD = ann.THRESHOLD  # below this an exact float32 matrix product takes < 15 ms
 RERANK = 10  # int8 candidates re-scored exactly per result wanted (at least 100)
 MAX_DEAD_FRACTION = 0.2  # compact once this share of stored rows is dead
+MERGE_STEP = 100_000  # rows copied at a time when segments are merged
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -61,6 +62,29 @@ def _save_npy(path: Path, arr: np.ndarray) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; other readers may run as other users
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_npy_chunks(path: Path, shape: tuple[int, int], chunks: Iterator[np.ndarray]) -> None:
+    """Write a float32 .npy of `shape` from row chunks, through a temporary name (bounded memory)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                      "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_1_0(f, header)
+            written = 0
+            for chunk in chunks:
+                f.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
+                written += len(chunk)
+            if written != shape[0]:
+                raise AssertionError(f"wrote {written} rows, expected {shape[0]}")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -282,7 +306,8 @@ class VectorIndex:
         q = self._check_query(query)
         if self._graph is None:
             self._graph = ann.open_graph(self.directory / self.meta["ann"]["graph"])
-        want = min(len(self.ids), max(k * RERANK, 100))
+        # graph candidates are already near-exact (int8 HNSW): twice k, at least 100, suffice
+        want = min(len(self.ids), max(2 * k, 100))
         keys = ann.graph_candidates(self._graph, q, float(self.meta["ann"]["scale"]), want)
         if len(self.ann_stale):
             keys = keys[~np.isin(keys, self.ann_stale)]
@@ -503,23 +528,30 @@ class VectorIndex:
                 return segs, gen
         if take == 0:
             return segs, gen
-        parts_ids, parts_vecs = [], []
+        parts = []
         for seg in segs[-take:]:
             ids = _load(self.directory / f"{seg['name']}.ids.npy")
-            vecs = _load(self.directory / f"{seg['name']}.vectors.npy")
             mask = np.ones(len(ids), dtype=bool)
             if seg.get("dead"):
                 mask[_load(self.directory / seg["dead"])] = False
-            parts_ids.append(np.asarray(ids)[mask])
-            parts_vecs.append(np.asarray(vecs)[mask])
+            parts.append((seg["name"], np.asarray(ids)[mask], np.flatnonzero(mask)))
         gen += 1
         name = f"s{gen:06d}"
-        merged_ids = np.concatenate(parts_ids) if parts_ids else np.empty(0, np.int64)
-        merged = np.concatenate(parts_vecs) if parts_vecs else np.empty((0, self.dim), np.float32)
+        merged_ids = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
         kept = segs[:-take]
         if len(merged_ids):
             _save_npy(self.directory / f"{name}.ids.npy", merged_ids)
-            _save_npy(self.directory / f"{name}.vectors.npy", merged)
+
+            def chunks() -> Iterator[np.ndarray]:
+                # a chunk at a time: merging millions of rows never holds them all in memory
+                for seg_name, _, rows in parts:
+                    vecs = _load(self.directory / f"{seg_name}.vectors.npy")
+                    for i in range(0, len(rows), MERGE_STEP):
+                        yield np.asarray(vecs[rows[i : i + MERGE_STEP]], dtype=np.float32)
+                    del vecs
+
+            _save_npy_chunks(self.directory / f"{name}.vectors.npy", (len(merged_ids), self.dim),
+                             chunks())
             kept.append({"name": name, "rows": len(merged_ids), "dead": None})
         return kept, gen
 
