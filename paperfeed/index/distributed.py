@@ -67,13 +67,14 @@ class ClusterReport:
     duplicates: int = 0  # results of batches already written (dropped)
     skipped_changed: int = 0  # papers whose text changed while they were being embedded
     seconds: float = 0.0
+    embed_seconds: float = 0.0  # from the first batch handed out to the last written
     errors: list[str] = field(default_factory=list)
     worker_pids: list[int] = field(default_factory=list)
 
     @property
     def papers_per_second(self) -> float:
-        """Vectors written per second of wall time."""
-        return self.written / self.seconds if self.seconds > 0 else 0.0
+        """Vectors written per second while embedding (worker start-up left out)."""
+        return self.written / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
 
 class EmbedWorker:
@@ -211,6 +212,7 @@ def embed_on_cluster(
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (batch id, actor number)
         if progress:
             progress("embedding", 0, report.papers)
+        embed_started = time.monotonic()
 
         def submit(actor_no: int) -> None:
             batch_id = pending.popleft()
@@ -263,6 +265,7 @@ def embed_on_cluster(
                     progress("embedding", done_papers, report.papers)
             if pending:
                 submit(actor_no)
+        report.embed_seconds = time.monotonic() - embed_started
         for a in actors:
             ray.kill(a)
     finally:
