@@ -9,7 +9,10 @@ block, and writes the scored columns of the final matrix sequentially. Scores us
 statistics with the same float64 expression as `lexical.bm25_matrix`, so the files are equal,
 value for value, to a one-shot build of the same papers (tests/test_index_lexical_build.py).
 
-The old index keeps serving while a build runs (the new segment is swapped in at the end), and
+Runs are merged while tokenising goes on, log-structured: whenever FAN_IN consecutive runs of one
+tier exist, a background thread merges them into one run of the next tier (postings with raw term
+frequencies, so nothing depends on statistics not known yet), which keeps the final merge's fan-in
+small. The old index keeps serving while a build runs (the new segment is swapped in at the end), and
 changes after the build go to the small delta segment, as before.
 """
 
@@ -18,7 +21,9 @@ from __future__ import annotations
 import array
 import json
 import shutil
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -38,6 +43,7 @@ BYTES_PER_TERM = 160  # a vocabulary entry: str object + dict slot + df counter
 BYTES_PER_ROW = 48  # per-row arrays kept for the whole build (id, day, hashes, length)
 BASELINE_MB = 350  # interpreter, numpy, bm25s, the caller's own objects
 MIN_RUN_TOKENS = 1000
+FAN_IN = 4  # runs of one tier merged together in the background (log-structured)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -45,8 +51,9 @@ IntArray = npt.NDArray[np.int64]
 class _Run:
     """One flushed run: file stem and its per-key posting counts."""
 
-    def __init__(self, stem: Path, counts: IntArray, kcounts: list[IntArray]) -> None:
+    def __init__(self, stem: Path, counts: IntArray, kcounts: list[IntArray], tier: int = 0) -> None:
         self.stem = stem
+        self.tier = tier  # how many compactions its postings went through
         self.counts = counts  # postings per term id (length = vocabulary size at flush)
         self.kcounts = kcounts  # postings per key of each inverted list (categories, authors)
 
@@ -66,6 +73,90 @@ def _npy_writer(path: Path, dtype: str, n: int) -> tuple[BinaryIO, int]:
     np.lib.format.read_magic(fh)
     np.lib.format.read_array_header_1_0(fh)
     return fh, fh.tell()
+
+
+def merge_runs(
+    runs: list[_Run],
+    kind: str,
+    run_counts: list[IntArray],
+    block: int,
+    rows_path: Path,
+    *,
+    tf_path: Path | None = None,
+    data_path: Path | None = None,
+    scorer: Any | None = None,
+    progress: Progress | None = None,
+    label: str = "",
+) -> IntArray:
+    """K-way merge of consecutive runs' postings of one structure, a block of keys at a time.
+
+    Writes the merged rows (and the raw term frequencies to `tf_path`, or their BM25 scores to
+    `data_path`) sequentially; returns the merged indptr over the keys.
+    """
+    n_keys = max((len(c) for c in run_counts), default=0)
+    total_counts = np.zeros(n_keys, dtype=np.int64)
+    for c in run_counts:
+        total_counts[: len(c)] += c
+    indptr = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(total_counts, out=indptr[1:])
+    nnz = int(indptr[-1])
+    run_ptrs = []
+    for c in run_counts:
+        p = np.zeros(len(c) + 1, dtype=np.int64)
+        np.cumsum(c, out=p[1:])
+        run_ptrs.append(p)
+    want_tf = tf_path is not None or scorer is not None
+    outs: list[tuple[BinaryIO, int]] = [_npy_writer(rows_path, "<i4", nnz)]
+    if tf_path is not None:
+        outs.append(_npy_writer(tf_path, "<i4", nnz))
+    if data_path is not None:
+        outs.append(_npy_writer(data_path, "<f4", nnz))
+    start = 0
+    written = 0
+    try:
+        while start < n_keys:
+            # the widest block of keys whose postings fit the budget (at least one key)
+            end = int(np.searchsorted(indptr, indptr[start] + block, side="right")) - 1
+            end = min(max(end, start + 1), n_keys)
+            parts_rows, parts_tf, parts_terms = [], [], []
+            for run, p in zip(runs, run_ptrs):
+                lo, hi = min(start, len(p) - 1), min(end, len(p) - 1)
+                a, b = int(p[lo]), int(p[hi])
+                if a == b:
+                    continue
+                r = np.load(f"{run.stem}.{kind}.npy", mmap_mode="r")
+                parts_rows.append(np.array(r[a:b]))
+                del r  # unmapped at once: the run's pages do not stay resident
+                if want_tf:
+                    t = np.load(f"{run.stem}.tf.npy", mmap_mode="r")
+                    parts_tf.append(np.array(t[a:b]))
+                    del t
+                parts_terms.append(
+                    np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(p[lo : hi + 1]))
+                )
+            if parts_rows:
+                terms = np.concatenate(parts_terms)
+                order = np.argsort(terms, kind="stable")  # runs in order: rows ascending
+                rows = np.concatenate(parts_rows)[order]
+                blobs = [rows.astype("<i4").tobytes()]
+                if want_tf:
+                    tf = np.concatenate(parts_tf)[order]
+                    if tf_path is not None:
+                        blobs.append(tf.astype("<i4").tobytes())
+                    if scorer is not None:
+                        blobs.append(scorer(terms[order], rows, tf).tobytes())
+                for (fh, off), blob in zip(outs, blobs):
+                    fh.seek(off + 4 * written)
+                    fh.write(blob)
+                written += len(rows)
+            if progress:
+                progress(label, end, n_keys)
+            start = end
+    finally:
+        for fh, _ in outs:
+            fh.close()
+    assert written == nnz, (written, nnz)
+    return indptr
 
 
 class SegmentBuilder:
@@ -92,6 +183,13 @@ class SegmentBuilder:
         self.lengths: array.array[int] = array.array("q")
         self.runs: list[_Run] = []
         self.n_tokens = 0
+        # runs are compacted in the background, FAN_IN consecutive runs of a tier at a time
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lexical-compact")
+        self._compacting: Future[None] | None = None
+        self._lock = threading.Lock()
+        self._serial = 0
+        self.n_flushed = 0
+        self.n_compactions = 0
         self._reset_run()
 
     def _reset_run(self) -> None:
@@ -157,7 +255,7 @@ class SegmentBuilder:
         n_rows = len(self.offsets) - 1
         if n_rows == 0:
             return
-        stem = self.work / f"run{len(self.runs):05d}"
+        stem = self._stem()
         n_vocab = max(len(self.vocab), 1)
         flat = np.frombuffer(self.flat, dtype=np.int32) if len(self.flat) else np.empty(0, np.int32)
         lengths: IntArray = np.diff(np.frombuffer(self.offsets, dtype=np.int64)).astype(np.int64)
@@ -187,80 +285,68 @@ class SegmentBuilder:
             korder = np.lexsort((krows, keys))
             np.save(f"{stem}.k{j}.npy", (krows[korder] + self.run_base).astype(np.int32))
             kcounts.append(np.bincount(keys, minlength=len(vocab)).astype(np.int64))
-        self.runs.append(_Run(stem, counts, kcounts))
+        with self._lock:
+            self.runs.append(_Run(stem, counts, kcounts))
+        self.n_flushed += 1
         self._reset_run()
+        self._maybe_compact()
+
+    def close(self) -> None:
+        """Wait for a background compaction (its errors ignored) and stop the thread."""
+        if self._compacting is not None:
+            self._compacting.exception()
+        self._pool.shutdown(wait=True)
+
+    def _stem(self) -> Path:
+        with self._lock:
+            self._serial += 1
+            return self.work / f"run{self._serial:05d}"
+
+    def _maybe_compact(self) -> None:
+        """Start merging FAN_IN consecutive runs of one tier in the background, if none is running."""
+        if self._compacting is not None:
+            if not self._compacting.done():
+                return
+            self._compacting.result()  # a failed compaction fails the build
+            self._compacting = None
+        with self._lock:
+            runs = list(self.runs)
+        for i in range(len(runs) - FAN_IN + 1):
+            group = runs[i : i + FAN_IN]
+            if len({r.tier for r in group}) == 1:
+                self._compacting = self._pool.submit(self._compact, group)
+                return
+
+    def _compact(self, group: list[_Run]) -> None:
+        """Merge consecutive runs into one (raw term frequencies kept: scoring needs final stats)."""
+        stem = self._stem()
+        block = max(MIN_RUN_TOKENS, self.run_tokens() // 4)
+        counts_ptr = merge_runs(group, "rows", [r.counts for r in group], block,
+                                Path(f"{stem}.rows.npy"), tf_path=Path(f"{stem}.tf.npy"))
+        kcounts = []
+        for j in range(len(self.key_vocabs)):
+            kptr = merge_runs(group, f"k{j}", [r.kcounts[j] for r in group], block,
+                              Path(f"{stem}.k{j}.npy"))
+            kcounts.append(np.diff(kptr))
+        merged = _Run(stem, np.diff(counts_ptr), kcounts, tier=group[0].tier + 1)
+        with self._lock:
+            at = next(i for i, r in enumerate(self.runs) if r is group[0])
+            assert self.runs[at : at + len(group)] == group
+            self.runs[at : at + len(group)] = [merged]
+            self.n_compactions += 1
+        for r in group:
+            for suffix in ("rows", "tf", *(f"k{j}" for j in range(len(self.key_vocabs)))):
+                Path(f"{r.stem}.{suffix}.npy").unlink(missing_ok=True)
 
     # ----- pass 2: merge ---------------------------------------------------------------------
-
-    def _merge(self, name: str, kind: str, n_keys: int, run_counts: list[IntArray],
-               scorer: Any | None) -> IntArray:
-        """Merge the runs' postings of one structure into <name> files; returns its indptr."""
-        total_counts = np.zeros(n_keys, dtype=np.int64)
-        for c in run_counts:
-            total_counts[: len(c)] += c
-        indptr = np.zeros(n_keys + 1, dtype=np.int64)
-        np.cumsum(total_counts, out=indptr[1:])
-        nnz = int(indptr[-1])
-        run_ptrs = []
-        for c in run_counts:
-            p = np.zeros(len(c) + 1, dtype=np.int64)
-            np.cumsum(c, out=p[1:])
-            run_ptrs.append(p)
-        if scorer is not None:
-            data_fh, data_off = _npy_writer(self.directory / "data.csc.index.npy", "<f4", nnz)
-            rows_path = self.directory / "indices.csc.index.npy"
-        else:
-            data_fh, data_off = None, 0
-            rows_path = self.directory / f"{name}_rows.npy"
-        rows_fh, rows_off = _npy_writer(rows_path, "<i4", nnz)
-        block = max(MIN_RUN_TOKENS, self.run_tokens() // 2)
-        start = 0
-        written = 0
-        try:
-            while start < n_keys:
-                # the widest block of keys whose postings fit the budget (at least one key)
-                end = int(np.searchsorted(indptr, indptr[start] + block, side="right")) - 1
-                end = min(max(end, start + 1), n_keys)
-                parts_rows, parts_tf, parts_terms = [], [], []
-                for run, p in zip(self.runs, run_ptrs):
-                    lo, hi = min(start, len(p) - 1), min(end, len(p) - 1)
-                    a, b = int(p[lo]), int(p[hi])
-                    if a == b:
-                        continue
-                    r = np.load(f"{run.stem}.{kind}.npy", mmap_mode="r")
-                    parts_rows.append(np.array(r[a:b]))
-                    del r  # unmapped at once: the run's pages do not stay resident
-                    if scorer is not None:
-                        t = np.load(f"{run.stem}.tf.npy", mmap_mode="r")
-                        parts_tf.append(np.array(t[a:b]))
-                        del t
-                    parts_terms.append(
-                        np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(p[lo : hi + 1]))
-                    )
-                if parts_rows:
-                    terms = np.concatenate(parts_terms)
-                    order = np.argsort(terms, kind="stable")  # runs in order: rows ascending
-                    rows = np.concatenate(parts_rows)[order]
-                    rows_fh.seek(rows_off + 4 * written)
-                    rows_fh.write(rows.astype("<i4").tobytes())
-                    if scorer is not None and data_fh is not None:
-                        tf = np.concatenate(parts_tf)[order]
-                        data_fh.seek(data_off + 4 * written)
-                        data_fh.write(scorer(terms[order], rows, tf).tobytes())
-                    written += len(rows)
-                if self.progress:
-                    self.progress(f"merging {name}", end, n_keys)
-                start = end
-        finally:
-            rows_fh.close()
-            if data_fh is not None:
-                data_fh.close()
-        assert written == nnz, (written, nnz)
-        return indptr
 
     def finish(self, extra_meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Flush the last run, merge all runs into the segment files, and write segment.json."""
         self._flush()
+        if self._compacting is not None:
+            self._compacting.result()
+            self._compacting = None
+        self._pool.shutdown()
         n_docs = len(self.ids)
         n_vocab = len(self.vocab)
         lengths = np.frombuffer(self.lengths, dtype=np.int64) if n_docs else np.empty(0, np.int64)
@@ -275,15 +361,21 @@ class SegmentBuilder:
             norm = K1 * ((1 - B) + B * lengths[rows].astype(np.float64) / avgdl)
             return (idf_of_term[terms] * (tff / (norm + tff))).astype("<f4")
 
-        indptr = self._merge("matrix", "rows", n_vocab, [r.counts for r in self.runs], score)
+        block = max(MIN_RUN_TOKENS, self.run_tokens() // 2)
+        counts = [r.counts for r in self.runs] + [np.zeros(n_vocab, dtype=np.int64)]
+        indptr = merge_runs(self.runs, "rows", counts, block, self.directory / "indices.csc.index.npy",
+                            data_path=self.directory / "data.csc.index.npy", scorer=score,
+                            progress=self.progress, label="merging matrix")
         np.save(self.directory / "indptr.csc.index.npy", indptr)
         for j, name in enumerate(("categories", "authors")):
             vocab = self.key_vocabs[j]
-            kptr = self._merge(name, f"k{j}", len(vocab), [r.kcounts[j] for r in self.runs], None)
+            kcounts = [r.kcounts[j] for r in self.runs] + [np.zeros(len(vocab), dtype=np.int64)]
+            kptr = merge_runs(self.runs, f"k{j}", kcounts, block, self.directory / f"{name}_rows.npy",
+                              progress=self.progress, label=f"merging {name}")
             (self.directory / f"{name}.json").write_text(json.dumps(list(vocab), ensure_ascii=False),
                                                          encoding="utf-8")
             np.save(self.directory / f"{name}_indptr.npy", kptr)
-        n_runs = len(self.runs)
+        n_runs = self.n_flushed
         shutil.rmtree(self.work)
         self.runs = []
         (self.directory / "vocab.index.json").write_text(json.dumps(self.vocab, ensure_ascii=False),
@@ -309,6 +401,7 @@ class SegmentBuilder:
             "n_tokens": self.n_tokens,
             "is_delta": False,
             "runs": n_runs,
+            "compactions": self.n_compactions,
             "memory_mb": self.memory_mb,
             **(extra_meta or {}),
         }
@@ -334,5 +427,6 @@ def build_segment(
         builder.add(papers, total)
         return builder.finish(extra_meta)
     except BaseException:
+        builder.close()
         shutil.rmtree(directory, ignore_errors=True)
         raise
