@@ -109,7 +109,10 @@ def phase_build_vectors(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     records = arxiv_records()
     base = base_vectors(records, ROOT / "bench-output" / f"base-vectors-{BASE_PAPERS}.npy")
     emb = load_embedder(ROOT / "bench-output" / "models", device="cpu", precision="int8")
-    ids = np.asarray(load_segment(root / "main-scale").paper_ids)
+    # synthetic_papers numbers papers 1..N, so this phase may run beside the lexical build
+    ids = np.arange(1, args.papers + 1, dtype=np.int64)
+    if (root / "main-scale" / "segment.json").exists():
+        assert np.array_equal(np.asarray(load_segment(root / "main-scale").paper_ids), ids)
     del records
     idx = V.create_vectors(root / "vectors", model=emb.name, dim=emb.dim)
     rng = np.random.default_rng(42)

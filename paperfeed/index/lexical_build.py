@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import array
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterable
@@ -41,7 +42,8 @@ DEFAULT_MEMORY_MB = 2048
 BYTES_PER_TOKEN = 80
 BYTES_PER_TERM = 160  # a vocabulary entry: str object + dict slot + df counter
 BYTES_PER_ROW = 48  # per-row arrays kept for the whole build (id, day, hashes, length)
-BASELINE_MB = 350  # interpreter, numpy, bm25s, the caller's own objects
+BASELINE_MB = 350  # interpreter, numpy, bm25s: used where the process's own size is unknown
+HEADROOM_MB = 96  # allocator slack and the stemmer's cache
 MIN_RUN_TOKENS = 1000
 FAN_IN = 4  # runs of one tier merged together in the background (log-structured)
 
@@ -56,6 +58,15 @@ class _Run:
         self.tier = tier  # how many compactions its postings went through
         self.counts = counts  # postings per term id (length = vocabulary size at flush)
         self.kcounts = kcounts  # postings per key of each inverted list (categories, authors)
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (what the caller already holds), from /proc."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return BASELINE_MB * 2**20
 
 
 def _grow(arr: IntArray, size: int) -> IntArray:
@@ -171,6 +182,7 @@ class SegmentBuilder:
         self.work = directory / "runs"
         self.work.mkdir()
         self.memory_mb = memory_mb
+        self.baseline = _resident_bytes() + HEADROOM_MB * 2**20
         self.fixed_run_tokens = run_tokens
         self.progress = progress
         self.vocab: dict[str, int] = {}
@@ -204,7 +216,7 @@ class SegmentBuilder:
         """Tokens the current run may hold before it is flushed, given what the build keeps."""
         if self.fixed_run_tokens is not None:
             return self.fixed_run_tokens
-        kept = (BASELINE_MB * 2**20 + len(self.vocab) * BYTES_PER_TERM
+        kept = (self.baseline + len(self.vocab) * BYTES_PER_TERM
                 + len(self.ids) * BYTES_PER_ROW)
         free = self.memory_mb * 2**20 - kept
         return max(MIN_RUN_TOKENS, free // BYTES_PER_TOKEN)
