@@ -57,7 +57,7 @@ def build(directory: Path, work: Path, split: str) -> tuple[SearchIndex, dict[in
         by_title.setdefault(normalise_title(t or f"untitled {cid}"), []).append(cid)
     for p in store.iter_papers():
         mapping[int(p.id or 0)] = by_title.get(p.title_key, [])
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     if index.lexical.n_alive != store.count_papers():
         index.build(embed=False)
     if index.semantic_available() and index.semantic.count() < index.lexical.n_alive:

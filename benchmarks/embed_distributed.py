@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on 127.0.0.1
 
-from search_common import ARXIV, ROOT, to_paper  # noqa: E402
+from search_common import ARXIV, ROOT, to_paper
 
-from paperfeed.core.settings import load_settings  # noqa: E402
-from paperfeed.index import distributed as D  # noqa: E402
-from paperfeed.index import open_search_index  # noqa: E402
-from paperfeed.index.embedder import export_onnx  # noqa: E402
-from paperfeed.store import open_store  # noqa: E402
+from paperfeed.core.settings import load_settings
+from paperfeed.index import distributed as D
+from paperfeed.index import open_search_index
+from paperfeed.index.embedder import export_onnx
+from paperfeed.store import open_store
 
 
 def _free_port() -> int:
@@ -64,7 +64,7 @@ def main() -> None:
             if len(papers) >= args.papers:
                 break
     store.upsert_papers(papers)
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     cache = work / "models"
     export_onnx(cache, "int8")

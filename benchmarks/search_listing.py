@@ -61,7 +61,7 @@ def main() -> None:
     if store.count_papers() == 0:
         store.upsert_papers([Paper(title="§", abstract=a, arxiv_id=f"0001.{i + 1:05d}", source="bench")
                              for i, (_, a) in enumerate(pairs)])
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     if index.lexical.n_alive != len(pairs):
         index.build(embed=False)
     if index.semantic_available() and index.semantic.count() < len(pairs):

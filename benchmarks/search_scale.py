@@ -104,7 +104,7 @@ def phase_build_lexical(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 def phase_build_vectors(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     from paperfeed.index import vectors as V
     from paperfeed.index.embedder import load_embedder
-    from paperfeed.index.lexical import load_segment
+    from paperfeed.index.segment import load_segment
 
     records = arxiv_records()
     base = base_vectors(records, ROOT / "bench-output" / f"base-vectors-{BASE_PAPERS}.npy")
@@ -145,7 +145,7 @@ def phase_serve(args: argparse.Namespace, root: Path, settings: Any) -> dict[str
     qs = queries(records, args.queries)
     del records
     store = open_store(settings.db_url)
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     emb = index.embedder()
     assert emb is not None, "the semantic extra is needed for the query embedding"
     with Timer() as t:

@@ -56,7 +56,7 @@ def main() -> None:
             for i in range(0, len(papers), 2000):
                 store.upsert_papers(papers[i : i + 2000])
         print(f"store ingest: {store.count_papers()} papers in {t.seconds:.1f}s")
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     with Timer() as t:
         index.build(embed=False)
     lex_dir = settings.data_path / "index" / str(index._pointer["main"])

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import socket
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import Any
-
-import pytest
-from aiosmtpd.controller import Controller
 
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings, with_overrides
@@ -82,22 +77,6 @@ class SinkHandler:
                 for to in r.rcpt_tos:
                     out.setdefault(to, []).append(r)
         return out
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[tuple[SinkHandler, int]]:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd), stopped after the test."""
-    handler = SinkHandler()
-    port = free_port()
-    loop = asyncio.new_event_loop()  # ours, so it can be closed (Controller leaves its own open)
-    controller = Controller(handler, loop=loop, hostname="127.0.0.1", port=port, decode_data=False,
-                            enable_SMTPUTF8=True, data_size_limit=10_000_000)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-        loop.close()
 
 
 def smtp_settings(settings: Settings, port: int, **more: Any) -> Settings:

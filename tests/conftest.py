@@ -1,17 +1,23 @@
-"""Shared fixtures: a fresh database on each backend, shared data paths."""
+"""Shared fixtures: a fresh database on each backend, settings, shared data paths, the seeded sample
+store and a web client over it, a fake arXiv API and a real SMTP sink on 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings, load_settings
 from paperfeed.store import Store, open_store
+from tests._digest_fixtures import SinkHandler, free_port
+from tests.web_fixtures import SAMPLE, FakeArxiv, make_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -62,3 +68,43 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
     return load_settings(
         {"data_dir": str(tmp_path / "data"), "database_url": store_url}, environ={}
     )
+
+
+@pytest.fixture
+def seeded(store: Store) -> Iterator[Store]:
+    """The store with the sample papers."""
+    store.upsert_papers(SAMPLE)
+    yield store
+
+
+@pytest.fixture
+def client(settings: Settings, seeded: Store) -> Iterator[TestClient]:
+    """A test client over the sample papers."""
+    with make_app(settings, seeded) as c:
+        yield c
+
+
+@pytest.fixture
+def fake_arxiv() -> Iterator[FakeArxiv]:
+    """A fake arXiv API on 127.0.0.1."""
+    fake = FakeArxiv()
+    try:
+        yield fake
+    finally:
+        fake.close()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[SinkHandler, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd), stopped after the test."""
+    handler = SinkHandler()
+    port = free_port()
+    loop = asyncio.new_event_loop()  # ours, so it can be closed (Controller leaves its own open)
+    controller = Controller(handler, loop=loop, hostname="127.0.0.1", port=port, decode_data=False,
+                            enable_SMTPUTF8=True, data_size_limit=10_000_000)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+        loop.close()

@@ -30,6 +30,7 @@ def data_dir(tmp_path: Path) -> Path:
     ctx = open_context(data_dir=str(tmp_path))
     try:
         ctx.store.upsert_papers(corpus())
+        refresh_index_after_ingest(ctx.settings, ctx.store)  # as `paperfeed ingest` does
     finally:
         ctx.close()
     return tmp_path

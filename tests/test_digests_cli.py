@@ -13,9 +13,7 @@ from paperfeed.delivery.cli import cli
 from paperfeed.delivery.worker import cycle
 from paperfeed.index import open_search_index
 from paperfeed.store import Store
-from tests._digest_fixtures import SinkHandler, at, smtp_settings, smtp_sink, topic_papers
-
-__all__ = ["smtp_sink"]
+from tests._digest_fixtures import SinkHandler, at, smtp_settings, topic_papers
 
 
 def _run(settings: Settings, *args: str) -> tuple[int, str]:
@@ -63,7 +61,7 @@ def test_worker_ingests_configured_sources_then_sends(settings: Settings, store:
     first = cycle(s, store)
     assert first.ingested and first.ingested.startswith("5 new") and first.digests.sent == 1, first
     assert first.embedded == 3  # the background embedding job: a batch per cycle, resumed next time
-    index = open_search_index(s, store, auto_refresh=False)
+    index = open_search_index(s, store)
     assert index.lexical.n_alive == 5 and index.semantic.count() == 3
     again = cycle(s, store)
     assert again.ingested is None and again.digests.sent == 0  # ingest not due yet; digest already sent

@@ -18,9 +18,8 @@ from typing import Any
 
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests._digest_fixtures import SECRET, SinkHandler, add_user, at, smtp_sink, topic_papers
+from tests._digest_fixtures import SECRET, SinkHandler, add_user, at, topic_papers
 
-__all__ = ["smtp_sink"]
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 300
 

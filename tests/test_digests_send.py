@@ -9,9 +9,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.email.mailer import SMTPMailer
 from paperfeed.store import Store
-from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, smtp_sink, topic_papers
-
-__all__ = ["smtp_sink"]
+from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, topic_papers
 
 
 def _seed(store: Store) -> None:

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 from paperfeed.core.errors import NotFound
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
-from paperfeed.delivery.web.security import resolve_secret_key
+from paperfeed.delivery.secret_key import resolve_secret_key
 from paperfeed.store import Store
 from tests.web_fixtures import SAMPLE, make_app, page_csrf, signup
 

@@ -25,9 +25,8 @@ from paperfeed.delivery.email.mailer import (
     TransientMailError,
     open_mailer,
 )
-from tests._digest_fixtures import SinkHandler, free_port, smtp_settings, smtp_sink
+from tests._digest_fixtures import SinkHandler, free_port, smtp_settings
 
-__all__ = ["smtp_sink"]
 MESSAGE = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\nMessage-ID: <m1@x>\r\n\r\n"
            b"line one\r\n.leading dot\r\n")
 

@@ -102,7 +102,7 @@ def test_exactly_once_with_a_worker_killed_mid_run(
     ray_cluster: str, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.upsert_papers(_papers(240))
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     cache = str(settings.data_path / "models")
     from paperfeed.index.embedder import export_onnx, load_embedder, paper_text
@@ -151,7 +151,7 @@ def test_exactly_once_with_a_worker_killed_mid_run(
 
 
 def test_bad_cluster_address_and_arguments(settings: Settings, store: Store) -> None:
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     with pytest.raises(ConfigError, match="workers must be at least 1"):
         D.embed_on_cluster(index, "127.0.0.1:1", workers=0)
     with pytest.raises(ConfigError, match="cannot reach the Ray cluster"):

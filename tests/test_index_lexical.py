@@ -10,11 +10,11 @@ import bm25s
 import numpy as np
 import pytest
 
-import paperfeed.index as index_mod
+import paperfeed.index.search_index as index_mod
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.index import open_search_index
-from paperfeed.index.lexical import bm25_matrix, load_segment
+from paperfeed.index.segment import bm25_matrix, load_segment
 from paperfeed.index.text import analyse, document_terms
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import Store
@@ -76,7 +76,7 @@ def test_build_writes_bm25s_files_and_swaps_atomically(settings: Settings, store
 
 def test_new_paper_searchable_after_refresh(settings: Settings, store: Store) -> None:
     store.upsert_papers(corpus())
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     assert _ids(index, "zebra") == []
     store.upsert_papers([Paper(title="Zebra stripes and heat", abstract="Why zebras have stripes.",
@@ -89,7 +89,7 @@ def test_new_paper_searchable_after_refresh(settings: Settings, store: Store) ->
 
 def test_updated_paper_loses_old_text(settings: Settings, store: Store) -> None:
     store.upsert_papers(corpus())
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     resnet = store.get_paper_by_arxiv("1512.03385")
     assert resnet is not None and resnet.id in _ids(index, "classification")
@@ -106,7 +106,7 @@ def test_merged_away_paper_disappears(settings: Settings, store: Store) -> None:
     store.upsert_papers([Paper(title="Quokka survey", arxiv_id="2202.00002", abstract="Marsupials.",
                                source="arxiv")])
     store.upsert_papers([Paper(title="Quokkas smile a lot", abstract="Quokkas smile.", source="hf")])
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     orphan = _ids(index, "smile")
     assert len(orphan) == 1
@@ -121,15 +121,20 @@ def test_merged_away_paper_disappears(settings: Settings, store: Store) -> None:
     assert index.lexical.row_of(orphan[0]) is None
 
 
-def test_other_process_sees_swap_and_store_changes(settings: Settings, store: Store) -> None:
+def test_search_never_writes_and_readers_pick_up_a_jobs_swap(settings: Settings, store: Store) -> None:
     store.upsert_papers(corpus())
     reader = open_search_index(settings, store)
-    writer = open_search_index(settings, store, auto_refresh=False)
+    writer = open_search_index(settings, store)
     writer.build(embed=False)
     reader._checked = 0.0
     assert _ids(reader, "diffusion")
     store.upsert_papers([Paper(title="Capybara behaviour", abstract="Capybaras are calm.", source="x")])
-    reader._checked = 0.0  # the store moved: the next search refreshes by itself
+    files = sorted(p.name for p in writer.root.iterdir())
+    reader._checked = 0.0
+    assert _ids(reader, "capybara") == []  # the search path does not refresh ...
+    assert sorted(p.name for p in writer.root.iterdir()) == files  # ... nor write anything
+    writer.refresh()  # the job (after ingest, in the worker, `paperfeed index refresh`)
+    reader._checked = 0.0  # the reader re-reads the pointer at most every CHECK_EVERY seconds
     assert len(_ids(reader, "capybara")) == 1
 
 
@@ -147,7 +152,7 @@ def test_offline_reload_needs_no_rebuild(settings: Settings, store: Store, monke
 
 def test_big_delta_triggers_full_rebuild(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.upsert_papers(corpus()[:2])
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     monkeypatch.setattr(index_mod, "DELTA_MAX", 1)
     monkeypatch.setattr(index_mod, "DELTA_MAX_FRACTION", 0.0)
@@ -186,7 +191,7 @@ def test_delta_carries_over_between_refreshes(settings: Settings, store: Store,
 
     monkeypatch.setattr(index_mod, "SLACK", timedelta(0))  # only what moved since the last refresh
     store.upsert_papers(corpus())
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.build(embed=False)
     store.upsert_papers([Paper(title="Axolotl regeneration", abstract="Limbs regrow.", arxiv_id="2301.00001",
                                source="t")])

@@ -13,8 +13,9 @@ import pytest
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.index import open_search_index
-from paperfeed.index.lexical import LexicalIndex, load_segment, write_segment
+from paperfeed.index.lexical import LexicalIndex
 from paperfeed.index.lexical_build import build_segment
+from paperfeed.index.segment import load_segment, write_segment
 from paperfeed.index.text import analyse
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import Store
@@ -107,7 +108,7 @@ def test_memory_ceiling_is_checked(tmp_path: Path) -> None:
 def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, store: Store) -> None:
     store.upsert_papers(corpus())
     small = with_overrides(settings, index_memory_mb=64)
-    index = open_search_index(small, store, auto_refresh=False)
+    index = open_search_index(small, store)
     index.build(embed=False)
     main = index.lexical.main
     assert main is not None and main.meta["memory_mb"] == 64 and main.meta["runs"] >= 1

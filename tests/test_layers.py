@@ -68,3 +68,119 @@ def test_sql_stays_in_the_store() -> None:
             if module.split(".")[0] in {"sqlalchemy", "sqlite3", "psycopg", "alembic"}:
                 offenders.append(f"{rel}: {module}")
     assert offenders == []
+
+
+# ----- what issue #8 removed stays removed ------------------------------------------------------
+
+ROOT = PACKAGE.parent
+MAX_LINES = 500
+# Methods that write index files: jobs call them, the search path never does.
+INDEX_WRITERS = {"refresh", "build", "embed", "ensure_fresh", "_refresh_locked", "_build_lexical_locked", "_swap",
+                 "write_segment", "write_atomic", "atomic_file", "refresh_index_after_ingest"}
+
+
+def _modules(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def _calls(path: Path) -> list[tuple[str, str]]:
+    """(enclosing function, called name) for every call in a module (name: last attribute or the function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: list[tuple[str, str]] = []
+
+    def visit(node: ast.AST, func: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            name = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else func
+            if isinstance(child, ast.Call):
+                f = child.func
+                called = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                out.append((name, called))
+            visit(child, name)
+
+    visit(tree, "<module>")
+    return out
+
+
+def test_every_module_is_under_500_lines() -> None:
+    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in _modules("paperfeed", "tests", "benchmarks")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES and "migrations" not in p.parts]
+    assert long == []
+
+
+def test_email_does_not_import_web() -> None:
+    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in sorted((PACKAGE / "delivery" / "email").rglob("*.py"))
+           for m in _imports(p) if m.startswith("paperfeed.delivery.web")]
+    assert bad == []
+
+
+def test_only_the_web_server_command_imports_the_web_app() -> None:
+    """The CLI does not build the web app to run a use case (only `serve` needs it)."""
+    bad = []
+    for p in sorted((PACKAGE / "delivery").rglob("*.py")):
+        rel = p.relative_to(PACKAGE)
+        if rel.parts[1] == "web" or p.name == "cli_web.py":
+            continue
+        bad += [f"{rel}: {m}" for m in _imports(p) if m.startswith("paperfeed.delivery.web")]
+    for fn, called in _calls(PACKAGE / "delivery" / "cli_web.py"):
+        if called == "create_app" and fn not in ("serve", "_get_once"):
+            bad.append(f"cli_web.py: {fn} builds the web app")
+    assert bad == []
+
+
+def test_use_cases_do_not_depend_on_their_adapters() -> None:
+    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in sorted((PACKAGE / "delivery" / "usecases").rglob("*.py"))
+           for m in _imports(p) if m.startswith(("paperfeed.delivery.web", "paperfeed.delivery.cli", "click", "fastapi",
+                                                 "starlette"))]
+    assert bad == []
+
+
+def test_ranking_and_delivery_do_not_touch_the_stores_sql() -> None:
+    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in _modules("paperfeed/ranking", "paperfeed/delivery", "paperfeed/index")
+           for m in _imports(p) if m in ("paperfeed.store.schema", "paperfeed.store.migrations")]
+    assert bad == []
+
+
+def test_the_search_path_holds_no_index_writer() -> None:
+    """ranking/ (the query evaluator) and the web adapters only read the index."""
+    bad = []
+    for p in _modules("paperfeed/ranking", "paperfeed/delivery/web"):
+        bad += [f"{p.relative_to(PACKAGE)}: {fn} calls {c}" for fn, c in _calls(p) if c in INDEX_WRITERS]
+        bad += [f"{p.relative_to(PACKAGE)}: imports {m}" for m in _imports(p)
+                if m in ("paperfeed.delivery.indexing", "paperfeed.core.util")]
+    search_index = (PACKAGE / "index" / "search_index.py").read_text(encoding="utf-8")
+    reader = search_index[search_index.index("def reload_if_changed"):search_index.index("# ----- writing")]
+    assert not any(w + "(" in reader for w in INDEX_WRITERS)
+    assert bad == []
+
+
+def test_one_home_for_each_use_case() -> None:
+    """Ensure-subscription, paper lookup by reference, the atomic write and batching are written once."""
+    bad = []
+    for p in _modules("paperfeed"):
+        rel = p.relative_to(PACKAGE)
+        calls = _calls(p)
+        by_fn: dict[str, set[str]] = {}
+        for fn, c in calls:
+            by_fn.setdefault(fn, set()).add(c)
+        if rel.parts[:2] != ("delivery", "usecases") and rel.parts[0] != "store":
+            bad += [f"{rel}: {fn} ensures a subscription itself" for fn, cs in by_fn.items()
+                    if {"get_subscription", "save_subscription"} <= cs]
+            if rel.parts[0] == "delivery":
+                bad += [f"{rel}: {fn} parses a paper reference itself" for fn, c in calls if c == "parse_arxiv_ref"]
+        text = p.read_text(encoding="utf-8")
+        if rel != Path("core/util.py"):
+            if "mkstemp(" in text:
+                bad.append(f"{rel}: its own atomic write (use core.util.atomic_file)")
+            if "def _chunks" in text or "def chunks" in text:
+                bad.append(f"{rel}: its own chunks()")
+        if rel.parts[0] != "core" and "SECTION_TITLES = " in text:
+            bad.append(f"{rel}: its own list of digest sections")
+        if "importlib.import_module" in text:
+            bad.append(f"{rel}: loads a module by name (import it, typed)")
+    assert bad == []
+
+
+def test_the_call_checker_sees_writes(tmp_path: Path) -> None:
+    bad = tmp_path / "x.py"
+    bad.write_text("def search(index):\n    index.refresh()\n    return write_segment([], None)\n")
+    assert _calls(bad) == [("search", "refresh"), ("search", "write_segment")]

@@ -1,12 +1,16 @@
-"""Digest selection: periods in the user's time zone, windows and gaps, search matching, sections."""
+"""Digest selection: periods in the user's time zone, windows and gaps, saved searches (the search engine), sections."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from paperfeed.core.models import Paper, Subscription
+from paperfeed.core.settings import Settings
+from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.digest import (
     CandidatePool,
     Interests,
@@ -17,6 +21,8 @@ from paperfeed.ranking.digest import (
     period_label,
     select_digest,
 )
+from paperfeed.ranking.search import search_papers
+from paperfeed.store import Store
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -35,10 +41,6 @@ POOL = [
     _p(5, "Old paper on diffusion", "Diffusion.", ("X Y",), ("cs.CV",), hours_ago=60),
     _p(6, "Schölkopf kernels", "Kernel methods, revisited.", ("Bernhard Schölkopf",), ("stat.ML",)),
 ]
-
-
-def _pool() -> CandidatePool:
-    return CandidatePool(POOL, {2: 3}, NOW)
 
 
 def test_periods_follow_the_users_time_zone() -> None:
@@ -64,36 +66,65 @@ def test_window_starts_at_previous_digest_and_reports_gaps() -> None:
     assert start == NOW - timedelta(days=14) and gap == 40
 
 
-def test_saved_search_syntax_and_precision() -> None:
-    pool = _pool()
+@pytest.fixture
+def indexed(settings: Settings, store: Store) -> tuple[CandidatePool, SearchIndex, dict[int, int]]:
+    """The pool's papers stored and indexed; the pool over the stored papers; test id -> stored id."""
+    store.upsert_papers([replace(p, id=None) for p in POOL])
+    stored = {p.title: p for p in store.papers_first_seen(None, datetime.now(UTC) + timedelta(days=1))}
+    ids = {p.id or 0: stored[p.title].id or 0 for p in POOL}
+    papers = [replace(stored[p.title], first_seen_at=p.first_seen_at, external_upvotes=p.external_upvotes)
+              for p in POOL]
+    index = open_search_index(settings, store)
+    index.build(embed=False)
+    return CandidatePool(papers, {ids[2]: 3}, NOW), index, ids
+
+
+def test_saved_search_is_the_search_engine_over_the_window(
+        indexed: tuple[CandidatePool, SearchIndex, dict[int, int]]) -> None:
+    pool, index, ids = indexed
+    back = {v: k for k, v in ids.items()}
     allowed = pool.window_mask(NOW - timedelta(days=1), NOW)
-    ids = lambda q, **kw: [int(pool.ids[m.row]) for m in pool.match_search(SearchSpec("s", q, **kw), allowed)]
-    assert set(ids("diffusion")) == {1, 4}  # 5 is older than the window
-    assert ids("diffusion -video") == [4]
-    assert ids('"large language models"') == [2] and set(ids('"language models"')) == {2, 4}
-    assert ids("diffusion model", category="cs.CL") == [4]
-    assert set(ids('author:"bo li" diffusion')) == {1, 4} and ids('author:lovelace') == [1]
-    assert ids("cat:cs.CV") == [1]
-    assert ids("schölkopf") == [6] and ids("scholkopf kernels") == [6]
-    assert ids("diffusion quantum") == []  # two words: both needed
-    m = pool.match_search(SearchSpec("s", "video diffusion"), allowed)
-    assert m[0].terms == ("video", "diffusion")
+
+    def found(q: str, **kw: str) -> list[int]:
+        picks = select_digest(pool, Interests(searches=[SearchSpec("s", q, **kw)]), allowed, ("searches",), 10,
+                              index=index)
+        got = [back[p.paper_id] for p in picks]
+        # the same papers, in the same order, as /search restricted to the window's papers
+        same = search_papers(index, q, k=10, within=pool.ids[allowed], category=kw.get("category"))
+        assert got == [back[h.paper_id] for h in same.hits]
+        return got
+
+    assert set(found("diffusion")) == {1, 4}  # 5 is older than the window
+    assert found("diffusion -video") == [4]
+    assert found('"large language models"') == [2] and set(found('"language models"')) == {2, 4}
+    # ranked as /search ranks: any query word matches, the paper with both first
+    assert found("diffusion model", category="cs.CL") == [4, 2]
+    assert set(found('author:"bo li" diffusion')) == {1, 4} and found("author:lovelace") == [1]
+    assert found("cat:cs.CV") == [1]
+    assert found("schölkopf") == [6] and found("scholkopf kernels") == [6]
+    picks = select_digest(pool, Interests(searches=[SearchSpec("V", "video diffusion")]), allowed, ("searches",),
+                          10, index=index)
+    assert picks[0].reason == "matches your saved search “V” (video, diffusion)"
 
 
-def test_select_digest_each_paper_once_sections_take_turns_and_say_why() -> None:
-    pool = _pool()
-    allowed = pool.window_mask(NOW - timedelta(days=1), NOW, exclude={3})
+def test_select_digest_each_paper_once_sections_take_turns_and_say_why(
+        indexed: tuple[CandidatePool, SearchIndex, dict[int, int]]) -> None:
+    pool, index, ids = indexed
+    allowed = pool.window_mask(NOW - timedelta(days=1), NOW, exclude={ids[3]})
     interests = Interests(searches=[SearchSpec("Diffusion", "diffusion")], categories=["cs.CL"], authors=["Bo Li"])
-    rec = [Pick(6, "recommended", "similar to X", 1.0), Pick(4, "recommended", "dup", 0.9)]
-    picks = select_digest(pool, interests, allowed, ("searches", "authors", "categories", "recommended", "trending"), 10, rec)
-    ids = [p.paper_id for p in picks]
-    assert len(ids) == len(set(ids)) and 3 not in ids and 5 not in ids
+    rec = [Pick(ids[6], "recommended", "similar to X", 1.0), Pick(ids[4], "recommended", "dup", 0.9)]
+    picks = select_digest(pool, interests, allowed, ("searches", "authors", "categories", "recommended", "trending"),
+                          10, rec, index=index)
+    got = [p.paper_id for p in picks]
+    assert len(got) == len(set(got)) and ids[3] not in got and ids[5] not in got
     assert {p.section for p in picks} >= {"searches", "categories", "recommended"}
     assert all(p.reason for p in picks)
     search = [p for p in picks if p.section == "searches"]
     assert search[0].reason.startswith("matches your saved search “Diffusion”")
-    capped = select_digest(pool, interests, allowed, ("searches", "categories", "trending"), 2)
+    capped = select_digest(pool, interests, allowed, ("searches", "categories", "trending"), 2, index=index)
     assert [p.section for p in capped] == ["searches", "categories"]  # one each before anyone gets a second
     assert select_digest(pool, Interests(), np.zeros(len(pool), dtype=bool), ("trending",), 10) == []
     trending = select_digest(pool, Interests(), allowed, ("trending",), 10)
-    assert [p.paper_id for p in trending][:1] == [2] and "upvotes" in trending[0].reason
+    assert [p.paper_id for p in trending][:1] == [ids[2]] and "upvotes" in trending[0].reason
+    # without an index, searches and followed authors (which are searches) find nothing
+    assert {p.section for p in select_digest(pool, interests, allowed, ("searches", "authors"), 10)} == set()

@@ -1,4 +1,4 @@
-"""CommunityStore: accounts, one vote per user per paper, collections owned by users, tokens, submissions."""
+"""The community repositories (users, votes, collections, submissions): accounts, one vote per user per paper, collections owned by users, tokens, submissions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ import pytest
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import SAMPLE, paper_id
-
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 
 def test_users_unique_and_credentials(seeded: Store) -> None:

@@ -9,6 +9,7 @@ import pytest
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper
 from paperfeed.store import Store
+from paperfeed.store.digests import ComposedDigest
 
 
 def _user(store: Store, name: str = "ann") -> int:
@@ -81,8 +82,8 @@ def test_one_delivery_per_user_and_period_and_claims(store: Store) -> None:
     assert store.claim_compose([(uid, "d:2026-03-10")], "h2", now) == {}  # UNIQUE (user, period)
     did = won[uid]
     item = {"paper_id": 1, "section": "trending", "reason": "r"}
-    res = {"delivery_id": did, "user_id": uid, "items": [item], "message_id": "<m@x>", "recipient": "ann@example.org",
-           "window_start": now - timedelta(days=1), "window_end": now, "gap_days": 0}
+    res = ComposedDigest(delivery_id=did, user_id=uid, items=[item], message_id="<m@x>", recipient="ann@example.org",
+                         window_start=now - timedelta(days=1), window_end=now, gap_days=0)
     assert store.finish_compose([res], "someone-else") == 0  # not the holder
     assert store.finish_compose([res], "h1") == 1
     assert store.get_delivery(did).status == "ready"  # type: ignore[union-attr]
@@ -111,10 +112,10 @@ def test_recover_stale_claims(store: Store) -> None:
     for name in ("a1", "a2", "a3"):
         uid = _user(store, name)
         ids.append(store.claim_compose([(uid, "d:2026-03-10")], "dead", now)[uid])
-    base = {"items": [], "message_id": "<m@x>", "recipient": "r@x.org", "window_start": None, "window_end": now, "gap_days": 0}
+    base = {"message_id": "<m@x>", "recipient": "r@x.org", "window_start": None, "window_end": now, "gap_days": 0}
     # ids[0] stays composing; ids[1] is being sent; ids[2] reached the end of DATA
     for did in ids[1:]:
-        store.finish_compose([{**base, "delivery_id": did, "user_id": did, "items": []}], "dead")
+        store.finish_compose([ComposedDigest(delivery_id=did, user_id=did, items=[], **base)], "dead")  # type: ignore[arg-type]
     from paperfeed.store.schema import digest_deliveries
 
     with store.engine.begin() as conn:

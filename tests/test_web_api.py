@@ -8,7 +8,6 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import (
     FakeArxiv,
     make_app,
@@ -16,10 +15,6 @@ from tests.web_fixtures import (
     paper_id,
     signup,
 )
-
-client = web_fixtures.client  # a fixture, shared with the other web tests
-fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 
 def _token(client: TestClient, username: str) -> dict[str, str]:
@@ -172,7 +167,9 @@ def test_submit_validation_duplicates_and_queue(settings: Settings, seeded: Stor
 
 
 def test_submit_fetches_from_arxiv_and_the_queue_is_retried(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> None:
-    from paperfeed.delivery.web.services import process_submissions
+    from paperfeed.delivery.usecases.submissions import process_submissions
+    from paperfeed.index import open_search_index
+    from paperfeed.ranking.search import search_papers
 
     with make_app(settings, seeded, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0) as c:
         auth = _token(c, "ada")
@@ -185,10 +182,16 @@ def test_submit_fetches_from_arxiv_and_the_queue_is_retried(settings: Settings, 
         assert c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.11731"}).json()["status"] == "exists"
         r = c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.00404"})
         assert r.status_code == 404
+    # the submission went through the ingest path: a run record and an index refresh
+    run = seeded.recent_runs(1)[0]
+    assert run.source == "submission:2503.11731" and run.status == "ok" and run.counts.new == 1
+    hits = search_papers(open_search_index(settings, seeded), "tokenizers submitted", mode="lexical").hits
+    assert body["paper_id"] in [h.paper_id for h in hits]
     # Queued while "offline", fetched by the retry job once arXiv answers.
     seeded.add_submission(None, "2503.22222", "queued", error="offline")
     with make_app(settings, seeded, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0) as c:
-        counts = process_submissions(c.app.state.web)  # type: ignore[attr-defined]
+        web = c.app.state.web  # type: ignore[attr-defined]
+        counts = process_submissions(web.settings, web.store)
     assert counts == {"done": 1, "failed": 0, "queued": 0}
     assert seeded.get_paper_by_arxiv("2503.22222") is not None
 

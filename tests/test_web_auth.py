@@ -14,11 +14,7 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.deps import safe_next
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import PASSWORD, csrf_from, make_app, page_csrf, paper_id, signup
-
-client = web_fixtures.client  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 
 def test_signup_stores_an_argon2_hash_and_logs_in(client: TestClient, seeded: Store) -> None:

@@ -20,16 +20,12 @@ import pytest
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
-from tests import web_fixtures
-from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings, smtp_sink
+from tests._digest_fixtures import SECRET, SinkHandler, smtp_settings
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv
-
-fake_arxiv = web_fixtures.fake_arxiv  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
-__all__ = ["smtp_sink"]  # a fixture: a real SMTP server (aiosmtpd) on 127.0.0.1
 
 CHROMIUM = Path("/usr/bin/chromium")
 OUT = ROOT / "test-output"
@@ -52,6 +48,7 @@ def _serving(settings: Settings, store: Store) -> Iterator[str]:
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    refresh_index_after_ingest(settings, store, embed_new=False)  # as `paperfeed ingest` does
     app = create_app(AppContext(with_overrides(settings, base_url=base), store))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

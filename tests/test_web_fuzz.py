@@ -12,9 +12,6 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
-from tests import web_fixtures
-
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 TOKEN = "pf_fuzz-token-0123456789abcdefghijklmnop"
 

@@ -7,11 +7,7 @@ import re
 from starlette.testclient import TestClient
 
 from paperfeed.store import Store
-from tests import web_fixtures
 from tests.web_fixtures import NASTY_TITLE, page_csrf, paper_id, signup
-
-client = web_fixtures.client  # a fixture, shared with the other web tests
-seeded = web_fixtures.seeded  # a fixture, shared with the other web tests
 
 
 def _titles(html: str) -> list[str]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 
@@ -46,6 +45,7 @@ def make_app(settings: Settings, store: Store, **overrides: object) -> TestClien
     """A test client over an app on this store (rate limits generous unless overridden)."""
     values: dict[str, object] = {"rate_limit_login": "1000/minute", "rate_limit_write": "1000/minute"}
     values.update(overrides)
+    refresh_index_after_ingest(settings, store, embed_new=False)  # as `paperfeed ingest` does
     app = create_app(AppContext(with_overrides(settings, **values), store))
     return TestClient(app, raise_server_exceptions=True)
 
@@ -85,20 +85,6 @@ def hf_daily_papers(path: Path) -> list[Paper]:
             code_url=rec.get("github_url") or None,
         ))
     return out
-
-
-@pytest.fixture
-def seeded(store: Store) -> Iterator[Store]:
-    """The store with the sample papers."""
-    store.upsert_papers(SAMPLE)
-    yield store
-
-
-@pytest.fixture
-def client(settings: Settings, seeded: Store) -> Iterator[TestClient]:
-    """A test client over the sample papers."""
-    with make_app(settings, seeded) as c:
-        yield c
 
 
 def paper_id(store: Store, arxiv_id: str) -> int:
@@ -176,11 +162,3 @@ class FakeArxiv:
         self.server.server_close()
 
 
-@pytest.fixture
-def fake_arxiv() -> Iterator[FakeArxiv]:
-    """A fake arXiv API on 127.0.0.1."""
-    fake = FakeArxiv()
-    try:
-        yield fake
-    finally:
-        fake.close()

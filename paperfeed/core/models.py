@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from paperfeed.core.rules import DIGEST_SECTIONS
+
 _ARXIV_NEW = re.compile(r"^(\d{4}\.\d{4,5})(?:v(\d+))?$")
 _ARXIV_OLD = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v(\d+))?$")
 _ARXIV_IN_TEXT = re.compile(
@@ -103,15 +105,6 @@ class User:
 
 
 @dataclass(frozen=True)
-class Vote:
-    """One user's upvote of one paper."""
-
-    user_id: int
-    paper_id: int
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class Subscription:
     """What a user wants in their digest and when."""
 
@@ -120,7 +113,7 @@ class Subscription:
     send_hour: int = 7
     timezone: str = "UTC"
     max_papers: int = 20
-    sections: tuple[str, ...] = ("trending", "searches", "categories", "authors", "recommended")
+    sections: tuple[str, ...] = DIGEST_SECTIONS
     active: bool = True
 
 

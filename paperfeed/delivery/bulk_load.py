@@ -15,9 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from typing import IO, Any
 from paperfeed.core.errors import BadRequest, RecordError
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
+from paperfeed.core.util import write_atomic
 from paperfeed.sources.bulk import SOURCE_JSONL, parse_json_record
 from paperfeed.sources.files import is_gzip
 from paperfeed.store import Store
@@ -72,17 +71,7 @@ def checkpoint_path(settings: Settings, path: Path) -> Path:
 
 
 def _save_checkpoint(where: Path, data: dict[str, Any]) -> None:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=f".{where.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, where)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(where, json.dumps(data).encode("utf-8"))
 
 
 def _read_checkpoint(where: Path, ident: dict[str, Any]) -> dict[str, Any] | None:

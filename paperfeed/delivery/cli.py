@@ -10,7 +10,6 @@ import click
 
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
-from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import SETTINGS
 from paperfeed.delivery import cli_digest, cli_scale, cli_search, cli_web
 from paperfeed.delivery.cli_common import (
@@ -22,6 +21,7 @@ from paperfeed.delivery.cli_common import (
 )
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.ingest import ingest_targets, stderr_progress
+from paperfeed.delivery.usecases.papers import find_paper, links, paper_data, upvote_count
 from paperfeed.sources import FORMATS
 
 
@@ -68,27 +68,6 @@ def papers() -> None:
     """List and show stored papers."""
 
 
-def _paper_dict(p: Paper) -> dict[str, object]:
-    return {
-        "id": p.id,
-        "arxiv_id": p.arxiv_id,
-        "version": p.version,
-        "title": p.title,
-        "authors": list(p.authors),
-        "categories": list(p.categories),
-        "day": p.day.isoformat() if p.day else None,
-        "published": p.published.isoformat() if p.published else None,
-        "upvotes": p.external_upvotes,
-        "abs_url": p.abs_url,
-        "pdf_url": p.pdf_url,
-        "code_url": p.code_url,
-        "comment": p.comment,
-        "abstract": p.abstract,
-        "sources": list(p.sources),
-        "versions": list(p.versions),
-    }
-
-
 @papers.command("list")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD).")
@@ -107,7 +86,7 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
         category=category, limit=limit, offset=offset, order=sort,
     )
     if as_json:
-        echo_json([{k: v for k, v in _paper_dict(p).items() if k != "abstract"} for p in found])
+        echo_json([paper_data(p, full=False) for p in found])
     else:
         for p in found:
             ident = p.arxiv_id or f"#{p.id}"
@@ -122,33 +101,24 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
 @with_context
 def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
     """Show one paper by arXiv id, arXiv URL or internal #id."""
-    found = _find_paper(ctx, paper)
+    try:
+        found = find_paper(ctx.store, paper)
+    except PaperfeedError as exc:
+        fail(exc.message)
+    d = paper_data(found, upvote_count(ctx.store, found))
     if as_json:
-        echo_json(_paper_dict(found))
+        echo_json(d)
         return
-    d = _paper_dict(found)
     click.echo(found.title)
     click.echo(", ".join(found.authors))
-    for key in ("arxiv_id", "version", "categories", "day", "upvotes", "abs_url", "pdf_url", "code_url", "comment", "sources", "versions"):
-        if d[key] not in (None, [], ""):
-            value = d[key]
+    shown = {**d, "categories": list(found.categories), **{f"{k}_url": v for k, v in links(found).items()}}
+    for key in ("arxiv_id", "version", "categories", "day", "upvotes", "arxiv_url", "pdf_url", "code_url", "comment",
+                "sources", "versions"):
+        value = shown[key]
+        if value not in (None, [], ""):
             click.echo(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     click.echo("")
     click.echo(click.wrap_text(found.abstract, 88))
-
-
-def _find_paper(ctx: AppContext, ref: str) -> Paper:
-    if ref.lstrip("#").isdigit() and ref.startswith("#"):
-        found = ctx.store.get_paper(int(ref[1:]))
-    else:
-        try:
-            arxiv_id, _ = parse_arxiv_ref(ref)
-        except ValueError as exc:
-            fail(str(exc))
-        found = ctx.store.get_paper_by_arxiv(arxiv_id)
-    if found is None:
-        fail(f"no paper {ref} in the store")
-    return found
 
 
 @cli.command()

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import click
 
 from paperfeed.core.models import User
+from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES
 from paperfeed.delivery.cli_common import EXIT_NOTHING, AppContext, echo_json, fail, with_context
 from paperfeed.delivery.digests import open_index, preview, run_digests
-from paperfeed.store.digests import FREQUENCIES, SECTIONS, STATUSES
+from paperfeed.delivery.usecases import subscriptions
+from paperfeed.store.digests import STATUSES
 
 
 def _now(value: datetime | None) -> datetime:
@@ -154,7 +156,7 @@ def subscribe_show(ctx: AppContext, username: str, as_json: bool) -> None:
 @click.option("--weekday", type=click.IntRange(0, 6), default=None, help="Weekly digests: 0 = Monday.")
 @click.option("--tz", "timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
 @click.option("--max", "max_papers", type=click.IntRange(1, 200), default=None, help="Most papers per digest.")
-@click.option("--sections", default=None, help=f"Comma-separated sections to include: {', '.join(SECTIONS)}.")
+@click.option("--sections", default=None, help=f"Comma-separated sections to include: {', '.join(DIGEST_SECTIONS)}.")
 @click.option("--on/--off", "active", default=None, help="Turn the digest on or off.")
 @with_context
 def subscribe_set(ctx: AppContext, username: str, frequency: str | None, send_hour: int | None,
@@ -179,9 +181,7 @@ def subscribe_search(ctx: AppContext, username: str, query: tuple[str, ...], nam
                      author: str | None) -> None:
     """Save a search (search syntax, e.g. '"diffusion model" -video cat:cs.CV') for USER's digest."""
     user = _user(ctx, username)
-    if ctx.store.get_subscription(user.id) is None:
-        ctx.store.save_subscription(user.id)
-    s = ctx.store.add_saved_search(user.id, " ".join(query), name=name, category=category, author=author)
+    s = subscriptions.save_search(ctx.store, user.id, " ".join(query), name, category, author)
     click.echo(f"saved search #{s.id} {s.name!r}")
 
 
@@ -193,9 +193,7 @@ def subscribe_search(ctx: AppContext, username: str, query: tuple[str, ...], nam
 def subscribe_follow(ctx: AppContext, username: str, kind: str, value: str) -> None:
     """Follow a category (cs.CL, or an archive such as cs) or an author for USER's digest."""
     user = _user(ctx, username)
-    if ctx.store.get_subscription(user.id) is None:
-        ctx.store.save_subscription(user.id)
-    added = ctx.store.follow(user.id, kind, value)
+    added = subscriptions.follow(ctx.store, user.id, kind, value)
     click.echo(f"{'following' if added else 'already following'} {kind} {value}")
 
 

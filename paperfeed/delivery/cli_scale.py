@@ -59,7 +59,7 @@ def embed_cmd(ctx: AppContext, address: str | None, workers: int, threads: int, 
     """Embed indexed papers that have no vector yet (resumable), here or on a Ray cluster."""
     from paperfeed.index import open_search_index
 
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     index.refresh()
     progress = stderr_index_progress()
     if address is None:

@@ -8,25 +8,21 @@ from typing import Any
 
 import click
 
-from paperfeed.core.models import Paper, parse_arxiv_ref
+from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.models import Paper
 from paperfeed.delivery.cli_common import EXIT_NOTHING, echo_json, fail, with_context
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.indexing import stderr_index_progress
+from paperfeed.delivery.usecases.papers import find_paper, paper_data
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.search import FUSIONS, MODES, SORTS, Hit, search_papers, similar_papers
 
 
-def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, Any]:
-    return {
-        "id": hit.paper_id,
-        "arxiv_id": paper.arxiv_id if paper else None,
-        "title": paper.title if paper else None,
-        "day": paper.day.isoformat() if paper and paper.day else None,
-        "score": hit.score,
-        "lexical": hit.lexical,
-        "semantic": hit.semantic,
-        "matched_terms": list(hit.matched_terms),
-    }
+def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
+    """A hit as data: the paper in the one shape (paper_data, without the abstract) and why it matched."""
+    base: dict[str, object] = paper_data(paper, full=False) if paper else {"id": hit.paper_id}
+    return {**base, "id": hit.paper_id, "score": hit.score, "lexical": hit.lexical, "semantic": hit.semantic,
+            "matched_terms": list(hit.matched_terms)}
 
 
 def _print_hits(hits: list[Hit], papers: dict[int, Paper], offset: int = 0) -> None:
@@ -69,6 +65,8 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
                author: str | None, as_json: bool) -> None:
     """Search papers. Syntax: "exact phrase", -word, author:NAME, cat:cs.CL, year:2024, since:/until:."""
     index = open_search_index(ctx.settings, ctx.store)
+    if index.lexical.main is None:  # search never writes: building the index is a job
+        click.echo("notice: no search index yet: run `paperfeed index build`", err=True)
     text = " ".join(query)
     result = search_papers(index, text, k=k, offset=offset, sort=sort, since=_day(since), until=_day(until),
                            category=category, author=author, mode=mode, fusion_method=fusion_method)
@@ -94,18 +92,10 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
 
 
 def _resolve_paper(ctx: AppContext, ref: str) -> Paper:
-    ref = ref.strip()
-    if ref.startswith("#") and ref[1:].isdigit():
-        found = ctx.store.get_paper(int(ref[1:]))
-    else:
-        try:
-            arxiv_id, _ = parse_arxiv_ref(ref)
-        except ValueError as exc:
-            fail(f"{exc}; or give an internal id like #42")
-        found = ctx.store.get_paper_by_arxiv(arxiv_id)
-    if found is None:
-        fail(f"no paper {ref} in the store")
-    return found
+    try:
+        return find_paper(ctx.store, ref)
+    except PaperfeedError as exc:
+        fail(exc.message)
 
 
 @click.command("similar")
@@ -149,7 +139,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
     """Rebuild the lexical index, then embed papers lacking vectors (resumable: rerun to continue)."""
     if lexical_only and embed_only:
         fail("--lexical-only and --embed-only exclude each other")
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     progress = stderr_index_progress()
     if not embed_only:
         index.build(progress, embed=False)
@@ -173,7 +163,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
 @with_context
 def index_refresh(ctx: AppContext) -> None:
     """Index papers ingested or changed since the last build (fast)."""
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     index.refresh()
     click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed ({index.lexical.n_delta:,} in the delta)")
 
@@ -183,7 +173,7 @@ def index_refresh(ctx: AppContext) -> None:
 @with_context
 def index_status(ctx: AppContext, as_json: bool) -> None:
     """Papers indexed, papers with vectors, when the index was built."""
-    index = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index = open_search_index(ctx.settings, ctx.store)
     status = index.status()
     if as_json:
         echo_json(status)
@@ -196,7 +186,7 @@ COMMANDS: list[click.Command] = [search_cmd, similar_cmd, index_group]
 
 def status_info(ctx: AppContext) -> dict[str, Any]:
     """Search-index facts for `paperfeed status`."""
-    index: SearchIndex = open_search_index(ctx.settings, ctx.store, auto_refresh=False)
+    index: SearchIndex = open_search_index(ctx.settings, ctx.store)
     s = index.status()
     return {
         "index_papers": s["papers_indexed"],

@@ -11,6 +11,7 @@ import click
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
+from paperfeed.delivery.usecases.submissions import process_submissions
 
 
 @click.command()
@@ -110,10 +111,7 @@ def submissions() -> None:
 @with_context
 def submissions_process(ctx: AppContext, limit: int, as_json: bool) -> None:
     """Fetch queued submissions from arXiv (run it from cron or after an outage)."""
-    from paperfeed.delivery.web.app import create_app
-    from paperfeed.delivery.web.services import process_submissions
-
-    counts = process_submissions(create_app(ctx).state.web, limit=limit)
+    counts = process_submissions(ctx.settings, ctx.store, limit=limit)
     if as_json:
         echo_json(counts)
     else:

@@ -16,7 +16,7 @@ INLINE_EMBED_MAX = 64  # new papers embedded right after an ingest; more wait fo
 
 def refresh_index_after_ingest(settings: Settings, store: Store, embed_new: bool = True) -> SearchIndex:
     """Make papers just ingested searchable (lexical delta); embed a few new ones if vectors exist."""
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.refresh()
     if embed_new and index.semantic.count() and index.semantic_available():
         index.embed(limit=INLINE_EMBED_MAX)

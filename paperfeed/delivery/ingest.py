@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperfeed.core.errors import BadRequest, PaperfeedError, RecordError
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
 
@@ -126,6 +127,21 @@ def ingest_targets(
         total.errors.extend(report.errors)
         total.seconds += report.seconds
     return total
+
+
+def ingest_papers(store: Store, settings: Settings, papers: Sequence[Paper], target: str,
+                  refresh: bool = True) -> IngestReport:
+    """Ingest papers already in hand (a submission, say): a run record, the merge, an index refresh."""
+    run_id = store.start_run(target)
+    try:
+        report = ingest_records(store, papers, settings.ingest_batch_size)
+    except PaperfeedError as exc:
+        store.finish_run(run_id, IngestCounts(), error=exc.message)
+        raise
+    store.finish_run(run_id, report.counts)
+    if refresh:
+        refresh_index_after_ingest(settings, store)
+    return report
 
 
 def stderr_progress() -> Progress | None:

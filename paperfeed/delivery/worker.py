@@ -12,20 +12,20 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import FrameType
-from typing import Any
 
 from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.rules import INGEST_LEASE, ingest_due, ingest_lease_seconds
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.digests import DigestReport, holder_id, open_index, run_digests
 from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.index import SearchIndex
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 
 log = logging.getLogger("paperfeed.worker")
-INGEST_LEASE = "ingest"
 
 
 @dataclass
@@ -48,11 +48,9 @@ def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -
     targets = sources(settings)
     if not targets:
         return None
-    last = store.lease_last_run(INGEST_LEASE)
-    if last is not None and now - last < timedelta(minutes=settings.worker_ingest_minutes):
+    if not ingest_due(store.lease_last_run(INGEST_LEASE), now, settings.worker_ingest_minutes):
         return None
-    # The lease outlives a slow ingest by far; a crashed holder's lease simply expires.
-    if not store.acquire_lease(INGEST_LEASE, holder, seconds=max(3600.0, settings.worker_ingest_minutes * 60)):
+    if not store.acquire_lease(INGEST_LEASE, holder, seconds=ingest_lease_seconds(settings.worker_ingest_minutes)):
         return None
     ran = False
     try:
@@ -72,7 +70,7 @@ def update_index(settings: Settings, store: Store) -> int:
     """
     from paperfeed.index import open_search_index
 
-    index = open_search_index(settings, store, auto_refresh=False)
+    index = open_search_index(settings, store)
     index.refresh()
     if settings.worker_embed_batch <= 0 or not index.semantic_available():
         return 0
@@ -80,7 +78,7 @@ def update_index(settings: Settings, store: Store) -> int:
 
 
 def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
-          index: Any | None = None) -> WorkerReport:
+          index: SearchIndex | None = None) -> WorkerReport:
     """One pass: ingest if due, update the search index, then compose and send due digests."""
     report = WorkerReport()
     try:

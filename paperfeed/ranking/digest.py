@@ -5,40 +5,30 @@ the run; each user's digest then works on a mask of it (their own window, minus 
 already sent or upvoted). Sections draw from it in turn (round-robin, so no section starves the
 others) and a paper appears in one section only. Every pick carries its reason.
 
-Saved searches use the search syntax of paperfeed.ranking.query (words, "phrases", -words,
-author:, cat:, year:/since:/until:) matched over the pool with the same text analysis as the
-lexical index. A digest wants precision more than recall, so a query of one or two words needs
-all of them and a longer one at least 70% of its words; results are ranked by BM25 over the pool.
+Saved searches (and followed authors) are evaluated by the one query evaluator,
+`paperfeed.ranking.search.search_papers`, restricted to the papers the user's window allows: the
+same saved search picks the same papers in the email as /search does over the same papers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
 
+from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper, Subscription
-from paperfeed.index.text import analyse, words
+from paperfeed.core.rules import DIGEST_SECTIONS
+from paperfeed.index.text import analyse, term_counts, words
 from paperfeed.ranking.categories import category_name, resolve_category
-from paperfeed.ranking.query import parse_query
+from paperfeed.ranking.search import MAX_K, Hit, Searchable, search_papers
 from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
 
-SECTION_TITLES = {
-    "searches": "Your saved searches",
-    "authors": "Authors you follow",
-    "categories": "Categories you follow",
-    "recommended": "Recommended for you",
-    "trending": "Trending",
-}
-# Order sections take turns in (and are shown in).
-SECTION_ORDER = ("searches", "authors", "categories", "recommended", "trending")
-K1, B = 1.2, 0.75
-MIN_SHOULD_MATCH = 0.7
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -141,23 +131,12 @@ class Interests:
     authors: Sequence[str] = ()
 
 
-@dataclass(frozen=True)
-class Match:
-    """A pool paper that matched, its score and the query words it contained."""
-
-    row: int
-    score: float
-    terms: tuple[str, ...] = ()
-
-
-@dataclass
-class _Posting:
-    rows: npt.NDArray[np.int64]
-    tf: npt.NDArray[np.float64]
-
-
 class CandidatePool:
-    """The papers new since the oldest window of a run, indexed for fast per-user selection."""
+    """The papers new since the oldest window of a run, with the scores and terms selection needs.
+
+    Matching a saved search or a followed author is not done here: that is `search_papers` over
+    the search index, restricted to the pool rows a user's window allows.
+    """
 
     def __init__(self, papers: Sequence[Paper], votes: Mapping[int, int], ref: datetime,
                  params: TrendingParams | None = None) -> None:
@@ -176,52 +155,28 @@ class CandidatePool:
         self.trending = np.asarray(
             [trending_score(self.points[i], age_hours(self.days[i], ref), params) for i in range(n)],
             dtype=np.float64)
-        postings: dict[str, dict[int, int]] = {}
-        self.surface: dict[str, str] = {}
+        self.df: dict[str, int] = {}
+        self.surface: dict[str, str] = {}  # stem -> a word it came from (shown in reasons)
         self.terms: list[dict[str, int]] = []
-        self.lengths = np.zeros(n, dtype=np.float64)
-        self.author_words: dict[str, set[int]] = {}
-        self.author_names: list[list[frozenset[str]]] = []
         self.by_category: dict[str, list[int]] = {}
-        self.folded_text: list[str] = []
-        stems_of: dict[str, list[str]] = {}  # one analyse() per distinct word, not per occurrence
+        seen_words: set[str] = set()
         for i, p in enumerate(self.papers):
-            text = f"{p.title} {p.title} {p.abstract} {' '.join(p.authors)}"
-            ws = words(text)
-            tf: dict[str, int] = {}
-            for w in ws:
-                stems = stems_of.get(w)
-                if stems is None:
-                    stems = stems_of[w] = analyse(w)
-                for st in stems:
-                    tf[st] = tf.get(st, 0) + 1
-                    self.surface.setdefault(st, w)
+            tf = term_counts(p.title, p.abstract, p.authors)
             self.terms.append(tf)
-            self.lengths[i] = sum(tf.values())
-            for st, c in tf.items():
-                postings.setdefault(st, {})[i] = c
-            names = []
-            for name in p.authors:
-                aw = frozenset(words(name))
-                names.append(aw)
-                for w in aw:
-                    self.author_words.setdefault(w, set()).add(i)
-            self.author_names.append(names)
+            for st in tf:
+                self.df[st] = self.df.get(st, 0) + 1
+            for w in words(f"{p.title} {p.abstract}"):
+                if w not in seen_words:
+                    seen_words.add(w)
+                    for st in analyse(w):
+                        self.surface.setdefault(st, w)
             for code in p.categories:
                 self.by_category.setdefault(code, []).append(i)
-            self.folded_text.append(" " + " ".join(words(f"{p.title} {p.abstract}")) + " ")
-        self.avg_len = float(self.lengths.mean()) if n else 1.0
-        self.postings = {
-            st: _Posting(np.fromiter(d.keys(), dtype=np.int64, count=len(d)),
-                         np.fromiter(d.values(), dtype=np.float64, count=len(d)))
-            for st, d in postings.items()
-        }
         self.category_codes = frozenset(self.by_category)
-        self.idf_of = {st: self.idf(st) for st in self.postings}
         # term ids over the pool's vocabulary, for the "your topics" reasons
-        self.vocab = {st: i for i, st in enumerate(self.postings)}
-        self.vocab_words = [self.surface.get(st, st) for st in self.postings]
-        self.idf_arr = np.asarray([self.idf_of[st] for st in self.postings], dtype=np.float64)
+        self.vocab = {st: i for i, st in enumerate(self.df)}
+        self.vocab_words = [self.surface.get(st, st) for st in self.df]
+        self.idf_arr = np.asarray([self.idf(st) for st in self.df], dtype=np.float64)
         self.row_terms = [np.fromiter((self.vocab[st] for st in tf), dtype=np.int64, count=len(tf))
                           for tf in self.terms]
 
@@ -230,12 +185,12 @@ class CandidatePool:
 
     def idf(self, stem: str) -> float:
         """BM25 idf of a stem over the pool."""
-        post = self.postings.get(stem)
-        df = 0 if post is None else len(post.rows)
+        df = self.df.get(stem, 0)
         n = len(self.papers)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
-    def window_mask(self, start: datetime | None, end: datetime, exclude: set[int] | frozenset[int] = frozenset()) -> BoolArray:
+    def window_mask(self, start: datetime | None, end: datetime,
+                    exclude: set[int] | frozenset[int] = frozenset()) -> BoolArray:
         """Papers first seen in (start, end] and not excluded."""
         mask = self.first_seen <= end.timestamp()
         if start is not None:
@@ -246,107 +201,12 @@ class CandidatePool:
                 mask[row] = False
         return mask
 
-    # ----- matching ---------------------------------------------------------------------------
-
-    def _bm25(self, stem: str, out: npt.NDArray[np.float64]) -> None:
-        post = self.postings.get(stem)
-        if post is None:
-            return
-        norm = K1 * (1 - B + B * self.lengths[post.rows] / self.avg_len)
-        out[post.rows] += self.idf(stem) * post.tf * (K1 + 1) / (post.tf + norm)
-
-    def _has(self, stems: Sequence[str]) -> BoolArray:
-        """Rows that hold every one of these stems."""
-        mask = np.ones(len(self.papers), dtype=bool)
-        for st in stems:
-            post = self.postings.get(st)
-            hit = np.zeros(len(self.papers), dtype=bool)
-            if post is not None:
-                hit[post.rows] = True
-            mask &= hit
-        return mask
-
-    def author_rows(self, name: str) -> BoolArray:
-        """Rows with an author whose name holds every word of `name` (order and case free)."""
-        wanted = frozenset(words(name))
-        mask = np.zeros(len(self.papers), dtype=bool)
-        if not wanted:
-            return mask
-        sets = [self.author_words.get(w, set()) for w in wanted]
-        for row in set.intersection(*sets) if sets else set():
-            if any(wanted <= aw for aw in self.author_names[row]):
-                mask[row] = True
-        return mask
-
     def category_rows(self, value: str) -> BoolArray:
         """Rows in a category, an archive ('cs') or a category named by its name."""
         mask = np.zeros(len(self.papers), dtype=bool)
         for code in resolve_category(value, self.category_codes):
             mask[self.by_category.get(code, [])] = True
         return mask
-
-    def match_search(self, spec: SearchSpec, allowed: BoolArray, limit: int | None = None) -> list[Match]:
-        """Allowed rows matching a saved search, best first."""
-        pq = parse_query(spec.query)
-        mask = allowed.copy()
-        for name in [*([spec.author] if spec.author else []), *pq.authors]:
-            mask &= self.author_rows(name)
-        for cat in [*([spec.category] if spec.category else []), *pq.categories]:
-            mask &= self.category_rows(cat)
-        if pq.since or pq.until:
-            days = np.asarray([d.toordinal() for d in self.days]) if self.days else np.zeros(0, dtype=np.int64)
-            if pq.since:
-                mask &= days >= pq.since.toordinal()
-            if pq.until:
-                mask &= days <= pq.until.toordinal()
-        for w in pq.excluded:
-            stems = analyse(w)
-            if stems:
-                mask &= ~self._has(stems)
-        clauses: list[tuple[str, list[str]]] = []
-        for w in pq.words:
-            for part in words(w):
-                stems = analyse(part)
-                if stems:
-                    clauses.append((part, stems))
-        phrase_stems = [analyse(p) for p in pq.phrases]
-        for stems in phrase_stems:
-            mask &= self._has(stems)
-        if not mask.any():
-            return []
-        rows = np.flatnonzero(mask)
-        if pq.phrases or pq.excluded_phrases:
-            keep = []
-            for r in rows:
-                text = self.folded_text[int(r)]
-                if all(f" {' '.join(words(p))} " in text for p in pq.phrases) and not any(
-                        f" {' '.join(words(p))} " in text for p in pq.excluded_phrases if words(p)):
-                    keep.append(r)
-            rows = np.asarray(keep, dtype=np.int64)
-        if not clauses and not phrase_stems:
-            # filters only: every paper passing them, by trending score
-            order = rows[np.argsort(-self.trending[rows], kind="stable")][:limit]
-            return [Match(int(r), float(self.trending[r])) for r in order]
-        count = np.zeros(len(self.papers), dtype=np.int64)
-        present: dict[str, BoolArray] = {}
-        for word, stems in clauses:
-            has = self._has(stems)
-            present[word] = has
-            count += has
-        need = len(clauses) if len(clauses) <= 2 else math.ceil(MIN_SHOULD_MATCH * len(clauses))
-        ok = np.zeros(len(self.papers), dtype=bool)
-        ok[rows] = True
-        ok &= count >= need
-        if not ok.any():
-            return []
-        scores = np.zeros(len(self.papers), dtype=np.float64)
-        for stems in [s for _, s in clauses] + phrase_stems:
-            for st in stems:
-                self._bm25(st, scores)
-        hit_rows = np.flatnonzero(ok)
-        order = hit_rows[np.argsort(-scores[hit_rows], kind="stable")][:limit]
-        return [Match(int(r), float(scores[r]), tuple(w for w, _ in clauses if present[w][r]) + tuple(pq.phrases))
-                for r in order]
 
     def sparse_terms(self, tf: Mapping[str, int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """A paper's length-normalised term counts as (pool term ids, values), pool vocabulary only."""
@@ -377,22 +237,25 @@ class CandidatePool:
 # ----- selection ----------------------------------------------------------------------------------
 
 
-@dataclass
-class SectionRanking:
-    """One section's candidates, best first, each with its reason."""
+def _saved_search_hits(index: Searchable, query: str, within: npt.NDArray[np.int64], limit: int,
+                       category: str | None = None, author: str | None = None) -> list[Hit]:
+    """The one query evaluator (as /search runs it) restricted to the window's papers."""
+    try:
+        return search_papers(index, query, k=min(limit, MAX_K), category=category, author=author,
+                             within=within).hits
+    except BadRequest:  # e.g. a category this index has never seen: nothing matches
+        return []
 
-    name: str
-    picks: list[Pick] = field(default_factory=list)
 
-
-def _ranked_searches(pool: CandidatePool, searches: Sequence[SearchSpec], allowed: BoolArray, limit: int) -> list[Pick]:
+def _ranked_searches(index: Searchable, within: npt.NDArray[np.int64], searches: Sequence[SearchSpec],
+                     limit: int) -> list[Pick]:
     # interleave the searches so each gets a turn
     per: list[list[Pick]] = []
     for spec in searches:
         found = []
-        for m in pool.match_search(spec, allowed, limit):
-            terms = f" ({', '.join(m.terms)})" if m.terms else ""
-            found.append(Pick(int(pool.ids[m.row]), "searches", f"matches your saved search “{spec.name}”{terms}", m.score))
+        for h in _saved_search_hits(index, spec.query, within, limit, spec.category, spec.author):
+            terms = f" ({', '.join(h.matched_terms)})" if h.matched_terms else ""
+            found.append(Pick(h.paper_id, "searches", f"matches your saved search “{spec.name}”{terms}", h.score))
         per.append(found)
     return _interleave(per)
 
@@ -409,12 +272,12 @@ def _ranked_categories(pool: CandidatePool, categories: Sequence[str], allowed: 
     return _interleave(per)
 
 
-def _ranked_authors(pool: CandidatePool, authors: Sequence[str], allowed: BoolArray, limit: int) -> list[Pick]:
+def _ranked_authors(index: Searchable, within: npt.NDArray[np.int64], authors: Sequence[str],
+                    limit: int) -> list[Pick]:
     per: list[list[Pick]] = []
     for name in authors:
-        rows = np.flatnonzero(pool.author_rows(name) & allowed)
-        rows = rows[np.argsort(-pool.ids[rows], kind="stable")][:limit]
-        per.append([Pick(int(pool.ids[r]), "authors", f"new paper by {name}, whom you follow") for r in rows])
+        hits = _saved_search_hits(index, "", within, limit, author=name)
+        per.append([Pick(h.paper_id, "authors", f"new paper by {name}, whom you follow") for h in hits])
     return _interleave(per)
 
 
@@ -444,14 +307,20 @@ def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
 
 
 def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray, sections: Sequence[str],
-                  max_papers: int, recommended: Sequence[Pick] = ()) -> list[Pick]:
-    """Choose up to max_papers picks: sections take turns, a paper appears once, order by section."""
-    enabled = [s for s in SECTION_ORDER if s in sections]
+                  max_papers: int, recommended: Sequence[Pick] = (), index: Searchable | None = None) -> list[Pick]:
+    """Choose up to max_papers picks: sections take turns, a paper appears once, order by section.
+
+    Saved searches and followed authors need the search index (they are searches); without one
+    those sections stay empty.
+    """
+    enabled = [s for s in DIGEST_SECTIONS if s in sections]
     ranked: dict[str, list[Pick]] = {}
-    if "searches" in enabled and interests.searches:
-        ranked["searches"] = _ranked_searches(pool, interests.searches, allowed, max_papers)
-    if "authors" in enabled and interests.authors:
-        ranked["authors"] = _ranked_authors(pool, interests.authors, allowed, max_papers)
+    within = pool.ids[allowed]
+    if index is not None and len(within):
+        if "searches" in enabled and interests.searches:
+            ranked["searches"] = _ranked_searches(index, within, interests.searches, max_papers)
+        if "authors" in enabled and interests.authors:
+            ranked["authors"] = _ranked_authors(index, within, interests.authors, max_papers)
     if "categories" in enabled and interests.categories:
         ranked["categories"] = _ranked_categories(pool, interests.categories, allowed, max_papers)
     if "recommended" in enabled and recommended:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-# Tuned on SciFact train only (benchmarks/beir.py --tune); see benchmarks/RESULTS-search.md.
+# Tuned on SciFact train only (benchmarks/beir.py --tune); see BENCHMARKS.md section 2.2.
 DEFAULT_ALPHA = 0.4  # weight of the lexical part in the convex combination
 RRF_K = 10.0  # tuned on SciFact train (10, 30, 60, 100 tried)
 

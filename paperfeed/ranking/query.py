@@ -37,11 +37,6 @@ class ParsedQuery:
         """The words and phrases to rank by (what the semantic model embeds)."""
         return " ".join([*self.words, *self.phrases]).strip()
 
-    @property
-    def has_filters(self) -> bool:
-        """Whether the query carries any filter (author, category, dates)."""
-        return bool(self.authors or self.categories or self.since or self.until)
-
 
 def _period(text: str, end: bool) -> date | None:
     """A date from YYYY, YYYY-MM or YYYY-MM-DD: the first day of the period, or its last with end."""

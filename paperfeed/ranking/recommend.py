@@ -32,7 +32,6 @@ import numpy.typing as npt
 FloatMatrix = npt.NDArray[np.float32]
 FloatVector = npt.NDArray[np.float64]
 
-POSITIVE_SOURCES = ("upvoted", "collected", "more")
 NEGATIVE_WEIGHT = 3.0  # one "less like this" outweighs one positive example
 BACKGROUND_WEIGHT = 4.0
 RIDGE_LAMBDA = 0.5

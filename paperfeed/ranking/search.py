@@ -1,4 +1,7 @@
-"""Search and similar papers: the one ranking used by the CLI, the web pages, the API and email.
+"""Search and similar papers: the one query evaluator used by the CLI, the web pages, the API,
+feeds and digests (a saved search in a digest is `search_papers` restricted to the window's papers).
+
+Search never writes: it re-reads the index's pointer file (bounded staleness), nothing more.
 
 A query is parsed (paperfeed.ranking.query), filters become a row mask over the lexical index,
 BM25 scores every row, the semantic run scores its nearest neighbours, and the two are fused
@@ -7,17 +10,20 @@ BM25 scores every row, the semantic run scores its nearest neighbours, and the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, NotFound
-from paperfeed.index import SearchIndex
-from paperfeed.index.lexical import LexicalIndex, idf_of
-from paperfeed.index.text import analyse, is_stop_word, words
+from paperfeed.core.models import Paper
+from paperfeed.index.lexical import LexicalIndex
+from paperfeed.index.segment import idf_of, title_hash
+from paperfeed.index.semantic import SemanticIndex
+from paperfeed.index.text import analyse, document_terms, is_stop_word, words
 from paperfeed.ranking import fusion
 from paperfeed.ranking.categories import resolve_category
 from paperfeed.ranking.query import ParsedQuery, parse_query
@@ -25,7 +31,7 @@ from paperfeed.ranking.query import ParsedQuery, parse_query
 SORTS = ("relevance", "date")
 MODES = ("hybrid", "lexical", "semantic")
 FUSIONS = ("convex", "rrf")
-DEFAULT_FUSION = "convex"  # beat RRF on SciFact train; see benchmarks/RESULTS-search.md
+DEFAULT_FUSION = "convex"  # beat RRF on SciFact train; see BENCHMARKS.md section 2.2
 LEXICAL_POOL = 1000  # lexical candidates fused with the semantic ones
 SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as matches
 PHRASE_CHECK_MAX = 2000  # candidates whose text is checked for an exact phrase
@@ -33,6 +39,25 @@ SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
 MAX_K = 1000
 
 RowArray = npt.NDArray[np.int64]
+
+
+class Searchable(Protocol):
+    """What the query evaluator reads from an index (paperfeed.index.SearchIndex is one); it never writes."""
+
+    lexical: LexicalIndex
+    semantic: SemanticIndex
+
+    def reload_if_changed(self) -> None:
+        """Pick up a writer's swap by re-reading the pointer (read-only)."""
+        ...
+
+    def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
+        """The embedding of a query, or None when semantic search is unavailable."""
+        ...
+
+    def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
+        """Papers by id (for phrase checks)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +106,7 @@ def _query_terms(pq: ParsedQuery) -> _Terms:
     return _Terms(stems, surface)
 
 
-def _mask(index: SearchIndex, pq: ParsedQuery, since: date | None, until: date | None,
+def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | None,
           category: str | None, author: str | None, notices: list[str]) -> tuple[npt.NDArray[np.bool_], ParsedQuery]:
     lex = index.lexical
     s = max([d for d in (since, pq.since) if d], default=None)
@@ -140,7 +165,7 @@ def _phrase_ok(text: str, phrases: Sequence[str], excluded: Sequence[str]) -> bo
     return True
 
 
-def _check_phrases(index: SearchIndex, rows: RowArray, pq: ParsedQuery, need: int) -> tuple[RowArray, int]:
+def _check_phrases(index: Searchable, rows: RowArray, pq: ParsedQuery, need: int) -> tuple[RowArray, int]:
     """Keep rows whose text holds every phrase (checked in ranked order); the total, estimated past the cap."""
     lex = index.lexical
     kept: list[int] = []
@@ -161,7 +186,7 @@ def _check_phrases(index: SearchIndex, rows: RowArray, pq: ParsedQuery, need: in
 
 
 def search_papers(
-    index: SearchIndex,
+    index: Searchable,
     query: str,
     *,
     k: int = 20,
@@ -174,8 +199,12 @@ def search_papers(
     mode: str = "hybrid",
     fusion_method: str = DEFAULT_FUSION,
     alpha: float = fusion.DEFAULT_ALPHA,
+    within: Iterable[int] | None = None,
 ) -> SearchResult:
-    """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched."""
+    """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched.
+
+    `within` restricts the search to these paper ids (a digest's window), everything else equal.
+    """
     _choice("sort", sort, SORTS)
     _choice("mode", mode, MODES)
     _choice("fusion", fusion_method, FUSIONS)
@@ -185,13 +214,16 @@ def search_papers(
         raise BadRequest(f"offset must be 0 or more, got {offset}")
     if since and until and since > until:
         raise BadRequest(f"since {since} is after until {until}")
-    index.ensure_fresh()
+    index.reload_if_changed()
     lex = index.lexical
     pq = parse_query(query)
     notices = list(pq.notices)
     if lex.n_rows == 0:
         return SearchResult([], 0, _notice(notices), query, mode)
     mask, pq = _mask(index, pq, since, until, category, author, notices)
+    if within is not None:
+        ids = within if isinstance(within, np.ndarray) else np.fromiter(within, dtype=np.int64)
+        mask &= _rows_mask(lex, lex.rows_of_ids(ids))
     terms = _query_terms(pq)
     need = offset + k
     lex_scores = lex.scores(terms.stems) if terms.stems else np.zeros(lex.n_rows, dtype=np.float32)
@@ -307,7 +339,7 @@ def _notice(notices: list[str]) -> str | None:
     return "; ".join(notices) if notices else None
 
 
-def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
+def similar_papers(index: Searchable, paper_id: int, k: int = 10) -> list[Hit]:
     """Papers like this one: nearest vectors, or distinctive shared words when it has no vector.
 
     Excludes the paper itself and papers with the same normalised title (its duplicates), and
@@ -315,13 +347,11 @@ def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
     """
     if not 1 <= k <= MAX_K:
         raise BadRequest(f"k must be between 1 and {MAX_K}, got {k}")
-    index.ensure_fresh()
+    index.reload_if_changed()
     lex = index.lexical
     paper = index.papers([paper_id]).get(paper_id)
     if paper is None:
         raise NotFound(f"no paper #{paper_id}")
-    from paperfeed.index.lexical import title_hash
-
     own_title = title_hash(paper.title)
     seen = {own_title}
     hits: list[Hit] = []
@@ -341,7 +371,7 @@ def similar_papers(index: SearchIndex, paper_id: int, k: int = 10) -> list[Hit]:
         if hits:
             return hits
     # lexical: the paper's most distinctive terms as a weighted query
-    stems = analyse(f"{paper.title} {paper.title} {paper.abstract}")
+    stems = document_terms(paper.title, paper.abstract, ())
     if not stems or lex.main is None:
         return []
     counts: dict[str, int] = {}

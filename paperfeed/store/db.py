@@ -15,10 +15,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from paperfeed.core.errors import ConfigError
-from paperfeed.store.community import CommunityStore
-from paperfeed.store.digests import DigestStore
+from paperfeed.store.collections import CollectionStore
+from paperfeed.store.deliveries import DeliveryStore
+from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
+from paperfeed.store.submissions import SubmissionStore
+from paperfeed.store.subscriptions import SubscriptionStore
+from paperfeed.store.users import UserStore
+from paperfeed.store.votes import VoteStore
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,8 +72,11 @@ def _alembic_config(engine_conn: Any) -> Config:
     return cfg
 
 
-class Store(PaperStore, RunStore, CommunityStore, DigestStore):
-    """All storage I/O: one class over SQLAlchemy Core for SQLite and PostgreSQL."""
+class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
+            DeliveryStore, LeaseStore):
+    """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
+    repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
+    deliveries, leases)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

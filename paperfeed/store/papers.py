@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
+from paperfeed.core.util import chunks
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
@@ -42,7 +43,6 @@ _EMPTY: dict[str, Any] = {
     "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
     "featured_on": None, "external_upvotes": None,
 }
-_CHUNK = 500  # IN-list size: well under every backend's bound-parameter limit
 
 
 @dataclass
@@ -116,9 +116,6 @@ def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
     return values
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def filter_papers(query: Any, since: date | None, until: date | None, category: str | None) -> Any:
@@ -237,24 +234,24 @@ class PaperStore:
         ids = sorted({r.arxiv_id for r in records if r.arxiv_id})
         keys = sorted({r.title_key for r in records})
         found: dict[int, Any] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for r in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
                 found[r["id"]] = r
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for r in conn.execute(select(papers).where(papers.c.title_key.in_(chunk))).mappings():
                 found[r["id"]] = r
         rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"]) for pid, r in found.items()}
         pids = sorted(rows)
-        for chunk in _chunks(pids):
+        for id_chunk in chunks(pids):
             for pid, source in conn.execute(
                 select(paper_sources.c.paper_id, paper_sources.c.source).where(
-                    paper_sources.c.paper_id.in_(chunk)
+                    paper_sources.c.paper_id.in_(id_chunk)
                 )
             ):
                 rows[pid].sources.add(source)
             for pid, version in conn.execute(
                 select(paper_versions.c.paper_id, paper_versions.c.version).where(
-                    paper_versions.c.paper_id.in_(chunk)
+                    paper_versions.c.paper_id.in_(id_chunk)
                 )
             ):
                 rows[pid].versions.add(version)
@@ -352,7 +349,7 @@ class PaperStore:
         """Many papers by id (without sources and versions), keyed by id."""
         out: dict[int, Paper] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(ids)):
+            for chunk in chunks(list(ids)):
                 for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))).mappings():
                     out[row["id"]] = row_to_paper(row)
         return out

@@ -27,9 +27,10 @@ import jinja2
 
 from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.models import Paper, User
+from paperfeed.core.rules import DIGEST_SECTIONS, SECTION_TITLES
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
-from paperfeed.ranking.digest import SECTION_ORDER, SECTION_TITLES, period_label
+from paperfeed.ranking.digest import period_label
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ABSTRACT_CHARS = 280
@@ -145,7 +146,7 @@ def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, A
             less_url=f"{base}/feedback?t={token}&s=-1",
         ))
     sections = [_Section(name, SECTION_TITLES[name], by_section[name])
-                for name in SECTION_ORDER if by_section.get(name)]
+                for name in DIGEST_SECTIONS if by_section.get(name)]
     count = sum(len(s.papers) for s in sections)
     since = content.window_start.strftime("%Y-%m-%d") if content.window_start else ""
     return {

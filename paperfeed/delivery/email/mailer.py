@@ -12,19 +12,18 @@ delivered; retry later), `PermanentMailError` (5xx: not delivered; do not retry)
 
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import socket
 import ssl
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.settings import Settings
+from paperfeed.core.util import write_atomic
 from paperfeed.delivery.email.compose import Outgoing
 
 Hook = Callable[[], None]
@@ -229,17 +228,7 @@ class FileMailer:
     def send(self, message: Outgoing, before_end: Hook) -> None:
         """Write the message, then publish it with an atomic rename."""
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id.strip("<>")) + ".eml"
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(message.data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            before_end()
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.directory / name, message.data, before_replace=before_end)
 
     def close(self) -> None:
         """Nothing to release."""

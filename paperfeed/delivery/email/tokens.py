@@ -17,6 +17,7 @@ from itsdangerous.encoding import base64_encode, int_to_bytes
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.secret_key import resolve_secret_key
 
 UNSUBSCRIBE_SALT = "paperfeed.digest.unsubscribe"
 FEEDBACK_SALT = "paperfeed.digest.feedback"
@@ -26,8 +27,6 @@ FEEDBACK_MAX_AGE = 120 * 86400
 
 def email_secret(settings: Settings) -> str:
     """The key that signs email links: the site's secret key (the development key file when unset)."""
-    from paperfeed.delivery.web.security import resolve_secret_key
-
     return resolve_secret_key(settings)
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Unauthorized
 from paperfeed.core.models import User
+from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import api_user, api_writer
@@ -208,15 +209,15 @@ def list_papers(
 def get_paper(request: Request, paper_id: PaperId) -> Response:
     """One paper with abstract, versions and links."""
     state = get_state(request)
-    paper = sv.get_paper(state, paper_id)
-    return _json(sv.paper_json(paper, sv.upvote_count(state, paper)))
+    paper = papers.get_paper(state.store, paper_id)
+    return _json(papers.paper_data(paper, papers.upvote_count(state.store, paper)))
 
 
 @router.get("/papers/{paper_id}/similar", response_model=list[PaperOut], responses=ERRORS)
 def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
     """Papers similar to this one (from the search index)."""
     state = get_state(request)
-    sv.get_paper(state, paper_id)
+    papers.get_paper(state.store, paper_id)
     return _json([sv.card_json(c) for c in sv.similar(state, paper_id, k)])
 
 
@@ -294,10 +295,9 @@ def unvote(request: Request, paper_id: PaperId, user: Writer) -> Response:
 
 def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
     state = get_state(request)
-    paper = sv.get_paper(state, paper_id)
-    changed = state.store.add_vote(user.id, paper_id) if up else state.store.remove_vote(user.id, paper_id)
+    result = community.vote(state.store, user.id, paper_id, up)
     state.after_write()
-    return _json({"paper_id": paper_id, "upvotes": sv.upvote_count(state, paper), "voted": up, "changed": changed})
+    return _json({"paper_id": paper_id, "upvotes": result.upvotes, "voted": up, "changed": result.changed})
 
 
 @router.post("/submissions", response_model=SubmitOut, responses=ERRORS, status_code=201,
@@ -305,7 +305,9 @@ def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
 def submit(request: Request, body: SubmitIn, user: Writer) -> Response:
     """Add a paper by arXiv id or URL; 200 when it is already here, 202 when queued."""
     _no_nul(body.ref)
-    result = sv.submit(get_state(request), user.id, body.ref)
+    state = get_state(request)
+    result = submissions.submit(state.settings, state.store, user.id, body.ref)
+    state.after_write()
     status = {"added": 201, "exists": 200, "queued": 202}[result.status]
     return _json({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
                   "message": result.message}, status)
@@ -316,7 +318,7 @@ def my_collections(request: Request, user: Caller) -> Response:
     """The caller's collections."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to list your collections")
-    return _json([sv.collection_json(c) for c in get_state(request).store.user_collections(user.id)])
+    return _json([community.collection_data(c) for c in get_state(request).store.user_collections(user.id)])
 
 
 @router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
@@ -324,11 +326,10 @@ def my_collections(request: Request, user: Caller) -> Response:
 def create_collection(request: Request, body: CollectionIn, user: Writer) -> Response:
     """Create a collection."""
     _no_nul(body.name, body.description)
-    name, description = sv.clean_collection_fields(body.name, body.description)
     state = get_state(request)
-    coll = state.store.create_collection(user.id, name, description, body.is_public)
+    coll = community.create_collection(state.store, user.id, body.name, body.description, body.is_public)
     state.after_write()
-    return _json(sv.collection_json(coll, []), 201)
+    return _json(community.collection_data(coll, []), 201)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -336,8 +337,8 @@ def create_collection(request: Request, body: CollectionIn, user: Writer) -> Res
 def get_collection(request: Request, collection_id: CollectionId, user: Caller) -> Response:
     """A public collection, or one of the caller's own."""
     state = get_state(request)
-    coll = sv.visible_collection(state, collection_id, user.id if user else None)
-    return _json(sv.collection_json(coll, state.store.collection_papers(collection_id)))
+    coll = community.visible_collection(state.store, collection_id, user.id if user else None)
+    return _json(community.collection_data(coll, state.store.collection_papers(collection_id)))
 
 
 @router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -348,13 +349,13 @@ def update_collection(request: Request, body: CollectionPatch, collection_id: Co
     _no_nul(body.name, body.description)
     name = description = None
     if body.name is not None:
-        name, _ = sv.clean_collection_fields(body.name, "")
+        name, _ = community.clean_collection_fields(body.name, "")
     if body.description is not None:
         description = body.description.strip()
     state = get_state(request)
     coll = state.store.update_collection(user.id, collection_id, name, description, body.is_public)
     state.after_write()
-    return _json(sv.collection_json(coll))
+    return _json(community.collection_data(coll))
 
 
 @router.delete("/collections/{collection_id}", status_code=204, responses=ERRORS, dependencies=[Security(bearer)])
@@ -372,7 +373,7 @@ def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
               user: Writer) -> Response:
     """Put a paper in an own collection (idempotent)."""
     state = get_state(request)
-    state.store.add_to_collection(user.id, collection_id, paper_id)
+    community.collect(state.store, user.id, collection_id, paper_id)
     return _collection_after_write(state, collection_id, user.id)
 
 
@@ -388,7 +389,7 @@ def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperI
 
 def _collection_after_write(state: WebState, collection_id: int, user_id: int) -> Response:
     state.after_write()
-    return _json(sv.collection_json(sv.visible_collection(state, collection_id, user_id)))
+    return _json(community.collection_data(community.visible_collection(state.store, collection_id, user_id)))
 
 
 @router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])
@@ -396,11 +397,11 @@ def export_collection(request: Request, collection_id: CollectionId, user: Calle
                       format: Literal["bibtex", "json"] = "bibtex") -> Response:
     """The collection as BibTeX or JSON."""
     state = get_state(request)
-    coll = sv.visible_collection(state, collection_id, user.id if user else None)
-    papers = state.store.collection_papers(collection_id)
+    coll = community.visible_collection(state.store, collection_id, user.id if user else None)
+    members = state.store.collection_papers(collection_id)
     if format == "json":
-        return Response(sv.collection_export_json(coll, papers), media_type="application/json")
-    return Response(sv.bibtex(papers), media_type="application/x-bibtex; charset=utf-8")
+        return Response(community.collection_export_json(coll, members), media_type="application/json")
+    return Response(papers.bibtex(members), media_type="application/x-bibtex; charset=utf-8")
 
 
 def error_response(status: int, message: str) -> JSONResponse:

@@ -21,10 +21,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.delivery.context import AppContext, open_context
+from paperfeed.delivery.secret_key import resolve_secret_key
 from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
-from paperfeed.delivery.web.security import RateLimits, SecurityHeaders, resolve_secret_key
+from paperfeed.delivery.web.security import RateLimits, SecurityHeaders
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
 log = logging.getLogger("paperfeed.web")

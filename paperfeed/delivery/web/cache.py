@@ -1,6 +1,6 @@
 """A small in-process cache for rendered pages, feeds and rankings.
 
-Entries are keyed by the caller's key plus a data stamp (see CommunityStore.community_stamp), so a
+Entries are keyed by the caller's key plus a data stamp (see VoteStore.community_stamp in store/votes.py), so a
 write in any worker process changes the stamp and every worker recomputes; the time-to-live bounds
 staleness for what the stamp does not cover (the search index).
 """

@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from paperfeed.core.models import User
+from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES, SECTION_TITLES
 from paperfeed.delivery.digests import preview
 from paperfeed.delivery.email.tokens import (
     email_secret,
     read_feedback_token,
     read_unsubscribe_token,
 )
+from paperfeed.delivery.usecases import subscriptions
 from paperfeed.delivery.web.deps import (
     api_user,
     api_writer,
@@ -30,8 +32,7 @@ from paperfeed.delivery.web.deps import (
     require_page_user,
 )
 from paperfeed.delivery.web.state import WebState, get_state
-from paperfeed.ranking.digest import SECTION_TITLES
-from paperfeed.store.digests import FREQUENCIES, SECTIONS, DigestSubscription
+from paperfeed.store.digests import DigestSubscription
 
 router = APIRouter()
 NAV = [("Digest", "/subscriptions")]
@@ -77,7 +78,7 @@ def subscriptions_page(request: Request) -> HTMLResponse:
     return render(request, "subscriptions.html", {
         "title": "Your digest", "sub": sub, "subscribed": state.store.get_subscription(user.id) is not None,
         "searches": state.store.saved_searches(user.id), "categories": state.store.followed(user.id, "category"),
-        "authors": state.store.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in SECTIONS],
+        "authors": state.store.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
         "frequencies": FREQUENCIES, "deliveries": state.store.delivery_log(user_id=user.id, limit=10),
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     })
@@ -114,10 +115,7 @@ def searches_add(
     """Save a search for the digest."""
     user = require_page_user(request)
     store = get_state(request).store
-    if store.get_subscription(user.id) is None:
-        store.save_subscription(user.id)
-    s = store.add_saved_search(user.id, query, name=name, category=category.strip() or None,
-                               author=author.strip() or None)
+    s = subscriptions.save_search(store, user.id, query, name, category.strip(), author.strip())
     flash(request, f"Saved search “{s.name}” added.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -137,9 +135,7 @@ def follow_add(request: Request, kind: Annotated[Literal["category", "author"], 
     """Follow a category or an author."""
     user = require_page_user(request)
     store = get_state(request).store
-    if store.get_subscription(user.id) is None:
-        store.save_subscription(user.id)
-    store.follow(user.id, kind, value)
+    subscriptions.follow(store, user.id, kind, value)
     flash(request, f"Following {kind} {value.strip()}.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -287,10 +283,7 @@ def api_put(request: Request, body: SubscriptionIn, user: Writer) -> dict[str, A
 def api_add_search(request: Request, body: SearchIn, user: Writer) -> dict[str, Any]:
     """Save a search."""
     store = get_state(request).store
-    if store.get_subscription(user.id) is None:
-        store.save_subscription(user.id)
-    return store.add_saved_search(user.id, body.query, name=body.name, category=body.category,
-                                  author=body.author).__dict__
+    return subscriptions.save_search(store, user.id, body.query, body.name, body.category, body.author).__dict__
 
 
 @router.delete("/api/v1/subscriptions/searches/{search_id}", tags=["subscriptions"], status_code=204)
@@ -304,9 +297,7 @@ def api_delete_search(request: Request, search_id: Annotated[int, Path(ge=1, le=
 def api_follow(request: Request, body: FollowIn, user: Writer) -> JSONResponse:
     """Follow a category or an author (201 when new, 200 when already followed)."""
     store = get_state(request).store
-    if store.get_subscription(user.id) is None:
-        store.save_subscription(user.id)
-    added = store.follow(user.id, body.kind, body.value)
+    added = subscriptions.follow(store, user.id, body.kind, body.value)
     return JSONResponse(_overview(get_state(request), user), status_code=201 if added else 200)
 
 

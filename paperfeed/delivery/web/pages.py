@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import User
+from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import (
@@ -125,12 +126,12 @@ def paper_page(request: Request, paper_id: int) -> HTMLResponse:
     user = page_user(request)
 
     def context() -> dict[str, Any]:
-        paper = sv.get_paper(state, paper_id)
+        paper = papers.get_paper(state.store, paper_id)
         return {
             "paper": paper,
-            "upvotes": sv.upvote_count(state, paper),
+            "upvotes": papers.upvote_count(state.store, paper),
             "voted": bool(user and state.store.voted_by(user.id, [paper_id])),
-            "links": sv.links(paper),
+            "links": papers.links(paper),
             "similar": sv.similar(state, paper_id, 8),
             "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
             "my_collections": state.store.user_collections(user.id) if user else [],
@@ -143,7 +144,7 @@ def paper_page(request: Request, paper_id: int) -> HTMLResponse:
 @router.get("/arxiv/{ref:path}")
 def arxiv_redirect(request: Request, ref: str) -> RedirectResponse:
     """/arxiv/2503.11731 (or any arXiv URL form) goes to the paper's page."""
-    paper = sv.find_paper_ref(get_state(request), ref)
+    paper = papers.find_paper(get_state(request).store, ref)
     return RedirectResponse(f"/papers/{paper.id}", status_code=303)
 
 
@@ -151,14 +152,10 @@ def _vote(request: Request, paper_id: int, up: bool, next_url: str) -> Response:
     state = get_state(request)
     user = require_page_user(request)
     write_limit(request, user)
-    paper = sv.get_paper(state, paper_id)
-    if up:
-        state.store.add_vote(user.id, paper_id)
-    else:
-        state.store.remove_vote(user.id, paper_id)
+    result = community.vote(state.store, user.id, paper_id, up)
     state.after_write()
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse({"paper_id": paper_id, "upvotes": sv.upvote_count(state, paper), "voted": up})
+        return JSONResponse({"paper_id": paper_id, "upvotes": result.upvotes, "voted": up})
     return RedirectResponse(safe_next(next_url, f"/papers/{paper_id}"), status_code=303)
 
 
@@ -190,11 +187,12 @@ def submit_post(request: Request, ref: str = Form("")) -> Response:
     write_limit(request, user)
     state = get_state(request)
     try:
-        result = sv.submit(state, user.id, ref)
+        result = submissions.submit(state.settings, state.store, user.id, ref)
     except (BadRequest, NotFound) as exc:
         mine = state.store.list_submissions(user_id=user.id, limit=20)
         return render(request, "submit.html", {"title": "Submit a paper", "ref": ref, "error": exc.message,
                                                "mine": mine}, status_code=exc.status)
+    state.after_write()
     flash(request, result.message, "info" if result.status != "queued" else "warn")
     target = f"/papers/{result.paper_id}" if result.paper_id else "/submit"
     return RedirectResponse(target, status_code=303)
@@ -231,10 +229,8 @@ def collection_create(
     user = require_page_user(request)
     write_limit(request, user)
     state = get_state(request)
-    name, description = sv.clean_collection_fields(name, description)
-    coll = state.store.create_collection(user.id, name, description, bool(is_public))
-    if paper_id:
-        state.store.add_to_collection(user.id, coll.id, _int(paper_id, "paper_id", high=2**31 - 1))
+    first = _int(paper_id, "paper_id", high=2**31 - 1) if paper_id else None
+    coll = community.create_collection(state.store, user.id, name, description, bool(is_public), first)
     state.after_write()
     flash(request, f"Collection “{coll.name}” created")
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
@@ -245,9 +241,9 @@ def collection_page(request: Request, collection_id: int) -> HTMLResponse:
     """A collection's papers (public ones for everyone, private ones for their owner)."""
     state = get_state(request)
     user = page_user(request)
-    coll = sv.visible_collection(state, collection_id, _uid(user))
-    papers = state.store.collection_papers(collection_id)
-    cards = sv.make_cards(state, [p.id for p in papers if p.id is not None], None, _uid(user))
+    coll = community.visible_collection(state.store, collection_id, _uid(user))
+    members = state.store.collection_papers(collection_id)
+    cards = sv.make_cards(state, [p.id for p in members if p.id is not None], None, _uid(user))
     owner = bool(user and user.id == coll.user_id)
     return render(request, "collection.html", {"coll": coll, "cards": cards, "owner": owner, "title": coll.name})
 
@@ -259,7 +255,7 @@ def collection_edit(
     """Rename, describe, publish or hide an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
-    name, description = sv.clean_collection_fields(name, description)
+    name, description = community.clean_collection_fields(name, description)
     get_state(request).store.update_collection(user.id, collection_id, name, description, bool(is_public))
     get_state(request).after_write()
     flash(request, "Collection saved")
@@ -290,7 +286,7 @@ def collection_add(request: Request, collection_id: int, paper_id: str = Form(""
     user = require_page_user(request)
     write_limit(request, user)
     pid = _int(paper_id, "paper_id", high=2**31 - 1)
-    added = get_state(request).store.add_to_collection(user.id, collection_id, pid)
+    added = community.collect(get_state(request).store, user.id, collection_id, pid)
     get_state(request).after_write()
     flash(request, "Added to the collection" if added else "Already in that collection")
     return RedirectResponse(safe_next(next, f"/collections/{collection_id}"), status_code=303)
@@ -311,8 +307,8 @@ def collection_remove(request: Request, collection_id: int, paper_id: int, next:
 def collection_bibtex(request: Request, collection_id: int) -> Response:
     """The collection as BibTeX."""
     state = get_state(request)
-    coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))
-    body = sv.bibtex(state.store.collection_papers(collection_id))
+    coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
+    body = papers.bibtex(state.store.collection_papers(collection_id))
     return Response(body, media_type="application/x-bibtex; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.bib"'})
 
@@ -321,8 +317,8 @@ def collection_bibtex(request: Request, collection_id: int) -> Response:
 def collection_json_export(request: Request, collection_id: int) -> Response:
     """The collection and its papers as JSON."""
     state = get_state(request)
-    coll = sv.visible_collection(state, collection_id, _uid(page_user(request)))
-    body = sv.collection_export_json(coll, state.store.collection_papers(collection_id))
+    coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
+    body = community.collection_export_json(coll, state.store.collection_papers(collection_id))
     return Response(body, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.json"'})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -20,6 +19,7 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.categories import category_name
 from paperfeed.delivery.web.security import RateLimits
+from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.store import Store
 
 log = logging.getLogger("paperfeed.web")
@@ -34,12 +34,12 @@ class SearchHolder:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self._index: Any = None
+        self._index: SearchIndex | None = None
         self._error: str | None = None
         self._next_check = 0.0
         self._lock = threading.Lock()
 
-    def get(self) -> Any | None:
+    def get(self) -> SearchIndex | None:
         """The open index, or None (see `error`) when there is none."""
         now = time.monotonic()
         if self._index is not None or now < self._next_check:
@@ -48,18 +48,19 @@ class SearchHolder:
             if self._index is not None or now < self._next_check:
                 return self._index
             try:
-                # The index reloads itself when its files or the store change (ensure_fresh on search).
-                module = importlib.import_module("paperfeed.index")
-                opener = getattr(module, "open_search_index", None)
-                if opener is None:
-                    raise PaperfeedError("search is not installed in this build")
-                self._index = opener(self.settings, self.store)
+                # Read-only: searches re-read the index's pointer; jobs (ingest, worker) refresh it.
+                self._index = open_search_index(self.settings, self.store)
                 self._error = None
-            except (PaperfeedError, OSError, ImportError, ValueError) as exc:
+            except (PaperfeedError, OSError, ValueError) as exc:
                 self._error = getattr(exc, "message", None) or str(exc)
                 log.warning("search index unavailable: %s", self._error)
             self._next_check = now + INDEX_CHECK_SECONDS
             return self._index
+
+    def reload_soon(self) -> None:
+        """Re-read the index pointer on the next search (after a write in this process refreshed it)."""
+        if self._index is not None:
+            self._index.expire_check()
 
     @property
     def error(self) -> str | None:
@@ -105,6 +106,7 @@ class WebState:
         """Forget cached pages after a write in this process (other workers see the new stamp)."""
         self.stamp.invalidate()
         self.cache.clear()
+        self.search.reload_soon()
 
     def cached(self, key: tuple[Any, ...], compute: Any) -> Any:
         """A value cached under key + the current data stamp."""

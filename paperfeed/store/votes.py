@@ -1,0 +1,138 @@
+"""Upvotes (one per user per paper), vote counts and the data stamp caches key on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, desc, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.core.errors import NotFound
+from paperfeed.core.models import Paper
+from paperfeed.core.util import chunks
+from paperfeed.store.community import (
+    _VOTE_COUNTS,
+    PaperVotes,
+    paper_exists,
+)
+from paperfeed.store.papers import filter_papers, row_to_paper
+from paperfeed.store.runs import now_utc, utc
+from paperfeed.store.schema import (
+    collection_papers,
+    papers,
+    votes,
+)
+
+
+class VoteStore:
+    """Upvotes and what is counted from them."""
+
+    engine: Engine
+
+    def add_vote(self, user_id: int, paper_id: int) -> bool:
+        """Upvote a paper; False when this user already had (the primary key refuses a second row)."""
+        if not paper_exists(self.engine, paper_id):
+            raise NotFound(f"no paper {paper_id}")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(votes).values(user_id=user_id, paper_id=paper_id, created_at=now_utc()))
+        except IntegrityError:
+            return False
+        return True
+
+    def remove_vote(self, user_id: int, paper_id: int) -> bool:
+        """Take back an upvote; False when there was none."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                delete(votes).where(and_(votes.c.user_id == user_id, votes.c.paper_id == paper_id))
+            )
+        return bool(result.rowcount)
+
+    def vote_counts(self, paper_ids: Sequence[int]) -> dict[int, int]:
+        """Community upvotes per paper (papers without votes are absent)."""
+        out: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(paper_ids)):
+                rows = conn.execute(
+                    select(votes.c.paper_id, func.count())
+                    .where(votes.c.paper_id.in_(chunk))
+                    .group_by(votes.c.paper_id)
+                )
+                out.update({int(pid): int(n) for pid, n in rows})
+        return out
+
+    def voted_by(self, user_id: int, paper_ids: Sequence[int]) -> set[int]:
+        """Which of these papers the user has upvoted."""
+        found: set[int] = set()
+        with self.engine.connect() as conn:
+            for chunk in chunks(list(paper_ids)):
+                found.update(
+                    conn.execute(
+                        select(votes.c.paper_id).where(
+                            and_(votes.c.user_id == user_id, votes.c.paper_id.in_(chunk))
+                        )
+                    ).scalars()
+                )
+        return found
+
+    def user_voted_papers(self, user_id: int, limit: int = 100) -> list[Paper]:
+        """Papers a user upvoted, most recent vote first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(papers)
+                .join(votes, votes.c.paper_id == papers.c.id)
+                .where(votes.c.user_id == user_id)
+                .order_by(desc(votes.c.created_at), desc(papers.c.id))
+                .limit(limit)
+            ).mappings()
+            return [row_to_paper(r) for r in rows]
+
+    def paper_votes(
+        self, since: date | None = None, until: date | None = None, category: str | None = None,
+        paper_ids: Sequence[int] | None = None,
+    ) -> list[PaperVotes]:
+        """Ranking facts for the papers whose day lies in [since, until] (or for the given ids)."""
+        query = select(
+            papers.c.id, papers.c.day, papers.c.first_seen_at,
+            func.coalesce(papers.c.external_upvotes, 0), func.coalesce(_VOTE_COUNTS.c.n, 0),
+        ).outerjoin(_VOTE_COUNTS, _VOTE_COUNTS.c.paper_id == papers.c.id)
+        query = filter_papers(query, since, until, category)
+        rows: list[Any] = []
+        with self.engine.connect() as conn:
+            if paper_ids is not None:
+                for chunk in chunks(list(paper_ids)):
+                    rows.extend(conn.execute(query.where(papers.c.id.in_(chunk))))
+            else:
+                rows = list(conn.execute(query))
+        return [
+            PaperVotes(int(r[0]), r[1], utc(r[2]) or now_utc(), int(r[3]), int(r[4])) for r in rows
+        ]
+
+    def community_stamp(self) -> tuple[object, ...]:
+        """A cheap value that changes whenever papers or votes change (cache keys use it)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    select(func.max(papers.c.updated_at)).scalar_subquery(),
+                    select(func.count()).select_from(votes).scalar_subquery(),
+                    select(func.max(votes.c.created_at)).scalar_subquery(),
+                    select(func.count()).select_from(collection_papers).scalar_subquery(),
+                    select(func.max(collection_papers.c.added_at)).scalar_subquery(),
+                )
+            ).one()
+        return tuple(row)
+
+    def category_counts(self) -> dict[str, int]:
+        """Papers per primary category."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(papers.c.primary_category, func.count())
+                .where(papers.c.primary_category.is_not(None))
+                .group_by(papers.c.primary_category)
+            )
+            return {str(c): int(n) for c, n in rows}
+
+    # ----- collections ------------------------------------------------------------------------
+
