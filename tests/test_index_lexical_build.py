@@ -83,7 +83,7 @@ def test_segmented_build_scores_exactly_like_one_shot(tmp_path: Path) -> None:
     seen: list[str] = []
     meta = build_segment(iter(papers), tmp_path / "runs", run_tokens=15_000,
                          progress=lambda stage, done, total: seen.append(stage))
-    assert meta["runs"] >= 15 and meta["compactions"] >= 3  # many runs, merged in the background
+    assert meta["runs"] >= 15 and meta["compactions"] >= 1  # many runs, merged in the background
     assert not (tmp_path / "runs" / "runs").exists()  # run files are gone after the merge
     assert "tokenising" in seen and "merging matrix" in seen
     one, seg = load_segment(tmp_path / "one-shot"), load_segment(tmp_path / "runs")
