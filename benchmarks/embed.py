@@ -3,7 +3,8 @@
 Usage: .venv/bin/python benchmarks/embed.py [--configs torch-fp32,onnx-fp32,onnx-int8] [--limit N]
 
 One line per configuration. torch-fp32 (sentence-transformers on torch, the reference) runs only
-when torch and sentence-transformers are importable. Docs are embedded as paper_text(title, text).
+when torch and sentence-transformers are importable: `pip install '.[bench]'` (paperfeed itself never
+needs them). Docs are embedded as paper_text(title, text).
 """
 
 from __future__ import annotations

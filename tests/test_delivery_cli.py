@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -12,7 +13,9 @@ from click.testing import CliRunner
 from paperfeed.delivery.cli import cli
 from tests.conftest import ROOT
 
-SAMPLE = ROOT / "paperfeed" / "data" / "sample-hf-pages.jsonl"
+SAMPLE = ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz"
+with gzip.open(SAMPLE, "rt", encoding="utf-8") as _f:
+    SAMPLE_PAPERS = sum(1 for _ in _f)
 
 
 def _run(*args: str, data_dir: Path) -> tuple[int, str, str]:
@@ -22,7 +25,7 @@ def _run(*args: str, data_dir: Path) -> tuple[int, str, str]:
 
 def test_ingest_list_show_status(tmp_path: Path) -> None:
     code, out, _ = _run("ingest", str(SAMPLE), "--json", data_dir=tmp_path)
-    assert code == 0 and json.loads(out)["new"] == 699
+    assert code == 0 and json.loads(out)["new"] == SAMPLE_PAPERS
     code, out, _ = _run("ingest", str(SAMPLE), data_dir=tmp_path)
     assert code == 1 and "0 new" in out  # nothing new: exit 1
     code, out, _ = _run("papers", "list", "--json", "-n", "5", data_dir=tmp_path)
@@ -32,10 +35,10 @@ def test_ingest_list_show_status(tmp_path: Path) -> None:
     assert code == 0 and listed[0]["title"] in out
     code, out, _ = _run("status", "--json", data_dir=tmp_path)
     info = json.loads(out)
-    assert code == 0 and info["papers"] == 699 and info["last_successful_ingest"]
+    assert code == 0 and info["papers"] == SAMPLE_PAPERS and info["last_successful_ingest"]
     assert [r["status"] for r in info["recent_runs"]] == ["ok", "ok"]
     code, out, _ = _run("db", "check", data_dir=tmp_path)
-    assert code == 0 and out.startswith("ok: 699 papers")
+    assert code == 0 and out.startswith(f"ok: {SAMPLE_PAPERS} papers")
 
 
 def test_ingest_makes_new_papers_searchable_without_a_build(tmp_path: Path) -> None:
@@ -74,3 +77,14 @@ def test_python_dash_m_and_settings_doc(tmp_path: Path) -> None:
     )
     assert "PAPERFEED_DATA_DIR" in done.stdout
     assert (ROOT / "docs" / "settings.md").read_text() == done.stdout, "docs/settings.md is stale: run make docs"
+
+
+def test_papers_daily_opens_on_the_latest_day_with_papers(tmp_path: Path) -> None:
+    assert _run("ingest", str(SAMPLE), data_dir=tmp_path)[0] == 0
+    code, out, _ = _run("papers", "daily", "--json", "-n", "5", data_dir=tmp_path)
+    got = json.loads(out)
+    assert code == 0 and got["day"] == "2026-02-27" and "latest day with papers" in got["notice"]
+    ups = [p["upvotes"] for p in got["papers"]]
+    assert len(ups) == 5 and ups == sorted(ups, reverse=True) and ups[0] > 10
+    code, out, _ = _run("papers", "daily", "--day", "2026-02-26", "--json", data_dir=tmp_path)
+    assert code == 0 and json.loads(out)["day"] == "2026-02-26" and json.loads(out)["notice"] is None

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,17 @@ def test_listing_pages_give_699_papers_and_reingest_changes_nothing(store: Store
     assert store.last_successful_run() is not None
 
 
-def test_bundled_sample_matches_the_listing_pages(store: Store, settings: Settings) -> None:
-    report = ingest_targets(store, settings, [str(ROOT / "paperfeed" / "data" / "sample-hf-pages.jsonl")])
-    assert report.counts.new == 699 and report.counts.rejected == 0
+def test_bundled_sample_is_a_real_multi_day_feed(store: Store, settings: Settings) -> None:
+    report = ingest_targets(store, settings, [str(ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz")])
+    assert report.counts.rejected == 0 and report.counts.new > 2000
+    days = store.paper_days()
+    assert len(days) > 100 and days[0] == date(2026, 2, 27)
+    dated = store.list_papers(since=days[-1], limit=5000)
+    assert sum(1 for p in dated if p.external_upvotes) > 1400
+    assert sum(1 for p in dated if p.authors) > 1400 and all(p.arxiv_id for p in dated)
+    assert sum(1 for p in dated if p.code_url) > 500 and sum(1 for p in dated if p.categories) > 300
+    undated = [p for p in store.list_papers(limit=5000) if p.day is None]
+    assert 600 < len(undated) <= 699 and not any(p.external_upvotes for p in undated)
 
 
 def test_hf_daily_then_arxiv_merges_by_id(store: Store, settings: Settings) -> None:

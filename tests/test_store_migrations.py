@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import text
 
 from paperfeed.core.models import Paper
@@ -13,7 +15,7 @@ def test_upgrade_populated_database_keeps_papers(store_url: str) -> None:
     try:
         old.migrate("0001")
         assert old.current_revision() == "0001"
-        old.upsert_papers([Paper(title=f"Paper {i}", arxiv_id=f"2501.{i:05d}", version=1, source="jsonl") for i in range(50)])
+        old.upsert_papers([Paper(title=f"Paper {i}", arxiv_id=f"2501.{i:05d}", version=1, source="jsonl", published=date(2025, 1, 2)) for i in range(50)])
         old.start_run("seed")
         old.migrate()
         assert old.current_revision() == old.head_revision()

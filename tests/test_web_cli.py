@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -14,7 +15,8 @@ from paperfeed.store import open_store
 
 def _seed(data_dir: Path) -> None:
     store = open_store(f"sqlite:///{data_dir / 'paperfeed.db'}")
-    store.upsert_papers([Paper(title="A <b>Paper</b>", arxiv_id="2501.00001", external_upvotes=3, source="hf-daily")])
+    store.upsert_papers([Paper(title="A <b>Paper</b>", arxiv_id="2501.00001", external_upvotes=3, source="hf-daily",
+                              featured_on=date(2025, 1, 2))])
     store.add_submission(None, "2501.00002", "queued", error="offline")
     store.close()
 

@@ -64,7 +64,8 @@ class Paper:
     comment: str | None = None
     abs_url: str | None = None
     pdf_url: str | None = None
-    code_url: str | None = None
+    code_url: str | None = None  # the source's own code link, else one found in the text
+    project_url: str | None = None  # a project page found in the text (Hugging Face, github.io)
     source: str = ""  # where this record came from: "arxiv-api", "hf-daily", "jsonl", ...
     featured_on: date | None = None  # day Hugging Face Daily Papers featured it
     external_upvotes: int | None = None  # upvotes on Hugging Face, an outside signal
@@ -85,12 +86,12 @@ class Paper:
 
     @property
     def day(self) -> date | None:
-        """The day the paper belongs to in daily listings."""
-        if self.featured_on:
-            return self.featured_on
-        if self.published:
-            return self.published
-        return self.first_seen_at.date() if self.first_seen_at else None
+        """The day the paper belongs to in daily listings; None when unknown (an undated paper).
+
+        Never the day it was first seen: a paper whose day is unknown is kept out of the day lists
+        and trending rather than given an invented day.
+        """
+        return self.featured_on or self.published
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime
 
 import click
 
@@ -22,6 +22,7 @@ from paperfeed.delivery.cli_common import (
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.ingest import ingest_targets, stderr_progress
 from paperfeed.delivery.usecases.papers import find_paper, links, paper_data, upvote_count
+from paperfeed.ranking.days import landing_day
 from paperfeed.sources import FORMATS
 
 
@@ -45,7 +46,7 @@ def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: b
     progress = stderr_progress()
     report = ingest_targets(ctx.store, ctx.settings, list(targets), fmt=fmt, strict=strict, progress=progress)
     if progress:
-        click.echo("", err=True)
+        progress.close()
     for error in report.errors[:50]:
         click.echo(f"rejected: {error}", err=True)
     if len(report.errors) > 50:
@@ -91,6 +92,28 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
         for p in found:
             ident = p.arxiv_id or f"#{p.id}"
             click.echo(f"{p.day}  {ident:<12} {p.title}")
+    if not found:
+        sys.exit(EXIT_NOTHING)
+
+
+@papers.command("daily")
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The day (default: today, else the latest day that has papers).")
+@click.option("-n", "--limit", type=click.IntRange(1, 10000), default=20)
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def papers_daily(ctx: AppContext, day: datetime | None, limit: int, as_json: bool) -> None:
+    """A day's papers, most upvoted first; the latest day with papers when today has none (said so)."""
+    landing = landing_day(day.date() if day else None, datetime.now(UTC).date(), ctx.store.paper_days(limit=5000))
+    found = ctx.store.list_papers(since=landing.day, until=landing.day, order="upvotes", limit=limit) if landing.day else []
+    if as_json:
+        echo_json({"day": landing.day.isoformat() if landing.day else None, "notice": landing.notice,
+                   "papers": [paper_data(p, full=False) for p in found]})
+    else:
+        if landing.notice:
+            click.echo(landing.notice, err=True)
+        for p in found:
+            click.echo(f"{p.external_upvotes or 0:>5}  {p.arxiv_id or f'#{p.id}':<12} {p.title}")
     if not found:
         sys.exit(EXIT_NOTHING)
 

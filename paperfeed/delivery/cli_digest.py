@@ -11,6 +11,7 @@ from paperfeed.core.models import User
 from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES
 from paperfeed.delivery.cli_common import EXIT_NOTHING, AppContext, echo_json, fail, with_context
 from paperfeed.delivery.digests import open_index, preview, run_digests
+from paperfeed.delivery.progress import StageProgress, on_terminal
 from paperfeed.delivery.usecases import subscriptions
 from paperfeed.store.digests import STATUSES
 
@@ -47,8 +48,14 @@ def digest_send(ctx: AppContext, now: datetime | None, usernames: tuple[str, ...
                 as_json: bool) -> None:
     """Compose the digests that are due and send every ready one (run it from cron; safe to overlap)."""
     ids = [_user(ctx, n).id for n in usernames] or None
-    report = run_digests(ctx.settings, ctx.store, now=_now(now), user_ids=ids,
-                         index=open_index(ctx.settings, ctx.store), send=not compose_only)
+    progress = StageProgress(unit=" digests") if on_terminal() else None
+    try:
+        report = run_digests(ctx.settings, ctx.store, now=_now(now), user_ids=ids,
+                             index=open_index(ctx.settings, ctx.store), send=not compose_only,
+                             progress=progress)
+    finally:
+        if progress:
+            progress.close()
     if as_json:
         echo_json(report.as_dict())
     else:

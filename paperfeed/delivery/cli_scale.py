@@ -67,7 +67,7 @@ def embed_cmd(ctx: AppContext, address: str | None, workers: int, threads: int, 
             fail("semantic extra not installed: pip install 'paperfeed[semantic]'")
         done = index.embed(progress, limit=limit)
         if progress:
-            click.echo("", err=True)
+            progress.close()
         click.echo(f"vectors: {done:,} papers embedded, {index.semantic.count():,} in all")
         if not done:
             sys.exit(EXIT_NOTHING)
@@ -81,7 +81,7 @@ def embed_cmd(ctx: AppContext, address: str | None, workers: int, threads: int, 
                               threads_per_worker=threads, batch=batch, limit=limit,
                               progress=progress)
     if progress:
-        click.echo("", err=True)
+        progress.close()
     click.echo(f"vectors: {report.written:,} papers embedded on {workers} workers in "
                f"{report.seconds:.1f}s ({report.papers_per_second:,.1f}/s); "
                f"{report.redone} batches redone after a worker was lost")

@@ -144,7 +144,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
     if not embed_only:
         index.build(progress, embed=False)
         if progress:
-            click.echo("", err=True)
+            progress.close()
         click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed")
     if lexical_only:
         return
@@ -155,7 +155,7 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
         index.refresh()
     done = index.embed(progress, limit=limit)
     if progress:
-        click.echo("", err=True)
+        progress.close()
     click.echo(f"vectors: {done:,} papers embedded, {index.semantic.count():,} in all")
 
 

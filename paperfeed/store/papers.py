@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
 from paperfeed.core.util import chunks
 from paperfeed.store.runs import now_utc, utc
@@ -111,7 +112,8 @@ def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
     cats = json.loads(values.get("categories") or "[]")
     values["primary_category"] = cats[0] if cats else None
     values["title_key"] = normalise_title(values["title"])
-    values["day"] = values.get("featured_on") or values.get("published") or first_seen.date()
+    # Paper.day's rule; no first-seen fallback: a paper without a known day stays undated (NULL).
+    values["day"] = values.get("featured_on") or values.get("published")
     values["content_hash"] = _content_hash(values)
     return values
 
@@ -132,8 +134,9 @@ def filter_papers(query: Any, since: date | None, until: date | None, category: 
 
 
 def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
-    """Build a Paper from a papers row (a mapping)."""
-    return Paper(
+    """Build a Paper from a papers row (a mapping), with code/project links found in its text."""
+    # Derived on read: the stored code_url stays the source's own, so a later source link still wins.
+    return with_text_links(Paper(
         id=row["id"],
         arxiv_id=row["arxiv_id"],
         version=row["version"],
@@ -152,7 +155,7 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         first_seen_at=utc(row["first_seen_at"]),
         sources=tuple(sorted(sources)),
         versions=tuple(sorted(versions)),
-    )
+    ))
 
 
 class PaperStore:
@@ -367,9 +370,9 @@ class PaperStore:
         query = select(papers)
         query = filter_papers(query, since, until, category)
         if order == "upvotes":
-            query = query.order_by(desc(func.coalesce(papers.c.external_upvotes, 0)), desc(papers.c.day), desc(papers.c.id))
+            query = query.order_by(desc(func.coalesce(papers.c.external_upvotes, 0)), desc(papers.c.day).nulls_last(), desc(papers.c.id))
         elif order == "recent":
-            query = query.order_by(desc(papers.c.day), desc(papers.c.id))
+            query = query.order_by(desc(papers.c.day).nulls_last(), desc(papers.c.id))
         else:
             raise ValueError(f"unknown order {order!r}; valid: recent, upvotes")
         with self.engine.connect() as conn:
@@ -380,7 +383,7 @@ class PaperStore:
         """Days that have papers, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(papers.c.day).distinct().order_by(desc(papers.c.day)).limit(limit)
+                select(papers.c.day).where(papers.c.day.is_not(None)).distinct().order_by(desc(papers.c.day)).limit(limit)
             ).scalars()
             return list(rows)
 

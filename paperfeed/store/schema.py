@@ -39,7 +39,7 @@ papers = Table(
     Column("code_url", Text, nullable=True),
     Column("featured_on", Date, nullable=True),
     Column("external_upvotes", Integer, nullable=True),
-    Column("day", Date, nullable=False, index=True),  # featured_on or published or first seen
+    Column("day", Date, nullable=True, index=True),  # featured_on or published; NULL: undated (0005)
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     Column("content_hash", String(40), nullable=False),

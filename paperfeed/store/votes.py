@@ -98,7 +98,8 @@ class VoteStore:
             papers.c.id, papers.c.day, papers.c.first_seen_at,
             func.coalesce(papers.c.external_upvotes, 0), func.coalesce(_VOTE_COUNTS.c.n, 0),
         ).outerjoin(_VOTE_COUNTS, _VOTE_COUNTS.c.paper_id == papers.c.id)
-        query = filter_papers(query, since, until, category)
+        # Undated papers have no age: they take part in no day list and no trending ranking.
+        query = filter_papers(query, since, until, category).where(papers.c.day.is_not(None))
         rows: list[Any] = []
         with self.engine.connect() as conn:
             if paper_ids is not None:

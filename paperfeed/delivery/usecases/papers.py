@@ -44,10 +44,10 @@ def upvote_count(store: Store, paper: Paper) -> int:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """arXiv, PDF and code links of a paper."""
+    """arXiv, PDF, code and project links of a paper (code/project also from its text)."""
     abs_url = p.abs_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
     pdf_url = p.pdf_url or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
-    return {"arxiv": abs_url, "pdf": pdf_url, "code": p.code_url}
+    return {"arxiv": abs_url, "pdf": pdf_url, "code": p.code_url, "project": p.project_url}
 
 
 def paper_data(p: Paper, upvotes: int | None = None, full: bool = True) -> JsonDict:

@@ -74,6 +74,7 @@ class ListOut(BaseModel):
     total: int
     page: int
     limit: int
+    notice: str | None = None
     papers: list[PaperOut]
 
 
@@ -93,6 +94,7 @@ class TrendingOut(BaseModel):
 
     formula: str
     params: dict[str, float]
+    notice: str | None = None
     papers: list[PaperOut]
 
 
@@ -198,7 +200,8 @@ def list_papers(
         return json.dumps({
             "period": lst.period, "day": _iso(lst.day), "since": _iso(lst.since), "until": _iso(lst.until),
             "prev_day": _iso(lst.prev_day), "next_day": _iso(lst.next_day), "total": lst.total,
-            "page": lst.page, "limit": lst.page_size, "papers": [sv.card_json(c) for c in lst.cards],
+            "page": lst.page, "limit": lst.page_size, "notice": lst.notice,
+            "papers": [sv.card_json(c) for c in lst.cards],
         }, ensure_ascii=False).encode()
 
     body: bytes = state.cached(("api-papers", period, day, cat, page, limit), compute)
@@ -260,6 +263,7 @@ def trending(
             "formula": FORMULA,
             "params": {"gravity": p.gravity, "offset_hours": p.offset_hours,
                        "external_weight": p.external_weight, "window_days": p.window_days},
+            "notice": sv.trending_notice(state),
             "papers": [sv.card_json(c) for c in cards],
         }, ensure_ascii=False).encode()
 

@@ -68,7 +68,7 @@ def trending_page(request: Request, category: str | None = None) -> HTMLResponse
 
     def context() -> dict[str, Any]:
         cards = sv.trending(get_state(request), limit=50, category=cat, user_id=_uid(user))
-        return {"cards": cards, "category": cat, "title": "Trending"}
+        return {"cards": cards, "category": cat, "title": "Trending", "notice": sv.trending_notice(get_state(request))}
 
     return render(request, "trending.html", context, cache_key=("trending", cat))
 

@@ -14,6 +14,7 @@ from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper
 from paperfeed.delivery.usecases.papers import paper_data
 from paperfeed.delivery.web.state import WebState
+from paperfeed.ranking.days import landing_day, staleness_notice
 from paperfeed.ranking.trending import (
     TrendingParams,
     order_by_votes,
@@ -52,6 +53,7 @@ class Listing:
     page_size: int
     cards: list[Card]
     category: str | None = None
+    notice: str | None = None  # e.g. today has no papers yet, so the latest day with papers is shown
 
     @property
     def pages(self) -> int:
@@ -105,7 +107,8 @@ def listing(
     days = paper_days(state)
     if not days:
         return Listing(period, None, None, None, None, None, 0, page, size, [], category)
-    day = day or days[0]
+    landing = landing_day(day, datetime.now(UTC).date(), days)
+    day = landing.day or days[0]
     until = day
     since = day - timedelta(days=PERIODS[period] - 1)
     ordered = state.cached(
@@ -115,7 +118,8 @@ def listing(
     prev_day, next_day = _neighbours(days, since, until, period)
     chosen = ordered[(page - 1) * size : page * size]
     cards = make_cards(state, [v.paper_id for v in chosen], {v.paper_id: v.votes + v.external_upvotes for v in chosen}, user_id)
-    return Listing(period, day, since, until, prev_day, next_day, len(ordered), page, size, cards, category)
+    return Listing(period, day, since, until, prev_day, next_day, len(ordered), page, size, cards, category,
+                   landing.notice)
 
 
 def make_cards(
@@ -149,6 +153,12 @@ def trending(
     for c in cards:
         c.score = scores.get(c.paper.id or 0)
     return cards
+
+
+def trending_notice(state: WebState) -> str | None:
+    """Says that trending is ranked as of the newest papers when the instance has no recent ones."""
+    days = paper_days(state)
+    return staleness_notice(datetime.now(UTC).date(), days[0] if days else None)
 
 
 # ----- search -------------------------------------------------------------------------------------
