@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from datetime import date
@@ -21,7 +22,7 @@ from paperfeed.ranking.search import search_papers
 from paperfeed.store import Store
 from tests._search_fixtures import corpus
 
-SAMPLE = Path(__file__).resolve().parents[1] / "paperfeed" / "data" / "sample-hf-pages.jsonl"
+SAMPLE = Path(__file__).resolve().parents[1] / "paperfeed" / "data" / "sample-feed.jsonl.gz"
 
 
 FIRST = ["Ada", "Alan", "Grace", "Yann", "Fei-Fei", "Jürgen", "Yoshua", "Kaiming", "Ilya", "Léon"]
@@ -30,8 +31,8 @@ CATEGORIES = ["cs.CL", "cs.LG", "cs.CV", "stat.ML", "cs.AI", "cs.IR", "math.OC",
 
 
 def _records() -> list[dict[str, object]]:
-    """The bundled sample's 699 real papers (title, abstract, authors, categories)."""
-    with SAMPLE.open(encoding="utf-8") as f:
+    """The bundled sample's real papers (titles and abstracts)."""
+    with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
