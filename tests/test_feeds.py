@@ -1,4 +1,4 @@
-"""RSS feeds parse with feedparser without bozo, carry escaped text, and follow writes."""
+"""Atom feeds parse with feedparser without bozo, carry paper text as text (never HTML), and follow writes."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from tests.web_fixtures import NASTY_TITLE, page_csrf, paper_id, signup
 def _parse(client: TestClient, path: str) -> feedparser.FeedParserDict:
     r = client.get(path)
     assert r.status_code == 200, path
-    assert r.headers["content-type"].startswith("application/rss+xml")
+    assert r.headers["content-type"].startswith("application/atom+xml")
     assert "max-age" in r.headers["cache-control"]
     feed = feedparser.parse(r.content)
     assert not feed.bozo, (path, feed.get("bozo_exception"))
-    assert feed.version == "rss20"
+    assert feed.version == "atom10"
     return feed
 
 

@@ -21,7 +21,7 @@ def _token(client: TestClient, username: str) -> dict[str, str]:
     """Sign up in a fresh session and return Bearer headers for a new API token."""
     c = TestClient(client.app)
     signup(c, username)
-    html = c.post("/profile/tokens", data={"name": "t", "csrf_token": page_csrf(c)}).text
+    html = c.post("/profile/tokens", data={"name": "t", "scope": "write", "csrf_token": page_csrf(c)}).text
     token = html.split('id="new-token">', 1)[1].split("<", 1)[0]
     return {"Authorization": f"Bearer {token}"}
 

@@ -222,10 +222,13 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
             links = [unescape(part.split('"')[0]) for part in html.split('href="')[1:]]
             less = next(u for u in links if "/feedback?" in u and u.endswith("s=-1"))
 
-            page.goto(less)
-            expect(page.locator("h1")).to_have_text("Thanks: fewer papers like this")
+            page.goto(less)  # opening the link (as a mail scanner would) only asks
+            expect(page.locator("h1")).to_have_text("Fewer papers like this?")
             user = seeded.get_user_by_name("dina")
-            assert user is not None and list(seeded.feedback(user.id).values()) == [-1]
+            assert user is not None and seeded.feedback(user.id) == {}
+            page.click("button:has-text('Yes, fewer like this')")
+            expect(page.locator("h1")).to_have_text("Thanks: fewer papers like this")
+            assert list(seeded.feedback(user.id).values()) == [-1]
 
             page.goto(msg["List-Unsubscribe"].strip("<>"))
             expect(page.locator("h1")).to_have_text("Unsubscribe from digests?")

@@ -38,7 +38,8 @@ def test_serve_refuses_production_without_secret(tmp_path: Path) -> None:
                            env={"PAPERFEED_ENV": "production", "PAPERFEED_SECRET_KEY": ""})
     assert r.exit_code == 2 and "PAPERFEED_SECRET_KEY" in r.stderr and "Traceback" not in r.output
     r = CliRunner().invoke(cli, ["serve", "--get", "/about", "--data-dir", str(tmp_path)],
-                           env={"PAPERFEED_ENV": "production", "PAPERFEED_SECRET_KEY": "s" * 48})
+                           env={"PAPERFEED_ENV": "production", "PAPERFEED_SECRET_KEY": "Xq3v-9LmZ_r7TbW2pKd8sYc4NfJ0hGe6uAiO5",
+                                "PAPERFEED_BASE_URL": "https://papers.example.org"})
     assert r.exit_code == 0
 
 

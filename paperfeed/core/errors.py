@@ -45,10 +45,20 @@ class Conflict(PaperfeedError):
     status = 409
 
 
+class PayloadTooLarge(PaperfeedError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+
+
 class TooManyRequests(PaperfeedError):
-    """The caller went over a rate limit."""
+    """The caller went over a rate limit; `retry_after` is the seconds to wait (the Retry-After header)."""
 
     status = 429
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 class ConfigError(PaperfeedError):

@@ -47,8 +47,9 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     bind_port = settings.port if port is None else port
     click.echo(f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
                f"{ctx.store.backend})", err=True)
+    # Proxy headers are handled in the app (trusted_proxies), never by uvicorn's default trust of 127.0.0.1.
     if workers == 1:
-        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=True, log_level="warning")
+        uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=False, log_level="warning")
         ctx.close()
         return
     ctx.close()
@@ -58,7 +59,7 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
-                            port=bind_port, workers=workers, proxy_headers=True, log_level="warning")
+                            port=bind_port, workers=workers, proxy_headers=False, log_level="warning")
     Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
 
 
@@ -88,7 +89,7 @@ def _get_once(ctx: AppContext, path: str) -> None:
 
     try:
         app = create_app(ctx)
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with TestClient(app, base_url=ctx.settings.base_url, raise_server_exceptions=False) as client:
             response = client.get(path if path.startswith("/") else "/" + path, follow_redirects=False)
     except PaperfeedError as exc:
         fail(exc.message)

@@ -49,9 +49,21 @@ def open_target(target: str, settings: Settings, fmt: str | None) -> Iterator[Pa
     return read_records(Path(target), fmt)
 
 
+def nul_problem(p: Paper) -> RecordError | None:
+    """A RecordError when a record's text holds NUL characters (PostgreSQL refuses them in text)."""
+    texts = [p.title, p.abstract, p.comment or "", p.abs_url or "", p.pdf_url or "", p.code_url or "",
+             p.arxiv_id or "", p.source, *p.authors, *p.categories]
+    if any("\x00" in t for t in texts):
+        where = f"{p.source or 'record'}#{p.arxiv_id or p.title[:60].replace(chr(0), '')}"
+        return RecordError(where, "contains a NUL character; record skipped")
+    return None
+
+
 def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[RecordError], rejected: list[int]) -> Iterator[list[Paper]]:
     batch: list[Paper] = []
     for item in items:
+        if isinstance(item, Paper):
+            item = nul_problem(item) or item
         if isinstance(item, RecordError):
             rejected[0] += 1
             if len(errors) < MAX_ERRORS_KEPT:

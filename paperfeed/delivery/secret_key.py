@@ -13,16 +13,46 @@ from paperfeed.core.settings import Settings
 MIN_SECRET_LENGTH = 32
 
 
+MIN_DISTINCT_SECRET_CHARS = 12
+_SECRET_HINT = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why a production secret key is unfit (None when it is fine)."""
+    if secret != secret.strip() or any(c.isspace() for c in secret):
+        return "PAPERFEED_SECRET_KEY must not contain spaces or other whitespace"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+    if len(set(secret)) < MIN_DISTINCT_SECRET_CHARS:
+        return (f"PAPERFEED_SECRET_KEY looks like a pattern, not random ({len(set(secret))} distinct characters; "
+                f"at least {MIN_DISTINCT_SECRET_CHARS} needed)")
+    return None
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to serve production with a base_url that is not https:// (the secret is checked on resolve)."""
+    if not settings.is_production:
+        return
+    if not settings.base_url.startswith("https://"):
+        raise ConfigError(
+            f"production needs an https:// base_url (got {settings.base_url!r}): session cookies are only "
+            "marked Secure and HSTS only sent over https; terminate TLS at a proxy and set PAPERFEED_BASE_URL "
+            "to the public https:// address"
+        )
+
+
 def resolve_secret_key(settings: Settings) -> str:
     """The session-signing key: required from the environment in production, kept in data_dir otherwise."""
     if settings.secret_key:
-        if settings.is_production and len(settings.secret_key) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production")
+        if settings.is_production:
+            problem = secret_problem(settings.secret_key)
+            if problem:
+                raise ConfigError(f"{problem} ({_SECRET_HINT})")
         return settings.secret_key
     if settings.is_production:
         raise ConfigError(
             "production mode needs a secret key: set PAPERFEED_SECRET_KEY in the environment "
-            f"(at least {MIN_SECRET_LENGTH} random characters, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            f"(at least {MIN_SECRET_LENGTH} random characters, {_SECRET_HINT})"
         )
     # Development: one key per data directory, so several workers and restarts share sessions.
     path = settings.data_path / "secret_key"

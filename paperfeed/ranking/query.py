@@ -115,9 +115,10 @@ def parse_query(raw: str) -> ParsedQuery:
         elif name == "year":
             y = _YEAR.match(value)
             r = _YEAR_RANGE.match(value)
-            if y:
+            # Year 0000 matches the pattern but no calendar has it: refuse it like any non-year.
+            if y and int(y.group(1)) >= 1:
                 since, until = date(int(y.group(1)), 1, 1), date(int(y.group(1)), 12, 31)
-            elif r and int(r.group(1)) <= int(r.group(2)):
+            elif r and 1 <= int(r.group(1)) <= int(r.group(2)):
                 since, until = date(int(r.group(1)), 1, 1), date(int(r.group(2)), 12, 31)
             else:
                 notices.append(f"year:{value} is not a year (e.g. year:2024 or year:2022-2024): searched as words")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from paperfeed.store.deliveries import DeliveryStore
 from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
 from paperfeed.store.runs import RunStore
+from paperfeed.store.security import SecurityRepo
 from paperfeed.store.submissions import SubmissionStore
 from paperfeed.store.subscriptions import SubscriptionStore
 from paperfeed.store.users import UserStore
@@ -37,6 +40,17 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600; SQLite gives -wal/-shm the same mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a read-only place: SQLite will say what is wrong
+
+
 def create_db_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
     try:
@@ -45,7 +59,7 @@ def create_db_engine(url: str) -> Engine:
         raise ConfigError(f"database_url {url!r} is not a database URL (e.g. sqlite:///path.db)") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database).expanduser())
         engine = create_engine(parsed, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -80,6 +94,7 @@ class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, Submiss
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.security = SecurityRepo(engine)
 
     @property
     def backend(self) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
+from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
@@ -76,9 +77,9 @@ def _record_values(p: Paper) -> dict[str, Any]:
         "published": p.published,
         "updated": p.updated,
         "comment": p.comment,
-        "abs_url": p.abs_url,
-        "pdf_url": p.pdf_url,
-        "code_url": p.code_url,
+        "abs_url": safe_url(p.abs_url),
+        "pdf_url": safe_url(p.pdf_url),
+        "code_url": safe_url(p.code_url),
         "featured_on": p.featured_on,
         "external_upvotes": p.external_upvotes,
     }
@@ -147,9 +148,9 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         published=row["published"],
         updated=row["updated"],
         comment=row["comment"],
-        abs_url=row["abs_url"],
-        pdf_url=row["pdf_url"],
-        code_url=row["code_url"],
+        abs_url=safe_url(row["abs_url"]),  # rows stored before the URL policy existed
+        pdf_url=safe_url(row["pdf_url"]),
+        code_url=safe_url(row["code_url"]),
         featured_on=row["featured_on"],
         external_upvotes=row["external_upvotes"],
         first_seen_at=utc(row["first_seen_at"]),

@@ -145,6 +145,8 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),  # NULL: tokens made before 0007
+    Column("scope", String(16), nullable=False, server_default="write"),  # read | write
 )
 
 # Papers submitted by arXiv id while the source was unreachable, fetched later.
@@ -268,3 +270,26 @@ worker_leases = Table(
 )
 
 PAPER_REFERENCES.extend([(digest_feedback, "paper_id"), (digest_items, "paper_id")])
+
+# Server-side browser sessions: the cookie carries a random id, only its SHA-256 is stored, and
+# deleting the row ends the session (logout, "log out everywhere", password change or reset).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+)
+
+# Failed log-ins per account (key "user:<id>"): the next attempt waits 2**(failures - free) seconds.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import Engine, and_, delete, desc, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -138,24 +136,8 @@ class UserStore:
             raise NotFound(f"no token {token_id} of yours")
 
     def user_for_token(self, token_hash: str) -> User | None:
-        """The account a token hash belongs to; notes the use (at most once a minute)."""
-        now = now_utc()
-        with self.engine.connect() as conn:
-            row = (
-                conn.execute(
-                    select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
-                    .join(api_tokens, api_tokens.c.user_id == users.c.id)
-                    .where(api_tokens.c.token_hash == token_hash)
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return None
-        last = utc(row["last_used_at"])
-        if last is None or now - last > timedelta(minutes=1):
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(api_tokens).where(api_tokens.c.id == row["token_id"]).values(last_used_at=now)
-                )
-        return _user(row)
+        """The account a live (unexpired) token hash belongs to; notes the use (see SecurityRepo.token_user)."""
+        from paperfeed.store.security import SecurityRepo
+
+        found = SecurityRepo(self.engine).token_user(token_hash)
+        return found[0] if found else None

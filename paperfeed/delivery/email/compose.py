@@ -29,6 +29,7 @@ from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.models import Paper, User
 from paperfeed.core.rules import DIGEST_SECTIONS, SECTION_TITLES
 from paperfeed.core.settings import Settings
+from paperfeed.core.urls import safe_url
 from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
 from paperfeed.ranking.digest import period_label
 
@@ -139,7 +140,7 @@ def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, A
             authors=_authors(p),
             abstract=_shorten(p.abstract, ABSTRACT_CHARS),
             url=f"{base}/papers/{pid}",
-            pdf_url=p.pdf_url or "",
+            pdf_url=safe_url(p.pdf_url) or "",
             categories=", ".join(p.categories[:3]),
             reason=it["reason"],
             more_url=f"{base}/feedback?t={token}&s=1",

@@ -44,11 +44,17 @@ def clean_collection_fields(name: str, description: str) -> tuple[str, str]:
 
 def create_collection(store: Store, user_id: int, name: str, description: str, is_public: bool,
                       first_paper: int | None = None) -> Collection:
-    """A new collection of the user's, optionally with a first paper."""
+    """A new collection of the user's, optionally with a first paper; a paper that does not exist creates nothing."""
     name, description = clean_collection_fields(name, description)
+    if first_paper is not None and store.get_paper(first_paper) is None:
+        raise NotFound(f"no paper {first_paper}")  # before anything is written
     coll = store.create_collection(user_id, name, description, is_public)
     if first_paper is not None:
-        collect(store, user_id, coll.id, first_paper)
+        try:
+            collect(store, user_id, coll.id, first_paper)
+        except NotFound:  # merged away in between: take the new collection back
+            store.delete_collection(user_id, coll.id)
+            raise
     return coll
 
 

@@ -8,6 +8,7 @@ from datetime import date
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper, parse_arxiv_ref
+from paperfeed.core.urls import paper_links
 from paperfeed.ranking.categories import category_name
 from paperfeed.store import Store
 
@@ -44,10 +45,8 @@ def upvote_count(store: Store, paper: Paper) -> int:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """arXiv, PDF, code and project links of a paper (code/project also from its text)."""
-    abs_url = p.abs_url or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
-    pdf_url = p.pdf_url or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
-    return {"arxiv": abs_url, "pdf": pdf_url, "code": p.code_url, "project": p.project_url}
+    """arXiv, PDF, code and project links of a paper (code/project also from its text), through core.urls."""
+    return paper_links(p)
 
 
 def paper_data(p: Paper, upvotes: int | None = None, full: bool = True) -> JsonDict:

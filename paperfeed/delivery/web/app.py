@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -15,22 +15,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed import __version__
-from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.errors import PaperfeedError, TooManyRequests
 from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.secret_key import resolve_secret_key
-from paperfeed.delivery.web import api, auth, digest_routes, feeds, pages
+from paperfeed.delivery.secret_key import check_production, resolve_secret_key
+from paperfeed.delivery.web import account, api, auth, digest_routes, docs, feeds, pages
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.deps import LoginRequired, render
+from paperfeed.delivery.web.guards import NoStore, RequestGuard
 from paperfeed.delivery.web.security import RateLimits, SecurityHeaders
 from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_env
 
 log = logging.getLogger("paperfeed.web")
 SESSION_COOKIE = "paperfeed_session"
-SESSION_DAYS = 14
+SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/accounts.py) decides validity
 
 
 class CachedStatic(StaticFiles):
@@ -59,18 +62,22 @@ def _static_url_builder() -> Any:
     return static_url
 
 
-class RejectNul:
-    """Answer 400 to URLs with NUL bytes (PostgreSQL cannot store or compare them)."""
+class PaperfeedApp(FastAPI):
+    """FastAPI whose security headers wrap even the 500 page (Starlette answers those outermost)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def build_middleware_stack(self) -> ASGIApp:
+        """The usual stack inside SecurityHeaders."""
+        return SecurityHeaders(super().build_middleware_stack(), hsts=bool(getattr(self.state, "hsts", False)))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")):
-            response = _error(scope, 400, "the URL must not contain NUL characters")
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+
+def _hosts(settings: Any) -> list[str]:
+    """The Host names TrustedHostMiddleware accepts."""
+    if settings.allowed_hosts.strip():
+        return [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]
+    if not settings.is_production:
+        return ["*"]
+    host = urlsplit(settings.base_url).hostname
+    return [host] if host else ["*"]
 
 
 def _is_api(scope: Scope | Request) -> bool:
@@ -105,13 +112,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         yield
 
-    app = FastAPI(
+    check_production(settings)
+    app = PaperfeedApp(
         lifespan=lifespan,
         title="paperfeed API",
         version=__version__,
         description="A self-hosted research-paper discovery hub. Reads are open; writes need a "
         "Bearer token (profile page) or a session with its CSRF token in X-CSRF-Token.",
-        docs_url="/docs",
+        docs_url=None,  # served by docs.router: admin-only, from packaged assets
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -121,10 +129,18 @@ def create_app(ctx: AppContext) -> FastAPI:
         SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
         max_age=SESSION_DAYS * 86400, same_site="lax", https_only=https,
     )
-    app.add_middleware(RejectNul)
-    app.add_middleware(SecurityHeaders, hsts=https)
+    app.state.hsts = https
+    app.add_middleware(NoStore)
+    app.add_middleware(RequestGuard, max_body=settings.web_max_body_bytes, error=_error)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=_hosts(settings))
+    if settings.trusted_proxies.strip():
+        # uvicorn's own X-Forwarded-For/-Proto handling, believed only from the configured proxies.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    app.router.redirect_slashes = False  # its redirect would be built from the Host header
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
-    for router in (api.router, feeds.router, auth.router, pages.router, digest_routes.router):
+    docs.mount(app)
+    for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
+                   docs.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     _install_error_handlers(app)
@@ -144,7 +160,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc.message)
-        return answer(request, exc.status, exc.message)
+        response = answer(request, exc.status, exc.message)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

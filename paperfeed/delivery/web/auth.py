@@ -1,12 +1,17 @@
-"""Sign up, log in, log out, and the profile page (upvotes, collections, API tokens)."""
+"""Sign up, log in, log out, and the profile page (upvotes, collections, API tokens, sessions)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Request
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
+from paperfeed.core.ids import MAX_ID
+from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,
@@ -18,23 +23,34 @@ from paperfeed.delivery.web.deps import (
 )
 from paperfeed.delivery.web.security import (
     hash_password,
-    needs_rehash,
     new_api_token,
     token_hash,
     validate_signup,
-    verify_password,
 )
 from paperfeed.delivery.web.state import get_state, session_user
 
 router = APIRouter(include_in_schema=False)
-# Verifying against this when the user does not exist keeps the timing of both failures alike.
-_DUMMY_HASH = hash_password("not-a-real-password-0")
+DEVICE_COOKIE = "pf_device"
+TOKEN_DAYS = (7, 30, 90, 365)
+TOKEN_SCOPES = ("read", "write")
 
 
-def _login_session(request: Request, user_id: int) -> None:
-    """Start a fresh session for the user (a new CSRF token, nothing carried over)."""
+def start_session(request: Request, user_id: int) -> None:
+    """Start a fresh server-side session (a new id and CSRF token, nothing carried over)."""
+    state = get_state(request)
+    old = request.session.get("sid")
+    if isinstance(old, str):
+        accounts.end_session(state.store, old)
     request.session.clear()
-    request.session["uid"] = user_id
+    request.session["sid"] = accounts.issue_session(state.store, user_id, request.headers.get("user-agent", ""))
+    request.scope.pop("pf_user", None)
+
+
+def _remember_device(request: Request, response: Response, user_id: int) -> None:
+    state = get_state(request)
+    response.set_cookie(DEVICE_COOKIE, accounts.device_cookie(state.secret_key, user_id),
+                        max_age=accounts.DEVICE_MAX_AGE, path="/login", httponly=True, samesite="lax",
+                        secure=state.settings.base_url.startswith("https://"))
 
 
 @router.get("/signup", response_class=HTMLResponse)
@@ -42,6 +58,11 @@ def signup_form(request: Request, next: str = "") -> HTMLResponse:
     """The sign-up form."""
     return render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
                                            "error": None, "form": {"username": "", "email": ""}})
+
+
+# Said for a taken username and a taken email alike, so the form does not tell which emails exist.
+TAKEN = ("that username or email cannot be used: choose another username, or if you already have an account, "
+         "log in or reset your password")
 
 
 @router.post("/signup", dependencies=[Depends(csrf_form)], response_model=None)
@@ -55,15 +76,23 @@ async def signup(
     try:
         state.limits.hit("login", client_key(request))
         username, email = username.strip(), email.strip()
-        validate_signup(username, email, password)
+        await run_in_threadpool(validate_signup, username, email, password)
         hashed = await run_in_threadpool(hash_password, password)
-        user = await run_in_threadpool(state.store.create_user, username, email, hashed)
+        try:
+            user = await run_in_threadpool(state.store.create_user, username, email, hashed)
+        except Conflict:
+            raise Conflict(TAKEN) from None
     except (BadRequest, Conflict, TooManyRequests) as exc:
-        return render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
-                                               "error": exc.message, "form": form}, status_code=exc.status)
-    _login_session(request, user.id)
+        response = render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
+                                                   "error": exc.message, "form": form}, status_code=exc.status)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    await run_in_threadpool(start_session, request, user.id)
     flash(request, f"Welcome, {user.username}!")
-    return RedirectResponse(safe_next(next), status_code=303)
+    done = RedirectResponse(safe_next(next), status_code=303)
+    _remember_device(request, done, user.id)
+    return done
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -75,39 +104,44 @@ def login_form(request: Request, next: str = "") -> HTMLResponse:
 
 @router.post("/login", dependencies=[Depends(csrf_form)], response_model=None)
 async def login(request: Request, login: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
-    """Check the password (argon2) and start a session."""
+    """Check the password (argon2) under the throttle and start a session."""
     state = get_state(request)
-    error = "wrong username/email or password"
-    status = 400
+    device = accounts.read_device_cookie(state.secret_key, request.cookies.get(DEVICE_COOKIE))
     try:
-        state.limits.hit("login", client_key(request))
-        state.limits.hit("login", "name:" + login.strip().lower()[:320])
-    except TooManyRequests as exc:
-        error, status = exc.message, exc.status
-    else:
-        found = await run_in_threadpool(state.store.user_credentials, login) if login.strip() else None
-        stored = found[1] if found else _DUMMY_HASH
-        ok = await run_in_threadpool(verify_password, stored, password)
-        if found and ok:
-            user = found[0]
-            if needs_rehash(stored):
-                await run_in_threadpool(state.store.set_password_hash, user.id, hash_password(password))
-            _login_session(request, user.id)
-            return RedirectResponse(safe_next(next), status_code=303)
-    return render(request, "login.html", {"title": "Log in", "needs_csrf": True, "next": safe_next(next),
-                                          "error": error, "login": login}, status_code=status)
+        # A browser that logged in to an account before is counted on its own, not with its address:
+        # an attacker behind the same address (a shared NAT) cannot lock the owner out.
+        state.limits.hit("login", f"device:{device}" if device is not None else client_key(request))
+        result = await run_in_threadpool(accounts.log_in, state.store, login, password, device,
+                                         request.headers.get("user-agent", ""))
+    except (BadRequest, TooManyRequests) as exc:
+        response = render(request, "login.html", {"title": "Log in", "needs_csrf": True, "next": safe_next(next),
+                                                  "error": exc.message, "login": login}, status_code=exc.status)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    old = request.session.get("sid")
+    if isinstance(old, str):
+        await run_in_threadpool(accounts.end_session, state.store, old)
+    request.session.clear()
+    request.session["sid"] = result.sid
+    done = RedirectResponse(safe_next(next), status_code=303)
+    _remember_device(request, done, result.user.id)
+    return done
 
 
 @router.post("/logout", dependencies=[Depends(csrf_form)])
 def logout(request: Request) -> RedirectResponse:
-    """End the session."""
+    """End the session: the server forgets it, so a copied cookie stops working too."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        accounts.end_session(get_state(request).store, sid)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
 
 @router.get("/profile", response_class=HTMLResponse)
 def profile(request: Request) -> HTMLResponse:
-    """The user's upvoted papers, collections and API tokens."""
+    """The user's upvoted papers, collections, API tokens and sessions."""
     user = require_page_user(request)
     return _profile(request, user.id, None)
 
@@ -119,7 +153,10 @@ def _profile(request: Request, user_id: int, new_token: str | None) -> HTMLRespo
         "title": "Your profile",
         "voted": state.store.user_voted_papers(user_id, limit=100),
         "colls": state.store.user_collections(user_id),
-        "tokens": state.store.user_tokens(user_id),
+        "tokens": state.store.security.user_tokens(user_id),
+        "now": datetime.now(UTC),
+        "sessions": state.store.security.user_sessions(user_id),
+        "token_days": TOKEN_DAYS,
         "new_token": new_token,
         "submissions": state.store.list_submissions(user_id=user_id, limit=20),
         "profile_user": user,
@@ -128,20 +165,26 @@ def _profile(request: Request, user_id: int, new_token: str | None) -> HTMLRespo
 
 
 @router.post("/profile/tokens", dependencies=[Depends(csrf_form)])
-def token_create(request: Request, name: str = Form("")) -> HTMLResponse:
-    """Create a personal API token; it is shown once, in this response only (never put in a cookie)."""
+def token_create(request: Request, name: str = Form(""), scope: str = Form("read"),
+                 days: str = Form("90")) -> HTMLResponse:
+    """Create a personal API token with a scope and an expiry; shown once, in this response only."""
     user = require_page_user(request)
     write_limit(request, user)
     name = name.strip() or "token"
     if len(name) > 100:
         raise BadRequest("name: at most 100 characters")
+    if scope not in TOKEN_SCOPES:
+        raise BadRequest(f"scope: {scope!r} is not one of {', '.join(TOKEN_SCOPES)}")
+    if days not in {str(d) for d in TOKEN_DAYS}:
+        raise BadRequest(f"days: {days!r} is not one of {', '.join(str(d) for d in TOKEN_DAYS)}")
     token = new_api_token()
-    get_state(request).store.create_token(user.id, name, token_hash(token))
+    expires = datetime.now(UTC) + timedelta(days=int(days))
+    get_state(request).store.security.create_token(user.id, name, token_hash(token), scope, expires)
     return _profile(request, user.id, token)
 
 
 @router.post("/profile/tokens/{token_id}/revoke", dependencies=[Depends(csrf_form)])
-def token_revoke(request: Request, token_id: int) -> RedirectResponse:
+def token_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> RedirectResponse:
     """Revoke one of the user's own tokens."""
     user = require_page_user(request)
     write_limit(request, user)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 
-from paperfeed.core.errors import PaperfeedError, Unauthorized
+from paperfeed.core.errors import Forbidden, PaperfeedError, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.delivery.web.security import CSRF_HEADER, check_csrf, csrf_token, token_hash
 from paperfeed.delivery.web.state import WebState, get_state, session_user
@@ -85,14 +85,28 @@ def render(
     user = session_user(request)
     has_flash = "session" in request.scope and bool(request.session.get("flash"))
     if cache_key is not None and user is None and not has_flash:
-        body: str = state.cached(("page", template, *cache_key), lambda: _render(state, request, template, context, None))
+        # Key and links only on the query parameters the page declares: `?utm_source=...` neither
+        # splits the cache nor ends up in the page served to everyone.
+        used = used_query(request)
+        here = request.url.path + (f"?{urlencode(used)}" if used else "")
+        body: str = state.cached(("page", template, request.url.path, *cache_key, tuple(used)),
+                                 lambda: _render(state, request, template, context, None, here))
         return HTMLResponse(body, status_code=status_code,
                             headers={"Cache-Control": "public, max-age=30", "Vary": "Cookie"})
     html = _render(state, request, template, context, user)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})
 
 
-def _render(state: WebState, request: Request, template: str, context: Context, user: User | None) -> str:
+def used_query(request: Request) -> list[tuple[str, str]]:
+    """The query parameters the route declares, in the route's order (others are ignored)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    names = [p.alias or p.name for p in getattr(dependant, "query_params", [])]
+    return [(n, v) for n in names for v in request.query_params.getlist(n)]
+
+
+def _render(state: WebState, request: Request, template: str, context: Context, user: User | None,
+            here: str | None = None) -> str:
     values = context() if callable(context) else context
     flashes: list[list[str]] = []
     csrf = ""
@@ -101,7 +115,7 @@ def _render(state: WebState, request: Request, template: str, context: Context, 
         if user is not None or values.get("needs_csrf"):
             csrf = csrf_token(request.session)
     path = request.url.path
-    full = path + (f"?{request.url.query}" if request.url.query else "")
+    full = here if here is not None else path + (f"?{request.url.query}" if request.url.query else "")
     base = {
         "user": user, "csrf": csrf, "flashes": flashes, "path": path, "here": full,
         "here_q": quote(full, safe=""), "site": "paperfeed", "needs_csrf": False, "nav_q": "",
@@ -119,10 +133,11 @@ def api_user(request: Request) -> User | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization: expected 'Bearer <token>'")
-        user = get_state(request).store.user_for_token(token_hash(token.strip()))
-        if user is None:
-            raise Unauthorized("unknown or revoked API token")
-        return user
+        found = get_state(request).store.security.token_user(token_hash(token.strip()))
+        if found is None:
+            raise Unauthorized("unknown, revoked or expired API token (make a new one on your profile page)")
+        request.scope["pf_token_scope"] = found[1]
+        return found[0]
     user = session_user(request)
     if user is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         check_csrf(request.session, request.headers.get(CSRF_HEADER))
@@ -134,5 +149,7 @@ def api_writer(request: Request) -> User:
     user = api_user(request)
     if user is None:
         raise Unauthorized("log in or send 'Authorization: Bearer <token>' (create one on your profile page)")
+    if request.scope.get("pf_token_scope") == "read":
+        raise Forbidden("this API token is read-only: make a token with the 'write' scope on your profile page")
     write_limit(request, user)
     return user

@@ -179,31 +179,30 @@ def unsubscribe(request: Request, t: Token) -> HTMLResponse:
 def feedback_link(request: Request, t: Token,
                   s: Annotated[int, Query(ge=-1, le=1, description="1: more like this, -1: less like this.")] = 1,
                   ) -> HTMLResponse:
-    """Record "more / less like this" from a digest link (idempotent), with a button to undo it."""
+    """Ask to confirm "more / less like this" from a digest link: a GET records nothing (mail scanners follow links)."""
     state = get_state(request)
     uid, pid = read_feedback_token(_secret(state), t)
     if s == 0:
         raise BadRequest("s must be 1 (more like this) or -1 (less like this)")
-    signal = s
     paper = state.store.get_paper(pid)
     if paper is None or state.store.get_user(uid) is None:
         raise NotFound("that paper or account no longer exists")
-    state.store.set_feedback(uid, pid, signal)
-    return render(request, "feedback.html", {"title": "Thanks", "paper": paper, "signal": signal, "token": t,
-                                             "undone": False})
+    return render(request, "feedback.html", {"title": "More or less like this?", "paper": paper, "signal": s,
+                                             "token": t, "done": False})
 
 
 @router.post("/feedback", response_class=HTMLResponse, include_in_schema=False)
-def feedback_undo(request: Request, t: Annotated[str, Form(min_length=10, max_length=400)]) -> HTMLResponse:
-    """Undo the feedback a digest link recorded (the token authenticates; no session needed)."""
+def feedback_record(request: Request, t: Annotated[str, Form(min_length=10, max_length=400)],
+                    s: Annotated[int, Form(ge=-1, le=1)] = 0) -> HTMLResponse:
+    """Record (1 / -1) or clear (0) the feedback of a digest link (the token authenticates; no session needed)."""
     state = get_state(request)
     uid, pid = read_feedback_token(_secret(state), t)
     paper = state.store.get_paper(pid)
-    if paper is None:
-        raise NotFound("that paper no longer exists")
-    state.store.set_feedback(uid, pid, 0)
-    return render(request, "feedback.html", {"title": "Undone", "paper": paper, "signal": 0, "token": t,
-                                             "undone": True})
+    if paper is None or state.store.get_user(uid) is None:
+        raise NotFound("that paper or account no longer exists")
+    state.store.set_feedback(uid, pid, s)
+    return render(request, "feedback.html", {"title": "Thanks" if s else "Undone", "paper": paper, "signal": s,
+                                             "token": t, "done": True})
 
 
 @router.get("/admin/digests", response_class=HTMLResponse, include_in_schema=False)

@@ -1,4 +1,4 @@
-"""RSS 2.0 feeds (feedgen): the daily papers, trending, one category, one search query."""
+"""Atom feeds (feedgen): the daily papers, trending, one category, one search query."""
 
 from __future__ import annotations
 
@@ -27,12 +27,18 @@ def _x(text: str) -> str:
 
 
 def render_feed(state: WebState, title: str, path: str, description: str, cards: Sequence[sv.Card]) -> bytes:
-    """An RSS 2.0 document for a list of papers."""
+    """An Atom 1.0 document for a list of papers.
+
+    Paper text goes out as Atom *text* constructs (title, summary, author names), never as HTML:
+    a reader shows `<img onerror=...>` in an abstract as the characters it is, and cannot run it.
+    (RSS 2.0 has no way to say "plain text": readers treat every description as HTML.)
+    """
     base = state.settings.base_url.rstrip("/")
     fg = FeedGenerator()
+    fg.id(base + path)
     fg.title(_x(title))
     fg.link(href=base + path, rel="alternate")
-    fg.description(_x(description))
+    fg.subtitle(_x(description))
     fg.language("en")
     fg.generator("paperfeed")
     stamp = None
@@ -41,26 +47,27 @@ def render_feed(state: WebState, title: str, path: str, description: str, cards:
         entry = fg.add_entry()
         url = f"{base}/papers/{p.id}"
         entry.id(url)
-        entry.guid(url, permalink=True)
         entry.title(_x(p.title))
-        entry.link(href=url)
-        authors = ", ".join(p.authors[:20]) + (" et al." if len(p.authors) > 20 else "")
-        entry.description(_x(f"{authors}\n\n{p.abstract}\n\nUpvotes: {card.upvotes}"))
+        entry.link(href=url, rel="alternate")
+        for name in p.authors[:20]:
+            if _x(name).strip():
+                entry.author({"name": _x(name)})
+        more = " et al." if len(p.authors) > 20 else ""
+        entry.summary(_x(f"{', '.join(p.authors[:20])}{more}\n\n{p.abstract}\n\nUpvotes: {card.upvotes}"), type="text")
         for code in p.categories:
             entry.category(term=_x(code), scheme="https://arxiv.org/category_taxonomy")
-        if p.day:
-            when = datetime.combine(p.day, time(0), tzinfo=UTC)
-            entry.pubDate(when)
-            stamp = max(stamp, when) if stamp else when
-    if stamp:
-        fg.lastBuildDate(stamp)
-    body: bytes = fg.rss_str(pretty=False)
+        when = datetime.combine(p.day, time(0), tzinfo=UTC) if p.day else (p.first_seen_at or datetime.now(UTC))
+        entry.published(when)
+        entry.updated(when)
+        stamp = max(stamp, when) if stamp else when
+    fg.updated(stamp or datetime.now(UTC))
+    body: bytes = fg.atom_str(pretty=False)
     return body
 
 
 def _respond(state: WebState, body: bytes) -> Response:
     return Response(
-        body, media_type="application/rss+xml; charset=utf-8",
+        body, media_type="application/atom+xml; charset=utf-8",
         headers={"Cache-Control": f"public, max-age={int(state.settings.web_cache_seconds)}"},
     )
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperfeed.core.errors import BadRequest, NotFound
+from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
@@ -26,6 +27,8 @@ from paperfeed.delivery.web.state import get_state
 from paperfeed.ranking.trending import FORMULA
 
 router = APIRouter(include_in_schema=False)
+# Ids are int4 on PostgreSQL: a larger id is a clean 400, never a database overflow.
+DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _int(raw: str | None, name: str, default: int = 1, low: int = 1, high: int = 100000) -> int:
@@ -120,7 +123,7 @@ def category_page(request: Request, code: str, day: str | None = None, period: s
 
 
 @router.get("/papers/{paper_id}", response_class=HTMLResponse)
-def paper_page(request: Request, paper_id: int) -> HTMLResponse:
+def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
     """One paper: abstract, authors, versions, links, upvotes, similar papers, collections."""
     state = get_state(request)
     user = page_user(request)
@@ -160,13 +163,13 @@ def _vote(request: Request, paper_id: int, up: bool, next_url: str) -> Response:
 
 
 @router.post("/papers/{paper_id}/upvote", dependencies=[Depends(csrf_form)])
-def upvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+def upvote(request: Request, paper_id: DbId, next: str = Form("")) -> Response:
     """Upvote (once: a second upvote changes nothing)."""
     return _vote(request, paper_id, True, next)
 
 
 @router.post("/papers/{paper_id}/unvote", dependencies=[Depends(csrf_form)])
-def unvote(request: Request, paper_id: int, next: str = Form("")) -> Response:
+def unvote(request: Request, paper_id: DbId, next: str = Form("")) -> Response:
     """Take an upvote back."""
     return _vote(request, paper_id, False, next)
 
@@ -229,7 +232,7 @@ def collection_create(
     user = require_page_user(request)
     write_limit(request, user)
     state = get_state(request)
-    first = _int(paper_id, "paper_id", high=2**31 - 1) if paper_id else None
+    first = _int(paper_id, "paper_id", high=MAX_ID) if paper_id else None
     coll = community.create_collection(state.store, user.id, name, description, bool(is_public), first)
     state.after_write()
     flash(request, f"Collection “{coll.name}” created")
@@ -237,7 +240,7 @@ def collection_create(
 
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse)
-def collection_page(request: Request, collection_id: int) -> HTMLResponse:
+def collection_page(request: Request, collection_id: DbId) -> HTMLResponse:
     """A collection's papers (public ones for everyone, private ones for their owner)."""
     state = get_state(request)
     user = page_user(request)
@@ -250,7 +253,7 @@ def collection_page(request: Request, collection_id: int) -> HTMLResponse:
 
 @router.post("/collections/{collection_id}/edit", dependencies=[Depends(csrf_form)])
 def collection_edit(
-    request: Request, collection_id: int, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
+    request: Request, collection_id: DbId, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
 ) -> RedirectResponse:
     """Rename, describe, publish or hide an own collection."""
     user = require_page_user(request)
@@ -263,7 +266,7 @@ def collection_edit(
 
 
 @router.post("/collections/{collection_id}/delete", dependencies=[Depends(csrf_form)])
-def collection_delete(request: Request, collection_id: int) -> RedirectResponse:
+def collection_delete(request: Request, collection_id: DbId) -> RedirectResponse:
     """Delete an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -277,15 +280,15 @@ def collection_delete(request: Request, collection_id: int) -> RedirectResponse:
 def collection_add_picked(request: Request, collection_id: str = Form(""), paper_id: str = Form(""),
                           next: str = Form("")) -> RedirectResponse:
     """Add a paper to the own collection picked in a form's select box."""
-    return collection_add(request, _int(collection_id, "collection_id", high=2**31 - 1), paper_id, next)
+    return collection_add(request, _int(collection_id, "collection_id", high=MAX_ID), paper_id, next)
 
 
 @router.post("/collections/{collection_id}/papers", dependencies=[Depends(csrf_form)])
-def collection_add(request: Request, collection_id: int, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
+def collection_add(request: Request, collection_id: DbId, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
     """Add a paper to an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
-    pid = _int(paper_id, "paper_id", high=2**31 - 1)
+    pid = _int(paper_id, "paper_id", high=MAX_ID)
     added = community.collect(get_state(request).store, user.id, collection_id, pid)
     get_state(request).after_write()
     flash(request, "Added to the collection" if added else "Already in that collection")
@@ -293,7 +296,7 @@ def collection_add(request: Request, collection_id: int, paper_id: str = Form(""
 
 
 @router.post("/collections/{collection_id}/papers/{paper_id}/remove", dependencies=[Depends(csrf_form)])
-def collection_remove(request: Request, collection_id: int, paper_id: int, next: str = Form("")) -> RedirectResponse:
+def collection_remove(request: Request, collection_id: DbId, paper_id: DbId, next: str = Form("")) -> RedirectResponse:
     """Take a paper out of an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -304,7 +307,7 @@ def collection_remove(request: Request, collection_id: int, paper_id: int, next:
 
 
 @router.get("/collections/{collection_id}/export.bib")
-def collection_bibtex(request: Request, collection_id: int) -> Response:
+def collection_bibtex(request: Request, collection_id: DbId) -> Response:
     """The collection as BibTeX."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
@@ -314,7 +317,7 @@ def collection_bibtex(request: Request, collection_id: int) -> Response:
 
 
 @router.get("/collections/{collection_id}/export.json")
-def collection_json_export(request: Request, collection_id: int) -> Response:
+def collection_json_export(request: Request, collection_id: DbId) -> Response:
     """The collection and its papers as JSON."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))

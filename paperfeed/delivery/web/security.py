@@ -11,14 +11,13 @@ browsers never attach that header on their own.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import math
 import re
 import secrets
+import time
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
@@ -26,49 +25,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.credentials import (  # re-exported: the web adapters import them from here
+    DUMMY_HASH,
+    hash_password,
+    needs_rehash,
+    new_api_token,
+    password_problem,
+    token_hash,
+    verify_password,
+)
 
 CSRF_HEADER = "x-csrf-token"
-TOKEN_PREFIX = "pf_"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-_hasher = PasswordHasher()
-
-
-# ----- passwords and accounts ---------------------------------------------------------------------
-
-
-def hash_password(password: str) -> str:
-    """An argon2id hash of a password."""
-    return _hasher.hash(password)
-
-
-def verify_password(stored_hash: str, password: str) -> bool:
-    """Whether the password matches the stored argon2 hash."""
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def needs_rehash(stored_hash: str) -> bool:
-    """Whether the hash was made with weaker parameters than today's."""
-    try:
-        return _hasher.check_needs_rehash(stored_hash)
-    except InvalidHashError:
-        return True
-
 
 def validate_signup(username: str, email: str, password: str) -> None:
     """Raise BadRequest naming the first field that is wrong."""
     if not _USERNAME.match(username):
         raise BadRequest("username: 3 to 32 letters, digits, '.', '_' or '-'")
-    if len(email) > 320 or not _EMAIL.match(email):
+    if len(email) > 320 or not _EMAIL.match(email) or "\x00" in email:
         raise BadRequest("email: not an email address")
-    if len(password) < 8:
-        raise BadRequest("password: at least 8 characters")
-    if len(password) > 1024:
-        raise BadRequest("password: at most 1024 characters")
+    problem = password_problem(password, username, email)
+    if problem:
+        raise BadRequest(f"password: {problem}")
+
+
+__all__ = ["DUMMY_HASH", "hash_password", "needs_rehash", "new_api_token", "password_problem", "token_hash",
+           "verify_password"]
 
 
 # ----- CSRF ---------------------------------------------------------------------------------------
@@ -93,16 +76,6 @@ def check_csrf(session: dict[str, Any], sent: str | None) -> None:
 # ----- API tokens ---------------------------------------------------------------------------------
 
 
-def new_api_token() -> str:
-    """A fresh personal API token (shown once; only its hash is stored)."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    """SHA-256 hex of a token: tokens are long random strings, so a fast hash is enough."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 # ----- rate limits --------------------------------------------------------------------------------
 
 
@@ -120,10 +93,12 @@ class RateLimits:
             raise ConfigError(f"rate limit settings: {exc}") from None
 
     def hit(self, name: str, key: str) -> None:
-        """Count one request; raise TooManyRequests when over the limit."""
+        """Count one request; raise TooManyRequests (with the seconds to wait) when over the limit."""
         item = self.items[name]
         if not self.limiter.hit(item, name, key):
-            raise TooManyRequests(f"too many requests: at most {item} ; try again later")
+            reset = self.limiter.get_window_stats(item, name, key).reset_time
+            wait = max(1, math.ceil(reset - time.time()))
+            raise TooManyRequests(f"too many requests: at most {item}; try again in {wait} seconds", retry_after=wait)
 
 
 # ----- headers ------------------------------------------------------------------------------------
@@ -131,6 +106,10 @@ class RateLimits:
 _CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+_DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -150,15 +129,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Swagger UI at /docs loads its script from a CDN, so it gets no CSP.
-        strict = not str(scope.get("path", "")).startswith(("/docs", "/redoc"))
+        # Swagger UI (/docs, served from the swagger-ui-bundle package) sets inline styles.
+        csp = _DOCS_CSP if str(scope.get("path", "")).startswith("/docs") else _CSP
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(_BASE_HEADERS)
-                if strict:
-                    headers.append((b"content-security-policy", _CSP.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 if self.hsts:
                     headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = headers

@@ -90,7 +90,7 @@ def _neighbours(days: list[date], since: date, until: date, period: str) -> tupl
     if period == "day":
         return (older[0] if older else None), (newer[-1] if newer else None)
     span = timedelta(days=PERIODS[period])
-    prev_day = until - span if older else None
+    prev_day = until - span if older and until.toordinal() > 2 * PERIODS[period] else None
     next_day = min(until + span, days[0]) if newer else None
     return prev_day, next_day
 
@@ -110,6 +110,8 @@ def listing(
     landing = landing_day(day, datetime.now(UTC).date(), days)
     day = landing.day or days[0]
     until = day
+    if day.toordinal() < PERIODS[period]:
+        raise BadRequest(f"day: {day.isoformat()} is too early for a {period} listing (the {period} would start before year 1)")
     since = day - timedelta(days=PERIODS[period] - 1)
     ordered = state.cached(
         ("order", since, until, category),

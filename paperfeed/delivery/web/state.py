@@ -15,6 +15,7 @@ from starlette.requests import Request
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
+from paperfeed.core.urls import paper_links
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.categories import category_name
@@ -123,6 +124,7 @@ def make_env(nav_links: list[tuple[str, str]]) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["category_name"] = category_name
+    env.globals["paper_links"] = paper_links
     env.globals["nav_links"] = nav_links
     env.filters["shorten"] = shorten
     return env
@@ -143,16 +145,18 @@ def get_state(request: Request) -> WebState:
 
 
 def session_user(request: Request) -> User | None:
-    """The logged-in user of a browser session, if any."""
-    uid = request.session.get("uid") if "session" in request.scope else None
-    if not isinstance(uid, int):
+    """The logged-in user of a browser session, if any (the session must still exist server-side)."""
+    sid = request.session.get("sid") if "session" in request.scope else None
+    if not isinstance(sid, str):
         return None
     cached = request.scope.get("pf_user")
     if isinstance(cached, User):
         return cached
-    user = get_state(request).store.get_user(uid)
-    if user is None:
-        request.session.clear()
+    from paperfeed.delivery.usecases.accounts import session_user as live_session_user
+
+    user = live_session_user(get_state(request).store, sid)
+    if user is None:  # logged out elsewhere, expired, or the account is gone
+        request.session.pop("sid", None)
         return None
     request.scope["pf_user"] = user
     return user
