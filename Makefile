@@ -7,7 +7,7 @@ SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
 PORT ?= 8000
 
-.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-install bench-backup lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
@@ -78,9 +78,15 @@ bench-search: install
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/vectors.py
 
-# The 1M-paper scale run: ~10 minutes and ~8 GiB; not part of `make bench`.
+# The scale run (1M papers; `make bench-scale SCALE_PAPERS=2700000` for all of arXiv): lexical
+# build within index_memory_mb, HNSW vectors, latencies, serving RSS, recall; not part of `make bench`.
+SCALE_PAPERS ?= 1000000
 bench-scale: install
-	$(PY) benchmarks/search_scale.py --papers 1000000
+	$(PY) benchmarks/search_scale.py --papers $(SCALE_PAPERS)
+
+# Distributed embedding on a local Ray head: papers/s with 1, 2 and 4 workers.
+bench-embed-distributed: install
+	$(PY) benchmarks/embed_distributed.py --workers 1,2,4
 
 bench-web: install
 	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)

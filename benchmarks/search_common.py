@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import resource
 import time
@@ -17,7 +18,9 @@ import numpy as np
 from paperfeed.core.models import Paper
 
 ROOT = Path(__file__).resolve().parent.parent
-ARXIV = ROOT.parent / "shared" / "data" / "arxiv-74k.jsonl.gz"
+# ../shared/data beside the checkout, or wherever PAPERFEED_SHARED_DATA points (a git worktree)
+SHARED = Path(os.environ.get("PAPERFEED_SHARED_DATA", ROOT.parent / "shared" / "data"))
+ARXIV = SHARED / "arxiv-74k.jsonl.gz"
 
 
 def arxiv_records(path: Path = ARXIV) -> list[dict[str, object]]:

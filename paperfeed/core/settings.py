@@ -104,6 +104,7 @@ class Settings:
     log_level: str = _s("warning", "Lowest level logged: 'debug', 'info' (one access line per request), 'warning' or 'error'.")
     metrics_address: str = _s("", "Where Prometheus scrapes /metrics: empty means the site's /metrics for administrators (Bearer token); 'HOST:PORT' means a separate listener there (and none on the site).")
     ready_stale_hours: float = _s(36.0, "/readyz reports not ready when a worker_sources source had no successful ingest for this many hours (0: never).")
+    index_memory_mb: int = _s(2048, "Index builds: memory ceiling in MiB; the lexical index is built in runs that fit it and merged (64 or more).")
 
     @property
     def data_path(self) -> Path:

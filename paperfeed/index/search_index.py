@@ -31,6 +31,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.core.util import write_atomic
 from paperfeed.index.embedder import Embedder
 from paperfeed.index.lexical import LexicalIndex
+from paperfeed.index.lexical_build import build_segment
 from paperfeed.index.segment import load_segment, text_hash, write_segment
 from paperfeed.index.semantic import EMBED_BATCH, SemanticIndex, embedder_available
 from paperfeed.store import Store
@@ -175,9 +176,11 @@ class SearchIndex:
         total = self.store.count_papers()
         name = f"main-{_stamp()}"
         tmp = self.root / f".tmp-{name}"
-        meta = write_segment(
+        # built in runs within the memory ceiling, then merged: scores equal a one-shot build
+        meta = build_segment(
             self.store.iter_papers(),
             tmp,
+            memory_mb=self.settings.index_memory_mb,
             extra_meta={"watermark": _iso(watermark), "built_at": _iso(datetime.now(UTC))},
             total=total,
             progress=progress,

@@ -128,8 +128,7 @@ class SemanticIndex:
         rows = self.rows(paper_ids)
         has = rows >= 0
         if has.any():
-            mat = self._index.vectors
-            out[has] = np.asarray(mat[rows[has]], dtype=np.float32) @ query
+            out[has] = self._index.take(rows[has]) @ query
         return out
 
     def vector(self, paper_id: int) -> FloatArray | None:
@@ -137,7 +136,7 @@ class SemanticIndex:
         rows = self.rows(np.asarray([paper_id], dtype=np.int64))
         if self._index is None or rows[0] < 0:
             return None
-        return np.asarray(self._index.vectors[rows[0]], dtype=np.float32)
+        return np.asarray(self._index.take(rows[:1])[0], dtype=np.float32)
 
     def search(self, query: FloatArray, k: int, allowed: IntArray | None = None) -> list[tuple[int, float]]:
         """The k nearest papers to a query vector, optionally among allowed paper ids."""

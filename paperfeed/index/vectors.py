@@ -7,6 +7,9 @@ Layout (format 1)::
     s000001.vectors.npy        float32 rows of a segment (L2-normalised)
     s000001.dead-000004.npy    int64 rows of a segment that were removed or replaced (optional)
     int8-000007.npy/.json      int8 codes of the live rows and their scale (large collections only)
+    ann-000009.usearch         HNSW graph of int8 codes keyed by paper id (large collections only)
+    ann-000009.keys.npy        sorted paper ids the graph holds
+    ann-stale-000011.npy       graph keys whose vectors were replaced or removed since
 
 Every write puts new, never-reused file names on disk first and then swaps meta.json with
 os.replace, so a reader sees the old index or the new one, never half of one; files no longer
@@ -18,7 +21,7 @@ job that saves every few hundred papers from rewriting the whole matrix each tim
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +31,15 @@ import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.util import atomic_file, write_atomic
+from paperfeed.index import ann
+from paperfeed.index.vector_files import _cleanup, _save_npy_chunks
 
 FORMAT = 1
 META = "meta.json"
-LARGE_THRESHOLD = 200_000  # below this an exact float32 matrix product takes < 15 ms
+LARGE_THRESHOLD = ann.THRESHOLD  # below this an exact float32 matrix product takes < 15 ms
 RERANK = 10  # int8 candidates re-scored exactly per result wanted (at least 100)
 MAX_DEAD_FRACTION = 0.2  # compact once this share of stored rows is dead
+MERGE_STEP = 100_000  # rows copied at a time when segments are merged
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -94,6 +100,28 @@ class VectorIndex:
         self._sorter = np.argsort(self.ids, kind="stable")
         self._vectors: FloatArray | None = None
         self._codes: tuple[np.ndarray, float] | None = None
+        # live row -> (segment, local row), for reading rows without concatenating segments
+        self._starts = np.cumsum([0] + [int(m.sum()) for m in masks])
+        self._local = [np.flatnonzero(m) for m in masks]
+        self._graph: Any | None = None
+        self._load_ann()
+
+    def _load_ann(self) -> None:
+        self.ann_keys, self.ann_stale, self._tail_rows = ann.load_state(self)
+
+    def take(self, rows: IntArray) -> FloatArray:
+        """The float32 vectors of some live rows, read segment by segment (no full copy)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(self._segments) == 1 and not len(self._segments[0].dead):
+            return np.asarray(self._segments[0].vectors[rows], dtype=np.float32)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        seg_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for j in np.unique(seg_of):
+            sel = np.flatnonzero(seg_of == j)
+            local = self._local[j][rows[sel] - self._starts[j]]
+            order = np.argsort(local)  # ascending rows read the memory map sequentially
+            out[sel[order]] = self._segments[j].vectors[local[order]]
+        return out
 
     # ----- reading ---------------------------------------------------------------------------
 
@@ -137,7 +165,7 @@ class VectorIndex:
     def vector(self, paper_id: int) -> FloatArray | None:
         """The stored vector of one paper, or None."""
         row = int(self.rows_of(np.asarray([paper_id]))[0])
-        return None if row < 0 else np.asarray(self.vectors[row], dtype=np.float32)
+        return None if row < 0 else self.take(np.asarray([row]))[0]
 
     def _check_query(self, query: FloatArray) -> FloatArray:
         q = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -153,7 +181,10 @@ class VectorIndex:
         if k <= 0 or not len(self.ids):
             return []
         if allowed_ids is None:
-            scores = np.asarray(self.vectors @ q, dtype=np.float32)
+            scores = np.concatenate(
+                [np.asarray(s.vectors[loc] if len(s.dead) else s.vectors, dtype=np.float32) @ q
+                 for s, loc in zip(self._segments, self._local)]
+            ) if len(self._segments) > 1 else np.asarray(self.vectors @ q, dtype=np.float32)
             cand = np.arange(len(scores))
         else:
             rows = self.rows_of(np.unique(np.asarray(allowed_ids, dtype=np.int64)))
@@ -161,7 +192,7 @@ class VectorIndex:
             if not len(cand):
                 return []
             cand.sort()  # ascending rows read the memory map sequentially
-            scores = np.asarray(self.vectors[cand] @ q, dtype=np.float32)
+            scores = np.asarray(self.take(cand) @ q, dtype=np.float32)
         return self._top(scores, cand, k)
 
     def _top(self, scores: np.ndarray, rows: IntArray, k: int) -> list[tuple[int, float]]:
@@ -187,14 +218,15 @@ class VectorIndex:
             return []
         if n < LARGE_THRESHOLD or not large_available():
             return self.exact_search(q, k, allowed_ids)
+        approximate = self.ann_search if self.meta.get("ann") else self.int8_search
         if allowed_ids is None:
-            return self.int8_search(q, k)
+            return approximate(q, k)
         allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64))
         share = len(allowed) / n
         if share < 0.2:  # gathering the allowed rows is cheaper than scanning everything
             return self.exact_search(q, k, allowed)
         # Over-fetch so that, after dropping disallowed papers, k are very likely left.
-        hits = self.int8_search(q, min(n, int(k / share * 2) + 10))
+        hits = approximate(q, min(n, int(k / share * 2) + 10))
         ok = np.isin(np.asarray([pid for pid, _ in hits], dtype=np.int64), allowed)
         keep = [h for h, good in zip(hits, ok) if good]
         if len(keep) >= min(k, len(allowed)):
@@ -210,20 +242,38 @@ class VectorIndex:
 
     # ----- large collections -----------------------------------------------------------------
 
+    def ann_search(self, query: FloatArray, k: int) -> list[tuple[int, float]]:
+        """Approximate top k: HNSW candidates plus the exact tail, all re-scored in float32."""
+        q = self._check_query(query)
+        if self._graph is None:
+            self._graph = ann.open_graph(self.directory / self.meta["ann"]["graph"])
+        rows = ann.candidate_rows(self, self._graph, q, k)
+        if not len(rows):
+            return []
+        scores = np.asarray(self.take(rows) @ q, dtype=np.float32)
+        return self._top(scores, rows, k)
+
+    def ann_tail(self) -> int:
+        """Live vectors not (or no longer correctly) held by the graph: searched exactly."""
+        return len(self._tail_rows)
+
+    def build_ann(self, force: bool = False) -> bool:
+        """Add the tail to the HNSW graph (creating it) when it is due or forced; saves."""
+        entry = ann.grow(self, LARGE_THRESHOLD, force)
+        if entry is None:
+            return False
+        self._commit(self._segment_meta(), int(entry.pop("gen")), ann_entry=entry)
+        return True
+
+    def _stale_entry(self, ids: IntArray, gen: int) -> dict[str, Any] | None:
+        return ann.stale_entry(self, ids, gen)
+
     def int8_search(self, query: FloatArray, k: int) -> list[tuple[int, float]]:
         """Approximate top k: SIMD int8 scan (usearch), then exact float32 re-scoring."""
-        from usearch.index import MetricKind  # type: ignore[attr-defined]
-        from usearch.index import search as brute_force
-
         q = self._check_query(query)
         codes, scale = self.int8_codes()
-        want = min(len(self.ids), max(k * RERANK, 100))
-        q8 = np.clip(np.rint(q * scale), -127, 127).astype(np.int8)
-        matches = brute_force(codes, q8, want, MetricKind.IP, exact=True, threads=0)
-        rows = np.asarray(matches.keys, dtype=np.int64)
-        rows = np.sort(rows[(rows >= 0) & (rows < len(self.ids))])
-        scores = np.asarray(self.vectors[rows] @ q, dtype=np.float32)
-        return self._top(scores, rows, k)
+        rows = ann.int8_scan(codes, scale, q, min(len(self.ids), max(k * RERANK, 100)))
+        return self._top(np.asarray(self.take(rows) @ q, dtype=np.float32), rows, k)
 
     def int8_file(self) -> Path:
         """Where the int8 codes of this exact state of the index are (or would be) saved."""
@@ -245,26 +295,18 @@ class VectorIndex:
         return self._codes
 
     def _build_int8(self, path: Path, scale_path: Path) -> None:
-        step = 100_000  # bounded memory: rows are converted a chunk at a time
-        vecs = self.vectors
-        top = max((float(np.abs(vecs[i : i + step]).max()) for i in range(0, len(vecs), step)),
-                  default=1.0)
-        # One scale for all rows keeps the int8 dot product proportional to the float one.
-        scale = 127.0 / max(top, 1e-12)
-        with atomic_file(path) as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int8, shape=vecs.shape)
-            for i in range(0, len(vecs), step):
-                out[i : i + step] = np.clip(np.rint(vecs[i : i + step] * scale), -127, 127)
-            out.flush()
-            del out
-        _save_json(scale_path, {"scale": scale, "rows": len(vecs)})
+        scale = ann.write_int8_codes(self.take, len(self.ids), self.dim, path)
+        _save_json(scale_path, {"scale": scale, "rows": len(self.ids)})
 
     # ----- writing ---------------------------------------------------------------------------
 
     def _next_gen(self) -> int:
         return int(self.meta.get("next", 0)) + 1
 
-    def _commit(self, segments: list[dict[str, Any]], gen: int) -> None:
+    def _commit(self, segments: list[dict[str, Any]], gen: int,
+                ann_entry: dict[str, Any] | None | bool = True) -> None:
+        # ann_entry True keeps the current graph entry; None drops it
+        entry = self.meta.get("ann") if ann_entry is True else ann_entry
         meta = {
             "format": FORMAT,
             "model": self.model,
@@ -274,6 +316,8 @@ class VectorIndex:
             "segments": segments,
             "next": gen,
         }
+        if entry:
+            meta["ann"] = entry
         count = 0
         for seg in segments:
             dead = len(_load(self.directory / seg["dead"])) if seg.get("dead") else 0
@@ -302,8 +346,10 @@ class VectorIndex:
         _save_npy(self.directory / f"{name}.ids.npy", ids)
         _save_npy(self.directory / f"{name}.vectors.npy", vecs)
         segs.append({"name": name, "rows": len(ids), "dead": None})
+        entry = self._stale_entry(ids, gen)
         segs, gen = self._merge(segs, gen)
-        self._commit(segs, gen)
+        self._commit(segs, gen, ann_entry=entry)
+        self.build_ann()  # grows the graph once the exact tail is big enough
 
     def remove(self, paper_ids: Sequence[int] | IntArray) -> int:
         """Forget the vectors of these papers and save; returns how many were stored."""
@@ -313,10 +359,11 @@ class VectorIndex:
             return 0
         gen = self._next_gen()
         segs = self._dead_rows_for(ids, gen)
+        entry = self._stale_entry(ids, gen)
         stored = sum(int(s["rows"]) for s in segs)
         if len(self.ids) - found < (1 - MAX_DEAD_FRACTION) * stored:
             segs, gen = self._merge(segs, gen, everything=True)
-        self._commit(segs, gen)
+        self._commit(segs, gen, ann_entry=entry)
         return found
 
     def compact(self) -> None:
@@ -363,41 +410,32 @@ class VectorIndex:
                 return segs, gen
         if take == 0:
             return segs, gen
-        parts_ids, parts_vecs = [], []
+        parts = []
         for seg in segs[-take:]:
             ids = _load(self.directory / f"{seg['name']}.ids.npy")
-            vecs = _load(self.directory / f"{seg['name']}.vectors.npy")
             mask = np.ones(len(ids), dtype=bool)
             if seg.get("dead"):
                 mask[_load(self.directory / seg["dead"])] = False
-            parts_ids.append(np.asarray(ids)[mask])
-            parts_vecs.append(np.asarray(vecs)[mask])
+            parts.append((seg["name"], np.asarray(ids)[mask], np.flatnonzero(mask)))
         gen += 1
         name = f"s{gen:06d}"
-        merged_ids = np.concatenate(parts_ids) if parts_ids else np.empty(0, np.int64)
-        merged = np.concatenate(parts_vecs) if parts_vecs else np.empty((0, self.dim), np.float32)
+        merged_ids = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
         kept = segs[:-take]
         if len(merged_ids):
             _save_npy(self.directory / f"{name}.ids.npy", merged_ids)
-            _save_npy(self.directory / f"{name}.vectors.npy", merged)
+
+            def live_rows() -> Iterator[np.ndarray]:
+                # a chunk at a time: merging millions of rows never holds them all in memory
+                for seg_name, _, rows in parts:
+                    vecs = _load(self.directory / f"{seg_name}.vectors.npy")
+                    for i in range(0, len(rows), MERGE_STEP):
+                        yield np.asarray(vecs[rows[i : i + MERGE_STEP]], dtype=np.float32)
+                    del vecs
+
+            _save_npy_chunks(self.directory / f"{name}.vectors.npy", (len(merged_ids), self.dim),
+                             live_rows())
             kept.append({"name": name, "rows": len(merged_ids), "dead": None})
         return kept, gen
-
-
-def _cleanup(directory: Path, meta: dict[str, Any]) -> None:
-    """Delete files no longer named by meta.json (readers holding memory maps keep their data)."""
-    keep = {META}
-    for seg in meta.get("segments", []):
-        keep.update({f"{seg['name']}.ids.npy", f"{seg['name']}.vectors.npy"})
-        if seg.get("dead"):
-            keep.add(seg["dead"])
-    gen = int(meta.get("next", 0))
-    keep.update({f"int8-{gen:06d}.npy", f"int8-{gen:06d}.json"})
-    for child in directory.iterdir():
-        if child.name in keep or child.name.startswith("."):
-            continue  # dot files are other writers' temporaries
-        if child.is_file() and child.suffix in (".npy", ".json"):
-            child.unlink(missing_ok=True)
 
 
 def create_vectors(directory: Path, *, model: str, dim: int) -> VectorIndex:
