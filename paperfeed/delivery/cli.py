@@ -12,6 +12,7 @@ from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.settings import SETTINGS
 from paperfeed.delivery import cli_digest, cli_ops, cli_scale, cli_search, cli_sources, cli_web
+
 for _command in cli_scale.INDEX_COMMANDS:
     cli_search.index_group.add_command(_command)
 from paperfeed.delivery.cli_common import (
