@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import text
 
-from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.core.models import IngestCounts
 from paperfeed.delivery.cli import cli
 from paperfeed.store import open_store
 from paperfeed.store.backup import BackupRepository
@@ -18,9 +19,20 @@ def _old_database(url: str, n: int = 50) -> None:
     old = open_store(url, migrate=False)
     try:
         old.migrate("0001")  # the first migration's schema, as an early install left it
-        old.upsert_papers([Paper(title=f"Old paper {i}", arxiv_id=f"2401.{i:05d}", version=1, source="jsonl",
-                                 published=date(2024, 1, 2))
-                           for i in range(n)])
+        # Raw rows in the 0001 shape: today's upsert writes columns (doi, ...) that 0001 lacks.
+        seen = datetime(2024, 1, 2, tzinfo=UTC)
+        rows = [{"arxiv_id": f"2401.{i:05d}", "version": 1, "title": f"Old paper {i}",
+                 "title_key": f"old paper {i}", "published": date(2024, 1, 2), "day": date(2024, 1, 2),
+                 "first_seen_at": seen, "updated_at": seen, "content_hash": f"{i:040d}"} for i in range(n)]
+        with old.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO papers (arxiv_id, version, title, title_key, published, day, first_seen_at,"
+                " updated_at, content_hash) VALUES (:arxiv_id, :version, :title, :title_key, :published,"
+                " :day, :first_seen_at, :updated_at, :content_hash)"), rows)
+            conn.execute(text("INSERT INTO paper_versions (paper_id, version, seen_at, source)"
+                              " SELECT id, 1, first_seen_at, 'jsonl' FROM papers"))
+            conn.execute(text("INSERT INTO paper_sources (paper_id, source, first_seen_at)"
+                              " SELECT id, 'jsonl', first_seen_at FROM papers"))
         old.finish_run(old.start_run("old.jsonl"), IngestCounts(new=n))
     finally:
         old.close()

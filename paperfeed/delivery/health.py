@@ -1,7 +1,7 @@
 """Is this deployment healthy? Source freshness and readiness, for /readyz, /metrics and the CLI.
 
 `source_health` is the one place that decides whether a source is stale. It reads the ingest
-runs (the per-source health of issue #9 will replace its input, not its callers).
+runs for worker_sources; readiness also asks the followed sources' own health (#9).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.usecases.sources import health_of
 from paperfeed.store import Store
 from paperfeed.store.ops import OpsRepository
 from paperfeed.store.runs import now_utc
@@ -88,4 +89,8 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
     stale = [h.source for h in health if h.stale]
     checks["sources"] = {"ok": not stale, "stale": stale, "scheduled": len(scheduled_sources(settings)),
                          "stale_after_hours": settings.ready_stale_hours}
+    # Followed sources (#9) count too; store.list_sources, not the use case, so readiness never writes.
+    followed = [h.source.name for h in (health_of(s, settings, now) for s in store.list_sources()) if h.stale]
+    checks["followed_sources"] = {"ok": not followed, "stale": followed,
+                                  "stale_after_hours": settings.sources_stale_hours}
     return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}
