@@ -8,6 +8,7 @@ and the digest's unsubscribe token.
 
 from __future__ import annotations
 
+import email
 import json
 import os
 import re
@@ -17,8 +18,9 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from email import policy
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -56,6 +58,23 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=300, check=False)
 
 
+def _plain_bodies(outbox: Path) -> list[str]:
+    """The text/plain parts of every mail the file mailer wrote, oldest first."""
+    bodies = []
+    for path in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        bodies.append("".join(str(part.get_content()) for part in message.walk()
+                              if part.get_content_type() == "text/plain"))
+    return bodies
+
+
+def _verification_link(outbox: Path) -> str:
+    """The verification link of the newest verification mail."""
+    links = [m.group(0) for b in _plain_bodies(outbox) for m in re.finditer(r"\S+/verify-email\?t=\S+", b)]
+    assert links, "no verification mail in the outbox"
+    return links[-1]
+
+
 def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path: Path) -> None:
     env = _env(settings)
     sample = ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz"
@@ -82,6 +101,11 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
                 r = c.post("/signup", data={"username": "zoe", "email": "zoe@example.org", "password": PASSWORD,
                                             "csrf_token": token})
                 assert r.status_code in (200, 303), r.text
+                # No mail but the verification link reaches an unverified address (#12): open it.
+                verify_link = _verification_link(Path(settings.data_dir) / "outbox")
+                link = urlsplit(verify_link)
+                verified = c.get(f"{link.path}?{link.query}")
+                assert verified.status_code == 200, verified.text
                 c.post("/logout", data={"csrf_token": csrf_from(c.get("/profile").text)})
                 login_csrf = csrf_from(c.get("/login").text)
                 bad = c.post("/login", data={"login": "zoe", "password": WRONG, "csrf_token": login_csrf})
@@ -115,13 +139,10 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
     assert fresh.returncode == 0, fresh.stderr
     sent = _cli(env, "digest", "send", "--now", (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
     assert sent.returncode == 0, sent.stdout + sent.stderr
-    outbox = list((Path(settings.data_dir) / "outbox").glob("*.eml"))
-    assert outbox, sent.stdout + sent.stderr
-    import email
-    from email import policy
-
-    message = email.message_from_bytes(outbox[0].read_bytes(), policy=policy.default)
-    body = "".join(part.get_content() for part in message.walk() if part.get_content_type() == "text/plain")
+    bodies = _plain_bodies(Path(settings.data_dir) / "outbox")
+    digests = [b for b in bodies if "/unsubscribe?t=" in b]
+    assert digests, sent.stdout + sent.stderr + "\n".join(bodies)
+    body = digests[0]
     unsubscribe = [unquote(t) for t in re.findall(r"/unsubscribe\?t=([^\s\"'<>&]+)", body)]
     assert unsubscribe, body[:2000]
 
@@ -135,6 +156,7 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
     assert all("message" in r for r in cli_lines)
 
     everything = log_path.read_text() + sent.stdout + sent.stderr + ingest.stderr + sub.stderr
-    secrets = [PASSWORD, WRONG, SECRET, SMTP_PASSWORD, api_token_value, session_cookie, *unsubscribe]
+    secrets = [PASSWORD, WRONG, SECRET, SMTP_PASSWORD, api_token_value, session_cookie, *unsubscribe,
+               verify_link.split("t=", 1)[1]]
     for secret in secrets:
         assert secret not in everything, f"a secret reached the log: {secret[:6]}..."

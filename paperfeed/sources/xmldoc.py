@@ -51,6 +51,11 @@ def parse_xml(data: bytes, location: str) -> XmlDoc:
         )
         line, column = exc.position
         doc.error = f"{location}: XML {cut} at line {line}, column {column}: {reason}"
+    except (LookupError, ValueError) as exc:
+        # expat raises LookupError for an unknown declared encoding ('TF-8') and ValueError for
+        # some undecodable input; both are a refusal of the document, not a crash.
+        _drain(parser, doc)
+        doc.error = f"{location}: XML cannot be read: {exc}"
     if doc.root is None and doc.error is None:
         doc.error = f"{location}: no XML element found"
     return doc

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import stat
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from alembic import command
@@ -119,13 +120,35 @@ class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, Submiss
 
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to `revision` (default: the newest)."""
-        with self.engine.begin() as conn:
-            command.upgrade(_alembic_config(conn), revision)
+        self._run_migrations(command.upgrade, revision)
 
     def downgrade(self, revision: str) -> None:
         """Downgrade the schema to `revision`."""
-        with self.engine.begin() as conn:
-            command.downgrade(_alembic_config(conn), revision)
+        self._run_migrations(command.downgrade, revision)
+
+    def _run_migrations(self, step: Callable[[Config, str], None], revision: str) -> None:
+        with self.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode rebuilds a SQLite table by copy and DROP; with foreign keys on, that DROP
+                # deletes every row that references the table (votes of dropped `users`). The pragma
+                # is a no-op inside a transaction, so it is set before; integrity is checked after.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    step(_alembic_config(conn), revision)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise ConfigError(
+                                f"migration to {revision} left {len(broken)} rows with a missing "
+                                f"parent (first: {tuple(broken[0])}); nothing was changed"
+                            )
+            finally:
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
 
     def needs_migration(self) -> bool:
         """Whether the database is behind this code's schema."""
