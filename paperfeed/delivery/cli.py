@@ -11,7 +11,15 @@ import click
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.settings import SETTINGS
-from paperfeed.delivery import cli_digest, cli_ops, cli_scale, cli_search, cli_sources, cli_web
+from paperfeed.delivery import (
+    cli_digest,
+    cli_ops,
+    cli_scale,
+    cli_search,
+    cli_sources,
+    cli_topics,
+    cli_web,
+)
 
 for _command in cli_scale.INDEX_COMMANDS:
     cli_search.index_group.add_command(_command)
@@ -237,7 +245,7 @@ def settings_cmd(markdown: bool) -> None:
         click.echo(f"{s.env_var}={s.default!r}\n    {s.help}")
 
 
-for _module in (cli_search, cli_web, cli_digest, cli_sources, cli_ops, cli_scale):
+for _module in (cli_search, cli_web, cli_digest, cli_sources, cli_topics, cli_ops, cli_scale):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 for _command in cli_ops.DB_COMMANDS:

@@ -239,6 +239,8 @@ def worker_cmd(ctx: AppContext, once: bool) -> None:
             click.echo(f"{stamp} source {line}", err=True)
         if report.embedded:
             click.echo(f"{stamp} index: {report.embedded} papers embedded", err=True)
+        if report.topics:
+            click.echo(f"{stamp} topics: {report.topics}", err=True)
         for err in report.errors:
             click.echo(f"{stamp} error: {err}", err=True)
         d = report.digests

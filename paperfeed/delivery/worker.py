@@ -22,6 +22,7 @@ from paperfeed.delivery.digests import DigestReport, holder_id, open_index, run_
 from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.delivery.harvest import run_sources
 from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.topics import TooFewPapers, build_topics, topics_due, topics_extra_installed
 from paperfeed.index import SearchIndex
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
@@ -36,6 +37,7 @@ class WorkerReport:
     ingested: str | None = None
     sources: list[str] = field(default_factory=list)  # one summary line per followed source run
     embedded: int = 0
+    topics: str | None = None  # what the topics rebuild did, when it ran
     digests: DigestReport = field(default_factory=DigestReport)
     errors: list[str] = field(default_factory=list)
 
@@ -79,6 +81,18 @@ def update_index(settings: Settings, store: Store) -> int:
     return index.embed(limit=settings.worker_embed_batch)
 
 
+def maybe_build_topics(settings: Settings, store: Store, now: datetime | None = None) -> str | None:
+    """Rebuild topics.json when it is older than topics_refresh_hours (and the topics extra is installed)."""
+    if not topics_due(settings, now) or not topics_extra_installed():
+        return None
+    try:
+        result = build_topics(settings, store)
+    except TooFewPapers as exc:
+        log.info("topics not built: %s", exc.message)
+        return None
+    return f"{len(result.topics)} topics over {result.papers} papers ({result.vectors})"
+
+
 def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
           index: SearchIndex | None = None) -> WorkerReport:
     """One pass: ingest if due, harvest the followed sources that are due, update the search index,
@@ -99,6 +113,11 @@ def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: d
     except PaperfeedError as exc:  # search keeps its last good index; digests fall back to words
         report.errors.append(f"index: {exc.message}")
         log.error("index update failed: %s", exc.message)
+    try:
+        report.topics = maybe_build_topics(settings, store, now)
+    except PaperfeedError as exc:  # too few papers, say: the old file (if any) stays
+        report.errors.append(f"topics: {exc.message}")
+        log.warning("topics not rebuilt: %s", exc.message)
     if index is None:
         index = open_index(settings, store)
     # "now" for digests is taken after the ingest, so the papers it brought are in the window

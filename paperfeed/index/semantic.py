@@ -131,6 +131,15 @@ class SemanticIndex:
             out[has] = self._index.take(rows[has]) @ query
         return out
 
+    def vectors_for(self, paper_ids: IntArray) -> tuple[IntArray, FloatArray]:
+        """The papers among paper_ids that have a vector, and their vectors (one row each)."""
+        if self._index is None or not len(paper_ids):
+            return np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+        ids = np.asarray(paper_ids, dtype=np.int64)
+        rows = self.rows(ids)
+        has = rows >= 0
+        return ids[has], np.asarray(self._index.take(rows[has]), dtype=np.float32)
+
     def vector(self, paper_id: int) -> FloatArray | None:
         """The stored vector of a paper."""
         rows = self.rows(np.asarray([paper_id], dtype=np.int64))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, desc, func, insert, select
@@ -21,6 +21,7 @@ from paperfeed.store.papers import filter_papers, row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     collection_papers,
+    collections,
     papers,
     votes,
 )
@@ -134,6 +135,40 @@ class VoteStore:
                 .group_by(papers.c.primary_category)
             )
             return {str(c): int(n) for c, n in rows}
+
+    def vote_times(self, paper_id: int) -> list[datetime]:
+        """When each community upvote of a paper was cast, oldest first (for its chart)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(votes.c.created_at).where(votes.c.paper_id == paper_id)
+                                .order_by(votes.c.created_at)).scalars()
+            return [utc(r) or now_utc() for r in rows]
+
+    def papers_per_day(self, category: str, since: date, until: date | None = None) -> list[tuple[date, int]]:
+        """Papers per day in a category (primary or cross-listed) from `since`, oldest first."""
+        query = filter_papers(select(papers.c.day, func.count()), since, until, category)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.group_by(papers.c.day).order_by(papers.c.day)).all()
+        return [(r[0], int(r[1])) for r in rows if r[0] is not None]
+
+    def reading_by_category(self, user_id: int) -> dict[str, tuple[int, int]]:
+        """A user's upvoted and collected papers per primary category: code -> (upvoted, collected)."""
+        cat = func.coalesce(papers.c.primary_category, "")
+        with self.engine.connect() as conn:
+            voted = conn.execute(
+                select(cat, func.count()).select_from(votes.join(papers, papers.c.id == votes.c.paper_id))
+                .where(votes.c.user_id == user_id).group_by(cat)).all()
+            collected = conn.execute(
+                select(cat, func.count(func.distinct(papers.c.id)))
+                .select_from(collection_papers.join(collections, collections.c.id == collection_papers.c.collection_id)
+                             .join(papers, papers.c.id == collection_papers.c.paper_id))
+                .where(collections.c.user_id == user_id).group_by(cat)).all()
+        out: dict[str, tuple[int, int]] = {}
+        for code, n in voted:
+            out[str(code or "other")] = (int(n), 0)
+        for code, n in collected:
+            key = str(code or "other")
+            out[key] = (out.get(key, (0, 0))[0], int(n))
+        return out
 
     # ----- collections ------------------------------------------------------------------------
 

@@ -1,0 +1,188 @@
+"""Charts as inline SVG, drawn by matplotlib (Agg/SVG, no pyplot, no JavaScript): one module for all.
+
+Every chart is an `<svg role="img">` with a `<title>` and an `aria-label` saying what it shows, so
+it reads without JavaScript and to screen readers. Without matplotlib (the topics extra) a chart is
+a short note naming the extra instead.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is optional (the topics extra): imported inside the functions
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+EXTRA_NOTE = "Charts need the topics extra: pip install 'paperfeed[topics]'"
+_COLOURS = ("#2b6cb0", "#dd6b20", "#2f855a", "#9b2c2c")
+_SVG_START = re.compile(r"<svg\b[^>]*>")
+
+
+def charts_available() -> bool:
+    """Whether matplotlib is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _note(text: str) -> str:
+    return f'<p class="notice chart-missing">{html.escape(text)}</p>'
+
+
+def _finish(fig: Figure, title: str, summary: str) -> str:
+    """The figure as an inline <svg> with a title and aria-label (deterministic ids)."""
+    import matplotlib as mpl
+
+    buf = io.StringIO()
+    with mpl.rc_context({"svg.hashsalt": title, "svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    text = buf.getvalue()
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)
+    label = html.escape(f"{title}. {summary}", quote=True)
+    opening = _SVG_START.search(text)
+    assert opening is not None
+    tag = opening.group(0)
+    new_tag = tag[:-1] + f' role="img" aria-label="{label}" class="chart">'
+    new_tag = re.sub(r'\s(width|height)="[^"]*"', "", new_tag, count=2)  # scale with the page (viewBox)
+    return text.replace(tag, new_tag + f"<title>{html.escape(title)}</title>", 1)
+
+
+def _figure(width: float = 6.4, height: float = 2.4) -> Figure:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=72)
+    fig.patch.set_alpha(0.0)
+    return fig
+
+
+def _style(ax: Axes) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=9)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def line_chart(title: str, xs: Sequence[date | datetime], series: Sequence[tuple[str, Sequence[float]]],
+               ylabel: str, summary: str, step: bool = False) -> str:
+    """A line (or step) chart of one or more series over dates, as inline SVG."""
+    if not charts_available():
+        return _note(EXTRA_NOTE)
+    if not xs:
+        return _note(f"{title}: nothing to chart yet.")
+    import matplotlib.dates as mdates
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = mdates.date2num(list(xs))  # type: ignore[no-untyped-call]
+    for i, (label, ys) in enumerate(series):
+        colour = _COLOURS[i % len(_COLOURS)]
+        if step:
+            ax.step(x, list(ys), where="post", label=label, color=colour, linewidth=1.8)
+        else:
+            ax.plot(x, list(ys), label=label, color=colour, linewidth=1.8, marker="o", markersize=3)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(maxticks=7)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    if len(series) > 1:
+        ax.legend(fontsize=8, frameon=False)
+    _style(ax)
+    return _finish(fig, title, summary)
+
+
+def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
+              summary: str) -> str:
+    """Horizontal bars per label (one bar per series side by side), as inline SVG."""
+    if not charts_available():
+        return _note(EXTRA_NOTE)
+    if not labels:
+        return _note(f"{title}: nothing to chart yet.")
+    fig = _figure(height=max(1.6, 0.32 * len(labels) * max(1, len(series)) + 0.8))
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(series))
+    ys = list(range(len(labels)))
+    for i, (label, values) in enumerate(series):
+        ax.barh([y + i * width for y in ys], list(values), height=width, label=label,
+                color=_COLOURS[i % len(_COLOURS)])
+    ax.set_yticks([y + width * (len(series) - 1) / 2 for y in ys], list(labels))
+    ax.invert_yaxis()
+    if len(series) > 1:
+        ax.legend(fontsize=8, frameon=False)
+    _style(ax)
+    ax.grid(axis="x", alpha=0.3)
+    return _finish(fig, title, summary)
+
+
+# ----- the charts the pages show ------------------------------------------------------------------
+
+
+def paper_upvotes_chart(vote_times: Sequence[datetime],
+                        external: Sequence[tuple[datetime, int, int | None]]) -> str:
+    """Upvotes of one paper over time: community votes (cumulative) and the outside count as read."""
+    series: list[tuple[str, list[float]]] = []
+    points: dict[datetime, list[float | None]] = {}
+    for i, at in enumerate(sorted(vote_times)):
+        points.setdefault(at, [None, None])[0] = float(i + 1)
+    for at, n, _comments in external:
+        points.setdefault(at, [None, None])[1] = float(n)
+    if not points:
+        return _note("No upvotes yet.")
+    xs = sorted(points)
+    local_last = 0.0
+    ext_last = 0.0
+    local, ext = [], []
+    for x in xs:
+        lv, ev = points[x]
+        local_last = lv if lv is not None else local_last
+        ext_last = ev if ev is not None else ext_last
+        local.append(local_last)
+        ext.append(ext_last)
+    if vote_times:
+        series.append(("paperfeed upvotes", local))
+    if external:
+        series.append(("Hugging Face upvotes", ext))
+    summary = (f"{len(vote_times)} paperfeed upvotes"
+               + (f"; {int(ext[-1])} on Hugging Face at the last reading" if external else ""))
+    return line_chart("Upvotes over time", xs, series, "upvotes", summary, step=True)
+
+
+def papers_per_day_chart(code: str, counts: Sequence[tuple[date, int]], days: int = 90) -> str:
+    """Papers per day in a category over its last `days` days of papers (days without papers: 0)."""
+    if not counts:
+        return _note(f"No dated papers in {code} yet.")
+    last = counts[-1][0]
+    first = max(counts[0][0], last - timedelta(days=days - 1))
+    by_day = dict(counts)
+    xs = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    ys = [float(by_day.get(d, 0)) for d in xs]
+    total = int(sum(ys))
+    return line_chart(f"Papers per day in {code}", xs, [("papers", ys)], "papers",
+                      f"{total} papers from {first} to {last}, at most {int(max(ys))} a day")
+
+
+def reading_chart(reading: dict[str, tuple[int, int]], limit: int = 12) -> str:
+    """A user's upvoted and collected papers by primary category (the most read categories)."""
+    rows = sorted(reading.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))[:limit]
+    if not rows:
+        return _note("Upvote or collect papers to see your reading by category.")
+    labels = [code for code, _ in rows]
+    up = [float(v[0]) for _, v in rows]
+    coll = [float(v[1]) for _, v in rows]
+    top = ", ".join(f"{c} ({int(u)} upvoted, {int(k)} collected)" for c, u, k in zip(labels, up, coll, strict=True))
+    return bar_chart("Your reading by category", labels, [("upvoted", up), ("collected", coll)],
+                     f"Most read: {top}")
+
+
+def topic_weeks_chart(name: str, weeks: Sequence[date], counts: Sequence[int]) -> str:
+    """Papers per week of one topic."""
+    peak = max(counts, default=0)
+    return line_chart(f"Papers per week: {name}", list(weeks), [("papers", [float(c) for c in counts])],
+                      "papers / week",
+                      f"{sum(counts)} papers over {len(weeks)} weeks; {counts[-1] if counts else 0} in the "
+                      f"last week, at most {peak} a week")
