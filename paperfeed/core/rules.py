@@ -10,13 +10,15 @@ from paperfeed.core.errors import BadRequest
 
 # The digest sections, in the order they take turns in (and are shown in). The one list: the
 # store validates against it, selection ranks by it, pages and emails title by it.
-DIGEST_SECTIONS: tuple[str, ...] = ("discussion", "searches", "authors", "categories", "recommended", "trending")
+DIGEST_SECTIONS: tuple[str, ...] = ("discussion", "searches", "authors", "categories", "recommended", "rising",
+                                    "trending")
 SECTION_TITLES = {
     "discussion": "Discussion: replies to you and comments on your papers",
     "searches": "Your saved searches",
     "authors": "Authors you follow",
     "categories": "Categories you follow",
     "recommended": "Recommended for you",
+    "rising": "Rising in your categories",
     "trending": "Trending",
 }
 FREQUENCIES = ("daily", "weekly")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from paperfeed.core.errors import PaperfeedError
@@ -37,6 +37,7 @@ from paperfeed.delivery.email.compose import DigestContent, Outgoing, build_mess
 from paperfeed.delivery.email.mailer import Mailer, open_mailer
 from paperfeed.delivery.email.tokens import email_secret
 from paperfeed.delivery.groups import run_group_digests
+from paperfeed.delivery.topics import load_topics
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.digest import (
     CandidatePool,
@@ -48,6 +49,7 @@ from paperfeed.ranking.digest import (
     select_digest,
 )
 from paperfeed.ranking.recommend import Example, Recommendation
+from paperfeed.ranking.topics import Topic
 from paperfeed.ranking.trending import TrendingParams, reference_time
 from paperfeed.store import Store
 from paperfeed.store.digests import ComposedDigest, DigestProfile, DigestSubscription
@@ -73,8 +75,9 @@ def build_pool(store: Store, settings: Settings, since: datetime | None, now: da
 
 
 def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces | None, examples: ExampleCache,
-               start: datetime, now: datetime, index: SearchIndex | None) -> list[Pick]:
-    """One user's picks from the pool for the window (start, now]."""
+               start: datetime, now: datetime, index: SearchIndex | None,
+               rising: Sequence[Topic] = (), rising_share: float = 0.2) -> list[Pick]:
+    """One user's picks from the pool for the window (start, now]; `rising`: the built topics."""
     sub = prof.subscription
     exclude = prof.sent_recently | set(prof.upvoted) | set(prof.collected) | set(prof.less) | set(prof.more)
     allowed = pool.window_mask(start, now, exclude)
@@ -89,7 +92,8 @@ def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces |
         categories=prof.categories, authors=prof.authors,
     )
     picks = select_digest(pool, interests, allowed, sub.sections, sub.max_papers,
-                          [Pick(r.paper_id, "recommended", "", r.score) for r in recs.values()], index=index)
+                          [Pick(r.paper_id, "recommended", "", r.score) for r in recs.values()], index=index,
+                          rising=rising, rising_share=rising_share)
     if not any(p.section == "recommended" for p in picks):
         return picks
     # reasons only for the recommendations that made it into the digest
@@ -134,6 +138,7 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
     spaces = FeatureSpaces(pool, examples, _vectors(index)) if wants_recs and len(pool) else None
     uids = [u.id for u, _ in mine]
+    rising = _rising(settings, profiles.values())
     talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
                                     if "discussion" in p.subscription.sections}, now)
     for i in range(0, len(uids), COMPOSE_BATCH):
@@ -146,7 +151,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         for prof in batch:
             uid = prof.user.id
             start, gap = windows[uid]
-            picks = select_for(prof, pool, spaces, examples, start, now, index)
+            picks = select_for(prof, pool, spaces, examples, start, now, index, rising,
+                               settings.topics_rising_share)
             key = periods[uid].key
             results.append(ComposedDigest(
                 delivery_id=won[uid], user_id=uid, items=[*talk.get(uid, []), *(p.as_dict() for p in picks)],
@@ -199,6 +205,14 @@ def open_index(settings: Settings, store: Store) -> SearchIndex | None:
     return index
 
 
+def _rising(settings: Settings, profiles: Iterable[DigestProfile]) -> tuple[Topic, ...]:
+    """The built topics when some digest wants the "rising" section (topics.json read once per run)."""
+    if not any("rising" in p.subscription.sections and p.categories for p in profiles):
+        return ()
+    built = load_topics(settings)
+    return built.topics if built else ()
+
+
 def _vectors(index: SearchIndex | None) -> VectorSource | None:
     return index.semantic if index is not None and index.semantic.count() else None
 
@@ -220,7 +234,8 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
     if "recommended" in sub.sections and len(pool):
         spaces = FeatureSpaces(pool, examples, _vectors(index))
         spaces.prepare(ex_ids)
-    picks = select_for(prof, pool, spaces, examples, start, now, index)
+    picks = select_for(prof, pool, spaces, examples, start, now, index, _rising(settings, [prof]),
+                       settings.topics_rising_share)
     if "discussion" in sub.sections:
         talk = discussion_items(store, {user.id: start}, now).get(user.id, [])
         picks = [Pick(int(it["paper_id"]), "discussion", it["reason"]) for it in talk] + picks

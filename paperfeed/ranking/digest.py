@@ -27,6 +27,7 @@ from paperfeed.core.rules import DIGEST_SECTIONS
 from paperfeed.index.text import analyse, term_counts, words
 from paperfeed.ranking.categories import category_name, resolve_category
 from paperfeed.ranking.search import MAX_K, Hit, Searchable, search_papers
+from paperfeed.ranking.topics import Topic, growth_label, rising_in
 from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
 
 BoolArray = npt.NDArray[np.bool_]
@@ -296,6 +297,20 @@ def _ranked_trending(pool: CandidatePool, allowed: BoolArray, limit: int) -> lis
     return out
 
 
+def _ranked_rising(pool: CandidatePool, topics: Sequence[Topic], categories: Sequence[str], allowed: BoolArray,
+                   limit: int, min_share: float) -> list[Pick]:
+    """New papers of growing topics whose papers are mostly in a followed category, per topic by trending."""
+    per: list[list[Pick]] = []
+    for topic, code in rising_in(topics, categories, min_share):
+        rows = np.asarray([r for r in (pool.row_of.get(pid, -1) for pid in topic.paper_ids)
+                           if r >= 0 and allowed[r]], dtype=np.int64)
+        rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))][:limit]
+        reason = (f"rising topic “{topic.name}” ({growth_label(topic.growth)} share of recent papers), "
+                  f"in {code}, which you follow")
+        per.append([Pick(int(pool.ids[r]), "rising", reason, topic.growth) for r in rows])
+    return _interleave(per)
+
+
 def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
     out: list[Pick] = []
     seen: set[int] = set()
@@ -309,11 +324,13 @@ def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
 
 
 def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray, sections: Sequence[str],
-                  max_papers: int, recommended: Sequence[Pick] = (), index: Searchable | None = None) -> list[Pick]:
+                  max_papers: int, recommended: Sequence[Pick] = (), index: Searchable | None = None,
+                  rising: Sequence[Topic] = (), rising_share: float = 0.2) -> list[Pick]:
     """Choose up to max_papers picks: sections take turns, a paper appears once, order by section.
 
     Saved searches and followed authors need the search index (they are searches); without one
-    those sections stay empty.
+    those sections stay empty. "rising" takes the new papers of growing topics (`rising`, from
+    topics.json) in the followed categories.
     """
     enabled = [s for s in DIGEST_SECTIONS if s in sections]
     ranked: dict[str, list[Pick]] = {}
@@ -327,6 +344,8 @@ def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray,
         ranked["categories"] = _ranked_categories(pool, interests.categories, allowed, max_papers)
     if "recommended" in enabled and recommended:
         ranked["recommended"] = list(recommended)
+    if "rising" in enabled and rising and interests.categories:
+        ranked["rising"] = _ranked_rising(pool, rising, interests.categories, allowed, max_papers, rising_share)
     if "trending" in enabled:
         ranked["trending"] = _ranked_trending(pool, allowed, max_papers)
     chosen: dict[str, list[Pick]] = {s: [] for s in enabled}

@@ -143,7 +143,7 @@ class VoteStore:
                                 .order_by(votes.c.created_at)).scalars()
             return [utc(r) or now_utc() for r in rows]
 
-    def papers_per_day(self, category: str, since: date, until: date | None = None) -> list[tuple[date, int]]:
+    def papers_per_day(self, category: str, since: date | None, until: date | None = None) -> list[tuple[date, int]]:
         """Papers per day in a category (primary or cross-listed) from `since`, oldest first."""
         query = filter_papers(select(papers.c.day, func.count()), since, until, category)
         with self.engine.connect() as conn:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.core.ids import MAX_ID
+from paperfeed.delivery import charts
 from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web import verify_routes
 from paperfeed.delivery.web.deps import (
@@ -162,6 +163,8 @@ def _profile(request: Request, user_id: int, new_token: str | None) -> HTMLRespo
         "new_token": new_token,
         "submissions": state.store.list_submissions(user_id=user_id, limit=20),
         "profile_user": user,
+        "reading_chart": state.cached(("chart-reading", user_id), lambda: charts.reading_chart(
+            state.store.reading_by_category(user_id))),
     }
     return render(request, "profile.html", ctx)
 

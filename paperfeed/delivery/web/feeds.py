@@ -1,4 +1,4 @@
-"""Atom feeds (feedgen): the daily papers, trending, one category, one search query."""
+"""Atom feeds (feedgen): the daily papers, trending, one category, one search query, emerging topics."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from paperfeed.core.errors import NotFound
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_name, is_category
 from paperfeed.delivery.web.state import WebState, get_state
+from paperfeed.delivery.web.topic_routes import current_topics, file_stamp
+from paperfeed.ranking.topics import growth_label
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 FEED_SIZE = 50
@@ -125,3 +127,38 @@ def search_feed(request: Request, q: str = Query("", max_length=500), category: 
                            result.cards)
 
     return _respond(state, state.cached(("feed-search", q, category, author), compute))
+
+
+@router.get("/topics.xml")
+def topics_feed(request: Request) -> Response:
+    """Emerging topics, fastest growing first: one entry per topic, updated with each build."""
+    state = get_state(request)
+
+    def compute() -> bytes:
+        tf = current_topics(state)
+        base = state.settings.base_url.rstrip("/")
+        fg = FeedGenerator()
+        fg.id(base + "/topics")
+        fg.title("paperfeed: emerging topics")
+        fg.link(href=base + "/topics", rel="alternate")
+        fg.subtitle("Clusters of the last weeks' papers whose share of papers and votes grows fastest.")
+        fg.language("en")
+        fg.generator("paperfeed")
+        built = tf.built_at if tf else datetime.now(UTC)
+        for t in reversed(tf.topics[:FEED_SIZE] if tf else ()):  # feedgen prepends entries
+            entry = fg.add_entry()
+            url = f"{base}/topics/{t.id}"
+            # the id names the build: topic ids are ranks, renumbered by every build
+            entry.id(f"{url}#{built:%Y%m%dT%H%M%S}")
+            entry.title(_x(f"{t.name} ({growth_label(t.growth)} share)"))
+            entry.link(href=url, rel="alternate")
+            cats = ", ".join(code for code, _ in t.categories[:5])
+            entry.summary(_x(f"{t.papers} papers, {t.votes} upvotes; terms: {', '.join(t.terms)}"
+                             + (f"; categories: {cats}" if cats else "")), type="text")
+            entry.published(built)
+            entry.updated(built)
+        fg.updated(built)
+        body: bytes = fg.atom_str(pretty=False)
+        return body
+
+    return _respond(state, state.cached(("feed-topics", file_stamp(state)), compute))

@@ -12,7 +12,7 @@ from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
-from paperfeed.delivery.web import discussion_routes
+from paperfeed.delivery.web import discussion_routes, topic_routes
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import (
@@ -118,7 +118,8 @@ def category_page(request: Request, code: str, day: str | None = None, period: s
 
     def context() -> dict[str, Any]:
         lst = sv.listing(get_state(request), the_day, period, category=code, page=page_no, user_id=_uid(user))
-        return {"listing": lst, "code": code, "title": code}
+        return {"listing": lst, "code": code, "title": code,
+                "day_chart": topic_routes.category_chart(get_state(request), code)}
 
     return render(request, "category.html", context, cache_key=("category", code, the_day, period, page_no))
 
@@ -137,6 +138,7 @@ def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
             "voted": bool(user and state.store.voted_by(user.id, [paper_id])),
             "links": papers.links(paper),
             "similar": sv.similar(state, paper_id, 8),
+            "upvote_chart": topic_routes.paper_chart(state, paper_id),
             "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
             "my_collections": state.store.user_collections(user.id) if user else [],
             "title": paper.title,

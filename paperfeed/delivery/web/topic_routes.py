@@ -1,0 +1,130 @@
+"""Emerging topics pages (/topics, /topics/<id>) and the SVG chart endpoints (/charts/...)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+
+from paperfeed.core.errors import NotFound
+from paperfeed.core.ids import MAX_ID
+from paperfeed.delivery import charts
+from paperfeed.delivery.topics import TopicsFile, load_topics, topics_extra_installed, topics_path
+from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.web.categories import is_category
+from paperfeed.delivery.web.deps import page_user, render
+from paperfeed.delivery.web.state import WebState, get_state
+from paperfeed.ranking.topics import EXTRA_HINT, Topic, growth_label
+
+router = APIRouter(include_in_schema=False)
+DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TOPIC_PAPERS = 50
+CHART_DAYS = 90
+
+
+def file_stamp(state: WebState) -> float:
+    """The topics file's modification time (0 when absent): part of every topics cache key."""
+    try:
+        return topics_path(state.settings).stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def current_topics(state: WebState) -> TopicsFile | None:
+    """topics.json as last built (re-read when the file changes)."""
+    found: TopicsFile | None = state.cached(("topics-file", file_stamp(state)),
+                                            lambda: load_topics(state.settings))
+    return found
+
+
+def topic_chart(state: WebState, topic: Topic) -> str:
+    """The topic's papers-per-week chart (cached per build of the file)."""
+    svg: str = state.cached(("chart-topic", file_stamp(state), topic.id),
+                            lambda: charts.topic_weeks_chart(topic.name, topic.weeks, topic.weekly_papers))
+    return svg
+
+
+def paper_chart(state: WebState, paper_id: int) -> str:
+    """Upvotes over time of one paper (community votes and the outside upvote history)."""
+    svg: str = state.cached(("chart-paper", paper_id), lambda: charts.paper_upvotes_chart(
+        state.store.vote_times(paper_id), state.store.upvote_history(paper_id)))
+    return svg
+
+
+def category_chart(state: WebState, code: str) -> str:
+    """Papers per day in a category over its last CHART_DAYS days of papers."""
+    def compute() -> str:
+        return charts.papers_per_day_chart(code, state.store.papers_per_day(code, None), CHART_DAYS)
+
+    svg: str = state.cached(("chart-category", code), compute)
+    return svg
+
+
+def _svg(body: str) -> Response:
+    if not body.startswith("<svg"):
+        raise NotFound(charts.EXTRA_NOTE if not charts.charts_available() else "nothing to chart yet")
+    return Response(body, media_type="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/topics", response_class=HTMLResponse)
+def topics_page(request: Request) -> HTMLResponse:
+    """Emerging topics: clusters of the last weeks' papers, fastest growing first, with charts."""
+    state = get_state(request)
+
+    def context() -> dict[str, Any]:
+        tf = current_topics(state)
+        rows = [(t, growth_label(t.growth), topic_chart(state, t)) for t in (tf.topics if tf else ())]
+        missing = None if topics_extra_installed() else EXTRA_HINT
+        return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing}
+
+    return render(request, "topics.html", context, cache_key=("topics", file_stamp(state)))
+
+
+@router.get("/topics/{topic_id}", response_class=HTMLResponse)
+def topic_page(request: Request, topic_id: DbId) -> HTMLResponse:
+    """One topic: its terms, growth, papers per week and its papers (best first)."""
+    state = get_state(request)
+    user = page_user(request)
+    tf = current_topics(state)
+    topic = tf.topic(topic_id) if tf else None
+    if tf is None or topic is None:
+        raise NotFound(f"no topic {topic_id} (topics are rebuilt daily; see /topics)")
+
+    def context() -> dict[str, Any]:
+        assert topic is not None
+        cards = sv.make_cards(state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None)
+        return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_label(topic.growth),
+                "chart": topic_chart(state, topic), "cards": cards}
+
+    return render(request, "topic.html", context, cache_key=("topic", file_stamp(state), topic_id))
+
+
+@router.get("/charts/topics/{topic_id}.svg")
+def topic_chart_svg(request: Request, topic_id: DbId) -> Response:
+    """A topic's papers per week as an SVG image."""
+    state = get_state(request)
+    tf = current_topics(state)
+    topic = tf.topic(topic_id) if tf else None
+    if topic is None:
+        raise NotFound(f"no topic {topic_id}")
+    return _svg(topic_chart(state, topic))
+
+
+@router.get("/charts/papers/{paper_id}/upvotes.svg")
+def paper_chart_svg(request: Request, paper_id: DbId) -> Response:
+    """A paper's upvotes over time as an SVG image."""
+    state = get_state(request)
+    if state.store.get_paper(paper_id) is None:
+        raise NotFound(f"no paper {paper_id}")
+    return _svg(paper_chart(state, paper_id))
+
+
+@router.get("/charts/c/{code}.svg")
+def category_chart_svg(request: Request, code: str) -> Response:
+    """Papers per day in a category as an SVG image."""
+    if not is_category(code):
+        raise NotFound(f"no arXiv category {code!r}")
+    return _svg(category_chart(get_state(request), code))
+
