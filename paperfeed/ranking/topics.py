@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.index.text import analyse
 
 FloatMatrix = npt.NDArray[np.float32]
 EXTRA_HINT = "emerging topics need the topics extra: pip install 'paperfeed[topics]'"
@@ -158,7 +159,8 @@ def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: in
 
     c-TF-IDF (as BERTopic): tf = a term's count in the cluster / the cluster's words, weighted by
     log(1 + mean words per cluster / the term's count over all clusters). A unigram already inside a
-    chosen bigram is skipped, so names read "graph neural, message passing" not "graph, neural".
+    chosen bigram, or a plural of a chosen word, is skipped ("graph neural, message passing", not
+    "graph, neural"; "game" once, not "games, game").
     """
     _sklearn()
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
@@ -179,16 +181,17 @@ def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: in
     out: list[tuple[str, ...]] = []
     for c in range(k):
         chosen: list[str] = []
-        for j in np.argsort(-score[c], kind="stable")[: top * 6]:
+        stems: list[set[str]] = []
+        for j in np.argsort(-score[c], kind="stable")[: top * 8]:
             if score[c, j] <= 0:
                 break
             term = str(vocab[j])
-            if any(term in t.split() or t in term.split() or term == t for t in chosen):
-                continue
-            parts = term.split()
-            if len(parts) == 2 and parts[0] == parts[1]:
+            # the one text analysis (stemmed): "game" after "games", "graph" beside "graph neural"
+            key = set(analyse(term))
+            if not key or len(key) < len(term.split()) or any(key <= s or s <= key for s in stems):
                 continue
             chosen.append(term)
+            stems.append(key)
             if len(chosen) == top:
                 break
         out.append(tuple(chosen))

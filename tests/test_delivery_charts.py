@@ -1,0 +1,55 @@
+"""The SVG charts: accessible, deterministic, no inline styles, and a note when there is no data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from paperfeed.delivery import charts
+
+
+def test_line_chart_is_accessible_deterministic_svg_without_styles() -> None:
+    weeks = [date(2026, 1, 5) + timedelta(days=7 * i) for i in range(6)]
+    svg = charts.topic_weeks_chart("diffusion, denoising", weeks, [1, 2, 4, 8, 16, 32])
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert 'role="img"' in svg and "<title>Papers per week: diffusion, denoising</title>" in svg
+    assert 'aria-label="Papers per week: diffusion, denoising. 63 papers over 6 weeks; 32 in the last week' in svg
+    assert "style=" not in svg and "<style" not in svg and "<metadata" not in svg
+    assert 'width="' not in svg.split(">", 1)[0]  # scales with the page through its viewBox
+    assert charts.topic_weeks_chart("diffusion, denoising", weeks, [1, 2, 4, 8, 16, 32]) == svg
+
+
+def test_presentational_turns_styles_into_attributes() -> None:
+    raw = ('<svg><defs><style type="text/css">*{stroke-linejoin: round}</style></defs>'
+           '<path style="fill: none; stroke: #2b6cb0; stroke-width: 1.8"/>'
+           '<text style="font: 9px \'DejaVu Sans\'; text-anchor: middle">x</text></svg>')
+    out = charts.presentational(raw)
+    assert out == ('<svg><defs></defs><path fill="none" stroke="#2b6cb0" stroke-width="1.8"/>'
+                   '<text font-size="9px" font-family="\'DejaVu Sans\'" text-anchor="middle">x</text></svg>')
+
+
+def test_paper_upvotes_chart_series() -> None:
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    votes = [t0 + timedelta(hours=h) for h in (1, 5, 9)]
+    history = [(t0, 10, None), (t0 + timedelta(hours=6), 25, 2)]
+    svg = charts.paper_upvotes_chart(votes, history)
+    assert "3 paperfeed upvotes; 25 on Hugging Face at the last reading" in svg
+    assert "paperfeed upvotes" in svg and "Hugging Face upvotes" in svg  # the legend
+    assert charts.paper_upvotes_chart([], []) == '<p class="notice chart-missing">No upvotes yet.</p>'
+
+
+def test_category_and_reading_charts() -> None:
+    counts = [(date(2026, 3, 2), 5), (date(2026, 3, 4), 7)]
+    svg = charts.papers_per_day_chart("cs.CV", counts)
+    assert "12 papers from 2026-03-02 to 2026-03-04, at most 7 a day" in svg
+    reading = {"cs.CV": (3, 1), "cs.CL": (0, 2), "math.AG": (1, 0)}
+    svg = charts.reading_chart(reading)
+    assert "Most read: cs.CV (3 upvoted, 1 collected), cs.CL (0 upvoted, 2 collected)" in svg
+    assert "Upvote or collect" in charts.reading_chart({})
+
+
+def test_without_matplotlib_a_note_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "charts_available", lambda: False)
+    note = charts.topic_weeks_chart("x", [date(2026, 1, 5)], [1])
+    assert "<svg" not in note and "paperfeed[topics]" in note
