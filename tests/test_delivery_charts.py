@@ -53,3 +53,11 @@ def test_without_matplotlib_a_note_names_the_extra(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(charts, "charts_available", lambda: False)
     note = charts.topic_weeks_chart("x", [date(2026, 1, 5)], [1])
     assert "<svg" not in note and "paperfeed[topics]" in note
+
+
+def test_one_day_and_one_instant_charts_draw() -> None:
+    """A single day or a single vote still has a date axis (matplotlib would warn on a zero range)."""
+    assert charts.papers_per_day_chart("cs.CL", [(date(2026, 3, 2), 4)]).startswith("<svg")
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert charts.paper_upvotes_chart([at], []).startswith("<svg")
+    assert charts.paper_upvotes_chart([at, at + timedelta(minutes=5)], [(at, 3, None)]).startswith("<svg")

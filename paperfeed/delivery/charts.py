@@ -115,9 +115,11 @@ def line_chart(title: str, xs: Sequence[date | datetime], series: Sequence[tuple
             ax.step(x, list(ys), where="post", label=label, color=colour, linewidth=1.8)
         else:
             ax.plot(x, list(ys), label=label, color=colour, linewidth=1.8, marker="o", markersize=3)
+    if float(x.max() - x.min()) < 0.5:  # one day (or a few hours): give the date axis a range
+        ax.set_xlim(float(x.min()) - 1.0, float(x.max()) + 1.0)
     ax.set_ylabel(ylabel, fontsize=9)
     ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(maxticks=7)  # type: ignore[no-untyped-call]
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     if len(series) > 1:
