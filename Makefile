@@ -27,11 +27,12 @@ install: $(VENV)/.installed
 # Install, load the bundled real sample (Hugging Face Daily Papers days with upvotes, plus undated
 # listing-page papers; the ingest makes them searchable by words at once), serve on
 # http://127.0.0.1:$(PORT). `index build` runs in the background meanwhile: it embeds the papers for
-# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log).
+# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log),
+# then finds the emerging topics (/topics) by those embeddings.
 run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
-	$(PY) -m paperfeed index build >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
-	  trap 'kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
+	{ $(PY) -m paperfeed index build && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
+	  trap 'pkill -P $$! 2>/dev/null; kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
 
 # Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
 chromium:
