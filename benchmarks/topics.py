@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paperfeed.core.models import Paper  # noqa: E402
-from paperfeed.ranking.topics import (  # noqa: E402
+from paperfeed.core.models import Paper
+from paperfeed.ranking.topics import (
     TopicParams,
     auto_clusters,
     cluster,
@@ -42,7 +42,7 @@ from paperfeed.ranking.topics import (  # noqa: E402
     rank_topics,
     week_start,
 )
-from paperfeed.sources import read_records  # noqa: E402
+from paperfeed.sources import read_records
 
 OUT = ROOT / "bench-output"
 

@@ -30,7 +30,13 @@ from paperfeed.delivery.topics import (
 )
 from paperfeed.delivery.worker import maybe_build_topics
 from paperfeed.index import open_search_index
-from paperfeed.ranking.topics import TopicParams, auto_clusters, lsa_vectors, rank_topics, week_start
+from paperfeed.ranking.topics import (
+    TopicParams,
+    auto_clusters,
+    lsa_vectors,
+    rank_topics,
+    week_start,
+)
 from paperfeed.sources import read_records
 from paperfeed.store import Store
 from tests._digest_fixtures import add_user
