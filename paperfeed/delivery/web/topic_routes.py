@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -38,11 +40,14 @@ def current_topics(state: WebState) -> TopicsFile | None:
     return found
 
 
-def topic_chart(state: WebState, topic: Topic) -> str:
-    """The topic's papers-per-week chart (cached per build of the file)."""
-    svg: str = state.cached(("chart-topic", file_stamp(state), topic.id),
-                            lambda: charts.topic_weeks_chart(topic.name, topic.weeks, topic.weekly_papers))
-    return svg
+@functools.lru_cache(maxsize=256)
+def _weeks_svg(name: str, weeks: tuple[date, ...], counts: tuple[int, ...], drawable: bool) -> str:
+    return charts.topic_weeks_chart(name, weeks, counts)  # `drawable` keys the cache: a note otherwise
+
+
+def topic_chart(topic: Topic) -> str:
+    """The topic's papers-per-week chart: drawn once per process and build (it changes only with the file)."""
+    return _weeks_svg(topic.name, topic.weeks, topic.weekly_papers, charts.charts_available())
 
 
 def paper_chart(state: WebState, paper_id: int) -> str:
@@ -75,7 +80,7 @@ def topics_page(request: Request) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         tf = current_topics(state)
-        rows = [(t, growth_label(t.growth), topic_chart(state, t)) for t in (tf.topics if tf else ())]
+        rows = [(t, growth_label(t.growth), topic_chart(t)) for t in (tf.topics if tf else ())]
         missing = None if topics_extra_installed() else EXTRA_HINT
         return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing}
 
@@ -96,7 +101,7 @@ def topic_page(request: Request, topic_id: DbId) -> HTMLResponse:
         assert topic is not None
         cards = sv.make_cards(state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None)
         return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_label(topic.growth),
-                "chart": topic_chart(state, topic), "cards": cards}
+                "chart": topic_chart(topic), "cards": cards}
 
     return render(request, "topic.html", context, cache_key=("topic", file_stamp(state), topic_id))
 
@@ -109,7 +114,7 @@ def topic_chart_svg(request: Request, topic_id: DbId) -> Response:
     topic = tf.topic(topic_id) if tf else None
     if topic is None:
         raise NotFound(f"no topic {topic_id}")
-    return _svg(topic_chart(state, topic))
+    return _svg(topic_chart(topic))
 
 
 @router.get("/charts/papers/{paper_id}/upvotes.svg")
