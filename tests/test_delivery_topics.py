@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.cli import cli
-from paperfeed.delivery.digests import preview
+from paperfeed.delivery.digests import preview, run_digests
 from paperfeed.delivery.topics import (
     VECTORS_EMBEDDINGS,
     VECTORS_LSA,
@@ -131,9 +131,9 @@ def test_digest_rising_section_picks_the_rising_topic_in_the_users_category(sett
                                                                            store: Store) -> None:
     settings, theme_of = _seed(settings, store)
     build_topics(settings, store)
-    follows_cv = add_user(store, "vera", sections=["rising", "trending"])
+    follows_cv = add_user(store, "vera", sections=["rising", "trending"], send_hour=0)
     store.follow(follows_cv.id, "category", "cs.CV")
-    follows_quantum = add_user(store, "quinn", sections=["rising"])
+    follows_quantum = add_user(store, "quinn", sections=["rising"], send_hour=0)
     store.follow(follows_quantum.id, "category", "quant-ph")
     now = datetime.now(UTC) + timedelta(minutes=1)  # the papers were first seen just now
     picks, message = preview(settings, store, follows_cv, now)
@@ -145,6 +145,11 @@ def test_digest_rising_section_picks_the_rising_topic_in_the_users_category(sett
     assert body is not None and "Rising in your categories" in body.get_content()
     # quant-ph's topic is shrinking: nothing rises there
     assert preview(settings, store, follows_quantum, now)[0] == []
+    # the digest job composes the same section (daily at 00:00 UTC: due now, over the last day)
+    run_digests(settings, store, now=now, send=False)
+    composed = store.delivery_log(user_id=follows_cv.id)[0].items
+    assert [it["paper_id"] for it in composed if it["section"] == "rising"] == [p.paper_id for p in rising]
+    assert store.delivery_log(user_id=follows_quantum.id)[0].items == []
 
 
 @pytest.mark.slow
