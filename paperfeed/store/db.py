@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import stat
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alembic import command
