@@ -26,6 +26,7 @@ from paperfeed.store.deliveries import DeliveryStore
 from paperfeed.store.groups import GroupStore
 from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
+from paperfeed.store.profiles import ProfileStore
 from paperfeed.store.runs import RunStore
 from paperfeed.store.security import SecurityRepo
 from paperfeed.store.sources import SourceStore
@@ -93,10 +94,11 @@ def _alembic_config(engine_conn: Any) -> Config:
 
 
 class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
-            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore, AlertStore):
+            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore, AlertStore,
+            ProfileStore):
     """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
     repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
-    deliveries, leases, comments, authors, groups, followed sources, alerts)."""
+    deliveries, leases, comments, authors, groups, followed sources, alerts, profiles)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
