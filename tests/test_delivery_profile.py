@@ -179,3 +179,33 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
     with pytest.raises(BadRequest, match="wrong password"):
         profile.delete_own_account(store, bob, "not his password")
     assert store.get_user_by_name("bob") is not None
+
+
+def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from paperfeed.delivery.cli import cli
+
+    ada, _ = _people(store)
+    before = profile.export_profile(store, ada, NOW)
+    runner = CliRunner()
+    opts = ["--data-dir", str(tmp_path / "data"), "--database-url", store_url]
+    out = tmp_path / "ada.json"
+    r = runner.invoke(cli, ["users", "export", "ada", str(out), *opts], env={})
+    assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["account"]["username"] == "ada"
+    r = runner.invoke(cli, ["users", "delete", "ada", *opts], env={})
+    assert r.exit_code == 2 and "--yes" in r.output and store.get_user_by_name("ada") is not None
+    r = runner.invoke(cli, ["users", "delete", "ada", "--yes", *opts], env={})
+    assert r.exit_code == 0 and store.get_user_by_name("ada") is None
+    r = runner.invoke(cli, ["users", "import", str(out), *opts], env={})
+    assert r.exit_code == 0 and "created ada: " in r.output and "2 votes" in r.output, r.output
+    again = profile.export_profile(store, _user(store, "ada"), NOW)
+    assert again == before
+    r = runner.invoke(cli, ["users", "import", str(out), "--json", *opts], env={})
+    assert r.exit_code == 0 and json.loads(r.output)["added"] == {}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**before, "votes": [{"paper": {"arxiv_id": "2501.00001"}}]}))
+    r = runner.invoke(cli, ["users", "import", str(bad), "--as", "newbie", *opts], env={})
+    assert r.exit_code == 2 and "votes[0].created_at: expected an ISO 8601 time" in r.output
+    assert store.get_user_by_name("newbie") is None
