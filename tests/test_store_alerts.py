@@ -100,3 +100,32 @@ def test_events_before_the_tie_are_no_alert(store: Store) -> None:
     assert store.alerts([user.id]) == []
     store.upsert_papers([_v(3)])
     assert [a.key for a in store.alerts([user.id])] == ["3"]
+
+
+def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> None:
+    from sqlalchemy import text
+
+    from paperfeed.store import open_store
+
+    s = open_store(store_url, migrate=False)
+    try:
+        s.migrate("0008")
+        now = datetime(2025, 1, 1, tzinfo=UTC)
+        with s.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (username, email, password_hash, created_at) "
+                              "VALUES ('ada', 'ada@example.org', 'h', :n)"), {"n": now})
+            conn.execute(text("INSERT INTO subscriptions (user_id, sections, created_at, updated_at) "
+                              "VALUES (1, '[\"trending\", \"discussion\"]', :n, :n)"), {"n": now})
+        s.migrate()
+        assert s.get_subscription(1).sections == ("trending", "discussion", "alerts")  # type: ignore[union-attr]
+        s.upsert_papers([V1])
+        s.upsert_papers([_v(2)])
+        assert _events(s) == [("new_version", "2")]
+        s.downgrade("0008")
+        with s.engine.connect() as conn:
+            raw = conn.execute(text("SELECT sections FROM subscriptions")).scalar_one()
+            assert "alerts" not in raw and "paper_events" not in s.engine.dialect.get_table_names(conn)
+        s.migrate()
+        assert s.check() == []
+    finally:
+        s.close()

@@ -94,14 +94,17 @@ class _Reader:
 
     @staticmethod
     def fail(path: str, what: str) -> BadRequest:
+        """The error for a bad value at `path`."""
         return BadRequest(f"profile file: {path}: {what}")
 
     def obj(self, value: object, path: str) -> Json:
+        """An object."""
         if not isinstance(value, dict):
             raise self.fail(path, f"expected an object, got {type(value).__name__}")
         return value
 
     def items(self, doc: Json, key: str, limit: int = 100_000) -> list[tuple[str, Json]]:
+        """A list of objects (absent: empty), each with its path."""
         value = doc.get(key, [])
         if not isinstance(value, list):
             raise self.fail(key, f"expected a list, got {type(value).__name__}")
@@ -110,6 +113,7 @@ class _Reader:
         return [(f"{key}[{i}]", self.obj(v, f"{key}[{i}]")) for i, v in enumerate(value)]
 
     def text(self, doc: Json, key: str, path: str, optional: bool = False, limit: int = 1000) -> str | None:
+        """A string (None when optional and absent)."""
         value = doc.get(key)
         if value is None and optional:
             return None
@@ -121,23 +125,27 @@ class _Reader:
         return value
 
     def need(self, doc: Json, key: str, path: str, limit: int = 1000) -> str:
+        """A non-empty string."""
         value = self.text(doc, key, path, limit=limit)
         assert value is not None
         return value
 
     def integer(self, doc: Json, key: str, path: str) -> int:
+        """An integer."""
         value = doc.get(key)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.fail(f"{path}.{key}", f"expected an integer, got {value!r}")
         return value
 
     def flag(self, doc: Json, key: str, path: str) -> bool:
+        """true or false (absent: false)."""
         value = doc.get(key, False)
         if not isinstance(value, bool):
             raise self.fail(f"{path}.{key}", f"expected true or false, got {value!r}")
         return value
 
     def when(self, doc: Json, key: str, path: str, optional: bool = False) -> datetime | None:
+        """An ISO 8601 time, made UTC-aware."""
         value = doc.get(key)
         if value is None and optional:
             return None
@@ -150,6 +158,7 @@ class _Reader:
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def paper(self, doc: Json, path: str) -> tuple[str | None, str]:
+        """The (arxiv_id, title) reference in `paper`."""
         ref = self.obj(doc.get("paper"), f"{path}.paper")
         arxiv_id = self.text(ref, "arxiv_id", f"{path}.paper", optional=True, limit=64)
         title = self.text(ref, "title", f"{path}.paper", optional=arxiv_id is not None, limit=2000)
