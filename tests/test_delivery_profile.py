@@ -134,6 +134,7 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(store: Sto
     (lambda d: d["feedback"][0].update(signal=5), "feedback[0].signal: expected 1"),
     (lambda d: d["claims"].append({"paper": {"arxiv_id": "2501.00001"}}), "claims[1].author"),
     (lambda d: d["account"].update(email="nobody"), "account.email: not an email address"),
+    (lambda d: d["account"].update(username="a b"), "account.username: 'a b': 3 to 32 letters"),
 ])
 def test_malformed_file_says_what_and_stores_nothing(store: Store, other: Store, change: Any, message: str) -> None:
     ada, _ = _people(store)

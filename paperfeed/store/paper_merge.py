@@ -142,10 +142,23 @@ def event_fields(values: dict[str, Any]) -> dict[str, Any]:
     return {k: values.get(k) for k in _EVENT_FIELDS}
 
 
-def _code(values: dict[str, Any]) -> str | None:
-    """The paper's code link: the source's own, else the first repository named in its text."""
-    own = values.get("code_url")
-    return str(own) if own else find_text_links(values.get("abstract"), values.get("comment")).code
+def _text_code(values: dict[str, Any]) -> str | None:
+    return find_text_links(values.get("abstract"), values.get("comment")).code
+
+
+def _code_appeared(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The code link a merge brought: the source's own, else the first repository named in the text;
+    None when the paper had one already. The text is searched only when it matters (bulk re-ingests
+    of unchanged papers stay cheap)."""
+    if before.get("code_url"):
+        return None
+    if after.get("code_url"):
+        return None if _text_code(before) else str(after["code_url"])
+    same_text = all(before.get(k) == after.get(k) for k in ("abstract", "comment"))
+    if same_text:
+        return None
+    found = _text_code(after)
+    return found if found and not _text_code(before) else None
 
 
 def lifecycle_events(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
@@ -155,8 +168,8 @@ def lifecycle_events(before: dict[str, Any], after: dict[str, Any]) -> list[tupl
     old_v, new_v = before.get("version"), after.get("version")
     if old_v is not None and new_v is not None and int(new_v) > int(old_v):
         out.append(("new_version", str(int(new_v))))
-    code = _code(after)
-    if code and not _code(before):
+    code = _code_appeared(before, after)
+    if code:
         out.append(("code_link", code))
     if after.get("doi") and not before.get("doi"):
         out.append(("journal_ref", str(after["doi"])))

@@ -265,7 +265,8 @@ class PaperStore:
         if signals:
             conn.execute(insert(upvote_history), signals)
         # A merge into a stored paper may be news for its readers (a first ingest never is).
-        events = [(r.id or 0, kind, key) for r in rows if r.before is not None
+        events = [(r.id or 0, kind, key) for r in rows
+                  if r.before is not None and r.original_hash != r.values["content_hash"]
                   for kind, key in lifecycle_events(r.before, r.values)]
         if events:
             write_events(conn, events, now)

@@ -5,6 +5,7 @@ papers this site lacks are reported, never invented), and delete an account with
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ VERSION = 1
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TEXT = 10_000  # the longest text field (a comment body)
 Json = dict[str, Any]
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 # ----- export -------------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def parse_profile(raw: str | bytes) -> _Parsed:
         raise r.fail("version", f"this paperfeed reads version {VERSION}, got {doc.get('version')!r}")
     acc = r.obj(doc.get("account"), "account")
     email = r.need(acc, "email", "account", limit=320)
-    if "@" not in email:
+    if not _EMAIL.match(email):
         raise r.fail("account.email", f"not an email address: {email!r}")
     out = _Parsed(account={"username": r.need(acc, "username", "account", limit=64), "email": email,
                            "created_at": r.when(acc, "created_at", "account"),
@@ -310,8 +313,10 @@ def _target(store: Store, parsed: _Parsed, as_name: str | None) -> User | None:
     name = as_name or str(parsed.account["username"])
     found = store.get_user_by_name(name)
     if found is None:
-        if as_name:
-            parsed.account["username"] = as_name
+        if not _USERNAME.match(name):  # the sign-up form's rule (delivery/web/security.py)
+            raise BadRequest(f"{'--as' if as_name else 'profile file: account.username'}: {name!r}: "
+                             "3 to 32 letters, digits, '.', '_' or '-'")
+        parsed.account["username"] = name
         return None
     if as_name is None and found.email.lower() != str(parsed.account["email"]).lower():
         raise Conflict(f"account {name!r} exists here with another email: import with --as NAME")
