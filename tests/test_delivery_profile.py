@@ -194,7 +194,7 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
     out = tmp_path / "ada.json"
     r = runner.invoke(cli, ["users", "export", "ada", str(out), *opts], env={})
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["account"]["username"] == "ada"
+    assert json.loads(out.read_text())["account"]["username"] == "ada" and out.stat().st_mode & 0o077 == 0
     r = runner.invoke(cli, ["users", "delete", "ada", *opts], env={})
     assert r.exit_code == 2 and "--yes" in r.output and store.get_user_by_name("ada") is not None
     r = runner.invoke(cli, ["users", "delete", "ada", "--yes", *opts], env={})

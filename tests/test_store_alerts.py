@@ -129,3 +129,26 @@ def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> No
         assert s.check() == []
     finally:
         s.close()
+
+
+def test_a_digest_records_its_alerts_mailed_and_a_failed_one_gives_them_back(store: Store) -> None:
+    from paperfeed.store.digests import ComposedDigest
+
+    store.upsert_papers([V1])
+    pid = store.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
+    user = store.create_user("ada", "ada@example.org", "h")
+    store.add_vote(user.id, pid or 0)
+    store.upsert_papers([_v(2)])
+    events = [a.event_id for a in store.alerts([user.id], not_on="email")]
+    now = datetime.now(UTC)
+    for period, status in (("d:2026-01-01", "failed"), ("d:2026-01-02", "sent")):
+        won = store.claim_compose([(user.id, period)], "me", now)
+        item: dict[str, object] = {"paper_id": pid, "section": "alerts", "reason": "New version v2",
+                                   "events": events}
+        store.finish_compose([ComposedDigest(won[user.id], user.id, [item], f"<{period}@x>", user.email,
+                                             None, now, 0)], "me")
+        assert store.alerts([user.id], not_on="email") == [] and store.alerts([user.id])[0].mailed
+        assert store.claim_send(won[user.id], "me", now)
+        store.finish_send(won[user.id], "me", status)
+        left = store.alerts([user.id], not_on="email")
+        assert [a.event_id for a in left] == (events if status == "failed" else [])

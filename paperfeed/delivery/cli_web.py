@@ -226,6 +226,7 @@ def users_export(ctx: AppContext, username: str, file: str) -> None:
         click.echo(data, nl=False)
         return
     write_atomic(Path(file), data.encode("utf-8"))
+    Path(file).chmod(0o600)  # personal data: the owner reads it, nobody else
     click.echo(f"exported {user.username} to {file}", err=True)
 
 
