@@ -19,10 +19,14 @@ MON = date(2025, 3, 24)
 
 
 def test_replayed_new_version_alerts_its_upvoter_once(store_url: str, tmp_path: Path) -> None:
-    world = Replay(arxiv=load_arxiv(shared_file("arxiv-74k.jsonl.gz"), MON, MON, primary="cs.CL"), today=MON)
+    world = Replay(
+        arxiv=load_arxiv(shared_file("arxiv-74k.jsonl.gz"), MON, MON, primary="cs.CL"), today=MON
+    )
     with replaying(world) as server:
-        settings = load_settings({"data_dir": str(tmp_path / "data"), "database_url": store_url},
-                                 environ={**server.env(), "PAPERFEED_SOURCES_INITIAL_DAYS": "1"})
+        settings = load_settings(
+            {"data_dir": str(tmp_path / "data"), "database_url": store_url},
+            environ={**server.env(), "PAPERFEED_SOURCES_INITIAL_DAYS": "1"},
+        )
         store = open_store(store_url)
         try:
             add_source(store, "arxiv", ("cs.CL",))
@@ -42,7 +46,8 @@ def test_replayed_new_version_alerts_its_upvoter_once(store_url: str, tmp_path: 
                 assert runs[0].error is None
                 found = store.alerts([ada.id])
                 assert [(a.kind, a.key, a.paper_id, a.why) for a in found] == [
-                    ("new_version", "2", stored.id, "upvoted")]
+                    ("new_version", "2", stored.id, "upvoted")
+                ]
             assert store.alerts([bob.id]) == []
             assert store.get_paper_by_arxiv(target.id).version == 2  # type: ignore[union-attr]
             assert store.count_papers() == len(world.arxiv) and store.check() == []

@@ -61,8 +61,13 @@ def _people(store: Store) -> tuple[User, User]:
     store.add_to_collection(ada.id, coll.id, p1)
     store.add_to_collection(ada.id, coll.id, p3)
     store.create_collection(ada.id, "Empty")
-    store.save_subscription(ada.id, frequency="weekly", weekday=2, timezone="Europe/Berlin",
-                            sections=("alerts", "discussion", "trending"))
+    store.save_subscription(
+        ada.id,
+        frequency="weekly",
+        weekday=2,
+        timezone="Europe/Berlin",
+        sections=("alerts", "discussion", "trending"),
+    )
     store.add_saved_search(ada.id, "diffusion protein", name="proteins", category="q-bio.BM")
     store.follow(ada.id, "category", "cs.CL")
     store.follow(ada.id, "author", "Alan Turing")
@@ -103,7 +108,9 @@ def test_export_import_export_is_the_same_file(store: Store, other: Store) -> No
     assert again == first
 
 
-def test_import_twice_changes_nothing_and_missing_papers_are_reported(store: Store, other: Store) -> None:
+def test_import_twice_changes_nothing_and_missing_papers_are_reported(
+    store: Store, other: Store
+) -> None:
     ada, _ = _people(store)
     last = paper_id(store, SAMPLE[-1].arxiv_id or "")
     store.add_vote(ada.id, last)
@@ -124,19 +131,36 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(store: Sto
         profile.import_profile(other, profile.export_json(store, _user(store, "bob"), NOW))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format="something-else"), "format: expected 'paperfeed-profile'"),
-    (lambda d: d.update(version=2), "version: this paperfeed reads version 1"),
-    (lambda d: d["votes"][1].update(created_at="yesterday"), "votes[1].created_at: expected an ISO 8601 time"),
-    (lambda d: d["votes"][0].update(paper={}), "votes[0].paper.title: expected a non-empty string"),
-    (lambda d: d["subscription"].update(timezone="Mars/Olympus"), "subscription: unknown time zone"),
-    (lambda d: d["collections"][0]["papers"][1].update(paper=7), "collections[0].papers[1].paper: expected an object"),
-    (lambda d: d["feedback"][0].update(signal=5), "feedback[0].signal: expected 1"),
-    (lambda d: d["claims"].append({"paper": {"arxiv_id": "2501.00001"}}), "claims[1].author"),
-    (lambda d: d["account"].update(email="nobody"), "account.email: not an email address"),
-    (lambda d: d["account"].update(username="a b"), "account.username: 'a b': 3 to 32 letters"),
-])
-def test_malformed_file_says_what_and_stores_nothing(store: Store, other: Store, change: Any, message: str) -> None:
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(format="something-else"), "format: expected 'paperfeed-profile'"),
+        (lambda d: d.update(version=2), "version: this paperfeed reads version 1"),
+        (
+            lambda d: d["votes"][1].update(created_at="yesterday"),
+            "votes[1].created_at: expected an ISO 8601 time",
+        ),
+        (
+            lambda d: d["votes"][0].update(paper={}),
+            "votes[0].paper.title: expected a non-empty string",
+        ),
+        (
+            lambda d: d["subscription"].update(timezone="Mars/Olympus"),
+            "subscription: unknown time zone",
+        ),
+        (
+            lambda d: d["collections"][0]["papers"][1].update(paper=7),
+            "collections[0].papers[1].paper: expected an object",
+        ),
+        (lambda d: d["feedback"][0].update(signal=5), "feedback[0].signal: expected 1"),
+        (lambda d: d["claims"].append({"paper": {"arxiv_id": "2501.00001"}}), "claims[1].author"),
+        (lambda d: d["account"].update(email="nobody"), "account.email: not an email address"),
+        (lambda d: d["account"].update(username="a b"), "account.username: 'a b': 3 to 32 letters"),
+    ],
+)
+def test_malformed_file_says_what_and_stores_nothing(
+    store: Store, other: Store, change: Any, message: str
+) -> None:
     ada, _ = _people(store)
     doc = profile.export_profile(store, ada, NOW)
     change(doc)
@@ -145,7 +169,7 @@ def test_malformed_file_says_what_and_stores_nothing(store: Store, other: Store,
         profile.import_profile(other, json.dumps(doc))
     assert _facts(other) == facts
     with pytest.raises(BadRequest, match="not JSON"):
-        profile.import_profile(other, b"{\"format\": ")
+        profile.import_profile(other, b'{"format": ')
 
 
 def _rows_of(store: Store, user_id: int) -> dict[str, int]:
@@ -156,7 +180,9 @@ def _rows_of(store: Store, user_id: int) -> dict[str, int]:
         for table in insp.get_table_names():
             for col in ("user_id", "created_by", "shared_by", "hidden_by"):
                 if col in {c["name"] for c in insp.get_columns(table)}:
-                    n = conn.execute(text(f'SELECT count(*) FROM "{table}" WHERE "{col}" = :u'), {"u": user_id})
+                    n = conn.execute(
+                        text(f'SELECT count(*) FROM "{table}" WHERE "{col}" = :u'), {"u": user_id}
+                    )
                     out[f"{table}.{col}"] = int(n.scalar_one())
     return out
 
@@ -173,7 +199,10 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
     assert store.check() == []
     bob_after = profile.export_profile(store, bob, NOW)
     # bob's reply stays, moved up to the paper (ada's comment is gone); the rest of bob's data as it was
-    assert bob_after["comments"][0]["reply_to"] is None and bob_after["comments"][0]["body"] == "I disagree."
+    assert (
+        bob_after["comments"][0]["reply_to"] is None
+        and bob_after["comments"][0]["body"] == "I disagree."
+    )
     bob_after["comments"][0]["reply_to"] = bob_before["comments"][0]["reply_to"]
     assert bob_after == bob_before
     assert [c.author for c in store.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
@@ -194,7 +223,10 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
     out = tmp_path / "ada.json"
     r = runner.invoke(cli, ["users", "export", "ada", str(out), *opts], env={})
     assert r.exit_code == 0, r.output
-    assert json.loads(out.read_text())["account"]["username"] == "ada" and out.stat().st_mode & 0o077 == 0
+    assert (
+        json.loads(out.read_text())["account"]["username"] == "ada"
+        and out.stat().st_mode & 0o077 == 0
+    )
     r = runner.invoke(cli, ["users", "delete", "ada", *opts], env={})
     assert r.exit_code == 2 and "--yes" in r.output and store.get_user_by_name("ada") is not None
     r = runner.invoke(cli, ["users", "delete", "ada", "--yes", *opts], env={})

@@ -16,9 +16,13 @@ paper_events = Table(
     "paper_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("kind", String(16), nullable=False),  # new_version | code_link | journal_ref
-    Column("key", String(MAX_KEY), nullable=False),  # the version number, the code URL, the DOI / reference
+    Column(
+        "key", String(MAX_KEY), nullable=False
+    ),  # the version number, the code URL, the DOI / reference
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("paper_id", "kind", "key", name="uq_paper_events_paper_kind_key"),
 )
@@ -29,9 +33,20 @@ alert_deliveries = Table(
     "alert_deliveries",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("event_id", Integer, ForeignKey("paper_events.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "event_id",
+        Integer,
+        ForeignKey("paper_events.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     Column("channel", String(8), primary_key=True),  # web | email
-    Column("delivery_id", Integer, ForeignKey("digest_deliveries.id", ondelete="CASCADE"), nullable=True,
-           index=True),
+    Column(
+        "delivery_id",
+        Integer,
+        ForeignKey("digest_deliveries.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -54,14 +54,29 @@ def _caller(user: User | None) -> User:
 
 def _download(user: User, body: str) -> Response:
     name = f"paperfeed-profile-{user.username}.json"
-    return Response(body, media_type="application/json; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"})
+    return Response(
+        body,
+        media_type="application/json; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
-@router.get("/api/v1/alerts", response_model=AlertsOut, responses=ERRORS, tags=["alerts"],
-            dependencies=[Security(bearer)])
-def api_alerts(request: Request, user: Caller, mark_seen: bool = False,
-               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Response:
+@router.get(
+    "/api/v1/alerts",
+    response_model=AlertsOut,
+    responses=ERRORS,
+    tags=["alerts"],
+    dependencies=[Security(bearer)],
+)
+def api_alerts(
+    request: Request,
+    user: Caller,
+    mark_seen: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response:
     """New versions, code links and journal references of papers the caller authored, collected or upvoted."""
     me = _caller(user)
     store = get_state(request).store
@@ -71,7 +86,9 @@ def api_alerts(request: Request, user: Caller, mark_seen: bool = False,
     return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
 
 
-@router.get("/api/v1/me/export", responses=ERRORS, tags=["profile"], dependencies=[Security(bearer)])
+@router.get(
+    "/api/v1/me/export", responses=ERRORS, tags=["profile"], dependencies=[Security(bearer)]
+)
 def api_export(request: Request, user: Caller) -> Response:
     """Everything the caller has, as a paperfeed-profile JSON file (docs/profile-export.md)."""
     me = _caller(user)

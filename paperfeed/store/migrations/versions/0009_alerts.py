@@ -24,7 +24,9 @@ TZ = sa.DateTime(timezone=True)
 
 def _sections(change: str) -> None:
     conn = op.get_bind()
-    subs = sa.table("subscriptions", sa.column("user_id", sa.Integer), sa.column("sections", sa.Text))
+    subs = sa.table(
+        "subscriptions", sa.column("user_id", sa.Integer), sa.column("sections", sa.Text)
+    )
     for uid, raw in conn.execute(sa.select(subs.c.user_id, subs.c.sections)).all():
         sections = json.loads(raw or "[]")
         if change == "add" and "alerts" not in sections:
@@ -41,7 +43,9 @@ def upgrade() -> None:
     op.create_table(
         "paper_events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("key", sa.String(500), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
@@ -51,12 +55,22 @@ def upgrade() -> None:
     op.create_index("ix_paper_events_created_at", "paper_events", ["created_at"])
     op.create_table(
         "alert_deliveries",
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("event_id", sa.Integer, sa.ForeignKey("paper_events.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "event_id",
+            sa.Integer,
+            sa.ForeignKey("paper_events.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
         sa.Column("channel", sa.String(8), primary_key=True),
-        sa.Column("delivery_id", sa.Integer, sa.ForeignKey("digest_deliveries.id", ondelete="CASCADE"),
-                  nullable=True),
+        sa.Column(
+            "delivery_id",
+            sa.Integer,
+            sa.ForeignKey("digest_deliveries.id", ondelete="CASCADE"),
+            nullable=True,
+        ),
         sa.Column("created_at", TZ, nullable=False),
     )
     op.create_index("ix_alert_deliveries_event_id", "alert_deliveries", ["event_id"])
