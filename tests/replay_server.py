@@ -57,6 +57,8 @@ class Listed:
     authors: tuple[str, ...]
     categories: tuple[str, ...]
     comment: str | None
+    version: int = 1  # the API serves this version (a replacement: 2, 3, ...)
+    journal_ref: str | None = None
 
 
 def load_arxiv(path: Path, first: date, last: date, primary: str | None = None) -> list[Listed]:
@@ -109,14 +111,16 @@ def atom_entry(p: Listed) -> str:
     """One entry as the arXiv API writes it (as in recorded/arxiv-api/*.xml)."""
     stamp = f"{p.day}T17:00:00Z"
     comment = f"<arxiv:comment>{escape(p.comment)}</arxiv:comment>" if p.comment else ""
+    if p.journal_ref:
+        comment += f"<arxiv:journal_ref>{escape(p.journal_ref)}</arxiv:journal_ref>"
     cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories)
     return (
-        f"  <entry>\n    <id>http://arxiv.org/abs/{p.id}v1</id>\n    <updated>{stamp}</updated>\n"
+        f"  <entry>\n    <id>http://arxiv.org/abs/{p.id}v{p.version}</id>\n    <updated>{stamp}</updated>\n"
         f"    <published>{stamp}</published>\n    <title>{escape(p.title)}</title>\n"
         f"    <summary>{escape(p.abstract)}</summary>\n"
         + "".join(f"    <author><name>{escape(a)}</name></author>\n" for a in p.authors)
-        + f"    {comment}<link href=\"http://arxiv.org/abs/{p.id}v1\" rel=\"alternate\" type=\"text/html\"/>"
-        f'<link title="pdf" href="http://arxiv.org/pdf/{p.id}v1" rel="related" type="application/pdf"/>'
+        + f"    {comment}<link href=\"http://arxiv.org/abs/{p.id}v{p.version}\" rel=\"alternate\" type=\"text/html\"/>"
+        f'<link title="pdf" href="http://arxiv.org/pdf/{p.id}v{p.version}" rel="related" type="application/pdf"/>'
         f'<arxiv:primary_category term="{p.categories[0] if p.categories else "cs.CL"}"/>{cats}\n  </entry>\n'
     )
 

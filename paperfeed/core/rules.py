@@ -10,9 +10,11 @@ from paperfeed.core.errors import BadRequest
 
 # The digest sections, in the order they take turns in (and are shown in). The one list: the
 # store validates against it, selection ranks by it, pages and emails title by it.
-DIGEST_SECTIONS: tuple[str, ...] = ("discussion", "searches", "authors", "categories", "recommended", "rising",
-                                    "trending")
+DIGEST_SECTIONS: tuple[str, ...] = (
+    "alerts", "discussion", "searches", "authors", "categories", "recommended", "rising", "trending",
+)
 SECTION_TITLES = {
+    "alerts": "Alerts: new versions, code and journal references of your papers",
     "discussion": "Discussion: replies to you and comments on your papers",
     "searches": "Your saved searches",
     "authors": "Authors you follow",

@@ -7,10 +7,12 @@ import os
 import shutil
 import socket
 import sys
+from pathlib import Path
 
 import click
 
 from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.util import write_atomic
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
 from paperfeed.delivery.logs import configure_logging
@@ -159,7 +161,7 @@ def submissions_list(ctx: AppContext, status: str | None, as_json: bool) -> None
 
 @click.group()
 def users() -> None:
-    """Accounts: list them, grant or revoke administrator rights."""
+    """Accounts: list them, grant or revoke administrator rights, export, import or delete one."""
 
 
 @users.command("list")
@@ -205,6 +207,66 @@ def users_verify(ctx: AppContext, username: str, send: bool) -> None:
         return
     ctx.store.mark_email_verified(user.id, user.email)
     click.echo(f"{user.email} of {user.username} is verified")
+
+
+@users.command("export")
+@click.argument("username")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@with_context
+def users_export(ctx: AppContext, username: str, file: str) -> None:
+    """Write everything USERNAME has to FILE ('-': stdout) as a paperfeed-profile JSON file."""
+    from paperfeed.core.errors import NotFound
+    from paperfeed.delivery.usecases.profile import export_json
+
+    user = ctx.store.get_user_by_name(username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    data = export_json(ctx.store, user)
+    if file == "-":
+        click.echo(data, nl=False)
+        return
+    write_atomic(Path(file), data.encode("utf-8"))
+    Path(file).chmod(0o600)  # personal data: the owner reads it, nobody else
+    click.echo(f"exported {user.username} to {file}", err=True)
+
+
+@users.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--as", "as_name", default=None, help="Merge into (or create) this account instead of the file's.")
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def users_import(ctx: AppContext, file: str, as_name: str | None, as_json: bool) -> None:
+    """Import a paperfeed-profile FILE ('-': stdin); importing twice changes nothing."""
+    from paperfeed.delivery.usecases.profile import import_profile
+
+    try:
+        raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    report = import_profile(ctx.store, raw, as_name)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    added = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.added.items()) or "nothing new"
+    click.echo(f"{'created' if report.created else 'merged into'} {report.username}: {added}")
+    if report.missing:
+        click.echo(f"{len(report.missing)} papers not on this site (left out): {', '.join(report.missing)}")
+    for note in report.skipped:
+        click.echo(f"skipped: {note}")
+
+
+@users.command("delete")
+@click.argument("username")
+@click.option("--yes", is_flag=True, help="Really delete (required).")
+@with_context
+def users_delete(ctx: AppContext, username: str, yes: bool) -> None:
+    """Delete USERNAME and everything the account owns (replies by others stay)."""
+    from paperfeed.delivery.usecases.profile import delete_user
+
+    if not yes:
+        fail(f"deleting {username} cannot be undone: add --yes")
+    user = delete_user(ctx.store, username)
+    click.echo(f"deleted {user.username} and everything the account owned")
 
 
 COMMANDS: list[click.Command] = [serve, submissions, users]

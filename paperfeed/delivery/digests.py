@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.alerts import alert_items
 from paperfeed.delivery.digest_features import (
     ExampleCache,
     FeatureSpaces,
@@ -141,6 +142,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     rising = _rising(settings, profiles.values())
     talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
                                     if "discussion" in p.subscription.sections}, now)
+    news = alert_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
+                               if "alerts" in p.subscription.sections}, now)
     for i in range(0, len(uids), COMPOSE_BATCH):
         batch = [profiles[uid] for uid in uids[i : i + COMPOSE_BATCH]]
         ex_ids = [e.paper_id for prof in batch for e in examples_of(prof)]
@@ -155,7 +158,8 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
                                settings.topics_rising_share)
             key = periods[uid].key
             results.append(ComposedDigest(
-                delivery_id=won[uid], user_id=uid, items=[*talk.get(uid, []), *(p.as_dict() for p in picks)],
+                delivery_id=won[uid], user_id=uid, items=[*news.get(uid, []), *talk.get(uid, []),
+                       *(p.as_dict() for p in picks)],
                 message_id=message_id_for(settings, won[uid], uid, key), recipient=prof.user.email,
                 window_start=start, window_end=now, gap_days=gap,
             ))
@@ -239,10 +243,15 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
     if "discussion" in sub.sections:
         talk = discussion_items(store, {user.id: start}, now).get(user.id, [])
         picks = [Pick(int(it["paper_id"]), "discussion", it["reason"]) for it in talk] + picks
+    items = [p.as_dict() for p in picks]
+    if "alerts" in sub.sections:  # with their event ids, as compose stores them
+        news = alert_items(store, {user.id: start}, now).get(user.id, [])
+        picks = [Pick(int(it["paper_id"]), "alerts", it["reason"]) for it in news] + picks
+        items = [*news, *items]
     if not picks:
         return [], None
     papers = store.get_papers([p.paper_id for p in picks])
     out = build_message(settings, email_secret(settings), DigestContent(
-        user=user, period=period.key, items=[p.as_dict() for p in picks], papers=papers, gap_days=gap,
+        user=user, period=period.key, items=items, papers=papers, gap_days=gap,
         window_start=start, message_id=message_id_for(settings, 0, user.id, period.key)), now)
     return picks, out

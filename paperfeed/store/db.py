@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import stat
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.store.alerts import AlertStore
 from paperfeed.store.authors import AuthorStore
 from paperfeed.store.collections import CollectionStore
 from paperfeed.store.comments import CommentStore
@@ -25,6 +26,7 @@ from paperfeed.store.deliveries import DeliveryStore
 from paperfeed.store.groups import GroupStore
 from paperfeed.store.leases import LeaseStore
 from paperfeed.store.papers import PaperStore
+from paperfeed.store.profiles import ProfileStore
 from paperfeed.store.runs import RunStore
 from paperfeed.store.security import SecurityRepo
 from paperfeed.store.sources import SourceStore
@@ -92,10 +94,11 @@ def _alembic_config(engine_conn: Any) -> Config:
 
 
 class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
-            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore):
+            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore, AlertStore,
+            ProfileStore):
     """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
     repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
-    deliveries, leases, comments, authors, groups, followed sources)."""
+    deliveries, leases, comments, authors, groups, followed sources, alerts, profiles)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, and_, delete, desc, func, insert, or_, select, up
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper, User
 from paperfeed.core.util import chunks
+from paperfeed.store.alerts import forget_mailed, mark_delivered
 from paperfeed.store.digests import (
     CLAIMED,
     DELIVERED,
@@ -164,8 +165,12 @@ class DeliveryStore:
                 if not done.rowcount:
                     continue
                 stored += 1
-                # Discussion items point at papers with new comments: such a paper may come again.
-                papers_sent = [it for it in items if it["section"] != "discussion"]
+                # Discussion and alert items point at papers with news: such a paper may come again;
+                # an alert itself is mailed once (alert_deliveries' key).
+                papers_sent = [it for it in items if it["section"] not in ("discussion", "alerts")]
+                mailed = [int(e) for it in items if it["section"] == "alerts"
+                          for e in _event_ids(it.get("events"))]
+                mark_delivered(conn, res.user_id, mailed, "email", res.delivery_id, now)
                 if papers_sent:
                     conn.execute(insert(digest_items), [
                         {"user_id": res.user_id, "paper_id": it["paper_id"], "delivery_id": res.delivery_id,
@@ -215,6 +220,7 @@ class DeliveryStore:
             if done.rowcount and status in ("failed", "skipped"):
                 # never delivered: its papers may come in a later digest
                 conn.execute(delete(digest_items).where(digest_items.c.delivery_id == delivery_id))
+                forget_mailed(conn, [delivery_id])
         return bool(done.rowcount)
 
     def skip_inactive(self) -> int:
@@ -227,6 +233,7 @@ class DeliveryStore:
                 conn.execute(update(digest_deliveries).where(digest_deliveries.c.id.in_(chunk))
                              .values(status="skipped", claimed_by=None))
                 conn.execute(delete(digest_items).where(digest_items.c.delivery_id.in_(chunk)))
+                forget_mailed(conn, chunk)
         return len(ids)
 
     def recover_stale(self, is_dead: Callable[[str, datetime | None], bool]) -> dict[str, int]:
@@ -288,3 +295,7 @@ class DeliveryStore:
             row = conn.execute(select(digest_deliveries).where(digest_deliveries.c.id == delivery_id)).mappings().first()
         return _delivery(row) if row else None
 
+
+def _event_ids(value: object) -> list[int]:
+    """The event ids an alerts item carries (a JSON list of ints)."""
+    return [int(v) for v in value if isinstance(v, int)] if isinstance(value, list) else []

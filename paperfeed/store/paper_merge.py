@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from paperfeed.core.links import find_text_links
 from paperfeed.core.models import Paper, normalise_title
 from paperfeed.core.urls import safe_url
+from paperfeed.store.alert_schema import MAX_KEY
 
 # Fields a record can carry; a record that has a value fills or overrides the stored one.
 _TEXT_FIELDS = (
@@ -42,6 +44,7 @@ class _Row:
     new_versions: dict[int, str] = field(default_factory=dict)
     absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
     signal: tuple[int, int | None] | None = None  # Hugging Face (upvotes, comments) read in this batch
+    before: dict[str, Any] | None = None  # the stored values a lifecycle event compares with (None: new)
 
 
 def _content_hash(values: dict[str, Any]) -> str:
@@ -129,3 +132,48 @@ def _absorb(target: _Row, orphan: _Row) -> None:
         target.new_sources.add(s)
     if orphan.values.get("featured_on") and not target.values.get("featured_on"):
         target.values["featured_on"] = orphan.values["featured_on"]
+
+
+_EVENT_FIELDS = ("version", "code_url", "doi", "journal_ref", "abstract", "comment")
+
+
+def event_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The stored values lifecycle events are detected on (kept from before a merge)."""
+    return {k: values.get(k) for k in _EVENT_FIELDS}
+
+
+def _text_code(values: dict[str, Any]) -> str | None:
+    return find_text_links(values.get("abstract"), values.get("comment")).code
+
+
+def _code_appeared(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The code link a merge brought: the source's own, else the first repository named in the text;
+    None when the paper had one already. The text is searched only when it matters (bulk re-ingests
+    of unchanged papers stay cheap)."""
+    if before.get("code_url"):
+        return None
+    if after.get("code_url"):
+        return None if _text_code(before) else str(after["code_url"])
+    same_text = all(before.get(k) == after.get(k) for k in ("abstract", "comment"))
+    if same_text:
+        return None
+    found = _text_code(after)
+    return found if found and not _text_code(before) else None
+
+
+def lifecycle_events(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind, key) of what a merge brought to a stored paper: a newer arXiv version, a code link that
+    appeared, a DOI or else a journal reference that appeared. Keys are cut to MAX_KEY characters."""
+    out: list[tuple[str, str]] = []
+    old_v, new_v = before.get("version"), after.get("version")
+    if old_v is not None and new_v is not None and int(new_v) > int(old_v):
+        out.append(("new_version", str(int(new_v))))
+    code = _code_appeared(before, after)
+    if code:
+        out.append(("code_link", code))
+    if after.get("doi") and not before.get("doi"):
+        out.append(("journal_ref", str(after["doi"])))
+    elif after.get("journal_ref") and not before.get("journal_ref") and not before.get("doi"):
+        out.append(("journal_ref", str(after["journal_ref"])))
+    return [(kind, key[:MAX_KEY]) for kind, key in out]
+

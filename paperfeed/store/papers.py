@@ -27,7 +27,17 @@ from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
 from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
-from paperfeed.store.paper_merge import _EMPTY, _absorb, _content_hash, _finish, _merge, _Row
+from paperfeed.store.alerts import write_events
+from paperfeed.store.paper_merge import (
+    _EMPTY,
+    _absorb,
+    _content_hash,
+    _finish,
+    _merge,
+    _Row,
+    event_fields,
+    lifecycle_events,
+)
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
@@ -185,7 +195,8 @@ class PaperStore:
         for chunk in chunks(keys):
             for r in conn.execute(select(papers).where(papers.c.title_key.in_(chunk))).mappings():
                 found[r["id"]] = r
-        rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"]) for pid, r in found.items()}
+        rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"], before=event_fields(dict(r)))
+                for pid, r in found.items()}
         pids = sorted(rows)
         for id_chunk in chunks(pids):
             for pid, source in conn.execute(
@@ -253,6 +264,12 @@ class PaperStore:
         ]
         if signals:
             conn.execute(insert(upvote_history), signals)
+        # A merge into a stored paper may be news for its readers (a first ingest never is).
+        events = [(r.id or 0, kind, key) for r in rows
+                  if r.before is not None and r.original_hash != r.values["content_hash"]
+                  for kind, key in lifecycle_events(r.before, r.values)]
+        if events:
+            write_events(conn, events, now)
 
     # ----- reading ---------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from paperfeed.delivery.web import (
     docs,
     feeds,
     group_routes,
+    me_routes,
     ops_routes,
     pages,
     source_routes,
@@ -161,7 +162,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     docs.mount(app)
     for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
                    docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
-                   group_routes.router, source_routes.router, ops_routes.router, topic_routes.router):
+                   group_routes.router, source_routes.router, ops_routes.router, me_routes.router,
+                   topic_routes.router):
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     nav.extend(group_routes.NAV)

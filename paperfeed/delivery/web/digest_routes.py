@@ -228,7 +228,8 @@ class SubscriptionIn(BaseModel):
     weekday: int | None = Field(default=None, ge=0, le=6, description="Weekly digests: 0 = Monday.")
     timezone: str | None = Field(default=None, max_length=64, description="IANA name, e.g. Europe/Berlin.")
     max_papers: int | None = Field(default=None, ge=1, le=200)
-    sections: list[Literal["trending", "searches", "categories", "authors", "recommended", "discussion"]] | None = None
+    sections: list[Literal["trending", "searches", "categories", "authors", "recommended", "discussion",
+                           "alerts"]] | None = None
     active: bool | None = None
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Forbidden, Unauthorized
 from paperfeed.core.models import User
+from paperfeed.delivery import alerts
 from paperfeed.delivery import discussion as ds
 from paperfeed.delivery.markup import render_markdown
 from paperfeed.delivery.usecases import papers
@@ -142,10 +143,14 @@ def comment_restore(request: Request, comment_id: int) -> Response:
 
 @router.get("/notifications", response_class=HTMLResponse, include_in_schema=False)
 def notifications_page(request: Request) -> HTMLResponse:
-    """Replies to you and comments on papers you collected."""
+    """Replies to you, comments on papers you collected, and alerts on papers you follow the life of."""
     user = require_page_user(request)
-    items = ds.notifications(get_state(request).store, user)
-    return render(request, "notifications.html", {"title": "Notifications", "items": items})
+    store = get_state(request).store
+    items = ds.notifications(store, user)
+    news = alerts.alert_notes(store, user)
+    unread = sum(1 for n in items if n.new) + sum(1 for n in news if n.new)
+    return render(request, "notifications.html",
+                  {"title": "Notifications", "items": items, "alerts": news, "unread": unread})
 
 
 @router.get("/admin/comments", response_class=HTMLResponse, include_in_schema=False)
