@@ -174,14 +174,14 @@ def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> No
                 {"n": now},
             )
         s.migrate()
-        assert s.get_subscription(1).sections == ("trending", "discussion", "alerts")  # type: ignore[union-attr]
+        assert s.get_subscription(1).sections == ("trending", "discussion", "alerts", "rising")  # type: ignore[union-attr]
         s.upsert_papers([V1])
         s.upsert_papers([_v(2)])
         assert _events(s) == [("new_version", "2")]
         s.downgrade("0008")
         with s.engine.connect() as conn:
             raw = conn.execute(text("SELECT sections FROM subscriptions")).scalar_one()
-            assert "alerts" not in raw and "paper_events" not in s.engine.dialect.get_table_names(
+            assert "alerts" not in raw and "rising" not in raw and "paper_events" not in s.engine.dialect.get_table_names(
                 conn
             )
         s.migrate()

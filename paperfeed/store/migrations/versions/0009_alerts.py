@@ -1,7 +1,9 @@
 """Lifecycle alerts: paper_events (a new version, a code link, a journal reference or DOI that
 appeared on a stored paper) and alert_deliveries (which user saw or was mailed which event).
 
-Existing subscriptions get the new "alerts" digest section. New tables only: no table is rebuilt.
+Existing subscriptions get the new digest sections of issue 13, "alerts" and "rising" (emerging
+topics in the user's categories; it needs no table), as new subscriptions do. New tables only: no
+table is rebuilt.
 
 Revision ID: 0009
 Revises: 0008
@@ -20,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
+_NEW_SECTIONS = ("alerts", "rising")
 
 
 def _sections(change: str) -> None:
@@ -29,17 +32,17 @@ def _sections(change: str) -> None:
     )
     for uid, raw in conn.execute(sa.select(subs.c.user_id, subs.c.sections)).all():
         sections = json.loads(raw or "[]")
-        if change == "add" and "alerts" not in sections:
-            new = [*sections, "alerts"]
-        elif change == "remove" and "alerts" in sections:
-            new = [s for s in sections if s != "alerts"]
+        if change == "add":
+            new = [*sections, *(s for s in _NEW_SECTIONS if s not in sections)]
         else:
+            new = [s for s in sections if s not in _NEW_SECTIONS]
+        if new == sections:
             continue
         conn.execute(sa.update(subs).where(subs.c.user_id == uid).values(sections=json.dumps(new)))
 
 
 def upgrade() -> None:
-    """Create paper_events and alert_deliveries; enable the alerts section."""
+    """Create paper_events and alert_deliveries; enable the alerts and rising sections."""
     op.create_table(
         "paper_events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -79,7 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the alert tables and the alerts section."""
+    """Drop the alert tables and the alerts and rising sections."""
     _sections("remove")
     op.drop_table("alert_deliveries")
     op.drop_table("paper_events")
