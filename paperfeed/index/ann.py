@@ -26,7 +26,10 @@ from paperfeed.core.util import atomic_file
 THRESHOLD = 200_000  # live vectors above which search goes through the graph
 CONNECTIVITY = 32  # HNSW M: 16 gave recall@10 0.982 against 0.9965 at 30k (real queries, ef 512)
 EXPANSION_ADD = 128  # efConstruction
-EXPANSION_SEARCH = 512  # ef: candidates explored per query (recall@10 0.996 at 30k real queries)
+# ef: candidates explored per query. recall@10 against exact search, real query embeddings:
+# 0.996 at 30k with ef 512; at 1M 0.918 (512), 0.953 (1024), 0.977 (2048), 0.984 (3072, 10.6 ms),
+# 0.988 (4096, 14 ms). The re-scored candidate count barely matters; ef does (BENCHMARKS.md 10.1).
+EXPANSION_SEARCH = 3072
 TAIL_MAX = 20_000  # vectors searched exactly before they are added to the graph
 ADD_STEP = 50_000  # vectors converted and added per step (bounded memory)
 
