@@ -205,7 +205,27 @@ def phase_serve(args: argparse.Namespace, root: Path, settings: Any) -> dict[str
     recall = float(np.mean([len(set(a) & set(b.tolist())) / 10 for a, b in zip(approx, best_ids)]))
     s50, s95 = percentiles(sem)
     return {**out, "vector_p50": s50, "vector_p95": s95, "recall_at_10": recall,
-            "vector_tail": vi.ann_tail()}
+            "vector_tail": vi.ann_tail(), "ef_sweep": _ef_sweep(vi, qv, best_ids, args.ef_sweep)}
+
+
+def _ef_sweep(vi: Any, qv: np.ndarray, exact_ids: np.ndarray, efs: str) -> list[dict[str, float]]:
+    """recall@10 and mean vector-search time for each HNSW ef (candidates explored per query)."""
+    from paperfeed.index import ann
+
+    default = ann.EXPANSION_SEARCH
+    rows = []
+    try:
+        for ef in (int(x) for x in efs.split(",") if x.strip()):
+            ann.EXPANSION_SEARCH = ef
+            start = time.perf_counter()
+            approx = [[pid for pid, _ in vi.search(q, 10)] for q in qv]
+            ms = (time.perf_counter() - start) / len(qv) * 1000
+            recall = float(np.mean([len(set(a) & set(b.tolist())) / 10 for a, b in zip(approx, exact_ids)]))
+            rows.append({"ef": ef, "recall_at_10": recall, "mean_ms": ms})
+            print(f"  ef {ef}: recall@10 {recall:.4f}, {ms:.1f} ms a query", file=sys.stderr, flush=True)
+    finally:
+        ann.EXPANSION_SEARCH = default
+    return rows
 
 
 def main() -> None:
@@ -217,6 +237,8 @@ def main() -> None:
     ap.add_argument("--memory-mb", type=int, default=2048)
     ap.add_argument("--ann-threshold", type=int, default=None,
                     help="Vectors above which the HNSW graph is used (default: paperfeed's).")
+    ap.add_argument("--ef-sweep", default="512,1024,2048,3072,4096",
+                    help="HNSW ef values whose recall@10 the serve phase also measures ('' for none).")
     ap.add_argument("--phase", choices=PHASES, default=None)
     ap.add_argument("--phases", default=",".join(PHASES),
                     help="Phases to run, comma-separated (a phase whose output exists is skipped).")
@@ -245,7 +267,8 @@ def main() -> None:
         if phase == "build-vectors" and (root / "vectors" / "meta.json").exists():
             continue
         cmd = [sys.executable, __file__, "--phase", phase, "--papers", str(args.papers),
-               "--queries", str(args.queries), "--work", str(work), "--memory-mb", str(args.memory_mb)]
+               "--queries", str(args.queries), "--work", str(work), "--memory-mb", str(args.memory_mb),
+               "--ef-sweep", args.ef_sweep]
         if args.ann_threshold is not None:
             cmd += ["--ann-threshold", str(args.ann_threshold)]
         print(f"== {phase}", flush=True)
