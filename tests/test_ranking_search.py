@@ -161,3 +161,27 @@ def test_categories_map_ships_in_package() -> None:
     assert resolve_category("CS.cl") == ("cs.CL",)
     assert "cs.LG" in resolve_category("cs")
     assert resolve_category("nonsense") == ()
+
+
+def test_best_rows_is_the_exact_top_set_on_skewed_and_tied_scores() -> None:
+    """best_rows picks the same set as a full argpartition: heavy ties, skew, few high scores."""
+    from paperfeed.ranking.search import best_rows
+
+    rng = np.random.default_rng(42)
+    n = 200_000
+    cases = [
+        rng.random(n, dtype=np.float32),  # uniform
+        rng.exponential(1.0, n).astype(np.float32),  # skewed
+        np.round(rng.random(n) * 20).astype(np.float32),  # heavy ties
+        np.where(rng.random(n) < 0.001, 5.0, 0.5).astype(np.float32),  # a few high scores
+    ]
+    for scores in cases:
+        rows = np.flatnonzero(scores > 0.0).astype(np.int64)
+        for size in (10, 1000, 7000):
+            got = best_rows(rows, scores, size)
+            assert len(got) == size and len(np.unique(got)) == size
+            want = rows[np.argpartition(-scores[rows], size - 1)[:size]]
+            # the same scores (with ties, which rows of the last score are taken is arbitrary)
+            assert np.array_equal(np.sort(scores[got]), np.sort(scores[want]))
+    small = np.arange(5, dtype=np.int64)
+    assert np.array_equal(best_rows(small, np.ones(5, np.float32), 10), small)

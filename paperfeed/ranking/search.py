@@ -263,7 +263,7 @@ def search_papers(
     # the pool ranked precisely: the best lexical rows plus every semantic match
     pool_size = max(LEXICAL_POOL, need)
     if len(lex_rows) > pool_size and sort == "relevance":
-        top = lex_rows[np.argpartition(-lex_scores[lex_rows], pool_size - 1)[:pool_size]]
+        top = best_rows(lex_rows, lex_scores, pool_size)
     else:
         top = lex_rows
     if effective == "semantic":
@@ -319,6 +319,26 @@ def search_papers(
         hits.append(Hit(int(lex.paper_ids[r]), round(score, 6), None if lx is None else round(lx, 4),
                         None if sm is None else round(sm, 4), mt))
     return SearchResult(hits, total, _notice(notices), query, effective)
+
+
+def best_rows(rows: RowArray, scores: npt.NDArray[np.float32], size: int) -> RowArray:
+    """The `size` rows of `rows` with the highest `scores[row]`, in no particular order.
+
+    Exact, and faster than one argpartition over millions of matches: a threshold read from an
+    evenly strided sample keeps about four times `size` candidates; when at least `size` rows reach
+    it, every row of the true top `size` does too, so only those are partitioned. Otherwise (a
+    skewed sample) it falls back to partitioning them all.
+    """
+    if len(rows) <= size:
+        return rows
+    vals = scores[rows]
+    if len(rows) > 32 * size:
+        sample = np.sort(vals[:: max(1, len(rows) // 16_384)])
+        cut = sample[max(0, len(sample) - 1 - int(len(sample) * 4 * size / len(rows)))]
+        keep = np.flatnonzero(vals >= cut)
+        if len(keep) >= size:
+            rows, vals = rows[keep], vals[keep]
+    return rows[np.argpartition(-vals, size - 1)[:size]]
 
 
 def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tuple[str, ...]]:
