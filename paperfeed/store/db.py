@@ -146,7 +146,8 @@ class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, Submiss
                         if broken:
                             raise ConfigError(
                                 f"migration to {revision} left {len(broken)} rows with a missing "
-                                f"parent (first: {tuple(broken[0])}); nothing was changed"
+                                f"parent (first: {tuple(broken[0])}); restore the backup taken "
+                                f"before it (paperfeed db migrate takes one)"
                             )
             finally:
                 if sqlite:
