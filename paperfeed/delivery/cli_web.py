@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from paperfeed.core.errors import PaperfeedError
-from paperfeed.core.util import write_atomic
+from paperfeed.core.util import atomic_file
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
 from paperfeed.delivery.logs import configure_logging
@@ -225,8 +225,12 @@ def users_export(ctx: AppContext, username: str, file: str) -> None:
     if file == "-":
         click.echo(data, nl=False)
         return
-    write_atomic(Path(file), data.encode("utf-8"))
-    Path(file).chmod(0o600)  # personal data: the owner reads it, nobody else
+    try:
+        # personal data: only the owner may read it, from the first byte on (mkstemp's 0600 kept)
+        with atomic_file(Path(file), file_mode=0o600) as tmp:
+            tmp.write_bytes(data.encode("utf-8"))
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror}")
     click.echo(f"exported {user.username} to {file}", err=True)
 
 
