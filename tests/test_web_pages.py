@@ -64,7 +64,7 @@ def test_paper_page(client: TestClient, seeded: Store) -> None:
     assert "2501.00001v2" in html and "https://arxiv.org/abs/2501.00001v2" in html
     assert "Not in any collection yet." in html and "Log in</a> to upvote" in html
     assert client.get("/papers/999999").status_code == 404
-    assert client.get("/papers/abc").status_code == 400
+    assert client.get("/papers/abc").status_code == 404  # a friendly page, not a validation message
     r = client.get("/arxiv/https://arxiv.org/abs/2501.00001v2", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}"
     assert client.get("/arxiv/2599.99999").status_code == 404
@@ -86,7 +86,8 @@ def test_trending_and_about(client: TestClient) -> None:
     assert titles[0] == "Attention Is Still All You Need"  # 40 fresh beats 99 a day older
     about = client.get("/about").text
     assert "score = (votes + 1.0 × HF upvotes) / (age_hours + 2.0) ^ 1.8" in about
-    assert 'id="papers-count">5<' in about and "Last successful ingest" in about
+    assert 'id="papers-count">5<' in about and "Last update" in about
+    assert "No source is followed here" in about  # said plainly, for readers
     assert 'id="index-status"' in about
 
 

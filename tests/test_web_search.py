@@ -13,12 +13,16 @@ from tests.web_fixtures import paper_id
 def test_search_page_finds_and_filters(client: TestClient) -> None:
     r = client.get("/search", params={"q": "transformers"})
     assert r.status_code == 200
-    titles = re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)
+    marked = re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)
+    assert "Vision <mark>Transformers</mark> at Scale" in marked  # the matched word is marked
+    titles = [re.sub(r"</?mark>", "", t) for t in marked]
     assert "Vision Transformers at Scale" in titles
     assert any("Transformers" in t and "&lt;script&gt;" in t for t in titles)  # escaped
+    assert '<p class="why">matched: <mark>transformers</mark></p>' in r.text  # why it matched
     assert 'value="transformers"' in r.text
     r = client.get("/search", params={"q": "transformers", "category": "cs.CV"})
-    titles = re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)
+    titles = [re.sub(r"</?mark>", "", t)
+              for t in re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)]
     assert titles == ["Vision Transformers at Scale"]
     r = client.get("/search", params={"q": "protein author:franklin"})
     assert "Diffusion Models for Protein Design" in r.text
@@ -52,4 +56,5 @@ def test_similar_papers(client: TestClient, seeded: Store) -> None:
 def test_about_shows_index_status(client: TestClient) -> None:
     client.get("/search", params={"q": "transformers"})
     html = client.get("/about").text
-    assert re.search(r'id="index-status">ready', html), html[html.find("index-status"):][:300]
+    assert re.search(r'id="index-status">by words', html), html[html.find("index-status"):][:300]
+    assert "index_dir" not in html and "/index" not in html  # internals are for administrators

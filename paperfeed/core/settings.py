@@ -39,7 +39,7 @@ class Settings:
     config_file: str = _s("", "TOML file with settings; empty means <data_dir>/paperfeed.toml if it exists.")
     env: str = _s("development", "'development' or 'production'; production refuses to start without secret_key.")
     secret_key: str = _s("", "Key that signs sessions and email tokens; set it from the environment only.")
-    base_url: str = _s("http://127.0.0.1:8000", "Public URL of the site, used in feeds and emails.")
+    base_url: str = _s("", "Public URL of the site, used in links of pages, feeds and emails; empty means the address `paperfeed serve` listens on (http://HOST:PORT, recorded in <data_dir>/served-url so the worker's mails use it too). Production needs an explicit https:// URL.")
     host: str = _s("127.0.0.1", "Address `paperfeed serve` listens on.")
     port: int = _s(8000, "Port `paperfeed serve` listens on.")
     ingest_batch_size: int = _s(2000, "Papers written per transaction during an ingest.")
@@ -112,6 +112,9 @@ class Settings:
     ready_stale_hours: float = _s(36.0, "/readyz reports not ready when a worker_sources source had no successful ingest for this many hours (0: never).")
     index_memory_mb: int = _s(2048, "Index builds: memory ceiling in MiB; the lexical index is built in runs that fit it and merged (64 or more).")
 
+    # Not a setting: true when base_url was left empty and derived from the served address.
+    base_url_derived: bool = field(default=False, compare=False)
+
     @property
     def data_path(self) -> Path:
         """The data directory, expanded."""
@@ -131,7 +134,7 @@ class Settings:
 
 
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(f.name, f.default, f.metadata["help"]) for f in fields(Settings)
+    Setting(f.name, f.default, f.metadata["help"]) for f in fields(Settings) if "help" in f.metadata
 )
 _DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
@@ -183,7 +186,9 @@ def load_settings(
         values[name] = _coerce(by_name[name], raw, by_name[name].env_var)
     for name, raw in given.items():
         values[name] = _coerce(by_name[name], raw, "the command line")
-    settings = Settings(**{f.name: values[f.name] for f in fields(Settings)})
+    settings = Settings(**{s.name: values[s.name] for s in SETTINGS})
+    if not settings.base_url:
+        settings = replace(settings, base_url=served_url(settings), base_url_derived=True)
     if settings.log_format not in {"text", "json"}:
         raise ConfigError(f"setting log_format: {settings.log_format!r} is not one of 'text', 'json'")
     if settings.log_level.lower() not in {"debug", "info", "warning", "error"}:
@@ -191,6 +196,28 @@ def load_settings(
     if settings.env not in {"development", "production"}:
         raise ConfigError(f"setting env: {settings.env!r} is not one of 'development', 'production'")
     return settings
+
+
+SERVED_URL_FILE = "served-url"
+
+
+def served_url(settings: Settings) -> str:
+    """Where the site is served: the address `serve` recorded in the data directory, else host:port."""
+    try:
+        recorded = (settings.data_path / SERVED_URL_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        recorded = ""
+    if recorded.startswith(("http://", "https://")) and len(recorded) < 300:
+        return recorded
+    return listen_url(settings.host, settings.port)
+
+
+def listen_url(host: str, port: int) -> str:
+    """The URL a browser uses for a listening address (a wildcard address becomes 127.0.0.1)."""
+    shown = "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def with_overrides(settings: Settings, **changes: Any) -> Settings:

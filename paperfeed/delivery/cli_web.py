@@ -7,11 +7,13 @@ import os
 import shutil
 import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from paperfeed.core.errors import PaperfeedError
+from paperfeed.core.settings import SERVED_URL_FILE, Settings, listen_url
 from paperfeed.core.util import atomic_file
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.context import open_context
@@ -42,6 +44,10 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     if get_path is not None:
         _get_once(ctx, get_path)
         return
+    bind_host = host or ctx.settings.host
+    bind_port = ctx.settings.port if port is None else port
+    if ctx.settings.base_url_derived and bind_port:
+        ctx.settings = _record_served_url(ctx.settings, listen_url(bind_host, bind_port))
     try:
         app = create_app(ctx)  # fail fast (missing production secret, bad settings) before binding
     except PaperfeedError as exc:
@@ -50,8 +56,6 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     import uvicorn
 
     settings = ctx.settings
-    bind_host = host or settings.host
-    bind_port = settings.port if port is None else port
     banner = (f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
               f"{ctx.store.backend})")
     if settings.log_format == "json":  # every stderr line stays one JSON object
@@ -74,6 +78,7 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     # Worker processes build their own app from the environment: pass the resolved location on.
     os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
     os.environ["PAPERFEED_DATABASE_URL"] = settings.db_url
+    os.environ["PAPERFEED_BASE_URL"] = settings.base_url
     from uvicorn.supervisors import Multiprocess
 
     config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
@@ -105,6 +110,16 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
         fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     sock.set_inheritable(True)
     return sock
+
+
+def _record_served_url(settings: Settings, url: str) -> Settings:
+    """Links follow the address served: this process uses it, and the worker reads it from the file."""
+    try:
+        with atomic_file(settings.data_path / SERVED_URL_FILE) as tmp:
+            tmp.write_text(url + "\n", encoding="utf-8")
+    except OSError as exc:  # a read-only data directory: this process's links are still right
+        click.echo(f"warning: cannot record the served address ({exc})", err=True)
+    return replace(settings, base_url=url)
 
 
 def _get_once(ctx: AppContext, path: str) -> None:

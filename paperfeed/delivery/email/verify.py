@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from paperfeed.core.errors import BadRequest, PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
+from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host, text_transfer_encoding
 from paperfeed.delivery.email.mailer import Mailer, MailError, open_mailer
 from paperfeed.store import Store
 
@@ -68,11 +68,12 @@ def verification_message(settings: Settings, secret: str, user: User, now: datet
     message_id = f"<verify-{user.id}.{secrets.token_hex(6)}@{site_host(settings)}>"
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
+    body = (
         f"Hello {user.username},\n\nplease confirm that {user.email} is your address by opening this link "
         f"(valid for 7 days):\n\n{url}\n\nUntil then paperfeed sends you no other mail, digests included.\n"
         "If you did not sign up, ignore this message.\n"
     )
+    msg.set_content(body, cte=text_transfer_encoding(body))
     utf8 = sender_utf8 or not user.email.isascii()
     data = msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
     return Outgoing(message_id, sender, user.email, data, utf8)

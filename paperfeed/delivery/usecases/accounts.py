@@ -37,7 +37,7 @@ from paperfeed.delivery.credentials import (
     token_hash,
     verify_password,
 )
-from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
+from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host, text_transfer_encoding
 from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.store import Store
 
@@ -161,12 +161,13 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("reset", domain=site_host(settings))
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
+    body = (
         f"Hello {user.username},\n\nsomeone (hopefully you) asked to reset the password of your paperfeed account.\n"
         f"Open this link within an hour to choose a new one:\n\n  {link}\n\n"
         "Setting a new password logs you out everywhere and revokes your API tokens.\n"
         "If you did not ask for this, ignore this email: your password stays as it is.\n"
     )
+    msg.set_content(body, cte=text_transfer_encoding(body))
     return Outgoing(str(msg["Message-ID"]), sender, user.email, msg.as_bytes(), utf8)
 
 

@@ -217,7 +217,7 @@ def list_papers(
     return Response(body, media_type="application/json")
 
 
-@router.get("/papers/{paper_id}", response_model=PaperOut, responses=ERRORS)
+@router.get("/papers/{paper_id:int}", response_model=PaperOut, responses=ERRORS)
 def get_paper(request: Request, paper_id: PaperId) -> Response:
     """One paper with abstract, versions and links."""
     state = get_state(request)
@@ -227,7 +227,7 @@ def get_paper(request: Request, paper_id: PaperId) -> Response:
     return _json(out)
 
 
-@router.get("/papers/{paper_id}/similar", response_model=list[PaperOut], responses=ERRORS)
+@router.get("/papers/{paper_id:int}/similar", response_model=list[PaperOut], responses=ERRORS)
 def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
     """Papers similar to this one (from the search index)."""
     state = get_state(request)

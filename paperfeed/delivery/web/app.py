@@ -38,6 +38,7 @@ from paperfeed.delivery.web import (
     me_routes,
     ops_routes,
     pages,
+    paper_refs,
     source_routes,
     topic_routes,
     verify_routes,
@@ -163,7 +164,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
                    docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
                    group_routes.router, source_routes.router, ops_routes.router, me_routes.router,
-                   topic_routes.router):
+                   topic_routes.router, paper_refs.router):  # paper_refs last: its paths catch all
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     nav.extend(group_routes.NAV)

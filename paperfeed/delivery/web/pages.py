@@ -24,6 +24,7 @@ from paperfeed.delivery.web.deps import (
     safe_next,
     write_limit,
 )
+from paperfeed.delivery.web.richtext import query_stems
 from paperfeed.delivery.web.state import get_state
 from paperfeed.ranking.trending import FORMULA
 
@@ -91,8 +92,9 @@ def search_page(
     )
     form = {"q": q, "sort": sort, "since": since or "", "until": until or "", "category": category or "",
             "author": author or "", "mode": mode}
+    why = {pid: hit.matched_terms for pid, hit in (result.hits or {}).items()}
     return render(request, "search.html", {"result": result, "form": form, "nav_q": q, "title": f"Search: {q}" if q else "Search",
-                                           "categories": category_names()})
+                                           "categories": category_names(), "marks": query_stems(q), "why": why})
 
 
 @router.get("/categories", response_class=HTMLResponse)
@@ -124,7 +126,7 @@ def category_page(request: Request, code: str, day: str | None = None, period: s
     return render(request, "category.html", context, cache_key=("category", code, the_day, period, page_no))
 
 
-@router.get("/papers/{paper_id}", response_class=HTMLResponse)
+@router.get("/papers/{paper_id:int}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
     """One paper: abstract, authors, versions, links, upvotes, similar papers, collections."""
     state = get_state(request)
@@ -209,8 +211,10 @@ def submit_post(request: Request, ref: str = Form("")) -> Response:
 def about(request: Request) -> HTMLResponse:
     """What this site is, the trending formula, and how fresh the data is."""
     state = get_state(request)
+    user = page_user(request)
     last = state.store.last_successful_run()
     params = sv.trending_params(state)
+    index = state.search.status()
     ctx = {
         "title": "About",
         "formula": FORMULA,
@@ -218,7 +222,10 @@ def about(request: Request) -> HTMLResponse:
         "papers": state.store.count_papers(),
         "last_ingest": last.finished_at if last else None,
         "last_source": last.source if last else None,
-        "index": state.search.status(),
+        "search": sv.reader_search_status(index),
+        "sources": sv.followed_sources(state),
+        # index internals (paths, build times) are for administrators, not for readers
+        "index": index if user and user.is_admin else None,
         "now": datetime.now(UTC),
     }
     return render(request, "about.html", ctx)

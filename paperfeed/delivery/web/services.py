@@ -249,3 +249,23 @@ def card_json(c: Card) -> dict[str, Any]:
     if c.score is not None:
         out["score"] = round(c.score, 6)
     return out
+
+
+def reader_search_status(index: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs to know of the search index: by words, by meaning, and how much of it."""
+    if not index.get("available", True) or "papers_indexed" not in index:
+        return {"words": False, "meaning": False, "embedded": 0, "papers": 0}
+    return {
+        "words": True,
+        "meaning": bool(index.get("semantic_available")) and int(index.get("papers_with_vectors") or 0) > 0,
+        "embedded": int(index.get("papers_with_vectors") or 0),
+        "papers": int(index.get("papers_indexed") or 0),
+    }
+
+
+def followed_sources(state: WebState) -> list[dict[str, Any]]:
+    """The followed sources, by name and kind, with their last success (nothing internal)."""
+    from paperfeed.delivery.usecases.sources import sources_health
+
+    keep = ("name", "kind", "last_success_at", "stale", "failing")
+    return [{k: h.as_dict()[k] for k in keep} for h in sources_health(state.store, state.ctx.settings)]

@@ -19,6 +19,7 @@ from paperfeed.core.urls import paper_links
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.categories import category_name
+from paperfeed.delivery.web.richtext import rich
 from paperfeed.delivery.web.security import RateLimits
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.store import Store
@@ -127,6 +128,7 @@ def make_env(nav_links: list[tuple[str, str]]) -> jinja2.Environment:
     env.globals["paper_links"] = paper_links
     env.globals["nav_links"] = nav_links
     env.filters["shorten"] = shorten
+    env.filters["rich"] = rich
     return env
 
 
