@@ -107,10 +107,9 @@ def test_first_run_is_a_real_multi_day_feed_and_trending_differs(sample_site: st
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(sample_site + "/")
             # What paperfeed is, and what a visitor does first.
-            expect(page.locator(".tagline")).to_contain_text("paperfeed")
-            expect(page.locator("#home-q")).to_be_visible()
-            expect(page.locator(".first-steps a", has_text="Today's papers")).to_be_visible()
-            expect(page.locator(".first-steps a", has_text="Subscribe")).to_have_attribute("href", "/subscriptions")
+            expect(page.locator(".tagline")).to_contain_text("searchable by words and by meaning")
+            expect(page.locator("#nav-q")).to_be_visible()  # the one search box
+            expect(page.locator(".tagline a", has_text="by email")).to_have_attribute("href", "/subscriptions")
             # The latest day with papers, said so (the clock is far past the sample's last day).
             expect(page.locator("h1#daily")).to_contain_text("27 February 2026")
             expect(page.locator(".notice")).to_contain_text("latest day with papers")
