@@ -67,7 +67,7 @@ def test_thread_through_the_forms(settings: Settings, seeded: Store) -> None:
 
     # the count on the Daily page's card and in the API
     home = anon.get("/?day=2025-01-05").text
-    assert "💬 1" in home
+    assert re.search(r"</svg> 1</a>", home)  # the comment count beside its icon
     listed = anon.get("/api/v1/papers", params={"day": "2025-01-05"}).json()["papers"]
     assert [p["comments"] for p in listed if p["id"] == pid] == [1]
     assert anon.get(f"/api/v1/papers/{pid}").json()["comments"] == 1
