@@ -14,8 +14,9 @@ Identity rules (`identities`), over the papers that share a family name and firs
    "Jerry Wei" are two pages.
 3. A spelling with initials ("J. Wei", "Jean P. Sartre") joins a full name it is compatible with
    (each part equal, or an initial of it) only when the paper supports it: it shares a co-author
-   with that person's other papers (one with the same full name, or two with initials), and no
-   other candidate has as much support. Otherwise it stays on its own page.
+   with that person's other papers (one with the same full name, or two with initials; one more
+   per 20 names on a long author list, where a shared name is chance), and no other candidate has
+   that much support. Otherwise it stays on its own page.
 4. A confirmed claim wins: every spelling a verified account confirmed as its own is that account's
    page, whatever rules 1-3 say (a name change, "Bob" and "Robert").
 
@@ -25,6 +26,7 @@ the prefilter still use the family name.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -37,7 +39,8 @@ _PUNCT = re.compile(r"[^\w\s-]+")
 # matches any character there (a consonant with a diacritic, say Š, is missed by the prefilter).
 _ACCENTABLE = set("aeiouy")
 # A shared co-author with the same full name is strong evidence; one known only by initials is weak.
-STRONG, WEAK, NEEDED = 1.0, 0.5, 1.0
+# On a long author list sharing one co-author is chance: one more is needed per PER_SHARED names.
+STRONG, WEAK, NEEDED, PER_SHARED = 1.0, 0.5, 1.0, 20
 
 
 def fold(text: str) -> str:
@@ -86,6 +89,7 @@ class Name:
         return f"{self.given[0][0] if self.given else ''} {self.family}"
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_name(name: str) -> Name | None:
     """The parsed name, or None when it has no words."""
     given, family = _split(name)
@@ -206,6 +210,8 @@ def identities(occurrences: Sequence[Occurrence]) -> Resolution:
         else:
             node.append(None)
     roots = [union.find(x) if x else None for x in node]
+    if all(r is not None for r in roots):
+        return Resolution([r for r in roots if r is not None])
     # what each identity is known by: its full spellings, its papers and its co-authors (by block)
     spellings: dict[str, list[Name]] = {}
     on_paper: dict[str, set[int]] = {}
@@ -239,7 +245,9 @@ def identities(occurrences: Sequence[Occurrence]) -> Resolution:
             if score:
                 scored.append((score, cand, shared))
         scored.sort(key=lambda s: -s[0])
-        if scored and scored[0][0] >= NEEDED and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        needed = max(NEEDED, len(o.coauthors) / PER_SHARED)
+        # two people with enough support each: the initials could be either, so neither
+        if scored and scored[0][0] >= needed and (len(scored) == 1 or scored[1][0] < NEEDED):
             out.append(scored[0][1])
             joined[i] = scored[0][2]
         else:
