@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from paperfeed.core.authors import Name, Occurrence, author_key, identities, parse_name  # noqa: E402
-from paperfeed.core.models import Paper  # noqa: E402
-from paperfeed.sources import read_records  # noqa: E402
+from paperfeed.core.authors import Name, Occurrence, author_key, identities, parse_name
+from paperfeed.core.models import Paper
+from paperfeed.sources import read_records
 
 
 def occurrences(papers: list[Paper]) -> list[tuple[Occurrence, Name]]:
@@ -60,8 +60,10 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
     started = time.monotonic()
     papers = [r for r in read_records(path) if isinstance(r, Paper)]
     occ = occurrences(papers)
-    print(f"\n## {path.name}: {len(papers)} papers, {len(occ)} author names "
-          f"(read in {time.monotonic() - started:.1f}s)")
+    print(
+        f"\n## {path.name}: {len(papers)} papers, {len(occ)} author names "
+        f"(read in {time.monotonic() - started:.1f}s)"
+    )
     before: dict[str, list[Name]] = defaultdict(list)
     blocks: dict[str, list[int]] = defaultdict(list)
     for i, (o, n) in enumerate(occ):
@@ -81,8 +83,10 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
     seconds = time.monotonic() - started
     initialled = sum(n.initialled for _, n in occ)
     b, a = page_stats(before), page_stats(after)
-    print(f"initialled names: {initialled} ({100 * initialled / max(1, len(occ)):.1f}%); "
-          f"joined to a full name: {len(joins)}; identities resolved in {seconds:.1f}s")
+    print(
+        f"initialled names: {initialled} ({100 * initialled / max(1, len(occ)):.1f}%); "
+        f"joined to a full name: {len(joins)}; identities resolved in {seconds:.1f}s"
+    )
     print("| | pages | merged pages (>1 spelling key) | conflicting (two full first names) |")
     print("|---|---|---|---|")
     print(f"| before (initials + family) | {b[0]} | {b[1]} | {b[2]} |")
@@ -94,7 +98,9 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
         old = {n.key for n in before.get(author_key(name), [])}
         ident = next((identity_of[i] for i, (_, n) in enumerate(occ) if n.key == parsed.key), None)
         new = {n.key for n in after.get(ident or "", [])}
-        print(f"- {name!r}: before {len(old)} spelling keys on one page; after {len(new)} ({sorted(new)[:6]})")
+        print(
+            f"- {name!r}: before {len(old)} spelling keys on one page; after {len(new)} ({sorted(new)[:6]})"
+        )
     rnd = random.Random(seed)
     picked = rnd.sample(joins, min(sample, len(joins)))
     print(f"\nsample of {len(picked)} joins (seed {seed}):")
@@ -102,12 +108,21 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
         o = occ[i][0]
         target = ident.partition(":")[2]
         # a paper of the person that names the same co-author, for the hand check
-        other = next((papers[occ[j][0].paper] for j in blocks[occ[i][1].block]
-                      if identity_of.get(j) == ident and not occ[j][1].initialled
-                      and set(shared) & set(occ[j][0].coauthors)), None)
-        print(f"{n}. {o.spelling!r} on {papers[o.paper].arxiv_id} \"{papers[o.paper].title[:70]}\" -> "
-              f"{target!r}; shared {shared[:3]}; there: {other.arxiv_id if other else '?'} "
-              f"\"{(other.title if other else '')[:70]}\"")
+        other = next(
+            (
+                papers[occ[j][0].paper]
+                for j in blocks[occ[i][1].block]
+                if identity_of.get(j) == ident
+                and not occ[j][1].initialled
+                and set(shared) & set(occ[j][0].coauthors)
+            ),
+            None,
+        )
+        print(
+            f'{n}. {o.spelling!r} on {papers[o.paper].arxiv_id} "{papers[o.paper].title[:70]}" -> '
+            f"{target!r}; shared {shared[:3]}; there: {other.arxiv_id if other else '?'} "
+            f'"{(other.title if other else "")[:70]}"'
+        )
 
 
 def main() -> None:
@@ -119,7 +134,9 @@ def main() -> None:
     ap.add_argument("--show", action="append", default=[])
     args = ap.parse_args()
     for path in args.files:
-        measure(path, args.sample, args.seed, args.show or ["Wei Wang", "Jingxuan Wei", "Jerry Wei"])
+        measure(
+            path, args.sample, args.seed, args.show or ["Wei Wang", "Jingxuan Wei", "Jerry Wei"]
+        )
 
 
 if __name__ == "__main__":

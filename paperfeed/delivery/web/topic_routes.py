@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.ids import MAX_ID
-from paperfeed.delivery import charts
+from paperfeed.delivery import charts, upvote_charts
 from paperfeed.delivery.topics import TopicsFile, load_topics, topics_extra_installed, topics_path
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import is_category
@@ -51,10 +51,10 @@ def topic_chart(topic: Topic) -> str:
 
 
 def paper_chart(state: WebState, paper_id: int) -> str:
-    """Upvotes over time of one paper (community votes and the outside upvote history)."""
-    svg: str = state.cached(("chart-paper", paper_id), lambda: charts.paper_upvotes_chart(
-        state.store.vote_times(paper_id), state.store.upvote_history(paper_id)))
-    return svg
+    """Upvotes over time of one paper for its page: drawn by the jobs, never while the page waits."""
+    found: str = state.cached(("chart-paper", paper_id),
+                              lambda: upvote_charts.chart_html(state.store, state.settings, paper_id))
+    return found
 
 
 def category_chart(state: WebState, code: str) -> str:
@@ -123,7 +123,9 @@ def paper_chart_svg(request: Request, paper_id: DbId) -> Response:
     state = get_state(request)
     if state.store.get_paper(paper_id) is None:
         raise NotFound(f"no paper {paper_id}")
-    return _svg(paper_chart(state, paper_id))
+    svg: str = state.cached(("chart-paper-svg", paper_id),
+                            lambda: upvote_charts.chart_svg(state.store, state.settings, paper_id))
+    return _svg(svg)
 
 
 @router.get("/charts/c/{code}.svg")
