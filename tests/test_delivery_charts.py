@@ -21,6 +21,19 @@ def test_line_chart_is_accessible_deterministic_svg_without_styles() -> None:
     assert charts.topic_weeks_chart("diffusion, denoising", weeks, [1, 2, 4, 8, 16, 32]) == svg
 
 
+def test_topic_share_chart_draws_the_measure_and_both_means() -> None:
+    weeks = [date(2026, 1, 5) + timedelta(days=7 * i) for i in range(6)]
+    svg = charts.topic_share_chart("agents, tools", weeks, [10.0, 10.0, 10.0, 10.0, 15.0, 15.0],
+                                   [58, 55, 50, 48, 44, 42], 2, "share of papers", "+50%")
+    assert "<title>Share of papers, week by week: agents, tools</title>" in svg
+    assert ("+50% share of papers; from 10.0% (mean of the 4 weeks before) to 15.0% (mean of the last 2); "
+            "42 papers in the last week, 297 over 6 weeks") in svg  # a falling count, said next to the rising share
+    texts = re.findall(r"<text[^>]*>([^<]*)<", svg)
+    assert "mean before" in texts and "mean of the last 2 weeks" in texts
+    # a file from before the share was kept: papers per week, titled so
+    assert "Papers per week" in charts.topic_share_chart("x", weeks, [], [1] * 6, 2, "share of papers", "+0%")
+
+
 def test_presentational_turns_styles_into_attributes() -> None:
     raw = ('<svg><defs><style type="text/css">*{stroke-linejoin: round}</style></defs>'
            '<path style="fill: none; stroke: #2b6cb0; stroke-width: 1.8"/>'

@@ -37,6 +37,11 @@ def test_topics_page_topic_page_and_feed(settings: Settings, store: Store) -> No
         assert "TF-IDF" in page.text  # says how it clustered (no embeddings here)
         first = re.search(r'<a href="/topics/1">([^<]+)</a>', page.text)
         assert first is not None
+        # the label says which measure, and the chart beside it shows that measure with the same figure
+        label = re.search(r'<small class="growth">(\+\d+% share of papers, weighted by upvotes)</small>', page.text)
+        assert label, page.text[:3000]
+        chart = SVG.search(page.text.split('id="topic-1"', 1)[1])
+        assert chart and label.group(1) in chart.group(0) and "Share of papers, weighted by upvotes, week by week" in chart.group(0)
         assert set(first.group(1).replace(",", " ").split()) <= set(THEMES[GROWING][0])
         one = client.get("/topics/1")
         assert one.status_code == 200 and SVG.search(one.text)
@@ -45,7 +50,7 @@ def test_topics_page_topic_page_and_feed(settings: Settings, store: Store) -> No
         assert client.get("/topics/99").status_code == 404
         svg = client.get("/charts/topics/1.svg")
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-        assert svg.text.startswith("<svg") and "Papers per week" in svg.text
+        assert svg.text.startswith("<svg") and "Share of papers, weighted by upvotes, week by week" in svg.text
         feed = feedparser.parse(client.get("/feeds/topics.xml").content)
         assert not feed.bozo, feed.bozo_exception
         assert len(feed.entries) == 4

@@ -250,9 +250,52 @@ def reading_chart(reading: dict[str, tuple[int, int]], limit: int = 12) -> str:
 
 
 def topic_weeks_chart(name: str, weeks: Sequence[date], counts: Sequence[int]) -> str:
-    """Papers per week of one topic."""
+    """Papers per week of one topic (topics files built before the weekly share was kept)."""
     peak = max(counts, default=0)
     return line_chart(f"Papers per week: {name}", list(weeks), [("papers", [float(c) for c in counts])],
                       "papers / week",
                       f"{sum(counts)} papers over {len(weeks)} weeks; {counts[-1] if counts else 0} in the "
                       f"last week, at most {peak} a week")
+
+
+def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], counts: Sequence[int],
+                      recent_weeks: int, measure: str, growth: str) -> str:
+    """A topic's weekly share (percent), the measure its growth figure is of, with the two means it compares.
+
+    Growth is log2(mean share of the last `recent_weeks` weeks / mean share of the weeks before): both
+    means are drawn as dashed levels over their weeks, so the figure can be read off the chart.
+    """
+    if not share or len(share) != len(weeks):
+        return topic_weeks_chart(name, weeks, counts)
+    r = recent_weeks if 0 < recent_weeks < len(share) else 0
+    title = f"{measure[0].upper()}{measure[1:]}, week by week: {name}"
+    words = [f"{growth} {measure}"]
+    if r:
+        before, recent = sum(share[:-r]) / (len(share) - r), sum(share[-r:]) / r
+        words.append(f"from {before:.1f}% (mean of the {len(share) - r} weeks before) to {recent:.1f}% "
+                     f"(mean of the last {r})")
+    words.append(f"{counts[-1] if counts else 0} papers in the last week, {sum(counts)} over {len(weeks)} weeks")
+    summary = "; ".join(words)
+    if not charts_available():
+        return _note(EXTRA_NOTE)
+    import matplotlib.dates as mdates
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = mdates.date2num(list(weeks))  # type: ignore[no-untyped-call]
+    ax.plot(x, list(share), color=_COLOURS[0], linewidth=1.8, marker="o", markersize=3, label=measure)
+    if r:
+        ax.hlines([before], float(x[0]), float(x[-r - 1]), colors="#5a5f69", linestyles="--", linewidth=1.2,
+                  label="mean before")
+        ax.hlines([recent], float(x[-r]), float(x[-1]), colors=_COLOURS[1], linestyles="--", linewidth=1.6,
+                  label=f"mean of the last {r} weeks")
+    if float(x.max() - x.min()) < 0.5:
+        ax.set_xlim(float(x.min()) - 1.0, float(x.max()) + 1.0)
+    ax.set_ylabel("% of the week", fontsize=9)
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.legend(fontsize=8, frameon=False)
+    _style(ax)
+    return _finish(fig, title, summary)
