@@ -73,8 +73,11 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
     after: dict[str, list[Name]] = defaultdict(list)
     joins: list[tuple[int, str, list[str]]] = []
     identity_of: dict[int, str] = {}
-    for members in blocks.values():
+    slowest = (0.0, "", 0)
+    for block, members in blocks.items():
+        t0 = time.monotonic()
         res = identities([occ[i][0] for i in members])
+        slowest = max(slowest, (time.monotonic() - t0, block, len(members)))
         for local, i in enumerate(members):
             identity_of[i] = res.identity[local]
             after[res.identity[local]].append(occ[i][1])
@@ -85,7 +88,8 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
     b, a = page_stats(before), page_stats(after)
     print(
         f"initialled names: {initialled} ({100 * initialled / max(1, len(occ)):.1f}%); "
-        f"joined to a full name: {len(joins)}; identities resolved in {seconds:.1f}s"
+        f"joined to a full name: {len(joins)}; identities resolved in {seconds:.1f}s "
+        f"(slowest block {slowest[1]!r}: {slowest[2]} names in {slowest[0] * 1000:.0f} ms)"
     )
     print("| | pages | merged pages (>1 spelling key) | conflicting (two full first names) |")
     print("|---|---|---|---|")
