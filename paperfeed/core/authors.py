@@ -71,19 +71,19 @@ class Name:
     given: tuple[str, ...]
     family: str
 
-    @property
+    @functools.cached_property
     def initialled(self) -> bool:
         """Whether some given name is only an initial (or there is no given name)."""
         return not self.given or any(len(g) == 1 for g in self.given)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """The spelling key: full given names run together ("jingxuan wei"), initials apart ("j x wei")."""
         if self.initialled:
             return " ".join([*self.given, self.family])
         return f"{''.join(self.given)} {self.family}"
 
-    @property
+    @functools.cached_property
     def block(self) -> str:
         """First initial and family name: the names that may be one person."""
         return f"{self.given[0][0] if self.given else ''} {self.family}"
@@ -179,7 +179,7 @@ class _Union:
             self.parent[rb if ra.startswith("user:") else ra] = ra if ra.startswith("user:") else rb
 
 
-def _support(names: Sequence[tuple[str, Name]], known: dict[str, list[Name]]) -> tuple[float, list[str]]:
+def _support(names: Sequence[tuple[str, Name]], known: dict[str, set[Name]]) -> tuple[float, list[str]]:
     """How much the co-authors `names` support an identity whose co-authors are `known` (by block)."""
     score, shared = 0.0, []
     for raw, n in names:
@@ -213,20 +213,20 @@ def identities(occurrences: Sequence[Occurrence]) -> Resolution:
     if all(r is not None for r in roots):
         return Resolution([r for r in roots if r is not None])
     # what each identity is known by: its full spellings, its papers and its co-authors (by block)
-    spellings: dict[str, list[Name]] = {}
+    spellings: dict[str, set[Name]] = {}
     on_paper: dict[str, set[int]] = {}
-    coauthors: dict[str, dict[str, list[Name]]] = {}
+    coauthors: dict[str, dict[str, set[Name]]] = {}
     parsed_co = [[(x, c) for x in o.coauthors if (c := parse_name(x)) is not None] for o in occurrences]
     for i, root in enumerate(roots):
         if root is None:
             continue
         n = names[i]
         if n is not None:
-            spellings.setdefault(root, []).append(n)
+            spellings.setdefault(root, set()).add(n)
         on_paper.setdefault(root, set()).add(occurrences[i].paper)
         by_block = coauthors.setdefault(root, {})
         for _, c in parsed_co[i]:
-            by_block.setdefault(c.block, []).append(c)
+            by_block.setdefault(c.block, set()).add(c)
     out: list[str] = []
     joined: dict[int, list[str]] = {}
     for i, o in enumerate(occurrences):
