@@ -259,3 +259,23 @@ def test_author_pages_claims_and_submitted_by_on_the_web(settings: Settings, see
     r = anon.post(f"/api/v1/papers/{paper_id(seeded, '2502.00003')}/claims", json={"author": "Ada Lovelace"},
                   headers={"Authorization": "Bearer pf_claim-token-000000000000000000"})
     assert r.status_code == 201 and r.json()["status"] == "pending" and r.json()["author"] == "ÁDA LOVELACE"
+
+
+def test_author_pages_on_the_web_keep_people_and_follows_apart(settings: Settings, seeded: Store) -> None:
+    seeded.upsert_papers(WEIS)
+    c = make_app(settings, seeded)
+    signup(c, "reader")
+    page = c.get("/authors/Jingxuan%20Wei").text
+    assert "Jerry Wei" not in page.split('id="namesakes"', 1)[0]  # only as a namesake, below the heading facts
+    assert "also written as" in page and "Chart questions" in page and "Sycophancy" not in page
+    assert 'id="joined"' in page and "Linzhuang Sun" in page.split('id="joined"', 1)[1].split("</p>", 1)[0]
+    token = page_csrf(c)
+    c.post("/subscriptions/follow", data={"kind": "author", "value": "Jingxuan Wei", "csrf_token": token})
+    assert "Unfollow Jingxuan Wei" in c.get("/authors/Wei,%20Jingxuan").text
+    assert "Follow Jerry Wei" in c.get("/authors/Jerry%20Wei").text  # following one Wei follows no other
+    initials = c.get("/authors/J.%20Wei").text
+    assert "Unfollow" not in initials and "Unrelated physics" in initials
+    assert 'href="/authors/Jingxuan%20Wei"' in initials.split('id="elsewhere"', 1)[1]
+    api = c.get("/api/v1/authors/Jingxuan Wei").json()
+    assert api["paper_count"] == 4 and set(api["also_written_as"]) == {"JINGXUAN WEI", "J. Wei", "Jing-Xuan Wei"}
+    assert api["joined"] == [{"spelling": "J. Wei", "papers": 1, "shared_coauthors": ["Linzhuang Sun"]}]
