@@ -164,8 +164,9 @@ def upvotes_summary(vote_times: Sequence[datetime], readings: Sequence[tuple[dat
     parts = [f"{len(vote_times)} paperfeed upvotes"]
     if readings:
         last_at, last_n, _ = readings[-1]
-        parts.append(f"{last_n} on Hugging Face at the last of {_readings_word(len(readings))} "
-                     f"({last_at.date().isoformat()})")
+        when = last_at.date().isoformat()
+        parts.append(f"{last_n} on Hugging Face, read {when}" if len(readings) == 1 else
+                     f"{last_n} on Hugging Face at the last of {_readings_word(len(readings))} ({when})")
     if listed:
         parts.append(f"listed {', '.join(sorted({d.isoformat() for d in listed}))}")
     return "; ".join(parts)
