@@ -279,3 +279,22 @@ def test_author_pages_on_the_web_keep_people_and_follows_apart(settings: Setting
     api = c.get("/api/v1/authors/Jingxuan Wei").json()
     assert api["paper_count"] == 4 and set(api["also_written_as"]) == {"JINGXUAN WEI", "J. Wei", "Jing-Xuan Wei"}
     assert api["joined"] == [{"spelling": "J. Wei", "papers": 1, "shared_coauthors": ["Linzhuang Sun"]}]
+
+
+def test_a_confirmed_claim_puts_initials_and_other_names_on_the_claimants_page(seeded: Store) -> None:
+    seeded.upsert_papers([*WEIS, Paper(title="Before the name change", arxiv_id="2503.00007",
+                                       authors=("Jingxuan Smith", "Ann Other"), source="jsonl")])
+    jx = seeded.create_user("jx", "jx@example.org", "x")
+    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    for arxiv_id, spelling in (("2503.00005", "J. Wei"), ("2503.00001", "Jingxuan Wei"),
+                               ("2503.00007", "Jingxuan Smith")):
+        au.claim_paper(seeded, jx, paper_id(seeded, arxiv_id), spelling)
+    before = au.author_page(seeded, "Jingxuan Wei")
+    assert "2503.00005" not in {p.arxiv_id for p in before.papers}  # pending claims decide nothing
+    for arxiv_id in ("2503.00005", "2503.00001", "2503.00007"):
+        au.decide_claim(seeded, root, paper_id(seeded, arxiv_id), jx.id, True)
+    page = au.author_page(seeded, "Jingxuan Wei")
+    assert page.key == "user:jx" and page.claimed_by == ["jx"]
+    assert {"2503.00005", "2503.00007", "2503.00001", "2503.00002"} <= {p.arxiv_id for p in page.papers}
+    assert "Jingxuan Smith" in page.also_written
+    assert [p.arxiv_id for p in au.author_page(seeded, "Jerry Wei").papers] == ["2503.00003"]

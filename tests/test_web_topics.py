@@ -45,6 +45,7 @@ def test_topics_page_topic_page_and_feed(settings: Settings, store: Store) -> No
         assert set(first.group(1).replace(",", " ").split()) <= set(THEMES[GROWING][0])
         one = client.get("/topics/1")
         assert one.status_code == 200 and SVG.search(one.text)
+        assert re.search(r'id="per-week">Papers per week, oldest first[^<]*: (\d+, ){7}\d+\.</p>', one.text)
         assert one.text.count('class="card"') == 50  # its papers as listing cards, best first
         assert "cs.CV" in one.text
         assert client.get("/topics/99").status_code == 404
