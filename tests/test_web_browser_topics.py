@@ -39,7 +39,7 @@ def test_topics_chart_is_visible_without_javascript(settings: Settings, store: S
             first = charts.first
             expect(first).to_be_visible()
             assert first.get_attribute("role") == "img"
-            assert "Papers per week" in (first.get_attribute("aria-label") or "")
+            assert "share of papers" in (first.get_attribute("aria-label") or "")
             box = first.bounding_box()
             assert box is not None and box["width"] > 300 and box["height"] > 100
             # the line is drawn in its colour (a presentation attribute, not a refused inline style)

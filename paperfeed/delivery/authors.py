@@ -1,6 +1,6 @@
 """Author use cases: the author page (papers, co-authors, categories, upvotes over time) and claims.
 
-Names merge by paperfeed.core.authors.author_key. A claim is confirmed at once when the account's
+Which spellings are one person: paperfeed.core.authors (identities). A claim is confirmed at once when the account's
 email address is verified and its domain is named by the paper (rule below); otherwise it waits for
 an administrator.
 
@@ -16,10 +16,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from paperfeed.core.authors import author_key, like_pattern
+from paperfeed.core.authors import (
+    Occurrence,
+    author_key,
+    compatible,
+    display_name,
+    identities,
+    like_pattern,
+    parse_name,
+)
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.store import Store
@@ -37,49 +45,132 @@ MAX_PAPERS = 2000
 class AuthorPage:
     """Everything the author page shows."""
 
-    name: str  # the most common spelling
-    key: str
-    variants: list[str]
+    name: str  # the most common full spelling
+    key: str  # the identity ("name:<key>", "user:<username>", "initials:<key>")
+    variants: list[str]  # every spelling on the page, most common first
     papers: list[Paper]
     coauthors: list[tuple[str, int]]
     categories: list[tuple[str, int]]
     upvotes: list[tuple[str, int, int]]  # (month, community votes cast that month, HF upvotes of papers of that month)
     claimed_by: list[str] = field(default_factory=list)
+    keys: frozenset[str] = frozenset()  # spelling keys that name this page (following any of them follows it)
+    joined: list[tuple[str, int, list[str]]] = field(default_factory=list)  # (initialled spelling, papers, shared co-authors)
+    elsewhere: list[tuple[str, int]] = field(default_factory=list)  # this spelling's papers on other pages
+    namesakes: list[tuple[str, int]] = field(default_factory=list)  # other people with the same initial and family
 
     @property
     def max_upvotes(self) -> int:
         """The largest monthly total (for the bars)."""
         return max((c + e for _, c, e in self.upvotes), default=0)
 
+    @property
+    def also_written(self) -> list[str]:
+        """The other spellings of this person."""
+        return [v for v in self.variants if v != self.name]
+
 
 def spelling_on(paper: Paper, key: str) -> str | None:
-    """The paper's own spelling of the author with this key, if they are on it."""
+    """The paper's own spelling of the author with this loose key (author_key), if they are on it."""
     for name in paper.authors:
         if author_key(name) == key:
             return name
     return None
 
 
+def listed_as(paper: Paper, name: str) -> str | None:
+    """The paper's spelling of a name: the same spelling key, else the one compatible author (None if not one)."""
+    asked = parse_name(name)
+    if asked is None:
+        return None
+    parsed = [(a, n) for a in paper.authors if (n := parse_name(a)) is not None]
+    exact = [a for a, n in parsed if n.key == asked.key]
+    if exact:
+        return exact[0]
+    close = [a for a, n in parsed if compatible(asked, n)]
+    return close[0] if len(close) == 1 else None
+
+
+def _occurrences(papers: Iterable[Paper], block: str) -> list[Occurrence]:
+    out = []
+    for p in papers:
+        for i, name in enumerate(p.authors):
+            parsed = parse_name(name)
+            if parsed is not None and parsed.block == block and p.id is not None:
+                out.append(Occurrence(p.id, name, tuple(a for j, a in enumerate(p.authors) if j != i)))
+    return out
+
+
+def _with_claims(store: Store, occ: list[Occurrence], papers: dict[int, Paper]) -> list[Occurrence]:
+    """Occurrences marked with their confirmed claims, plus the claimants' own papers under other names."""
+    claims = store.confirmed_claims(sorted({o.paper for o in occ}))
+    marked, users = [], set()
+    for o in occ:
+        key = (n.key if (n := parse_name(o.spelling)) else None)
+        who = next((c for c in claims.get(o.paper, ()) if (m := parse_name(c.author)) and m.key == key), None)
+        marked.append(replace(o, claimed_by=who.username) if who else o)
+        if who:
+            users.add(who.user_id)
+    have = {(o.paper, o.spelling) for o in marked}
+    extra = [c for u in sorted(users) for c in store.claims(status="confirmed", user_id=u)
+             if (c.paper_id, c.author) not in have]
+    papers.update(store.get_papers([c.paper_id for c in extra if c.paper_id not in papers]))
+    for c in extra:
+        if (p := papers.get(c.paper_id)) is not None and c.author in p.authors:
+            marked.append(Occurrence(c.paper_id, c.author, tuple(a for a in p.authors if a != c.author), c.username))
+    return marked
+
+
 def author_page(store: Store, name: str) -> AuthorPage:
-    """The author page of a name (every spelling with the same key); NotFound when no paper has them."""
-    key = author_key(name[:200])
-    if not key:
+    """The author page of a name (the person it names, by the rules of paperfeed.core.authors); NotFound when none."""
+    asked = parse_name(name[:200])
+    if asked is None:
         raise BadRequest("author: give a name")
-    found = [p for p in store.papers_matching_authors(like_pattern(name[:200]), limit=MAX_PAPERS * 5)
-             if spelling_on(p, key) is not None][:MAX_PAPERS]
-    if not found:
+    candidates = store.papers_matching_authors(like_pattern(name[:200]), limit=MAX_PAPERS * 5)
+    papers = {p.id: p for p in candidates if p.id is not None}
+    occ = _with_claims(store, _occurrences(candidates, asked.block), papers)
+    res = identities(occ)
+    keys = [(n.key if (n := parse_name(o.spelling)) else "") for o in occ]
+    same = [i for i, k in enumerate(keys) if k == asked.key]
+    if not same:
         raise NotFound(f"no papers by {name!r} here")
-    spellings = Counter(s for p in found if (s := spelling_on(p, key)) is not None)
-    display = spellings.most_common(1)[0][0]
+    ident = f"initials:{asked.key}" if asked.initialled else res.identity[same[0]]
+    members = res.members(ident)
+    groups: dict[str, list[str]] = {}
+    for i, o in enumerate(occ):
+        groups.setdefault(res.identity[i], []).append(o.spelling)
+    elsewhere = Counter(res.identity[i] for i in same if res.identity[i] != ident)
+    namesakes = Counter(res.identity[i] for i in range(len(occ)) if res.identity[i] not in (ident, *elsewhere)
+                        and not res.identity[i].startswith("initials:"))
+    found = [papers[pid] for pid in dict.fromkeys(occ[i].paper for i in members)][:MAX_PAPERS]
+    spellings = Counter(occ[i].spelling for i in members)
+    joined: dict[str, tuple[int, list[str]]] = {}
+    for i in members:
+        if i in res.joined:
+            n_before, shared = joined.get(occ[i].spelling, (0, []))
+            joined[occ[i].spelling] = (n_before + 1, [*shared, *(s for s in res.joined[i] if s not in shared)])
+    page = _facts(store, found, {keys[i] for i in members})
+    return replace(
+        page, name=display_name([occ[i].spelling for i in members], name[:200]) if members else name[:200], key=ident,
+        variants=[s for s, _ in spellings.most_common()],
+        claimed_by=sorted({c for i in members if (c := occ[i].claimed_by)}),
+        keys=frozenset(keys[i] for i in members if not (occ[i].claimed_by is None and i in res.joined)),
+        joined=[(s, n, shared[:5]) for s, (n, shared) in joined.items()],
+        elsewhere=[(display_name(groups[g]), n) for g, n in elsewhere.most_common()],
+        namesakes=[(display_name(groups[g]), n) for g, n in namesakes.most_common(8)],
+    )
+
+
+def _facts(store: Store, found: list[Paper], own_keys: set[str]) -> AuthorPage:
+    """Co-authors, categories and upvotes per month of a person's papers."""
     co: Counter[str] = Counter()
     co_names: dict[str, Counter[str]] = {}
     cats: Counter[str] = Counter()
     for p in found:
         for other in p.authors:
-            k = author_key(other)
-            if k and k != key:
-                co[k] += 1
-                co_names.setdefault(k, Counter())[other] += 1
+            n = parse_name(other)
+            if n is not None and n.key not in own_keys:
+                co[n.key] += 1
+                co_names.setdefault(n.key, Counter())[other] += 1
         if p.primary_category:
             cats[p.primary_category] += 1
     ids = [p.id for p in found if p.id is not None]
@@ -89,26 +180,27 @@ def author_page(store: Store, name: str) -> AuthorPage:
         if p.day and p.external_upvotes:
             external[month_key(p.day)] += p.external_upvotes
     months = sorted(set(community) | set(external))
-    claims = store.confirmed_claims(ids)
-    claimed = sorted({c.username for cs in claims.values() for c in cs if author_key(c.author) == key})
     return AuthorPage(
-        name=display, key=key, variants=[s for s, _ in spellings.most_common()], papers=found,
+        name="", key="", variants=[], papers=found,
         coauthors=[(co_names[k].most_common(1)[0][0], n) for k, n in co.most_common(30)],
         categories=cats.most_common(), upvotes=[(m, community.get(m, 0), external.get(m, 0)) for m in months],
-        claimed_by=claimed,
     )
 
 
 def author_json(page: AuthorPage) -> dict[str, Any]:
     """The API's representation of an author."""
     return {
-        "name": page.name, "key": page.key, "variants": page.variants, "paper_count": len(page.papers),
+        "name": page.name, "key": page.key, "variants": page.variants, "also_written_as": page.also_written,
+        "paper_count": len(page.papers),
         "papers": [{"id": p.id, "arxiv_id": p.arxiv_id, "title": p.title, "day": p.day.isoformat() if p.day else None}
                    for p in page.papers[:200]],
         "coauthors": [{"name": n, "papers": c} for n, c in page.coauthors],
         "categories": [{"code": c, "papers": n} for c, n in page.categories],
         "upvotes": [{"month": m, "community": c, "external": e} for m, c, e in page.upvotes],
         "claimed_by": page.claimed_by,
+        "joined": [{"spelling": s, "papers": n, "shared_coauthors": co} for s, n, co in page.joined],
+        "elsewhere": [{"name": n, "papers": c} for n, c in page.elsewhere],
+        "namesakes": [{"name": n, "papers": c} for n, c in page.namesakes],
     }
 
 
@@ -147,8 +239,7 @@ def claim_paper(store: Store, user: User, paper_id: int, author: str) -> Claim:
     paper = store.get_papers([paper_id]).get(paper_id)
     if paper is None:
         raise NotFound(f"no paper {paper_id}")
-    key = author_key(author[:200])
-    listed = spelling_on(paper, key) if key else None
+    listed = listed_as(paper, author[:200])
     if listed is None:
         raise BadRequest(f"author: {author!r} is not among the paper's authors ({', '.join(paper.authors[:10])})")
     auto = user.email_verified and domain_matches(user.email, paper)

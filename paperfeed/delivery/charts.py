@@ -154,34 +154,73 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
 # ----- the charts the pages show ------------------------------------------------------------------
 
 
+def _readings_word(n: int) -> str:
+    return f"{n} reading" + ("" if n == 1 else "s")
+
+
+def upvotes_summary(vote_times: Sequence[datetime], readings: Sequence[tuple[datetime, int, int | None]],
+                    listed: Sequence[date] = ()) -> str:
+    """The words the upvotes chart says (its text alternative, also shown when it is not drawn)."""
+    parts = [f"{len(vote_times)} paperfeed upvotes"]
+    if readings:
+        last_at, last_n, _ = readings[-1]
+        when = last_at.date().isoformat()
+        parts.append(f"{last_n} on Hugging Face, read {when}" if len(readings) == 1 else
+                     f"{last_n} on Hugging Face at the last of {_readings_word(len(readings))} ({when})")
+    if listed:
+        parts.append(f"listed {', '.join(sorted({d.isoformat() for d in listed}))}")
+    return "; ".join(parts)
+
+
+def enough_readings(vote_times: Sequence[datetime], readings: Sequence[tuple[datetime, int, int | None]]) -> bool:
+    """Whether there are at least two points in time to draw (Hugging Face readings and paperfeed votes)."""
+    return len(readings) + len(vote_times) >= 2
+
+
 def paper_upvotes_chart(vote_times: Sequence[datetime],
-                        external: Sequence[tuple[datetime, int, int | None]]) -> str:
-    """Upvotes of one paper over time: community votes (cumulative) and the outside count as read."""
-    series: list[tuple[str, list[float]]] = []
-    points: dict[datetime, list[float | None]] = {}
-    for i, at in enumerate(sorted(vote_times)):
-        points.setdefault(at, [None, None])[0] = float(i + 1)
-    for at, n, _comments in external:
-        points.setdefault(at, [None, None])[1] = float(n)
-    if not points:
-        return _note("No upvotes yet.")
-    xs = sorted(points)
-    local_last = 0.0
-    ext_last = 0.0
-    local, ext = [], []
-    for x in xs:
-        lv, ev = points[x]
-        local_last = lv if lv is not None else local_last
-        ext_last = ev if ev is not None else ext_last
-        local.append(local_last)
-        ext.append(ext_last)
-    if vote_times:
-        series.append(("paperfeed upvotes", local))
+                        external: Sequence[tuple[datetime, int, int | None]],
+                        listed: Sequence[date] = ()) -> str:
+    """Upvotes of one paper over time: paperfeed votes (cumulative) and every Hugging Face reading.
+
+    The date axis spans the paper's listed days (featured, announced, published; dashed lines) and
+    every reading; with fewer than two points in time there is nothing to draw, and a note says so.
+    """
+    if not enough_readings(vote_times, external):
+        if not external and not vote_times:
+            return _note("No upvotes yet: no reading of Hugging Face and no paperfeed upvote.")
+        return _note(f"1 reading: {upvotes_summary(vote_times, external, listed)}. A chart needs two.")
+    if not charts_available():
+        return _note(EXTRA_NOTE)
+    import matplotlib.dates as mdates
+
+    votes = sorted(vote_times)
+    fig = _figure()
+    ax = fig.add_subplot()
+    ends: list[datetime] = [*votes, *(at for at, _, _ in external)]
+    days = sorted(set(listed))
+    if votes:
+        xs = [*votes, max(ends)]
+        ax.step(mdates.date2num(xs), [*range(1, len(votes) + 1), len(votes)], where="post",  # type: ignore[no-untyped-call]
+                label="paperfeed upvotes", color=_COLOURS[0], linewidth=1.8)
     if external:
-        series.append(("Hugging Face upvotes", ext))
-    summary = (f"{len(vote_times)} paperfeed upvotes"
-               + (f"; {int(ext[-1])} on Hugging Face at the last reading" if external else ""))
-    return line_chart("Upvotes over time", xs, series, "upvotes", summary, step=True)
+        ax.step(mdates.date2num([at for at, _, _ in external]), [n for _, n, _ in external],  # type: ignore[no-untyped-call]
+                where="post", label="Hugging Face upvotes (each reading)", color=_COLOURS[1], linewidth=1.8,
+                marker="o", markersize=3)
+    for i, d in enumerate(days):
+        ax.axvline(float(mdates.date2num(d)), color="#5a5f69", linestyle="--", linewidth=1,  # type: ignore[no-untyped-call]
+                   label="listed" if i == 0 else None)
+    stamps = [float(mdates.date2num(x)) for x in [*ends, *days]]  # type: ignore[no-untyped-call]
+    lo, hi = min(stamps), max(stamps)
+    pad = max(0.5, (hi - lo) * 0.03)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylabel("upvotes", fontsize=9)
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.legend(fontsize=8, frameon=False)
+    _style(ax)
+    return _finish(fig, "Upvotes over time", upvotes_summary(vote_times, external, listed))
 
 
 def papers_per_day_chart(code: str, counts: Sequence[tuple[date, int]], days: int = 90) -> str:
@@ -212,9 +251,52 @@ def reading_chart(reading: dict[str, tuple[int, int]], limit: int = 12) -> str:
 
 
 def topic_weeks_chart(name: str, weeks: Sequence[date], counts: Sequence[int]) -> str:
-    """Papers per week of one topic."""
+    """Papers per week of one topic (topics files built before the weekly share was kept)."""
     peak = max(counts, default=0)
     return line_chart(f"Papers per week: {name}", list(weeks), [("papers", [float(c) for c in counts])],
                       "papers / week",
                       f"{sum(counts)} papers over {len(weeks)} weeks; {counts[-1] if counts else 0} in the "
                       f"last week, at most {peak} a week")
+
+
+def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], counts: Sequence[int],
+                      recent_weeks: int, measure: str, growth: str) -> str:
+    """A topic's weekly share (percent), the measure its growth figure is of, with the two means it compares.
+
+    Growth is log2(mean share of the last `recent_weeks` weeks / mean share of the weeks before): both
+    means are drawn as dashed levels over their weeks, so the figure can be read off the chart.
+    """
+    if not share or len(share) != len(weeks):
+        return topic_weeks_chart(name, weeks, counts)
+    r = recent_weeks if 0 < recent_weeks < len(share) else 0
+    title = f"{measure[0].upper()}{measure[1:]}, week by week: {name}"
+    words = [f"{growth} {measure}"]
+    if r:
+        before, recent = sum(share[:-r]) / (len(share) - r), sum(share[-r:]) / r
+        words.append(f"from {before:.1f}% (mean of the {len(share) - r} weeks before) to {recent:.1f}% "
+                     f"(mean of the last {r})")
+    words.append(f"{counts[-1] if counts else 0} papers in the last week, {sum(counts)} over {len(weeks)} weeks")
+    summary = "; ".join(words)
+    if not charts_available():
+        return _note(EXTRA_NOTE)
+    import matplotlib.dates as mdates
+
+    fig = _figure()
+    ax = fig.add_subplot()
+    x = mdates.date2num(list(weeks))  # type: ignore[no-untyped-call]
+    ax.plot(x, list(share), color=_COLOURS[0], linewidth=1.8, marker="o", markersize=3, label=measure)
+    if r:
+        ax.hlines([before], float(x[0]), float(x[-r - 1]), colors="#5a5f69", linestyles="--", linewidth=1.2,
+                  label="mean before")
+        ax.hlines([recent], float(x[-r]), float(x[-1]), colors=_COLOURS[1], linestyles="--", linewidth=1.6,
+                  label=f"mean of the last {r} weeks")
+    if float(x.max() - x.min()) < 0.5:
+        ax.set_xlim(float(x.min()) - 1.0, float(x.max()) + 1.0)
+    ax.set_ylabel("% of the week", fontsize=9)
+    ax.set_ylim(bottom=0)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.legend(fontsize=8, frameon=False)
+    _style(ax)
+    return _finish(fig, title, summary)

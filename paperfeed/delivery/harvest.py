@@ -27,6 +27,7 @@ from paperfeed.core.errors import NotFound, PaperfeedError, RecordError, SourceE
 from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.digest_runs import holder_id, holder_is_dead
+from paperfeed.delivery.upvote_charts import draw_read_charts
 from paperfeed.delivery.usecases.sources import list_sources, today_of
 from paperfeed.sources import arxiv_api, arxiv_oai, hf_daily
 from paperfeed.sources.http import HttpClient
@@ -244,8 +245,11 @@ def run_sources(
         chosen = [s for s in chosen if s.enabled]
     interval = timedelta(minutes=settings.sources_interval_minutes)
     runs = []
+    started = now_utc()
     for source in chosen:
         if due_only and source.last_run_at is not None and now - source.last_run_at < interval and not source.cursor.get("token"):
             continue
         runs.append(run_source(store, settings, source, http=http))
+    if runs:
+        draw_read_charts(store, settings, started)  # the upvotes just read: their charts, before any page asks
     return runs

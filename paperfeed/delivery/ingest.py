@@ -12,8 +12,10 @@ from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.progress import CountProgress, on_terminal
+from paperfeed.delivery.upvote_charts import draw_read_charts
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
+from paperfeed.store.runs import now_utc
 
 Progress = Callable[[int, float], None]  # (records seen, seconds elapsed)
 MAX_ERRORS_KEPT = 1000
@@ -124,6 +126,7 @@ def ingest_targets(
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             raise BadRequest(f"--strict: {len(problems)} bad records, nothing written: {shown}{more}")
     total = IngestReport()
+    started = now_utc()
     for target in targets:
         run_id = store.start_run(target)
         try:
@@ -138,6 +141,7 @@ def ingest_targets(
         total.counts = total.counts + report.counts
         total.errors.extend(report.errors)
         total.seconds += report.seconds
+    draw_read_charts(store, settings, started)  # the upvotes just read: their charts, before any page asks
     return total
 
 

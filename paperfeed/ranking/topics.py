@@ -8,7 +8,9 @@ Growth (documented in README "Emerging topics"): each paper weighs
 sum of its papers' weights, `share_t = (activity_t + 1) / (all activity_t + k)` (Laplace-smoothed
 share of the week's activity, so a quiet or half-finished week of arXiv does not look like a decline),
 and `growth = log2(mean share over the last `recent_weeks` weeks / mean share over the weeks before)`.
-A topic that doubled its share of attention scores 1.0; a stable one 0.
+A topic that doubled its share scores 1.0; a stable one 0. Each topic keeps its weekly share, so the
+page charts the very measure its growth figure is of, and says which (`measure`: the share of
+papers, weighted by upvotes unless vote_weight is 0).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from paperfeed.core.errors import ConfigError
 from paperfeed.index.text import analyse
 
 FloatMatrix = npt.NDArray[np.float32]
+NAME_TERMS = 3  # terms in a topic's name
+SHARE_OF_PAPERS = "share of papers"
+SHARE_WEIGHTED = "share of papers, weighted by upvotes"
+MAX_NAME_USES = 2  # no word in more than this many topic names
 EXTRA_HINT = "emerging topics need the topics extra: pip install 'paperfeed[topics]'"
 # Words that name no topic in an abstract (c-TF-IDF already discounts words common to every cluster).
 _EXTRA_STOP = frozenset({
@@ -45,7 +51,7 @@ class TopicParams:
     clusters: int = 0  # 0: automatic, sqrt(papers / 20) within [2, 60]
     recent_weeks: int = 2  # the weeks whose share is compared with the weeks before
     vote_weight: float = 1.0
-    terms: int = 8  # distinctive terms kept per topic
+    terms: int = 8  # distinctive terms kept per topic (its name takes the best NAME_TERMS of them)
     seed: int = 0
 
 
@@ -64,6 +70,10 @@ class Topic:
     weekly_activity: tuple[float, ...]
     paper_ids: tuple[int, ...]
     categories: tuple[tuple[str, int], ...] = field(default=())  # (code, papers listing it), most first
+    # The measure growth compares, week by week (percent, smoothed as in the formula): the chart shows it.
+    weekly_share: tuple[float, ...] = field(default=())
+    recent_weeks: int = 0  # how many of the last weeks growth compares with the weeks before
+    measure: str = SHARE_OF_PAPERS
 
     def as_dict(self) -> dict[str, object]:
         """JSON form (topics.json)."""
@@ -72,6 +82,7 @@ class Topic:
             "papers": self.papers, "votes": self.votes, "weeks": [w.isoformat() for w in self.weeks],
             "weekly_papers": list(self.weekly_papers), "weekly_activity": list(self.weekly_activity),
             "paper_ids": list(self.paper_ids), "categories": [list(c) for c in self.categories],
+            "weekly_share": list(self.weekly_share), "recent_weeks": self.recent_weeks, "measure": self.measure,
         }
 
     @staticmethod
@@ -86,14 +97,17 @@ class Topic:
         terms = data["terms"]
         activity = data["weekly_activity"]
         cats = data.get("categories") or []
+        share = data.get("weekly_share") or []  # absent in files built before the share was kept
         assert isinstance(weeks, list) and isinstance(terms, list) and isinstance(activity, list)
-        assert isinstance(cats, list)
+        assert isinstance(cats, list) and isinstance(share, list)
         return Topic(
             id=int(str(data["id"])), name=str(data["name"]), terms=tuple(str(t) for t in terms),
             growth=float(str(data["growth"])), papers=int(str(data["papers"])), votes=int(str(data["votes"])),
             weeks=tuple(date.fromisoformat(str(w)) for w in weeks), weekly_papers=ints("weekly_papers"),
             weekly_activity=tuple(float(a) for a in activity), paper_ids=ints("paper_ids"),
             categories=tuple((str(c[0]), int(c[1])) for c in cats),
+            weekly_share=tuple(float(x) for x in share), recent_weeks=int(str(data.get("recent_weeks") or 0)),
+            measure=str(data.get("measure") or SHARE_OF_PAPERS),
         )
 
     def share_of(self, code: str) -> float:
@@ -155,12 +169,15 @@ def cluster(vectors: FloatMatrix, k: int, seed: int = 0) -> npt.NDArray[np.int64
 
 def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: int,
                       top: int = 8) -> list[tuple[str, ...]]:
-    """Each cluster's most distinctive terms by class-based TF-IDF (the cluster's words vs the rest).
+    """Each cluster's most distinctive terms by class-based TF-IDF against the whole window, best first.
 
     c-TF-IDF (as BERTopic): tf = a term's count in the cluster / the cluster's words, weighted by
-    log(1 + mean words per cluster / the term's count over all clusters). A unigram already inside a
-    chosen bigram, or a plural of a chosen word, is skipped ("graph neural, message passing", not
-    "graph, neural"; "game" once, not "games, game").
+    log(1 + mean words per cluster / the term's count over the whole window). The window's own
+    frequent words ("models", "data", "learning" in a year of cs papers) score in every cluster, so
+    the score is also multiplied by the term's document IDF, log(papers / papers with the term)
+    (BERTopic's "reduce frequent words" in spirit). A unigram already inside a chosen bigram, or a
+    plural of a chosen word, is skipped ("graph neural, message passing", not "graph, neural"; "game"
+    once, not "games, game").
     """
     _sklearn()
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
@@ -177,7 +194,9 @@ def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: in
     tf = per_class / np.maximum(class_words, 1.0)
     avg = float(class_words.mean()) or 1.0
     idf = np.log1p(avg / np.maximum(per_class.sum(axis=0), 1.0))
-    score = tf * idf
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    doc_idf = np.log((1.0 + len(texts)) / (1.0 + df))
+    score = tf * idf * doc_idf
     out: list[tuple[str, ...]] = []
     for c in range(k):
         chosen: list[str] = []
@@ -196,6 +215,28 @@ def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: in
                 break
         out.append(tuple(chosen))
     return out
+
+
+def topic_names(terms: Sequence[Sequence[str]], per_name: int = NAME_TERMS, max_uses: int = MAX_NAME_USES) -> list[str]:
+    """A name per topic from its distinctive terms, best first, with no word in more than `max_uses` names.
+
+    Topics are named in turn, the most distinctive first term first; a term with a word (stemmed)
+    already in `max_uses` names is passed over for the topic's next term.
+    """
+    used: Counter[str] = Counter()
+    names = [""] * len(terms)
+    for c in range(len(terms)):
+        picked: list[str] = []
+        for term in terms[c]:
+            words = set(analyse(term))
+            if words and all(used[w] < max_uses for w in words):
+                picked.append(term)
+                if len(picked) == per_name:
+                    break
+        for term in picked:
+            used.update(set(analyse(term)))
+        names[c] = ", ".join(picked) or f"topic {c + 1}"
+    return names
 
 
 def rank_topics(
@@ -217,7 +258,8 @@ def rank_topics(
     k = params.clusters or auto_clusters(n)
     labels = cluster(vectors, k, params.seed)
     k = int(labels.max()) + 1
-    names = distinctive_terms(texts, labels, k, params.terms)
+    candidates = distinctive_terms(texts, labels, k, max(params.terms, 4 * NAME_TERMS))
+    names = topic_names(candidates)
     last = week_start(end or max(days))
     first = week_start(min(days))
     n_weeks = (last - first).days // 7 + 1
@@ -249,13 +291,15 @@ def rank_topics(
         counter: Counter[str] = Counter(code for r in rows for code in dict.fromkeys(cats[r]))
         cat_rows = tuple((code, cnt) for code, cnt in sorted(counter.items(), key=lambda x: (-x[1], x[0]))
                          if cnt * 20 >= len(rows))[:8]
-        terms = names[c]
+        terms = candidates[c][: params.terms]
         topics.append(Topic(
-            id=0, name=", ".join(terms[:3]) or f"topic {c + 1}", terms=terms,
+            id=0, name=names[c], terms=terms,
             growth=round(float(growth[c]), 4), papers=len(rows), votes=int(votes_arr[rows].sum()),
             weeks=weeks, weekly_papers=tuple(int(x) for x in paper_grid[c]),
             weekly_activity=tuple(round(float(x), 3) for x in act_grid[c]),
             paper_ids=tuple(int(ids[r]) for r in order), categories=cat_rows,
+            weekly_share=tuple(round(float(x) * 100, 3) for x in share[c]), recent_weeks=recent,
+            measure=SHARE_WEIGHTED if params.vote_weight > 0 else SHARE_OF_PAPERS,
         ))
     topics.sort(key=lambda t: (-t.growth, -t.papers, t.name))
     return [Topic(**{**t.__dict__, "id": i + 1}) for i, t in enumerate(topics)]
@@ -278,3 +322,17 @@ def rising_in(topics: Sequence[Topic], categories: Sequence[str], min_share: flo
 def growth_label(growth: float) -> str:
     """Growth as a share change people read: '+100%' for a doubled share, '-50%' for a halved one."""
     return f"{(2.0 ** growth - 1.0) * 100:+.0f}%"
+
+
+def growth_text(topic: Topic) -> str:
+    """The growth with the measure it is of: '+41% share of papers' (the chart shows the same share)."""
+    return f"{growth_label(topic.growth)} {topic.measure}"
+
+
+def share_means(topic: Topic) -> tuple[float, float] | None:
+    """(mean share of the weeks before, mean share of the recent weeks) in percent: growth is log2 of their ratio."""
+    r = topic.recent_weeks
+    if not topic.weekly_share or r <= 0 or r >= len(topic.weekly_share):
+        return None
+    before, recent = topic.weekly_share[:-r], topic.weekly_share[-r:]
+    return sum(before) / len(before), sum(recent) / len(recent)

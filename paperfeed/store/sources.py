@@ -243,6 +243,15 @@ class SourceStore:
             ).all()
         return [(utc(r[0]) or now_utc(), r[1], r[2]) for r in rows]
 
+    def papers_read_since(self, since: datetime, min_readings: int = 2) -> list[int]:
+        """Papers with an upvote reading at or after a time and at least `min_readings` in all (chart jobs)."""
+        h = upvote_history.c
+        recent = select(h.paper_id).where(h.observed_at >= since).distinct().subquery()
+        query = (select(h.paper_id).where(h.paper_id.in_(select(recent.c.paper_id)))
+                 .group_by(h.paper_id).having(func.count() >= min_readings).order_by(h.paper_id))
+        with self.engine.connect() as conn:
+            return [int(r) for r in conn.execute(query).scalars()]
+
     def upvote_gains(self, since: datetime) -> dict[int, int]:
         """Upvotes each paper gained since a time (latest reading minus the last one before `since`)."""
         h = upvote_history.c

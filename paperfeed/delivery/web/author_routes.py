@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from paperfeed.core.authors import author_key
+from paperfeed.core.authors import parse_name
 from paperfeed.core.errors import Forbidden
 from paperfeed.core.models import User
 from paperfeed.delivery import authors as au
@@ -32,9 +32,15 @@ AuthorName = Annotated[str, Path(min_length=1, max_length=200, description="An a
 
 
 def _page(state: WebState, name: str) -> au.AuthorPage:
-    result: au.AuthorPage = state.cached(("author", author_key(name[:200]), name[:200]),
+    parsed = parse_name(name[:200])
+    result: au.AuthorPage = state.cached(("author", parsed.key if parsed else name[:200]),
                                          lambda: au.author_page(state.store, name))
     return result
+
+
+def follows(page: au.AuthorPage, followed: list[str]) -> bool:
+    """Whether one of the followed names names this page (the same person, not a namesake)."""
+    return any((n := parse_name(f)) is not None and n.key in page.keys for f in followed)
 
 
 @router.get("/authors/{name}", response_class=HTMLResponse, include_in_schema=False)
@@ -45,7 +51,7 @@ def author_page(request: Request, name: str) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         page = _page(state, name)
-        followed = bool(user and any(author_key(f) == page.key for f in state.store.followed(user.id, "author")))
+        followed = bool(user and follows(page, state.store.followed(user.id, "author")))
         return {"title": page.name, "author": page, "followed": followed}
 
     return render(request, "author.html", context, cache_key=("author", name[:200]))

@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.ids import MAX_ID
-from paperfeed.delivery import charts
+from paperfeed.delivery import charts, upvote_charts
 from paperfeed.delivery.topics import TopicsFile, load_topics, topics_extra_installed, topics_path
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import is_category
 from paperfeed.delivery.web.deps import page_user, render
 from paperfeed.delivery.web.state import WebState, get_state
-from paperfeed.ranking.topics import EXTRA_HINT, Topic, growth_label
+from paperfeed.ranking.topics import EXTRA_HINT, Topic, growth_label, growth_text
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -41,20 +41,23 @@ def current_topics(state: WebState) -> TopicsFile | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _weeks_svg(name: str, weeks: tuple[date, ...], counts: tuple[int, ...], drawable: bool) -> str:
-    return charts.topic_weeks_chart(name, weeks, counts)  # `drawable` keys the cache: a note otherwise
+def _weeks_svg(name: str, weeks: tuple[date, ...], share: tuple[float, ...], counts: tuple[int, ...],
+               recent: int, measure: str, growth: str, drawable: bool) -> str:
+    # `drawable` keys the cache: a note otherwise
+    return charts.topic_share_chart(name, weeks, share, counts, recent, measure, growth)
 
 
 def topic_chart(topic: Topic) -> str:
-    """The topic's papers-per-week chart: drawn once per process and build (it changes only with the file)."""
-    return _weeks_svg(topic.name, topic.weeks, topic.weekly_papers, charts.charts_available())
+    """The topic's weekly share chart (what its growth is of): drawn once per process and build."""
+    return _weeks_svg(topic.name, topic.weeks, topic.weekly_share, topic.weekly_papers, topic.recent_weeks,
+                      topic.measure, growth_label(topic.growth), charts.charts_available())
 
 
 def paper_chart(state: WebState, paper_id: int) -> str:
-    """Upvotes over time of one paper (community votes and the outside upvote history)."""
-    svg: str = state.cached(("chart-paper", paper_id), lambda: charts.paper_upvotes_chart(
-        state.store.vote_times(paper_id), state.store.upvote_history(paper_id)))
-    return svg
+    """Upvotes over time of one paper for its page: drawn by the jobs, never while the page waits."""
+    found: str = state.cached(("chart-paper", paper_id),
+                              lambda: upvote_charts.chart_html(state.store, state.settings, paper_id))
+    return found
 
 
 def category_chart(state: WebState, code: str) -> str:
@@ -80,7 +83,7 @@ def topics_page(request: Request) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         tf = current_topics(state)
-        rows = [(t, growth_label(t.growth), topic_chart(t)) for t in (tf.topics if tf else ())]
+        rows = [(t, growth_text(t), topic_chart(t)) for t in (tf.topics if tf else ())]
         missing = None if topics_extra_installed() else EXTRA_HINT
         return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing}
 
@@ -100,7 +103,7 @@ def topic_page(request: Request, topic_id: DbId) -> HTMLResponse:
     def context() -> dict[str, Any]:
         assert topic is not None
         cards = sv.make_cards(state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None)
-        return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_label(topic.growth),
+        return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_text(topic),
                 "chart": topic_chart(topic), "cards": cards}
 
     return render(request, "topic.html", context, cache_key=("topic", file_stamp(state), topic_id))
@@ -123,7 +126,9 @@ def paper_chart_svg(request: Request, paper_id: DbId) -> Response:
     state = get_state(request)
     if state.store.get_paper(paper_id) is None:
         raise NotFound(f"no paper {paper_id}")
-    return _svg(paper_chart(state, paper_id))
+    svg: str = state.cached(("chart-paper-svg", paper_id),
+                            lambda: upvote_charts.chart_svg(state.store, state.settings, paper_id))
+    return _svg(svg)
 
 
 @router.get("/charts/c/{code}.svg")
