@@ -61,7 +61,7 @@ def test_parse_arxivraw_versions() -> None:
     assert isinstance(paper, Paper)
     assert paper.version == 2 and paper.versions == (1, 2)
     assert paper.published == date(2007, 4, 2) and paper.updated == date(2007, 7, 24)
-    assert paper.authors == ("C. Bal\\'azs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan")
+    assert paper.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan")
     assert page.resumption_token is None
 
 
