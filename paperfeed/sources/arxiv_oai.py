@@ -304,7 +304,13 @@ class Harvest:
         http = as_http(self.client, self.settings)
         try:
             token = self.resumption_token
-            while True:
+            seen: set[str] = set()
+            while True:  # bounded: a repeated token fails, and pages by sources_max_requests
+                if self.pages >= max(1, self.settings.sources_max_requests):
+                    raise SourceError(
+                        f"OAI-PMH list still not finished after {self.pages} pages"
+                        f" (sources_max_requests={self.settings.sources_max_requests}); resume from token {token!r}"
+                    )
                 params = {"verb": "ListRecords", "resumptionToken": token} if token else self.params
                 response = http.get(self.base_url, params=params)
                 location = str(response.url)
@@ -323,6 +329,10 @@ class Harvest:
                     self.max_datestamp_seen = page.max_datestamp
                 yield from page.records
                 token = page.resumption_token
+                if token in seen:
+                    raise SourceError(f"OAI-PMH answered the resumption token {token!r} twice: the list never ends")
+                if token:
+                    seen.add(token)
                 self.resumption_token = token
                 if not token:
                     self.last_datestamp = self.max_datestamp_seen

@@ -38,7 +38,7 @@ from paperfeed.store.paper_merge import (
     event_fields,
     lifecycle_events,
 )
-from paperfeed.store.runs import now_utc, utc
+from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
     paper_sources,
@@ -112,13 +112,20 @@ class PaperStore:
 
     # ----- writing ---------------------------------------------------------------------------
 
-    def upsert_papers(self, records: Sequence[Paper], now: datetime | None = None) -> IngestCounts:
-        """Merge a batch of records into the store in one transaction; idempotent."""
-        if not records:
+    def upsert_papers(
+        self, records: Sequence[Paper], now: datetime | None = None, run_id: int | None = None,
+        rejected: int = 0,
+    ) -> IngestCounts:
+        """Merge a batch of records into the store in one transaction; idempotent. With run_id the
+        batch's counts (and `rejected` records) are added to that run in the same transaction."""
+        if not records and (run_id is None or not rejected):
             return IngestCounts()
         now = now or now_utc()
         with self.engine.begin() as conn:
-            return self.write_papers(conn, records, now)
+            counts = self.write_papers(conn, records, now)
+            if run_id is not None:
+                add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
+            return counts
 
     def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
         """Merge records inside the caller's transaction (a source commits its cursor in the same one)."""
