@@ -381,3 +381,36 @@ def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, t
     if page.oai_error:
         raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
     return page
+
+
+MAX_SET_PAGES = 20
+
+
+def parse_list_sets(xml_bytes: bytes, location: str) -> tuple[list[str], str | None]:
+    """The setSpecs of one ListSets answer and its resumption token; SourceError when unusable."""
+    doc = parse_xml(xml_bytes, location)
+    root = doc.root
+    if doc.error or root is None or root.tag != f"{OAI}OAI-PMH":
+        raise SourceError(f"OAI-PMH ListSets answered unusable XML at {location}: {doc.error or 'not OAI-PMH'}")
+    for err in root.findall(f"{OAI}error"):
+        raise SourceError(f"OAI-PMH error from {location}: {err.get('code', 'unknown')}: {squash(''.join(err.itertext()))}")
+    listing = root.find(f"{OAI}ListSets")
+    if listing is None:
+        raise SourceError(f"OAI-PMH answer at {location} holds no <ListSets>")
+    specs = [child_text(s, f"{OAI}setSpec").strip() for s in listing.findall(f"{OAI}set")]
+    token = listing.find(f"{OAI}resumptionToken")
+    return [s for s in specs if s], ((token.text or "").strip() or None) if token is not None else None
+
+
+def list_sets(http: HttpClient, base_url: str) -> list[str]:
+    """Every set the repository lists (verb=ListSets, tokens followed, at most MAX_SET_PAGES pages)."""
+    specs: list[str] = []
+    token: str | None = None
+    for _ in range(MAX_SET_PAGES):
+        params = {"verb": "ListSets", **({"resumptionToken": token} if token else {})}
+        response = http.get(base_url, params=params)
+        page, token = parse_list_sets(response.content, str(response.url))
+        specs.extend(page)
+        if not token:
+            return specs
+    raise SourceError(f"OAI-PMH ListSets at {base_url} still not finished after {MAX_SET_PAGES} pages")
