@@ -13,6 +13,7 @@ from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, normalise_space
 from paperfeed.sources.tex import detex
 from paperfeed.sources.hf_daily import (
+    parse_hf_api,
     fetch_hf_daily,
     parse_hf_daily,
     read_hf_daily,
@@ -111,6 +112,19 @@ def test_api_shape() -> None:
     assert kan.published == date(2024, 4, 30) and kan.featured_on == date(2024, 5, 1)
     assert kan.external_upvotes == 97 and kan.code_url == "https://github.com/KindXiaoming/pykan"
     assert mtp.code_url is None and mtp.external_upvotes == 62
+    # Hugging Face's own fields are kept apart; its AI summary is never the abstract.
+    assert kan.ai_summary == "KANs replace fixed activations with learnable ones on edges."
+    assert kan.ai_summary not in kan.abstract and kan.github_stars == 15000
+    assert mtp.project_page == "https://multi-token.github.io" and mtp.github_stars is None
+    assert (mtp.organization, mtp.organization_name) == ("facebook", "AI at Meta")
+    assert kan.organization is None and mtp.ai_summary is None
+
+
+def test_an_item_whose_summary_is_missing_gets_no_abstract_from_its_ai_summary() -> None:
+    item = {"paper": {"id": "2404.19756", "title": "KAN", "ai_summary": "One line.", "upvotes": 1}}
+    paper = parse_hf_api([item], "api")
+    (kan,) = list(paper)
+    assert isinstance(kan, Paper) and kan.abstract == "" and kan.ai_summary == "One line."
 
 
 def test_bad_records_in_each_shape(tmp_path: Path) -> None:
