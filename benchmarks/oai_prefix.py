@@ -39,21 +39,33 @@ def main() -> None:
     """Print one Markdown table row per format."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=10)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "arxiv-74k.jsonl.gz")
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "data" / "arxiv-74k.jsonl.gz"
+    )
     args = parser.parse_args()
     records = load_arxiv(args.data, date(2025, 3, 18), date(2026, 7, 1))
     records = sorted(records, key=lambda p: (p.day, p.id))[: args.pages * PAGE]
     last = max(p.day for p in records)
     world = Replay(arxiv=records, today=last, oai_page_size=PAGE)
     print(f"{len(records)} records announced {records[0].day} .. {last}, {PAGE} per page")
-    print("| format | bytes/page | gzip bytes/page | parse ms/page (median) | harvest s/page (request+parse+merge+commit) |")
+    print(
+        "| format | bytes/page | gzip bytes/page | parse ms/page (median) | harvest s/page (request+parse+merge+commit) |"
+    )
     print("|---|---:|---:|---:|---:|")
     for prefix in ("arXiv", "arXivRaw"):
         sizes, zipped, parse_ms = [], [], []
         token = None
         while True:
-            q = {"verb": "ListRecords", "resumptionToken": token} if token else {
-                "verb": "ListRecords", "metadataPrefix": prefix, "from": str(records[0].day), "until": str(last)}
+            q = (
+                {"verb": "ListRecords", "resumptionToken": token}
+                if token
+                else {
+                    "verb": "ListRecords",
+                    "metadataPrefix": prefix,
+                    "from": str(records[0].day),
+                    "until": str(last),
+                }
+            )
             _, body = world.oai(q)
             data = body.encode("utf-8")
             sizes.append(len(data))
@@ -66,9 +78,15 @@ def main() -> None:
             if not token:
                 break
         with tempfile.TemporaryDirectory() as tmp, replaying(world) as server:
-            env = {**server.env(), "PAPERFEED_SOURCES_TODAY": str(last), "PAPERFEED_SOURCES_CATCHUP_DAYS": "1000",
-                   "PAPERFEED_SOURCES_INITIAL_DAYS": str((last - records[0].day).days + 1)}
-            settings = load_settings({"data_dir": tmp, "database_url": f"sqlite:///{tmp}/b.db"}, environ=env)
+            env = {
+                **server.env(),
+                "PAPERFEED_SOURCES_TODAY": str(last),
+                "PAPERFEED_SOURCES_CATCHUP_DAYS": "1000",
+                "PAPERFEED_SOURCES_INITIAL_DAYS": str((last - records[0].day).days + 1),
+            }
+            settings = load_settings(
+                {"data_dir": tmp, "database_url": f"sqlite:///{tmp}/b.db"}, environ=env
+            )
             store = open_store(settings.database_url)
             source = store.add_source("oai", "arxiv-oai", {"prefix": prefix})
             started = time.perf_counter()
@@ -77,8 +95,10 @@ def main() -> None:
             seconds = time.perf_counter() - started
             assert run.error is None and run.counts.new == len(records), run.summary
             store.close()
-        print(f"| {prefix} | {statistics.mean(sizes):,.0f} | {statistics.mean(zipped):,.0f} | "
-              f"{statistics.median(parse_ms):.0f} | {seconds / run.pages:.2f} |")
+        print(
+            f"| {prefix} | {statistics.mean(sizes):,.0f} | {statistics.mean(zipped):,.0f} | "
+            f"{statistics.median(parse_ms):.0f} | {seconds / run.pages:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -216,14 +216,28 @@ def test_arxivraw_fields_people_read() -> None:
     page = parse_list_records(fixture("oai_arxivraw_fields.xml"), "oai")
     volcano, atlas, gone = page.records
     assert isinstance(volcano, Paper) and isinstance(atlas, Paper) and isinstance(gone, Paper)
-    assert volcano.authors == ("Sorina Ionica", "Antoine Joux", "Béla Bollobás", "Paul Erdős", "Søren Eilers")
+    assert volcano.authors == (
+        "Sorina Ionica",
+        "Antoine Joux",
+        "Béla Bollobás",
+        "Paul Erdős",
+        "Søren Eilers",
+    )
     assert volcano.affiliations == (("LFANT, UB",), ("PRISM",), ("Cambridge, Memphis",), (), ())
     assert volcano.title == "Pairing the volcano: the Schrödinger view of $\\ell$-isogeny graphs"
-    assert "$\\mathcal{O}(n \\log n)$" in volcano.abstract and "50% of it, as Erdős" in volcano.abstract
+    assert (
+        "$\\mathcal{O}(n \\log n)$" in volcano.abstract
+        and "50% of it, as Erdős" in volcano.abstract
+    )
     assert volcano.dois == ("10.1007/s00145-011-9101-8", "10.1007/s00145-012-9123-z")
     assert volcano.doi == "10.1007/s00145-011-9101-8" and not volcano.withdrawn
     assert atlas.authors == ("ATLAS Collaboration", "G. Aad", "B. Abbott", "J. Abdallah")
-    assert atlas.affiliations == ((), ("CPPM Marseille",), ("Oklahoma U.",), ("CPPM Marseille", "Oklahoma U."))
+    assert atlas.affiliations == (
+        (),
+        ("CPPM Marseille",),
+        ("Oklahoma U.",),
+        ("CPPM Marseille", "Oklahoma U."),
+    )
     assert gone.withdrawn and gone.version == 2 and gone.versions == (1, 2)  # v2 is arXiv's 0 kb
     assert "withdrawn" not in (gone.comment or "").lower()  # the size says it, not the wording
 
@@ -234,7 +248,10 @@ def test_an_unknown_set_is_an_error_not_an_empty_day() -> None:
         b"Set argument doesn't match any sets. The setSpec was 'cs.XX'",
     )
     page = parse_list_records(answer, "oai")
-    assert page.oai_error == "noRecordsMatch (unknown set): Set argument doesn't match any sets. The setSpec was 'cs.XX'"
+    assert (
+        page.oai_error
+        == "noRecordsMatch (unknown set): Set argument doesn't match any sets. The setSpec was 'cs.XX'"
+    )
     assert parse_list_records(fixture("oai_no_records.xml"), "oai").oai_error is None  # a quiet day
 
 
@@ -242,6 +259,9 @@ def test_a_server_repeating_its_token_is_stopped(server: ScriptedServer) -> None
     page = fixture("oai_arxiv_page1.xml")
     server.add("/oai", Reply(page))  # the same page, with the same token, for ever
     settings = settings_for(server)
-    with quick_client(settings) as http, pytest.raises(SourceError, match="twice: the list never ends"):
+    with (
+        quick_client(settings) as http,
+        pytest.raises(SourceError, match="twice: the list never ends"),
+    ):
         list(harvest(settings, http, prefix="arXiv"))
     assert len(server.requests) == 2

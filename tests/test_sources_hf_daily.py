@@ -11,14 +11,14 @@ import pytest
 
 from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, normalise_space
-from paperfeed.sources.tex import detex
 from paperfeed.sources.hf_daily import (
-    parse_hf_api,
     fetch_hf_daily,
+    parse_hf_api,
     parse_hf_daily,
     read_hf_daily,
     strip_ai_summary,
 )
+from paperfeed.sources.tex import detex
 from tests.conftest import shared_file
 from tests.sources_server import Reply, ScriptedServer, fixture, quick_client, serve, settings_for
 

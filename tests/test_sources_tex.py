@@ -21,7 +21,10 @@ from paperfeed.sources.tex import detex, detex_paper
         ("\\v{S}koda", "Škoda"),
         ("Fran\\c{c}ois", "François"),
         ("Tanks\\&Temples", "Tanks&Temples"),
-        ("from 91\\% to 55%, the rest stays", "from 91% to 55%, the rest stays"),  # a bare % is no comment
+        (
+            "from 91\\% to 55%, the rest stays",
+            "from 91% to 55%, the rest stays",
+        ),  # a bare % is no comment
         ("Fig.~3 and ~10 and http://x.edu/~me", "Fig. 3 and ~10 and http://x.edu/~me"),
         ("no TeX at all", "no TeX at all"),
     ],
@@ -31,15 +34,30 @@ def test_accents_and_escapes(tex: str, text: str) -> None:
 
 
 def test_math_stays_tex() -> None:
-    text = "An $\\mathcal{O}(n)$ bound, $$\\'a$$ and \\(\\\"o\\) stay; Schr\\\"odinger does not."
-    assert detex(text) == "An $\\mathcal{O}(n)$ bound, $$\\'a$$ and \\(\\\"o\\) stay; Schrödinger does not."
+    text = 'An $\\mathcal{O}(n)$ bound, $$\\\'a$$ and \\(\\"o\\) stay; Schr\\"odinger does not.'
+    assert (
+        detex(text)
+        == "An $\\mathcal{O}(n)$ bound, $$\\'a$$ and \\(\\\"o\\) stay; Schrödinger does not."
+    )
     assert detex("\\emph{kept} \\cite{x}") == "\\emph{kept} \\cite{x}"  # only accents and escapes
 
 
 def test_every_text_field_of_a_record() -> None:
-    paper = detex_paper(Paper(title="Schr\\\"odinger", abstract="5\\%", comment="Erd\\H{o}s",
-                              authors=("B\\'ela",), affiliations=(("Universit\\'e",),), ai_summary="caf\\'e"))
+    paper = detex_paper(
+        Paper(
+            title='Schr\\"odinger',
+            abstract="5\\%",
+            comment="Erd\\H{o}s",
+            authors=("B\\'ela",),
+            affiliations=(("Universit\\'e",),),
+            ai_summary="caf\\'e",
+        )
+    )
     assert (paper.title, paper.abstract, paper.comment) == ("Schrödinger", "5%", "Erdős")
-    assert paper.authors == ("Béla",) and paper.affiliations == (("Université",),) and paper.ai_summary == "café"
+    assert (
+        paper.authors == ("Béla",)
+        and paper.affiliations == (("Université",),)
+        and paper.ai_summary == "café"
+    )
     plain = Paper(title="Plain")
     assert detex_paper(plain) is plain

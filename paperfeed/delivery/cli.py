@@ -25,8 +25,8 @@ for _command in cli_scale.INDEX_COMMANDS:
     cli_search.index_group.add_command(_command)
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
-    EXIT_NOTHING,
     EXIT_FAILING,
+    EXIT_NOTHING,
     EXIT_STALE,
     AppContext,
     echo_json,

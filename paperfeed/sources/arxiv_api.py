@@ -18,8 +18,8 @@ from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import Settings
 from paperfeed.sources.arxiv_meta import dois_of, is_withdrawn
 from paperfeed.sources.fields import FieldError, date_of, squash
-from paperfeed.sources.tex import detex_paper
 from paperfeed.sources.http import HttpClient, as_http
+from paperfeed.sources.tex import detex_paper
 from paperfeed.sources.xmldoc import child_text, parse_xml
 
 SOURCE = "arxiv-api"

@@ -132,7 +132,11 @@ def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
         return split_authors(value)
     if isinstance(value, list):
         if all(type(item) is str for item in value):  # the common case, kept cheap for big dumps
-            return tuple(clean for clean in map(squash, value) if clean and (clean[0].isalnum() or _named(clean)))
+            return tuple(
+                clean
+                for clean in map(squash, value)
+                if clean and (clean[0].isalnum() or _named(clean))
+            )
         out: list[str] = []
         for item in value:
             if isinstance(item, dict):
@@ -223,5 +227,7 @@ def organization_of(value: Any, name: str = "organization") -> tuple[str | None,
     if isinstance(value, str):
         return optional_text(value, name), None
     if isinstance(value, dict):
-        return optional_text(value.get("name"), f"{name}.name"), optional_text(value.get("fullname"), f"{name}.fullname")
+        return optional_text(value.get("name"), f"{name}.name"), optional_text(
+            value.get("fullname"), f"{name}.fullname"
+        )
     raise FieldError(f"{name}: expected an object or a name, got {type(value).__name__}")

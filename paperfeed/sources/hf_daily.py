@@ -85,39 +85,43 @@ def line_to_paper(rec: dict[str, Any]) -> Paper:
     arxiv_id, version = _arxiv(rec.get("paper_id") or rec.get("arxiv_id"), "paper_id")
     featured = date_of(rec.get("date"), "date")
     ai_summary = optional_text(rec.get("summary_en") or rec.get("ai_summary"), "summary_en")
-    return detex_paper(Paper(
-        title=_title(rec.get("title")),
-        abstract=strip_ai_summary(text_of(rec.get("abstract"), "abstract"), ai_summary),
-        ai_summary=ai_summary,
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(rec.get("authors")),
-        abs_url=optional_text(rec.get("arxiv_url"), "arxiv_url")
-        or f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=optional_text(rec.get("arxiv_pdf_url"), "arxiv_pdf_url"),
-        code_url=optional_text(rec.get("github_url"), "github_url"),
-        source=SOURCE,
-        featured_on=featured,
-        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
-    ))
+    return detex_paper(
+        Paper(
+            title=_title(rec.get("title")),
+            abstract=strip_ai_summary(text_of(rec.get("abstract"), "abstract"), ai_summary),
+            ai_summary=ai_summary,
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(rec.get("authors")),
+            abs_url=optional_text(rec.get("arxiv_url"), "arxiv_url")
+            or f"https://arxiv.org/abs/{arxiv_id}",
+            pdf_url=optional_text(rec.get("arxiv_pdf_url"), "arxiv_pdf_url"),
+            code_url=optional_text(rec.get("github_url"), "github_url"),
+            source=SOURCE,
+            featured_on=featured,
+            external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+        )
+    )
 
 
 def keyed_to_paper(key: str, rec: dict[str, Any]) -> Paper:
     """One value of the object keyed by arXiv id to a Paper."""
     arxiv_id, version = _arxiv(key, "key")
     day = date_of(rec.get("publication_date"), "publication_date")
-    return detex_paper(Paper(
-        title=_title(rec.get("title")),
-        abstract=text_of(rec.get("abstract"), "abstract"),
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(rec.get("authors")),
-        published=day,
-        abs_url=optional_text(rec.get("url"), "url"),
-        source=SOURCE,
-        featured_on=day,
-        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
-    ))
+    return detex_paper(
+        Paper(
+            title=_title(rec.get("title")),
+            abstract=text_of(rec.get("abstract"), "abstract"),
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(rec.get("authors")),
+            published=day,
+            abs_url=optional_text(rec.get("url"), "url"),
+            source=SOURCE,
+            featured_on=day,
+            external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+        )
+    )
 
 
 def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> Paper:
@@ -131,28 +135,40 @@ def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> 
     )
     # `summary` is the real abstract; `ai_summary` Hugging Face's one line, kept apart.
     summary = text_of(paper.get("summary") or item.get("summary"), "paper.summary")
-    ai_summary = optional_text(paper.get("ai_summary") or item.get("ai_summary"), "paper.ai_summary")
-    org, org_name = organization_of(paper.get("organization") or item.get("organization"), "organization")
-    return detex_paper(Paper(
-        title=_title(paper.get("title") or item.get("title")),
-        abstract=strip_ai_summary(summary, ai_summary),
-        ai_summary=ai_summary,
-        project_page=optional_text(paper.get("projectPage") or item.get("projectPage"), "paper.projectPage"),
-        organization=org,
-        organization_name=org_name,
-        github_stars=int_of(paper.get("githubStars", item.get("githubStars")), "paper.githubStars"),
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(paper.get("authors"), "paper.authors"),
-        published=date_of(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
-        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
-        code_url=optional_text(paper.get("githubRepo"), "paper.githubRepo"),
-        source=SOURCE,
-        featured_on=featured,
-        external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
-        external_comments=int_of(item.get("numComments", paper.get("numComments")), "numComments"),
-    ))
+    ai_summary = optional_text(
+        paper.get("ai_summary") or item.get("ai_summary"), "paper.ai_summary"
+    )
+    org, org_name = organization_of(
+        paper.get("organization") or item.get("organization"), "organization"
+    )
+    return detex_paper(
+        Paper(
+            title=_title(paper.get("title") or item.get("title")),
+            abstract=strip_ai_summary(summary, ai_summary),
+            ai_summary=ai_summary,
+            project_page=optional_text(
+                paper.get("projectPage") or item.get("projectPage"), "paper.projectPage"
+            ),
+            organization=org,
+            organization_name=org_name,
+            github_stars=int_of(
+                paper.get("githubStars", item.get("githubStars")), "paper.githubStars"
+            ),
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(paper.get("authors"), "paper.authors"),
+            published=date_of(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+            abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+            pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+            code_url=optional_text(paper.get("githubRepo"), "paper.githubRepo"),
+            source=SOURCE,
+            featured_on=featured,
+            external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
+            external_comments=int_of(
+                item.get("numComments", paper.get("numComments")), "numComments"
+            ),
+        )
+    )
 
 
 def parse_hf_jsonl(

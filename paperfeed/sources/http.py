@@ -115,7 +115,9 @@ class Budget:
         if self.started < 0:
             self.started = now
         if self.used >= self.max_requests:
-            raise SourceError(f"stopped before GET {url}: {self.used} requests sent, the most one run may send ({self.what})")
+            raise SourceError(
+                f"stopped before GET {url}: {self.used} requests sent, the most one run may send ({self.what})"
+            )
         if now - self.started > self.max_seconds:
             raise SourceError(
                 f"stopped before GET {url}: the run took {now - self.started:.0f} s, longer than allowed ({self.what})"

@@ -20,7 +20,9 @@ from pylatexenc.latex2text import LatexNodes2Text
 from paperfeed.core.models import Paper
 
 # Unescaped math: $$...$$, $...$, \(...\), \[...\]; the text between them is converted.
-_MATH = re.compile(r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
+_MATH = re.compile(
+    r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL
+)
 _LETTER = r"(?:\\[ij](?![A-Za-z])|[A-Za-z])"
 # One accent macro with its letter: \'e  \'{e}  \' e  \"{\i}  \v{s}  \c c, or a letter macro: \o \ss.
 _ACCENT = (
@@ -58,8 +60,14 @@ def detex(text: str) -> str:
 
 
 def _needs(p: Paper) -> bool:
-    texts = (p.title, p.abstract, p.comment or "", p.ai_summary or "", *p.authors,
-             *(a for per in p.affiliations for a in per))
+    texts = (
+        p.title,
+        p.abstract,
+        p.comment or "",
+        p.ai_summary or "",
+        *p.authors,
+        *(a for per in p.affiliations for a in per),
+    )
     return any("\\" in t or "~" in t for t in texts)
 
 

@@ -67,13 +67,23 @@ class RunStore:
             )
             return int(result.scalar_one())
 
-    def finish_run(self, run_id: int, counts: IngestCounts | None, error: str | None = None) -> None:
+    def finish_run(
+        self, run_id: int, counts: IngestCounts | None, error: str | None = None
+    ) -> None:
         """Record how the run ended: ok with counts, or failed with an error. counts None keeps the
         counts its committed batches added (add_run_counts), so a failed run says what it stored."""
-        values: dict[str, Any] = {"finished_at": now_utc(), "status": "failed" if error else "ok", "error": error}
+        values: dict[str, Any] = {
+            "finished_at": now_utc(),
+            "status": "failed" if error else "ok",
+            "error": error,
+        }
         if counts is not None:
-            values.update(new=counts.new, updated=counts.updated, unchanged=counts.unchanged,
-                          rejected=counts.rejected)
+            values.update(
+                new=counts.new,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                rejected=counts.rejected,
+            )
         with self.engine.begin() as conn:
             conn.execute(update(ingest_runs).where(ingest_runs.c.id == run_id).values(values))
 
@@ -108,8 +118,12 @@ def add_run_counts(conn: Connection, run_id: int, counts: IngestCounts) -> None:
     conn.execute(
         update(ingest_runs)
         .where(c.id == run_id)
-        .values(new=c.new + counts.new, updated=c.updated + counts.updated,
-                unchanged=c.unchanged + counts.unchanged, rejected=c.rejected + counts.rejected)
+        .values(
+            new=c.new + counts.new,
+            updated=c.updated + counts.updated,
+            unchanged=c.unchanged + counts.unchanged,
+            rejected=c.rejected + counts.rejected,
+        )
     )
 
 
