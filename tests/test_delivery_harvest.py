@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from paperfeed.core.errors import BadRequest
+from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, load_settings
 from paperfeed.delivery.cli import cli
 from paperfeed.delivery.harvest import run_source
@@ -209,3 +210,24 @@ def test_failed_requests_are_counted(
     assert run.error and "HTTP 503" in run.error
     assert run.pages == 0 and run.requests == 3  # the first try and two retries
     assert "0 pages, 3 requests" in run.summary
+
+
+def test_a_run_row_holds_what_its_committed_pages_stored(store: Store) -> None:
+    """What a run killed with kill -9 leaves: its row still 'running', with the counts of every page
+    committed before (each page's counts go in with the page, in its transaction)."""
+    source = store.add_source("hf", "hf-daily", {})
+    assert store.claim_source(source.id, "me:1:1", 60, lambda holder: False)
+    run_id = store.start_run("source:hf")
+    page = [Paper(title=f"P{i}", arxiv_id=f"2501.0000{i}", source="hf-daily") for i in range(3)]
+    store.commit_page(
+        source.id, "me:1:1", page, {"last_day": "2026-02-02"}, 60, run_id=run_id, rejected=1
+    )
+    store.commit_page(source.id, "me:1:1", page[:1], {"last_day": "2026-02-03"}, 60, run_id=run_id)
+    (run,) = store.recent_runs(1)
+    assert run.status == "running" and (
+        run.counts.new,
+        run.counts.unchanged,
+        run.counts.rejected,
+    ) == (3, 1, 1)
+    store.finish_run(run_id, None, error="killed")  # a failure keeps the committed counts
+    assert store.recent_runs(1)[0].counts.new == 3
