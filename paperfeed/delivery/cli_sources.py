@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from paperfeed.core.errors import SourceError
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
     EXIT_NOTHING,
@@ -76,8 +77,12 @@ def sources_add(ctx: AppContext, kind: str, categories: tuple[str, ...], set_spe
     """Follow a source: arxiv (API, by --category), arxiv-oai (OAI-PMH, by --set) or hf-daily."""
 
     def known_sets() -> list[str]:
-        with HttpClient(ctx.settings) as http:
-            return list_sets(http, ctx.settings.arxiv_oai_url)
+        try:
+            with HttpClient(ctx.settings) as http:
+                return list_sets(http, ctx.settings.arxiv_oai_url)
+        except SourceError as exc:
+            raise SourceError(f"could not check the set with arXiv's ListSets ({exc.message}); "
+                              "add it with --no-check to skip the check") from None
 
     checker = None if no_check or kind != "arxiv-oai" or not set_spec else known_sets
     source = add_source(ctx.store, kind, categories, set_spec, name, prefix, checker)
