@@ -5,7 +5,9 @@ Usage: python scripts/make_sample.py ../shared/data paperfeed/data/sample-feed.j
 1. Hugging Face Daily Papers (hf-daily/*: Feb 2026 and Dec 2023 - Apr 2024): the featured day,
    real upvotes, authors, arXiv ids, GitHub links.
 2. The arXiv listing metadata (arxiv-74k.jsonl.gz) of those same arXiv ids only: categories,
-   comments (which often carry the code link) and the listing day as `published`.
+   comments (which often carry the code link) and the listing day as `published`, and arXiv's
+   abstract for the papers whose Hugging Face record had none (its `abstract` was only the
+   one-line AI summary, which is kept as `ai_summary`, never as the abstract).
 3. The saved listing pages (hf-pages/*.txt): 699 papers with title and abstract only. Their day is
    unknown, so they stay undated (searchable, kept out of the day lists) unless a title matches a
    paper from 1-2.
@@ -74,6 +76,12 @@ def record_of(p: Paper) -> dict[str, Any]:
         "code_url": p.code_url,
         "featured_on": p.featured_on.isoformat() if p.featured_on else None,
         "upvotes": p.external_upvotes,
+        "dois": list(p.dois),
+        "ai_summary": p.ai_summary,
+        "project_page": p.project_page,
+        "organization": p.organization,
+        "organization_name": p.organization_name,
+        "github_stars": p.github_stars,
     }
     return {k: v for k, v in rec.items() if v not in (None, [], "")}
 
@@ -93,15 +101,18 @@ def main() -> None:
                     bar.update(len(batch))
         dump = shared / "arxiv-74k.jsonl.gz"
         matched = 0
+        no_abstract = {p.arxiv_id for p in store.iter_papers() if not p.abstract}
         scan = _papers(read_records(dump), dump.name)
         with tqdm(scan, desc="arXiv metadata", unit=" records", disable=None) as bar:
             wanted = (p for p in bar if p.arxiv_id in ids)
             for batch in _batched(wanted):
-                # Only categories, comment and the listing day are taken from arXiv's record;
-                # title, abstract and authors stay Hugging Face's (they are arXiv's too).
+                # Only categories, comment and the listing day are taken from arXiv's record (and
+                # its abstract where Hugging Face had none); title, abstract and authors stay
+                # Hugging Face's (they are arXiv's too).
                 store.upsert_papers([
                     Paper(title=p.title, arxiv_id=p.arxiv_id, categories=p.categories,
-                          comment=p.comment, published=p.published, source=p.source)
+                          comment=p.comment, published=p.published, source=p.source,
+                          abstract=p.abstract if p.arxiv_id in no_abstract else "")
                     for p in batch
                 ])
                 matched += len(batch)

@@ -59,6 +59,16 @@ class Listed:
     comment: str | None
     version: int = 1  # the API serves this version (a replacement: 2, 3, ...)
     journal_ref: str | None = None
+    revisions: tuple[date, ...] = ()  # days of v2, v3, ... (arXivRaw lists them once they are out)
+    withdrawn: bool = False  # its last revision is arXiv's 0 kb withdrawal
+
+    def versions_by(self, today: date) -> list[date]:
+        """v1's day and the revisions out by today."""
+        return [self.day, *(d for d in self.revisions if d <= today)]
+
+    def stamp(self, today: date) -> date:
+        """The OAI datestamp: the day of the newest version out by today."""
+        return self.versions_by(today)[-1]
 
 
 def load_arxiv(path: Path, first: date, last: date, primary: str | None = None) -> list[Listed]:
@@ -104,6 +114,29 @@ def oai_record(p: Listed, set_spec: str) -> str:
         f"<title>{escape(p.title)}</title><categories>{' '.join(p.categories)}</categories>{comment}"
         f"<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>"
         f"<abstract>{escape(p.abstract)}</abstract></arXiv>\n</metadata>\n</record>\n"
+    )
+
+
+def raw_record(p: Listed, set_spec: str, today: date) -> str:
+    """One record in arXiv's arXivRaw format: every version with its date and size, the authors as
+    one string (as in recorded/oai-pmh and arXiv's own arXivRaw answers)."""
+    days = p.versions_by(today)
+    versions = "".join(
+        f'<version version="v{n}"><date>{d.strftime("%a, %d %b %Y")} 17:00:00 GMT</date>'
+        f"<size>{'0kb' if p.withdrawn and n == len(days) > 1 else f'{100 + n}kb'}</size>"
+        "<source_type>D</source_type></version>"
+        for n, d in enumerate(days, start=1)
+    )
+    comment = f"<comments>{escape(p.comment)}</comments>" if p.comment else ""
+    return (
+        f"<record>\n<header>\n <identifier>oai:arXiv.org:{p.id}</identifier>\n"
+        f" <datestamp>{p.stamp(today)}</datestamp>\n <setSpec>{set_spec}</setSpec>\n</header>\n<metadata>\n"
+        ' <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        f" <id>{p.id}</id><submitter>{escape(p.authors[0] if p.authors else 'unknown')}</submitter>{versions}"
+        f"<title>{escape(p.title)}</title><authors>{escape(', '.join(p.authors))}</authors>"
+        f"<categories>{' '.join(p.categories)}</categories>{comment}"
+        f"<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>"
+        f"<abstract>{escape(p.abstract)}</abstract></arXivRaw>\n</metadata>\n</record>\n"
     )
 
 
@@ -161,6 +194,8 @@ class Replay:
     oai_set: str = "cs"
     delay: float = 0.0  # seconds before each answer (to catch a worker mid-harvest)
     down: bool = False  # answer 503 to everything (an outage at the source)
+    refuse_tokens: bool = False  # answer badResumptionToken to every token, even those it gave
+    sets: tuple[str, ...] = ("cs", "math", "physics", "physics:hep-th", "q-bio", "q-fin", "stat", "econ", "eess")
     requests: list[Seen] = field(default_factory=list)
 
     def visible(self) -> list[Listed]:
@@ -187,27 +222,42 @@ class Replay:
             if not found:
                 return 200, head + '<error code="idDoesNotExist">no such record</error>\n</OAI-PMH>'
             return 200, head + f"<GetRecord>\n{oai_record(found[0], self.oai_set)}</GetRecord>\n</OAI-PMH>"
+        if verb == "ListSets":
+            sets = "".join(f"<set><setSpec>{x}</setSpec><setName>{x}</setName></set>" for x in self.sets)
+            return 200, head + f"<ListSets>{sets}</ListSets>\n</OAI-PMH>"
         if verb != "ListRecords":
             return 200, head + f'<error code="badVerb">illegal verb {escape(str(verb))}</error>\n</OAI-PMH>'
+        refused = '<error code="badResumptionToken">The value of the resumptionToken argument is invalid or expired.</error>'
         if "resumptionToken" in q:
+            if self.refuse_tokens:
+                return 200, head + refused + "\n</OAI-PMH>"
             try:
-                first, last, set_spec, offset = q["resumptionToken"].split("|")
+                first, last, set_spec, offset, prefix = q["resumptionToken"].split("|")
                 lo, hi, start = date.fromisoformat(first), date.fromisoformat(last), int(offset)
             except ValueError:
-                return 200, head + '<error code="badResumptionToken">unknown token</error>\n</OAI-PMH>'
+                return 200, head + refused + "\n</OAI-PMH>"
         else:
-            if q.get("metadataPrefix") != "arXiv":
-                return 200, head + '<error code="cannotDisseminateFormat">replay serves arXiv</error>\n</OAI-PMH>'
+            prefix = q.get("metadataPrefix", "")
+            if prefix not in ("arXiv", "arXivRaw"):
+                return 200, head + '<error code="cannotDisseminateFormat">replay serves arXiv and arXivRaw</error>\n</OAI-PMH>'
             lo = date.fromisoformat(q.get("from", "1990-01-01"))
             hi = date.fromisoformat(q.get("until", str(self.today)))
             set_spec, start = q.get("set", ""), 0
-        records = [p for p in self.visible() if lo <= p.day <= min(hi, self.today)]
+            if set_spec and set_spec not in self.sets:  # arXiv's own answer to a set it does not have
+                return 200, head + (
+                    f"<error code=\"noRecordsMatch\">Set argument doesn't match any sets. The setSpec was "
+                    f"'{escape(set_spec)}'</error>\n</OAI-PMH>"
+                )
+        records = [p for p in self.visible() if lo <= p.stamp(self.today) <= min(hi, self.today)]
         if not records:
             return 200, head + '<error code="noRecordsMatch"/>\n</OAI-PMH>'
         chunk = records[start : start + self.oai_page_size]
         end = start + len(chunk)
-        token = f"{lo}|{hi}|{set_spec}|{end}" if end < len(records) else ""
-        body = "".join(oai_record(p, self.oai_set) for p in chunk)
+        token = f"{lo}|{hi}|{set_spec}|{end}|{prefix}" if end < len(records) else ""
+        if prefix == "arXivRaw":
+            body = "".join(raw_record(p, self.oai_set, self.today) for p in chunk)
+        else:
+            body = "".join(oai_record(p, self.oai_set) for p in chunk)
         tail = f'<resumptionToken cursor="{start}" completeListSize="{len(records)}">{token}</resumptionToken>\n'
         return 200, head + f"<ListRecords>\n{body}{tail}</ListRecords>\n</OAI-PMH>"
 

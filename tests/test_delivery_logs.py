@@ -46,3 +46,12 @@ def test_json_lines_carry_the_request_id_and_mask_secrets() -> None:
     assert records[1]["request_id"] == "rid-7" and "ValueError" in records[1]["exception"]
     assert records[2]["request_id"] is None and records[2]["level"] == "warning"
     assert "the-secret-key-value" not in buffer.getvalue() and "db-pass-99" not in buffer.getvalue()
+
+
+def test_redaction_keeps_arxivs_words() -> None:
+    message = (
+        "OAI-PMH error from https://oaipmh.arxiv.org/oai?verb=ListRecords: badResumptionToken: "
+        "The value of the resumptionToken argument is invalid or expired."
+    )
+    assert redact(message) == message  # "The" is no credential after "...Token:"
+    assert redact("token=abc123 and resumptionToken: kept") == f"token={MASK} and resumptionToken: kept"

@@ -61,7 +61,7 @@ def test_parse_arxivraw_versions() -> None:
     assert isinstance(paper, Paper)
     assert paper.version == 2 and paper.versions == (1, 2)
     assert paper.published == date(2007, 4, 2) and paper.updated == date(2007, 7, 24)
-    assert paper.authors == ("C. Bal\\'azs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan")
+    assert paper.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan")
     assert page.resumption_token is None
 
 
@@ -208,3 +208,60 @@ def test_resume_from_a_token_and_a_plain_httpx_client(server: ScriptedServer) ->
 def test_unknown_prefix_is_refused() -> None:
     with pytest.raises(ValueError, match="arXivRaw"):
         Harvest(Settings(), prefix="marc21")
+
+
+def test_arxivraw_fields_people_read() -> None:
+    """Affiliations apart from names, TeX accents read, math kept, every DOI, no ':' author, 0 kb
+    withdrawal (tests/fixtures/sources/oai_arxivraw_fields.xml)."""
+    page = parse_list_records(fixture("oai_arxivraw_fields.xml"), "oai")
+    volcano, atlas, gone = page.records
+    assert isinstance(volcano, Paper) and isinstance(atlas, Paper) and isinstance(gone, Paper)
+    assert volcano.authors == (
+        "Sorina Ionica",
+        "Antoine Joux",
+        "Béla Bollobás",
+        "Paul Erdős",
+        "Søren Eilers",
+    )
+    assert volcano.affiliations == (("LFANT, UB",), ("PRISM",), ("Cambridge, Memphis",), (), ())
+    assert volcano.title == "Pairing the volcano: the Schrödinger view of $\\ell$-isogeny graphs"
+    assert (
+        "$\\mathcal{O}(n \\log n)$" in volcano.abstract
+        and "50% of it, as Erdős" in volcano.abstract
+    )
+    assert volcano.dois == ("10.1007/s00145-011-9101-8", "10.1007/s00145-012-9123-z")
+    assert volcano.doi == "10.1007/s00145-011-9101-8" and not volcano.withdrawn
+    assert atlas.authors == ("ATLAS Collaboration", "G. Aad", "B. Abbott", "J. Abdallah")
+    assert atlas.affiliations == (
+        (),
+        ("CPPM Marseille",),
+        ("Oklahoma U.",),
+        ("CPPM Marseille", "Oklahoma U."),
+    )
+    assert gone.withdrawn and gone.version == 2 and gone.versions == (1, 2)  # v2 is arXiv's 0 kb
+    assert "withdrawn" not in (gone.comment or "").lower()  # the size says it, not the wording
+
+
+def test_an_unknown_set_is_an_error_not_an_empty_day() -> None:
+    answer = fixture("oai_no_records.xml").replace(
+        b"The combination of the values of the from, until, set and metadataPrefix arguments results in an empty list.",
+        b"Set argument doesn't match any sets. The setSpec was 'cs.XX'",
+    )
+    page = parse_list_records(answer, "oai")
+    assert (
+        page.oai_error
+        == "noRecordsMatch (unknown set): Set argument doesn't match any sets. The setSpec was 'cs.XX'"
+    )
+    assert parse_list_records(fixture("oai_no_records.xml"), "oai").oai_error is None  # a quiet day
+
+
+def test_a_server_repeating_its_token_is_stopped(server: ScriptedServer) -> None:
+    page = fixture("oai_arxiv_page1.xml")
+    server.add("/oai", Reply(page))  # the same page, with the same token, for ever
+    settings = settings_for(server)
+    with (
+        quick_client(settings) as http,
+        pytest.raises(SourceError, match="twice: the list never ends"),
+    ):
+        list(harvest(settings, http, prefix="arXiv"))
+    assert len(server.requests) == 2

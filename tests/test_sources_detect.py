@@ -209,3 +209,33 @@ def test_fetch_records_refuses_bad_urls_and_formats_up_front() -> None:
         fetch_records("ftp://example.org/x", Settings())
     with pytest.raises(BadRequest, match="valid formats"):
         fetch_records("https://example.org/x", Settings(), "nope")
+
+
+def test_feeds_of_links_are_named_unknown_formats(tmp_path: Path) -> None:
+    json_feed = tmp_path / "papers.json"
+    json_feed.write_text(
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "Daily Papers",
+                "items": [
+                    {
+                        "id": "https://huggingface.co/papers/2404.19756",
+                        "url": "https://huggingface.co/papers/2404.19756",
+                        "title": "KAN: Kolmogorov-Arnold Networks",
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
+    with pytest.raises(BadRequest, match=r"unknown format: JSON Feed .*id_list"):
+        read_records(json_feed)
+    rss = tmp_path / "papers.xml"
+    rss.write_text(
+        '<?xml version="1.0"?>\n<rss version="2.0"><channel><title>Daily Papers</title><item>'
+        "<link>https://huggingface.co/papers/2404.19756</link></item></channel></rss>"
+    )
+    with pytest.raises(BadRequest, match="unknown format: RSS") as refused:
+        read_records(rss)
+    assert "version" not in str(refused.value).split("RSS")[0]  # no talk of a record's `version`

@@ -13,10 +13,12 @@ from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, normalise_space
 from paperfeed.sources.hf_daily import (
     fetch_hf_daily,
+    parse_hf_api,
     parse_hf_daily,
     read_hf_daily,
     strip_ai_summary,
 )
+from paperfeed.sources.tex import detex
 from tests.conftest import shared_file
 from tests.sources_server import Reply, ScriptedServer, fixture, quick_client, serve, settings_for
 
@@ -39,7 +41,9 @@ def test_jsonl_file_counts_and_fields() -> None:
     assert len(items) == 808 and all(isinstance(i, Paper) for i in items)
     papers = [i for i in items if isinstance(i, Paper)]
     assert len({p.arxiv_id for p in papers}) == 783  # 25 papers were featured on two days
-    assert sum(1 for p in papers if not p.abstract) == 7
+    # 7 have no abstract at all; 76 whose `abstract` is only the AI summary get none (the summary
+    # is kept apart as ai_summary, never shown as the abstract; arXiv's abstract fills it).
+    assert sum(1 for p in papers if not p.abstract) == 7 + 76
     assert all(
         p.featured_on and date(2026, 1, 1) < p.featured_on < date(2026, 3, 1) for p in papers
     )
@@ -54,30 +58,34 @@ def test_jsonl_file_counts_and_fields() -> None:
     assert first.abstract.startswith("We present RM-RF, a lightweight reward model")
 
 
-def test_stripping_removes_the_summary_and_never_empties_an_abstract() -> None:
+def test_stripping_removes_the_summary_and_keeps_it_apart() -> None:
     raws = _raw_lines()
     papers = [
         i
         for i in read_hf_daily(shared_file("hf-daily/hf-daily-2026-02.jsonl"))
         if isinstance(i, Paper)
     ]
-    stripped = 0
+    stripped = emptied = 0
     for raw, paper in zip(raws, papers, strict=True):
         abstract, summary = (
             normalise_space(str(raw["abstract"])),
             normalise_space(str(raw["summary_en"] or "")),
         )
-        assert bool(paper.abstract) == bool(abstract)  # nothing non-empty was emptied
-        assert abstract.endswith(paper.abstract)  # the real abstract is the tail, kept whole
-        if paper.abstract != abstract:
-            stripped += 1
-            assert abstract == summary + " " + paper.abstract
-    assert stripped == 709  # 76 more equal their summary exactly and are kept; 16 had no prefix
+        assert paper.ai_summary == (detex(summary) or None)  # TeX escapes (5\\%) read as letters
+        if abstract and abstract == summary:
+            emptied += 1
+            assert paper.abstract == ""  # only the AI summary: not an abstract
+        elif summary and abstract.startswith(summary + " "):
+            stripped += 1  # the real abstract is the tail, kept whole
+            assert paper.abstract == detex(abstract[len(summary) :].strip())
+        else:
+            assert paper.abstract == detex(abstract)
+    assert stripped == 709 and emptied == 76  # 16 had no prefix
 
 
 def test_strip_ai_summary_cases() -> None:
     assert strip_ai_summary("S1. Real abstract.", "S1.") == "Real abstract."
-    assert strip_ai_summary("Only the summary.", "Only the summary.") == "Only the summary."
+    assert strip_ai_summary("Only the summary.", "Only the summary.") == ""
     assert strip_ai_summary("Real abstract.", "Different summary.") == "Real abstract."
     assert strip_ai_summary("A\nB  C", None) == "A B C"
     assert strip_ai_summary("", "x") == ""
@@ -104,6 +112,19 @@ def test_api_shape() -> None:
     assert kan.published == date(2024, 4, 30) and kan.featured_on == date(2024, 5, 1)
     assert kan.external_upvotes == 97 and kan.code_url == "https://github.com/KindXiaoming/pykan"
     assert mtp.code_url is None and mtp.external_upvotes == 62
+    # Hugging Face's own fields are kept apart; its AI summary is never the abstract.
+    assert kan.ai_summary == "KANs replace fixed activations with learnable ones on edges."
+    assert kan.ai_summary not in kan.abstract and kan.github_stars == 15000
+    assert mtp.project_page == "https://multi-token.github.io" and mtp.github_stars is None
+    assert (mtp.organization, mtp.organization_name) == ("facebook", "AI at Meta")
+    assert kan.organization is None and mtp.ai_summary is None
+
+
+def test_an_item_whose_summary_is_missing_gets_no_abstract_from_its_ai_summary() -> None:
+    item = {"paper": {"id": "2404.19756", "title": "KAN", "ai_summary": "One line.", "upvotes": 1}}
+    paper = parse_hf_api([item], "api")
+    (kan,) = list(paper)
+    assert isinstance(kan, Paper) and kan.abstract == "" and kan.ai_summary == "One line."
 
 
 def test_bad_records_in_each_shape(tmp_path: Path) -> None:

@@ -76,6 +76,12 @@ class Paper:
     withdrawn: bool = False  # the authors withdrew it: kept, shown as withdrawn, left out of feeds
     affiliations: tuple[tuple[str, ...], ...] = ()  # per author, in author order (empty when unknown)
     external_comments: int | None = None  # comments on Hugging Face
+    dois: tuple[str, ...] = ()  # every DOI the source gives, the main one (`doi`) first
+    project_page: str | None = None  # the source's own project page (Hugging Face projectPage)
+    organization: str | None = None  # Hugging Face organisation id ("nvidia")
+    organization_name: str | None = None  # its full name ("NVIDIA")
+    github_stars: int | None = None  # stars of the code repository, as Hugging Face reports them
+    ai_summary: str | None = None  # Hugging Face's one-line AI summary (never the abstract)
     id: int | None = None
     first_seen_at: datetime | None = None
     sources: tuple[str, ...] = field(default=(), compare=False)

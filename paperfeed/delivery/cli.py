@@ -25,6 +25,7 @@ for _command in cli_scale.INDEX_COMMANDS:
     cli_search.index_group.add_command(_command)
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
+    EXIT_FAILING,
     EXIT_NOTHING,
     EXIT_STALE,
     AppContext,
@@ -164,7 +165,8 @@ def papers_show(ctx: AppContext, paper: str, as_json: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--check", is_flag=True,
-              help="Exit 4 when a followed source is stale (no success within sources_stale_hours): for cron or monitoring.")
+              help="Exit 4 when a followed source is stale (no success within sources_stale_hours), 6 when one's "
+                   "last harvest failed (even one that never succeeded): for cron or monitoring.")
 @with_context
 def status(ctx: AppContext, as_json: bool, check: bool) -> None:
     """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
@@ -184,10 +186,11 @@ def status(ctx: AppContext, as_json: bool, check: bool) -> None:
         "sources": health["sources"],
     }
     stale = [s["name"] for s in health["sources"] if s["stale"]]
+    failing = [s["name"] for s in health["sources"] if s["failing"] and s["enabled"]]
     if as_json:
         echo_json(info)
-        if check and stale:
-            sys.exit(EXIT_STALE)
+        if check and (stale or failing):
+            sys.exit(EXIT_STALE if stale else EXIT_FAILING)
         return
     for key, value in info.items():
         if key not in ("recent_runs", "sources"):
@@ -203,9 +206,13 @@ def status(ctx: AppContext, as_json: bool, check: bool) -> None:
         tail = f" error: {r.error}" if r.error else ""
         state = "interrupted" if r.status == "running" else r.status
         click.echo(f"  {when} {state:<11} {r.source}  {counts}{tail}")
+    if check and failing:
+        click.echo(f"failing: {', '.join(failing)}", err=True)
     if check and stale:
         click.echo(f"stale: {', '.join(stale)}", err=True)
         sys.exit(EXIT_STALE)
+    if check and failing:
+        sys.exit(EXIT_FAILING)
 
 
 @cli.group()

@@ -20,6 +20,7 @@ EXIT_OK, EXIT_NOTHING, EXIT_BAD_INPUT = 0, 1, 2
 EXIT_ALL_REJECTED = 3  # every record was refused (nothing stored): a broken source, not a quiet day
 EXIT_STALE = 4  # `paperfeed status --check`: a followed source is stale
 EXIT_SOURCE_FAILED = 5  # `paperfeed sources run`: a source's harvest failed (its cursor stays put)
+EXIT_FAILING = 6  # `paperfeed status --check`: a followed source's last harvest failed
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

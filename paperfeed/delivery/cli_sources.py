@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from paperfeed.core.errors import SourceError
 from paperfeed.delivery.cli_common import (
     EXIT_ALL_REJECTED,
     EXIT_NOTHING,
@@ -17,6 +18,7 @@ from paperfeed.delivery.cli_common import (
 from paperfeed.delivery.harvest import run_sources
 from paperfeed.delivery.usecases.sources import (
     KIND_HELP,
+    OAI_PREFIXES,
     SourceHealth,
     add_source,
     get_source,
@@ -24,6 +26,8 @@ from paperfeed.delivery.usecases.sources import (
     remove_source,
     sources_health,
 )
+from paperfeed.sources.arxiv_oai import list_sets
+from paperfeed.sources.http import HttpClient
 from paperfeed.store.sources import KINDS
 
 
@@ -62,13 +66,26 @@ def sources_group(click_ctx: click.Context) -> None:
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--category", "categories", multiple=True, help="arxiv: an arXiv category (repeat for more).")
 @click.option("--set", "set_spec", default=None, help="arxiv-oai: an OAI-PMH set, e.g. cs or physics:hep-th.")
+@click.option("--prefix", type=click.Choice(OAI_PREFIXES), default=None,
+              help="arxiv-oai: metadata format, arXivRaw (default: versions with dates and sizes) or arXiv.")
+@click.option("--no-check", is_flag=True, help="arxiv-oai: do not ask arXiv (ListSets) whether the set exists.")
 @click.option("--name", default=None, help="Name of the source (default: from kind and parameters).")
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def sources_add(ctx: AppContext, kind: str, categories: tuple[str, ...], set_spec: str | None, name: str | None,
-                as_json: bool) -> None:
+def sources_add(ctx: AppContext, kind: str, categories: tuple[str, ...], set_spec: str | None, prefix: str | None,
+                no_check: bool, name: str | None, as_json: bool) -> None:
     """Follow a source: arxiv (API, by --category), arxiv-oai (OAI-PMH, by --set) or hf-daily."""
-    source = add_source(ctx.store, kind, categories, set_spec, name)
+
+    def known_sets() -> list[str]:
+        try:
+            with HttpClient(ctx.settings) as http:
+                return list_sets(http, ctx.settings.arxiv_oai_url)
+        except SourceError as exc:
+            raise SourceError(f"could not check the set with arXiv's ListSets ({exc.message}); "
+                              "add it with --no-check to skip the check") from None
+
+    checker = None if no_check or kind != "arxiv-oai" or not set_spec else known_sets
+    source = add_source(ctx.store, kind, categories, set_spec, name, prefix, checker)
     if as_json:
         echo_json(health_of(source, ctx.settings).as_dict())
     else:

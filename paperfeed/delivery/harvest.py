@@ -1,17 +1,22 @@
 """Running a followed source: read what is new since its cursor, page by page, each page committed
 with the cursor after it (one transaction), under the source's harvest lock.
 
-* arxiv-oai: ListRecords from the last datestamp harvested (inclusive: that day comes again, which
-  the idempotent merge absorbs) until today; mid-harvest the cursor holds the resumption token, so
-  a harvest killed with kill -9 continues with the next page. An expired token starts the
-  harvest again from its `from` day.
+* arxiv-oai: ListRecords (metadataPrefix `prefix`: arXivRaw, with every version's date and size,
+  or arXiv) from the last datestamp harvested (inclusive: that day comes again, which the
+  idempotent merge absorbs) until today; mid-harvest the cursor holds the resumption token, so a
+  harvest killed with kill -9 continues with the next page. A refused token (badResumptionToken)
+  starts the harvest again from its `from` day, at most sources_oai_max_restarts times a run;
+  then the run fails with arXiv's message (a server that refuses every token it gave must not be
+  asked again and again).
 * arxiv: the API's newest submissions, paged back until a page reaches the day the previous run
   had reached (its frontier), at most sources_arxiv_max_pages per run; the paging offset is kept,
   so a bounded or killed run continues where it stopped.
 * hf-daily: day by day from the last day read through today, plus the last hf_refresh_days days
   again so upvotes, comment counts and code links stay current.
 
-After an outage the gap is caught up in one run, bounded by sources_catchup_days.
+After an outage the gap is caught up in one run, bounded by sources_catchup_days. Every request of a
+run (failed ones and retries included) is counted and bounded by sources_max_requests and
+sources_max_run_minutes, so no loop can run without end whatever a server answers.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from paperfeed.delivery.digest_runs import holder_id, holder_is_dead
 from paperfeed.delivery.upvote_charts import draw_read_charts
 from paperfeed.delivery.usecases.sources import list_sources, today_of
 from paperfeed.sources import arxiv_api, arxiv_oai, hf_daily
-from paperfeed.sources.http import HttpClient
+from paperfeed.sources.http import Budget, HttpClient
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from paperfeed.store.sources import FollowedSource
@@ -51,6 +56,7 @@ class SourceRun:
     error: str | None = None
     busy: bool = False  # another worker holds the source's harvest lock
     seconds: float = 0.0
+    requests: int = 0  # every request sent, failed ones and retries included
 
     @property
     def summary(self) -> str:
@@ -60,7 +66,7 @@ class SourceRun:
         c = self.counts
         line = (
             f"{self.name}: {c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected"
-            f" ({self.pages} requests, {self.seconds:.1f}s)"
+            f" ({self.pages} pages, {self.requests} requests, {self.seconds:.1f}s)"
         )
         if self.notes:
             line += "; " + "; ".join(self.notes)
@@ -71,7 +77,7 @@ class SourceRun:
         return {
             "name": self.name, "new": self.counts.new, "updated": self.counts.updated,
             "unchanged": self.counts.unchanged, "rejected": self.counts.rejected, "pages": self.pages,
-            "notes": self.notes, "error": self.error, "busy": self.busy, "seconds": round(self.seconds, 3),
+            "requests": self.requests, "notes": self.notes, "error": self.error, "busy": self.busy, "seconds": round(self.seconds, 3),
         }
 
 
@@ -102,15 +108,28 @@ def _oai_pages(
         start, until = _floor(settings, today, start, run), today
     best = _day(cur.get("max_seen"))
     params = arxiv_oai.list_params(start, until, source.params.get("set"), source.params.get("prefix", "arXiv"))
-    while True:
+    restarts = 0
+    seen_tokens: set[str] = set()
+    while True:  # bounded: by the restarts below, repeated tokens, and the run's request budget
         try:
             page = arxiv_oai.fetch_page(http, settings.arxiv_oai_url, params, token)
         except SourceError as exc:
             if token and "badResumptionToken" in exc.message:
-                run.notes.append("resumption token expired: harvest restarted from its first day")
+                if restarts >= max(0, settings.sources_oai_max_restarts):
+                    raise SourceError(
+                        f"resumption token refused {restarts + 1} times in one run, harvest given up"
+                        f" (sources_oai_max_restarts={settings.sources_oai_max_restarts}): {exc.message}"
+                    ) from None
+                restarts += 1
+                run.notes.append("resumption token refused: harvest restarted from its first day")
                 token, best = None, None
+                seen_tokens.clear()
                 continue
             raise
+        if page.resumption_token and page.resumption_token in seen_tokens:
+            raise SourceError(f"OAI-PMH answered the resumption token {page.resumption_token!r} twice: the list never ends")
+        if page.resumption_token:
+            seen_tokens.add(page.resumption_token)
         if page.max_datestamp and (best is None or page.max_datestamp > best):
             best = page.max_datestamp
         token = page.resumption_token
@@ -196,23 +215,31 @@ def run_source(
     started = time.monotonic()
     run_id = store.start_run(f"source:{source.name}")
     client = http or HttpClient(settings)
+    sent_before, budget_before = client.requests, client.budget
+    client.budget = Budget(
+        max(1, settings.sources_max_requests), max(0.0, settings.sources_max_run_minutes) * 60,
+        "sources_max_requests, sources_max_run_minutes",
+    )
     try:
         today = today_of(settings)
         for records, cursor in PAGES[source.kind](store, source, settings, client, today, run):
             papers = [r for r in records if isinstance(r, Paper)]
             bad = [r for r in records if isinstance(r, RecordError)]
             run.errors.extend(bad[: max(0, MAX_ERRORS_KEPT - len(run.errors))])
-            counts = store.commit_page(source.id, holder, papers, cursor, lease, now)
+            counts = store.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
             run.counts = run.counts + counts + IngestCounts(rejected=len(bad))
             run.pages += 1
     except PaperfeedError as exc:
         run.error = exc.message
     except Exception as exc:  # an unexpected failure is recorded on the source, then re-raised
         run.error = f"{type(exc).__name__}: {exc}"
+        run.requests = client.requests - sent_before
         _finish(store, source, run, run_id, started)
         store.release_source(source.id, holder)
         raise
     finally:
+        run.requests = client.requests - sent_before
+        client.budget = budget_before
         if http is None:
             client.close()
     _finish(store, source, run, run_id, started)

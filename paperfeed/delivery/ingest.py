@@ -89,14 +89,17 @@ def ingest_records(
     records: Iterable[Paper | RecordError],
     batch_size: int,
     progress: Progress | None = None,
+    run_id: int | None = None,
 ) -> IngestReport:
-    """Merge records into the store, one transaction per batch, so a crash loses at most one batch."""
+    """Merge records into the store, one transaction per batch, so a crash loses at most one batch;
+    each batch's counts go into its run (run_id) in the same transaction."""
     report = IngestReport()
     started = time.monotonic()
     rejected = [0]
-    seen = 0
+    seen = counted = 0
     for batch in _batches(records, batch_size, report.errors, rejected):
-        report.counts = report.counts + store.upsert_papers(batch)
+        report.counts = report.counts + store.upsert_papers(batch, run_id=run_id, rejected=rejected[0] - counted)
+        counted = rejected[0]
         seen += len(batch)
         if progress:
             progress(seen, time.monotonic() - started)
@@ -130,12 +133,13 @@ def ingest_targets(
     for target in targets:
         run_id = store.start_run(target)
         try:
-            report = ingest_records(store, open_target(target, settings, fmt), settings.ingest_batch_size, progress)
-        except PaperfeedError as exc:
-            store.finish_run(run_id, IngestCounts(), error=exc.message)
+            report = ingest_records(store, open_target(target, settings, fmt), settings.ingest_batch_size, progress,
+                                    run_id)
+        except PaperfeedError as exc:  # the counts its committed batches added stay on the run
+            store.finish_run(run_id, None, error=exc.message)
             raise
         except Exception as exc:  # recorded for `paperfeed status`, then re-raised
-            store.finish_run(run_id, IngestCounts(), error=f"{type(exc).__name__}: {exc}")
+            store.finish_run(run_id, None, error=f"{type(exc).__name__}: {exc}")
             raise
         store.finish_run(run_id, report.counts)
         total.counts = total.counts + report.counts
@@ -150,9 +154,9 @@ def ingest_papers(store: Store, settings: Settings, papers: Sequence[Paper], tar
     """Ingest papers already in hand (a submission, say): a run record, the merge, an index refresh."""
     run_id = store.start_run(target)
     try:
-        report = ingest_records(store, papers, settings.ingest_batch_size)
+        report = ingest_records(store, papers, settings.ingest_batch_size, run_id=run_id)
     except PaperfeedError as exc:
-        store.finish_run(run_id, IngestCounts(), error=exc.message)
+        store.finish_run(run_id, None, error=exc.message)
         raise
     store.finish_run(run_id, report.counts)
     if refresh:

@@ -23,7 +23,8 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("paperfeed_request_id", default=
 MASK = "[redacted]"
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:password|passwd|secret|secret_key|token|csrf_token|api_key)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"),
+    # The key must be a word of its own: arXiv's "badResumptionToken: The value of ..." is no credential.
+    re.compile(r"(?i)((?<![A-Za-z])(?:password|passwd|secret|secret_key|token|csrf_token|api_key)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"),
     re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+(@)"),  # user:password@ in URLs
 ]
 # Attributes every LogRecord has: the rest were passed with `extra=` and go into the JSON object.

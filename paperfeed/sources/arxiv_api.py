@@ -16,9 +16,10 @@ import httpx
 from paperfeed.core.errors import RecordError, SourceError
 from paperfeed.core.models import Paper, parse_arxiv_ref
 from paperfeed.core.settings import Settings
-from paperfeed.sources.arxiv_meta import doi_of, is_withdrawn
+from paperfeed.sources.arxiv_meta import dois_of, is_withdrawn
 from paperfeed.sources.fields import FieldError, date_of, squash
 from paperfeed.sources.http import HttpClient, as_http
+from paperfeed.sources.tex import detex_paper
 from paperfeed.sources.xmldoc import child_text, parse_xml
 
 SOURCE = "arxiv-api"
@@ -95,11 +96,11 @@ def _entry_to_paper(entry: Element, location: str) -> Paper | RecordError:
             )
     comment = squash(child_text(entry, f"{ARXIV}comment")) or None
     abstract = squash(child_text(entry, f"{ATOM}summary"))
-    doi = doi_of(child_text(entry, f"{ARXIV}doi"))
+    dois = list(dois_of(child_text(entry, f"{ARXIV}doi")))
     for link in entry.findall(f"{ATOM}link"):
         if link.get("title") == "doi":
-            doi = doi or doi_of(link.get("href"))
-    return Paper(
+            dois.extend(d for d in dois_of(link.get("href")) if d not in dois)
+    return detex_paper(Paper(
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
@@ -114,11 +115,12 @@ def _entry_to_paper(entry: Element, location: str) -> Paper | RecordError:
         abs_url=abs_url,
         pdf_url=pdf_url,
         source=SOURCE,
-        doi=doi,
+        doi=dois[0] if dois else None,
+        dois=tuple(dois),
         journal_ref=squash(child_text(entry, f"{ARXIV}journal_ref")) or None,
         withdrawn=is_withdrawn(comment, abstract),
         affiliations=tuple(affiliations) if any(affiliations) else (),
-    )
+    ))
 
 
 def parse_atom(xml_bytes: bytes, location: str) -> AtomFeed:

@@ -1,4 +1,10 @@
-"""Facts every arXiv parser derives the same way: withdrawn papers, DOIs, the announcement day."""
+"""Facts every arXiv parser derives the same way: withdrawn papers, DOIs, the announcement day.
+
+Withdrawn, the rule: a paper is withdrawn when arXiv's comment (or, for old records, the whole
+abstract) says so in arXiv's wording ("This paper has been withdrawn by the author(s)", or a comment
+starting "withdrawn"), or when arXivRaw's newest version is 0 kb (what arXiv posts as the
+withdrawal). The newest arXiv record decides: a later version that is not withdrawn clears it.
+"""
 
 from __future__ import annotations
 
@@ -31,10 +37,21 @@ def is_withdrawn(comment: str | None, abstract: str | None = None) -> bool:
 
 def doi_of(text: str | None) -> str | None:
     """The first DOI in a field ('10.1103/X', 'doi:10.1103/X', 'https://doi.org/10.1103/X')."""
-    if not text:
-        return None
-    m = _DOI.search(text)
-    return m.group(1).rstrip(".,;") if m else None
+    found = dois_of(text)
+    return found[0] if found else None
+
+
+def dois_of(text: str | None) -> tuple[str, ...]:
+    """Every DOI in a field, in order, no repeats: arXiv separates several with spaces (an erratum's)."""
+    if not text or "10." not in text:
+        return ()
+    return tuple(dict.fromkeys(m.rstrip(".,;") for m in _DOI.findall(text)))
+
+
+def withdrawn_by_size(sizes: list[str]) -> bool:
+    """Whether arXivRaw's versions say withdrawn: the latest version's <size> is 0kb (arXiv
+    replaces a withdrawn paper by an empty version; earlier versions stay readable)."""
+    return bool(sizes) and sizes[-1].strip().lower() in ("0kb", "0 kb", "0")
 
 
 def announced_from_datestamp(stamp: date | None, created: date | None, version: int | None) -> date | None:

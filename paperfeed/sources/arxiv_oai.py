@@ -14,6 +14,7 @@ granular, so that day comes again, which is harmless because ingest merges idemp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -27,12 +28,20 @@ from paperfeed.core.settings import Settings
 from paperfeed.sources.arxiv_meta import (
     announced_from_datestamp,
     clean_license,
-    doi_of,
+    dois_of,
     is_withdrawn,
+    withdrawn_by_size,
 )
-from paperfeed.sources.fields import FieldError, categories_of, date_of, split_authors, squash
+from paperfeed.sources.fields import (
+    FieldError,
+    categories_of,
+    date_of,
+    split_authors_affiliations,
+    squash,
+)
 from paperfeed.sources.http import HttpClient, as_http
 from paperfeed.sources.oai_dc import OAI_DC, dc_to_paper
+from paperfeed.sources.tex import detex_paper
 from paperfeed.sources.xmldoc import child_text, local, parse_xml
 
 SOURCE = "arxiv-oai"
@@ -41,6 +50,12 @@ ARXIV_NS = "{http://arxiv.org/OAI/arXiv/}"
 RAW_NS = "{http://arxiv.org/OAI/arXivRaw/}"
 PREFIXES = ("arXiv", "arXivRaw", "oai_dc")
 EMPTY_RESULT = "noRecordsMatch"
+# noRecordsMatch is also how arXiv (and the OAI toolkits) refuse a set that does not exist:
+# "Set argument doesn't match any sets. The setSpec was 'cs.XX'". That is an error, not a quiet day.
+_UNKNOWN_SET = re.compile(
+    r"\bset\b.*\b(?:doesn'?t|does not|do not|don'?t)\s+match|\b(?:unknown|invalid|no such)\s+set",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -65,7 +80,9 @@ def _author_name(author: Element) -> str:
 
 def _from_arxiv(meta: Element) -> Paper:
     ident = child_text(meta, f"{ARXIV_NS}id").strip()
+    # A name without a letter or digit (arXiv's ':' after a collaboration) is no author.
     named = [(a, _author_name(a)) for a in meta.iter(f"{ARXIV_NS}author")]
+    named = [(a, n) for a, n in named if any(c.isalnum() for c in n)]
     authors = tuple(name for _, name in named if name)
     affiliations = tuple(
         tuple(t for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV_NS}affiliation")) if t)
@@ -86,25 +103,29 @@ def _from_arxiv(meta: Element) -> Paper:
 
 def _from_raw(meta: Element) -> Paper:
     ident = child_text(meta, f"{RAW_NS}id").strip()
-    versions: list[tuple[int, date | None]] = []
+    versions: list[tuple[int, date | None, str]] = []
     for v in meta.findall(f"{RAW_NS}version"):
         label = (v.get("version") or "").lstrip("v")
         if not label.isdigit():
             raise FieldError(f"version: {v.get('version')!r} is not a version like 'v2'")
-        versions.append(
-            (int(label), date_of(child_text(v, f"{RAW_NS}date").strip() or None, "version date"))
-        )
-    versions.sort()
-    return _paper(
+        day = date_of(child_text(v, f"{RAW_NS}date").strip() or None, "version date")
+        versions.append((int(label), day, child_text(v, f"{RAW_NS}size")))
+    versions.sort(key=lambda v: v[0])
+    authors, affiliations = split_authors_affiliations(child_text(meta, f"{RAW_NS}authors"))
+    paper = _paper(
         meta,
         RAW_NS,
         ident,
         versions[-1][0] if versions else None,
-        split_authors(child_text(meta, f"{RAW_NS}authors")),
+        authors,
         published=versions[0][1] if versions else None,
         updated=versions[-1][1] if len(versions) > 1 else None,
-        versions=tuple(n for n, _ in versions),
+        versions=tuple(n for n, _, _ in versions),
+        affiliations=affiliations,
     )
+    if withdrawn_by_size([size for _, _, size in versions]) and not paper.withdrawn:
+        return replace(paper, withdrawn=True)
+    return paper
 
 
 def _paper(
@@ -127,6 +148,7 @@ def _paper(
         raise FieldError("record has no title")
     comment = squash(child_text(meta, f"{ns}comments")) or None
     abstract = squash(child_text(meta, f"{ns}abstract"))
+    dois = dois_of(child_text(meta, f"{ns}doi"))
     return Paper(
         title=title,
         abstract=abstract,
@@ -141,7 +163,8 @@ def _paper(
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
         source=SOURCE,
         versions=versions,
-        doi=doi_of(child_text(meta, f"{ns}doi")),
+        doi=dois[0] if dois else None,
+        dois=dois,
         journal_ref=squash(child_text(meta, f"{ns}journal-ref")) or None,
         license=clean_license(child_text(meta, f"{ns}license")),
         withdrawn=is_withdrawn(comment, abstract),
@@ -182,6 +205,7 @@ def _record(record: Element, where: str, page: OaiPage) -> Paper | RecordError |
             )
     except FieldError as exc:
         return RecordError(where, f"record {identifier or '?'}: {exc}")
+    paper = detex_paper(paper)
     version = paper.version or (2 if paper.updated else 1)  # arXiv format: <updated> only after v1
     announced = announced_from_datestamp(stamp, paper.published, version)
     return replace(paper, announced_on=announced) if announced else paper
@@ -201,8 +225,11 @@ def parse_list_records(xml_bytes: bytes, location: str) -> OaiPage:
         return page
     for err in root.findall(f"{OAI}error"):
         code = err.get("code", "unknown")
+        message = squash("".join(err.itertext())) or "no message"
         if code != EMPTY_RESULT:
-            page.oai_error = f"{code}: {squash(''.join(err.itertext())) or 'no message'}"
+            page.oai_error = f"{code}: {message}"
+        elif _UNKNOWN_SET.search(message):
+            page.oai_error = f"{code} (unknown set): {message}"
     listing = root.find(f"{OAI}ListRecords")
     if listing is None:
         listing = root.find(f"{OAI}GetRecord")  # one record, no resumption token
@@ -277,7 +304,13 @@ class Harvest:
         http = as_http(self.client, self.settings)
         try:
             token = self.resumption_token
-            while True:
+            seen: set[str] = set()
+            while True:  # bounded: a repeated token fails, and pages by sources_max_requests
+                if self.pages >= max(1, self.settings.sources_max_requests):
+                    raise SourceError(
+                        f"OAI-PMH list still not finished after {self.pages} pages"
+                        f" (sources_max_requests={self.settings.sources_max_requests}); resume from token {token!r}"
+                    )
                 params = {"verb": "ListRecords", "resumptionToken": token} if token else self.params
                 response = http.get(self.base_url, params=params)
                 location = str(response.url)
@@ -296,6 +329,10 @@ class Harvest:
                     self.max_datestamp_seen = page.max_datestamp
                 yield from page.records
                 token = page.resumption_token
+                if token in seen:
+                    raise SourceError(f"OAI-PMH answered the resumption token {token!r} twice: the list never ends")
+                if token:
+                    seen.add(token)
                 self.resumption_token = token
                 if not token:
                     self.last_datestamp = self.max_datestamp_seen
@@ -344,3 +381,36 @@ def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, t
     if page.oai_error:
         raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
     return page
+
+
+MAX_SET_PAGES = 20
+
+
+def parse_list_sets(xml_bytes: bytes, location: str) -> tuple[list[str], str | None]:
+    """The setSpecs of one ListSets answer and its resumption token; SourceError when unusable."""
+    doc = parse_xml(xml_bytes, location)
+    root = doc.root
+    if doc.error or root is None or root.tag != f"{OAI}OAI-PMH":
+        raise SourceError(f"OAI-PMH ListSets answered unusable XML at {location}: {doc.error or 'not OAI-PMH'}")
+    for err in root.findall(f"{OAI}error"):
+        raise SourceError(f"OAI-PMH error from {location}: {err.get('code', 'unknown')}: {squash(''.join(err.itertext()))}")
+    listing = root.find(f"{OAI}ListSets")
+    if listing is None:
+        raise SourceError(f"OAI-PMH answer at {location} holds no <ListSets>")
+    specs = [child_text(s, f"{OAI}setSpec").strip() for s in listing.findall(f"{OAI}set")]
+    token = listing.find(f"{OAI}resumptionToken")
+    return [s for s in specs if s], ((token.text or "").strip() or None) if token is not None else None
+
+
+def list_sets(http: HttpClient, base_url: str) -> list[str]:
+    """Every set the repository lists (verb=ListSets, tokens followed, at most MAX_SET_PAGES pages)."""
+    specs: list[str] = []
+    token: str | None = None
+    for _ in range(MAX_SET_PAGES):
+        params = {"verb": "ListSets", **({"resumptionToken": token} if token else {})}
+        response = http.get(base_url, params=params)
+        page, token = parse_list_sets(response.content, str(response.url))
+        specs.extend(page)
+        if not token:
+            return specs
+    raise SourceError(f"OAI-PMH ListSets at {base_url} still not finished after {MAX_SET_PAGES} pages")

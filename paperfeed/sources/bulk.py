@@ -32,7 +32,7 @@ from typing import Any
 
 from paperfeed.core.errors import RecordError
 from paperfeed.core.models import Paper, normalise_space, parse_arxiv_ref
-from paperfeed.sources.arxiv_meta import doi_of, is_withdrawn
+from paperfeed.sources.arxiv_meta import dois_of, is_withdrawn
 from paperfeed.sources.fields import (
     FieldError,
     authors_of,
@@ -40,10 +40,12 @@ from paperfeed.sources.fields import (
     date_of,
     int_of,
     optional_text,
+    organization_of,
     split_authors,
     text_of,
 )
 from paperfeed.sources.files import iter_byte_lines, iter_lines
+from paperfeed.sources.tex import detex_paper
 
 SOURCE_JSONL = "jsonl"
 SOURCE_CSV = "csv"
@@ -211,7 +213,9 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
     upvotes = rec.get("upvotes")
     comment = optional_text(rec.get("comment") or rec.get("comments"), "comment")
     abstract = text_of(rec.get("abstract") or rec.get("summary") or rec.get("description"), "abstract")
-    return Paper(
+    dois = _dois(rec.get("dois"), optional_text(rec.get("doi"), "doi"))
+    org, org_name = organization_of(rec.get("organization"))
+    return detex_paper(Paper(
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
@@ -229,14 +233,32 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
         external_upvotes=int_of(
             upvotes if upvotes is not None else rec.get("external_upvotes"), "upvotes"
         ),
-        doi=doi_of(optional_text(rec.get("doi"), "doi")),
+        doi=dois[0] if dois else None,
+        dois=dois,
         journal_ref=optional_text(rec.get("journal-ref") or rec.get("journal_ref"), "journal_ref"),
         license=optional_text(rec.get("license"), "license"),
         # A listing dump's first_seen_date is the day arXiv listed (announced) the paper.
         announced_on=date_of(rec.get("announced_on") or rec.get("first_seen_date"), "announced_on"),
         withdrawn=bool(rec.get("withdrawn")) or is_withdrawn(comment, abstract),
         versions=history,
-    )
+        project_page=optional_text(rec.get("project_page") or rec.get("projectPage"), "project_page"),
+        organization=org,
+        organization_name=optional_text(rec.get("organization_name"), "organization_name") or org_name,
+        github_stars=int_of(rec.get("github_stars", rec.get("githubStars")), "github_stars"),
+        ai_summary=optional_text(rec.get("ai_summary"), "ai_summary"),
+    ))
+
+
+def _dois(listed: Any, doi: str | None) -> tuple[str, ...]:
+    """Every DOI: a `dois` list (paperfeed's own JSON) first, then those in the `doi` field."""
+    out: list[str] = []
+    if listed is not None:
+        if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
+            raise FieldError("dois: expected a list of DOI strings")
+        for d in listed:
+            out.extend(x for x in dois_of(d) if x not in out)
+    out.extend(x for x in dois_of(doi) if x not in out)
+    return tuple(out)
 
 
 def parse_json_record(line: str | bytes, location: str, source: str) -> Paper | RecordError | None:

@@ -9,8 +9,6 @@ from typing import Any
 
 from paperfeed.core.models import normalise_space
 
-# Commas inside parentheses separate affiliations, not authors: "A (MIT, USA), B".
-_AUTHOR_SPLIT = re.compile(r"\s*,\s*(?![^()]*\))|\s+and\s+|\s*;\s*")
 _AND_PREFIX = re.compile(r"^and\s+")
 _CATEGORY_SPLIT = re.compile(r"[\s,;|]+")
 
@@ -29,11 +27,101 @@ def squash(text: str) -> str:
     return flat
 
 
+def _parts(text: str) -> list[str]:
+    """Split at depth 0 on ',', ';', ':' (arXiv's collaboration separator) and ' and '."""
+    parts: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in ",;:":
+            parts.append(text[start:i])
+            start = i + 1
+        elif depth == 0 and text.startswith(" and ", i):
+            parts.append(text[start:i])
+            start = i + 5
+            i += 4
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _groups(part: str) -> tuple[str, list[str]]:
+    """A part's text outside parentheses (the name) and its top-level parenthesised groups."""
+    name, groups, depth, current = [], [], 0, []
+    for ch in part:
+        if ch == "(":
+            if depth:
+                current.append(ch)
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth:
+                current.append(ch)
+            else:
+                groups.append("".join(current))
+                current = []
+        elif depth:
+            current.append(ch)
+        else:
+            name.append(ch)
+    if current:  # an unclosed group: its text is an affiliation cut short
+        groups.append("".join(current))
+    return normalise_space("".join(name)), groups
+
+
+_LABEL = re.compile(r"^\s*\d+(?:\s*,\s*\d+)*\s*$")
+_FOOTNOTE = re.compile(r"\(\s*(\d+)\s*\)\s*([^()]+?)\s*(?=,?\s*\(\s*\d+\s*\)|$)")
+
+
+def split_authors_affiliations(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """Names and per-author affiliations from arXiv's author string.
+
+    'A (MIT, USA), B and C (ETH)' gives (A, B, C) and ((MIT, USA), (), (ETH)); numbered
+    affiliations 'A (1), B (1, 2) ((1) MIT, (2) ETH)' are resolved through their labels;
+    'ATLAS Collaboration: G. Aad, ...' keeps the collaboration as one name, never ':' itself.
+    """
+    names: list[str] = []
+    raw: list[list[str]] = []
+    notes: dict[str, str] = {}
+    for part in _parts(normalise_space(text)):
+        name, groups = _groups(_AND_PREFIX.sub("", part.strip()))
+        own: list[str] = []
+        for g in groups:
+            found = _FOOTNOTE.findall(g)
+            if found and g.strip().startswith("("):
+                notes.update((num, normalise_space(aff.rstrip(",;"))) for num, aff in found)
+            else:
+                own.append(g)
+        if not any(c.isalnum() for c in name):
+            if own and raw:  # a block of affiliations after the last name belongs to it
+                raw[-1].extend(own)
+            continue
+        names.append(name)
+        raw.append(own)
+    affiliations: list[tuple[str, ...]] = []
+    for own in raw:
+        out: list[str] = []
+        for g in own:
+            if _LABEL.match(g):
+                out.extend(notes.get(n.strip(), "") for n in g.split(","))
+            else:
+                out.append(normalise_space(g))
+        affiliations.append(tuple(a for a in out if a))
+    return tuple(names), tuple(affiliations) if any(affiliations) else ()
+
+
 def split_authors(text: str) -> tuple[str, ...]:
-    """Split 'A, B and C' (also 'A; B', 'A, B, and C') into names, in order."""
-    parts = _AUTHOR_SPLIT.split(normalise_space(text))
-    names = (normalise_space(_AND_PREFIX.sub("", p)) for p in parts)
-    return tuple(n for n in names if n)
+    """Split 'A, B and C' (also 'A; B', 'A, B, and C') into names, in order, affiliations left out."""
+    return split_authors_affiliations(text)[0]
+
+
+def _named(text: str) -> bool:
+    """Whether an author entry names someone (arXiv's collaboration ':' does not)."""
+    return any(c.isalnum() for c in text)
 
 
 def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
@@ -44,7 +132,11 @@ def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
         return split_authors(value)
     if isinstance(value, list):
         if all(type(item) is str for item in value):  # the common case, kept cheap for big dumps
-            return tuple(clean for clean in map(squash, value) if clean)
+            return tuple(
+                clean
+                for clean in map(squash, value)
+                if clean and (clean[0].isalnum() or _named(clean))
+            )
         out: list[str] = []
         for item in value:
             if isinstance(item, dict):
@@ -52,7 +144,7 @@ def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
             if not isinstance(item, str):
                 raise FieldError(f"{name}: expected names (strings), got {type(item).__name__}")
             clean = normalise_space(item)
-            if clean:
+            if clean and _named(clean):
                 out.append(clean)
         return tuple(out)
     raise FieldError(f"{name}: expected a list or a string, got {type(value).__name__}")
@@ -126,3 +218,16 @@ def text_of(value: Any, name: str) -> str:
 def optional_text(value: Any, name: str) -> str | None:
     """Like text_of but None for absent or blank values."""
     return text_of(value, name) or None
+
+
+def organization_of(value: Any, name: str = "organization") -> tuple[str | None, str | None]:
+    """(id, full name) of a Hugging Face organisation: {"name": "nvidia", "fullname": "NVIDIA"} or "nvidia"."""
+    if value is None or value == "":
+        return None, None
+    if isinstance(value, str):
+        return optional_text(value, name), None
+    if isinstance(value, dict):
+        return optional_text(value.get("name"), f"{name}.name"), optional_text(
+            value.get("fullname"), f"{name}.fullname"
+        )
+    raise FieldError(f"{name}: expected an object or a name, got {type(value).__name__}")

@@ -49,6 +49,12 @@ def _unknown(name: str, why: str) -> BadRequest:
 
 
 def _json_flavour(text: str, name: str) -> str:
+    if re.search(r'"version"\s*:\s*"https?://jsonfeed\.org/', text[:PEEK]):
+        raise _unknown(
+            name,
+            "unknown format: JSON Feed (a feed of links, not paper records; ingest the arXiv"
+            " ids it links to, e.g. https://export.arxiv.org/api/query?id_list=...)",
+        )
     if text.startswith("["):
         return "hf-daily" if re.search(r'"paper"\s*:\s*\{', text[:PEEK]) else "json"
     if hf_daily.is_keyed_object(text[:4096].encode()):
@@ -94,6 +100,12 @@ def detect_bytes(head: bytes, name: str) -> str:
             return "arxiv-atom"
         if tag == "OAI-PMH":
             return "oai-pmh"
+        if tag in ("rss", "rdf:RDF", "RDF"):
+            raise _unknown(
+                name,
+                "unknown format: RSS (a feed of links, not paper records; ingest the arXiv ids"
+                " it links to, e.g. https://export.arxiv.org/api/query?id_list=...)",
+            )
         raise _unknown(name, f"XML with root <{tag or '?'}> is neither an Atom feed nor OAI-PMH")
     if text.startswith(("{", "[")):
         return _json_flavour(text, name)

@@ -3,13 +3,16 @@
 * JSON Lines (github Misaki-Wang/hf_bot): date (the featured day), paper_id, title, authors[],
   abstract, summary_en, github_url, upvotes, ... Its `abstract` usually starts with HF's one-line AI
   summary glued to the real abstract; when the abstract begins with `summary_en` (whitespace
-  aside) and more text follows, that prefix is cut. An abstract that *is* just the summary is kept
-  whole: there is no other text to fall back on, and an empty abstract would lose more.
+  aside) that prefix is cut. `summary_en` is kept as the paper's `ai_summary`, never as its
+  abstract: an abstract that *is* just the summary becomes empty, so arXiv's real abstract (from
+  any source) fills it, and pages show the summary labelled as Hugging Face's.
 * A JSON object keyed by arXiv id (github mwoedlinger/PaperExplorer): url, title, authors,
   abstract, publication_date, upvotes; publication_date's day is both `published` and `featured_on`.
 * The API list (GET /api/daily_papers?date=YYYY-MM-DD): [{"paper": {id, title, summary, authors:
-  [{name}], publishedAt, submittedOnDailyAt, upvotes, githubRepo?, ai_summary?}, title, ...}].
-  `featured_on` is the requested date, else the paper's submittedOnDailyAt day.
+  [{name}], publishedAt, submittedOnDailyAt, upvotes, githubRepo?, githubStars?, projectPage?,
+  ai_summary?, organization?: {name, fullname}}, title, ...}]. `summary` is the real abstract,
+  `ai_summary` the one-line AI summary (stored apart). `featured_on` is the requested date, else
+  the paper's submittedOnDailyAt day.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from paperfeed.sources.fields import (
     date_of,
     int_of,
     optional_text,
+    organization_of,
     squash,
     text_of,
 )
 from paperfeed.sources.files import decode, iter_byte_lines, peek, read_bytes
 from paperfeed.sources.http import HttpClient, as_http
+from paperfeed.sources.tex import detex_paper
 
 SOURCE = "hf-daily"
 _KEYED = re.compile(
@@ -51,13 +56,11 @@ def is_keyed_object(head: bytes) -> bool:
 
 
 def strip_ai_summary(abstract: str, summary: str | None) -> str:
-    """The abstract without a leading copy of the AI summary; unchanged when that would empty it."""
+    """The abstract without a leading copy of the AI summary ('' when it is nothing but that copy)."""
     text = squash(abstract)
     lead = squash(summary or "")
-    if lead and text.startswith(lead) and len(text) > len(lead):
-        rest = text[len(lead) :].strip()
-        if rest:
-            return rest
+    if lead and text.startswith(lead):
+        return text[len(lead) :].strip()
     return text
 
 
@@ -81,22 +84,23 @@ def line_to_paper(rec: dict[str, Any]) -> Paper:
     """One hf_bot JSON Lines record to a Paper."""
     arxiv_id, version = _arxiv(rec.get("paper_id") or rec.get("arxiv_id"), "paper_id")
     featured = date_of(rec.get("date"), "date")
-    return Paper(
-        title=_title(rec.get("title")),
-        abstract=strip_ai_summary(
-            text_of(rec.get("abstract"), "abstract"),
-            optional_text(rec.get("summary_en"), "summary_en"),
-        ),
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(rec.get("authors")),
-        abs_url=optional_text(rec.get("arxiv_url"), "arxiv_url")
-        or f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=optional_text(rec.get("arxiv_pdf_url"), "arxiv_pdf_url"),
-        code_url=optional_text(rec.get("github_url"), "github_url"),
-        source=SOURCE,
-        featured_on=featured,
-        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+    ai_summary = optional_text(rec.get("summary_en") or rec.get("ai_summary"), "summary_en")
+    return detex_paper(
+        Paper(
+            title=_title(rec.get("title")),
+            abstract=strip_ai_summary(text_of(rec.get("abstract"), "abstract"), ai_summary),
+            ai_summary=ai_summary,
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(rec.get("authors")),
+            abs_url=optional_text(rec.get("arxiv_url"), "arxiv_url")
+            or f"https://arxiv.org/abs/{arxiv_id}",
+            pdf_url=optional_text(rec.get("arxiv_pdf_url"), "arxiv_pdf_url"),
+            code_url=optional_text(rec.get("github_url"), "github_url"),
+            source=SOURCE,
+            featured_on=featured,
+            external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+        )
     )
 
 
@@ -104,17 +108,19 @@ def keyed_to_paper(key: str, rec: dict[str, Any]) -> Paper:
     """One value of the object keyed by arXiv id to a Paper."""
     arxiv_id, version = _arxiv(key, "key")
     day = date_of(rec.get("publication_date"), "publication_date")
-    return Paper(
-        title=_title(rec.get("title")),
-        abstract=text_of(rec.get("abstract"), "abstract"),
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(rec.get("authors")),
-        published=day,
-        abs_url=optional_text(rec.get("url"), "url"),
-        source=SOURCE,
-        featured_on=day,
-        external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+    return detex_paper(
+        Paper(
+            title=_title(rec.get("title")),
+            abstract=text_of(rec.get("abstract"), "abstract"),
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(rec.get("authors")),
+            published=day,
+            abs_url=optional_text(rec.get("url"), "url"),
+            source=SOURCE,
+            featured_on=day,
+            external_upvotes=int_of(rec.get("upvotes"), "upvotes"),
+        )
     )
 
 
@@ -127,23 +133,41 @@ def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> 
     featured = featured_on or date_of(
         paper.get("submittedOnDailyAt") or item.get("submittedOnDailyAt"), "submittedOnDailyAt"
     )
+    # `summary` is the real abstract; `ai_summary` Hugging Face's one line, kept apart.
     summary = text_of(paper.get("summary") or item.get("summary"), "paper.summary")
-    return Paper(
-        title=_title(paper.get("title") or item.get("title")),
-        abstract=strip_ai_summary(
-            summary, optional_text(paper.get("ai_summary"), "paper.ai_summary")
-        ),
-        arxiv_id=arxiv_id,
-        version=version,
-        authors=authors_of(paper.get("authors"), "paper.authors"),
-        published=date_of(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
-        abs_url=f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
-        code_url=optional_text(paper.get("githubRepo"), "paper.githubRepo"),
-        source=SOURCE,
-        featured_on=featured,
-        external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
-        external_comments=int_of(item.get("numComments", paper.get("numComments")), "numComments"),
+    ai_summary = optional_text(
+        paper.get("ai_summary") or item.get("ai_summary"), "paper.ai_summary"
+    )
+    org, org_name = organization_of(
+        paper.get("organization") or item.get("organization"), "organization"
+    )
+    return detex_paper(
+        Paper(
+            title=_title(paper.get("title") or item.get("title")),
+            abstract=strip_ai_summary(summary, ai_summary),
+            ai_summary=ai_summary,
+            project_page=optional_text(
+                paper.get("projectPage") or item.get("projectPage"), "paper.projectPage"
+            ),
+            organization=org,
+            organization_name=org_name,
+            github_stars=int_of(
+                paper.get("githubStars", item.get("githubStars")), "paper.githubStars"
+            ),
+            arxiv_id=arxiv_id,
+            version=version,
+            authors=authors_of(paper.get("authors"), "paper.authors"),
+            published=date_of(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+            abs_url=f"https://arxiv.org/abs/{arxiv_id}",
+            pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+            code_url=optional_text(paper.get("githubRepo"), "paper.githubRepo"),
+            source=SOURCE,
+            featured_on=featured,
+            external_upvotes=int_of(paper.get("upvotes", item.get("upvotes")), "paper.upvotes"),
+            external_comments=int_of(
+                item.get("numComments", paper.get("numComments")), "numComments"
+            ),
+        )
     )
 
 

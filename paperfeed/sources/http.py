@@ -97,8 +97,40 @@ def host_of(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+@dataclass
+class Budget:
+    """How many requests (every attempt, failed ones and retries included) and how much time a job
+    may spend; the client refuses the next request once either is used up."""
+
+    max_requests: int
+    max_seconds: float
+    what: str  # named in the error, e.g. "sources_max_requests / sources_max_run_minutes"
+    clock: Clock = time.monotonic
+    started: float = field(default=-1.0)
+    used: int = 0
+
+    def spend(self, url: str) -> None:
+        """Count one request; SourceError when the budget is spent."""
+        now = self.clock()
+        if self.started < 0:
+            self.started = now
+        if self.used >= self.max_requests:
+            raise SourceError(
+                f"stopped before GET {url}: {self.used} requests sent, the most one run may send ({self.what})"
+            )
+        if now - self.started > self.max_seconds:
+            raise SourceError(
+                f"stopped before GET {url}: the run took {now - self.started:.0f} s, longer than allowed ({self.what})"
+            )
+        self.used += 1
+
+
 class HttpClient:
-    """GET with pacing and retries over an httpx.Client; raises SourceError when a source fails."""
+    """GET with pacing and retries over an httpx.Client; raises SourceError when a source fails.
+
+    `requests` counts every attempt sent (failed ones and retries too); a `budget`, when set,
+    bounds them in number and time.
+    """
 
     def __init__(
         self,
@@ -120,6 +152,8 @@ class HttpClient:
         self.limiter = limiter or SHARED_LIMITER
         self.max_retry_after = max_retry_after
         self.delays = self._host_delays(settings)
+        self.requests = 0
+        self.budget: Budget | None = None
 
     @staticmethod
     def _host_delays(settings: Settings) -> dict[str, float]:
@@ -171,6 +205,9 @@ class HttpClient:
         problem = ""
         for attempt in range(tries):
             response: httpx.Response | None = None
+            if self.budget is not None:
+                self.budget.spend(url)
+            self.requests += 1
             try:
                 with self.limiter.hold(host_of(url), self.delay_for(url), self.sleep):
                     response = self.client.get(url, params=params, follow_redirects=True)

@@ -15,7 +15,7 @@ from datetime import date
 from xml.etree.ElementTree import Element
 
 from paperfeed.core.models import Paper, parse_arxiv_ref
-from paperfeed.sources.arxiv_meta import doi_of, is_withdrawn
+from paperfeed.sources.arxiv_meta import dois_of, is_withdrawn
 from paperfeed.sources.fields import FieldError, date_of, squash
 
 OAI_DC = "{http://www.openarchives.org/OAI/2.0/oai_dc/}dc"
@@ -55,7 +55,8 @@ def dc_to_paper(meta: Element, source_arxiv: str) -> Paper:
         raise FieldError("record has no dc:title")
     identifiers = _texts(meta, "identifier")
     arxiv_id = version = None
-    link = doi = journal_ref = None
+    link = journal_ref = None
+    dois: list[str] = []
     for ident in identifiers:
         if "arxiv.org/abs/" in ident:
             try:
@@ -67,7 +68,7 @@ def dc_to_paper(meta: Element, source_arxiv: str) -> Paper:
         if "arxiv.org/abs/" in ident:
             continue
         if ident.lower().startswith("doi:") or "doi.org/" in ident:
-            doi = doi or doi_of(ident)
+            dois.extend(d for d in dois_of(ident) if d not in dois)
         elif ident.startswith(("http://", "https://")):
             link = link or ident
         elif arxiv_id is not None and journal_ref is None:
@@ -90,7 +91,8 @@ def dc_to_paper(meta: Element, source_arxiv: str) -> Paper:
         abs_url=f"https://arxiv.org/abs/{arxiv_id}" if arxiv_id else link,
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None,
         source=source_arxiv if arxiv_id else SOURCE,
-        doi=doi,
+        doi=dois[0] if dois else None,
+        dois=tuple(dois),
         journal_ref=journal_ref,
         license=rights[0] if rights else None,
         withdrawn=is_withdrawn(comment, abstract),

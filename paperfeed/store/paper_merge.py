@@ -20,14 +20,17 @@ _TEXT_FIELDS = (
     "title", "abstract", "comment", "abs_url", "pdf_url", "code_url", "published", "updated",
     "doi", "journal_ref", "license",
 )
+# Hugging Face's own fields: its newest answer says what they are now (refreshed with upvotes).
+_HF_FIELDS = ("project_page", "organization", "organization_name", "github_stars", "ai_summary")
+_LISTS = ("authors", "categories", "affiliations", "dois")
 _HASHED = _TEXT_FIELDS + (
     "arxiv_id", "version", "authors", "categories", "featured_on", "external_upvotes",
-    "announced_on", "withdrawn", "affiliations", "external_comments",
-)
+    "announced_on", "withdrawn", "affiliations", "external_comments", "dois",
+) + _HF_FIELDS
 _EMPTY: dict[str, Any] = {
     "arxiv_id": None, "version": None, "abstract": "", "authors": "[]", "categories": "[]",
     "featured_on": None, "external_upvotes": None, "announced_on": None, "withdrawn": 0,
-    "affiliations": "[]", "external_comments": None,
+    "affiliations": "[]", "external_comments": None, "dois": "[]", **dict.fromkeys(_HF_FIELDS),
 }
 
 
@@ -75,23 +78,38 @@ def _record_values(p: Paper) -> dict[str, Any]:
         "withdrawn": 1 if p.withdrawn else 0,
         "affiliations": json.dumps([list(a) for a in p.affiliations], ensure_ascii=False),
         "external_comments": p.external_comments,
+        "dois": json.dumps(list(p.dois or ((p.doi,) if p.doi else ()))),
+        "project_page": safe_url(p.project_page),
+        "organization": p.organization,
+        "organization_name": p.organization_name,
+        "github_stars": p.github_stars,
+        "ai_summary": p.ai_summary,
     }
+
+
+def overrides(old_version: int | None, rec: Paper) -> bool:
+    """Whether a record's fields replace the stored ones: it has an arXiv id and its version is the
+    stored one or newer (a correction of the same version is applied; an older one is not)."""
+    return rec.arxiv_id is not None and (
+        old_version is None or (rec.version is not None and rec.version >= old_version)
+    )
 
 
 def _merge(values: dict[str, Any], rec: Paper) -> None:
     """Merge a record into stored values: a record with an arXiv id and a version no older wins."""
     new = _record_values(rec)
     old_version = values.get("version")
-    overrides = rec.arxiv_id is not None and (
-        old_version is None or (rec.version is not None and rec.version >= old_version)
-    )
+    wins = overrides(old_version, rec)
     for key in _TEXT_FIELDS:
-        if new[key] and (overrides or not values.get(key)):
+        if new[key] and (wins or not values.get(key)):
             values[key] = new[key]
-    for key in ("authors", "categories", "affiliations"):
-        if new[key] != "[]" and (overrides or values.get(key, "[]") == "[]"):
+    for key in _LISTS:
+        if new[key] != "[]" and (wins or values.get(key, "[]") == "[]"):
             values[key] = new[key]
-    if overrides and rec.source != "hf-daily":  # the arXiv record of its newest version says so
+    for key in _HF_FIELDS:
+        if new[key] is not None and new[key] != "":
+            values[key] = new[key]
+    if wins and rec.source != "hf-daily":  # the arXiv record of its newest version says so
         values["withdrawn"] = new["withdrawn"]
     elif rec.withdrawn:
         values["withdrawn"] = 1

@@ -38,7 +38,7 @@ from paperfeed.store.paper_merge import (
     event_fields,
     lifecycle_events,
 )
-from paperfeed.store.runs import now_utc, utc
+from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
     paper_sources,
@@ -92,6 +92,13 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
         withdrawn=bool(row["withdrawn"]),
         affiliations=tuple(tuple(a) for a in json.loads(row["affiliations"] or "[]")),
         external_comments=row["external_comments"],
+        dois=tuple(json.loads(row["dois"] or "[]")),
+        project_page=safe_url(row["project_page"]),
+        project_url=safe_url(row["project_page"]),  # the source's own page wins over one in the text
+        organization=row["organization"],
+        organization_name=row["organization_name"],
+        github_stars=row["github_stars"],
+        ai_summary=row["ai_summary"],
         first_seen_at=utc(row["first_seen_at"]),
         sources=tuple(sorted(sources)),
         versions=tuple(sorted(versions)),
@@ -105,13 +112,20 @@ class PaperStore:
 
     # ----- writing ---------------------------------------------------------------------------
 
-    def upsert_papers(self, records: Sequence[Paper], now: datetime | None = None) -> IngestCounts:
-        """Merge a batch of records into the store in one transaction; idempotent."""
-        if not records:
+    def upsert_papers(
+        self, records: Sequence[Paper], now: datetime | None = None, run_id: int | None = None,
+        rejected: int = 0,
+    ) -> IngestCounts:
+        """Merge a batch of records into the store in one transaction; idempotent. With run_id the
+        batch's counts (and `rejected` records) are added to that run in the same transaction."""
+        if not records and (run_id is None or not rejected):
             return IngestCounts()
         now = now or now_utc()
         with self.engine.begin() as conn:
-            return self.write_papers(conn, records, now)
+            counts = self.write_papers(conn, records, now)
+            if run_id is not None:
+                add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
+            return counts
 
     def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
         """Merge records inside the caller's transaction (a source commits its cursor in the same one)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, desc, insert, select, update
+from sqlalchemy import Connection, Engine, desc, insert, select, update
 
 from paperfeed.core.models import IngestCounts
 from paperfeed.store.schema import ingest_runs
@@ -67,22 +67,25 @@ class RunStore:
             )
             return int(result.scalar_one())
 
-    def finish_run(self, run_id: int, counts: IngestCounts, error: str | None = None) -> None:
-        """Record how the run ended: ok with counts, or failed with an error."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(ingest_runs)
-                .where(ingest_runs.c.id == run_id)
-                .values(
-                    finished_at=now_utc(),
-                    status="failed" if error else "ok",
-                    new=counts.new,
-                    updated=counts.updated,
-                    unchanged=counts.unchanged,
-                    rejected=counts.rejected,
-                    error=error,
-                )
+    def finish_run(
+        self, run_id: int, counts: IngestCounts | None, error: str | None = None
+    ) -> None:
+        """Record how the run ended: ok with counts, or failed with an error. counts None keeps the
+        counts its committed batches added (add_run_counts), so a failed run says what it stored."""
+        values: dict[str, Any] = {
+            "finished_at": now_utc(),
+            "status": "failed" if error else "ok",
+            "error": error,
+        }
+        if counts is not None:
+            values.update(
+                new=counts.new,
+                updated=counts.updated,
+                unchanged=counts.unchanged,
+                rejected=counts.rejected,
             )
+        with self.engine.begin() as conn:
+            conn.execute(update(ingest_runs).where(ingest_runs.c.id == run_id).values(values))
 
     def recent_runs(self, limit: int = 10) -> list[IngestRun]:
         """The newest runs first."""
@@ -106,6 +109,22 @@ class RunStore:
                 .first()
             )
             return _run(row) if row else None
+
+
+def add_run_counts(conn: Connection, run_id: int, counts: IngestCounts) -> None:
+    """Add a committed batch's counts to its run, in the batch's own transaction: a run killed
+    later (kill -9) still says what it stored."""
+    c = ingest_runs.c
+    conn.execute(
+        update(ingest_runs)
+        .where(c.id == run_id)
+        .values(
+            new=c.new + counts.new,
+            updated=c.updated + counts.updated,
+            unchanged=c.unchanged + counts.unchanged,
+            rejected=c.rejected + counts.rejected,
+        )
+    )
 
 
 def _run(row: Any) -> IngestRun:

@@ -48,6 +48,13 @@ papers = Table(
     Column("external_comments", Integer, nullable=True),
     Column("withdrawn", Integer, nullable=False, server_default="0"),
     Column("affiliations", Text, nullable=False, server_default="[]"),  # JSON: a list per author
+    # migration 0010 (every field kept)
+    Column("dois", Text, nullable=False, server_default="[]"),  # JSON list, the main DOI first
+    Column("project_page", Text, nullable=True),
+    Column("organization", Text, nullable=True),
+    Column("organization_name", Text, nullable=True),
+    Column("github_stars", Integer, nullable=True),
+    Column("ai_summary", Text, nullable=True),
     Column("first_seen_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
     Column("content_hash", String(40), nullable=False),

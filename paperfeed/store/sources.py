@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import IngestCounts, Paper
-from paperfeed.store.runs import now_utc, utc
+from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import followed_sources, paper_sources, papers, upvote_history
 
 KINDS = ("arxiv", "arxiv-oai", "hf-daily")
@@ -179,8 +179,12 @@ class SourceStore:
         cursor: dict[str, Any],
         lease_seconds: float,
         now: datetime | None = None,
+        run_id: int | None = None,
+        rejected: int = 0,
     ) -> IngestCounts:
-        """Write a page of papers and the cursor after it in one transaction, renewing the lock.
+        """Write a page of papers and the cursor after it in one transaction, renewing the lock;
+        with run_id the page's counts (and its `rejected` records) go into that run in the same
+        transaction, so a run killed later still says what it committed.
 
         LeaseLost (and nothing written) when another worker holds the lock by now.
         """
@@ -195,6 +199,8 @@ class SourceStore:
             if row.lease_holder != holder:
                 raise LeaseLost(f"the harvest lock of source #{source_id} passed to {row.lease_holder}")
             counts = self.write_papers(conn, records, now)
+            if run_id is not None:
+                add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
             days = [d for d in (p.day for p in records) if d is not None]
             newest = max([*days, *([row.newest_day] if row.newest_day else [])], default=None)
             conn.execute(

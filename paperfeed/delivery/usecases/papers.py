@@ -70,12 +70,21 @@ def paper_data(p: Paper, upvotes: int | None = None, full: bool = True) -> JsonD
         out["versions"] = list(p.versions)
         out["sources"] = list(p.sources)
         out["doi"] = p.doi
+        out["dois"] = list(p.dois or ((p.doi,) if p.doi else ()))  # every DOI, the main one first
         out["journal_ref"] = p.journal_ref
         out["license"] = p.license
         out["affiliations"] = [list(a) for a in p.affiliations]
         out["announced_on"] = p.announced_on.isoformat() if p.announced_on else None
         out["updated"] = p.updated.isoformat() if p.updated else None  # the latest version's day
         out["external_comments"] = p.external_comments
+        # Hugging Face's own fields (refreshed with its upvotes); ai_summary is never the abstract.
+        out["ai_summary"] = p.ai_summary
+        out["project_page"] = p.project_page
+        out["organization"] = (
+            {"name": p.organization, "fullname": p.organization_name}
+            if p.organization or p.organization_name else None
+        )
+        out["github_stars"] = p.github_stars
     out["withdrawn"] = p.withdrawn
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,9 +46,22 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def source_params(kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None) -> dict[str, Any]:
+OAI_PREFIXES = ("arXivRaw", "arXiv")
+# New arxiv-oai sources read arXivRaw: every version with its date and size, so new versions and
+# withdrawals arrive as they happen (cost against arXiv format: BENCHMARKS.md). Sources stored
+# without a prefix keep the arXiv format they were added with.
+DEFAULT_OAI_PREFIX = "arXivRaw"
+
+
+def source_params(
+    kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None, prefix: str | None = None
+) -> dict[str, Any]:
     """Validated parameters for a kind; BadRequest names what is wrong."""
     check_kind(kind)
+    if prefix is not None and kind != "arxiv-oai":
+        raise BadRequest("--prefix is for arxiv-oai sources (arXivRaw or arXiv)")
+    if prefix is not None and prefix not in OAI_PREFIXES:
+        raise BadRequest(f"metadata prefix {prefix!r} cannot be followed; use {' or '.join(OAI_PREFIXES)}")
     if kind == "arxiv":
         if not categories:
             raise BadRequest("an arxiv source needs at least one --category (e.g. cs.CL)")
@@ -62,7 +76,10 @@ def source_params(kind: str, categories: tuple[str, ...] = (), set_spec: str | N
             raise BadRequest("--category is for arxiv sources; an arxiv-oai source takes --set (e.g. cs)")
         if set_spec and not _SET.match(set_spec):
             raise BadRequest(f"set {set_spec!r} is not an OAI-PMH set like cs, math or physics:hep-th")
-        return {"set": set_spec} if set_spec else {}
+        out: dict[str, Any] = {"set": set_spec} if set_spec else {}
+        if prefix is not None:
+            out["prefix"] = prefix
+        return out
     if categories or set_spec:
         raise BadRequest("an hf-daily source takes no --category or --set")
     return {}
@@ -84,10 +101,22 @@ def _check_name(name: str) -> str:
 
 
 def add_source(
-    store: Store, kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None, name: str | None = None
+    store: Store, kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None, name: str | None = None,
+    prefix: str | None = None, known_sets: Callable[[], list[str]] | None = None,
 ) -> FollowedSource:
-    """Follow a source (stored in the database, so every worker on every machine sees it)."""
-    params = source_params(kind, categories, set_spec)
+    """Follow a source (stored in the database, so every worker on every machine sees it).
+
+    An arxiv-oai source reads arXivRaw unless `prefix` says arXiv; with `known_sets` (arXiv's
+    ListSets) a set arXiv does not list is refused, naming the nearest ones it does.
+    """
+    if kind == "arxiv-oai" and prefix is None:
+        prefix = DEFAULT_OAI_PREFIX
+    params = source_params(kind, categories, set_spec, prefix)
+    if kind == "arxiv-oai" and set_spec and known_sets is not None:
+        sets = known_sets()
+        if set_spec not in sets:
+            near = [s for s in sets if s.split(":")[0] == set_spec.split(":")[0]][:8] or sets[:8]
+            raise BadRequest(f"arXiv lists no set {set_spec!r} (ListSets); sets like: {', '.join(near) or 'none'}")
     return store.add_source(_check_name(name or default_name(kind, params)), kind, params)
 
 
@@ -100,11 +129,11 @@ def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]
         try:
             kind, *pairs = shlex.split(entry)
             options = dict(p.split("=", 1) for p in pairs)
-            unknown = set(options) - {"name", "category", "set"}
+            unknown = set(options) - {"name", "category", "set", "prefix"}
             if unknown:
-                raise BadRequest(f"unknown key {min(unknown)!r} (valid: name, category, set)")
+                raise BadRequest(f"unknown key {min(unknown)!r} (valid: name, category, set, prefix)")
             cats = tuple(c for c in options.get("category", "").split(",") if c)
-            params = source_params(kind, cats, options.get("set"))
+            params = source_params(kind, cats, options.get("set"), options.get("prefix"))
             out.append((_check_name(options.get("name") or default_name(kind, params)), kind, params))
         except (ValueError, BadRequest) as exc:
             reason = exc.message if isinstance(exc, BadRequest) else "expected 'KIND key=value ...'"

@@ -66,6 +66,12 @@ class PaperOut(BaseModel):
     announced_on: str | None = Field(default=None, description="The day arXiv announced it.")
     updated: str | None = Field(default=None, description="The latest version's day.")
     external_comments: int | None = Field(default=None, description="Comments on Hugging Face.")
+    dois: list[str] | None = Field(default=None, description="Every DOI, the main one (`doi`) first.")
+    ai_summary: str | None = Field(default=None, description="Hugging Face's one-line AI summary (not the abstract).")
+    project_page: str | None = Field(default=None, description="The project page Hugging Face gives.")
+    organization: dict[str, str | None] | None = Field(
+        default=None, description="The Hugging Face organisation: name and fullname.")
+    github_stars: int | None = Field(default=None, description="Stars of the code repository (Hugging Face).")
     withdrawn: bool = False
     score: float | None = None
     comments: int | None = Field(default=None, description="Visible comments in the paper's discussion.")
