@@ -116,7 +116,9 @@ def test_author_pages_keep_different_people_apart(site: tuple[str, Path]) -> Non
     base, _ = site
     status, html = _get(base + "/authors/Jingxuan%20Wei")
     assert status == 200
-    assert "Jerry Wei" not in html  # another first name is another person
+    head, _, body = html.partition('id="ap-h"')
+    assert body and "Jerry Wei" not in body  # another first name is another person: not among the papers
+    assert "Different people with a similar name" in head and "Jerry Wei" in head  # pointed to instead
 
 
 def test_math_and_accents_read_as_meant(site: tuple[str, Path]) -> None:

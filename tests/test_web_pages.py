@@ -135,3 +135,26 @@ def test_upvote_form_with_json_accept_and_next_is_local(client: TestClient, seed
     r = client.post(f"/papers/{pid}/unvote", data={"csrf_token": token, "next": "//evil.example/x"},
                     follow_redirects=False)
     assert r.headers["location"] == f"/papers/{pid}"
+
+
+def test_cards_and_paper_page_show_hugging_face_facts_and_math(client: TestClient, seeded: Store) -> None:
+    from datetime import date
+
+    from paperfeed.core.models import Paper
+
+    seeded.upsert_papers([Paper(
+        title="Sparse $\\mathcal{O}(n)$ attention", abstract="We study Schrödinger bridges in $x^2$ time.",
+        arxiv_id="2501.09999", authors=("Grace Hopper",), categories=("cs.LG",), featured_on=date(2025, 1, 6), published=date(2025, 1, 6),
+        external_upvotes=3, source="hf-daily", github_stars=12345, organization="nvidia", organization_name="NVIDIA",
+        project_page="https://research.nvidia.com/labs/sparse", ai_summary="A one-line summary by a model.",
+    )])
+    home = client.get("/").text
+    card = home[home.index('<a href="/papers/', home.index("Sparse")):][:4000]
+    assert "12,345" in card and "NVIDIA" in card and 'href="https://research.nvidia.com/labs/sparse"' in card
+    title = card.split("</h2>")[0]
+    assert "<math" in title and "$" not in title  # TeX as MathML, no dollar signs
+    page = client.get("/papers/2501.09999").text
+    assert ">Organisation</dt>" in page and "12,345" in page
+    assert "AI summary" in page and "A one-line summary by a model." in page
+    abstract = page[page.index("<h2>Abstract</h2>"):][:600]
+    assert "Schrödinger" in abstract and "A one-line summary" not in abstract  # never as the abstract
