@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import feedparser
@@ -109,3 +110,19 @@ def test_pages_say_which_extra_is_missing(settings: Settings, store: Store, monk
         assert "<svg" not in page.split("<main", 1)[1]
         assert "Charts need the topics extra" in client.get("/c/cs.CV").text
         assert client.get("/charts/topics/1.svg").status_code == 404
+
+
+def test_the_topics_job_draws_the_charts_so_a_first_view_draws_none(
+        settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings, client = _site(settings, store)
+    drawn = json.loads((settings.data_path / "topics-charts.json").read_text(encoding="utf-8"))
+    assert len(drawn["charts"]) == 4 and all(v.startswith("<svg") for v in drawn["charts"].values())
+
+    def no_drawing(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a page view drew a topic chart")
+
+    monkeypatch.setattr(charts, "topic_share_chart", no_drawing)
+    with client:
+        page = client.get("/topics")
+        assert page.status_code == 200 and len(SVG.findall(page.text)) == 4
+        assert SVG.search(client.get("/topics/2").text)

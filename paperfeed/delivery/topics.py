@@ -21,13 +21,22 @@ import numpy as np
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.settings import Settings
 from paperfeed.core.util import write_atomic
+from paperfeed.delivery import charts
 from paperfeed.index import open_search_index
-from paperfeed.ranking.topics import Topic, TopicParams, lsa_vectors, rank_topics, week_start
+from paperfeed.ranking.topics import (
+    Topic,
+    TopicParams,
+    growth_label,
+    lsa_vectors,
+    rank_topics,
+    week_start,
+)
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 
 log = logging.getLogger("paperfeed.topics")
 FILE = "topics.json"
+CHARTS_FILE = "topics-charts.json"
 MIN_PAPERS = 20  # fewer papers than this make no topics worth showing
 EMBEDDED_SHARE = 0.95  # use the stored vectors when at least this share of the papers has one
 VECTORS_EMBEDDINGS = "embeddings"
@@ -139,10 +148,40 @@ def build_topics(settings: Settings, store: Store, today: date | None = None) ->
         raise TooFewPapers(f"cannot find topics in these {len(ids)} papers: {exc}") from None
     result = TopicsFile(built_at=now_utc(), vectors=kind, since=since, until=until, papers=len(ids),
                         seconds=round(time.monotonic() - started, 2), topics=tuple(topics))
+    _draw_charts(settings, result)  # before topics.json: a page that sees the new file finds its charts
     write_atomic(topics_path(settings), result.to_json())
     log.info("topics: %d topics over %d papers (%s .. %s, %s) in %.1fs", len(topics), len(ids), since,
              until, kind, result.seconds)
     return result
+
+
+def topic_chart_svg(topic: Topic) -> str:
+    """One topic's weekly share chart (what its growth figure is of)."""
+    return charts.topic_share_chart(topic.name, topic.weeks, topic.weekly_share, topic.weekly_papers,
+                                    topic.recent_weeks, topic.measure, growth_label(topic.growth))
+
+
+def _draw_charts(settings: Settings, result: TopicsFile) -> None:
+    """Draw every topic's chart in the job, so the first view of /topics draws none (topics-charts.json)."""
+    if not charts.charts_available():
+        return
+    drawn = {str(t.id): topic_chart_svg(t) for t in result.topics}
+    data = {"built_at": result.built_at.isoformat(), "charts": drawn}
+    write_atomic(settings.data_path / CHARTS_FILE, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+
+def load_topic_charts(settings: Settings, built_at: datetime) -> dict[int, str]:
+    """The charts the job drew for the topics built at `built_at` (empty when missing or of another build)."""
+    try:
+        data = json.loads((settings.data_path / CHARTS_FILE).read_text(encoding="utf-8"))
+        if data.get("built_at") != built_at.isoformat():
+            return {}
+        return {int(k): str(v) for k, v in data["charts"].items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("cannot read %s: %s", CHARTS_FILE, exc)
+        return {}
 
 
 def topics_due(settings: Settings, now: datetime | None = None) -> bool:

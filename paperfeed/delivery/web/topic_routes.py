@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -12,12 +11,21 @@ from fastapi.responses import HTMLResponse, Response
 from paperfeed.core.errors import NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.delivery import charts, upvote_charts
-from paperfeed.delivery.topics import TopicsFile, load_topics, topics_extra_installed, topics_path
+from paperfeed.delivery.topics import (
+    TopicsFile,
+    load_topic_charts,
+    load_topics,
+    topics_extra_installed,
+    topics_path,
+)
+from paperfeed.delivery.topics import (
+    topic_chart_svg as draw_topic_chart,
+)
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import is_category
 from paperfeed.delivery.web.deps import page_user, render
 from paperfeed.delivery.web.state import WebState, get_state
-from paperfeed.ranking.topics import EXTRA_HINT, Topic, growth_label, growth_text
+from paperfeed.ranking.topics import EXTRA_HINT, Topic, growth_text
 
 router = APIRouter(include_in_schema=False)
 DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -41,16 +49,15 @@ def current_topics(state: WebState) -> TopicsFile | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _weeks_svg(name: str, weeks: tuple[date, ...], share: tuple[float, ...], counts: tuple[int, ...],
-               recent: int, measure: str, growth: str, drawable: bool) -> str:
-    # `drawable` keys the cache: a note otherwise
-    return charts.topic_share_chart(name, weeks, share, counts, recent, measure, growth)
+def _drawn_here(topic: Topic, drawable: bool) -> str:
+    return draw_topic_chart(topic)  # `drawable` keys the cache: a note otherwise
 
 
-def topic_chart(topic: Topic) -> str:
-    """The topic's weekly share chart (what its growth is of): drawn once per process and build."""
-    return _weeks_svg(topic.name, topic.weeks, topic.weekly_share, topic.weekly_papers, topic.recent_weeks,
-                      topic.measure, growth_label(topic.growth), charts.charts_available())
+def topic_chart(state: WebState, tf: TopicsFile, topic: Topic) -> str:
+    """The topic's weekly share chart: drawn by the topics job (topics-charts.json), else once per process."""
+    drawn: dict[int, str] = state.cached(("topic-charts", file_stamp(state)),
+                                         lambda: load_topic_charts(state.settings, tf.built_at))
+    return drawn.get(topic.id) or _drawn_here(topic, charts.charts_available())
 
 
 def paper_chart(state: WebState, paper_id: int) -> str:
@@ -83,7 +90,7 @@ def topics_page(request: Request) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         tf = current_topics(state)
-        rows = [(t, growth_text(t), topic_chart(t)) for t in (tf.topics if tf else ())]
+        rows = [(t, growth_text(t), topic_chart(state, tf, t)) for t in tf.topics] if tf else []
         missing = None if topics_extra_installed() else EXTRA_HINT
         return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing}
 
@@ -104,20 +111,21 @@ def topic_page(request: Request, topic_id: DbId) -> HTMLResponse:
         assert topic is not None
         cards = sv.make_cards(state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None)
         return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_text(topic),
-                "chart": topic_chart(topic), "cards": cards}
+                "chart": topic_chart(state, tf, topic), "cards": cards}
 
     return render(request, "topic.html", context, cache_key=("topic", file_stamp(state), topic_id))
 
 
 @router.get("/charts/topics/{topic_id}.svg")
 def topic_chart_svg(request: Request, topic_id: DbId) -> Response:
-    """A topic's papers per week as an SVG image."""
+    """A topic's weekly share (what its growth is of) as an SVG image."""
     state = get_state(request)
     tf = current_topics(state)
     topic = tf.topic(topic_id) if tf else None
     if topic is None:
         raise NotFound(f"no topic {topic_id}")
-    return _svg(topic_chart(topic))
+    assert tf is not None
+    return _svg(topic_chart(state, tf, topic))
 
 
 @router.get("/charts/papers/{paper_id}/upvotes.svg")
