@@ -27,7 +27,7 @@ from paperfeed.core.rules import DIGEST_SECTIONS
 from paperfeed.index.text import analyse, term_counts, words
 from paperfeed.ranking.categories import category_name, resolve_category
 from paperfeed.ranking.search import MAX_K, Hit, Searchable, search_papers
-from paperfeed.ranking.topics import Topic, growth_label, rising_in
+from paperfeed.ranking.topics import Topic, growth_text, rising_in
 from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
 
 BoolArray = npt.NDArray[np.bool_]
@@ -305,7 +305,7 @@ def _ranked_rising(pool: CandidatePool, topics: Sequence[Topic], categories: Seq
         rows = np.asarray([r for r in (pool.row_of.get(pid, -1) for pid in topic.paper_ids)
                            if r >= 0 and allowed[r]], dtype=np.int64)
         rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))][:limit]
-        reason = (f"rising topic “{topic.name}” ({growth_label(topic.growth)} share of recent papers), "
+        reason = (f"rising topic “{topic.name}” ({growth_text(topic)}), "
                   f"in {code}, which you follow")
         per.append([Pick(int(pool.ids[r]), "rising", reason, topic.growth) for r in rows])
     return _interleave(per)

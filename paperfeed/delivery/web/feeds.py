@@ -16,7 +16,7 @@ from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_name, is_category
 from paperfeed.delivery.web.state import WebState, get_state
 from paperfeed.delivery.web.topic_routes import current_topics, file_stamp
-from paperfeed.ranking.topics import growth_label
+from paperfeed.ranking.topics import growth_text
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
 FEED_SIZE = 50
@@ -150,7 +150,7 @@ def topics_feed(request: Request) -> Response:
             url = f"{base}/topics/{t.id}"
             # the id names the build: topic ids are ranks, renumbered by every build
             entry.id(f"{url}#{built:%Y%m%dT%H%M%S}")
-            entry.title(_x(f"{t.name} ({growth_label(t.growth)} share)"))
+            entry.title(_x(f"{t.name} ({growth_text(t)})"))
             entry.link(href=url, rel="alternate")
             cats = ", ".join(code for code, _ in t.categories[:5])
             entry.summary(_x(f"{t.papers} papers, {t.votes} upvotes; terms: {', '.join(t.terms)}"
