@@ -275,6 +275,9 @@ def test_a_list_that_never_ends_is_bounded(server: ScriptedServer) -> None:
 
     server.script("/oai", answer)
     settings = settings_for(server, sources_max_requests=7)
-    with quick_client(settings) as http, pytest.raises(SourceError, match="still not finished after 7 pages"):
+    with (
+        quick_client(settings) as http,
+        pytest.raises(SourceError, match="still not finished after 7 pages"),
+    ):
         list(harvest(settings, http, prefix="arXiv"))
     assert len(server.requests) == 7
