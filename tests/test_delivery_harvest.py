@@ -231,3 +231,25 @@ def test_a_run_row_holds_what_its_committed_pages_stored(store: Store) -> None:
     ) == (3, 1, 1)
     store.finish_run(run_id, None, error="killed")  # a failure keeps the committed counts
     assert store.recent_runs(1)[0].counts.new == 3
+
+
+def test_the_prefix_of_followed_oai_sources(store: Store, settings: Settings) -> None:
+    assert uc.add_source(store, "arxiv-oai", set_spec="math").params == {
+        "set": "math",
+        "prefix": "arXivRaw",
+    }
+    assert uc.add_source(store, "arxiv-oai", set_spec="cs", prefix="arXiv").params == {
+        "set": "cs",
+        "prefix": "arXiv",
+    }
+    with pytest.raises(BadRequest, match="cannot be followed; use arXivRaw or arXiv"):
+        uc.add_source(store, "arxiv-oai", set_spec="stat", prefix="oai_dc")
+    with pytest.raises(BadRequest, match="--prefix is for arxiv-oai sources"):
+        uc.add_source(store, "hf-daily", prefix="arXivRaw")
+    declared = uc.declared_sources(
+        replace(settings, sources="arxiv-oai set=q-bio; arxiv-oai set=econ prefix=arXiv")
+    )
+    assert [p for _, _, p in declared] == [
+        {"set": "q-bio", "prefix": "arXivRaw"},
+        {"set": "econ", "prefix": "arXiv"},
+    ]

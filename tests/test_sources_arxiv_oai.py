@@ -265,3 +265,19 @@ def test_a_server_repeating_its_token_is_stopped(server: ScriptedServer) -> None
     ):
         list(harvest(settings, http, prefix="arXiv"))
     assert len(server.requests) == 2
+
+
+def test_a_list_that_never_ends_is_bounded(server: ScriptedServer) -> None:
+    page = fixture("oai_arxiv_page1.xml")
+
+    def answer(seen: Seen) -> Reply:  # a new token every time, for ever
+        return Reply(page.replace(b"6960524|1001", f"endless|{len(server.requests)}".encode()))
+
+    server.script("/oai", answer)
+    settings = settings_for(server, sources_max_requests=7)
+    with (
+        quick_client(settings) as http,
+        pytest.raises(SourceError, match="still not finished after 7 pages"),
+    ):
+        list(harvest(settings, http, prefix="arXiv"))
+    assert len(server.requests) == 7

@@ -53,7 +53,7 @@ class Settings:
     hf_delay: float = _s(1.0, "Minimum seconds between two requests to Hugging Face.")
     user_agent: str = _s("paperfeed/0.1 (+https://github.com/paperfeed)", "User-Agent sent to sources.")
     contact_email: str = _s("", "Contact address added to the User-Agent (arXiv asks harvesters for one), e.g. 'lab@example.org'.")
-    sources: str = _s("", "Followed sources declared here, ';'-separated: 'arxiv category=cs.CL,cs.LG; arxiv-oai set=cs; hf-daily' (name=... names one); synced into the database by `paperfeed sources` and the worker.")
+    sources: str = _s("", "Followed sources declared here, ';'-separated: 'arxiv category=cs.CL,cs.LG; arxiv-oai set=cs; hf-daily' (name=... names one; arxiv-oai takes prefix=arXivRaw (default) or prefix=arXiv); synced into the database by `paperfeed sources` and the worker.")
     sources_interval_minutes: float = _s(60.0, "`paperfeed worker`: minutes between two harvests of one followed source.")
     sources_initial_days: int = _s(2, "A newly followed source first brings the papers of this many most recent days.")
     sources_catchup_days: int = _s(30, "After an outage a source catches up at most this many days (older gaps are reported, not read).")

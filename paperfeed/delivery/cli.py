@@ -190,6 +190,8 @@ def status(ctx: AppContext, as_json: bool, check: bool) -> None:
     if as_json:
         echo_json(info)
         if check and (stale or failing):
+            click.echo("; ".join(f"{what}: {', '.join(names)}" for what, names in
+                                 (("stale", stale), ("failing", failing)) if names), err=True)
             sys.exit(EXIT_STALE if stale else EXIT_FAILING)
         return
     for key, value in info.items():

@@ -213,8 +213,8 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
     upvotes = rec.get("upvotes")
     comment = optional_text(rec.get("comment") or rec.get("comments"), "comment")
     abstract = text_of(rec.get("abstract") or rec.get("summary") or rec.get("description"), "abstract")
-    dois = _dois(rec.get("dois"), optional_text(rec.get("doi"), "doi"))
-    org, org_name = organization_of(rec.get("organization"))
+    doi = rec.get("doi")
+    dois = _dois(rec.get("dois"), optional_text(doi, "doi")) if doi or "dois" in rec else ()
     return detex_paper(Paper(
         title=title,
         abstract=abstract,
@@ -241,12 +241,25 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
         announced_on=date_of(rec.get("announced_on") or rec.get("first_seen_date"), "announced_on"),
         withdrawn=bool(rec.get("withdrawn")) or is_withdrawn(comment, abstract),
         versions=history,
-        project_page=optional_text(rec.get("project_page") or rec.get("projectPage"), "project_page"),
-        organization=org,
-        organization_name=optional_text(rec.get("organization_name"), "organization_name") or org_name,
-        github_stars=int_of(rec.get("github_stars", rec.get("githubStars")), "github_stars"),
-        ai_summary=optional_text(rec.get("ai_summary"), "ai_summary"),
+        **(_hf_fields(rec) if _HF_KEYS & rec.keys() else {}),
     ))
+
+
+_HF_KEYS = frozenset(
+    ("project_page", "projectPage", "organization", "organization_name", "github_stars", "githubStars", "ai_summary")
+)
+
+
+def _hf_fields(rec: dict[str, Any]) -> dict[str, Any]:
+    """Hugging Face's own fields of a record (looked up only when it has one: big dumps have none)."""
+    org, org_name = organization_of(rec.get("organization"))
+    return {
+        "project_page": optional_text(rec.get("project_page") or rec.get("projectPage"), "project_page"),
+        "organization": org,
+        "organization_name": optional_text(rec.get("organization_name"), "organization_name") or org_name,
+        "github_stars": int_of(rec.get("github_stars", rec.get("githubStars")), "github_stars"),
+        "ai_summary": optional_text(rec.get("ai_summary"), "ai_summary"),
+    }
 
 
 def _dois(listed: Any, doi: str | None) -> tuple[str, ...]:

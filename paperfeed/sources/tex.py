@@ -32,6 +32,11 @@ _ACCENT = (
 )
 _FRAGMENT = re.compile(rf"\{{\s*(?:{_ACCENT})\s*\}}|{_ACCENT}|\\[&%_#$,]")
 _TIE = re.compile(r"(?<=[A-Za-z.,;:)])~(?=[A-Za-z0-9(\\])")
+# Anything _FRAGMENT or _TIE could change: most TeX in abstracts is math macros (\\mathcal, \\alpha),
+# which this rejects at once, so big dumps pay one search per text, not a split around math.
+_HINT = re.compile(
+    r"\\(?:['\"`^~=.&%_#$,]|(?:[uvHckdbr]|ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z]))"
+)
 _CONVERTER = LatexNodes2Text()
 
 
@@ -45,9 +50,14 @@ def _plain(text: str) -> str:
     return _TIE.sub(" ", text)
 
 
+def _hinted(text: str) -> bool:
+    """Whether _FRAGMENT or _TIE could change the text (one literal-led search per text)."""
+    return bool(("\\" in text and _HINT.search(text)) or ("~" in text and _TIE.search(text)))
+
+
 def detex(text: str) -> str:
     """The text with TeX accents and escapes outside math turned into letters (NFC)."""
-    if "\\" not in text and "~" not in text:
+    if not _hinted(text):
         return text  # the common case, kept cheap for big dumps
     out: list[str] = []
     last = 0
@@ -68,7 +78,7 @@ def _needs(p: Paper) -> bool:
         *p.authors,
         *(a for per in p.affiliations for a in per),
     )
-    return any("\\" in t or "~" in t for t in texts)
+    return any(_hinted(t) for t in texts)
 
 
 def detex_paper(p: Paper) -> Paper:

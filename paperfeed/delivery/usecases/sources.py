@@ -133,7 +133,8 @@ def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]
             if unknown:
                 raise BadRequest(f"unknown key {min(unknown)!r} (valid: name, category, set, prefix)")
             cats = tuple(c for c in options.get("category", "").split(",") if c)
-            params = source_params(kind, cats, options.get("set"), options.get("prefix"))
+            prefix = options.get("prefix") or (DEFAULT_OAI_PREFIX if kind == "arxiv-oai" else None)
+            params = source_params(kind, cats, options.get("set"), prefix)
             out.append((_check_name(options.get("name") or default_name(kind, params)), kind, params))
         except (ValueError, BadRequest) as exc:
             reason = exc.message if isinstance(exc, BadRequest) else "expected 'KIND key=value ...'"
