@@ -51,17 +51,20 @@ async def password_change(
             {"title": "Change password", "error": exc.message},
             status_code=exc.status,
         )
+    s_end, t_end = ended.sessions, ended.tokens
     flash(
-        request, f"Password changed; {ended} other session{'' if ended == 1 else 's'} logged out."
+        request,
+        f"Password changed; {s_end} other session{'' if s_end == 1 else 's'} logged out and "
+        f"{t_end} API token{'' if t_end == 1 else 's'} revoked.",
     )
     return RedirectResponse("/profile#security", status_code=303)
 
 
 @router.post("/account/logout-everywhere", dependencies=[Depends(csrf_form)])
 def logout_everywhere(request: Request) -> RedirectResponse:
-    """End every session of the account, this one included (a stolen cookie stops working)."""
+    """End every session and revoke every API token of the account, this one included."""
     user = require_page_user(request)
-    accounts.end_all_sessions(get_state(request).store, user.id)
+    accounts.log_out_everywhere(get_state(request).store, user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Security
+from fastapi import APIRouter, Depends, Form, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
@@ -17,6 +17,10 @@ from paperfeed.core.models import User
 from paperfeed.delivery import groups as gr
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
+    CollectionId,
+    DbId,
+    GroupId,
+    UserId,
     api_user,
     api_writer,
     csrf_form,
@@ -31,8 +35,6 @@ from paperfeed.delivery.web.state import WebState, get_state
 router = APIRouter()
 NAV = [("Labs", "/groups")]
 MEMBERS_SHOWN = 100  # the page lists this many members, owners and admins first (the count says how many)
-GroupId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Group id.")]
-CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -88,13 +90,13 @@ def group_create(request: Request, name: str = Form(""), description: str = Form
 
 
 @router.get("/groups/{group_id}", response_class=HTMLResponse, include_in_schema=False)
-def group_page(request: Request, group_id: int) -> HTMLResponse:
+def group_page(request: Request, group_id: GroupId) -> HTMLResponse:
     """A lab: this week's feed, shared collections, members, invites."""
     return _group_page(request, group_id, page_user(request))
 
 
 @router.post("/groups/{group_id}/invites", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def invite_create(request: Request, group_id: int, kind: Annotated[Literal["link", "email"], Form()] = "link",
+def invite_create(request: Request, group_id: GroupId, kind: Annotated[Literal["link", "email"], Form()] = "link",
                   email: str = Form(""), role: str = Form("member")) -> Response:
     """Make an invite link (shown once) or mail an invite to one address."""
     user = require_page_user(request)
@@ -110,7 +112,7 @@ def invite_create(request: Request, group_id: int, kind: Annotated[Literal["link
 
 @router.post("/groups/{group_id}/invites/{invite_id}/revoke", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def invite_revoke(request: Request, group_id: int, invite_id: int) -> RedirectResponse:
+def invite_revoke(request: Request, group_id: GroupId, invite_id: DbId) -> RedirectResponse:
     """Revoke an invite."""
     user = require_page_user(request)
     state = get_state(request)
@@ -140,7 +142,7 @@ def join_accept(request: Request, token: str) -> RedirectResponse:
 
 
 @router.post("/groups/{group_id}/members/{user_id}/role", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def member_role(request: Request, group_id: int, user_id: int, role: str = Form("")) -> RedirectResponse:
+def member_role(request: Request, group_id: GroupId, user_id: UserId, role: str = Form("")) -> RedirectResponse:
     """Change a member's role (owners)."""
     gr.set_role(get_state(request).store, require_page_user(request), group_id, user_id, role)
     flash(request, "Role changed")
@@ -149,7 +151,7 @@ def member_role(request: Request, group_id: int, user_id: int, role: str = Form(
 
 @router.post("/groups/{group_id}/members/{user_id}/remove", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def member_remove(request: Request, group_id: int, user_id: int) -> RedirectResponse:
+def member_remove(request: Request, group_id: GroupId, user_id: UserId) -> RedirectResponse:
     """Remove a member, or leave the group."""
     user = require_page_user(request)
     gr.remove_member(get_state(request).store, user, group_id, user_id)
@@ -159,7 +161,7 @@ def member_remove(request: Request, group_id: int, user_id: int) -> RedirectResp
 
 
 @router.post("/groups/{group_id}/digest", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def member_digest(request: Request, group_id: int, on: str = Form("")) -> RedirectResponse:
+def member_digest(request: Request, group_id: GroupId, on: str = Form("")) -> RedirectResponse:
     """Turn one's weekly digest of this lab on or off."""
     user = require_page_user(request)
     store = get_state(request).store
@@ -170,7 +172,7 @@ def member_digest(request: Request, group_id: int, on: str = Form("")) -> Redire
 
 
 @router.post("/groups/{group_id}/collections", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def collection_share(request: Request, group_id: int, collection_id: str = Form("")) -> RedirectResponse:
+def collection_share(request: Request, group_id: GroupId, collection_id: str = Form("")) -> RedirectResponse:
     """Share one of your collections with the lab."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -184,7 +186,7 @@ def collection_share(request: Request, group_id: int, collection_id: str = Form(
 
 @router.post("/groups/{group_id}/collections/{collection_id}/remove", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def collection_unshare(request: Request, group_id: int, collection_id: int) -> RedirectResponse:
+def collection_unshare(request: Request, group_id: GroupId, collection_id: CollectionId) -> RedirectResponse:
     """Stop sharing a collection."""
     gr.unshare_collection(get_state(request).store, require_page_user(request), group_id, collection_id)
     get_state(request).after_write()
@@ -200,7 +202,7 @@ def _x(text: str) -> str:
 
 
 @router.get("/feeds/groups/{group_id}.atom", include_in_schema=False)
-def group_atom(request: Request, group_id: int) -> Response:
+def group_atom(request: Request, group_id: GroupId) -> Response:
     """The lab's week as Atom (members only for a private lab: send the session cookie or a Bearer token)."""
     state = get_state(request)
     viewer = api_user(request)
