@@ -204,6 +204,8 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
         and bob_after["comments"][0]["body"] == "I disagree."
     )
     bob_after["comments"][0]["reply_to"] = bob_before["comments"][0]["reply_to"]
+    assert bob_after["groups"][0]["role"] == "owner"  # ada was the sole owner: the lab is bob's (#21 F18)
+    bob_after["groups"][0]["role"] = bob_before["groups"][0]["role"]
     assert bob_after == bob_before
     assert [c.author for c in store.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
     with pytest.raises(BadRequest, match="wrong password"):

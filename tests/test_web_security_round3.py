@@ -182,3 +182,126 @@ def test_password_change_and_log_out_everywhere_revoke_tokens(
         again = {"Authorization": f"Bearer {BEARER}2"}
         assert TestClient(c.app).get("/api/v1/me", headers=again).status_code == 401
         assert seeded.security.user_tokens(uid) == []
+
+
+# ----- F1 / F2 / F18: labs -------------------------------------------------------------------------
+
+
+def _verified_token(store: Store, name: str, secret: str) -> dict[str, str]:
+    user = store.create_user(name, f"{name}@example.org", hash_password(PASSWORD))
+    store.mark_email_verified(user.id, user.email)
+    store.security.create_token(user.id, "t", token_hash(secret), "write", None)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def test_a_shared_collection_does_not_outlive_membership(client: TestClient, seeded: Store) -> None:
+    dave = _verified_token(seeded, "dave", BEARER + "d")
+    bob = _verified_token(seeded, "bob", BEARER + "b")
+    gid = client.post("/api/v1/groups", json={"name": "Lab"}, headers=dave).json()["id"]
+    invite = client.post(f"/api/v1/groups/{gid}/invites", json={}, headers=dave).json()
+    assert (
+        client.post("/api/v1/groups/join", json={"token": invite["token"]}, headers=bob).status_code
+        == 200
+    )
+    coll = client.post("/api/v1/collections", json={"name": "Dave's secret"}, headers=dave).json()[
+        "id"
+    ]
+    assert client.put(f"/api/v1/groups/{gid}/collections/{coll}", headers=dave).status_code == 200
+    assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 200
+    # dave hands the lab to bob and leaves: his collection is unshared with his membership
+    seeded.set_member(gid, _uid(seeded, "bob"), role="owner")
+    seeded.remove_member(gid, _uid(seeded, "dave"))
+    assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 404
+    # a collection shared before that fix (or by any path) can always be unshared by its owner
+    seeded.share_collection(gid, coll, _uid(seeded, "dave"))
+    r = client.delete(f"/api/v1/groups/{gid}/collections/{coll}", headers=dave)
+    assert r.status_code in (200, 404) and not seeded.is_shared(gid, coll)
+    assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 404
+
+
+def test_leaving_through_the_page_unshares(settings: Settings, seeded: Store) -> None:
+    bob = _verified_token(seeded, "bob", BEARER + "b")
+    with make_app(settings, seeded) as c:
+        signup(c, "dave")
+        r = c.post(
+            "/groups", data={"name": "Lab", "csrf_token": page_csrf(c)}, follow_redirects=False
+        )
+        gid = int(r.headers["location"].rsplit("/", 1)[1])
+        token, _ = __import__("paperfeed.delivery.groups", fromlist=["x"]).invite_link(
+            seeded, seeded.get_user_by_name("dave"), gid
+        )
+        c.post("/api/v1/groups/join", json={"token": token}, headers=bob)
+        dave_id, bob_id = _uid(seeded, "dave"), _uid(seeded, "bob")
+        coll = seeded.create_collection(dave_id, "private").id
+        seeded.share_collection(gid, coll, dave_id)
+        seeded.set_member(gid, bob_id, role="owner")
+        r = c.post(
+            f"/groups/{gid}/members/{dave_id}/remove",
+            data={"csrf_token": page_csrf(c)},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303
+        assert c.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 404
+
+
+def test_a_public_labs_feed_shows_no_private_activity(client: TestClient, seeded: Store) -> None:
+    from tests.web_fixtures import paper_id
+
+    carol = _verified_token(seeded, "carol", BEARER + "c")
+    gid = client.post(
+        "/api/v1/groups", json={"name": "Open lab", "is_private": False}, headers=carol
+    ).json()["id"]
+    coll = client.post("/api/v1/collections", json={"name": "Carol's notes"}, headers=carol).json()[
+        "id"
+    ]
+    pid, other = paper_id(seeded, "2501.00004"), paper_id(seeded, "2501.00001")
+    client.put(f"/api/v1/collections/{coll}/papers/{pid}", headers=carol)
+    client.post(f"/api/v1/papers/{other}/upvote", headers=carol)
+    # sharing a private collection with a public lab asks first
+    r = client.put(f"/api/v1/groups/{gid}/collections/{coll}", headers=carol)
+    assert r.status_code == 409 and "confirm" in r.json()["message"]
+    r = client.put(f"/api/v1/groups/{gid}/collections/{coll}?confirm_public=true", headers=carol)
+    assert r.status_code == 200
+    anon = TestClient(client.app)
+    assert anon.get(f"/api/v1/collections/{coll}").status_code == 404
+    assert anon.get(f"/api/v1/groups/{gid}/feed").json() == []
+    for path in (f"/groups/{gid}", f"/feeds/groups/{gid}.atom"):
+        body = anon.get(path).text
+        assert "upvoted by" not in body and "collected by" not in body, path
+    # a member still sees the lab's week
+    mine = client.get(f"/api/v1/groups/{gid}/feed", headers=carol).json()
+    assert {(e["paper_id"], tuple(e["upvoted_by"]), tuple(e["collected_by"])) for e in mine} == {
+        (pid, (), ("carol",)),
+        (other, ("carol",), ()),
+    }
+    # a public collection shared with the lab is public anyway: shown to everyone
+    client.patch(f"/api/v1/collections/{coll}", json={"is_public": True}, headers=carol)
+    assert [e["collected_by"] for e in anon.get(f"/api/v1/groups/{gid}/feed").json()] == [["carol"]]
+
+
+def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> None:
+    from paperfeed.delivery import groups as gr
+
+    def make(name: str) -> typing.Any:
+        u = seeded.create_user(name, f"{name}@example.org", "x")
+        seeded.mark_email_verified(u.id, u.email)
+        return seeded.get_user(u.id)
+
+    olga, max_, nina, ivan = (make(n) for n in ("olga", "max", "nina", "ivan"))
+    lab = gr.create_group(seeded, olga, "Lab")
+    solo = gr.create_group(seeded, olga, "Alone")
+    for u, role in ((max_, "member"), (nina, "admin"), (ivan, "admin")):
+        seeded.add_member(lab.id, u.id, role)
+    seeded.delete_user(olga.id)
+    roles = {m.username: m.role for m in seeded.members(lab.id)}
+    assert roles == {
+        "max": "member",
+        "nina": "owner",
+        "ivan": "admin",
+    }  # the longest-standing admin
+    gr.set_role(seeded, seeded.get_user(nina.id), lab.id, max_.id, "admin")  # the lab is manageable
+    assert seeded.get_group(solo.id) is None  # nobody left to read or manage it
+    # no admin: the longest-standing member
+    seeded.delete_user(nina.id)
+    seeded.delete_user(ivan.id)
+    assert {m.username: m.role for m in seeded.members(lab.id)} == {"max": "owner"}

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request, Security
+from fastapi import APIRouter, Depends, Form, Query, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
@@ -40,9 +40,13 @@ Caller = Annotated[User | None, Depends(api_user)]
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _feed(state: WebState, group_id: int) -> list[gr.FeedEntry]:
-    """The lab's week, cached under the data stamp (votes and collection changes move it); visibility is checked first."""
-    entries: list[gr.FeedEntry] = state.cached(("group-feed", group_id), lambda: gr.group_feed(state.store, group_id))
+def _feed(state: WebState, group_id: int, member: bool) -> list[gr.FeedEntry]:
+    """The lab's week, cached under the data stamp (votes and collection changes move it); visibility is checked first.
+
+    A non-member (of a public lab) gets the public view: no votes, only public collections (F2).
+    """
+    entries: list[gr.FeedEntry] = state.cached(
+        ("group-feed", group_id, member), lambda: gr.group_feed(state.store, group_id, members_view=member))
     return entries
 
 
@@ -57,7 +61,7 @@ def _group_page(request: Request, group_id: int, user: User | None, new_link: st
     member = role is not None
     ctx: dict[str, Any] = {
         "title": group.name, "group": group, "role": role, "new_link": new_link,
-        "feed": _feed(state, group_id) if member or not group.is_private else [],
+        "feed": _feed(state, group_id, member) if member or not group.is_private else [],
         "shared": gr.shared_collections(state.store, group_id) if member else [],
         "members": state.store.members(group_id, limit=MEMBERS_SHOWN) if member else [],
         "invites": state.store.group_invites(group_id) if role in gr.MANAGERS else [],
@@ -172,13 +176,15 @@ def member_digest(request: Request, group_id: GroupId, on: str = Form("")) -> Re
 
 
 @router.post("/groups/{group_id}/collections", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def collection_share(request: Request, group_id: GroupId, collection_id: str = Form("")) -> RedirectResponse:
-    """Share one of your collections with the lab."""
+def collection_share(request: Request, group_id: GroupId, collection_id: str = Form(""),
+                     confirm_public: str = Form("")) -> RedirectResponse:
+    """Share one of your collections with the lab (a private one with a public lab: after confirming)."""
     user = require_page_user(request)
     write_limit(request, user)
     if not collection_id.isdigit() or int(collection_id) > 2**31 - 1:
         raise BadRequest(f"collection_id: {collection_id!r} is not a collection id")
-    new = gr.share_collection(get_state(request).store, user, group_id, int(collection_id))
+    new = gr.share_collection(get_state(request).store, user, group_id, int(collection_id),
+                              confirm_public=bool(confirm_public))
     get_state(request).after_write()
     flash(request, "Collection shared with the lab" if new else "That collection was shared already")
     return _to_group(group_id, "#shared")
@@ -206,14 +212,14 @@ def group_atom(request: Request, group_id: GroupId) -> Response:
     """The lab's week as Atom (members only for a private lab: send the session cookie or a Bearer token)."""
     state = get_state(request)
     viewer = api_user(request)
-    group, _ = gr.visible_group(state.store, group_id, viewer)
+    group, role = gr.visible_group(state.store, group_id, viewer)
     base = state.settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(f"{base}/groups/{group_id}")
     fg.title(_x(f"{group.name}: this week"))
     fg.link(href=f"{base}/groups/{group_id}", rel="alternate")
     fg.generator("paperfeed")
-    entries = _feed(state, group_id)
+    entries = _feed(state, group_id, role is not None)
     fg.updated(max((e.item.last_at for e in entries), default=datetime(2000, 1, 1, tzinfo=UTC)))
     for e in reversed(entries):
         entry = fg.add_entry()
@@ -294,8 +300,8 @@ def api_group(request: Request, group_id: GroupId, user: Caller) -> Response:
 def api_feed(request: Request, group_id: GroupId, user: Caller) -> Response:
     """What the lab upvoted or collected in the last seven days."""
     state = get_state(request)
-    gr.visible_group(state.store, group_id, user)
-    return _json(gr.feed_json(_feed(state, group_id)))
+    _group, role = gr.visible_group(state.store, group_id, user)
+    return _json(gr.feed_json(_feed(state, group_id, role is not None)))
 
 
 @router.post("/api/v1/groups/{group_id}/invites", responses=ERRORS, tags=["groups"], status_code=201,
@@ -322,10 +328,12 @@ def api_join(request: Request, body: JoinIn, user: Writer) -> Response:
 
 @router.put("/api/v1/groups/{group_id}/collections/{collection_id}", responses=ERRORS, tags=["groups"],
             dependencies=[Security(bearer)])
-def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, user: Writer) -> Response:
+def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, user: Writer,
+              confirm_public: Annotated[bool, Query(description="Share a private collection with a "
+                                                    "public lab (409 without it).")] = False) -> Response:
     """Share one of your collections with the lab."""
     state = get_state(request)
-    gr.share_collection(state.store, user, group_id, collection_id)
+    gr.share_collection(state.store, user, group_id, collection_id, confirm_public=confirm_public)
     state.after_write()
     return _json(_detail(state, group_id, user))
 
