@@ -6,7 +6,9 @@ Storage is involved in most of them, so they run on both backends (the `store` f
 from __future__ import annotations
 
 import re
+import stat
 import typing
+from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
@@ -305,3 +307,27 @@ def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> No
     seeded.delete_user(nina.id)
     seeded.delete_user(ivan.id)
     assert {m.username: m.role for m in seeded.members(lab.id)} == {"max": "owner"}
+
+
+# ----- F5: backups are private -------------------------------------------------------------------
+
+
+def test_backups_are_0600_files_in_0700_folders(
+    settings: Settings, seeded: Store, tmp_path: Path
+) -> None:
+    from paperfeed.delivery.backups import create_backup, default_backup_dir
+
+    seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    dest = default_backup_dir(settings, "pre-migrate-0009")  # what `db migrate` writes first
+    create_backup(settings, seeded, dest)
+    modes = {
+        str(p.relative_to(dest.parent.parent)): stat.S_IMODE(p.stat().st_mode)
+        for p in [dest.parent, *dest.parent.rglob("*")]
+    }
+    assert any(name.endswith(("database.sqlite3", "database.pgdump")) for name in modes), modes
+    wrong = {
+        name: oct(mode)
+        for name, mode in modes.items()
+        if mode != (0o700 if (dest.parent.parent / name).is_dir() else 0o600)
+    }
+    assert not wrong, wrong
