@@ -331,3 +331,53 @@ def test_backups_are_0600_files_in_0700_folders(
         if mode != (0o700 if (dest.parent.parent / name).is_dir() else 0o600)
     }
     assert not wrong, wrong
+
+
+# ----- F12: production refuses guessable keys and keys in a readable settings file ----------------
+
+GOOD_KEY = "Xq3v-9LmZ_r7TbW2pKd8sYc4NfJ0hGe6uAiO5"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "abcdefghijklmnopqrstuvwxyz123456",
+        "your-secret-key-here-change-me-please",
+        "correct-horse-battery-staple-is-my-secret",
+        "qwertyuiopasdfghjklzxcvbnm1234567890",
+    ],
+)
+def test_production_refuses_guessable_secret_keys(settings: Settings, key: str) -> None:
+    from paperfeed.core.errors import ConfigError
+    from paperfeed.core.settings import with_overrides
+    from paperfeed.delivery.secret_key import resolve_secret_key
+
+    prod = with_overrides(settings, env="production", base_url="https://papers.example.org")
+    with pytest.raises(ConfigError, match="guessable|pattern"):
+        resolve_secret_key(with_overrides(prod, secret_key=key))
+    assert resolve_secret_key(with_overrides(prod, secret_key=GOOD_KEY)) == GOOD_KEY
+
+
+def test_production_key_from_a_settings_file_must_be_0600(tmp_path: Path) -> None:
+    from paperfeed.core.errors import ConfigError
+    from paperfeed.core.settings import load_settings
+    from paperfeed.delivery.secret_key import resolve_secret_key
+
+    data = tmp_path / "data"
+    data.mkdir()
+    toml = data / "paperfeed.toml"
+    toml.write_text(f'secret_key = "{GOOD_KEY}"\n', encoding="utf-8")
+    toml.chmod(0o644)
+    env = {"PAPERFEED_ENV": "production", "PAPERFEED_BASE_URL": "https://papers.example.org"}
+    settings = load_settings({"data_dir": str(data)}, environ=env)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        resolve_secret_key(settings)
+    toml.chmod(0o600)
+    assert resolve_secret_key(settings) == GOOD_KEY
+    # from the environment, a readable settings file without the key is fine
+    toml.write_text("", encoding="utf-8")
+    toml.chmod(0o644)
+    from_env = load_settings(
+        {"data_dir": str(data)}, environ={**env, "PAPERFEED_SECRET_KEY": GOOD_KEY}
+    )
+    assert resolve_secret_key(from_env) == GOOD_KEY
