@@ -207,6 +207,7 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
             assert "confirm your email address" in verify["Subject"]
             link = next(w for w in verify.get_content().split() if "/verify-email?t=" in w)
             page.goto(base + "/verify-email" + link.split("/verify-email", 1)[1])
+            page.click("button:has-text('Confirm my email address')")  # a GET changes nothing (#21)
             expect(page.locator("h1")).to_have_text("Email verified")
             sink.received.clear()
             page.click("nav >> text=Digest")

@@ -381,3 +381,31 @@ def test_production_key_from_a_settings_file_must_be_0600(tmp_path: Path) -> Non
         {"data_dir": str(data)}, environ={**env, "PAPERFEED_SECRET_KEY": GOOD_KEY}
     )
     assert resolve_secret_key(from_env) == GOOD_KEY
+
+
+# ----- F10: a GET of the verification link changes nothing; the POST works once -------------------
+
+
+def test_verify_email_get_asks_and_post_verifies_once(settings: Settings, seeded: Store) -> None:
+    from paperfeed.delivery.email.verify import verification_token
+    from paperfeed.delivery.secret_key import resolve_secret_key
+
+    with make_app(settings, seeded) as c:
+        user = seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+        token = verification_token(resolve_secret_key(settings), user)
+        scanner = TestClient(c.app)  # a mail scanner follows the link, logged in as nobody
+        r = scanner.get("/verify-email", params={"t": token})
+        assert r.status_code == 200 and "Confirm my email address" in r.text
+        assert not seeded.get_user(user.id).email_verified  # type: ignore[union-attr]
+        browser = TestClient(c.app)
+        form = {
+            "t": token,
+            "csrf_token": csrf_from(browser.get("/verify-email", params={"t": token}).text),
+        }
+        assert browser.post("/verify-email", data={"t": token}).status_code == 403  # CSRF needed
+        ok = browser.post("/verify-email", data=form)
+        assert ok.status_code == 200 and "is confirmed" in ok.text
+        assert seeded.get_user(user.id).email_verified  # type: ignore[union-attr]
+        again = browser.post("/verify-email", data=form)
+        assert again.status_code == 400 and "used already" in again.text
+        assert scanner.get("/verify-email", params={"t": token}).status_code == 400
