@@ -409,3 +409,58 @@ def test_verify_email_get_asks_and_post_verifies_once(settings: Settings, seeded
         again = browser.post("/verify-email", data=form)
         assert again.status_code == 400 and "used already" in again.text
         assert scanner.get("/verify-email", params={"t": token}).status_code == 400
+
+
+# ----- F11: chart labels are plain text; category codes are checked at ingest ---------------------
+
+MATH_CATEGORY = "$\\undefinedmacro$"
+
+
+def test_a_mathtext_category_does_not_break_the_profile(settings: Settings, seeded: Store) -> None:
+    from datetime import date
+
+    from paperfeed.core.models import Paper
+    from tests.web_fixtures import paper_id
+
+    # written past ingest, as a row stored before the check could be
+    seeded.upsert_papers(
+        [
+            Paper(
+                title="Odd categories",
+                abstract="x",
+                arxiv_id="2501.00099",
+                categories=(MATH_CATEGORY, "cs.LG"),
+                featured_on=date(2025, 1, 6),
+                source="hf-daily",
+            )
+        ]
+    )
+    with make_app(settings, seeded) as c:
+        signup(c, "ada")
+        seeded.add_vote(_uid(seeded, "ada"), paper_id(seeded, "2501.00099"))
+        r = c.get("/profile")
+        assert r.status_code == 200
+        assert "undefinedmacro" in r.text  # drawn as written
+
+
+def test_ingest_refuses_a_category_that_is_not_a_code(store_url: str, tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from paperfeed.delivery.cli import cli
+
+    path = tmp_path / "cats.jsonl"
+    rows = [
+        {"id": "2401.00001", "title": "Good", "abstract": "a", "categories": ["cs.LG", "q-bio.BM"]},
+        {"id": "2401.00002", "title": "Bad", "abstract": "b", "categories": [MATH_CATEGORY]},
+        {"id": "2401.00003", "title": "Old code", "abstract": "c", "categories": "alg-geom 68T50"},
+        {"id": "2401.00004", "title": "Markup", "abstract": "d", "categories": ["<b>cs</b>"]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_DATABASE_URL": store_url}
+    r = CliRunner().invoke(cli, ["ingest", str(path), "--no-index", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert "undefinedmacro" in r.stderr and "not a category code" in r.stderr, r.stderr
+    out = json.loads(r.stdout)
+    assert out["new"] == 2 and out["rejected"] == 2
