@@ -464,3 +464,44 @@ def test_ingest_refuses_a_category_that_is_not_a_code(store_url: str, tmp_path: 
     assert "undefinedmacro" in r.stderr and "not a category code" in r.stderr, r.stderr
     out = json.loads(r.stdout)
     assert out["new"] == 2 and out["rejected"] == 2
+
+
+# ----- F17: users import ------------------------------------------------------------------------
+
+
+def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
+    store: Store, store_url: str, tmp_path: Path
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from paperfeed.delivery.cli import cli
+    from paperfeed.delivery.usecases import profile
+
+    victim = store.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    doc = profile.export_profile(store, victim, __import__("datetime").datetime.now().astimezone())
+    doc["account"]["email_verified_at"] = "2025-01-01T00:00:00+00:00"
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(doc), encoding="utf-8")
+    opts = ["--database-url", store_url, "--data-dir", str(tmp_path / "d")]
+    runner = CliRunner()
+    r = runner.invoke(cli, ["users", "import", str(forged), *opts], env={})
+    assert r.exit_code == 2 and "--merge" in r.output and "Traceback" not in r.output
+    # a new account from the file: its verification claim is ignored
+    fresh = tmp_path / "fresh.json"
+    doc["account"].update(username="newbie", email="newbie@example.org")
+    fresh.write_text(json.dumps(doc), encoding="utf-8")
+    r = runner.invoke(cli, ["users", "import", str(fresh), *opts], env={})
+    assert r.exit_code == 0 and "created newbie" in r.output, r.output
+    assert not store.get_user_by_name("newbie").email_verified  # type: ignore[union-attr]
+    # the operator vouches: merged, still not verified by the file
+    r = runner.invoke(cli, ["users", "import", str(forged), "--merge", *opts], env={})
+    assert r.exit_code == 0 and not store.get_user(victim.id).email_verified  # type: ignore[union-attr]
+    deep = tmp_path / "deep.json"
+    deep.write_text(
+        '{"format": "paperfeed-profile", "votes": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    )
+    r = runner.invoke(cli, ["users", "import", str(deep), *opts], env={})
+    assert r.exit_code == 2 and "nested deeper than" in r.output and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
