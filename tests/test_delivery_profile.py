@@ -123,7 +123,8 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(
     assert first.missing == [f"arXiv {SAMPLE[-1].arxiv_id}"]  # reported, not invented
     assert other.count_papers() == papers_before
     facts = _facts(other)
-    with pytest.raises(Conflict, match="--merge"):  # an existing account: only when the operator says so
+    # an existing account: only when the operator says so
+    with pytest.raises(Conflict, match="--merge"):
         profile.import_profile(other, data)
     second = profile.import_profile(other, data, merge=True)
     assert not second.created and second.added == {} and _facts(other) == facts
@@ -211,7 +212,8 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
         and bob_after["comments"][0]["body"] == "I disagree."
     )
     bob_after["comments"][0]["reply_to"] = bob_before["comments"][0]["reply_to"]
-    assert bob_after["groups"][0]["role"] == "owner"  # ada was the sole owner: the lab is bob's (#21 F18)
+    # ada was the sole owner: the lab is bob's (#21 F18)
+    assert bob_after["groups"][0]["role"] == "owner"
     bob_after["groups"][0]["role"] = bob_before["groups"][0]["role"]
     assert bob_after == bob_before
     assert [c.author for c in store.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]

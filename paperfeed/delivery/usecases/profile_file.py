@@ -16,7 +16,8 @@ from paperfeed.store.profiles import Row
 FORMAT = "paperfeed-profile"
 VERSION = 1
 MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_DEPTH = 16  # an export is at most 5 levels deep (file, collections, a collection, items, an item)
+# an export is at most 5 levels deep (file, collections, a collection, items, an item)
+MAX_DEPTH = 16
 
 
 def _depth(doc: object) -> int:
