@@ -36,6 +36,8 @@ def _depth(doc: object) -> int:
             break
         todo.extend((child, level + 1) for child in children)
     return deepest
+
+
 MAX_TEXT = 10_000  # the longest text field (a comment body)
 Json = dict[str, Any]
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
