@@ -505,3 +505,59 @@ def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
     r = runner.invoke(cli, ["users", "import", str(deep), *opts], env={})
     assert r.exit_code == 2 and "nested deeper than" in r.output and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+# ----- F7: ids are never reused ------------------------------------------------------------------
+
+
+def test_a_deleted_accounts_id_is_never_reused(store: Store) -> None:
+    first = store.create_user("ada", "ada@example.org", "x")
+    store.delete_user(first.id)
+    again = store.create_user("bob", "bob@example.org", "x")
+    assert again.id > first.id
+    coll = store.create_collection(again.id, "c")
+    store.delete_collection(again.id, coll.id)
+    assert store.create_collection(again.id, "d").id > coll.id
+
+
+def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: str) -> None:
+    from sqlalchemy import text
+
+    from paperfeed.store import open_store
+
+    old = open_store(store_url, migrate=False)
+    try:
+        old.migrate("0009")
+        ada = old.create_user("ada", "ada@example.org", "x")
+        bob = old.create_user("bob", "bob@example.org", "x")
+        coll = old.create_collection(bob.id, "Bob's")
+        lab = old.create_group(ada.id, "Lab", "", True)
+        old.add_member(lab.id, bob.id, "member")
+        old.share_collection(lab.id, coll.id, bob.id)
+        kept = old.create_collection(ada.id, "Ada's")
+        old.share_collection(lab.id, kept.id, ada.id)
+        with old.engine.begin() as conn:  # bob left before the fix: his share stayed behind
+            conn.execute(text("DELETE FROM group_members WHERE user_id = :u"), {"u": bob.id})
+        old.migrate("0011")
+        assert old.check() == []
+        assert old.shared_collection_ids(lab.id) == [kept.id]
+        assert [m.username for m in old.members(lab.id)] == ["ada"]
+        assert old.get_collection(coll.id) is not None  # bob's collection stays, unshared
+        if old.backend == "sqlite":
+            with old.engine.connect() as conn:
+                sql = " ".join(
+                    conn.execute(
+                        text(
+                            "SELECT sql FROM sqlite_master WHERE name IN "
+                            "('users', 'collections', 'groups')"
+                        )
+                    ).scalars()
+                )
+            assert sql.count("AUTOINCREMENT") == 3, sql
+        old.delete_user(bob.id)
+        assert old.create_user("carl", "carl@example.org", "x").id > bob.id
+        old.downgrade("0009")
+        assert old.get_user_by_name("ada") is not None
+        assert [p for p in old.check() if "code expects" not in p] == []
+    finally:
+        old.close()
