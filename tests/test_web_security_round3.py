@@ -5,8 +5,11 @@ Storage is involved in most of them, so they run on both backends (the `store` f
 
 from __future__ import annotations
 
+import contextlib
 import re
 import stat
+import threading
+import time
 import typing
 from pathlib import Path
 
@@ -561,3 +564,90 @@ def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: st
         assert [p for p in old.check() if "code expects" not in p] == []
     finally:
         old.close()
+
+
+# ----- F3: fetching from arXiv never happens inside a request -----------------------------------
+
+
+@contextlib.contextmanager
+def _serving(settings: Settings, store: Store) -> typing.Iterator[str]:
+    """A real uvicorn server in a thread (its thread pool is what a stalled request would hold)."""
+    import uvicorn
+
+    from paperfeed.core.settings import with_overrides
+    from paperfeed.delivery.context import AppContext
+    from paperfeed.delivery.indexing import refresh_index_after_ingest
+    from paperfeed.delivery.web.app import create_app
+    from tests._digest_fixtures import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    refresh_index_after_ingest(settings, store, embed_new=False)
+    app = create_app(AppContext(with_overrides(settings, base_url=base), store))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield base
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+def test_health_answers_fast_while_eight_submissions_wait(
+    settings: Settings, seeded: Store, fake_arxiv: typing.Any
+) -> None:
+    import httpx
+
+    from paperfeed.core.settings import with_overrides
+    from paperfeed.delivery.worker import cycle
+
+    # arXiv's real pacing (3 s between requests): eight fetches inside requests would take 21 s
+    slow = with_overrides(
+        settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=3.0, rate_limit_write="1000/minute"
+    )
+    auths = [_verified_token(seeded, f"user{i}", f"{BEARER}-{i}") for i in range(8)]
+    ids = ["2503.11731", "2503.22222", *(f"2503.{90000 + i}" for i in range(6))]
+    answers: list[tuple[int, float]] = []
+    with _serving(slow, seeded) as base:
+
+        def post(i: int) -> None:
+            started = time.monotonic()
+            r = httpx.post(
+                f"{base}/api/v1/submissions", json={"ref": ids[i]}, headers=auths[i], timeout=60
+            )
+            answers.append((r.status_code, time.monotonic() - started))
+
+        # the first requests of a new process set things up (templates, pools): not what is measured
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        warm = httpx.post(
+            f"{base}/api/v1/submissions", json={"ref": "2501.00001"}, headers=auths[0]
+        )
+        assert warm.json()["status"] == "exists"
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        health = []
+        with httpx.Client(base_url=base, timeout=30) as c:
+            for _ in range(10):
+                started = time.monotonic()
+                assert c.get("/healthz").status_code == 200
+                health.append(time.monotonic() - started)
+                time.sleep(0.02)
+        for t in threads:
+            t.join(60)
+    assert max(health) < 0.2, (health, answers)
+    assert sorted(code for code, _ in answers) == [202] * 8, answers
+    assert max(took for _, took in answers) < 2.0, answers
+    assert fake_arxiv.requests == []  # nothing was fetched inside a request
+    assert len(seeded.list_submissions(status="queued")) == 8
+    # the worker fetches the queue: known papers are added, unknown ones fail with a reason
+    fast = with_overrides(slow, arxiv_delay=0.0, worker_sources="")
+    report = cycle(fast, seeded)
+    assert report.submissions == {"done": 2, "failed": 6, "queued": 0}, report
+    assert seeded.get_paper_by_arxiv("2503.11731") is not None
+    assert seeded.list_submissions(status="queued") == []

@@ -15,8 +15,11 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/healthz")
-def healthz() -> JSONResponse:
-    """The process is up and answering (no dependency is checked: that is /readyz)."""
+async def healthz() -> JSONResponse:
+    """The process is up and answering (no dependency is checked: that is /readyz).
+
+    On the event loop, not in the thread pool: busy request threads never delay it (#21 F3).
+    """
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
