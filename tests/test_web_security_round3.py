@@ -651,3 +651,99 @@ def test_health_answers_fast_while_eight_submissions_wait(
     assert report.submissions == {"done": 2, "failed": 6, "queued": 0}, report
     assert seeded.get_paper_by_arxiv("2503.11731") is not None
     assert seeded.list_submissions(status="queued") == []
+
+
+# ----- F13 / F14: reset mail outside the request; a bound on mail to unconfirmed addresses --------
+
+
+class _SlowSink:
+    """A real SMTP server (aiosmtpd) that takes `delay` seconds to accept each message."""
+
+    def __init__(self, delay: float) -> None:
+        import asyncio
+
+        from aiosmtpd.controller import Controller
+
+        from tests._digest_fixtures import SinkHandler, free_port
+
+        outer = self
+
+        class Slow(SinkHandler):
+            async def handle_DATA(
+                self, server: typing.Any, session: typing.Any, envelope: typing.Any
+            ) -> str:
+                await asyncio.sleep(outer.delay)
+                return await super().handle_DATA(server, session, envelope)
+
+        self.delay = delay
+        self.handler = Slow()
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self.controller = Controller(
+            self.handler, loop=self.loop, hostname="127.0.0.1", port=self.port, decode_data=False
+        )
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()
+        self.loop.close()
+
+
+def test_password_reset_answers_alike_and_mails_after_the_answer(
+    settings: Settings, seeded: Store
+) -> None:
+    import httpx
+
+    from tests._digest_fixtures import smtp_settings
+
+    sink = _SlowSink(delay=1.5)
+    try:
+        seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+        seeded.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
+        cfg = smtp_settings(settings, sink.port, env="development", rate_limit_login="1000/minute")
+        with _serving(cfg, seeded) as base, httpx.Client(base_url=base, timeout=30) as c:
+            timings: dict[str, list[float]] = {"ada@example.org": [], "nobody@example.org": []}
+            pages = set()
+            for _ in range(2):
+                for login, spent in timings.items():
+                    page = c.get("/password-reset").text
+                    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+                    started = time.monotonic()
+                    r = c.post("/password-reset", data={"login": login, "csrf_token": token})
+                    spent.append(time.monotonic() - started)
+                    assert r.status_code == 200
+                    pages.add(re.sub(r'value="[^"]+"', "", r.text))
+            assert len(pages) == 1  # the same page for both
+            # the (slow) mail server is not waited for: the answer comes before the mail
+            assert max(timings["ada@example.org"]) < sink.delay, timings
+            deadline = time.monotonic() + 20
+            while len(sink.handler.received) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert [r.rcpt_tos for r in sink.handler.received] == [["ada@example.org"]] * 2
+    finally:
+        sink.close()
+
+
+def test_mail_to_an_unconfirmed_address_is_bounded(
+    settings: Settings, seeded: Store, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox"
+    with make_app(settings, seeded, mailer="file", mail_dir=str(outbox)) as c:
+        signup(c, "ada")  # mail 1: the verification link to a stranger's address, perhaps
+        answers = [  # re-sends: the third one is over the bound
+            c.post("/profile/verify-email", data={"csrf_token": page_csrf(c)}).text
+            for _ in range(3)
+        ]
+        assert "Several links went to ada@example.org" in answers[-1]
+        assert "Several links" not in answers[0]
+        anon = TestClient(c.app)
+        for _ in range(4):  # resets
+            page = anon.get("/password-reset").text
+            anon.post("/password-reset", data={"login": "ada", "csrf_token": csrf_from(page)})
+        mails = list(outbox.glob("*.eml"))
+        assert len(mails) == 3, [m.name for m in mails]
+        # a confirmed address is not bounded by this (its owner asked for the mail)
+        seeded.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
+        page = anon.get("/password-reset").text
+        anon.post("/password-reset", data={"login": "ada", "csrf_token": csrf_from(page)})
+        assert len(list(outbox.glob("*.eml"))) == 4

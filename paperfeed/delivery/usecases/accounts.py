@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -194,16 +195,25 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
 
 
 def request_password_reset(
-    settings: Settings, store: Store, secret: str, login: str, mailer: Mailer
+    settings: Settings,
+    store: Store,
+    secret: str,
+    login: str,
+    mailer: Mailer,
+    may_mail_unconfirmed: Callable[[str], bool] | None = None,
 ) -> bool:
     """Email a reset link to the account named by username or email; says nothing about whether it exists.
 
-    Returns whether a message went out (for logs and tests, never for the answer to the visitor).
+    An account whose address nobody confirmed gets the mail only while `may_mail_unconfirmed`
+    (the per-address bound, #21 F14) allows it. Returns whether a message went out (for logs and
+    tests, never for the answer to the visitor).
     """
     found = store.user_credentials(login) if login.strip() else None
     if found is None:
         return False
     user, hashed = found
+    if not user.email_verified and may_mail_unconfirmed and not may_mail_unconfirmed(user.email):
+        return False
     link = f"{settings.base_url.rstrip('/')}/password-reset/confirm?t={quote(reset_token(secret, user.id, hashed))}"
     mailer.send(reset_message(settings, user, link, datetime.now(UTC)), lambda: None)
     return True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, TooManyRequests
@@ -14,6 +15,7 @@ from paperfeed.delivery.email.mailer import MailError, open_mailer
 from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.auth import start_session
 from paperfeed.delivery.web.deps import client_key, csrf_form, flash, render, require_page_user
+from paperfeed.delivery.web.security import address_key
 from paperfeed.delivery.web.state import get_state, log
 
 router = APIRouter(include_in_schema=False)
@@ -110,15 +112,23 @@ async def reset_request(request: Request, login: str = Form("")) -> Response:
         mailer = open_mailer(state.settings)
         try:
             accounts.request_password_reset(
-                state.settings, state.store, state.secret_key, login[:320], mailer
+                state.settings,
+                state.store,
+                state.secret_key,
+                login[:320],
+                mailer,
+                lambda address: state.limits.allow("unconfirmed_mail", address_key(address)),
             )
         except MailError as exc:  # logged for the operator; the visitor's answer must not differ
             log.error("password reset mail failed: %s", exc)
         finally:
             mailer.close()
 
-    await run_in_threadpool(send)
-    return render(request, "reset.html", ctx)
+    # #21 F13: the mail goes after the answer (a background task), so an existing and an unknown
+    # account get the same page in the same time; the lookup happens there too
+    response = render(request, "reset.html", ctx)
+    response.background = BackgroundTask(send)
+    return response
 
 
 @router.get("/password-reset/confirm", response_class=HTMLResponse)

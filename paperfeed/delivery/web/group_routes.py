@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
 
-from paperfeed.core.errors import BadRequest, Unauthorized
+from paperfeed.core.errors import BadRequest, TooManyRequests, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.delivery import groups as gr
 from paperfeed.delivery.web.api import ERRORS, bearer
@@ -30,6 +30,7 @@ from paperfeed.delivery.web.deps import (
     require_page_user,
     write_limit,
 )
+from paperfeed.delivery.web.security import address_key
 from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
@@ -48,6 +49,13 @@ def _feed(state: WebState, group_id: int, member: bool) -> list[gr.FeedEntry]:
     entries: list[gr.FeedEntry] = state.cached(
         ("group-feed", group_id, member), lambda: gr.group_feed(state.store, group_id, members_view=member))
     return entries
+
+
+def _mail_bound(state: WebState, address: str) -> None:
+    """Invites go to addresses nobody confirmed: bounded per address (#21 F14)."""
+    if not state.limits.allow("unconfirmed_mail", address_key(address)):
+        raise TooManyRequests(f"{address.strip()[:320]} got several mails from this site in the last "
+                              "hour: try again later", retry_after=3600)
 
 
 def _to_group(group_id: int, anchor: str = "") -> RedirectResponse:
@@ -107,6 +115,7 @@ def invite_create(request: Request, group_id: GroupId, kind: Annotated[Literal["
     write_limit(request, user)
     state = get_state(request)
     if kind == "email":
+        _mail_bound(state, email)
         gr.invite_email(state.settings, state.store, user, group_id, email)
         flash(request, f"Invitation mailed to {email.strip()}")
         return _to_group(group_id, "#invite")
@@ -310,6 +319,7 @@ def api_invite(request: Request, group_id: GroupId, body: InviteIn, user: Writer
     """Invite: without email, a link (returned once); with email, a mailed single-use invite."""
     state = get_state(request)
     if body.email:
+        _mail_bound(state, body.email)
         inv = gr.invite_email(state.settings, state.store, user, group_id, body.email)
         return _json({"id": inv.id, "email": inv.email, "expires_at": inv.expires_at.isoformat()}, 201)
     token, inv = gr.invite_link(state.store, user, group_id, body.role)

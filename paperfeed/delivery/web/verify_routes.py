@@ -15,6 +15,7 @@ from paperfeed.delivery.email.verify import (
     send_verification,
 )
 from paperfeed.delivery.web.deps import csrf_form, flash, render, require_page_user, write_limit
+from paperfeed.delivery.web.security import address_key
 from paperfeed.delivery.web.state import get_state
 from paperfeed.store.runs import now_utc
 
@@ -24,6 +25,10 @@ router = APIRouter(include_in_schema=False)
 async def mail_verification(request: Request, user: User) -> None:
     """Send the verification link to a (new) account, telling the user how it went."""
     state = get_state(request)
+    if not state.limits.allow("unconfirmed_mail", address_key(user.email)):  # #21 F14
+        flash(request, f"Several links went to {user.email} in the last hour already: use the newest, "
+              "or ask for another later.", "warn")
+        return
     try:
         await run_in_threadpool(send_verification, state.settings, state.secret_key, user, now_utc())
     except MailNotSent as exc:
