@@ -747,3 +747,69 @@ def test_mail_to_an_unconfirmed_address_is_bounded(
         page = anon.get("/password-reset").text
         anon.post("/password-reset", data={"login": "ada", "csrf_token": csrf_from(page)})
         assert len(list(outbox.glob("*.eml"))) == 4
+
+
+# ----- F16 and #19 item 9: paperfeed's own docs page, named operations --------------------------
+
+
+def test_docs_serve_only_paperfeeds_page_and_its_two_assets(client: TestClient) -> None:
+    anon = TestClient(client.app)
+    page = anon.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert anon.get(f"/docs/assets/{name}").status_code == 200
+    for name in (
+        "index.html",
+        "swagger-initializer.js",
+        "swagger-ui-bundle.js.map",
+        "oauth2-redirect.html",
+        "index.css",
+        "..%2F..%2F__init__.py",
+    ):
+        r = anon.get(f"/docs/assets/{name}")
+        assert r.status_code == 404 and "petstore" not in r.text, name
+
+
+def test_every_api_operation_has_a_summary_and_a_tag_for_people(client: TestClient) -> None:
+    from paperfeed.delivery.web.docs import OPERATIONS, TAGS
+
+    spec = client.get("/openapi.json").json()
+    seen = 0
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/v1"):
+            continue
+        for method, op in operations.items():
+            seen += 1
+            assert (method.upper(), path) in OPERATIONS, (method, path)
+            assert not op["summary"].lower().startswith("api "), (method, path, op["summary"])
+            assert op["tags"] and op["tags"][0] in TAGS, (method, path, op["tags"])
+    assert seen >= 50
+    by = {(m.upper(), p): op for p, ops in spec["paths"].items() for m, op in ops.items()}
+    assert by[("GET", "/api/v1/papers/{paper_id}")]["summary"] == "Get a paper"
+    assert by[("GET", "/api/v1/papers/{paper_id}")]["tags"] == ["Papers"]
+    assert spec["tags"][0]["name"] == "Papers"
+
+
+# ----- #22 item 7: GET never writes ---------------------------------------------------------------
+
+
+def test_notifications_are_marked_seen_by_a_post_only(client: TestClient, seeded: Store) -> None:
+    from tests.web_fixtures import paper_id
+
+    signup(client, "ada")
+    ada = _uid(seeded, "ada")
+    bob = seeded.create_user("bob", "bob@example.org", "x")
+    pid = paper_id(seeded, "2501.00002")
+    coll = seeded.create_collection(ada, "Mine")
+    seeded.add_to_collection(ada, coll.id, pid)
+    seeded.add_comment(pid, bob.id, "Read this")
+    for _ in range(2):
+        assert 'class="tag">new' in client.get("/notifications").text
+    assert client.get("/api/v1/notifications?mark_seen=true").status_code == 400
+    token = page_csrf(client, "/notifications")
+    r = client.post("/api/v1/notifications/seen", headers={"X-CSRF-Token": token})
+    assert r.status_code == 200 and r.json() == {"marked": 1}
+    assert [n["new"] for n in client.get("/api/v1/notifications").json()] == [False]
+    assert client.post("/api/v1/alerts/seen", headers={"X-CSRF-Token": token}).json() == {
+        "marked": 0
+    }

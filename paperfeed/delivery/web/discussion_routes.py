@@ -146,11 +146,23 @@ def notifications_page(request: Request) -> HTMLResponse:
     """Replies to you, comments on papers you collected, and alerts on papers you follow the life of."""
     user = require_page_user(request)
     store = get_state(request).store
-    items = ds.notifications(store, user)
-    news = alerts.alert_notes(store, user)
+    # a GET never writes (#22 item 7): the page's button POSTs /notifications/seen
+    items = ds.notifications(store, user, mark_seen=False)
+    news = alerts.alert_notes(store, user, mark_seen=False)
     unread = sum(1 for n in items if n.new) + sum(1 for n in news if n.new)
     return render(request, "notifications.html",
                   {"title": "Notifications", "items": items, "alerts": news, "unread": unread})
+
+
+@router.post("/notifications/seen", dependencies=[Depends(csrf_form)], include_in_schema=False)
+def notifications_seen(request: Request) -> RedirectResponse:
+    """Mark every notification and alert shown so far as seen."""
+    user = require_page_user(request)
+    store = get_state(request).store
+    ds.notifications(store, user, mark_seen=True)
+    alerts.alert_notes(store, user, mark_seen=True)
+    flash(request, "Marked as seen")
+    return RedirectResponse("/notifications", status_code=303)
 
 
 @router.get("/admin/comments", response_class=HTMLResponse, include_in_schema=False)
@@ -316,12 +328,22 @@ def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -
     """Replies to the caller and comments on papers the caller collected, newest first."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to read your notifications")
-    items = ds.notifications(get_state(request).store, user, mark_seen=mark_seen)
+    if mark_seen:  # a GET never writes (#22 item 7)
+        raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/notifications/seen")
+    items = ds.notifications(get_state(request).store, user, mark_seen=False)
     return _json([{
         "why": n.event.why, "new": n.new, "paper_id": n.event.comment.paper_id, "paper_title": n.event.paper_title,
         "comment_id": n.event.comment.id, "author": n.event.comment.author,
         "created_at": n.event.comment.created_at.isoformat(), "excerpt": n.excerpt,
     } for n in items])
+
+
+@router.post("/api/v1/notifications/seen", responses=ERRORS, tags=["discussion"],
+             dependencies=[Security(bearer)])
+def api_notifications_seen(request: Request, user: Writer) -> Response:
+    """Mark the caller's notifications seen (they are no longer "new")."""
+    items = ds.notifications(get_state(request).store, user, mark_seen=True)
+    return _json({"marked": sum(1 for n in items if n.new)})
 
 
 # ----- Atom feed ----------------------------------------------------------------------------------
