@@ -813,3 +813,56 @@ def test_notifications_are_marked_seen_by_a_post_only(client: TestClient, seeded
     assert client.post("/api/v1/alerts/seen", headers={"X-CSRF-Token": token}).json() == {
         "marked": 0
     }
+
+
+# ----- F8: authorship by exact registrable domains, one confirmed claimant per author -------------
+
+
+def test_domain_rule_uses_the_public_suffix_list() -> None:
+    from paperfeed.core.models import Paper
+    from paperfeed.delivery import authors as au
+
+    cam = Paper(title="t", comment="Work done at the Computer Laboratory, cl.cam.ac.uk")
+    assert au.domain_matches("ada@cam.ac.uk", cam) and au.domain_matches("ada@cs.cam.ac.uk", cam)
+    assert not au.domain_matches("eve@evil.ac.uk", cam)  # ac.uk is a public suffix
+    assert not au.domain_matches("eve@ac.uk", cam)
+    named = Paper(title="t", comment="Stanford University, Stanford, CA")
+    assert not au.domain_matches("eve@stanford.xyz", named)  # a look-alike of a name
+    assert not au.domain_matches(
+        "eve@stanford.edu.evil.com", Paper(title="t", comment="stanford.edu")
+    )
+    pages = Paper(title="t", comment="code at alice.github.io")
+    assert not au.domain_matches("bob@bob.github.io", pages)  # a private suffix: another site
+
+
+def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
+    from datetime import date
+
+    from paperfeed.core.models import Paper
+    from paperfeed.delivery import authors as au
+    from tests.web_fixtures import paper_id
+
+    seeded.upsert_papers(
+        [
+            Paper(
+                title="Engines",
+                abstract="a",
+                arxiv_id="2502.00777",
+                authors=("Ada Lovelace", "Charles Babbage"),
+                comment="ada@lab.example.edu",
+                published=date(2025, 2, 1),
+                source="jsonl",
+            )
+        ]
+    )
+    pid = paper_id(seeded, "2502.00777")
+    first, second = (seeded.create_user(n, f"{n}@lab.example.edu", "x") for n in ("ada", "ada2"))
+    for u in (first, second):
+        seeded.mark_email_verified(u.id, u.email)
+    c1 = au.claim_paper(seeded, seeded.get_user(first.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
+    c2 = au.claim_paper(seeded, seeded.get_user(second.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
+    assert (c1.status, c2.status, c2.method) == ("confirmed", "pending", "admin")
+    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    assert (
+        au.decide_claim(seeded, root, pid, second.id, True).status == "confirmed"
+    )  # the admin says so
