@@ -12,8 +12,10 @@ The log-in throttle slows guessing without letting anyone lock the owner out:
   the per-account wait (OWASP's device-cookie scheme): an attacker elsewhere cannot lock the owner
   out of their own browser, and a password reset by email clears the count. The cookie names the
   account and a fingerprint of its password hash, so any password change or reset revokes it;
-- per client address, the `rate_limit_login` limit (see RateLimits) bounds guesses across accounts,
-  device cookie or not: a cookie of an attacker's own account buys no extra guesses (F4).
+- per client address, the `rate_limit_login` limit (see RateLimits) bounds guesses across accounts;
+  only the owner's device cookie for the account being logged into is counted on its own (so an
+  attacker behind the same address cannot lock the owner out), and a cookie of an attacker's own
+  account vouches for nothing else: it buys no extra guesses (#21 F4).
 """
 
 from __future__ import annotations
@@ -256,6 +258,22 @@ class DeviceClaim:
 
     user_id: int
     fingerprint: str
+
+
+def device_vouches(store: Store, claim: DeviceClaim | None, login: str) -> bool:
+    """Whether a device cookie is the owner's for the very account `login` names, password unchanged.
+
+    Only then may a log-in be counted on its own instead of with its address (#21 F4): a cookie of
+    an account one made oneself vouches for that account only, so it buys no guesses on others.
+    """
+    if claim is None or not login.strip() or "\x00" in login:
+        return False
+    found = store.user_credentials(login.strip())
+    return (
+        found is not None
+        and found[0].id == claim.user_id
+        and secrets.compare_digest(claim.fingerprint, _fingerprint(found[1]))
+    )
 
 
 def log_in(

@@ -114,9 +114,12 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     state = get_state(request)
     device = accounts.read_device_cookie(state.secret_key, request.cookies.get(DEVICE_COOKIE))
     try:
-        # F4: the per-address bound holds for every attempt; a device cookie only skips the
-        # per-account wait (in log_in), so a cookie of one's own account buys no extra guesses.
-        state.limits.hit("login", client_key(request))
+        # The owner's browser, for the account it logged in to before (password unchanged), is
+        # counted on its own: an attacker behind the same address cannot lock the owner out. Any
+        # other attempt is counted with its address, device cookie or not (#21 F4).
+        vouched = await run_in_threadpool(accounts.device_vouches, state.store, device, login[:320])
+        key = f"device:{device.user_id}" if vouched and device else client_key(request)
+        state.limits.hit("login", key)
         result = await run_in_threadpool(accounts.log_in, state.store, login, password, device,
                                          request.headers.get("user-agent", ""))
     except (BadRequest, TooManyRequests) as exc:
