@@ -866,3 +866,38 @@ def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
     assert (
         au.decide_claim(seeded, root, pid, second.id, True).status == "confirmed"
     )  # the admin says so
+
+
+# ----- informational findings -------------------------------------------------------------------
+
+
+def test_file_mailer_writes_private_files(
+    settings: Settings, seeded: Store, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox"
+    with make_app(settings, seeded, mailer="file", mail_dir=str(outbox)) as c:
+        signup(c, "ada")  # the verification mail
+    mails = list(outbox.glob("*.eml"))
+    assert mails and all(stat.S_IMODE(m.stat().st_mode) == 0o600 for m in mails)
+
+
+def test_comment_links_are_absolute_http_https_or_mailto() -> None:
+    from paperfeed.delivery.markup import render_markdown
+
+    for bad in ("//evil.example/x", "/admin/comments", "relative/path", "https:/no-host"):
+        assert "href" not in render_markdown(f"[x]({bad})"), bad
+    assert 'href="https://ok.example/p"' in render_markdown("[x](https://ok.example/p)")
+    assert 'href="mailto:ada@example.org"' in render_markdown("[x](mailto:ada@example.org)")
+
+
+def test_invite_tokens_are_not_in_the_access_log() -> None:
+    from paperfeed.delivery.logs import safe_path
+
+    assert safe_path("/groups/join/AbC-123_secret") == "/groups/join/[redacted]"
+    assert safe_path("/groups/7") == "/groups/7"
+
+
+def test_anonymous_readyz_names_no_backend_or_counts(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"]["database"] == {"ok": True}
+    assert "backend" not in r.text and "papers" not in r.text
