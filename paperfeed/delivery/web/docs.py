@@ -180,4 +180,6 @@ def asset(name: str) -> FileResponse:
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
     """Swagger UI over /openapi.json, for every reader (the schema is public; the page holds no data)."""
-    return HTMLResponse(_PAGE.format(assets=ASSETS), headers={"Cache-Control": "public, max-age=300"})
+    return HTMLResponse(
+        _PAGE.format(assets=ASSETS), headers={"Cache-Control": "public, max-age=300"}
+    )
