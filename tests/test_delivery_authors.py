@@ -89,7 +89,9 @@ def test_email_domain_rule() -> None:
     assert not au.domain_matches("ada@gmail.com", Paper(title="t", comment="mail me at ada@gmail.com"))
     assert not au.domain_matches("ada@ample.edu", p)  # not a suffix match inside another name
     aff = _WithAffiliations(title="t", affiliations=(("Stanford University",), ("ETH Zürich",)))
-    assert au.domain_matches("ada@cs.stanford.edu", aff)  # the institution label as a word
+    # a name is not a domain: stanford.xyz would match too (#21 F8), so an administrator decides
+    assert not au.domain_matches("ada@cs.stanford.edu", aff)
+    assert au.domain_matches("ada@cs.stanford.edu", _WithAffiliations(title="t", affiliations=(("Stanford (stanford.edu)",),)))
     assert au.domain_matches("x@ox.ac.uk", _WithAffiliations(title="t", affiliations=(("ox.ac.uk",),)))
     assert not au.domain_matches("x@ford.edu", aff)  # "ford" is not a whole word of "Stanford"
 

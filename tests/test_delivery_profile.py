@@ -105,6 +105,9 @@ def test_export_import_export_is_the_same_file(store: Store, other: Store) -> No
     # 2501.00005 is the sample paper the other site lacks: nothing of ada's points at it.
     assert report.missing == [] and report.added["votes"] == 2 and report.added["comments"] == 2
     again = profile.export_profile(other, _user(other, "ada"), NOW)
+    # the file's email verification is not trusted (#21 F17): the address is confirmed here anew
+    assert again["account"]["email_verified_at"] is None
+    again["account"]["email_verified_at"] = first["account"]["email_verified_at"]
     assert again == first
 
 
@@ -120,15 +123,20 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(
     assert first.missing == [f"arXiv {SAMPLE[-1].arxiv_id}"]  # reported, not invented
     assert other.count_papers() == papers_before
     facts = _facts(other)
-    second = profile.import_profile(other, data)
+    # an existing account: only when the operator says so
+    with pytest.raises(Conflict, match="--merge"):
+        profile.import_profile(other, data)
+    second = profile.import_profile(other, data, merge=True)
     assert not second.created and second.added == {} and _facts(other) == facts
     # Into another, existing account: merged there; a namesake with another email needs --as.
     other.create_user("ada2", "ada2@example.org", "h")
-    merged = profile.import_profile(other, data, as_name="ada2")
+    merged = profile.import_profile(other, data, as_name="ada2", merge=True)
     assert not merged.created and merged.added["votes"] == 2
     other.create_user("bob", "bob@elsewhere.org", "h")
     with pytest.raises(Conflict, match="--as"):
-        profile.import_profile(other, profile.export_json(store, _user(store, "bob"), NOW))
+        profile.import_profile(
+            other, profile.export_json(store, _user(store, "bob"), NOW), merge=True
+        )
 
 
 @pytest.mark.parametrize(
@@ -204,6 +212,9 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
         and bob_after["comments"][0]["body"] == "I disagree."
     )
     bob_after["comments"][0]["reply_to"] = bob_before["comments"][0]["reply_to"]
+    # ada was the sole owner: the lab is bob's (#21 F18)
+    assert bob_after["groups"][0]["role"] == "owner"
+    bob_after["groups"][0]["role"] = bob_before["groups"][0]["role"]
     assert bob_after == bob_before
     assert [c.author for c in store.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
     with pytest.raises(BadRequest, match="wrong password"):
@@ -236,6 +247,8 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
     again = profile.export_profile(store, _user(store, "ada"), NOW)
     assert again == before
     r = runner.invoke(cli, ["users", "import", str(out), "--json", *opts], env={})
+    assert r.exit_code == 2 and "--merge" in r.output and "Traceback" not in r.output
+    r = runner.invoke(cli, ["users", "import", str(out), "--merge", "--json", *opts], env={})
     assert r.exit_code == 0 and json.loads(r.output)["added"] == {}
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**before, "votes": [{"paper": {"arxiv_id": "2501.00001"}}]}))

@@ -17,7 +17,7 @@ from paperfeed.store import Store
 from paperfeed.store.alert_schema import alert_deliveries
 from paperfeed.store.runs import now_utc
 from tests._digest_fixtures import SinkHandler, smtp_settings
-from tests.web_fixtures import PASSWORD, SAMPLE, make_app, page_csrf, paper_id, signup
+from tests.web_fixtures import PASSWORD, SAMPLE, csrf_from, make_app, page_csrf, paper_id, signup
 
 
 def _mailed(store: Store) -> int:
@@ -61,7 +61,10 @@ def test_alerts_on_page_api_and_in_one_digest(
     ]
     page = c.get("/notifications").text
     assert "2 new" in page and "new version v3" in page and "published: 10.48550/example.1" in page
-    assert c.get("/api/v1/alerts").json()["unread"] == 0  # shown once as new
+    assert c.get("/api/v1/alerts").json()["unread"] == 2  # a GET never writes (#22 item 7)
+    assert c.get("/api/v1/alerts?mark_seen=true").status_code == 400  # POST .../seen instead
+    c.post("/notifications/seen", data={"csrf_token": csrf_from(page)})  # the page's button
+    assert c.get("/api/v1/alerts").json()["unread"] == 0
     assert "2 new" not in c.get("/notifications").text
     assert TestClient(c.app).get("/api/v1/alerts").status_code == 401
 

@@ -6,7 +6,7 @@ import json
 
 from starlette.testclient import TestClient
 
-from paperfeed.core.settings import Settings
+from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.store import Store
 from tests.web_fixtures import (
     FakeArxiv,
@@ -166,7 +166,7 @@ def test_submit_validation_duplicates_and_queue(settings: Settings, seeded: Stor
         assert c.post("/api/v1/submissions", json={"ref": "2503.99999"}).status_code == 401
 
 
-def test_submit_fetches_from_arxiv_and_the_queue_is_retried(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> None:
+def test_submit_queues_and_the_worker_fetches_from_arxiv(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> None:
     from paperfeed.delivery.usecases.submissions import process_submissions
     from paperfeed.index import open_search_index
     from paperfeed.ranking.search import search_papers
@@ -174,21 +174,34 @@ def test_submit_fetches_from_arxiv_and_the_queue_is_retried(settings: Settings, 
     with make_app(settings, seeded, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0) as c:
         auth = _token(c, "ada")
         r = c.post("/api/v1/submissions", headers=auth, json={"ref": "https://arxiv.org/pdf/2503.11731v1.pdf"})
-        assert r.status_code == 201, r.text
+        # a request never fetches from arXiv (#21 F3): queued for the worker
+        assert r.status_code == 202, r.text
         body = r.json()
-        assert body["status"] == "added" and body["arxiv_id"] == "2503.11731"
-        paper = c.get(f"/api/v1/papers/{body['paper_id']}").json()
-        assert paper["title"] == "Submitted Paper on Tokenizers" and paper["authors"][0] == "Sub Mitter"
-        assert c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.11731"}).json()["status"] == "exists"
+        assert body["status"] == "queued" and body["arxiv_id"] == "2503.11731" and body["paper_id"] is None
+        assert fake_arxiv.requests == []
         r = c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.00404"})
-        assert r.status_code == 404
+        assert r.status_code == 202
+        web = c.app.state.web  # type: ignore[attr-defined]
+        counts = process_submissions(web.settings, web.store)
+        assert counts == {"done": 1, "failed": 1, "queued": 0}
+        done = {s.arxiv_id: s for s in seeded.list_submissions()}
+        assert done["2503.00404"].status == "failed" and "no paper" in (done["2503.00404"].error or "")
+        pid = done["2503.11731"].paper_id
+        assert pid is not None
+        paper = c.get(f"/api/v1/papers/{pid}").json()
+        assert paper["title"] == "Submitted Paper on Tokenizers" and paper["authors"][0] == "Sub Mitter"
+        again = c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.11731"}).json()
+        assert again["status"] == "exists" and again["paper_id"] == pid
     # the submission went through the ingest path: a run record and an index refresh
     run = seeded.recent_runs(1)[0]
     assert run.source == "submission:2503.11731" and run.status == "ok" and run.counts.new == 1
     hits = search_papers(open_search_index(settings, seeded), "tokenizers submitted", mode="lexical").hits
-    assert body["paper_id"] in [h.paper_id for h in hits]
-    # Queued while "offline", fetched by the retry job once arXiv answers.
-    seeded.add_submission(None, "2503.22222", "queued", error="offline")
+    assert pid in [h.paper_id for h in hits]
+    # Queued while arXiv was unreachable: still queued, then fetched once arXiv answers.
+    seeded.add_submission(None, "2503.22222", "queued")
+    offline = with_overrides(settings, arxiv_api_url="http://127.0.0.1:9/api/query", arxiv_delay=0.0,
+                             http_retries=0)
+    assert process_submissions(offline, seeded) == {"done": 0, "failed": 0, "queued": 1}
     with make_app(settings, seeded, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0) as c:
         web = c.app.state.web  # type: ignore[attr-defined]
         counts = process_submissions(web.settings, web.store)

@@ -21,6 +21,7 @@ from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.indexing import refresh_index_after_ingest
+from paperfeed.delivery.usecases.submissions import process_submissions
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, smtp_settings
@@ -76,7 +77,7 @@ def _launch(pw: Any) -> Any:
                               args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
 
 
-def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
+def test_user_journey_in_chromium(server: str, seeded: Store, settings: Settings, fake_arxiv: FakeArxiv) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(exist_ok=True)
@@ -139,12 +140,18 @@ def test_user_journey_in_chromium(server: str, seeded: Store) -> None:
             expect(page.locator(".side")).to_contain_text("Vision reading")
             page.screenshot(path=str(OUT / "paper.png"), full_page=True)
 
-            # Submit by arXiv id: fetched from the (fake, local) arXiv API.
+            # Submit by arXiv id: queued (a request never waits for arXiv, #21), then the worker
+            # fetches it from the (fake, local) arXiv API.
             page.click("nav >> text=Submit")
             page.fill("#ref", "2503.11731")
             page.click("form.stack button:has-text('Submit')")
+            expect(page.locator(".flash")).to_contain_text("2503.11731 is queued")
+            expect(page.locator("main")).to_contain_text("2503.11731 · queued")
+            assert process_submissions(with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0),
+                                       seeded)["done"] == 1
+            page.reload()
+            page.click("main li:has-text('2503.11731') >> text=open")
             expect(page.locator("h1.paper-title")).to_have_text("Submitted Paper on Tokenizers")
-            expect(page.locator(".flash")).to_contain_text("2503.11731 added")
             page.click("nav >> text=Submit")
             page.fill("#ref", "not an id")
             page.click("form.stack button:has-text('Submit')")
@@ -207,6 +214,7 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
             assert "confirm your email address" in verify["Subject"]
             link = next(w for w in verify.get_content().split() if "/verify-email?t=" in w)
             page.goto(base + "/verify-email" + link.split("/verify-email", 1)[1])
+            page.click("button:has-text('Confirm my email address')")  # a GET changes nothing (#21)
             expect(page.locator("h1")).to_have_text("Email verified")
             sink.received.clear()
             page.click("nav >> text=Digest")

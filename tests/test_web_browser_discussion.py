@@ -186,7 +186,7 @@ def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded
             member.fill("#new-coll", "Max reads")
             member.click("form.stack button:has-text('Create')")
             member.goto(group_url)
-            member.select_option("#share-coll", label="Max reads")
+            member.select_option("#share-coll", label="Max reads (private)")
             member.click("#share-form button")
             expect(member.locator("#shared")).to_contain_text("Max reads")
 

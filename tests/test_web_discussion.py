@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import re
 from datetime import timedelta
 from html import unescape
@@ -21,7 +22,7 @@ from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from tests._digest_fixtures import SinkHandler, smtp_settings
-from tests.web_fixtures import make_app, page_csrf, paper_id, signup
+from tests.web_fixtures import csrf_from, make_app, page_csrf, paper_id, signup
 
 
 def _post(c: TestClient, path: str, **data: str) -> object:
@@ -132,7 +133,9 @@ def test_notifications_page(client: TestClient, seeded: Store) -> None:
     seeded.add_comment(pid, bob.id, "Read this *twice*")
     page = client.get("/notifications").text
     assert "commented on" in page and "Read this twice" in page and 'class="tag">new' in page
-    assert 'class="tag">new' not in client.get("/notifications").text
+    assert 'class="tag">new' in client.get("/notifications").text  # a GET never writes (#22)
+    r = client.post("/notifications/seen", data={"csrf_token": csrf_from(page)})
+    assert r.status_code == 200 and 'class="tag">new' not in r.text
 
 
 def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Path) -> None:
@@ -151,9 +154,18 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
     assert link
     path = link.group(1).split("8000", 1)[1]
     assert c.get(path[:-3]).status_code == 400  # cut short
-    ok = c.get(path)
+    # the GET (a mail scanner follows it too) changes nothing: it shows a button that POSTs (#21 F10)
+    asked = c.get(path)
+    assert asked.status_code == 200 and "Confirm my email address" in asked.text
+    assert not seeded.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
+    token = html.unescape(re.search(r'name="t" value="([^"]+)"', asked.text).group(1))  # type: ignore[union-attr]
+    form = {"t": token, "csrf_token": csrf_from(asked.text)}
+    ok = c.post("/verify-email", data=form)
     assert ok.status_code == 200 and "vera@example.org is confirmed" in ok.text
     assert seeded.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
+    again = c.post("/verify-email", data=form)  # the link works once
+    assert again.status_code == 400 and "used already" in again.text
+    assert c.get(path).status_code == 400
     assert "not confirmed yet" not in c.get("/profile").text
     # a link for an address the account no longer has verifies nothing
     secret = resolve_secret_key(settings)

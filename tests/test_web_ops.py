@@ -61,7 +61,12 @@ def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, 
     from paperfeed.delivery.web.app import create_app
 
     bare = create_app(AppContext(with_overrides(settings, worker_sources=feed, ready_stale_hours=24.0), store))
-    r = TestClient(bare).get("/readyz")
+    anon = TestClient(bare).get("/readyz")
+    # anyone sees which checks fail, not the back end, counts, errors or names (#21)
+    assert anon.status_code == 503 and anon.json()["checks"]["index"] == {"ok": False}
+    assert "backend" not in anon.text and feed not in anon.text
+    admin = {"Authorization": f"Bearer {_token(store, 'root', admin=True)}"}
+    r = TestClient(bare).get("/readyz", headers=admin)
     assert r.status_code == 503
     checks = r.json()["checks"]
     assert checks["index"]["ok"] is False and "index build" in checks["index"]["error"]

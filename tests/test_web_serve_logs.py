@@ -9,6 +9,7 @@ and the digest's unsubscribe token.
 from __future__ import annotations
 
 import email
+import html
 import json
 import os
 import re
@@ -104,8 +105,13 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
                 # No mail but the verification link reaches an unverified address (#12): open it.
                 verify_link = _verification_link(Path(settings.data_dir) / "outbox")
                 link = urlsplit(verify_link)
-                verified = c.get(f"{link.path}?{link.query}")
-                assert verified.status_code == 200, verified.text
+                asked = c.get(f"{link.path}?{link.query}")  # shows a button; the POST verifies (#21)
+                assert asked.status_code == 200, asked.text
+                t = re.search(r'name="t" value="([^"]+)"', asked.text)
+                assert t, asked.text
+                verified = c.post("/verify-email", data={"t": html.unescape(t.group(1)),
+                                                         "csrf_token": csrf_from(asked.text)})
+                assert verified.status_code == 200 and "is confirmed" in verified.text, verified.text
                 c.post("/logout", data={"csrf_token": csrf_from(c.get("/profile").text)})
                 login_csrf = csrf_from(c.get("/login").text)
                 bad = c.post("/login", data={"login": "zoe", "password": WRONG, "csrf_token": login_csrf})

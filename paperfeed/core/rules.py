@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -68,3 +69,21 @@ def no_nul(field: str, *values: str | None) -> None:
     """Refuse text with NUL characters (PostgreSQL cannot store it; refused alike on both backends)."""
     if any(v and "\x00" in v for v in values):
         raise BadRequest(f"{field} must not contain NUL characters")
+
+
+# ----- category codes -----------------------------------------------------------------------------
+
+# arXiv codes (cs.LG, q-bio.BM, cond-mat.stat-mech, hep-th, alg-geom) and class codes (68T50):
+# letters, digits, '.', '-' and '_'. Anything else (`$\undefinedmacro$`, markup, spaces) is refused
+# at ingest, so no page, chart or feed ever has to interpret a category (#21 F11).
+_CATEGORY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
+
+
+def category_problem(codes: Sequence[str]) -> str | None:
+    """Why a record's category codes are unfit to store (None when every one is a plain code)."""
+    for code in codes:
+        if not _CATEGORY_CODE.fullmatch(code):
+            shown = code if len(code) <= 60 else code[:57] + "..."
+            return (f"category {shown!r} is not a category code (letters, digits, '.', '-', '_', "
+                    "at most 50 characters); record skipped")
+    return None

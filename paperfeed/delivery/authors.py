@@ -4,11 +4,13 @@ Which spellings are one person: paperfeed.core.authors (identities). A claim is 
 email address is verified and its domain is named by the paper (rule below); otherwise it waits for
 an administrator.
 
-Domain rule: with the address user@cs.lab.example.edu, the claim is automatic when the paper's
-comment or one of its affiliations contains "cs.lab.example.edu", a subdomain of it, or a parent
-domain of at least two labels ("lab.example.edu", "example.edu"), or an affiliation contains the institution label
-("example", the label left of the public suffix, at least 3 letters) as a whole word. Free-mail
-domains (gmail.com, outlook.com, ...) never match.
+Domain rule (#21 F8): the address's registrable domain, by the Public Suffix List (tldextract with
+its bundled list, never downloaded), must be the registrable domain of a host named in the paper's
+comment or affiliations: ada@cs.lab.example.edu matches "example.edu" or "cs.lab.example.edu";
+evil.ac.uk never matches cam.ac.uk (ac.uk is a public suffix), stanford.xyz never matches
+"Stanford University" (names are not domains), and a domain that is itself a public suffix
+matches nothing. Free-mail domains (gmail.com, outlook.com, ...) never match. One confirmed
+claimant per author of a paper: a second claim of the same name waits for an administrator.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from paperfeed.core.authors import (
@@ -36,8 +39,7 @@ from paperfeed.store.authors import Claim, month_key
 FREE_MAIL = frozenset({"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com",
                        "proton.me", "protonmail.com", "qq.com", "163.com", "126.com", "live.com", "aol.com",
                        "gmx.de", "gmx.net", "web.de", "mail.ru", "yandex.ru", "example.com"})
-# Second-level labels that are part of a public suffix (ac.uk, edu.au, co.jp, ...).
-_SUFFIX_LABELS = frozenset({"ac", "edu", "co", "com", "org", "net", "gov", "or", "ne", "go"})
+_HOST = re.compile(r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}(?![\w-])")
 MAX_PAPERS = 2000
 
 
@@ -218,20 +220,32 @@ def _texts(value: Any) -> Iterable[str]:
             yield from _texts(v)
 
 
+@lru_cache(maxsize=1)
+def _extractor() -> Any:
+    import tldextract
+
+    # the list bundled with the package (no download, no cache files); private suffixes such as
+    # github.io count, so alice.github.io and bob.github.io are different sites
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def registrable_domain(host: str) -> str | None:
+    """The registrable domain of a host by the Public Suffix List (None for a public suffix itself)."""
+    found = _extractor()(host.strip().lower().rstrip("."))
+    if not found.domain or not found.suffix:
+        return None
+    return f"{found.domain}.{found.suffix}"
+
+
 def domain_matches(email: str, paper: Paper) -> bool:
-    """Whether the address's domain is named by the paper's comment or affiliations (module docstring)."""
+    """Whether the address's registrable domain is named by the paper's comment or affiliations."""
     domain = email.rpartition("@")[2].strip().lower().rstrip(".")
-    labels = domain.split(".")
-    if len(labels) < 2 or domain in FREE_MAIL:
+    mine = registrable_domain(domain) if "." in domain else None
+    if mine is None or mine in FREE_MAIL or domain in FREE_MAIL:
         return False
-    parents = {".".join(labels[i:]) for i in range(len(labels) - 1)}
-    suffix = 2 if len(labels) >= 3 and labels[-2] in _SUFFIX_LABELS else 1
-    institution = labels[-suffix - 1] if len(labels) > suffix else ""
-    affiliations = [t.lower() for t in _texts(getattr(paper, "affiliations", None) or ())]
-    texts = [(paper.comment or "").lower(), *affiliations]
-    if any(re.search(rf"(?<![\w-]){re.escape(d)}(?![\w-])", t) for d in parents for t in texts):
-        return True
-    return len(institution) >= 3 and any(re.search(rf"\b{re.escape(institution)}\b", t) for t in affiliations)
+    texts = [(paper.comment or "").lower()]
+    texts += [t.lower() for t in _texts(getattr(paper, "affiliations", None) or ())]
+    return any(registrable_domain(m.group(0)) == mine for t in texts for m in _HOST.finditer(t))
 
 
 def claim_paper(store: Store, user: User, paper_id: int, author: str) -> Claim:
@@ -243,6 +257,9 @@ def claim_paper(store: Store, user: User, paper_id: int, author: str) -> Claim:
     if listed is None:
         raise BadRequest(f"author: {author!r} is not among the paper's authors ({', '.join(paper.authors[:10])})")
     auto = user.email_verified and domain_matches(user.email, paper)
+    if auto and any(c.author == listed and c.status == "confirmed" and c.user_id != user.id
+                    for c in store.claims(paper_id=paper_id)):
+        auto = False  # one confirmed claimant per author: an administrator decides a second one
     return store.add_claim(paper_id, user.id, listed, "confirmed" if auto else "pending",
                            "email-domain" if auto else "admin")
 

@@ -15,11 +15,13 @@ cache (<data_dir>/models) is not included: it is rebuilt from the installed pack
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,8 +93,35 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@contextlib.contextmanager
+def _private_umask() -> Iterator[None]:
+    """Files and folders made meanwhile (also by sqlite3 and pg_dump) are 0600/0700 from the first byte.
+
+    A backup holds emails and password/token hashes (#21 F5). The umask is per process, so this is
+    only used by the backup jobs (CLI, migrations), never inside a web request.
+    """
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _make_private(root: Path) -> None:
+    """0700 folders and 0600 files under root (copies such as the index keep their source's mode)."""
+    os.chmod(root, 0o700)
+    for path in root.rglob("*"):
+        if not path.is_symlink():
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+
 def create_backup(settings: Settings, store: Store, dest: Path, include_index: bool = True) -> BackupReport:
-    """Write a consistent backup of the database (and index) to the new directory `dest`."""
+    """Write a consistent backup of the database (and index) to the new directory `dest` (0700, files 0600)."""
+    with _private_umask():
+        return _create_backup(settings, store, dest, include_index)
+
+
+def _create_backup(settings: Settings, store: Store, dest: Path, include_index: bool) -> BackupReport:
     started = time.monotonic()
     dest = dest.expanduser()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -100,7 +129,7 @@ def create_backup(settings: Settings, store: Store, dest: Path, include_index: b
     tmp = dest.parent / f".{dest.name}.partial"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True, mode=0o700)
     try:
         index = "none"
         if include_index and snapshot_index(settings.data_path / "index", tmp / "index"):
@@ -130,6 +159,7 @@ def create_backup(settings: Settings, store: Store, dest: Path, include_index: b
             str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _make_private(tmp)
         if dest.exists():
             dest.rmdir()
         os.replace(tmp, dest)

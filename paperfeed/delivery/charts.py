@@ -83,8 +83,12 @@ def _finish(fig: Figure, title: str, summary: str) -> str:
 
 
 def _figure(width: float = 6.4, height: float = 2.4) -> Figure:
+    import matplotlib as mpl
     from matplotlib.figure import Figure
 
+    # Labels come from data (category codes, topic names): plain text, never mathtext, so `$\x$`
+    # is drawn as written instead of failing the page (#21 F11). Text reads it when created.
+    mpl.rcParams["text.parse_math"] = False
     fig = Figure(figsize=(width, height), dpi=72)
     fig.patch.set_alpha(0.0)
     return fig

@@ -237,6 +237,9 @@ def worker_cmd(ctx: AppContext, once: bool) -> None:
             click.echo(f"{stamp} ingest: {report.ingested}", err=True)
         for line in report.sources:
             click.echo(f"{stamp} source {line}", err=True)
+        if report.submissions:
+            sub = ", ".join(f"{n} {k}" for k, n in report.submissions.items())
+            click.echo(f"{stamp} submissions: {sub}", err=True)
         if report.embedded:
             click.echo(f"{stamp} index: {report.embedded} papers embedded", err=True)
         if report.topics:

@@ -251,10 +251,11 @@ def users_export(ctx: AppContext, username: str, file: str) -> None:
 
 @users.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--as", "as_name", default=None, help="Merge into (or create) this account instead of the file's.")
+@click.option("--as", "as_name", default=None, help="Create (or with --merge, merge into) this account instead of the file's.")
+@click.option("--merge", is_flag=True, help="Import into an account that exists here (the file proves nothing: you vouch).")
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def users_import(ctx: AppContext, file: str, as_name: str | None, as_json: bool) -> None:
+def users_import(ctx: AppContext, file: str, as_name: str | None, merge: bool, as_json: bool) -> None:
     """Import a paperfeed-profile FILE ('-': stdin); importing twice changes nothing."""
     from paperfeed.delivery.usecases.profile import import_profile
 
@@ -262,7 +263,7 @@ def users_import(ctx: AppContext, file: str, as_name: str | None, as_json: bool)
         raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
-    report = import_profile(ctx.store, raw, as_name)
+    report = import_profile(ctx.store, raw, as_name, merge=merge)
     if as_json:
         echo_json(report.as_dict())
         return

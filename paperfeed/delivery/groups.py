@@ -25,7 +25,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from paperfeed.core.errors import BadRequest, Forbidden, NotFound
+from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
@@ -201,20 +201,30 @@ def remove_member(store: Store, actor: User, group_id: int, user_id: int) -> Non
     store.remove_member(group_id, user_id)
 
 
-def share_collection(store: Store, actor: User, group_id: int, collection_id: int) -> bool:
-    """Share one of the actor's collections with a group the actor belongs to."""
-    _member(store, actor, group_id)
+def share_collection(store: Store, actor: User, group_id: int, collection_id: int,
+                     confirm_public: bool = False) -> bool:
+    """Share one of the actor's collections with a group the actor belongs to.
+
+    A private collection shared with a public lab is read by every member of a lab anyone may
+    join, so it needs `confirm_public` (F2): Conflict says so otherwise.
+    """
+    group = _member(store, actor, group_id)
     coll = store.get_collection(collection_id)
     if coll is None or coll.user_id != actor.id:
         raise NotFound(f"no collection {collection_id} of yours")
+    if not group.is_private and not coll.is_public and not confirm_public:
+        raise Conflict(f"“{coll.name}” is private and “{group.name}” is a public lab: every member "
+                       "of it will read the collection; confirm to share it")
     return store.share_collection(group_id, collection_id, actor.id)
 
 
 def unshare_collection(store: Store, actor: User, group_id: int, collection_id: int) -> bool:
-    """Stop sharing (the collection's owner or a manager)."""
-    _group, role = visible_group(store, group_id, actor)
+    """Stop sharing (a manager, or the collection's owner always: also after leaving the lab, F1)."""
     coll = store.get_collection(collection_id)
-    if role is None or coll is None or (coll.user_id != actor.id and role not in MANAGERS):
+    if coll is not None and coll.user_id == actor.id and store.is_shared(group_id, collection_id):
+        return store.unshare_collection(group_id, collection_id)
+    _group, role = visible_group(store, group_id, actor)
+    if role not in MANAGERS or coll is None:
         raise NotFound(f"no collection {collection_id} shared by you here")
     return store.unshare_collection(group_id, collection_id)
 
@@ -233,10 +243,14 @@ class FeedEntry:
 
 
 def group_feed(store: Store, group_id: int, until: datetime | None = None, days: int = FEED_DAYS,
-               limit: int = 100) -> list[FeedEntry]:
-    """What the group's members upvoted or added to shared collections in the `days` before `until`."""
+               limit: int = 100, members_view: bool = True) -> list[FeedEntry]:
+    """What the group's members upvoted or added to shared collections in the `days` before `until`.
+
+    `members_view=False` is a non-member's view of a public lab: no votes (they are private) and
+    only public collections' papers (F2).
+    """
     end = until or now_utc()
-    items = store.group_feed(group_id, end - timedelta(days=days), end, limit)
+    items = store.group_feed(group_id, end - timedelta(days=days), end, limit, members_view)
     found = store.get_papers([i.paper_id for i in items])
     return [FeedEntry(found[i.paper_id], i) for i in items if i.paper_id in found]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from paperfeed.core.errors import BadRequest, PaperfeedError, RecordError
 from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.core.rules import category_problem
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.progress import CountProgress, on_terminal
@@ -58,6 +59,9 @@ def nul_problem(p: Paper) -> RecordError | None:
     if any("\x00" in t for t in texts):
         where = f"{p.source or 'record'}#{p.arxiv_id or p.title[:60].replace(chr(0), '')}"
         return RecordError(where, "contains a NUL character; record skipped")
+    bad_category = category_problem(p.categories)  # #21 F11: codes only, never markup or mathtext
+    if bad_category:
+        return RecordError(f"{p.source or 'record'}#{p.arxiv_id or p.title[:60]}", bad_category)
     return None
 
 

@@ -31,6 +31,15 @@ _PATTERNS = [
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
 
 
+# Paths that carry a secret as a path segment (an invite link's token, #21): logged masked.
+_SECRET_PATHS = re.compile(r"^(/groups/join/)[^/]+")
+
+
+def safe_path(path: str) -> str:
+    """A request path fit for the access log: secret path segments masked."""
+    return _SECRET_PATHS.sub(lambda m: m.group(1) + MASK, path)
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """The text with known secrets and credential-shaped values masked."""
     for secret in secrets:

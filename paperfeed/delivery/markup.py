@@ -8,6 +8,7 @@ schemes, so whatever a future renderer option lets through is still cut.
 from __future__ import annotations
 
 import html
+import re
 from functools import lru_cache
 
 import nh3
@@ -28,12 +29,26 @@ def _md() -> MarkdownIt:
         ["table", "strikethrough"])
 
 
+_ABSOLUTE = re.compile(r"(?:https?://[^/\s]|mailto:)", re.IGNORECASE)
+
+
+def _only_absolute_links(tag: str, attribute: str, value: str) -> str | None:
+    """Keep an href only when absolute http(s) with a host, or mailto (as the README promises).
+
+    nh3's scheme list lets relative links and `//host` through (they have no scheme); a comment's
+    link must not point into this site or to a host hidden behind a scheme-relative URL (#21).
+    """
+    if tag == "a" and attribute == "href" and not _ABSOLUTE.match(value):
+        return None
+    return value
+
+
 @lru_cache(maxsize=8192)  # a thread re-renders the same comments on every uncached view
 def render_markdown(source: str) -> str:
     """Sanitised HTML of a Markdown comment (links get rel="nofollow noopener ugc")."""
     return nh3.clean(
         _md().render(source), tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES,
-        link_rel="nofollow noopener ugc",
+        link_rel="nofollow noopener ugc", attribute_filter=_only_absolute_links,
     )
 
 

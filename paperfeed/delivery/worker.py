@@ -23,6 +23,7 @@ from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.delivery.harvest import run_sources
 from paperfeed.delivery.ingest import ingest_targets
 from paperfeed.delivery.topics import TooFewPapers, build_topics, topics_due, topics_extra_installed
+from paperfeed.delivery.usecases.submissions import process_submissions
 from paperfeed.index import SearchIndex
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
@@ -38,6 +39,7 @@ class WorkerReport:
     sources: list[str] = field(default_factory=list)  # one summary line per followed source run
     embedded: int = 0
     topics: str | None = None  # what the topics rebuild did, when it ran
+    submissions: dict[str, int] = field(default_factory=dict)  # queued submissions fetched (#21 F3)
     digests: DigestReport = field(default_factory=DigestReport)
     errors: list[str] = field(default_factory=list)
 
@@ -95,8 +97,8 @@ def maybe_build_topics(settings: Settings, store: Store, now: datetime | None = 
 
 def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
           index: SearchIndex | None = None) -> WorkerReport:
-    """One pass: ingest if due, harvest the followed sources that are due, update the search index,
-    then compose and send due digests."""
+    """One pass: ingest if due, harvest the followed sources that are due, fetch queued submissions,
+    update the search index, then compose and send due digests."""
     report = WorkerReport()
     try:
         report.ingested = maybe_ingest(settings, store, holder_id(), now or now_utc())
@@ -108,6 +110,12 @@ def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: d
     except PaperfeedError as exc:  # a bad `sources` setting, say; each source's own errors are in its run
         report.errors.append(f"sources: {exc.message}")
         log.error("followed sources failed: %s", exc.message)
+    try:  # before the index update, so a fetched submission is searchable this cycle
+        if store.list_submissions(status="queued", limit=1):
+            report.submissions = process_submissions(settings, store)
+    except PaperfeedError as exc:
+        report.errors.append(f"submissions: {exc.message}")
+        log.error("queued submissions failed: %s", exc.message)
     try:
         report.embedded = update_index(settings, store)
     except PaperfeedError as exc:  # search keeps its last good index; digests fall back to words

@@ -195,10 +195,17 @@ class GroupStore:
             raise NotFound(f"user {user_id} is not a member of group {group_id}")
 
     def remove_member(self, group_id: int, user_id: int) -> None:
-        """Remove a member (their shared collections stay shared by nobody in particular)."""
+        """Remove a member and, in the same transaction, unshare their collections from the group.
+
+        A shared collection is read through its owner's membership (F1): one who left must not leave
+        a private collection readable by the lab, with no way back in to unshare it.
+        """
+        owned = select(collections.c.id).where(collections.c.user_id == user_id).scalar_subquery()
         with self.engine.begin() as conn:
             conn.execute(delete(group_members).where(and_(
                 group_members.c.group_id == group_id, group_members.c.user_id == user_id)))
+            conn.execute(delete(group_collections).where(and_(
+                group_collections.c.group_id == group_id, group_collections.c.collection_id.in_(owned))))
 
     def count_role(self, group_id: int, role: str) -> int:
         """How many members have this role."""
@@ -259,6 +266,13 @@ class GroupStore:
             return False
         return True
 
+    def is_shared(self, group_id: int, collection_id: int) -> bool:
+        """Whether the collection is shared with the group."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(group_collections.c.group_id).where(and_(
+                group_collections.c.group_id == group_id,
+                group_collections.c.collection_id == collection_id))).first() is not None
+
     def unshare_collection(self, group_id: int, collection_id: int) -> bool:
         """Stop sharing a collection with a group."""
         with self.engine.begin() as conn:
@@ -297,8 +311,13 @@ class GroupStore:
 
     # ----- the feed ---------------------------------------------------------------------------
 
-    def group_feed(self, group_id: int, since: datetime, until: datetime, limit: int = 100) -> list[FeedItem]:
-        """Papers the members upvoted, or that were added to collections shared with the group, in (since, until]."""
+    def group_feed(self, group_id: int, since: datetime, until: datetime, limit: int = 100,
+                   members_view: bool = True) -> list[FeedItem]:
+        """Papers the members upvoted, or that were added to collections shared with the group, in (since, until].
+
+        `members_view=False` is what a non-member of a public lab reads (F2): votes are private to
+        the lab, so none of them, and only what was added to *public* shared collections.
+        """
         voted = (select(votes.c.paper_id, users.c.username, votes.c.created_at.label("at"))
                  .join(group_members, and_(group_members.c.user_id == votes.c.user_id,
                                            group_members.c.group_id == group_id))
@@ -310,9 +329,12 @@ class GroupStore:
                      .join(collections, collections.c.id == collection_papers.c.collection_id)
                      .join(users, users.c.id == collections.c.user_id)
                      .where(and_(collection_papers.c.added_at > since, collection_papers.c.added_at <= until)))
+        queries = [("v", voted), ("c", collected)]
+        if not members_view:
+            queries = [("c", collected.where(collections.c.is_public == 1))]
         by: dict[int, tuple[set[str], set[str], datetime]] = {}
         with self.engine.connect() as conn:
-            for kind, query in (("v", voted), ("c", collected)):
+            for kind, query in queries:
                 for pid, name, at in conn.execute(query):
                     up, col, last = by.get(int(pid), (set(), set(), since))
                     (up if kind == "v" else col).add(str(name))

@@ -7,7 +7,19 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.store.runs import now_utc, utc
@@ -310,7 +322,41 @@ class ProfileStore:
                         pid = parent_of[pid]
                     conn.execute(update(comments).where(comments.c.id == cid).values(parent_id=pid))
                 conn.execute(delete(comments).where(comments.c.user_id == user_id))
+            _hand_over_labs(conn, user_id)
             conn.execute(delete(users).where(users.c.id == user_id))
+
+
+def _hand_over_labs(conn: Connection, user_id: int) -> None:
+    """Before a sole owner's account goes, the longest-standing admin (else member) becomes owner (F18).
+
+    A lab nobody else is in goes with the account: nobody could ever manage or read it again.
+    """
+    owned = [
+        int(g)
+        for g in conn.execute(
+            select(group_members.c.group_id).where(
+                and_(group_members.c.user_id == user_id, group_members.c.role == "owner")
+            )
+        ).scalars()
+    ]
+    rank = case({"admin": 0}, value=group_members.c.role, else_=1)
+    for gid in owned:
+        others = select(group_members.c.user_id).where(
+            and_(group_members.c.group_id == gid, group_members.c.user_id != user_id)
+        )
+        if conn.execute(others.where(group_members.c.role == "owner").limit(1)).first():
+            continue  # another owner stays
+        heir = conn.execute(
+            others.order_by(rank, group_members.c.joined_at, group_members.c.user_id).limit(1)
+        ).scalar_one_or_none()
+        if heir is None:
+            conn.execute(delete(groups).where(groups.c.id == gid))
+            continue
+        conn.execute(
+            update(group_members)
+            .where(and_(group_members.c.group_id == gid, group_members.c.user_id == heir))
+            .values(role="owner")
+        )
 
 
 def _add(conn: Connection, table: Table, key: Row, values: Row) -> int:

@@ -123,6 +123,7 @@ users = Table(
     Column("is_admin", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("email_verified_at", DateTime(timezone=True), nullable=True),  # migration 0008
+    sqlite_autoincrement=True,  # ids are never reused (migration 0011, #21 F7)
 )
 
 votes = Table(
@@ -142,6 +143,7 @@ collections = Table(
     Column("description", Text, nullable=False, server_default=""),
     Column("is_public", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0011, #21 F7)
 )
 
 collection_papers = Table(

@@ -54,6 +54,8 @@ def _user(row: Any) -> User:
         email=row["email"],
         created_at=utc(row["created_at"]) or now_utc(),
         is_admin=bool(row["is_admin"]),
+        # F9: without it a logged-in user never counts as verified (invites 403, no auto-claims)
+        email_verified=row.get("email_verified_at") is not None,
     )
 
 

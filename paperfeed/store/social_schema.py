@@ -80,6 +80,7 @@ groups = Table(
     Column("is_private", Integer, nullable=False, server_default="1"),
     Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0011, #21 F7)
 )
 
 group_members = Table(

@@ -85,6 +85,25 @@ class UserStore:
             )
         return (_user(row), row["password_hash"]) if row else None
 
+    def verify_email_once(self, user_id: int, email: str) -> bool:
+        """Mark `email` verified if the account still has it and is not verified yet (one use, F10).
+
+        One UPDATE, so two clicks racing cannot both count; False when used already or changed.
+        """
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(users)
+                .where(
+                    and_(
+                        users.c.id == user_id,
+                        func.lower(users.c.email) == email.lower(),
+                        users.c.email_verified_at.is_(None),
+                    )
+                )
+                .values(email_verified_at=now_utc())
+            )
+        return bool(done.rowcount)
+
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash (after a rehash with newer parameters)."""
         with self.engine.begin() as conn:

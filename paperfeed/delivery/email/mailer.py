@@ -23,7 +23,7 @@ from typing import Protocol, TextIO
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.settings import Settings
-from paperfeed.core.util import write_atomic
+from paperfeed.core.util import atomic_file
 from paperfeed.delivery.email.compose import Outgoing
 
 Hook = Callable[[], None]
@@ -228,7 +228,9 @@ class FileMailer:
     def send(self, message: Outgoing, before_end: Hook) -> None:
         """Write the message, then publish it with an atomic rename."""
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message.message_id.strip("<>")) + ".eml"
-        write_atomic(self.directory / name, message.data, before_replace=before_end)
+        # 0600 from the first byte: messages carry reset, verification and invite links (#21)
+        with atomic_file(self.directory / name, before_replace=before_end, file_mode=0o600) as tmp:
+            tmp.write_bytes(message.data)
 
     def close(self) -> None:
         """Nothing to release."""

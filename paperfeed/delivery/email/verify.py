@@ -94,11 +94,26 @@ def send_verification(settings: Settings, secret: str, user: User, now: datetime
             active.close()
 
 
-def confirm_email(store: Store, secret: str, token: str) -> User:
-    """Mark the address in the token verified; BadRequest when the link is bad or the address changed."""
+def pending_verification(store: Store, secret: str, token: str) -> User:
+    """The account a verification link would confirm (a GET shows this and changes nothing).
+
+    BadRequest when the link is bad, was used already, or the address changed since.
+    """
     uid, email = read_verification_token(secret, token)
-    if not store.mark_email_verified(uid, email):
+    user = store.get_user(uid)
+    if user is None or user.email.lower() != email:
         raise BadRequest("this verification link is for an address the account no longer has")
+    if user.email_verified:
+        raise BadRequest("this verification link was used already: the address is confirmed")
+    return user
+
+
+def confirm_email(store: Store, secret: str, token: str) -> User:
+    """Mark the address in the token verified, once (F10); BadRequest when bad, used or changed."""
+    pending_verification(store, secret, token)
+    uid, email = read_verification_token(secret, token)
+    if not store.verify_email_once(uid, email):
+        raise BadRequest("this verification link was used already: the address is confirmed")
     user = store.get_user(uid)
     assert user is not None
     return user

@@ -10,14 +10,19 @@ The log-in throttle slows guessing without letting anyone lock the owner out:
   holds across workers and restarts;
 - a browser that has logged in to the account before carries a signed "device" cookie and skips
   the per-account wait (OWASP's device-cookie scheme): an attacker elsewhere cannot lock the owner
-  out of their own browser, and a password reset by email clears the count;
-- per client address, the `rate_limit_login` limit (see RateLimits) bounds guesses across accounts.
+  out of their own browser, and a password reset by email clears the count. The cookie names the
+  account and a fingerprint of its password hash, so any password change or reset revokes it;
+- per client address, the `rate_limit_login` limit (see RateLimits) bounds guesses across accounts;
+  only the owner's device cookie for the account being logged into is counted on its own (so an
+  attacker behind the same address cannot lock the owner out), and a cookie of an attacker's own
+  account vouches for nothing else: it buys no extra guesses (#21 F4).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -81,6 +86,15 @@ def end_all_sessions(store: Store, user_id: int, keep_sid: str | None = None) ->
     return store.security.delete_user_sessions(user_id, token_hash(keep_sid) if keep_sid else None)
 
 
+def log_out_everywhere(store: Store, user_id: int) -> int:
+    """End every session and revoke every API token of the user (a stolen credential stops working).
+
+    Returns how many API tokens were revoked.
+    """
+    end_all_sessions(store, user_id)
+    return store.security.delete_user_tokens(user_id)
+
+
 # ----- passwords ----------------------------------------------------------------------------------
 
 
@@ -95,14 +109,26 @@ def check_new_password(
         raise BadRequest(f"password: {problem}")
 
 
-def change_password(store: Store, user: User, current: str, new: str, keep_sid: str | None) -> int:
-    """Change the password after checking the current one; ends the user's other sessions (returns how many)."""
+@dataclass(frozen=True)
+class PasswordChanged:
+    """What a password change revoked: the other sessions and every API token."""
+
+    sessions: int
+    tokens: int
+
+
+def change_password(
+    store: Store, user: User, current: str, new: str, keep_sid: str | None
+) -> PasswordChanged:
+    """Change the password after checking the current one; ends the other sessions, revokes tokens."""
     found = store.user_credentials(user.username)
     if found is None or not verify_password(found[1], current):
         raise BadRequest("current password: wrong password")
     check_new_password(new, user)
     store.set_password_hash(user.id, hash_password(new))
-    return end_all_sessions(store, user.id, keep_sid)
+    ended = end_all_sessions(store, user.id, keep_sid)
+    # F15: a token made by whoever knew the old password must not outlive it
+    return PasswordChanged(ended, store.security.delete_user_tokens(user.id))
 
 
 def _fingerprint(password_hash: str) -> str:
@@ -172,16 +198,25 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
 
 
 def request_password_reset(
-    settings: Settings, store: Store, secret: str, login: str, mailer: Mailer
+    settings: Settings,
+    store: Store,
+    secret: str,
+    login: str,
+    mailer: Mailer,
+    may_mail_unconfirmed: Callable[[str], bool] | None = None,
 ) -> bool:
     """Email a reset link to the account named by username or email; says nothing about whether it exists.
 
-    Returns whether a message went out (for logs and tests, never for the answer to the visitor).
+    An account whose address nobody confirmed gets the mail only while `may_mail_unconfirmed`
+    (the per-address bound, #21 F14) allows it. Returns whether a message went out (for logs and
+    tests, never for the answer to the visitor).
     """
     found = store.user_credentials(login) if login.strip() else None
     if found is None:
         return False
     user, hashed = found
+    if not user.email_verified and may_mail_unconfirmed and not may_mail_unconfirmed(user.email):
+        return False
     link = f"{settings.base_url.rstrip('/')}/password-reset/confirm?t={quote(reset_token(secret, user.id, hashed))}"
     mailer.send(reset_message(settings, user, link, datetime.now(UTC)), lambda: None)
     return True
@@ -218,20 +253,53 @@ class LoginResult:
     sid: str
 
 
+@dataclass(frozen=True)
+class DeviceClaim:
+    """What a valid device cookie says: the account and the fingerprint of its password then."""
+
+    user_id: int
+    fingerprint: str
+
+
+def device_vouches(store: Store, claim: DeviceClaim | None, login: str) -> bool:
+    """Whether a device cookie is the owner's for the very account `login` names, password unchanged.
+
+    Only then may a log-in be counted on its own instead of with its address (#21 F4): a cookie of
+    an account one made oneself vouches for that account only, so it buys no guesses on others.
+    """
+    if claim is None or not login.strip() or "\x00" in login:
+        return False
+    found = store.user_credentials(login.strip())
+    return (
+        found is not None
+        and found[0].id == claim.user_id
+        and secrets.compare_digest(claim.fingerprint, _fingerprint(found[1]))
+    )
+
+
 def log_in(
-    store: Store, login: str, password: str, trusted_device: int | None, user_agent: str = ""
+    store: Store,
+    login: str,
+    password: str,
+    trusted_device: DeviceClaim | None,
+    user_agent: str = "",
 ) -> LoginResult:
     """Check a username/email and password under the throttle; BadRequest or TooManyRequests otherwise.
 
-    `trusted_device` is the user id of a valid device cookie the browser sent (it skips the
-    per-account wait for that account only).
+    `trusted_device` is a valid device cookie the browser sent: it skips the per-account wait for
+    that account only, and only while the account's password is the one it was issued under.
     """
     login = login.strip()
     if "\x00" in login or "\x00" in password:
         raise BadRequest("username/email and password must not contain NUL characters")
     found = store.user_credentials(login) if login else None
     key = throttle_key(found[0].id if found else None, login)
-    owner_device = found is not None and trusted_device == found[0].id
+    owner_device = (
+        found is not None
+        and trusted_device is not None
+        and trusted_device.user_id == found[0].id
+        and secrets.compare_digest(trusted_device.fingerprint, _fingerprint(found[1]))
+    )
     if not owner_device:
         wait = login_wait(store, key)
         if wait > 0:
@@ -251,17 +319,32 @@ def log_in(
     return LoginResult(user, issue_session(store, user.id, user_agent))
 
 
-def device_cookie(secret: str, user_id: int) -> str:
-    """The signed value of the device cookie set after a successful log-in."""
-    return str(URLSafeTimedSerializer(secret, salt=DEVICE_SALT).dumps(user_id))
+def device_cookie(store: Store, secret: str, user_id: int) -> str | None:
+    """The signed value of the device cookie set after a successful log-in (None: no such account).
+
+    It carries the fingerprint of the current password hash: a password change or reset revokes it.
+    """
+    user = store.get_user(user_id)
+    found = store.user_credentials(user.username) if user else None
+    if found is None:
+        return None
+    payload = [user_id, _fingerprint(found[1])]
+    return str(URLSafeTimedSerializer(secret, salt=DEVICE_SALT).dumps(payload))
 
 
-def read_device_cookie(secret: str, value: str | None) -> int | None:
-    """The user id of a valid device cookie, else None."""
+def read_device_cookie(secret: str, value: str | None) -> DeviceClaim | None:
+    """What a valid device cookie claims, else None (a bare user id from before F4 is not valid)."""
     if not value or len(value) > 300:
         return None
     try:
-        uid = URLSafeTimedSerializer(secret, salt=DEVICE_SALT).loads(value, max_age=DEVICE_MAX_AGE)
+        data = URLSafeTimedSerializer(secret, salt=DEVICE_SALT).loads(value, max_age=DEVICE_MAX_AGE)
     except (BadSignature, UnicodeError, ValueError):
         return None
-    return uid if isinstance(uid, int) else None
+    if not (
+        isinstance(data, list)
+        and len(data) == 2
+        and isinstance(data[0], int)
+        and isinstance(data[1], str)
+    ):
+        return None
+    return DeviceClaim(data[0], data[1])

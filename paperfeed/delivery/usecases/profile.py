@@ -194,11 +194,17 @@ class _Papers:
         return self.found[ref]
 
 
-def _target(store: Store, parsed: ParsedProfile, as_name: str | None) -> User | None:
-    """The account to merge into (None: create one). Without --as, an account of the same name is
-    used only when its email is the file's too (a namesake on another site is someone else)."""
+def _target(store: Store, parsed: ParsedProfile, as_name: str | None, merge: bool) -> User | None:
+    """The account to merge into (None: create one). An existing account only with `merge` (the
+    operator's --merge: a file proves nothing about who owns it, #21 F17); without --as, only when
+    its email is the file's too (a namesake on another site is someone else)."""
     name = as_name or str(parsed.account["username"])
     found = store.get_user_by_name(name)
+    if found is not None and not merge:
+        raise Conflict(
+            f"account {name!r} exists here: a file is no proof it is the same person; pass --merge "
+            "to import into it, or --as NAME for a new account"
+        )
     if found is None:
         if not _USERNAME.match(name):  # the sign-up form's rule (delivery/web/security.py)
             raise BadRequest(
@@ -212,11 +218,18 @@ def _target(store: Store, parsed: ParsedProfile, as_name: str | None) -> User | 
     return found
 
 
-def import_profile(store: Store, raw: str | bytes, as_name: str | None = None) -> ImportReport:
+def import_profile(
+    store: Store, raw: str | bytes, as_name: str | None = None, merge: bool = False
+) -> ImportReport:
     """Import a profile file: checked in full first, then written in one transaction (nothing is
-    stored when it is malformed); rows already present are kept; missing papers are reported."""
+    stored when it is malformed); rows already present are kept; missing papers are reported.
+
+    Into an existing account only with `merge`; the file's email verification is never trusted
+    (the address is confirmed here, by the link, before any mail but that one goes to it).
+    """
     parsed = parse_profile(raw)
-    target = _target(store, parsed, as_name)
+    parsed.account["email_verified_at"] = None
+    target = _target(store, parsed, as_name, merge)
     resolve = _Papers(store)
 
     def known(pairs: list[tuple[Ref, Row]]) -> list[Row]:

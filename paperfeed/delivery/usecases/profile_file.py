@@ -16,6 +16,28 @@ from paperfeed.store.profiles import Row
 FORMAT = "paperfeed-profile"
 VERSION = 1
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# an export is at most 5 levels deep (file, collections, a collection, items, an item)
+MAX_DEPTH = 16
+
+
+def _depth(doc: object) -> int:
+    """How deeply lists and objects nest in a parsed document (iterative: no recursion limit)."""
+    deepest, todo = 0, [(doc, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict):
+            children: list[object] = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        todo.extend((child, level + 1) for child in children)
+    return deepest
+
+
 MAX_TEXT = 10_000  # the longest text field (a comment body)
 Json = dict[str, Any]
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -127,6 +149,10 @@ def parse_profile(raw: str | bytes) -> ParsedProfile:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"profile file: not JSON ({exc})") from None
+    except RecursionError:  # #21 F17: a deeply nested file is bad input, not a traceback
+        raise BadRequest(f"profile file: nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise BadRequest(f"profile file: nested deeper than {MAX_DEPTH} levels")
     r = _Reader()
     doc = r.obj(doc, "the file")
     if doc.get("format") != FORMAT:

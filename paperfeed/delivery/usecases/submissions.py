@@ -1,7 +1,10 @@
 """Submitting a paper by arXiv id or URL, and the queue of submissions waiting for arXiv.
 
-A submission goes through the ingest path (`ingest_papers`): a run record, the merge, and an
-index refresh, exactly as an ingest of a file would.
+A request never fetches from arXiv (#21 F3): arXiv's 3 s pacing is one lock for the whole site, so
+eight submissions would hold eight request threads and stall every page. A submission is answered
+from the store (the paper is here, or already queued) or queued; the worker fetches the queue each
+cycle (`process_submissions`, also `paperfeed submissions process`). Fetched papers go through the
+ingest path (`ingest_papers`): a run record, the merge, and an index refresh, as a file's would.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class SubmitResult:
 
 def fetch_one(settings: Settings, arxiv_id: str, quick: bool) -> Paper:
     """Fetch one paper from the arXiv API; SourceError when unreachable, NotFound when unknown."""
-    if quick:  # a person is waiting: one short try, then queue it
+    if quick:  # one short try (no retries), for callers that cannot wait
         settings = with_overrides(settings, http_retries=0, http_timeout=min(settings.http_timeout, 10.0))
     try:
         with httpx.Client(timeout=settings.http_timeout, headers={"User-Agent": settings.user_agent}) as client:
@@ -54,7 +57,7 @@ def _store(settings: Settings, store: Store, paper: Paper) -> int | None:
 
 
 def submit(settings: Settings, store: Store, user_id: int | None, ref: str) -> SubmitResult:
-    """Add a paper by arXiv id or URL: recognise duplicates, fetch it, or queue it when arXiv is away."""
+    """Add a paper by arXiv id or URL: recognise it from the store, or queue it for the worker."""
     try:
         arxiv_id, _ = parse_arxiv_ref(ref[:300])
     except ValueError as exc:
@@ -64,15 +67,10 @@ def submit(settings: Settings, store: Store, user_id: int | None, ref: str) -> S
         return SubmitResult("exists", arxiv_id, existing.id, f"{arxiv_id} is already here")
     if store.queued_submission(arxiv_id) is not None:
         return SubmitResult("queued", arxiv_id, None, f"{arxiv_id} is already queued; it will be fetched soon")
-    try:
-        paper = fetch_one(settings, arxiv_id, quick=True)
-    except SourceError as exc:
-        store.add_submission(user_id, arxiv_id, "queued", error=exc.message)
-        return SubmitResult("queued", arxiv_id, None,
-                            f"arXiv is unreachable right now; {arxiv_id} is queued and will be fetched later")
-    paper_id = _store(settings, store, paper)
-    store.add_submission(user_id, arxiv_id, "done", paper_id=paper_id)
-    return SubmitResult("added", arxiv_id, paper_id, f"{arxiv_id} added")
+    store.add_submission(user_id, arxiv_id, "queued")
+    return SubmitResult("queued", arxiv_id, None,
+                        f"{arxiv_id} is queued: it is fetched from arXiv within a few minutes "
+                        "(your submissions below show when it is here)")
 
 
 def process_submissions(settings: Settings, store: Store, limit: int = 100) -> dict[str, int]:

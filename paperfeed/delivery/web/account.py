@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, TooManyRequests
@@ -14,6 +15,7 @@ from paperfeed.delivery.email.mailer import MailError, open_mailer
 from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.auth import start_session
 from paperfeed.delivery.web.deps import client_key, csrf_form, flash, render, require_page_user
+from paperfeed.delivery.web.security import address_key
 from paperfeed.delivery.web.state import get_state, log
 
 router = APIRouter(include_in_schema=False)
@@ -51,17 +53,20 @@ async def password_change(
             {"title": "Change password", "error": exc.message},
             status_code=exc.status,
         )
+    s_end, t_end = ended.sessions, ended.tokens
     flash(
-        request, f"Password changed; {ended} other session{'' if ended == 1 else 's'} logged out."
+        request,
+        f"Password changed; {s_end} other session{'' if s_end == 1 else 's'} logged out and "
+        f"{t_end} API token{'' if t_end == 1 else 's'} revoked.",
     )
     return RedirectResponse("/profile#security", status_code=303)
 
 
 @router.post("/account/logout-everywhere", dependencies=[Depends(csrf_form)])
 def logout_everywhere(request: Request) -> RedirectResponse:
-    """End every session of the account, this one included (a stolen cookie stops working)."""
+    """End every session and revoke every API token of the account, this one included."""
     user = require_page_user(request)
-    accounts.end_all_sessions(get_state(request).store, user.id)
+    accounts.log_out_everywhere(get_state(request).store, user.id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -107,15 +112,23 @@ async def reset_request(request: Request, login: str = Form("")) -> Response:
         mailer = open_mailer(state.settings)
         try:
             accounts.request_password_reset(
-                state.settings, state.store, state.secret_key, login[:320], mailer
+                state.settings,
+                state.store,
+                state.secret_key,
+                login[:320],
+                mailer,
+                lambda address: state.limits.allow("unconfirmed_mail", address_key(address)),
             )
         except MailError as exc:  # logged for the operator; the visitor's answer must not differ
             log.error("password reset mail failed: %s", exc)
         finally:
             mailer.close()
 
-    await run_in_threadpool(send)
-    return render(request, "reset.html", ctx)
+    # #21 F13: the mail goes after the answer (a background task), so an existing and an unknown
+    # account get the same page in the same time; the lookup happens there too
+    response = render(request, "reset.html", ctx)
+    response.background = BackgroundTask(send)
+    return response
 
 
 @router.get("/password-reset/confirm", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ import json
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
@@ -20,14 +20,12 @@ from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
-from paperfeed.delivery.web.deps import api_user, api_writer
+from paperfeed.delivery.web.deps import CollectionId, PaperId, api_user, api_writer
 from paperfeed.delivery.web.state import WebState, get_state
 from paperfeed.ranking.trending import FORMULA
 
 bearer = HTTPBearer(auto_error=False, description="A personal API token from your profile page.")
 router = APIRouter(prefix="/api/v1", tags=["api"])
-PaperId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Internal paper id.")]
-CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]

@@ -50,7 +50,10 @@ def start_session(request: Request, user_id: int) -> None:
 
 def _remember_device(request: Request, response: Response, user_id: int) -> None:
     state = get_state(request)
-    response.set_cookie(DEVICE_COOKIE, accounts.device_cookie(state.secret_key, user_id),
+    value = accounts.device_cookie(state.store, state.secret_key, user_id)
+    if value is None:
+        return
+    response.set_cookie(DEVICE_COOKIE, value,
                         max_age=accounts.DEVICE_MAX_AGE, path="/login", httponly=True, samesite="lax",
                         secure=state.settings.base_url.startswith("https://"))
 
@@ -94,7 +97,7 @@ async def signup(
     flash(request, f"Welcome, {user.username}!")
     await verify_routes.mail_verification(request, user)
     done = RedirectResponse(safe_next(next), status_code=303)
-    _remember_device(request, done, user.id)
+    await run_in_threadpool(_remember_device, request, done, user.id)
     return done
 
 
@@ -111,9 +114,12 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     state = get_state(request)
     device = accounts.read_device_cookie(state.secret_key, request.cookies.get(DEVICE_COOKIE))
     try:
-        # A browser that logged in to an account before is counted on its own, not with its address:
-        # an attacker behind the same address (a shared NAT) cannot lock the owner out.
-        state.limits.hit("login", f"device:{device}" if device is not None else client_key(request))
+        # The owner's browser, for the account it logged in to before (password unchanged), is
+        # counted on its own: an attacker behind the same address cannot lock the owner out. Any
+        # other attempt is counted with its address, device cookie or not (#21 F4).
+        vouched = await run_in_threadpool(accounts.device_vouches, state.store, device, login[:320])
+        key = f"device:{device.user_id}" if vouched and device else client_key(request)
+        state.limits.hit("login", key)
         result = await run_in_threadpool(accounts.log_in, state.store, login, password, device,
                                          request.headers.get("user-agent", ""))
     except (BadRequest, TooManyRequests) as exc:
@@ -128,7 +134,7 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
     request.session.clear()
     request.session["sid"] = result.sid
     done = RedirectResponse(safe_next(next), status_code=303)
-    _remember_device(request, done, result.user.id)
+    await run_in_threadpool(_remember_device, request, done, result.user.id)
     return done
 
 

@@ -15,6 +15,8 @@ from paperfeed.core.models import User
 from paperfeed.delivery import authors as au
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
+    PaperId,
+    UserId,
     api_writer,
     csrf_form,
     flash,
@@ -27,7 +29,6 @@ from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 Writer = Annotated[User, Depends(api_writer)]
-PaperId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Internal paper id.")]
 AuthorName = Annotated[str, Path(min_length=1, max_length=200, description="An author's name, any spelling.")]
 
 
@@ -58,7 +59,7 @@ def author_page(request: Request, name: str) -> HTMLResponse:
 
 
 @router.post("/papers/{paper_id}/claim", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def claim_form(request: Request, paper_id: int, author: str = Form("")) -> RedirectResponse:
+def claim_form(request: Request, paper_id: PaperId, author: str = Form("")) -> RedirectResponse:
     """Claim to be one of the paper's authors."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -81,7 +82,7 @@ def claims_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/admin/claims/{paper_id}/{user_id}", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def claims_decide(request: Request, paper_id: int, user_id: int,
+def claims_decide(request: Request, paper_id: PaperId, user_id: UserId,
                   decision: Annotated[Literal["confirm", "reject"], Form()]) -> RedirectResponse:
     """Confirm or reject a claim."""
     admin = require_page_user(request)

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Security
+from fastapi import APIRouter, Depends, Form, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
@@ -24,6 +24,8 @@ from paperfeed.delivery.markup import render_markdown
 from paperfeed.delivery.usecases import papers
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
+    CommentId,
+    PaperId,
     api_user,
     api_writer,
     csrf_form,
@@ -36,8 +38,6 @@ from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 NAV = [("Notifications", "/notifications")]
-PaperId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Internal paper id.")]
-CommentId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Comment id.")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -70,7 +70,7 @@ def _int_or_none(raw: str, name: str) -> int | None:
 
 
 @router.post("/papers/{paper_id}/comments", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_post(request: Request, paper_id: int, body: str = Form(""), parent_id: str = Form(""),
+def comment_post(request: Request, paper_id: PaperId, body: str = Form(""), parent_id: str = Form(""),
                  group_id: str = Form("")) -> Response:
     """Post a comment or a reply from the paper page (group_id: for that lab only)."""
     user = require_page_user(request)
@@ -84,7 +84,7 @@ def comment_post(request: Request, paper_id: int, body: str = Form(""), parent_i
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_edit(request: Request, comment_id: int, body: str = Form("")) -> Response:
+def comment_edit(request: Request, comment_id: CommentId, body: str = Form("")) -> Response:
     """Change an own comment."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -96,7 +96,7 @@ def comment_edit(request: Request, comment_id: int, body: str = Form("")) -> Res
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_delete(request: Request, comment_id: int) -> Response:
+def comment_delete(request: Request, comment_id: CommentId) -> Response:
     """Delete an own comment."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -108,7 +108,7 @@ def comment_delete(request: Request, comment_id: int) -> Response:
 
 
 @router.post("/comments/{comment_id}/report", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_report(request: Request, comment_id: int, reason: str = Form("")) -> Response:
+def comment_report(request: Request, comment_id: CommentId, reason: str = Form("")) -> Response:
     """Report a comment to the moderators."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -120,7 +120,7 @@ def comment_report(request: Request, comment_id: int, reason: str = Form("")) ->
 
 
 @router.post("/comments/{comment_id}/hide", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_hide(request: Request, comment_id: int, reason: str = Form("")) -> Response:
+def comment_hide(request: Request, comment_id: CommentId, reason: str = Form("")) -> Response:
     """Hide a comment with a reason (admins)."""
     user = require_page_user(request)
     state = get_state(request)
@@ -131,7 +131,7 @@ def comment_hide(request: Request, comment_id: int, reason: str = Form("")) -> R
 
 
 @router.post("/comments/{comment_id}/restore", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_restore(request: Request, comment_id: int) -> Response:
+def comment_restore(request: Request, comment_id: CommentId) -> Response:
     """Show a hidden comment again (admins)."""
     user = require_page_user(request)
     state = get_state(request)
@@ -146,11 +146,23 @@ def notifications_page(request: Request) -> HTMLResponse:
     """Replies to you, comments on papers you collected, and alerts on papers you follow the life of."""
     user = require_page_user(request)
     store = get_state(request).store
-    items = ds.notifications(store, user)
-    news = alerts.alert_notes(store, user)
+    # a GET never writes (#22 item 7): the page's button POSTs /notifications/seen
+    items = ds.notifications(store, user, mark_seen=False)
+    news = alerts.alert_notes(store, user, mark_seen=False)
     unread = sum(1 for n in items if n.new) + sum(1 for n in news if n.new)
     return render(request, "notifications.html",
                   {"title": "Notifications", "items": items, "alerts": news, "unread": unread})
+
+
+@router.post("/notifications/seen", dependencies=[Depends(csrf_form)], include_in_schema=False)
+def notifications_seen(request: Request) -> RedirectResponse:
+    """Mark every notification and alert shown so far as seen."""
+    user = require_page_user(request)
+    store = get_state(request).store
+    ds.notifications(store, user, mark_seen=True)
+    alerts.alert_notes(store, user, mark_seen=True)
+    flash(request, "Marked as seen")
+    return RedirectResponse("/notifications", status_code=303)
 
 
 @router.get("/admin/comments", response_class=HTMLResponse, include_in_schema=False)
@@ -316,12 +328,22 @@ def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -
     """Replies to the caller and comments on papers the caller collected, newest first."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to read your notifications")
-    items = ds.notifications(get_state(request).store, user, mark_seen=mark_seen)
+    if mark_seen:  # a GET never writes (#22 item 7)
+        raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/notifications/seen")
+    items = ds.notifications(get_state(request).store, user, mark_seen=False)
     return _json([{
         "why": n.event.why, "new": n.new, "paper_id": n.event.comment.paper_id, "paper_title": n.event.paper_title,
         "comment_id": n.event.comment.id, "author": n.event.comment.author,
         "created_at": n.event.comment.created_at.isoformat(), "excerpt": n.excerpt,
     } for n in items])
+
+
+@router.post("/api/v1/notifications/seen", responses=ERRORS, tags=["discussion"],
+             dependencies=[Security(bearer)])
+def api_notifications_seen(request: Request, user: Writer) -> Response:
+    """Mark the caller's notifications seen (they are no longer "new")."""
+    items = ds.notifications(get_state(request).store, user, mark_seen=True)
+    return _json({"marked": sum(1 for n in items if n.new)})
 
 
 # ----- Atom feed ----------------------------------------------------------------------------------
@@ -332,7 +354,7 @@ def _x(text: str) -> str:
 
 
 @router.get("/feeds/papers/{paper_id}/comments.atom", include_in_schema=False)
-def thread_feed(request: Request, paper_id: int) -> Response:
+def thread_feed(request: Request, paper_id: PaperId) -> Response:
     """The newest visible comments of a paper's thread as Atom."""
     state = get_state(request)
 

@@ -7,16 +7,20 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Security
+from fastapi import APIRouter, Depends, Form, Query, Request, Security
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from feedgen.feed import FeedGenerator
 from pydantic import BaseModel, Field
 
-from paperfeed.core.errors import BadRequest, Unauthorized
+from paperfeed.core.errors import BadRequest, TooManyRequests, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.delivery import groups as gr
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
+    CollectionId,
+    DbId,
+    GroupId,
+    UserId,
     api_user,
     api_writer,
     csrf_form,
@@ -26,22 +30,32 @@ from paperfeed.delivery.web.deps import (
     require_page_user,
     write_limit,
 )
+from paperfeed.delivery.web.security import address_key
 from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 NAV = [("Labs", "/groups")]
 MEMBERS_SHOWN = 100  # the page lists this many members, owners and admins first (the count says how many)
-GroupId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Group id.")]
-CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Collection id.")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _feed(state: WebState, group_id: int) -> list[gr.FeedEntry]:
-    """The lab's week, cached under the data stamp (votes and collection changes move it); visibility is checked first."""
-    entries: list[gr.FeedEntry] = state.cached(("group-feed", group_id), lambda: gr.group_feed(state.store, group_id))
+def _feed(state: WebState, group_id: int, member: bool) -> list[gr.FeedEntry]:
+    """The lab's week, cached under the data stamp (votes and collection changes move it); visibility is checked first.
+
+    A non-member (of a public lab) gets the public view: no votes, only public collections (F2).
+    """
+    entries: list[gr.FeedEntry] = state.cached(
+        ("group-feed", group_id, member), lambda: gr.group_feed(state.store, group_id, members_view=member))
     return entries
+
+
+def _mail_bound(state: WebState, address: str) -> None:
+    """Invites go to addresses nobody confirmed: bounded per address (#21 F14)."""
+    if not state.limits.allow("unconfirmed_mail", address_key(address)):
+        raise TooManyRequests(f"{address.strip()[:320]} got several mails from this site in the last "
+                              "hour: try again later", retry_after=3600)
 
 
 def _to_group(group_id: int, anchor: str = "") -> RedirectResponse:
@@ -55,7 +69,7 @@ def _group_page(request: Request, group_id: int, user: User | None, new_link: st
     member = role is not None
     ctx: dict[str, Any] = {
         "title": group.name, "group": group, "role": role, "new_link": new_link,
-        "feed": _feed(state, group_id) if member or not group.is_private else [],
+        "feed": _feed(state, group_id, member) if member or not group.is_private else [],
         "shared": gr.shared_collections(state.store, group_id) if member else [],
         "members": state.store.members(group_id, limit=MEMBERS_SHOWN) if member else [],
         "invites": state.store.group_invites(group_id) if role in gr.MANAGERS else [],
@@ -88,19 +102,20 @@ def group_create(request: Request, name: str = Form(""), description: str = Form
 
 
 @router.get("/groups/{group_id}", response_class=HTMLResponse, include_in_schema=False)
-def group_page(request: Request, group_id: int) -> HTMLResponse:
+def group_page(request: Request, group_id: GroupId) -> HTMLResponse:
     """A lab: this week's feed, shared collections, members, invites."""
     return _group_page(request, group_id, page_user(request))
 
 
 @router.post("/groups/{group_id}/invites", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def invite_create(request: Request, group_id: int, kind: Annotated[Literal["link", "email"], Form()] = "link",
+def invite_create(request: Request, group_id: GroupId, kind: Annotated[Literal["link", "email"], Form()] = "link",
                   email: str = Form(""), role: str = Form("member")) -> Response:
     """Make an invite link (shown once) or mail an invite to one address."""
     user = require_page_user(request)
     write_limit(request, user)
     state = get_state(request)
     if kind == "email":
+        _mail_bound(state, email)
         gr.invite_email(state.settings, state.store, user, group_id, email)
         flash(request, f"Invitation mailed to {email.strip()}")
         return _to_group(group_id, "#invite")
@@ -110,7 +125,7 @@ def invite_create(request: Request, group_id: int, kind: Annotated[Literal["link
 
 @router.post("/groups/{group_id}/invites/{invite_id}/revoke", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def invite_revoke(request: Request, group_id: int, invite_id: int) -> RedirectResponse:
+def invite_revoke(request: Request, group_id: GroupId, invite_id: DbId) -> RedirectResponse:
     """Revoke an invite."""
     user = require_page_user(request)
     state = get_state(request)
@@ -140,7 +155,7 @@ def join_accept(request: Request, token: str) -> RedirectResponse:
 
 
 @router.post("/groups/{group_id}/members/{user_id}/role", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def member_role(request: Request, group_id: int, user_id: int, role: str = Form("")) -> RedirectResponse:
+def member_role(request: Request, group_id: GroupId, user_id: UserId, role: str = Form("")) -> RedirectResponse:
     """Change a member's role (owners)."""
     gr.set_role(get_state(request).store, require_page_user(request), group_id, user_id, role)
     flash(request, "Role changed")
@@ -149,7 +164,7 @@ def member_role(request: Request, group_id: int, user_id: int, role: str = Form(
 
 @router.post("/groups/{group_id}/members/{user_id}/remove", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def member_remove(request: Request, group_id: int, user_id: int) -> RedirectResponse:
+def member_remove(request: Request, group_id: GroupId, user_id: UserId) -> RedirectResponse:
     """Remove a member, or leave the group."""
     user = require_page_user(request)
     gr.remove_member(get_state(request).store, user, group_id, user_id)
@@ -159,7 +174,7 @@ def member_remove(request: Request, group_id: int, user_id: int) -> RedirectResp
 
 
 @router.post("/groups/{group_id}/digest", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def member_digest(request: Request, group_id: int, on: str = Form("")) -> RedirectResponse:
+def member_digest(request: Request, group_id: GroupId, on: str = Form("")) -> RedirectResponse:
     """Turn one's weekly digest of this lab on or off."""
     user = require_page_user(request)
     store = get_state(request).store
@@ -170,13 +185,15 @@ def member_digest(request: Request, group_id: int, on: str = Form("")) -> Redire
 
 
 @router.post("/groups/{group_id}/collections", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def collection_share(request: Request, group_id: int, collection_id: str = Form("")) -> RedirectResponse:
-    """Share one of your collections with the lab."""
+def collection_share(request: Request, group_id: GroupId, collection_id: str = Form(""),
+                     confirm_public: str = Form("")) -> RedirectResponse:
+    """Share one of your collections with the lab (a private one with a public lab: after confirming)."""
     user = require_page_user(request)
     write_limit(request, user)
     if not collection_id.isdigit() or int(collection_id) > 2**31 - 1:
         raise BadRequest(f"collection_id: {collection_id!r} is not a collection id")
-    new = gr.share_collection(get_state(request).store, user, group_id, int(collection_id))
+    new = gr.share_collection(get_state(request).store, user, group_id, int(collection_id),
+                              confirm_public=bool(confirm_public))
     get_state(request).after_write()
     flash(request, "Collection shared with the lab" if new else "That collection was shared already")
     return _to_group(group_id, "#shared")
@@ -184,7 +201,7 @@ def collection_share(request: Request, group_id: int, collection_id: str = Form(
 
 @router.post("/groups/{group_id}/collections/{collection_id}/remove", dependencies=[Depends(csrf_form)],
              include_in_schema=False)
-def collection_unshare(request: Request, group_id: int, collection_id: int) -> RedirectResponse:
+def collection_unshare(request: Request, group_id: GroupId, collection_id: CollectionId) -> RedirectResponse:
     """Stop sharing a collection."""
     gr.unshare_collection(get_state(request).store, require_page_user(request), group_id, collection_id)
     get_state(request).after_write()
@@ -200,18 +217,18 @@ def _x(text: str) -> str:
 
 
 @router.get("/feeds/groups/{group_id}.atom", include_in_schema=False)
-def group_atom(request: Request, group_id: int) -> Response:
+def group_atom(request: Request, group_id: GroupId) -> Response:
     """The lab's week as Atom (members only for a private lab: send the session cookie or a Bearer token)."""
     state = get_state(request)
     viewer = api_user(request)
-    group, _ = gr.visible_group(state.store, group_id, viewer)
+    group, role = gr.visible_group(state.store, group_id, viewer)
     base = state.settings.base_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(f"{base}/groups/{group_id}")
     fg.title(_x(f"{group.name}: this week"))
     fg.link(href=f"{base}/groups/{group_id}", rel="alternate")
     fg.generator("paperfeed")
-    entries = _feed(state, group_id)
+    entries = _feed(state, group_id, role is not None)
     fg.updated(max((e.item.last_at for e in entries), default=datetime(2000, 1, 1, tzinfo=UTC)))
     for e in reversed(entries):
         entry = fg.add_entry()
@@ -292,8 +309,8 @@ def api_group(request: Request, group_id: GroupId, user: Caller) -> Response:
 def api_feed(request: Request, group_id: GroupId, user: Caller) -> Response:
     """What the lab upvoted or collected in the last seven days."""
     state = get_state(request)
-    gr.visible_group(state.store, group_id, user)
-    return _json(gr.feed_json(_feed(state, group_id)))
+    _group, role = gr.visible_group(state.store, group_id, user)
+    return _json(gr.feed_json(_feed(state, group_id, role is not None)))
 
 
 @router.post("/api/v1/groups/{group_id}/invites", responses=ERRORS, tags=["groups"], status_code=201,
@@ -302,6 +319,7 @@ def api_invite(request: Request, group_id: GroupId, body: InviteIn, user: Writer
     """Invite: without email, a link (returned once); with email, a mailed single-use invite."""
     state = get_state(request)
     if body.email:
+        _mail_bound(state, body.email)
         inv = gr.invite_email(state.settings, state.store, user, group_id, body.email)
         return _json({"id": inv.id, "email": inv.email, "expires_at": inv.expires_at.isoformat()}, 201)
     token, inv = gr.invite_link(state.store, user, group_id, body.role)
@@ -320,10 +338,12 @@ def api_join(request: Request, body: JoinIn, user: Writer) -> Response:
 
 @router.put("/api/v1/groups/{group_id}/collections/{collection_id}", responses=ERRORS, tags=["groups"],
             dependencies=[Security(bearer)])
-def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, user: Writer) -> Response:
+def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, user: Writer,
+              confirm_public: Annotated[bool, Query(description="Share a private collection with a "
+                                                    "public lab (409 without it).")] = False) -> Response:
     """Share one of your collections with the lab."""
     state = get_state(request)
-    gr.share_collection(state.store, user, group_id, collection_id)
+    gr.share_collection(state.store, user, group_id, collection_id, confirm_public=confirm_public)
     state.after_write()
     return _json(_detail(state, group_id, user))
 

@@ -16,11 +16,19 @@ from paperfeed.core.models import User
 from paperfeed.delivery import alerts
 from paperfeed.delivery.usecases import profile
 from paperfeed.delivery.web.api import ERRORS, bearer
-from paperfeed.delivery.web.deps import api_user, client_key, csrf_form, flash, require_page_user
+from paperfeed.delivery.web.deps import (
+    api_user,
+    api_writer,
+    client_key,
+    csrf_form,
+    flash,
+    require_page_user,
+)
 from paperfeed.delivery.web.state import get_state
 
 router = APIRouter()
 Caller = Annotated[User | None, Depends(api_user)]
+Writer = Annotated[User, Depends(api_writer)]
 
 
 class AlertOut(BaseModel):
@@ -79,11 +87,23 @@ def api_alerts(
 ) -> Response:
     """New versions, code links and journal references of papers the caller authored, collected or upvoted."""
     me = _caller(user)
+    if mark_seen:  # a GET never writes (#22 item 7)
+        raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/alerts/seen")
     store = get_state(request).store
     unread = alerts.unread_alerts(store, me)
-    notes = alerts.alert_notes(store, me, limit=limit, mark_seen=mark_seen)
+    notes = alerts.alert_notes(store, me, limit=limit, mark_seen=False)
     data: dict[str, Any] = {"unread": unread, "alerts": [alerts.alert_json(n) for n in notes]}
     return Response(json.dumps(data, ensure_ascii=False), media_type="application/json")
+
+
+@router.post(
+    "/api/v1/alerts/seen", responses=ERRORS, tags=["alerts"], dependencies=[Security(bearer)]
+)
+def api_alerts_seen(request: Request, user: Writer) -> Response:
+    """Mark the caller's alerts seen (they are no longer "new")."""
+    notes = alerts.alert_notes(get_state(request).store, user, limit=500, mark_seen=True)
+    body = json.dumps({"marked": sum(1 for n in notes if n.new)})
+    return Response(body, media_type="application/json")
 
 
 @router.get(

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperfeed.delivery.logs import REQUEST_ID
+from paperfeed.delivery.logs import REQUEST_ID, safe_path
 from paperfeed.delivery.web.metrics import observe_request
 
 access_log = logging.getLogger("paperfeed.access")
@@ -66,9 +66,10 @@ class RequestContext:
             route = route_template(scope)
             observe_request(scope.get("method", "GET"), route, status, seconds)
             client = scope.get("client")
+            path = safe_path(str(scope.get("path", "")))
             access_log.info(
-                "%s %s %s %.1fms", scope.get("method"), scope.get("path"), status, seconds * 1000,
-                extra={"method": scope.get("method"), "path": scope.get("path"), "route": route,
+                "%s %s %s %.1fms", scope.get("method"), path, status, seconds * 1000,
+                extra={"method": scope.get("method"), "path": path, "route": route,
                        "status": status, "duration_ms": round(seconds * 1000, 2),
                        "client": client[0] if client else None},
             )

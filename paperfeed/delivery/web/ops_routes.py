@@ -15,16 +15,27 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/healthz")
-def healthz() -> JSONResponse:
-    """The process is up and answering (no dependency is checked: that is /readyz)."""
+async def healthz() -> JSONResponse:
+    """The process is up and answering (no dependency is checked: that is /readyz).
+
+    On the event loop, not in the thread pool: busy request threads never delay it (#21 F3).
+    """
     return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """200 when the database answers, the index is loaded and no scheduled source is stale; else 503."""
+    """200 when the database answers, the index is loaded and no scheduled source is stale; else 503.
+
+    Anyone sees which checks pass; the details (back end, counts, errors, source names) are for
+    administrators (a Bearer token or an admin's session), as /metrics is (#21).
+    """
     state = get_state(request)
     result = readiness(state.settings, state.store, state.search)
+    viewer = api_user(request)
+    if viewer is None or not viewer.is_admin:
+        result = {"ready": result["ready"],
+                  "checks": {name: {"ok": bool(c.get("ok"))} for name, c in result["checks"].items()}}
     return JSONResponse({"status": "ready" if result["ready"] else "not ready", **result},
                         status_code=200 if result["ready"] else 503, headers={"Cache-Control": "no-store"})
 

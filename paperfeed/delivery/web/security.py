@@ -11,6 +11,7 @@ browsers never attach that header on their own.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import re
@@ -79,6 +80,14 @@ def check_csrf(session: dict[str, Any], sent: str | None) -> None:
 # ----- rate limits --------------------------------------------------------------------------------
 
 
+UNCONFIRMED_MAIL_LIMIT = "3/hour"  # messages per unconfirmed recipient address
+
+
+def address_key(address: str) -> str:
+    """The rate-limit key of a mail address (hashed: limit storage may be a shared Redis)."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()[:32]
+
+
 class RateLimits:
     """Named limits from settings over one `limits` storage."""
 
@@ -89,9 +98,16 @@ class RateLimits:
                 "login": parse(settings.rate_limit_login),
                 "write": parse(settings.rate_limit_write),
                 "comment": parse(settings.rate_limit_comment),
+                # #21 F14: mail to an address nobody confirmed (sign-up links, resets, re-sends,
+                # invites) is bounded per address, so paperfeed cannot be used to flood a stranger
+                "unconfirmed_mail": parse(UNCONFIRMED_MAIL_LIMIT),
             }
         except ValueError as exc:
             raise ConfigError(f"rate limit settings: {exc}") from None
+
+    def allow(self, name: str, key: str) -> bool:
+        """Count one event; False (nothing raised) when over the limit."""
+        return bool(self.limiter.hit(self.items[name], name, key))
 
     def hit(self, name: str, key: str) -> None:
         """Count one request; raise TooManyRequests (with the seconds to wait) when over the limit."""
