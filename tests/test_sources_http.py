@@ -163,3 +163,35 @@ def test_a_given_httpx_client_is_not_closed(server: ScriptedServer) -> None:
 def test_a_bad_scheme_is_a_source_error(server: ScriptedServer) -> None:
     with quick_client(settings_for(server)) as http, pytest.raises(SourceError):
         http.get("ftp://127.0.0.1/x")
+
+
+def test_a_redirect_from_a_public_host_to_a_private_one_is_refused() -> None:
+    import httpx
+
+    from paperfeed.core.errors import SourceError
+    from paperfeed.core.settings import load_settings
+    from paperfeed.sources.http import HttpClient, is_private_host
+
+    sent: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        if request.url.host == "93.184.216.34":  # a public address (literal, so no DNS is asked)
+            target = request.url.params.get("to", "http://127.0.0.1:9/admin")
+            return httpx.Response(302, headers={"Location": target})
+        return httpx.Response(200, text="ok")
+
+    settings = load_settings({"http_retries": 0}, environ={})
+    with HttpClient(settings, httpx.Client(transport=httpx.MockTransport(answer))) as http:
+        with pytest.raises(SourceError, match="redirected to http://127.0.0.1, a private address"):
+            http.get("http://93.184.216.34/feed")
+        assert sent == ["http://93.184.216.34/feed"]  # the internal host was never asked
+        public = http.get("http://93.184.216.34/feed?to=http://8.8.8.8/x")  # public to public: followed
+        assert public.text == "ok"
+        local = http.get("http://127.0.0.1:9/x")  # a local origin is the operator's own choice
+        assert local.status_code == 200
+    allowed = load_settings({"http_retries": 0, "http_allow_private_redirects": True}, environ={})
+    with HttpClient(allowed, httpx.Client(transport=httpx.MockTransport(answer))) as http:
+        assert http.get("http://93.184.216.34/feed").text == "ok"
+    assert is_private_host("localhost") and is_private_host("10.1.2.3") and is_private_host("[::1]")
+    assert not is_private_host("8.8.8.8")

@@ -124,7 +124,7 @@ def test_author_pages_keep_different_people_apart(site: tuple[str, Path]) -> Non
 def test_math_and_accents_read_as_meant(site: tuple[str, Path]) -> None:
     base, _ = site
     _, html = _get(base + "/papers/2402.14253")  # "MVD$^2$: ..."
-    title = re.search(r'<h1 class="paper-title">(.*?)</h1>', html, re.S)
+    title = re.search(r'<h1 class="paper-title">(.*?)</h1>', html, re.DOTALL)
     assert title and "<math" in title.group(1) and "$^2$" not in title.group(1)
     _, html = _get(base + "/papers/2401.09084")  # abstract: "Fr\'echet Video Distance"
     assert "Fréchet" in html and "Fr\\'echet" not in html

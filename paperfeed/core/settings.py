@@ -45,6 +45,7 @@ class Settings:
     ingest_batch_size: int = _s(2000, "Papers written per transaction during an ingest.")
     http_timeout: float = _s(30.0, "Seconds before an HTTP request to a source gives up.")
     http_retries: int = _s(4, "Retries of a failed HTTP request (503, 429, timeouts) before giving up.")
+    http_allow_private_redirects: bool = _s(False, "Follow a redirect from a public address to a private, loopback or link-local one (refused by default: a URL given to `ingest` must not reach internal hosts through a redirect).")
     http_backoff: float = _s(5.0, "Seconds of the first retry wait; doubles each retry unless Retry-After says otherwise.")
     arxiv_delay: float = _s(3.0, "Minimum seconds between two requests to arXiv (arXiv asks for 3).")
     arxiv_api_url: str = _s("https://export.arxiv.org/api/query", "arXiv search API endpoint.")

@@ -8,6 +8,8 @@ the process (one RateLimiter), so two jobs in one process cannot together go fas
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -125,6 +127,25 @@ class Budget:
         self.used += 1
 
 
+MAX_REDIRECTS = 10
+
+
+def is_private_host(host: str) -> bool:
+    """Whether a host name or address is (or resolves to) a non-public address: loopback, private, link-local."""
+    name = host.strip("[]")
+    if not name:
+        return False
+    try:
+        addresses = [ipaddress.ip_address(name)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False  # unresolvable: the request itself will fail and say so
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    return any(not a.is_global for a in addresses)
+
+
 class HttpClient:
     """GET with pacing and retries over an httpx.Client; raises SourceError when a source fails.
 
@@ -193,6 +214,25 @@ class HttpClient:
             return min(asked, self.max_retry_after)
         return min(self.settings.http_backoff * 2.0**attempt, self.max_retry_after)
 
+    def _follow(self, url: str, response: httpx.Response) -> httpx.Response:
+        """Follow redirects one hop at a time, refusing a hop from a public host to a private one."""
+        origin_private = is_private_host(urlsplit(url).hostname or "")
+        for _ in range(MAX_REDIRECTS):
+            nxt = response.next_request
+            if not response.is_redirect or nxt is None:
+                return response
+            target = nxt.url
+            if (not origin_private and not self.settings.http_allow_private_redirects
+                    and is_private_host(target.host)):
+                response.close()
+                raise SourceError(
+                    f"GET {url}: redirected to {target.scheme}://{target.host}, a private address; "
+                    "refused (set http_allow_private_redirects to follow it)"
+                )
+            response.close()
+            response = self.client.send(nxt)
+        raise SourceError(f"GET {url}: more than {MAX_REDIRECTS} redirects")
+
     def get(
         self,
         url: str,
@@ -210,7 +250,7 @@ class HttpClient:
             self.requests += 1
             try:
                 with self.limiter.hold(host_of(url), self.delay_for(url), self.sleep):
-                    response = self.client.get(url, params=params, follow_redirects=True)
+                    response = self._follow(url, self.client.get(url, params=params, follow_redirects=False))
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise SourceError(f"GET {url}: {exc}") from None
             except httpx.TimeoutException as exc:

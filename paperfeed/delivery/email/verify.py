@@ -19,7 +19,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from paperfeed.core.errors import BadRequest, PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host, text_transfer_encoding
+from paperfeed.delivery.email.compose import (
+    Outgoing,
+    sender_address,
+    site_host,
+    text_transfer_encoding,
+)
 from paperfeed.delivery.email.mailer import Mailer, MailError, open_mailer
 from paperfeed.store import Store
 

@@ -42,7 +42,12 @@ from paperfeed.delivery.credentials import (
     token_hash,
     verify_password,
 )
-from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host, text_transfer_encoding
+from paperfeed.delivery.email.compose import (
+    Outgoing,
+    sender_address,
+    site_host,
+    text_transfer_encoding,
+)
 from paperfeed.delivery.email.mailer import Mailer
 from paperfeed.store import Store
 
