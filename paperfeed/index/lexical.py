@@ -7,6 +7,7 @@ are masked (not alive). Segments are written and loaded by paperfeed.index.segme
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -14,6 +15,33 @@ import numpy.typing as npt
 
 from paperfeed.index.segment import FloatArray, IntArray, Segment
 from paperfeed.index.text import author_keys
+
+
+_ONE = np.uint16(1)
+
+
+@dataclass
+class Matches:
+    """Which rows hold the query terms: BM25 score and distinct-term count per row, dense."""
+
+    scores: FloatArray
+    counts: npt.NDArray[np.uint16]
+    n_terms: int  # distinct query terms
+    rarest: IntArray  # rows of the query term held by the fewest rows (every full match is one)
+
+    def rows(self) -> IntArray:
+        """Every row holding at least one term, ascending."""
+        return np.flatnonzero(self.counts > 0)  # a bool scan: ~5x faster than on the counts
+
+    def full_rows(self) -> IntArray:
+        """Rows holding every term, ascending (read off the rarest term's rows)."""
+        r = self.rarest
+        return r[self.counts[r] == self.n_terms] if self.n_terms else r[:0]
+
+    def total(self) -> int:
+        """How many rows hold at least one term."""
+        return int(np.count_nonzero(self.counts))
+
 
 
 class LexicalIndex:
@@ -35,6 +63,7 @@ class LexicalIndex:
         th = [np.asarray(s.title_hashes) for s in (main, delta) if s is not None]
         self.title_hashes: IntArray = np.concatenate(th) if th else np.empty(0, dtype=np.int64)
         self._delta_order = np.argsort(delta.paper_ids) if delta is not None else None
+        self.dead: IntArray = np.flatnonzero(~self.alive).astype(np.int64)
 
     @property
     def n_alive(self) -> int:
@@ -51,22 +80,43 @@ class LexicalIndex:
 
     def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> FloatArray:
         """BM25 score of every row for the query terms (masked rows score 0)."""
+        return self.match(terms, weights).scores
+
+    def match(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> Matches:
+        """Per row: the BM25 score for the query terms and how many distinct terms it holds.
+
+        A term given twice counts twice in the score (as BM25 over the query's tokens does) and
+        once in the count; masked rows get 0 in both.
+        """
         out = np.zeros(self.n_rows, dtype=np.float32)
+        count = np.zeros(self.n_rows, dtype=np.uint16)
+        merged: dict[str, float] = {}
         for j, term in enumerate(terms):
-            w = 1.0 if weights is None else weights[j]
-            for seg, base in self._segments():
+            merged[term] = merged.get(term, 0.0) + (1.0 if weights is None else float(weights[j]))
+        segments = self._segments()
+        rarest: list[npt.NDArray[np.int64]] | None = None
+        for term, w in merged.items():
+            parts = []
+            for seg, base in segments:
                 rows, vals = seg.column(term)
                 if not len(rows):
                     continue
                 if base:
                     rows = rows + base
-                if w == 1.0:
-                    out[rows] += vals
-                else:
-                    out[rows] += vals * np.float32(w)
-        if self.delta is not None:
-            out[~self.alive] = 0.0
-        return out
+                parts.append(rows)
+                # np.add.at is ~3x faster than out[rows] += vals on numpy 2 (rows are unique)
+                np.add.at(out, rows, vals if w == 1.0 else vals * np.float32(w))
+                np.add.at(count, rows, _ONE)  # a uint16 one: a Python int takes a 30x slower path
+            if rarest is None or sum(map(len, parts)) < sum(map(len, rarest)):
+                rarest = parts
+        if len(self.dead):
+            out[self.dead] = 0.0
+            count[self.dead] = 0
+        if not rarest:
+            rare = np.empty(0, dtype=np.int64)
+        else:
+            rare = rarest[0] if len(rarest) == 1 else np.concatenate(rarest)
+        return Matches(out, count, len(merged), np.asarray(rare, dtype=np.int64))
 
     def rows_with_term(self, term: str) -> npt.NDArray[np.int64]:
         """Alive rows whose text holds the term."""

@@ -37,6 +37,10 @@ SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as mat
 PHRASE_CHECK_MAX = 2000  # candidates whose text is checked for an exact phrase
 SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
 MAX_K = 1000
+# Queries of up to this many distinct terms (keyword queries) rank the papers holding all of them
+# first; longer ones (a question, a claim, a pasted abstract) are ranked by BM25 alone, where
+# requiring every word would bury the best matches (BENCHMARKS.md: SciFact with and without).
+ALL_FIRST_MAX_TERMS = 4
 
 RowArray = npt.NDArray[np.int64]
 
@@ -80,6 +84,10 @@ class SearchResult:
     notice: str | None
     query: str
     mode: str = "hybrid"
+    # papers holding every query word, and those holding only some (None: no words to match);
+    # with a phrase, counted before the phrase check
+    all_words: int | None = None
+    some_words: int | None = None
 
 
 def _choice(name: str, value: str, valid: Sequence[str]) -> None:
@@ -106,31 +114,37 @@ def _query_terms(pq: ParsedQuery) -> _Terms:
     return _Terms(stems, surface)
 
 
+Mask = npt.NDArray[np.bool_] | None  # None: every alive row passes
+
+
+def _and(mask: Mask, other: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    return other if mask is None else mask & other
+
+
 def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | None,
-          category: str | None, author: str | None, notices: list[str]) -> tuple[npt.NDArray[np.bool_], ParsedQuery]:
+          category: str | None, author: str | None, notices: list[str]) -> tuple[Mask, ParsedQuery]:
     lex = index.lexical
     s = max([d for d in (since, pq.since) if d], default=None)
     u = min([d for d in (until, pq.until) if d], default=None)
-    mask = lex.day_mask(s, u)
-    known = lex.category_codes()
+    mask: Mask = lex.day_mask(s, u) if s or u else None
     if category:
-        codes = resolve_category(category, known)
+        codes = resolve_category(category, lex.category_codes())
         if not codes:
             raise BadRequest(f"unknown category {category!r} (use an arXiv code such as cs.CL, or an archive such as cs)")
-        mask &= _rows_mask(lex, lex.rows_in_categories(codes))
+        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
     extra_words: list[str] = []
     for value in pq.categories:
-        codes = resolve_category(value, known)
+        codes = resolve_category(value, lex.category_codes())
         if not codes:
             notices.append(f"unknown category cat:{value}: searched {value!r} as words")
             extra_words.append(value)
             continue
-        mask &= _rows_mask(lex, lex.rows_in_categories(codes))
+        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
     for name in [*([author] if author else []), *pq.authors]:
         if not words(name):
             notices.append(f"author:{name} has no name words: ignored")
             continue
-        mask &= _rows_mask(lex, lex.rows_with_author(name))
+        mask = _and(mask, _rows_mask(lex, lex.rows_with_author(name)))
     for word in pq.excluded:
         stems = analyse(word)
         if not stems:
@@ -138,12 +152,14 @@ def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | 
         hit = _rows_mask(lex, lex.rows_with_term(stems[0]))
         for st in stems[1:]:
             hit &= _rows_mask(lex, lex.rows_with_term(st))
-        mask &= ~hit
+        mask = _and(mask, ~hit)
     for phrase in pq.phrases:
         for st in analyse(phrase):  # every word of a phrase must be there
-            mask &= _rows_mask(lex, lex.rows_with_term(st))
+            mask = _and(mask, _rows_mask(lex, lex.rows_with_term(st)))
     if extra_words:
         pq = ParsedQuery(**{**pq.__dict__, "words": (*pq.words, *extra_words)})
+    if mask is not None and len(lex.dead):
+        mask[lex.dead] = False
     return mask, pq
 
 
@@ -223,12 +239,18 @@ def search_papers(
     mask, pq = _mask(index, pq, since, until, category, author, notices)
     if within is not None:
         ids = within if isinstance(within, np.ndarray) else np.fromiter(within, dtype=np.int64)
-        mask &= _rows_mask(lex, lex.rows_of_ids(ids))
+        mask = _and(mask, _rows_mask(lex, lex.rows_of_ids(ids)))
     terms = _query_terms(pq)
     need = offset + k
-    lex_scores = lex.scores(terms.stems) if terms.stems else np.zeros(lex.n_rows, dtype=np.float32)
-    lex_scores[~mask] = 0.0
-    lex_rows = np.flatnonzero(lex_scores > 0)
+    m = lex.match(terms.stems)
+    n_terms, lex_scores, counts = m.n_terms, m.scores, m.counts
+    if mask is not None:
+        lex_scores[~mask] = 0.0
+        counts[~mask] = 0
+    full_rows = m.full_rows()
+    n_lex = m.total()
+    all_words = len(full_rows) if n_terms else None
+    some_words = n_lex - len(full_rows) if n_terms else None
     sem_ids: list[tuple[int, float]] = []
     qvec = None
     text = pq.positive_text
@@ -240,11 +262,11 @@ def search_papers(
     effective = mode if qvec is not None else "lexical"
     if qvec is not None:
         # without filters, let the vector index search everything: dead rows are dropped below
-        allowed = None if np.array_equal(mask, lex.alive) else lex.paper_ids[mask]
+        allowed = None if mask is None else lex.paper_ids[mask]
         sem_ids = index.semantic.search(qvec, max(SEMANTIC_MATCHES, need), allowed)
     if not terms.stems and qvec is None:
         # filters only (or nothing searchable): every paper passing them, newest first
-        rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(lex.alive if mask is None else mask)
         if pq.phrases and not terms.stems:
             rows = rows[:0]
         order = rows[np.lexsort((-lex.paper_ids[rows], -lex.days[rows].astype(np.int64)))]
@@ -253,25 +275,36 @@ def search_papers(
         return SearchResult(hits, len(rows), _notice(notices), query, effective)
     sem_rows_map = lex.rows_of(pid for pid, _ in sem_ids)
     sem_rows = np.asarray([sem_rows_map[pid] for pid, _ in sem_ids if pid in sem_rows_map], dtype=np.int64)
-    sem_rows = sem_rows[mask[sem_rows]]
+    if mask is not None:
+        sem_rows = sem_rows[mask[sem_rows]]
     if effective == "semantic":
         total = len(sem_rows)
     elif effective == "hybrid":
-        total = len(lex_rows) + int((lex_scores[sem_rows] <= 0).sum())
+        total = n_lex + int((counts[sem_rows] == 0).sum())
     else:
-        total = len(lex_rows)
-    # the pool ranked precisely: the best lexical rows plus every semantic match
-    pool_size = max(LEXICAL_POOL, need)
-    if len(lex_rows) > pool_size and sort == "relevance":
-        top = best_rows(lex_rows, lex_scores, pool_size)
+        total = n_lex
+    all_first = effective != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
+    # the pool ranked precisely: the best lexical rows plus every semantic match; a lexical-only
+    # page needs only its own rows (a phrase check walks further down the ranking)
+    exact = effective == "lexical" and not (pq.phrases or pq.excluded_phrases)
+    pool_size = need if exact else max(LEXICAL_POOL, need)
+    if sort != "relevance":
+        top = m.rows()
+    elif all_first:
+        # the full matches first; the rows of the rarest term hold them all, so no scan of every row
+        top = best_rows(full_rows, lex_scores, pool_size)
+        if len(top) < pool_size and n_lex > len(full_rows):
+            rest = m.rows()
+            rest = rest[counts[rest] < n_terms]
+            top = np.concatenate([top, best_rows(rest, lex_scores, pool_size - len(top))])
     else:
-        top = lex_rows
+        top = best_rows(m.rows(), lex_scores, pool_size)
     if effective == "semantic":
         pool = sem_rows
     elif effective == "hybrid":
         pool = np.unique(np.concatenate([top, sem_rows]))  # both small: cheaper than union1d on all matches
     else:
-        pool = top
+        pool = np.sort(top)
     lex_pool = lex_scores[pool].astype(np.float64)
     if qvec is not None:
         sem_pool = index.semantic.scores_for(lex.paper_ids[pool], qvec)
@@ -289,7 +322,7 @@ def search_papers(
         order = np.lexsort((-fused, -lex.days[pool].astype(np.int64)))
         # date order covers every match, not only the precisely ranked pool
         if total > len(pool):
-            is_match = lex_scores > 0
+            is_match = counts > 0
             if effective != "lexical":
                 is_match[sem_rows] = True
             is_match[pool] = False
@@ -301,6 +334,8 @@ def search_papers(
             ranked = merged[np.argsort(-keys, kind="stable")]
         else:
             ranked = pool[order]
+    elif all_first:
+        ranked = pool[np.lexsort((-fused, counts[pool] != n_terms))]
     else:
         ranked = pool[np.argsort(-fused, kind="stable")]
     if pq.phrases or pq.excluded_phrases:
@@ -318,7 +353,7 @@ def search_papers(
         score = float(fused[i]) if i is not None else (lx or 0.0)
         hits.append(Hit(int(lex.paper_ids[r]), round(score, 6), None if lx is None else round(lx, 4),
                         None if sm is None else round(sm, 4), mt))
-    return SearchResult(hits, total, _notice(notices), query, effective)
+    return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
 
 
 def best_rows(rows: RowArray, scores: npt.NDArray[np.float32], size: int) -> RowArray:
