@@ -10,6 +10,7 @@ BM25 scores every row, the semantic run scores its nearest neighbours, and the t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -242,15 +243,6 @@ def search_papers(
         mask = _and(mask, _rows_mask(lex, lex.rows_of_ids(ids)))
     terms = _query_terms(pq)
     need = offset + k
-    m = lex.match(terms.stems)
-    n_terms, lex_scores, counts = m.n_terms, m.scores, m.counts
-    if mask is not None:
-        lex_scores[~mask] = 0.0
-        counts[~mask] = 0
-    full_rows = m.full_rows()
-    n_lex = m.total()
-    all_words = len(full_rows) if n_terms else None
-    some_words = n_lex - len(full_rows) if n_terms else None
     sem_ids: list[tuple[int, float]] = []
     qvec = None
     text = pq.positive_text
@@ -273,6 +265,18 @@ def search_papers(
         page = order[offset : offset + k]
         hits = [Hit(int(lex.paper_ids[r]), 0.0, None, None, ()) for r in page]
         return SearchResult(hits, len(rows), _notice(notices), query, effective)
+    n_terms = len(set(terms.stems))
+    all_first = effective != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
+    # the pool ranked precisely: the best lexical rows (those with every word first for a keyword
+    # query) plus every semantic match; a lexical-only page needs only its own rows (a phrase
+    # check walks further down the ranking)
+    exact = effective == "lexical" and sort == "relevance" and not (pq.phrases or pq.excluded_phrases)
+    pool_size = need if exact else max(LEXICAL_POOL, need)
+    m = lex.match(terms.stems, mask=mask, top=pool_size if sort == "relevance" else 0, all_first=all_first)
+    lex_scores, counts = m.scores, m.counts
+    n_lex = m.total()
+    all_words = m.total_full() if n_terms else None
+    some_words = n_lex - all_words if all_words is not None else None
     sem_rows_map = lex.rows_of(pid for pid, _ in sem_ids)
     sem_rows = np.asarray([sem_rows_map[pid] for pid, _ in sem_ids if pid in sem_rows_map], dtype=np.int64)
     if mask is not None:
@@ -283,22 +287,15 @@ def search_papers(
         total = n_lex + int((counts[sem_rows] == 0).sum())
     else:
         total = n_lex
-    all_first = effective != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
-    # the pool ranked precisely: the best lexical rows plus every semantic match; a lexical-only
-    # page needs only its own rows (a phrase check walks further down the ranking)
-    exact = effective == "lexical" and not (pq.phrases or pq.excluded_phrases)
-    pool_size = need if exact else max(LEXICAL_POOL, need)
-    if sort != "relevance":
-        top = m.rows()
-    elif all_first:
-        # the full matches first; the rows of the rarest term hold them all, so no scan of every row
-        top = best_rows(full_rows, lex_scores, pool_size)
-        if len(top) < pool_size and n_lex > len(full_rows):
-            rest = m.rows()
-            rest = rest[counts[rest] < n_terms]
-            top = np.concatenate([top, best_rows(rest, lex_scores, pool_size - len(top))])
-    else:
-        top = best_rows(m.rows(), lex_scores, pool_size)
+    if exact and m.top is not None:
+        # a lexical page: ranked by the match already, nothing to fuse
+        page = m.top[offset : offset + k]
+        lxs = lex_scores[page].tolist()
+        ids = lex.paper_ids[page].tolist()
+        hits = [Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt)
+                for n, mt in enumerate(_matched_terms(lex, page, terms))]
+        return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
+    top = m.top if m.top is not None else m.rows()
     if effective == "semantic":
         pool = sem_rows
     elif effective == "hybrid":
@@ -334,6 +331,8 @@ def search_papers(
             ranked = merged[np.argsort(-keys, kind="stable")]
         else:
             ranked = pool[order]
+    elif exact:
+        ranked = top  # already ranked by the match
     elif all_first:
         ranked = pool[np.lexsort((-fused, counts[pool] != n_terms))]
     else:
@@ -341,53 +340,36 @@ def search_papers(
     if pq.phrases or pq.excluded_phrases:
         ranked, total = _check_phrases(index, ranked, pq, need)
     page = ranked[offset : offset + k]
-    # pool is sorted (np.unique) except in semantic mode, whose rows come by score
+    # where each page row sits in the pool (sorted by np.unique, except in semantic mode), at once
     sorter = np.argsort(pool, kind="stable")
+    j = np.minimum(np.searchsorted(pool, page, sorter=sorter), max(len(pool) - 1, 0))
+    at = sorter[j] if len(pool) else np.zeros(len(page), dtype=np.int64)
+    in_pool = (pool[at] == page).tolist() if len(pool) else [False] * len(page)
+    lxs = lex_scores[page].tolist()
+    sms = sem_pool[at].tolist() if len(pool) else [float("nan")] * len(page)
+    fus = fused[at].tolist() if len(pool) else [0.0] * len(page)
+    ids = lex.paper_ids[page].tolist()
     hits = []
-    matched_words = _matched_terms(lex, page, terms)
-    for r, mt in zip(page, matched_words):
-        j = int(np.searchsorted(pool, r, sorter=sorter)) if len(pool) else 0
-        i = int(sorter[j]) if j < len(pool) and pool[sorter[j]] == r else None
-        lx = float(lex_scores[r]) if lex_scores[r] > 0 else None
-        sm = None if i is None or not np.isfinite(sem_pool[i]) else float(sem_pool[i])
-        score = float(fused[i]) if i is not None else (lx or 0.0)
-        hits.append(Hit(int(lex.paper_ids[r]), round(score, 6), None if lx is None else round(lx, 4),
+    for n, mt in enumerate(_matched_terms(lex, page, terms)):
+        lx = lxs[n] if lxs[n] > 0 else None
+        sm = sms[n] if in_pool[n] and math.isfinite(sms[n]) else None
+        score = fus[n] if in_pool[n] else (lx or 0.0)
+        hits.append(Hit(ids[n], round(score, 6), None if lx is None else round(lx, 4),
                         None if sm is None else round(sm, 4), mt))
     return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
 
 
-def best_rows(rows: RowArray, scores: npt.NDArray[np.float32], size: int) -> RowArray:
-    """The `size` rows of `rows` with the highest `scores[row]`, in no particular order.
-
-    Exact, and faster than one argpartition over millions of matches: a threshold read from an
-    evenly strided sample keeps about four times `size` candidates; when at least `size` rows reach
-    it, every row of the true top `size` does too, so only those are partitioned. Otherwise (a
-    skewed sample) it falls back to partitioning them all.
-    """
-    if len(rows) <= size:
-        return rows
-    vals = scores[rows]
-    if len(rows) > 32 * size:
-        sample = np.sort(vals[:: max(1, len(rows) // 16_384)])
-        cut = sample[max(0, len(sample) - 1 - int(len(sample) * 4 * size / len(rows)))]
-        keep = np.flatnonzero(vals >= cut)
-        if len(keep) >= size:
-            rows, vals = rows[keep], vals[keep]
-    return rows[np.argpartition(-vals, size - 1)[:size]]
-
-
 def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tuple[str, ...]]:
-    out: list[list[str]] = [[] for _ in rows]
+    """The query words each row's text holds (every stem of the word), for a page of hits."""
     if not len(rows):
         return []
-    rows = np.asarray(rows, dtype=np.int64)
-    for word, stems in terms.surface.items():
-        present = np.ones(len(rows), dtype=bool)
-        for st in stems:
-            present &= lex.has_term(rows, st)
-        for i in np.flatnonzero(present):
-            out[i].append(word)
-    return [tuple(x) for x in out]
+    stems = list(dict.fromkeys(st for sts in terms.surface.values() for st in sts))
+    if not stems:
+        return [() for _ in rows]
+    pos = {st: i for i, st in enumerate(stems)}
+    need = [(word, [pos[st] for st in sts]) for word, sts in terms.surface.items()]
+    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems).tolist()
+    return [tuple(w for w, cols in need if all(row[c] for c in cols)) for row in has]
 
 
 def _notice(notices: list[str]) -> str | None:
