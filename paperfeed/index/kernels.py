@@ -126,8 +126,10 @@ def _match_top(
                     break
                 big = left
                 right = left + 1
-                if right < take and (heap_k[right] > heap_k[left] or
-                                     (heap_k[right] == heap_k[left] and heap_r[right] > heap_r[left])):
+                if right < take and (
+                    heap_k[right] > heap_k[left]
+                    or (heap_k[right] == heap_k[left] and heap_r[right] > heap_r[left])
+                ):
                     big = right
                 if heap_k[big] < key or (heap_k[big] == key and heap_r[big] < r):
                     break
