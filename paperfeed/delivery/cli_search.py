@@ -15,7 +15,15 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.indexing import stderr_index_progress
 from paperfeed.delivery.usecases.papers import find_paper, paper_data
 from paperfeed.index import SearchIndex, open_search_index
-from paperfeed.ranking.search import FUSIONS, MODES, SORTS, Hit, SearchResult, search_papers, similar_papers
+from paperfeed.ranking.search import (
+    FUSIONS,
+    MODES,
+    SORTS,
+    Hit,
+    SearchResult,
+    search_papers,
+    similar_papers,
+)
 
 
 def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
