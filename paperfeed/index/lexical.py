@@ -163,9 +163,10 @@ class LexicalIndex:
                 if base:
                     rows = rows + base
                 parts.append(rows)
-                # np.add.at is ~3x faster than out[rows] += vals on numpy 2 (rows are unique)
-                np.add.at(out, rows, vals if w == 1.0 else vals * np.float32(w))
-                np.add.at(count, rows, _ONE)  # a uint16 one: a Python int takes a 30x slower path
+                # rows are unique within a column, so a fancy += is exact (and, on these ascending
+                # rows, faster than np.add.at)
+                out[rows] += vals if w == 1.0 else vals * np.float32(w)
+                count[rows] += _ONE
             if rarest is None or sum(map(len, parts)) < sum(map(len, rarest)):
                 rarest = parts
         if len(self.dead):
