@@ -45,25 +45,25 @@ def _match_top(
     """
     scores = np.zeros(n_rows, dtype=np.float32)
     counts = np.zeros(n_rows, dtype=np.uint16)
-    nt = 0
+    # branch-free inner loops (a masked row adds 0): a data-dependent branch per posting cost
+    # more than the arithmetic
     for i in range(spans.shape[0]):
         w = weights[i]
         if spans[i, 0] == 0:
             for j in range(spans[i, 1], spans[i, 2]):
-                r = np.int64(indices_a[j])
-                if mask[r]:
-                    if counts[r] == 0:
-                        nt += 1
-                    counts[r] += 1
-                    scores[r] += data_a[j] * w
+                r = indices_a[j]
+                keep = mask[r]
+                counts[r] += keep
+                scores[r] += data_a[j] * w * keep
         else:
             for j in range(spans[i, 1], spans[i, 2]):
                 r = np.int64(indices_b[j]) + n_main
-                if mask[r]:
-                    if counts[r] == 0:
-                        nt += 1
-                    counts[r] += 1
-                    scores[r] += data_b[j] * w
+                keep = mask[r]
+                counts[r] += keep
+                scores[r] += data_b[j] * w * keep
+    nt = 0
+    for r in range(n_rows):
+        nt += counts[r] > 0
     # rows holding every term are among the rows of the rarest term: count (and, for all_first,
     # rank) them from its column alone; the other matches are ranked only when they are needed
     length = np.zeros(n_terms, dtype=np.int64)
