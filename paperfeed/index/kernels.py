@@ -84,7 +84,7 @@ def _match_top(
                 if all_first:
                     cand[nc] = r
                     nc += 1
-    if not all_first or n_full < take:
+    if take and (not all_first or n_full < take):
         # ranking needs the other matches too: find them by one scan of the counts
         cand = np.empty(nt, dtype=np.int64)
         nc = 0

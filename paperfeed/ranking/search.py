@@ -40,7 +40,7 @@ SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
 MAX_K = 1000
 # Queries of up to this many distinct terms (keyword queries) rank the papers holding all of them
 # first; longer ones (a question, a claim, a pasted abstract) are ranked by BM25 alone, where
-# requiring every word would bury the best matches (BENCHMARKS.md: SciFact with and without).
+# requiring every word would bury the best matches (SciFact: BENCHMARKS.md section 12).
 ALL_FIRST_MAX_TERMS = 4
 
 RowArray = npt.NDArray[np.int64]
