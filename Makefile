@@ -75,6 +75,7 @@ bench-ingest: install
 bench-search: install
 	$(PY) benchmarks/beir.py $(SHARED)/scifact --split train
 	$(PY) benchmarks/search_listing.py
+	$(PY) -m pip install -q -e '.[bench-refs]'
 	$(PY) benchmarks/search_speed.py
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/vectors.py

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,12 +40,66 @@ from paperfeed.ranking.search import search_papers
 from paperfeed.store import open_store
 
 
+def _tantivy_text(q: str) -> str:
+    # tantivy's query parser reads "word:" as a field and "(" as grouping: give it the words only
+    return " ".join(re.findall(r"\w+", q))
+
+
+def reference_qps(records: list[dict[str, object]], qs: list[str]) -> dict[str, float]:
+    """q/s of bm25s (numba and numpy backends) and tantivy on the same texts and queries, with tokenisation."""
+    import bm25s
+    import Stemmer
+    import tantivy
+
+    out: dict[str, float] = {}
+    stemmer = Stemmer.Stemmer("english")
+    texts = [f"{r['title']} {r['abstract']} {' '.join(r.get('authors') or [])}" for r in records]  # type: ignore[arg-type]
+
+    def tok(q: str) -> object:
+        return bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
+
+    for backend in ("numba", "numpy"):
+        with Timer() as t:
+            retriever = bm25s.BM25(backend=backend)
+            retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+                            show_progress=False)
+        out[f"bm25s-{backend} build"] = t.seconds
+        for q in qs[:5]:  # numba compiles on the first calls
+            retriever.retrieve(tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1)
+        with Timer() as t:
+            for q in qs:
+                retriever.retrieve(tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1)
+        out[f"bm25s-{backend}"] = len(qs) / t.seconds
+        del retriever
+    with Timer() as t:
+        sb = tantivy.SchemaBuilder()
+        sb.add_text_field("body", stored=False, tokenizer_name="en_stem")
+        sb.add_integer_field("row", stored=True, fast=True)
+        ix = tantivy.Index(sb.build())
+        writer = ix.writer(heap_size=200_000_000, num_threads=1)
+        for i, text in enumerate(texts):
+            writer.add_document(tantivy.Document(body=text, row=i))
+        writer.commit()
+        writer.wait_merging_threads()
+        ix.reload()
+    out["tantivy build"] = t.seconds
+    searcher = ix.searcher()
+    with Timer() as t:
+        for q in qs:
+            query, _errors = ix.parse_query_lenient(_tantivy_text(q), ["body"])
+            hits = searcher.search(query, 10).hits
+            [searcher.doc(addr)["row"] for _, addr in hits]  # the ids, as a caller needs them
+    out["tantivy"] = len(qs) / t.seconds
+    return out
+
+
 def main() -> None:
     """Entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--real-vectors", type=int, default=1000)
     ap.add_argument("--work", type=Path, default=ROOT / "bench-output" / "speed-74k")
+    ap.add_argument("--lexical-only", action="store_true", help="skip vectors and hybrid latency (a quick run)")
     args = ap.parse_args()
     records = arxiv_records()
     settings = load_settings({"data_dir": str(args.work)}, environ={})
@@ -73,8 +128,10 @@ def main() -> None:
         index.refresh()
     found = search_papers(index, f"{tag}42", mode="lexical").total
     print(f"refresh after ingesting 100 new papers: {t.seconds * 1000:.0f} ms (new paper found: {found == 1})")
-    emb = index.embedder()
-    if emb is None:
+    emb = None if args.lexical_only else index.embedder()
+    if args.lexical_only:
+        print("--lexical-only: hybrid skipped")
+    elif emb is None:
         print("semantic extra missing: hybrid skipped")
     elif index.semantic.count() < index.lexical.n_alive:
         ids = index.lexical.paper_ids.copy()
@@ -117,31 +174,17 @@ def main() -> None:
             search_papers(index, q, k=10)
             lat.append(time.perf_counter() - s)
     rss_paperfeed = peak_rss_mb()
-
-    import bm25s
-    import Stemmer
-
-    stemmer = Stemmer.Stemmer("english")
-    texts = [f"{r['title']} {r['abstract']} {' '.join(r.get('authors') or [])}" for r in records]  # type: ignore[arg-type]
-    with Timer() as t:
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
-                        show_progress=False)
-    raw_build = t.seconds
-    del texts
-    with Timer() as t:
-        for q in qs:
-            retriever.retrieve(bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False),
-                               k=10, show_progress=False)
-    raw_qps = len(qs) / t.seconds
-    print(f"lexical paperfeed q/s={pf_qps:.0f} raw bm25s q/s={raw_qps:.0f} ratio={pf_qps / raw_qps:.2f} "
-          f"({len(qs)} queries, k=10, one at a time)")
-    print(f"raw bm25s build (tokenize+index): {raw_build:.1f}s")
+    refs = reference_qps(records, qs)
+    print(f"lexical paperfeed q/s={pf_qps:.0f} bm25s-numba q/s={refs['bm25s-numba']:.0f} "
+          f"ratio={pf_qps / refs['bm25s-numba']:.2f} ({len(qs)} queries, k=10, one at a time, same run)")
+    for name in ("bm25s-numpy", "tantivy"):
+        print(f"lexical paperfeed q/s={pf_qps:.0f} {name} q/s={refs[name]:.0f} ratio={pf_qps / refs[name]:.2f}")
+    print("reference builds: " + ", ".join(f"{k} {v:.1f}s" for k, v in refs.items() if k.endswith("build")))
     if lat:
         p50, p95 = percentiles(lat)
         e50, e95 = percentiles(emb_lat)
         print(f"hybrid latency p50={p50:.1f}ms p95={p95:.1f}ms (query embedding alone p50={e50:.1f}ms p95={e95:.1f}ms)")
-    print(f"peak RSS: {rss_paperfeed:.0f} MiB after paperfeed build+search, {peak_rss_mb():.0f} MiB after raw bm25s")
+    print(f"peak RSS: {rss_paperfeed:.0f} MiB after paperfeed build+search, {peak_rss_mb():.0f} MiB after the references")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,11 @@ def test_index_build_status_and_search_json(data_dir: Path) -> None:
     hit = data["hits"][0]
     assert {"id", "arxiv_id", "title", "score", "lexical", "semantic", "matched_terms"} <= set(hit)
     assert hit["arxiv_id"] in {"1512.03385", "2010.11929"} and "image" in hit["matched_terms"]
+    # both hold "image" and "recognition"; DDPM only "image", and comes after them
+    assert (data["all_words"], data["some_words"]) == (2, 1)
+    assert [h["matched_terms"] for h in data["hits"]] == [["image", "recognition"]] * 2 + [["image"]]
+    code, out, _ = _run("search", "image recognition", "--mode", "lexical", data_dir=data_dir)
+    assert code == 0 and "2 with all words, 1 more with some (lexical)" in out
 
 
 def test_search_text_filters_and_exit_codes(data_dir: Path) -> None:

@@ -165,7 +165,7 @@ def test_categories_map_ships_in_package() -> None:
 
 def test_best_rows_is_the_exact_top_set_on_skewed_and_tied_scores() -> None:
     """best_rows picks the same set as a full argpartition: heavy ties, skew, few high scores."""
-    from paperfeed.ranking.search import best_rows
+    from paperfeed.index.lexical import best_rows
 
     rng = np.random.default_rng(42)
     n = 200_000
@@ -185,3 +185,35 @@ def test_best_rows_is_the_exact_top_set_on_skewed_and_tied_scores() -> None:
             assert np.array_equal(np.sort(scores[got]), np.sort(scores[want]))
     small = np.arange(5, dtype=np.int64)
     assert np.array_equal(best_rows(small, np.ones(5, np.float32), 10), small)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_papers_with_every_word_come_first_and_are_counted_apart(
+    settings: Settings, store: Store, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyword query ranks papers holding all its words first, says how many, and what matched."""
+    from paperfeed.index import kernels
+
+    monkeypatch.setattr(kernels, "enabled", compiled)
+    store.upsert_papers([
+        # many "graph"s, no "pooling": the highest BM25 score, but not every word
+        Paper(title="Graph graph graph", abstract="Graph networks on graph data, graph after graph.",
+              arxiv_id="2401.00001", source="test"),
+        Paper(title="Pooling for sets", abstract="A graph appears once next to pooling.",
+              arxiv_id="2401.00002", source="test"),
+        Paper(title="Nothing in common", abstract="Weather forecasts.", arxiv_id="2401.00003", source="test"),
+    ])
+    idx = open_search_index(settings, store)
+    idx.build(embed=False)
+    res = search_papers(idx, "Graph Pooling", mode="lexical")
+    assert _arxiv(idx, res.hits) == ["2401.00002", "2401.00001"]
+    assert (res.total, res.all_words, res.some_words) == (2, 1, 1)
+    assert [h.matched_terms for h in res.hits] == [("graph", "pooling"), ("graph",)]
+    # the page only (k=1) still counts every match
+    one = search_papers(idx, "graph pooling", mode="lexical", k=1)
+    assert _arxiv(idx, one.hits) == ["2401.00002"] and (one.all_words, one.some_words) == (1, 1)
+    # a long query (more than ALL_FIRST_MAX_TERMS terms) is ranked by BM25 alone
+    long = search_papers(idx, "graph pooling networks data trees", mode="lexical")
+    assert _arxiv(idx, long.hits)[0] == "2401.00001" and long.all_words == 0
+    # no words: no word counts
+    assert search_papers(idx, "", author="nobody").all_words is None

@@ -35,6 +35,8 @@ def test_search_api_paging_and_sorting(client: TestClient) -> None:
     assert data["total"] >= 2 and len(data["papers"]) == 1 and data["papers"][0]["score"] > 0
     page2 = client.get("/api/v1/search", params={"q": "transformers", "mode": "lexical", "limit": 1, "page": 2}).json()
     assert page2["papers"][0]["id"] != data["papers"][0]["id"]
+    assert data["all_words"] == data["total"] and data["some_words"] == 0
+    assert data["papers"][0]["matched_terms"] == ["transformers"]
     by_date = client.get("/api/v1/search", params={"q": "transformers", "sort": "date"}).json()["papers"]
     days = [p["day"] for p in by_date]
     assert days == sorted(days, reverse=True)

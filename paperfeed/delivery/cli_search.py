@@ -15,7 +15,15 @@ from paperfeed.delivery.context import AppContext
 from paperfeed.delivery.indexing import stderr_index_progress
 from paperfeed.delivery.usecases.papers import find_paper, paper_data
 from paperfeed.index import SearchIndex, open_search_index
-from paperfeed.ranking.search import FUSIONS, MODES, SORTS, Hit, search_papers, similar_papers
+from paperfeed.ranking.search import (
+    FUSIONS,
+    MODES,
+    SORTS,
+    Hit,
+    SearchResult,
+    search_papers,
+    similar_papers,
+)
 
 
 def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
@@ -23,6 +31,15 @@ def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
     base: dict[str, object] = paper_data(paper, full=False) if paper else {"id": hit.paper_id}
     return {**base, "id": hit.paper_id, "score": hit.score, "lexical": hit.lexical, "semantic": hit.semantic,
             "matched_terms": list(hit.matched_terms)}
+
+
+def _count_line(result: SearchResult) -> str:
+    """'12 with all words, 340 more with some' (a keyword query), else '352 matching'."""
+    if result.all_words is None or result.some_words is None:
+        return f"{result.total} matching"
+    line = f"{result.all_words} with all words, {result.some_words} more with some"
+    rest = result.total - result.all_words - result.some_words
+    return line + (f", {rest} by meaning" if rest > 0 else "")
 
 
 def _print_hits(hits: list[Hit], papers: dict[int, Paper], offset: int = 0) -> None:
@@ -78,12 +95,14 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
             "query": result.query,
             "mode": result.mode,
             "total": result.total,
+            "all_words": result.all_words,
+            "some_words": result.some_words,
             "notice": result.notice,
             "hits": [_hit_dict(h, papers.get(h.paper_id)) for h in result.hits],
         })
     else:
         if result.hits:
-            click.echo(f"{result.total} matching ({result.mode}); showing {offset + 1}-{offset + len(result.hits)}")
+            click.echo(f"{_count_line(result)} ({result.mode}); showing {offset + 1}-{offset + len(result.hits)}")
         _print_hits(result.hits, papers, offset)
     if not result.hits:
         if not as_json:

@@ -139,13 +139,24 @@ def _save_inverted(inv: _Inverted, directory: Path, name: str) -> None:
     np.save(directory / f"{name}_rows.npy", inv.rows)
 
 
+def _plain(arr: Any) -> Any:
+    """A plain ndarray view of a (memory-mapped) array: np.memmap's slicing costs ~2 us a call
+    in Python (__getitem__, __array_finalize__), several times a query per term. The view keeps
+    the map alive through its base."""
+    return arr.view(np.ndarray) if isinstance(arr, np.memmap) else arr
+
+
+def _load(path: Path, mode: Literal["r"] | None) -> Any:
+    return _plain(np.load(path, mmap_mode=mode))
+
+
 def _load_inverted(directory: Path, name: str, mmap: bool) -> _Inverted:
     keys = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
     mode: Literal["r"] | None = "r" if mmap else None
     return _Inverted(
         {k: i for i, k in enumerate(keys)},
-        np.load(directory / f"{name}_indptr.npy", mmap_mode=mode),
-        np.load(directory / f"{name}_rows.npy", mmap_mode=mode),
+        _load(directory / f"{name}_indptr.npy", mode),
+        _load(directory / f"{name}_rows.npy", mode),
     )
 
 
@@ -324,13 +335,13 @@ def load_segment(directory: Path, mmap: bool = True) -> Segment:
         path=directory,
         meta=meta,
         vocab=model.vocab_dict,
-        data=scores["data"],
-        indices=scores["indices"],
-        indptr=scores["indptr"],
+        data=_plain(scores["data"]),
+        indices=_plain(scores["indices"]),
+        indptr=_plain(scores["indptr"]),
         paper_ids=np.load(directory / "paper_ids.npy"),
-        days=np.load(directory / "days.npy", mmap_mode=mode),
-        title_hashes=np.load(directory / "title_hashes.npy", mmap_mode=mode),
-        text_hashes=np.load(directory / "text_hashes.npy", mmap_mode=mode),
+        days=_load(directory / "days.npy", mode),
+        title_hashes=_load(directory / "title_hashes.npy", mode),
+        text_hashes=_load(directory / "text_hashes.npy", mode),
         categories=_load_inverted(directory, "categories", mmap),
         authors=_load_inverted(directory, "authors", mmap),
         masked_main_rows=np.load(directory / "masked_main_rows.npy"),

@@ -10,6 +10,7 @@ BM25 scores every row, the semantic run scores its nearest neighbours, and the t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +38,10 @@ SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as mat
 PHRASE_CHECK_MAX = 2000  # candidates whose text is checked for an exact phrase
 SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
 MAX_K = 1000
+# Queries of up to this many distinct terms (keyword queries) rank the papers holding all of them
+# first; longer ones (a question, a claim, a pasted abstract) are ranked by BM25 alone, where
+# requiring every word would bury the best matches (SciFact: BENCHMARKS.md section 12).
+ALL_FIRST_MAX_TERMS = 4
 
 RowArray = npt.NDArray[np.int64]
 
@@ -80,6 +85,10 @@ class SearchResult:
     notice: str | None
     query: str
     mode: str = "hybrid"
+    # papers holding every query word, and those holding only some (None: no words to match);
+    # with a phrase, counted before the phrase check
+    all_words: int | None = None
+    some_words: int | None = None
 
 
 def _choice(name: str, value: str, valid: Sequence[str]) -> None:
@@ -106,31 +115,37 @@ def _query_terms(pq: ParsedQuery) -> _Terms:
     return _Terms(stems, surface)
 
 
+Mask = npt.NDArray[np.bool_] | None  # None: every alive row passes
+
+
+def _and(mask: Mask, other: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    return other if mask is None else mask & other
+
+
 def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | None,
-          category: str | None, author: str | None, notices: list[str]) -> tuple[npt.NDArray[np.bool_], ParsedQuery]:
+          category: str | None, author: str | None, notices: list[str]) -> tuple[Mask, ParsedQuery]:
     lex = index.lexical
     s = max([d for d in (since, pq.since) if d], default=None)
     u = min([d for d in (until, pq.until) if d], default=None)
-    mask = lex.day_mask(s, u)
-    known = lex.category_codes()
+    mask: Mask = lex.day_mask(s, u) if s or u else None
     if category:
-        codes = resolve_category(category, known)
+        codes = resolve_category(category, lex.category_codes())
         if not codes:
             raise BadRequest(f"unknown category {category!r} (use an arXiv code such as cs.CL, or an archive such as cs)")
-        mask &= _rows_mask(lex, lex.rows_in_categories(codes))
+        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
     extra_words: list[str] = []
     for value in pq.categories:
-        codes = resolve_category(value, known)
+        codes = resolve_category(value, lex.category_codes())
         if not codes:
             notices.append(f"unknown category cat:{value}: searched {value!r} as words")
             extra_words.append(value)
             continue
-        mask &= _rows_mask(lex, lex.rows_in_categories(codes))
+        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
     for name in [*([author] if author else []), *pq.authors]:
         if not words(name):
             notices.append(f"author:{name} has no name words: ignored")
             continue
-        mask &= _rows_mask(lex, lex.rows_with_author(name))
+        mask = _and(mask, _rows_mask(lex, lex.rows_with_author(name)))
     for word in pq.excluded:
         stems = analyse(word)
         if not stems:
@@ -138,12 +153,14 @@ def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | 
         hit = _rows_mask(lex, lex.rows_with_term(stems[0]))
         for st in stems[1:]:
             hit &= _rows_mask(lex, lex.rows_with_term(st))
-        mask &= ~hit
+        mask = _and(mask, ~hit)
     for phrase in pq.phrases:
         for st in analyse(phrase):  # every word of a phrase must be there
-            mask &= _rows_mask(lex, lex.rows_with_term(st))
+            mask = _and(mask, _rows_mask(lex, lex.rows_with_term(st)))
     if extra_words:
         pq = ParsedQuery(**{**pq.__dict__, "words": (*pq.words, *extra_words)})
+    if mask is not None and len(lex.dead):
+        mask[lex.dead] = False
     return mask, pq
 
 
@@ -223,12 +240,9 @@ def search_papers(
     mask, pq = _mask(index, pq, since, until, category, author, notices)
     if within is not None:
         ids = within if isinstance(within, np.ndarray) else np.fromiter(within, dtype=np.int64)
-        mask &= _rows_mask(lex, lex.rows_of_ids(ids))
+        mask = _and(mask, _rows_mask(lex, lex.rows_of_ids(ids)))
     terms = _query_terms(pq)
     need = offset + k
-    lex_scores = lex.scores(terms.stems) if terms.stems else np.zeros(lex.n_rows, dtype=np.float32)
-    lex_scores[~mask] = 0.0
-    lex_rows = np.flatnonzero(lex_scores > 0)
     sem_ids: list[tuple[int, float]] = []
     qvec = None
     text = pq.positive_text
@@ -240,38 +254,54 @@ def search_papers(
     effective = mode if qvec is not None else "lexical"
     if qvec is not None:
         # without filters, let the vector index search everything: dead rows are dropped below
-        allowed = None if np.array_equal(mask, lex.alive) else lex.paper_ids[mask]
+        allowed = None if mask is None else lex.paper_ids[mask]
         sem_ids = index.semantic.search(qvec, max(SEMANTIC_MATCHES, need), allowed)
     if not terms.stems and qvec is None:
         # filters only (or nothing searchable): every paper passing them, newest first
-        rows = np.flatnonzero(mask)
+        rows = np.flatnonzero(lex.alive if mask is None else mask)
         if pq.phrases and not terms.stems:
             rows = rows[:0]
         order = rows[np.lexsort((-lex.paper_ids[rows], -lex.days[rows].astype(np.int64)))]
         page = order[offset : offset + k]
         hits = [Hit(int(lex.paper_ids[r]), 0.0, None, None, ()) for r in page]
         return SearchResult(hits, len(rows), _notice(notices), query, effective)
+    n_terms = len(set(terms.stems))
+    all_first = effective != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
+    # the pool ranked precisely: the best lexical rows (those with every word first for a keyword
+    # query) plus every semantic match; a lexical-only page needs only its own rows (a phrase
+    # check walks further down the ranking)
+    exact = effective == "lexical" and sort == "relevance" and not (pq.phrases or pq.excluded_phrases)
+    pool_size = need if exact else max(LEXICAL_POOL, need)
+    m = lex.match(terms.stems, mask=mask, top=pool_size if sort == "relevance" else 0, all_first=all_first)
+    lex_scores, counts = m.scores, m.counts
+    n_lex = m.total()
+    all_words = m.total_full() if n_terms else None
+    some_words = n_lex - all_words if all_words is not None else None
     sem_rows_map = lex.rows_of(pid for pid, _ in sem_ids)
     sem_rows = np.asarray([sem_rows_map[pid] for pid, _ in sem_ids if pid in sem_rows_map], dtype=np.int64)
-    sem_rows = sem_rows[mask[sem_rows]]
+    if mask is not None:
+        sem_rows = sem_rows[mask[sem_rows]]
     if effective == "semantic":
         total = len(sem_rows)
     elif effective == "hybrid":
-        total = len(lex_rows) + int((lex_scores[sem_rows] <= 0).sum())
+        total = n_lex + int((counts[sem_rows] == 0).sum())
     else:
-        total = len(lex_rows)
-    # the pool ranked precisely: the best lexical rows plus every semantic match
-    pool_size = max(LEXICAL_POOL, need)
-    if len(lex_rows) > pool_size and sort == "relevance":
-        top = best_rows(lex_rows, lex_scores, pool_size)
-    else:
-        top = lex_rows
+        total = n_lex
+    if exact and m.top is not None:
+        # a lexical page: ranked by the match already, nothing to fuse
+        page = m.top[offset : offset + k]
+        lxs = lex_scores[page].tolist()
+        ids = lex.paper_ids[page].tolist()
+        hits = [Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt)
+                for n, mt in enumerate(_matched_terms(lex, page, terms))]
+        return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
+    top = m.top if m.top is not None else m.rows()
     if effective == "semantic":
         pool = sem_rows
     elif effective == "hybrid":
         pool = np.unique(np.concatenate([top, sem_rows]))  # both small: cheaper than union1d on all matches
     else:
-        pool = top
+        pool = np.sort(top)
     lex_pool = lex_scores[pool].astype(np.float64)
     if qvec is not None:
         sem_pool = index.semantic.scores_for(lex.paper_ids[pool], qvec)
@@ -289,7 +319,7 @@ def search_papers(
         order = np.lexsort((-fused, -lex.days[pool].astype(np.int64)))
         # date order covers every match, not only the precisely ranked pool
         if total > len(pool):
-            is_match = lex_scores > 0
+            is_match = counts > 0
             if effective != "lexical":
                 is_match[sem_rows] = True
             is_match[pool] = False
@@ -301,58 +331,45 @@ def search_papers(
             ranked = merged[np.argsort(-keys, kind="stable")]
         else:
             ranked = pool[order]
+    elif exact:
+        ranked = top  # already ranked by the match
+    elif all_first:
+        ranked = pool[np.lexsort((-fused, counts[pool] != n_terms))]
     else:
         ranked = pool[np.argsort(-fused, kind="stable")]
     if pq.phrases or pq.excluded_phrases:
         ranked, total = _check_phrases(index, ranked, pq, need)
     page = ranked[offset : offset + k]
-    # pool is sorted (np.unique) except in semantic mode, whose rows come by score
+    # where each page row sits in the pool (sorted by np.unique, except in semantic mode), at once
     sorter = np.argsort(pool, kind="stable")
+    j = np.minimum(np.searchsorted(pool, page, sorter=sorter), max(len(pool) - 1, 0))
+    at = sorter[j] if len(pool) else np.zeros(len(page), dtype=np.int64)
+    in_pool = (pool[at] == page).tolist() if len(pool) else [False] * len(page)
+    lxs = lex_scores[page].tolist()
+    sms = sem_pool[at].tolist() if len(pool) else [float("nan")] * len(page)
+    fus = fused[at].tolist() if len(pool) else [0.0] * len(page)
+    ids = lex.paper_ids[page].tolist()
     hits = []
-    matched_words = _matched_terms(lex, page, terms)
-    for r, mt in zip(page, matched_words):
-        j = int(np.searchsorted(pool, r, sorter=sorter)) if len(pool) else 0
-        i = int(sorter[j]) if j < len(pool) and pool[sorter[j]] == r else None
-        lx = float(lex_scores[r]) if lex_scores[r] > 0 else None
-        sm = None if i is None or not np.isfinite(sem_pool[i]) else float(sem_pool[i])
-        score = float(fused[i]) if i is not None else (lx or 0.0)
-        hits.append(Hit(int(lex.paper_ids[r]), round(score, 6), None if lx is None else round(lx, 4),
+    for n, mt in enumerate(_matched_terms(lex, page, terms)):
+        lx = lxs[n] if lxs[n] > 0 else None
+        sm = sms[n] if in_pool[n] and math.isfinite(sms[n]) else None
+        score = fus[n] if in_pool[n] else (lx or 0.0)
+        hits.append(Hit(ids[n], round(score, 6), None if lx is None else round(lx, 4),
                         None if sm is None else round(sm, 4), mt))
-    return SearchResult(hits, total, _notice(notices), query, effective)
-
-
-def best_rows(rows: RowArray, scores: npt.NDArray[np.float32], size: int) -> RowArray:
-    """The `size` rows of `rows` with the highest `scores[row]`, in no particular order.
-
-    Exact, and faster than one argpartition over millions of matches: a threshold read from an
-    evenly strided sample keeps about four times `size` candidates; when at least `size` rows reach
-    it, every row of the true top `size` does too, so only those are partitioned. Otherwise (a
-    skewed sample) it falls back to partitioning them all.
-    """
-    if len(rows) <= size:
-        return rows
-    vals = scores[rows]
-    if len(rows) > 32 * size:
-        sample = np.sort(vals[:: max(1, len(rows) // 16_384)])
-        cut = sample[max(0, len(sample) - 1 - int(len(sample) * 4 * size / len(rows)))]
-        keep = np.flatnonzero(vals >= cut)
-        if len(keep) >= size:
-            rows, vals = rows[keep], vals[keep]
-    return rows[np.argpartition(-vals, size - 1)[:size]]
+    return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
 
 
 def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tuple[str, ...]]:
-    out: list[list[str]] = [[] for _ in rows]
+    """The query words each row's text holds (every stem of the word), for a page of hits."""
     if not len(rows):
         return []
-    rows = np.asarray(rows, dtype=np.int64)
-    for word, stems in terms.surface.items():
-        present = np.ones(len(rows), dtype=bool)
-        for st in stems:
-            present &= lex.has_term(rows, st)
-        for i in np.flatnonzero(present):
-            out[i].append(word)
-    return [tuple(x) for x in out]
+    stems = list(dict.fromkeys(st for sts in terms.surface.values() for st in sts))
+    if not stems:
+        return [() for _ in rows]
+    pos = {st: i for i, st in enumerate(stems)}
+    need = [(word, [pos[st] for st in sts]) for word, sts in terms.surface.items()]
+    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems).tolist()
+    return [tuple(w for w, cols in need if all(row[c] for c in cols)) for row in has]
 
 
 def _notice(notices: list[str]) -> str | None:

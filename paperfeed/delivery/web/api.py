@@ -73,6 +73,7 @@ class PaperOut(BaseModel):
     withdrawn: bool = False
     score: float | None = None
     comments: int | None = Field(default=None, description="Visible comments in the paper's discussion.")
+    matched_terms: list[str] | None = Field(default=None, description="Search: the query words it holds.")
 
 
 class ListOut(BaseModel):
@@ -96,6 +97,8 @@ class SearchOut(BaseModel):
 
     query: str
     total: int
+    all_words: int | None = None  # papers holding every query word
+    some_words: int | None = None  # papers holding only some of them
     notice: str | None
     page: int
     limit: int
@@ -256,8 +259,15 @@ def search(
     _no_nul(q, category, author)
     result = sv.search(get_state(request), q, page=page, page_size=limit, sort=sort, since=since, until=until,
                        category=category or None, author=author or None, mode=mode)
-    return _json({"query": q, "total": result.total, "notice": result.notice, "page": result.page,
-                  "limit": result.page_size, "papers": [sv.card_json(c) for c in result.cards]})
+    papers = []
+    for c in result.cards:
+        out = sv.card_json(c)
+        hit = result.hits.get(c.paper.id or 0)
+        out["matched_terms"] = list(hit.matched_terms) if hit is not None else []
+        papers.append(out)
+    return _json({"query": q, "total": result.total, "all_words": result.all_words,
+                  "some_words": result.some_words, "notice": result.notice, "page": result.page,
+                  "limit": result.page_size, "papers": papers})
 
 
 @router.get("/trending", response_model=TrendingOut, responses=ERRORS)

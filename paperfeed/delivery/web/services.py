@@ -181,6 +181,9 @@ class SearchPage:
     page: int
     page_size: int
     hits: dict[int, Any] = field(default_factory=dict)
+    # papers holding every query word / only some of them (None: no words to count)
+    all_words: int | None = None
+    some_words: int | None = None
 
     @property
     def pages(self) -> int:
@@ -218,7 +221,8 @@ def search(
     hits = {h.paper_id: h for h in result.hits}
     for c in cards:
         c.score = getattr(hits.get(c.paper.id or 0), "score", None)
-    return SearchPage(query, cards, int(result.total), result.notice, page, size, hits)
+    return SearchPage(query, cards, int(result.total), result.notice, page, size, hits,
+                      result.all_words, result.some_words)
 
 
 def similar(state: WebState, paper_id: int, k: int = 10, user_id: int | None = None) -> list[Card]:
