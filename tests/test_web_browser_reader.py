@@ -180,6 +180,8 @@ def test_search_marks_matched_words(site: tuple[str, Path]) -> None:
         try:
             page = browser.new_page()
             page.goto(base + "/search?mode=lexical&q=diffusion+video+generation")
+            line = page.locator("#result-count").inner_text()
+            assert re.match(r"\d+ papers? with all the words .*, shown first · \d+ more with some of them", line), line
             assert page.locator(".card-title mark").count() > 0
             assert page.locator(".card .why").first.inner_text().startswith("matched:")
             assert page.locator("input[type=search]").count() == 1  # the search page's own box only
