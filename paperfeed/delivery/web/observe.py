@@ -23,12 +23,15 @@ HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+_CONVERTOR = re.compile(r":[a-z]+\}")
+
+
 def route_template(scope: Scope) -> str:
     """The matched route's template (/paper/{arxiv_id}), never the raw path (bounded label values)."""
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str) and path:
-        return path
+        return _CONVERTOR.sub("}", path)  # "{paper_id:int}" is labelled as the OpenAPI path "{paper_id}"
     return "<unmatched>"
 
 
