@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import time
 import typing
 
 from starlette.testclient import TestClient
 
-from paperfeed.core.settings import Settings
 from paperfeed.delivery.credentials import hash_password
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
+from tests.test_web_browser import _serving
 from tests.web_fixtures import PASSWORD, csrf_from
 
 BEARER = "pf_round3-secret-token-value-1234"
@@ -44,33 +41,8 @@ def verified_token(store: Store, name: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-@contextlib.contextmanager
-def serving(settings: Settings, store: Store) -> typing.Iterator[str]:
-    """A real uvicorn server in a thread (its thread pool is what a stalled request would hold)."""
-    import uvicorn
-
-    from paperfeed.core.settings import with_overrides
-    from paperfeed.delivery.context import AppContext
-    from paperfeed.delivery.indexing import refresh_index_after_ingest
-    from paperfeed.delivery.web.app import create_app
-    from tests._digest_fixtures import free_port
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    refresh_index_after_ingest(settings, store, embed_new=False)
-    app = create_app(AppContext(with_overrides(settings, base_url=base), store))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield base
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+# A real uvicorn server in a thread (its thread pool is what a stalled request would hold).
+serving = _serving
 
 
 class SlowSink:

@@ -218,13 +218,20 @@ def paper_upvotes_chart(vote_times: Sequence[datetime],
     pad = max(0.5, (hi - lo) * 0.03)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylabel("upvotes", fontsize=9)
+    _date_axis(ax)
+    return _finish(fig, "Upvotes over time", upvotes_summary(vote_times, external, listed))
+
+
+def _date_axis(ax: Axes) -> None:
+    """A y axis from 0, concise date ticks, the legend, the house style."""
+    import matplotlib.dates as mdates
+
     ax.set_ylim(bottom=0)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     ax.legend(fontsize=8, frameon=False)
     _style(ax)
-    return _finish(fig, "Upvotes over time", upvotes_summary(vote_times, external, listed))
 
 
 def papers_per_day_chart(code: str, counts: Sequence[tuple[date, int]], days: int = 90) -> str:
@@ -297,10 +304,5 @@ def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], 
     if float(x.max() - x.min()) < 0.5:
         ax.set_xlim(float(x.min()) - 1.0, float(x.max()) + 1.0)
     ax.set_ylabel("% of the week", fontsize=9)
-    ax.set_ylim(bottom=0)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    ax.legend(fontsize=8, frameon=False)
-    _style(ax)
+    _date_axis(ax)
     return _finish(fig, title, summary)
