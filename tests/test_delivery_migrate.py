@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 from sqlalchemy import text
@@ -97,7 +98,7 @@ def test_production_refuses_to_migrate_on_the_fly(store_url: str, tmp_path: Path
     from paperfeed.delivery.context import open_context
 
     _old_database(store_url, n=3)
-    prod = {"env": "production", "data_dir": str(tmp_path / "data"), "database_url": store_url}
+    prod: dict[str, Any] = {"env": "production", "data_dir": str(tmp_path / "data"), "database_url": store_url}
     with pytest.raises(ConfigError, match="schema is at 0001.*run `paperfeed db migrate`"):
         open_context(**prod)
     s = open_store(store_url, migrate=False)

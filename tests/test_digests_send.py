@@ -10,6 +10,7 @@ from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.email.mailer import SMTPMailer
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, topic_papers
+from tests._mail import body_of
 
 
 def _seed(store: Store) -> None:
@@ -43,11 +44,11 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     by = sink.by_recipient()
     assert set(by) == {"alice@example.org", "bob@example.org"}
     msg = by["alice@example.org"][0].message
-    text = msg.get_body(("plain",)).get_content()
+    text = body_of(msg)
     assert "saved search “Diffusion”" in text and "cs.RO" in text
     ids = _ids(text)
     assert len(ids) == len(set(ids)) > 0  # each paper once across sections
-    assert len(_ids(by["bob@example.org"][0].message.get_body(("plain",)).get_content())) == 5
+    assert len(_ids(body_of(by["bob@example.org"][0].message))) == 5
 
     # Same period again: nothing more. Next day without new papers: nothing sent (empty).
     again = run_digests(s, store, now=at("2026-03-10", 12))
@@ -61,7 +62,7 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     run_digests(s, store, now=at("2026-03-12", 8))
     later = sink.by_recipient()["alice@example.org"]
     assert len(later) == 2
-    new_ids = _ids(later[1].message.get_body(("plain",)).get_content())
+    new_ids = _ids(body_of(later[1].message))
     assert new_ids and not set(new_ids) & set(ids)
     log = store.delivery_log(user_id=alice.id)
     assert [d.status for d in log] == ["sent", "empty", "sent"]
@@ -80,7 +81,7 @@ def test_gap_catches_up_and_says_so(store: Store, settings: Settings, smtp_sink:
     report = run_digests(s, store, now=at("2026-03-14", 9))
     assert report.sent == 1
     msg = sink.received[-1].message
-    text = msg.get_body(("plain",)).get_content()
+    text = body_of(msg)
     assert "catches up" in text and "(catching up)" in msg["Subject"]
     assert len(_ids(text)) == 6  # both missed days, in one digest
     assert store.delivery_log(user_id=user.id, limit=1)[0].gap_days == 4

@@ -41,8 +41,8 @@ def test_settings_page_and_forms(settings: Settings, store: Store) -> None:
     client.post("/subscriptions/searches", data={"csrf_token": csrf, "query": '"diffusion model" -video', "name": "Diff"})
     client.post("/subscriptions/follow", data={"csrf_token": csrf, "kind": "author", "value": "Ada Lovelace"})
     assert [s.name for s in store.saved_searches(uid)] == ["Diff"] and store.followed(uid, "author") == ["Ada Lovelace"]
-    page = client.get("/subscriptions").text
-    assert "Diff" in page and "Ada Lovelace" in page
+    text = client.get("/subscriptions").text
+    assert "Diff" in text and "Ada Lovelace" in text
     sid = store.saved_searches(uid)[0].id
     client.post(f"/subscriptions/searches/{sid}/delete", data={"csrf_token": csrf})
     client.post("/subscriptions/unfollow", data={"csrf_token": csrf, "kind": "author", "value": "Ada Lovelace"})
@@ -95,7 +95,9 @@ def test_one_click_unsubscribe_and_feedback_links(settings: Settings, store: Sto
     assert not store.get_subscription(user.id).active  # type: ignore[union-attr]
     assert fresh.post("/unsubscribe", params={"t": token[:-4] + "AAAA"}).status_code == 400
     store.upsert_papers(SAMPLE)
-    pid = store.get_paper_by_arxiv("2501.00002").id  # type: ignore[union-attr]
+    paper = store.get_paper_by_arxiv("2501.00002")
+    assert paper is not None and paper.id is not None
+    pid = paper.id
     less = feedback_token(secret, user.id, pid)
     r = fresh.get("/feedback", params={"t": less, "s": "-1"})  # a GET asks, records nothing (mail scanners)
     assert r.status_code == 200 and "Fewer papers like this?" in r.text and store.feedback(user.id) == {}

@@ -21,6 +21,7 @@ from paperfeed.delivery.email.tokens import (
     read_unsubscribe_token,
     unsubscribe_token,
 )
+from tests._mail import body_of
 
 SECRET = "k" * 48
 SETTINGS = load_settings({"secret_key": SECRET, "base_url": "https://papers.example.org/",
@@ -63,8 +64,8 @@ def test_multipart_alternative_with_headers() -> None:
     assert not out.smtputf8 and out.recipient == "jm@example.org"  # type: ignore[attr-defined]
     assert msg["Subject"] == "paperfeed: 2 new papers for you – Tuesday 10 March 2026"  # "–" encoded, decoded
     assert all(len(line) <= 78 for line in raw_headers.split(b"\r\n") if line.startswith((b"Subject", b" =?")))
-    text = msg.get_body(("plain",)).get_content()
-    html = msg.get_body(("html",)).get_content()
+    text = body_of(msg)
+    html = body_of(msg, "html")
     assert "Ünïcode & <b>markup</b> in titles" in text
     assert "Ünïcode &amp; &lt;b&gt;markup&lt;/b&gt; in titles" in html and "<b>markup" not in html
     assert "https://papers.example.org/papers/7" in text and 'href="https://papers.example.org/papers/7"' in html
@@ -77,7 +78,7 @@ def test_multipart_alternative_with_headers() -> None:
 def test_feedback_links_are_signed_per_paper_and_signal() -> None:
     user = User(id=3, username="u", email="u@example.org", created_at=NOW)
     msg, _ = _build(user)
-    html = msg.get_body(("html",)).get_content()
+    html = body_of(msg, "html")
     links = [parse_qs(urlsplit(u.replace("&amp;", "&")).query) for u in
              (part.split('"')[0] for part in html.split('href="')[1:]) if "/feedback?" in u]
     got = {(*read_feedback_token(SECRET, q["t"][0]), int(q["s"][0])) for q in links}
@@ -103,7 +104,7 @@ def test_tokens_are_exactly_what_itsdangerous_makes(monkeypatch: pytest.MonkeyPa
 def test_gap_is_announced() -> None:
     msg, _ = _build(User(id=3, username="u", email="u@example.org", created_at=NOW), gap=4)
     assert "(catching up)" in msg["Subject"]
-    assert "missed sending you digests for 4 days" in msg.get_body(("plain",)).get_content()
+    assert "missed sending you digests for 4 days" in body_of(msg)
 
 
 def test_international_addresses() -> None:

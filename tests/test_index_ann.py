@@ -17,7 +17,8 @@ def clustered(rng: np.random.Generator, n: int, dim: int, centres: np.ndarray) -
     """Unit vectors around random centres (the shape real embeddings have), Random(42)-style."""
     pick = rng.integers(0, len(centres), n)
     v = centres[pick] + 0.08 * rng.standard_normal((n, dim)).astype(np.float32)
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    unit: np.ndarray = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 @pytest.fixture

@@ -105,7 +105,8 @@ def test_exactly_once_with_a_worker_killed_mid_run(
     index = open_search_index(settings, store)
     index.build(embed=False)
     cache = str(settings.data_path / "models")
-    from paperfeed.index.embedder import export_onnx, load_embedder, paper_text
+    from paperfeed.index.embedder import load_embedder, paper_text
+    from paperfeed.index.quantise import export_onnx
 
     export_onnx(Path(cache), "fp32")  # built once here, loaded by both workers
 

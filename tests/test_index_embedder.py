@@ -46,7 +46,7 @@ def offline() -> Iterator[None]:
     pytest.importorskip("onnxruntime", reason="semantic extra not installed")
     pytest.importorskip("tokenizers", reason="semantic extra not installed")
     pytest.importorskip("onnx", reason="semantic extra not installed")
-    pytest.importorskip(E.MODEL_PACKAGE, reason="semantic extra not installed")
+    pytest.importorskip(W.MODEL_PACKAGE, reason="semantic extra not installed")
     mp = pytest.MonkeyPatch()
     mp.setenv("HF_HUB_OFFLINE", "1")
     mp.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -105,7 +105,7 @@ def test_close_texts_score_higher_than_unrelated(emb: E.OnnxEmbedder) -> None:
 
 def test_matches_sentence_transformers_when_installed(emb: E.OnnxEmbedder) -> None:
     st = pytest.importorskip("sentence_transformers", reason="reference library not installed")
-    ref = st.SentenceTransformer(str(E.model_dir()), device="cpu")
+    ref = st.SentenceTransformer(str(W.model_dir()), device="cpu")
     texts = [E.paper_text(*p) for p in (*SIMILAR, UNRELATED)] + ["word " * 400]
     want = ref.encode(texts, normalize_embeddings=True, show_progress_bar=False)
     got = emb.embed(texts)
@@ -136,5 +136,5 @@ def test_changed_model_file_is_refused_naming_file_and_pin(tmp_path: Path) -> No
 
 
 def test_installed_model_files_match_the_pinned_hashes() -> None:
-    pytest.importorskip(E.MODEL_PACKAGE, reason="semantic extra not installed")
+    pytest.importorskip(W.MODEL_PACKAGE, reason="semantic extra not installed")
     W.verify_model_files(W.model_dir())  # raises when a file differs

@@ -113,7 +113,7 @@ def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, 
     index.build(embed=False)
     main = index.lexical.main
     assert main is not None and main.meta["memory_mb"] == 64 and main.meta["runs"] >= 1
-    ids = [p.id for p in store.iter_papers()]
+    ids = [p.id for p in store.iter_papers() if p.id is not None]
     assert sorted(main.paper_ids.tolist()) == sorted(ids)
     hits = search_papers(index, "transformer", mode="lexical").hits
     assert hits and all(h.lexical and h.lexical > 0 for h in hits)

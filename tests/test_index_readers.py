@@ -17,7 +17,7 @@ from paperfeed.delivery.ingest import ingest_papers
 from paperfeed.delivery.worker import update_index
 from paperfeed.index import open_search_index
 from paperfeed.index.search_index import CHECK_EVERY
-from paperfeed.ranking.search import search_papers
+from paperfeed.ranking.search import Hit, search_papers
 from paperfeed.store import Store
 from tests._search_fixtures import corpus
 
@@ -42,7 +42,7 @@ def test_paper_ingested_on_one_machine_is_found_on_another(store: Store, store_u
     assert sorted(p.name for p in (tmp_path / "b" / "index").iterdir()) == files_b
     update_index(machine_b, store)  # B's worker cycle (runs every worker_poll_seconds)
     deadline = time.monotonic() + CHECK_EVERY + 2.0
-    hits = []
+    hits: list[Hit] = []
     while time.monotonic() < deadline and not hits:
         hits = search_papers(site_b, "okapi", mode="lexical").hits
         time.sleep(0.1)

@@ -27,7 +27,7 @@ V1 = Paper(
 
 def _v(version: int, **more: object) -> Paper:
     fields = {**V1.__dict__, "version": version, **more}
-    return Paper(**fields)  # type: ignore[arg-type]
+    return Paper(**fields)
 
 
 def _events(store: Store) -> list[tuple[str, str]]:

@@ -62,7 +62,9 @@ def test_saved_searches_and_follows_belong_to_their_owner(store: Store) -> None:
 def test_feedback_set_flip_clear(store: Store) -> None:
     uid = _user(store)
     store.upsert_papers([Paper(title="P", arxiv_id="2501.00001", version=1)])
-    pid = store.get_paper_by_arxiv("2501.00001").id  # type: ignore[union-attr]
+    paper = store.get_paper_by_arxiv("2501.00001")
+    assert paper is not None and paper.id is not None
+    pid = paper.id
     store.set_feedback(uid, pid, 1)
     store.set_feedback(uid, pid, -1)
     assert store.feedback(uid) == {pid: -1}

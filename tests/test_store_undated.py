@@ -45,7 +45,7 @@ def test_0005_clears_first_seen_days_and_keeps_votes(store_url: str) -> None:
             assert conn.execute(text(f"SELECT day FROM papers WHERE id = {undated_id}")).scalar_one() is not None
         old.migrate()
         with old.engine.connect() as conn:
-            days = dict(conn.execute(text("SELECT title, day FROM papers")).all())
+            days: dict[str, object] = dict(conn.execute(text("SELECT title, day FROM papers")).all())
         assert days["A listing-page paper without any date"] is None
         assert str(days["Dated paper"]).startswith("2025-02-03")
         assert old.vote_counts([undated_id]) == {undated_id: 1}  # the schema change cascaded nothing

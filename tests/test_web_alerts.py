@@ -17,6 +17,7 @@ from paperfeed.store import Store
 from paperfeed.store.alert_schema import alert_deliveries
 from paperfeed.store.runs import now_utc
 from tests._digest_fixtures import SinkHandler, smtp_settings
+from tests._mail import body_of
 from tests.web_fixtures import PASSWORD, SAMPLE, csrf_from, make_app, page_csrf, paper_id, signup
 
 
@@ -72,7 +73,7 @@ def test_alerts_on_page_api_and_in_one_digest(
         smtp_settings(settings, port), seeded, now=now_utc() + timedelta(minutes=1)
     )
     assert report.sent == 1, report
-    text = sink.by_recipient()["ada@example.org"][0].message.get_body(("plain",)).get_content()
+    text = body_of(sink.by_recipient()["ada@example.org"][0].message)
     assert text.count("Alerts: new versions, code and journal references of your papers") == 1
     assert "New version v3; published: 10.48550/example.1" in text
     assert _mailed(seeded) == 2
@@ -91,7 +92,7 @@ def test_alerts_on_page_api_and_in_one_digest(
         smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=2, minutes=1)
     )
     assert third.sent == 1 and _mailed(seeded) == 3
-    text = sink.by_recipient()["ada@example.org"][1].message.get_body(("plain",)).get_content()
+    text = body_of(sink.by_recipient()["ada@example.org"][1].message)
     assert "New version v4" in text and "v3" not in text and "published:" not in text
 
 

@@ -25,6 +25,7 @@ from paperfeed.delivery.usecases.submissions import process_submissions
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, smtp_settings
+from tests._mail import body_of
 from tests.conftest import ROOT
 from tests.web_fixtures import PASSWORD, FakeArxiv
 
@@ -232,9 +233,9 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
             report = run_digests(site, seeded, now=datetime.now(UTC) + timedelta(minutes=1))
             assert report.sent == 1, report
             msg = sink.by_recipient()["dina@example.org"][0].message
-            text = msg.get_body(("plain",)).get_content()
+            text = body_of(msg)
             assert "saved search “transformers”" in text and "Vision Transformers at Scale" in text
-            html = msg.get_body(("html",)).get_content()
+            html = body_of(msg, "html")
             links = [unescape(part.split('"')[0]) for part in html.split('href="')[1:]]
             less = next(u for u in links if "/feedback?" in u and u.endswith("s=-1"))
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import Dialog
 
 from paperfeed.core.settings import Settings
 from paperfeed.store import Store
@@ -126,7 +127,11 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store) -> None
         try:
             page = browser.new_context().new_page()
             dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            def _dismiss(dialog: Dialog) -> None:
+                dialogs.append(dialog.message)
+                dialog.dismiss()
+
+            page.on("dialog", _dismiss)
             for url in (f"{server}/papers/{pid}", f"{server}/api/v1/papers/{pid}/comments",
                         f"{server}/feeds/papers/{pid}/comments.atom"):
                 page.goto(url)

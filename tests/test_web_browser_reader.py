@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests._mail import body_of
 from tests.conftest import ROOT
 from tests.test_web_browser_sample import CHROMIUM, SAMPLE, _cli, _env, _launch, _serve
 
@@ -107,7 +108,7 @@ def test_links_in_feeds_and_mail_use_the_served_port(site: tuple[str, Path]) -> 
     raw = next(outbox.glob("*.eml")).read_bytes()
     assert b"=3D" not in raw and b"=\r\n" not in raw  # readable as text, the link whole
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = body_of(msg)
     link = next(w for w in text.split() if "/verify-email?t=" in w)
     assert link.startswith(base + "/verify-email?t="), link
 

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,7 +166,7 @@ def test_undated_listing_paper_is_searchable_and_marked(sample_site: str) -> Non
         browser = _launch(pw)
         try:
             page = browser.new_page()
-            page.goto(sample_site + "/search?mode=lexical&q=" + urllib.request.quote(words))
+            page.goto(sample_site + "/search?mode=lexical&q=" + urllib.parse.quote(words))
             page.click(f".card-title a:has-text({json.dumps(undated['title'][:40])})")
             expect(page.locator("h1.paper-title")).to_have_text(undated["title"])
             expect(page.locator("dd > .undated")).to_have_text("undated")

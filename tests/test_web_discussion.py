@@ -22,6 +22,7 @@ from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from tests._digest_fixtures import SinkHandler, smtp_settings
+from tests._mail import body_of
 from tests.web_fixtures import csrf_from, make_app, page_csrf, paper_id, signup
 
 
@@ -202,10 +203,10 @@ def test_digest_has_discussion_section_only_for_verified(settings: Settings, see
     got = sink.by_recipient()
     assert list(got) == ["ada@example.org"]  # una gets nothing before confirming her address
     msg = got["ada@example.org"][0].message
-    text = msg.get_body(("plain",)).get_content()
+    text = body_of(msg)
     assert "Discussion: replies to you and comments on your papers" in text
     assert "replies to you from bob" in text and "An answer" in text
-    html = msg.get_body(("html",)).get_content()
+    html = body_of(msg, "html")
     assert f"/papers/{pid}#comments" in unescape(html)
     # una confirms: her next digest brings the discussion she missed
     seeded.mark_email_verified(una.id, una.email)

@@ -128,7 +128,9 @@ def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> No
         "nina": "owner",
         "ivan": "admin",
     }  # the longest-standing admin
-    gr.set_role(seeded, seeded.get_user(nina.id), lab.id, max_.id, "admin")  # the lab is manageable
+    nina_now = seeded.get_user(nina.id)
+    assert nina_now is not None
+    gr.set_role(seeded, nina_now, lab.id, max_.id, "admin")  # the lab is manageable
     assert seeded.get_group(solo.id) is None  # nobody left to read or manage it
     # no admin: the longest-standing member
     seeded.delete_user(nina.id)
