@@ -39,6 +39,7 @@ from paperfeed.delivery.email.mailer import Mailer, open_mailer
 from paperfeed.delivery.email.tokens import email_secret
 from paperfeed.delivery.groups import run_group_digests
 from paperfeed.delivery.topics import load_topics
+from paperfeed.delivery.usecases.listing import trending_params
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.digest import (
     CandidatePool,
@@ -51,7 +52,7 @@ from paperfeed.ranking.digest import (
 )
 from paperfeed.ranking.recommend import Example, Recommendation
 from paperfeed.ranking.topics import Topic
-from paperfeed.ranking.trending import TrendingParams, reference_time
+from paperfeed.ranking.trending import reference_time
 from paperfeed.store import Store
 from paperfeed.store.digests import ComposedDigest, DigestProfile, DigestSubscription
 from paperfeed.store.runs import now_utc
@@ -62,17 +63,12 @@ log = logging.getLogger("paperfeed.digest")
 COMPOSE_BATCH = 500
 
 
-def _trending_params(settings: Settings) -> TrendingParams:
-    return TrendingParams(settings.trending_gravity, settings.trending_offset_hours,
-                          settings.trending_external_weight, settings.trending_window_days)
-
-
 def build_pool(store: Store, settings: Settings, since: datetime | None, now: datetime) -> CandidatePool:
     """The candidate pool: papers first seen in (since, now], with votes and trending scores."""
     papers = store.papers_first_seen(since, now)
     votes = store.vote_counts([p.id for p in papers if p.id is not None]) if papers else {}
     newest = max((p.day for p in papers if p.day), default=None)
-    return CandidatePool(papers, votes, reference_time(now, newest), _trending_params(settings))
+    return CandidatePool(papers, votes, reference_time(now, newest), trending_params(settings))
 
 
 def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces | None, examples: ExampleCache,
