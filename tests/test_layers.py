@@ -167,6 +167,10 @@ def test_one_home_for_each_use_case() -> None:
                     if {"get_subscription", "save_subscription"} <= cs]
             if rel.parts[0] == "delivery":
                 bad += [f"{rel}: {fn} parses a paper reference itself" for fn, c in calls if c == "parse_arxiv_ref"]
+                bad += [f"{rel}: {fn} orders a listing or ranks trending itself (usecases.listing)"
+                        for fn, c in calls if c in ("order_by_votes", "rank_trending", "landing_day")]
+                bad += [f"{rel}: {fn} looks a paper up by arXiv id itself (usecases.papers.paper_by_arxiv)"
+                        for fn, c in calls if c == "get_paper_by_arxiv" and rel.parts[1] == "web"]
         text = p.read_text(encoding="utf-8")
         if rel != Path("core/util.py"):
             if "mkstemp(" in text:
