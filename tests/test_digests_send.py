@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import threading
 from datetime import date
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.digests import open_index, preview, run_digests
 from paperfeed.delivery.email.mailer import SMTPMailer
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, topic_papers
@@ -150,3 +152,26 @@ def test_two_senders_at_once_send_each_digest_once(store: Store, settings: Setti
     assert not errors
     counts = {k: len(v) for k, v in sink.by_recipient().items()}
     assert len(counts) == 40 and set(counts.values()) == {1}
+
+
+def test_preview_is_the_sent_digest_unsent(store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]) -> None:
+    sink, port = smtp_sink
+    s = smtp_settings(settings, port)
+    _seed(store)
+    erin = add_user(store, "erin", sections=("searches", "categories", "recommended", "trending"), max_papers=12)
+    store.add_saved_search(erin.id, "diffusion", name="Diffusion")
+    store.follow(erin.id, "category", "cs.RO")
+    liked = store.list_papers(category="cs.CL", limit=2)
+    for p in liked:
+        store.add_vote(erin.id, p.id or 0)  # examples for the recommendations
+    store.add_vote(add_user(store, "fred").id, liked[0].id or 0)
+    now = at("2026-03-10", 8)
+    picks, shown = preview(s, store, erin, now, open_index(s, store))
+    assert shown is not None and not sink.received and store.delivery_log(user_id=erin.id) == []  # nothing sent
+    run_digests(s, store, now=now, user_ids=[erin.id])
+    sent = sink.by_recipient()["erin@example.org"][0].message
+    preview_msg = email.message_from_bytes(shown.data, policy=email.policy.default)
+    sent_ids = _ids(sent.get_body(("plain",)).get_content())
+    assert {p.section for p in picks} >= {"searches", "categories"} and len(sent_ids) == len(picks)
+    assert _ids(preview_msg.get_body(("plain",)).get_content()) == sent_ids  # same papers, same order
+    assert preview_msg["Subject"] == sent["Subject"]

@@ -154,7 +154,7 @@ def test_the_search_path_holds_no_index_writer() -> None:
 
 
 def test_one_home_for_each_use_case() -> None:
-    """Ensure-subscription, paper lookup by reference, the atomic write and batching are written once."""
+    """Ensure-subscription, saving one, paper lookup by reference, the atomic write and batching are written once."""
     bad = []
     for p in _modules("paperfeed"):
         rel = p.relative_to(PACKAGE)
@@ -167,12 +167,18 @@ def test_one_home_for_each_use_case() -> None:
                     if {"get_subscription", "save_subscription"} <= cs]
             if rel.parts[0] == "delivery":
                 bad += [f"{rel}: {fn} parses a paper reference itself" for fn, c in calls if c == "parse_arxiv_ref"]
+                bad += [f"{rel}: {fn} orders a listing or ranks trending itself (usecases.listing)"
+                        for fn, c in calls if c in ("order_by_votes", "rank_trending", "landing_day")]
+                bad += [f"{rel}: {fn} looks a paper up by arXiv id itself (usecases.papers.paper_by_arxiv)"
+                        for fn, c in calls if c == "get_paper_by_arxiv" and rel.parts[1] == "web"]
         text = p.read_text(encoding="utf-8")
         if rel != Path("core/util.py"):
             if "mkstemp(" in text:
                 bad.append(f"{rel}: its own atomic write (use core.util.atomic_file)")
             if "def _chunks" in text or "def chunks" in text:
                 bad.append(f"{rel}: its own chunks()")
+        if rel.parts[:2] != ("delivery", "usecases") and rel.parts[0] != "store" and "store.save_subscription(" in text:
+            bad.append(f"{rel}: saves a subscription past its rules (call usecases.subscriptions.save_subscription)")
         if rel.parts[0] != "core" and "SECTION_TITLES = " in text:
             bad.append(f"{rel}: its own list of digest sections")
         if "importlib.import_module" in text:

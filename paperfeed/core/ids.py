@@ -3,8 +3,3 @@
 from __future__ import annotations
 
 MAX_ID = 2**31 - 1
-
-
-def is_db_id(value: int) -> bool:
-    """Whether value can be a stored id (1 .. 2**31 - 1)."""
-    return 1 <= value <= MAX_ID

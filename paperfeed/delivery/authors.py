@@ -24,7 +24,6 @@ from typing import Any
 
 from paperfeed.core.authors import (
     Occurrence,
-    author_key,
     compatible,
     display_name,
     identities,
@@ -69,14 +68,6 @@ class AuthorPage:
     def also_written(self) -> list[str]:
         """The other spellings of this person."""
         return [v for v in self.variants if v != self.name]
-
-
-def spelling_on(paper: Paper, key: str) -> str | None:
-    """The paper's own spelling of the author with this loose key (author_key), if they are on it."""
-    for name in paper.authors:
-        if author_key(name) == key:
-            return name
-    return None
 
 
 def listed_as(paper: Paper, name: str) -> str | None:

@@ -35,8 +35,10 @@ from paperfeed.delivery.cli_common import (
 )
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.ingest import ingest_targets, stderr_progress
+from paperfeed.delivery.usecases.listing import DAYS_LOOKED_AT, listing_span, most_upvoted, trending
 from paperfeed.delivery.usecases.papers import find_paper, links, paper_data, upvote_count
-from paperfeed.ranking.days import landing_day
+from paperfeed.ranking.days import staleness_notice
+from paperfeed.ranking.trending import total_upvotes
 from paperfeed.sources import FORMATS
 
 
@@ -122,17 +124,44 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
 @with_context
 def papers_daily(ctx: AppContext, day: datetime | None, limit: int, as_json: bool) -> None:
     """A day's papers, most upvoted first; the latest day with papers when today has none (said so)."""
-    landing = landing_day(day.date() if day else None, datetime.now(UTC).date(), ctx.store.paper_days(limit=5000))
-    found = ctx.store.list_papers(since=landing.day, until=landing.day, order="upvotes", limit=limit) if landing.day else []
+    span = listing_span(day.date() if day else None, "day", datetime.now(UTC).date(),
+                        ctx.store.paper_days(limit=DAYS_LOOKED_AT))
+    chosen = most_upvoted(ctx.store, span)[:limit] if span else []
+    found = ctx.store.get_papers([v.paper_id for v in chosen])
+    shown = [(found[v.paper_id], total_upvotes(v)) for v in chosen if v.paper_id in found]
     if as_json:
-        echo_json({"day": landing.day.isoformat() if landing.day else None, "notice": landing.notice,
-                   "papers": [paper_data(p, full=False) for p in found]})
+        echo_json({"day": span.until.isoformat() if span else None, "notice": span.notice if span else None,
+                   "papers": [paper_data(p, n, full=False) for p, n in shown]})
     else:
-        if landing.notice:
-            click.echo(landing.notice, err=True)
-        for p in found:
-            click.echo(f"{p.external_upvotes or 0:>5}  {p.arxiv_id or f'#{p.id}':<12} {p.title}")
-    if not found:
+        if span and span.notice:
+            click.echo(span.notice, err=True)
+        for p, n in shown:
+            click.echo(f"{n:>5}  {p.arxiv_id or f'#{p.id}':<12} {p.title}")
+    if not shown:
+        sys.exit(EXIT_NOTHING)
+
+
+@papers.command("trending")
+@click.option("--category", default=None, help="arXiv category, e.g. cs.CL.")
+@click.option("-n", "--limit", type=click.IntRange(1, 1000), default=20)
+@click.option("--json", "as_json", is_flag=True)
+@with_context
+def papers_trending(ctx: AppContext, category: str | None, limit: int, as_json: bool) -> None:
+    """The trending papers, best first: the formula /about shows, over the trending window."""
+    days = ctx.store.paper_days(limit=1)
+    ranked = trending(ctx.store, ctx.settings, datetime.now(UTC), days[0] if days else None, category, limit)
+    found = ctx.store.get_papers([r.paper_id for r in ranked])
+    shown = [(found[r.paper_id], r) for r in ranked if r.paper_id in found]
+    notice = staleness_notice(datetime.now(UTC).date(), days[0] if days else None)
+    if as_json:
+        echo_json({"notice": notice, "papers": [{**paper_data(p, r.upvotes, full=False), "score": round(r.score, 6)}
+                                                for p, r in shown]})
+    else:
+        if notice:
+            click.echo(notice, err=True)
+        for p, r in shown:
+            click.echo(f"{r.upvotes:>5}  {p.arxiv_id or f'#{p.id}':<12} {p.title}")
+    if not shown:
         sys.exit(EXIT_NOTHING)
 
 

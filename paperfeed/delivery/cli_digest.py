@@ -172,8 +172,8 @@ def subscribe_set(ctx: AppContext, username: str, frequency: str | None, send_ho
     """Create or change USER's subscription (a new one starts as a daily digest at 07:00 UTC)."""
     user = _user(ctx, username)
     secs = tuple(s.strip() for s in sections.split(",") if s.strip()) if sections is not None else None
-    ctx.store.save_subscription(user.id, frequency=frequency, send_hour=send_hour, weekday=weekday,
-                                timezone=timezone, max_papers=max_papers, sections=secs, active=active)
+    subscriptions.save_subscription(ctx.store, user.id, frequency=frequency, send_hour=send_hour, weekday=weekday,
+                                    timezone=timezone, max_papers=max_papers, sections=secs, active=active)
     _show(ctx, user, False)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from paperfeed.core.errors import PaperfeedError
@@ -39,6 +39,7 @@ from paperfeed.delivery.email.mailer import Mailer, open_mailer
 from paperfeed.delivery.email.tokens import email_secret
 from paperfeed.delivery.groups import run_group_digests
 from paperfeed.delivery.topics import load_topics
+from paperfeed.delivery.usecases.listing import trending_params
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.digest import (
     CandidatePool,
@@ -51,7 +52,7 @@ from paperfeed.ranking.digest import (
 )
 from paperfeed.ranking.recommend import Example, Recommendation
 from paperfeed.ranking.topics import Topic
-from paperfeed.ranking.trending import TrendingParams, reference_time
+from paperfeed.ranking.trending import reference_time
 from paperfeed.store import Store
 from paperfeed.store.digests import ComposedDigest, DigestProfile, DigestSubscription
 from paperfeed.store.runs import now_utc
@@ -62,17 +63,12 @@ log = logging.getLogger("paperfeed.digest")
 COMPOSE_BATCH = 500
 
 
-def _trending_params(settings: Settings) -> TrendingParams:
-    return TrendingParams(settings.trending_gravity, settings.trending_offset_hours,
-                          settings.trending_external_weight, settings.trending_window_days)
-
-
 def build_pool(store: Store, settings: Settings, since: datetime | None, now: datetime) -> CandidatePool:
     """The candidate pool: papers first seen in (since, now], with votes and trending scores."""
     papers = store.papers_first_seen(since, now)
     votes = store.vote_counts([p.id for p in papers if p.id is not None]) if papers else {}
     newest = max((p.day for p in papers if p.day), default=None)
-    return CandidatePool(papers, votes, reference_time(now, newest), _trending_params(settings))
+    return CandidatePool(papers, votes, reference_time(now, newest), trending_params(settings))
 
 
 def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces | None, examples: ExampleCache,
@@ -131,37 +127,20 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         profiles.update(store.digest_profiles(mine[i : i + COMPOSE_BATCH], since=floor - timedelta(days=1)))
     windows = {uid: digest_window(p.last_window_end, now, periods[uid], settings.digest_max_catchup_days)
                for uid, p in profiles.items()}
-    pool = build_pool(store, settings, min(w[0] for w in windows.values()), now)
-    report.pool_papers = len(pool)
     if index is None:
         index = open_index(settings, store)
-    examples = ExampleCache(store, pool)
-    wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
-    spaces = FeatureSpaces(pool, examples, _vectors(index)) if wants_recs and len(pool) else None
+    composer = Composer(settings, store, profiles, windows, now, index)
+    report.pool_papers = len(composer.pool)
     uids = [u.id for u, _ in mine]
-    rising = _rising(settings, profiles.values())
-    talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
-                                    if "discussion" in p.subscription.sections}, now)
-    news = alert_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
-                               if "alerts" in p.subscription.sections}, now)
     for i in range(0, len(uids), COMPOSE_BATCH):
-        batch = [profiles[uid] for uid in uids[i : i + COMPOSE_BATCH]]
-        ex_ids = [e.paper_id for prof in batch for e in examples_of(prof)]
-        examples.load(ex_ids)
-        if spaces is not None:
-            spaces.prepare(ex_ids)
+        composed = composer.compose([profiles[uid] for uid in uids[i : i + COMPOSE_BATCH]])
         results = []
-        for prof in batch:
-            uid = prof.user.id
+        for uid, items in composed.items():
             start, gap = windows[uid]
-            picks = select_for(prof, pool, spaces, examples, start, now, index, rising,
-                               settings.topics_rising_share)
-            key = periods[uid].key
             results.append(ComposedDigest(
-                delivery_id=won[uid], user_id=uid, items=[*news.get(uid, []), *talk.get(uid, []),
-                       *(p.as_dict() for p in picks)],
-                message_id=message_id_for(settings, won[uid], uid, key), recipient=prof.user.email,
-                window_start=start, window_end=now, gap_days=gap,
+                delivery_id=won[uid], user_id=uid, items=items,
+                message_id=message_id_for(settings, won[uid], uid, periods[uid].key),
+                recipient=profiles[uid].user.email, window_start=start, window_end=now, gap_days=gap,
             ))
         store.finish_compose(results, holder)
         report.composed += sum(1 for r in results if r.items)
@@ -169,6 +148,40 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         if progress:
             progress("composing digests", min(i + COMPOSE_BATCH, len(uids)), len(uids))
     report.compose_seconds += time.monotonic() - started
+
+
+class Composer:
+    """Composes digests: what the users of one run share (pool, examples, vectors, topics), then each one's items.
+
+    The one place a digest is composed: compose_due stores what it returns, preview shows it unsent.
+    """
+
+    def __init__(self, settings: Settings, store: Store, profiles: Mapping[int, DigestProfile],
+                 windows: Mapping[int, tuple[datetime, int]], now: datetime, index: SearchIndex | None) -> None:
+        self.settings, self.store, self.windows, self.now, self.index = settings, store, windows, now, index
+        self.pool = build_pool(store, settings, min(w[0] for w in windows.values()), now)
+        self.examples = ExampleCache(store, self.pool)
+        wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
+        self.spaces = FeatureSpaces(self.pool, self.examples, _vectors(index)) if wants_recs and len(self.pool) else None
+        self.rising = _rising(settings, profiles.values())
+        self.talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
+                                             if "discussion" in p.subscription.sections}, now)
+        self.news = alert_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
+                                        if "alerts" in p.subscription.sections}, now)
+
+    def compose(self, batch: Sequence[DigestProfile]) -> dict[int, list[dict[str, object]]]:
+        """Each user's digest items, in the order they are shown: alerts, discussion, then the picks."""
+        ex_ids = [e.paper_id for prof in batch for e in examples_of(prof)]
+        self.examples.load(ex_ids)
+        if self.spaces is not None:
+            self.spaces.prepare(ex_ids)
+        out: dict[int, list[dict[str, object]]] = {}
+        for prof in batch:
+            uid = prof.user.id
+            picks = select_for(prof, self.pool, self.spaces, self.examples, self.windows[uid][0], self.now,
+                               self.index, self.rising, self.settings.topics_rising_share)
+            out[uid] = [*self.news.get(uid, []), *self.talk.get(uid, []), *(p.as_dict() for p in picks)]
+        return out
 
 
 def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
@@ -229,25 +242,10 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
     period = current_period(sub, now, sub.weekday)
     floor = now - timedelta(days=settings.digest_max_catchup_days)
     prof = store.digest_profiles([(user, sub)], since=floor - timedelta(days=1))[user.id]
-    start, gap = digest_window(prof.last_window_end, now, period, settings.digest_max_catchup_days)
-    pool = build_pool(store, settings, start, now)
-    examples = ExampleCache(store, pool)
-    ex_ids = [e.paper_id for e in examples_of(prof)]
-    examples.load(ex_ids)
-    spaces = None
-    if "recommended" in sub.sections and len(pool):
-        spaces = FeatureSpaces(pool, examples, _vectors(index))
-        spaces.prepare(ex_ids)
-    picks = select_for(prof, pool, spaces, examples, start, now, index, _rising(settings, [prof]),
-                       settings.topics_rising_share)
-    if "discussion" in sub.sections:
-        talk = discussion_items(store, {user.id: start}, now).get(user.id, [])
-        picks = [Pick(int(it["paper_id"]), "discussion", it["reason"]) for it in talk] + picks
-    items = [p.as_dict() for p in picks]
-    if "alerts" in sub.sections:  # with their event ids, as compose stores them
-        news = alert_items(store, {user.id: start}, now).get(user.id, [])
-        picks = [Pick(int(it["paper_id"]), "alerts", it["reason"]) for it in news] + picks
-        items = [*news, *items]
+    window = digest_window(prof.last_window_end, now, period, settings.digest_max_catchup_days)
+    start, gap = window
+    items = Composer(settings, store, {user.id: prof}, {user.id: window}, now, index).compose([prof])[user.id]
+    picks = [Pick(int(str(it["paper_id"])), str(it["section"]), str(it["reason"])) for it in items]
     if not picks:
         return [], None
     papers = store.get_papers([p.paper_id for p in picks])

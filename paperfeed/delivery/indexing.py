@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.progress import StageProgress, on_terminal
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.store import Store
 
-IndexProgress = Callable[[str, int, int], None]
 INLINE_EMBED_MAX = 64  # new papers embedded right after an ingest; more wait for `index build`
 
 

@@ -28,7 +28,7 @@ from paperfeed.index.text import analyse, term_counts, words
 from paperfeed.ranking.categories import category_name, resolve_category
 from paperfeed.ranking.search import MAX_K, Hit, Searchable, search_papers
 from paperfeed.ranking.topics import Topic, growth_text, rising_in
-from paperfeed.ranking.trending import TrendingParams, age_hours, trending_score
+from paperfeed.ranking.trending import TrendingParams, age_hours, trending_points, trending_score
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -152,7 +152,7 @@ class CandidatePool:
         # Undated papers (no known day) have no age: they never enter the trending section.
         self.dated = np.asarray([p.day is not None for p in self.papers], dtype=bool)
         self.points = np.asarray(
-            [votes.get(p.id or 0, 0) + params.external_weight * (p.external_upvotes or 0) for p in self.papers],
+            [trending_points(votes.get(p.id or 0, 0), p.external_upvotes or 0, params) for p in self.papers],
             dtype=np.float64)
         self.upvotes = np.asarray([votes.get(p.id or 0, 0) + (p.external_upvotes or 0) for p in self.papers])
         self.trending = np.asarray(

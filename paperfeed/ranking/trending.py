@@ -82,6 +82,11 @@ def age_hours(day: date, ref: datetime) -> float:
     return max(0.0, (ref - day_start(day)).total_seconds() / 3600.0)
 
 
+def trending_points(votes: int, external_upvotes: int, params: TrendingParams) -> float:
+    """The formula's points: community votes plus the weighted outside (Hugging Face) upvotes."""
+    return votes + params.external_weight * external_upvotes
+
+
 def trending_score(points: float, hours: float, params: TrendingParams) -> float:
     """HN-style gravity: points / (hours + offset) ** gravity."""
     return float(points / (hours + params.offset_hours) ** params.gravity)
@@ -93,7 +98,7 @@ def rank_trending(
     """Score papers and sort them, best first; ties go to the fresher paper, then the newer id."""
     ranked = []
     for it in items:
-        points = it.votes + params.external_weight * it.external_upvotes
+        points = trending_points(it.votes, it.external_upvotes, params)
         hours = age_hours(it.day, ref)
         ranked.append(Ranked(it.paper_id, trending_score(points, hours, params), points, hours, total_upvotes(it)))
     ranked.sort(key=lambda r: (-r.score, r.age_hours, -r.paper_id))

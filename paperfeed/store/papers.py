@@ -28,6 +28,7 @@ from paperfeed.core.models import IngestCounts, Paper, normalise_title
 from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
 from paperfeed.store.alerts import write_events
+from paperfeed.store.community import _VOTE_COUNTS
 from paperfeed.store.paper_merge import (
     _EMPTY,
     _absorb,
@@ -346,11 +347,13 @@ class PaperStore:
         offset: int = 0,
         order: str = "recent",
     ) -> list[Paper]:
-        """Papers whose day lies in [since, until], newest first or by outside upvotes."""
+        """Papers whose day lies in [since, until], newest first or most upvoted first (as ranking.order_by_votes)."""
         query = select(papers)
         query = filter_papers(query, since, until, category)
-        if order == "upvotes":
-            query = query.order_by(desc(func.coalesce(papers.c.external_upvotes, 0)), desc(papers.c.day).nulls_last(), desc(papers.c.id))
+        if order == "upvotes":  # community votes plus outside upvotes: the count every card shows
+            query = query.outerjoin(_VOTE_COUNTS, _VOTE_COUNTS.c.paper_id == papers.c.id).order_by(
+                desc(func.coalesce(papers.c.external_upvotes, 0) + func.coalesce(_VOTE_COUNTS.c.n, 0)),
+                desc(papers.c.day).nulls_last(), desc(papers.c.id))
         elif order == "recent":
             query = query.order_by(desc(papers.c.day).nulls_last(), desc(papers.c.id))
         else:

@@ -339,7 +339,7 @@ followed_sources = Table(
     Column("lease_until", DateTime(timezone=True), nullable=True),
 )
 
-# Hugging Face upvotes (and comments) each time a paper was read, so trending can use velocity.
+# Hugging Face upvotes (and comments) each time a paper was read and they had changed: a paper's upvote chart.
 upvote_history = Table(
     "upvote_history",
     metadata,

@@ -258,18 +258,6 @@ class SourceStore:
         with self.engine.connect() as conn:
             return [int(r) for r in conn.execute(query).scalars()]
 
-    def upvote_gains(self, since: datetime) -> dict[int, int]:
-        """Upvotes each paper gained since a time (latest reading minus the last one before `since`)."""
-        h = upvote_history.c
-        with self.engine.connect() as conn:
-            latest = dict(conn.execute(select(h.paper_id, func.max(h.upvotes)).group_by(h.paper_id)).all())
-            before = dict(
-                conn.execute(
-                    select(h.paper_id, func.max(h.upvotes)).where(h.observed_at <= since).group_by(h.paper_id)
-                ).all()
-            )
-        return {pid: int(v) - int(before.get(pid, 0)) for pid, v in latest.items() if int(v) > int(before.get(pid, 0))}
-
     def source_counts_by_day(self, source: str, since: date | None = None) -> dict[date, int]:
         """Papers per day among those a source kind brought (for health pages and tests)."""
         query = (

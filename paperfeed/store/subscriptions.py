@@ -15,8 +15,8 @@ from paperfeed.core.models import User
 from paperfeed.core.rules import (
     MAX_FOLLOWS,
     MAX_SAVED_SEARCHES,
+    SUBSCRIPTION_FIELDS,
     no_nul,
-    validate_subscription,
 )
 from paperfeed.core.util import chunks
 from paperfeed.store.digests import (
@@ -51,20 +51,20 @@ class SubscriptionStore:
         return _sub(row) if row else None
 
     def save_subscription(self, user_id: int, **changes: object) -> DigestSubscription:
-        """Create or update a user's subscription; unknown or bad values raise BadRequest."""
-        allowed = {"frequency", "send_hour", "weekday", "timezone", "max_papers", "sections", "active"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise BadRequest(f"unknown subscription field {min(unknown)!r}; valid: {', '.join(sorted(allowed))}")
+        """Create or update a user's subscription with the given fields (None keeps a value); NotFound: no user.
+
+        The rules are checked by the use case (delivery.usecases.subscriptions.save_subscription) before this.
+        """
+        unknown = set(changes) - set(SUBSCRIPTION_FIELDS)
+        if unknown:  # a caller's mistake, not a reader's: the use case names unknown fields first
+            raise TypeError(f"unknown subscription field {min(unknown)!r}")
         current = self.get_subscription(user_id) or DigestSubscription(user_id=user_id, frequency="daily")
-        merged: dict[str, Any] = {**{k: getattr(current, k) for k in allowed}, **{k: v for k, v in changes.items() if v is not None}}
-        sections = tuple(dict.fromkeys(merged["sections"]))
-        validate_subscription(merged["frequency"], int(merged["send_hour"]), int(merged["weekday"]),
-                              merged["timezone"], int(merged["max_papers"]), sections)
+        merged: dict[str, Any] = {**{k: getattr(current, k) for k in SUBSCRIPTION_FIELDS},
+                                  **{k: v for k, v in changes.items() if v is not None}}
         values = {
             "frequency": merged["frequency"], "send_hour": int(merged["send_hour"]),
             "weekday": int(merged["weekday"]), "timezone": merged["timezone"],
-            "max_papers": int(merged["max_papers"]), "sections": json.dumps(list(sections)),
+            "max_papers": int(merged["max_papers"]), "sections": json.dumps(list(merged["sections"])),
             "active": 1 if merged["active"] else 0, "updated_at": now_utc(),
         }
         with self.engine.begin() as conn:

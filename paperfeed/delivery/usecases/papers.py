@@ -1,4 +1,4 @@
-"""Papers as the adapters see them: one lookup by reference, one dict shape, upvotes, BibTeX."""
+"""Papers as the adapters see them: one lookup by id, arXiv id or reference, one dict shape, upvotes, BibTeX."""
 
 from __future__ import annotations
 
@@ -32,9 +32,14 @@ def find_paper(store: Store, ref: str) -> Paper:
         arxiv_id, _ = parse_arxiv_ref(ref)
     except ValueError as exc:
         raise BadRequest(f"{exc}; or give an internal id like #42") from None
+    return paper_by_arxiv(store, arxiv_id)
+
+
+def paper_by_arxiv(store: Store, arxiv_id: str) -> Paper:
+    """The stored paper with this arXiv id (without version); NotFound naming the id otherwise."""
     found = store.get_paper_by_arxiv(arxiv_id)
-    if found is None:
-        raise NotFound(f"no paper with arXiv id {arxiv_id} here (submit it?)")
+    if found is None or found.id is None:
+        raise NotFound(f"no paper with arXiv id {arxiv_id} here yet (you can submit it at /submit)")
     return found
 
 

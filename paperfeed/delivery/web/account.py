@@ -1,6 +1,6 @@
 """Account security pages: change password, log out everywhere, reset a forgotten password by email.
 
-Thin adapters over delivery/accounts.py, where sessions are issued and revoked.
+Thin adapters over delivery/usecases/accounts.py, where sessions are issued and revoked.
 """
 
 from __future__ import annotations

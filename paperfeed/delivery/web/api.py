@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Security
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -431,8 +431,3 @@ def export_collection(request: Request, collection_id: CollectionId, user: Calle
     if format == "json":
         return Response(community.collection_export_json(coll, members), media_type="application/json")
     return Response(papers.bibtex(members), media_type="application/x-bibtex; charset=utf-8")
-
-
-def error_response(status: int, message: str) -> JSONResponse:
-    """The JSON body every API error has."""
-    return JSONResponse({"status": status, "message": message}, status_code=status)

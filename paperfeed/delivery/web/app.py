@@ -52,7 +52,7 @@ from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_en
 
 log = logging.getLogger("paperfeed.web")
 SESSION_COOKIE = "paperfeed_session"
-SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/accounts.py) decides validity
+SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/usecases/accounts.py) decides validity
 
 
 class CachedStatic(StaticFiles):

@@ -29,7 +29,7 @@ from paperfeed.delivery.web.security import (
     token_hash,
     validate_signup,
 )
-from paperfeed.delivery.web.state import get_state, session_user
+from paperfeed.delivery.web.state import get_state
 
 router = APIRouter(include_in_schema=False)
 DEVICE_COOKIE = "pf_device"
@@ -202,8 +202,3 @@ def token_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID
     get_state(request).store.revoke_token(user.id, token_id)
     flash(request, "Token revoked")
     return RedirectResponse("/profile#tokens", status_code=303)
-
-
-def logged_in(request: Request) -> bool:
-    """Whether the request carries a logged-in session."""
-    return session_user(request) is not None

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.models import Paper, split_arxiv_id
+from paperfeed.delivery.usecases import papers
 from paperfeed.delivery.web import api, pages
 from paperfeed.delivery.web.state import get_state
 
@@ -34,10 +35,7 @@ def resolve(request: Request, ref: str) -> tuple[Paper, str]:
         arxiv_id, _ = split_arxiv_id(m.group(1))
     except ValueError:
         raise NotFound(f"there is no paper at “{ref[:80]}”: {_HINT}") from None
-    found = get_state(request).store.get_paper_by_arxiv(arxiv_id)
-    if found is None or found.id is None:
-        raise NotFound(f"no paper with arXiv id {arxiv_id} here yet (you can submit it at /submit)")
-    return found, m.group(2) or ""
+    return papers.paper_by_arxiv(get_state(request).store, arxiv_id), m.group(2) or ""
 
 
 @router.get("/papers/{ref:path}")

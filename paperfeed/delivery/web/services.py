@@ -1,6 +1,7 @@
 """What pages, API and feeds share on the web side: listings, trending and search pages (cached cards).
 
-Use cases (submit, vote, collect, look up a paper, paper as data) live in paperfeed.delivery.usecases.
+Use cases (listings and trending, submit, vote, collect, look up a paper, paper as data) live in
+paperfeed.delivery.usecases; this module adds the web's caching and cards.
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ from typing import Any
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper
+from paperfeed.delivery.usecases import listing as lists
+from paperfeed.delivery.usecases.listing import PERIODS
 from paperfeed.delivery.usecases.papers import paper_data
 from paperfeed.delivery.web.state import WebState
-from paperfeed.ranking.days import landing_day, staleness_notice
-from paperfeed.ranking.trending import (
-    TrendingParams,
-    order_by_votes,
-    rank_trending,
-    reference_time,
-    window_start,
-)
+from paperfeed.ranking.days import staleness_notice
+from paperfeed.ranking.trending import Ranked, TrendingParams, total_upvotes
 
-PERIODS = {"day": 1, "week": 7, "month": 30}
 MAX_PAGE_SIZE = 100
 
 
@@ -72,14 +68,13 @@ def parse_day(raw: str | None, what: str = "day") -> date | None:
 
 
 def trending_params(state: WebState) -> TrendingParams:
-    """The formula's parameters from settings."""
-    s = state.settings
-    return TrendingParams(s.trending_gravity, s.trending_offset_hours, s.trending_external_weight, s.trending_window_days)
+    """The formula's parameters from settings (the use case's, shown on /about and in the API)."""
+    return lists.trending_params(state.settings)
 
 
 def paper_days(state: WebState) -> list[date]:
     """Days with papers, newest first (cached)."""
-    days: list[date] = state.cached(("days",), lambda: state.store.paper_days(limit=5000))
+    days: list[date] = state.cached(("days",), lambda: state.store.paper_days(limit=lists.DAYS_LOOKED_AT))
     return days
 
 
@@ -100,28 +95,19 @@ def listing(
     page: int = 1, page_size: int | None = None, user_id: int | None = None,
 ) -> Listing:
     """Papers of a day, week or month (ending at `day`, default the newest day), most upvoted first."""
-    if period not in PERIODS:
-        raise BadRequest(f"period: {period!r} is not one of day, week, month")
     size = min(MAX_PAGE_SIZE, max(1, page_size or state.settings.web_page_size))
     page = max(1, page)
     days = paper_days(state)
-    if not days:
+    span = lists.listing_span(day, period, datetime.now(UTC).date(), days)
+    if span is None:
         return Listing(period, None, None, None, None, None, 0, page, size, [], category)
-    landing = landing_day(day, datetime.now(UTC).date(), days)
-    day = landing.day or days[0]
-    until = day
-    if day.toordinal() < PERIODS[period]:
-        raise BadRequest(f"day: {day.isoformat()} is too early for a {period} listing (the {period} would start before year 1)")
-    since = day - timedelta(days=PERIODS[period] - 1)
-    ordered = state.cached(
-        ("order", since, until, category),
-        lambda: order_by_votes(state.store.paper_votes(since=since, until=until, category=category)),
-    )
+    since, until = span.since, span.until
+    ordered = state.cached(("order", since, until, category), lambda: lists.most_upvoted(state.store, span, category))
     prev_day, next_day = _neighbours(days, since, until, period)
     chosen = ordered[(page - 1) * size : page * size]
-    cards = make_cards(state, [v.paper_id for v in chosen], {v.paper_id: v.votes + v.external_upvotes for v in chosen}, user_id)
-    return Listing(period, day, since, until, prev_day, next_day, len(ordered), page, size, cards, category,
-                   landing.notice)
+    cards = make_cards(state, [v.paper_id for v in chosen], {v.paper_id: total_upvotes(v) for v in chosen}, user_id)
+    return Listing(period, until, since, until, prev_day, next_day, len(ordered), page, size, cards, category,
+                   span.notice)
 
 
 def make_cards(
@@ -144,15 +130,12 @@ def trending(
     state: WebState, limit: int = 30, offset: int = 0, category: str | None = None, user_id: int | None = None
 ) -> list[Card]:
     """The trending papers (cached ranking), best first."""
-    params = trending_params(state)
 
-    def compute() -> list[Any]:
+    def compute() -> list[Ranked]:
         days = paper_days(state)
-        ref = reference_time(datetime.now(UTC), days[0] if days else None)
-        rows = state.store.paper_votes(since=window_start(ref, params), category=category)
-        return rank_trending(rows, ref, params, limit=1000)
+        return lists.trending(state.store, state.settings, datetime.now(UTC), days[0] if days else None, category)
 
-    ranked = state.cached(("trending", category), compute)
+    ranked: list[Ranked] = state.cached(("trending", category), compute)
     chosen = ranked[offset : offset + limit]
     cards = make_cards(state, [r.paper_id for r in chosen], {r.paper_id: r.upvotes for r in chosen}, user_id)
     scores = {r.paper_id: r.score for r in chosen}

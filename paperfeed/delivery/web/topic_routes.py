@@ -21,6 +21,7 @@ from paperfeed.delivery.topics import (
 from paperfeed.delivery.topics import (
     topic_chart_svg as draw_topic_chart,
 )
+from paperfeed.delivery.usecases import papers
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import is_category
 from paperfeed.delivery.web.deps import page_user, render
@@ -132,8 +133,7 @@ def topic_chart_svg(request: Request, topic_id: DbId) -> Response:
 def paper_chart_svg(request: Request, paper_id: DbId) -> Response:
     """A paper's upvotes over time as an SVG image."""
     state = get_state(request)
-    if state.store.get_paper(paper_id) is None:
-        raise NotFound(f"no paper {paper_id}")
+    papers.get_paper(state.store, paper_id)  # NotFound naming the id
     svg: str = state.cached(("chart-paper-svg", paper_id),
                             lambda: upvote_charts.chart_svg(state.store, state.settings, paper_id))
     return _svg(svg)
