@@ -40,6 +40,11 @@ def _cli(settings: Settings, *args: str) -> dict[str, object]:
     return out
 
 
+def _scores(papers: object) -> list[float]:
+    assert isinstance(papers, list)
+    return [p["score"] for p in papers]
+
+
 def _order(papers: object) -> list[tuple[str, int]]:
     assert isinstance(papers, list)
     return [(p["arxiv_id"], p["upvotes"]) for p in papers]
@@ -58,4 +63,4 @@ def test_daily_and_trending_agree_between_cli_and_api(store: Store, settings: Se
     assert [p["arxiv_id"] for p in json.loads(listed.stdout)] == [a for a, _ in expected]
     cli_trending = _cli(settings, "papers", "trending")
     assert _order(api_trending["papers"]) == _order(cli_trending["papers"]) == expected
-    assert [p["score"] for p in api_trending["papers"]] == [p["score"] for p in cli_trending["papers"]]  # type: ignore[union-attr]
+    assert _scores(api_trending["papers"]) == _scores(cli_trending["papers"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from paperfeed.delivery.usecases.subscriptions import save_subscription
 from paperfeed.store import Store
 from tests.web_fixtures import make_app, page_csrf, signup
 
-BAD = [  # (change, what the error must say)
+BAD: list[tuple[dict[str, Any], str]] = [  # (change, what the error must say)
     ({"frequency": "hourly"}, "frequency 'hourly'"),
     ({"send_hour": 24}, "send_hour must be 0..23, got 24"),
     ({"timezone": "Mars/Base"}, "unknown time zone 'Mars/Base'"),

@@ -171,7 +171,7 @@ def test_preview_is_the_sent_digest_unsent(store: Store, settings: Settings, smt
     run_digests(s, store, now=now, user_ids=[erin.id])
     sent = sink.by_recipient()["erin@example.org"][0].message
     preview_msg = email.message_from_bytes(shown.data, policy=email.policy.default)
-    sent_ids = _ids(sent.get_body(("plain",)).get_content())
+    sent_ids = _ids(body_of(sent))
     assert {p.section for p in picks} >= {"searches", "categories"} and len(sent_ids) == len(picks)
-    assert _ids(preview_msg.get_body(("plain",)).get_content()) == sent_ids  # same papers, same order
+    assert _ids(body_of(preview_msg)) == sent_ids  # same papers, same order
     assert preview_msg["Subject"] == sent["Subject"]
