@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperfeed.core.authors import (
     Occurrence,
@@ -34,6 +34,9 @@ from paperfeed.core.errors import BadRequest, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.store import Store
 from paperfeed.store.authors import Claim, month_key
+
+if TYPE_CHECKING:  # imported on first use: the Public Suffix List takes a moment to load
+    import tldextract
 
 FREE_MAIL = frozenset({"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com",
                        "proton.me", "protonmail.com", "qq.com", "163.com", "126.com", "live.com", "aol.com",
@@ -200,7 +203,7 @@ def author_json(page: AuthorPage) -> dict[str, Any]:
 # ----- claims -------------------------------------------------------------------------------------
 
 
-def _texts(value: Any) -> Iterable[str]:
+def _texts(value: object) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
@@ -212,7 +215,7 @@ def _texts(value: Any) -> Iterable[str]:
 
 
 @lru_cache(maxsize=1)
-def _extractor() -> Any:
+def _extractor() -> tldextract.TLDExtract:
     import tldextract
 
     # the list bundled with the package (no download, no cache files); private suffixes such as

@@ -29,7 +29,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     sys.exit(code)
 
 
-def echo_json(data: Any) -> None:
+def echo_json(data: object) -> None:
     """Print data as indented JSON."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -40,7 +40,7 @@ def with_context(func: F) -> F:
     @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (PAPERFEED_DATA_DIR).")
     @click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
     @functools.wraps(func)
-    def wrapper(*args: Any, data_dir: str | None, database_url: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: object, data_dir: str | None, database_url: str | None, **kwargs: object) -> object:
         try:
             ctx = open_context(data_dir=data_dir, database_url=database_url)
         except PaperfeedError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import click
@@ -59,7 +59,7 @@ def _print_hits(hits: list[Hit], papers: dict[int, Paper], offset: int = 0) -> N
         click.echo(f"     {' | '.join(parts)}")
 
 
-def _day(value: datetime | None) -> Any:
+def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.settings import Settings, load_settings
@@ -22,7 +21,7 @@ class AppContext:
         self.store.close()
 
 
-def open_context(settings: Settings | None = None, migrate: bool = True, **overrides: Any) -> AppContext:
+def open_context(settings: Settings | None = None, migrate: bool = True, **overrides: object) -> AppContext:
     """Load settings (with overrides) and open the store they name."""
     resolved = settings or load_settings({k: v for k, v in overrides.items() if v is not None})
     resolved.data_path.mkdir(parents=True, exist_ok=True)

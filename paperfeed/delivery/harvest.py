@@ -84,7 +84,7 @@ class SourceRun:
 Page = tuple[list[Paper | RecordError], dict[str, Any]]  # the records of a page and the cursor after it
 
 
-def _day(value: Any) -> date | None:
+def _day(value: object) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) and value else None
 
 

@@ -20,7 +20,7 @@ from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
-from paperfeed.delivery.web.deps import CollectionId, PaperId, api_user, api_writer
+from paperfeed.delivery.web.deps import CollectionId, PaperId, api_user, api_writer, json_response
 from paperfeed.delivery.web.state import WebState, get_state
 from paperfeed.ranking.trending import FORMULA
 
@@ -179,9 +179,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
-
 
 def _no_nul(*values: str | None) -> None:
     if any(v and "\x00" in v for v in values):
@@ -231,7 +228,7 @@ def get_paper(request: Request, paper_id: PaperId) -> Response:
     paper = papers.get_paper(state.store, paper_id)
     out = papers.paper_data(paper, papers.upvote_count(state.store, paper))
     out["comments"] = state.store.comment_counts([paper_id]).get(paper_id, 0)
-    return _json(out)
+    return json_response(out)
 
 
 @router.get("/papers/{paper_id:int}/similar", response_model=list[PaperOut], responses=ERRORS)
@@ -239,7 +236,7 @@ def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, l
     """Papers similar to this one (from the search index)."""
     state = get_state(request)
     papers.get_paper(state.store, paper_id)
-    return _json([sv.card_json(c) for c in sv.similar(state, paper_id, k)])
+    return json_response([sv.card_json(c) for c in sv.similar(state, paper_id, k)])
 
 
 @router.get("/search", response_model=SearchOut, responses=ERRORS)
@@ -265,7 +262,7 @@ def search(
         hit = result.hits.get(c.paper.id or 0)
         out["matched_terms"] = list(hit.matched_terms) if hit is not None else []
         papers.append(out)
-    return _json({"query": q, "total": result.total, "all_words": result.all_words,
+    return json_response({"query": q, "total": result.total, "all_words": result.all_words,
                   "some_words": result.some_words, "notice": result.notice, "page": result.page,
                   "limit": result.page_size, "papers": papers})
 
@@ -299,7 +296,7 @@ def trending(
 @router.get("/categories", response_model=list[Category])
 def categories() -> Response:
     """Every arXiv category code with its name."""
-    return _json([{"code": k, "name": v} for k, v in sorted(category_names().items())])
+    return json_response([{"code": k, "name": v} for k, v in sorted(category_names().items())])
 
 
 @router.get("/me", responses=ERRORS, dependencies=[Security(bearer)])
@@ -307,7 +304,7 @@ def me(request: Request, user: Caller) -> Response:
     """The caller's account."""
     if user is None:
         raise Unauthorized("not logged in")
-    return _json({"id": user.id, "username": user.username, "email": user.email})
+    return json_response({"id": user.id, "username": user.username, "email": user.email})
 
 
 @router.post("/papers/{paper_id}/upvote", response_model=VoteOut, responses=ERRORS, dependencies=[Security(bearer)])
@@ -326,7 +323,7 @@ def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
     state = get_state(request)
     result = community.vote(state.store, user.id, paper_id, up)
     state.after_write()
-    return _json({"paper_id": paper_id, "upvotes": result.upvotes, "voted": up, "changed": result.changed})
+    return json_response({"paper_id": paper_id, "upvotes": result.upvotes, "voted": up, "changed": result.changed})
 
 
 @router.post("/submissions", response_model=SubmitOut, responses=ERRORS, status_code=201,
@@ -338,7 +335,7 @@ def submit(request: Request, body: SubmitIn, user: Writer) -> Response:
     result = submissions.submit(state.settings, state.store, user.id, body.ref)
     state.after_write()
     status = {"added": 201, "exists": 200, "queued": 202}[result.status]
-    return _json({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
+    return json_response({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
                   "message": result.message}, status)
 
 
@@ -347,7 +344,7 @@ def my_collections(request: Request, user: Caller) -> Response:
     """The caller's collections."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to list your collections")
-    return _json([community.collection_data(c) for c in get_state(request).store.user_collections(user.id)])
+    return json_response([community.collection_data(c) for c in get_state(request).store.user_collections(user.id)])
 
 
 @router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
@@ -358,7 +355,7 @@ def create_collection(request: Request, body: CollectionIn, user: Writer) -> Res
     state = get_state(request)
     coll = community.create_collection(state.store, user.id, body.name, body.description, body.is_public)
     state.after_write()
-    return _json(community.collection_data(coll, []), 201)
+    return json_response(community.collection_data(coll, []), 201)
 
 
 @router.get("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -367,7 +364,7 @@ def get_collection(request: Request, collection_id: CollectionId, user: Caller) 
     """A public collection, or one of the caller's own."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    return _json(community.collection_data(coll, state.store.collection_papers(collection_id)))
+    return json_response(community.collection_data(coll, state.store.collection_papers(collection_id)))
 
 
 @router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -384,7 +381,7 @@ def update_collection(request: Request, body: CollectionPatch, collection_id: Co
     state = get_state(request)
     coll = state.store.update_collection(user.id, collection_id, name, description, body.is_public)
     state.after_write()
-    return _json(community.collection_data(coll))
+    return json_response(community.collection_data(coll))
 
 
 @router.delete("/collections/{collection_id}", status_code=204, responses=ERRORS, dependencies=[Security(bearer)])
@@ -418,7 +415,7 @@ def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperI
 
 def _collection_after_write(state: WebState, collection_id: int, user_id: int) -> Response:
     state.after_write()
-    return _json(community.collection_data(community.visible_collection(state.store, collection_id, user_id)))
+    return json_response(community.collection_data(community.visible_collection(state.store, collection_id, user_id)))
 
 
 @router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote, urlsplit
 
 import anyio.to_thread
@@ -22,6 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError, TooManyRequests
+from paperfeed.core.settings import Settings
 from paperfeed.delivery.context import AppContext, open_context
 from paperfeed.delivery.logs import REQUEST_ID, configure_logging
 from paperfeed.delivery.secret_key import check_production, resolve_secret_key
@@ -69,7 +69,7 @@ class CachedStatic(StaticFiles):
         return response
 
 
-def _static_url_builder() -> Any:
+def _static_url_builder() -> Callable[[str], str]:
     hashes: dict[str, str] = {}
     for path in STATIC.iterdir():
         if path.is_file():
@@ -89,7 +89,7 @@ class PaperfeedApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack(), hsts=bool(getattr(self.state, "hsts", False)))
 
 
-def _hosts(settings: Any) -> list[str]:
+def _hosts(settings: Settings) -> list[str]:
     """The Host names TrustedHostMiddleware accepts."""
     if settings.allowed_hosts.strip():
         return [h.strip() for h in settings.allowed_hosts.split(",") if h.strip()]

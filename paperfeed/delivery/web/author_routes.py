@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Request, Security
@@ -20,6 +19,7 @@ from paperfeed.delivery.web.deps import (
     api_writer,
     csrf_form,
     flash,
+    json_response,
     page_user,
     render,
     require_page_user,
@@ -114,14 +114,11 @@ class ClaimOut(BaseModel):
     decided_at: str | None
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
-
 
 @router.get("/api/v1/authors/{name}", responses=ERRORS, tags=["authors"])
 def api_author(request: Request, name: AuthorName) -> Response:
     """An author (all spellings that merge with this name): papers, co-authors, categories, upvotes per month."""
-    return _json(au.author_json(_page(get_state(request), name)))
+    return json_response(au.author_json(_page(get_state(request), name)))
 
 
 @router.post("/api/v1/papers/{paper_id}/claims", response_model=ClaimOut, responses=ERRORS, status_code=201,
@@ -131,4 +128,4 @@ def api_claim(request: Request, paper_id: PaperId, body: ClaimIn, user: Writer) 
     state = get_state(request)
     c = au.claim_paper(state.store, user, paper_id, body.author.replace("\x00", ""))
     state.after_write()
-    return _json(au.claim_json(c), 201)
+    return json_response(au.claim_json(c), 201)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Form, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.core.errors import Forbidden, PaperfeedError, Unauthorized
 from paperfeed.core.ids import MAX_ID
@@ -34,6 +35,11 @@ class LoginRequired(PaperfeedError):
     def __init__(self, next_url: str) -> None:
         super().__init__("log in first")
         self.next_url = next_url
+
+
+def json_response(data: object, status: int = 200) -> Response:
+    """A JSON answer with non-ASCII text kept as is (the API's one way to answer with JSON)."""
+    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
 
 
 def client_key(request: Request) -> str:

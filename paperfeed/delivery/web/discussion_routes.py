@@ -30,6 +30,7 @@ from paperfeed.delivery.web.deps import (
     api_writer,
     csrf_form,
     flash,
+    json_response,
     render,
     require_page_user,
     write_limit,
@@ -236,9 +237,6 @@ class NotificationOut(BaseModel):
     excerpt: str
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
-
 
 def _thread_json(state: WebState, paper_id: int, viewer: User | None) -> dict[str, Any]:
     papers.get_paper(state.store, paper_id)
@@ -254,7 +252,7 @@ def api_thread(request: Request, paper_id: PaperId, user: Caller) -> Response:
         body: bytes = state.cached(("api-thread", paper_id),
                                    lambda: json.dumps(_thread_json(state, paper_id, None), ensure_ascii=False).encode())
         return Response(body, media_type="application/json")
-    return _json(_thread_json(state, paper_id, user))
+    return json_response(_thread_json(state, paper_id, user))
 
 
 @router.post("/api/v1/papers/{paper_id}/comments", response_model=CommentOut, responses=ERRORS, status_code=201,
@@ -265,13 +263,13 @@ def api_post(request: Request, paper_id: PaperId, body: CommentIn, user: Writer)
     state = get_state(request)
     c = ds.post_comment(state.store, user, paper_id, body.body, body.parent_id, body.group_id)
     _done(state)
-    return _json(ds.single_json(state.store, c.id, user), 201)
+    return json_response(ds.single_json(state.store, c.id, user), 201)
 
 
 @router.get("/api/v1/comments/{comment_id}", response_model=CommentOut, responses=ERRORS, tags=["discussion"])
 def api_get(request: Request, comment_id: CommentId, user: Caller) -> Response:
     """One comment."""
-    return _json(ds.single_json(get_state(request).store, comment_id, user))
+    return json_response(ds.single_json(get_state(request).store, comment_id, user))
 
 
 @router.patch("/api/v1/comments/{comment_id}", response_model=CommentOut, responses=ERRORS, tags=["discussion"],
@@ -281,7 +279,7 @@ def api_edit(request: Request, comment_id: CommentId, body: CommentPatch, user: 
     state = get_state(request)
     ds.edit_comment(state.store, user, comment_id, body.body)
     _done(state)
-    return _json(ds.single_json(state.store, comment_id, user))
+    return json_response(ds.single_json(state.store, comment_id, user))
 
 
 @router.delete("/api/v1/comments/{comment_id}", status_code=204, responses=ERRORS, tags=["discussion"],
@@ -299,7 +297,7 @@ def api_delete(request: Request, comment_id: CommentId, user: Writer) -> Respons
 def api_report(request: Request, comment_id: CommentId, body: ReasonIn, user: Writer) -> Response:
     """Report a comment to the moderators (once per user)."""
     new = ds.report_comment(get_state(request).store, user, comment_id, body.reason)
-    return _json({"comment_id": comment_id, "reported": True, "new": new})
+    return json_response({"comment_id": comment_id, "reported": True, "new": new})
 
 
 @router.post("/api/v1/comments/{comment_id}/hide", response_model=CommentOut, responses=ERRORS,
@@ -309,7 +307,7 @@ def api_hide(request: Request, comment_id: CommentId, body: ReasonIn, user: Writ
     state = get_state(request)
     ds.hide_comment(state.store, user, comment_id, body.reason)
     _done(state)
-    return _json(ds.single_json(state.store, comment_id, user))
+    return json_response(ds.single_json(state.store, comment_id, user))
 
 
 @router.delete("/api/v1/comments/{comment_id}/hide", response_model=CommentOut, responses=ERRORS,
@@ -319,7 +317,7 @@ def api_restore(request: Request, comment_id: CommentId, user: Writer) -> Respon
     state = get_state(request)
     ds.restore_comment(state.store, user, comment_id)
     _done(state)
-    return _json(ds.single_json(state.store, comment_id, user))
+    return json_response(ds.single_json(state.store, comment_id, user))
 
 
 @router.get("/api/v1/notifications", response_model=list[NotificationOut], responses=ERRORS, tags=["discussion"],
@@ -331,7 +329,7 @@ def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -
     if mark_seen:  # a GET never writes (#22 item 7)
         raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/notifications/seen")
     items = ds.notifications(get_state(request).store, user, mark_seen=False)
-    return _json([{
+    return json_response([{
         "why": n.event.why, "new": n.new, "paper_id": n.event.comment.paper_id, "paper_title": n.event.paper_title,
         "comment_id": n.event.comment.id, "author": n.event.comment.author,
         "created_at": n.event.comment.created_at.isoformat(), "excerpt": n.excerpt,
@@ -343,7 +341,7 @@ def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -
 def api_notifications_seen(request: Request, user: Writer) -> Response:
     """Mark the caller's notifications seen (they are no longer "new")."""
     items = ds.notifications(get_state(request).store, user, mark_seen=True)
-    return _json({"marked": sum(1 for n in items if n.new)})
+    return json_response({"marked": sum(1 for n in items if n.new)})
 
 
 # ----- Atom feed ----------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -25,6 +24,7 @@ from paperfeed.delivery.web.deps import (
     api_writer,
     csrf_form,
     flash,
+    json_response,
     page_user,
     render,
     require_page_user,
@@ -266,9 +266,6 @@ class JoinIn(BaseModel):
     token: str = Field(min_length=1, max_length=200)
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
-
 
 def _need(user: User | None) -> User:
     if user is None:
@@ -289,20 +286,20 @@ def _detail(state: WebState, group_id: int, user: User | None) -> dict[str, Any]
 def api_groups(request: Request, user: Caller) -> Response:
     """The caller's labs."""
     me = _need(user)
-    return _json([gr.group_json(g, role) for g, role in get_state(request).store.user_groups(me.id)])
+    return json_response([gr.group_json(g, role) for g, role in get_state(request).store.user_groups(me.id)])
 
 
 @router.post("/api/v1/groups", responses=ERRORS, tags=["groups"], status_code=201, dependencies=[Security(bearer)])
 def api_create(request: Request, body: GroupIn, user: Writer) -> Response:
     """Create a lab."""
     group = gr.create_group(get_state(request).store, user, body.name, body.description, body.is_private)
-    return _json(_detail(get_state(request), group.id, user), 201)
+    return json_response(_detail(get_state(request), group.id, user), 201)
 
 
 @router.get("/api/v1/groups/{group_id}", responses=ERRORS, tags=["groups"], dependencies=[Security(bearer)])
 def api_group(request: Request, group_id: GroupId, user: Caller) -> Response:
     """A lab (its members and shared collections for members only; private labs for members only)."""
-    return _json(_detail(get_state(request), group_id, user))
+    return json_response(_detail(get_state(request), group_id, user))
 
 
 @router.get("/api/v1/groups/{group_id}/feed", responses=ERRORS, tags=["groups"], dependencies=[Security(bearer)])
@@ -310,7 +307,7 @@ def api_feed(request: Request, group_id: GroupId, user: Caller) -> Response:
     """What the lab upvoted or collected in the last seven days."""
     state = get_state(request)
     _group, role = gr.visible_group(state.store, group_id, user)
-    return _json(gr.feed_json(_feed(state, group_id, role is not None)))
+    return json_response(gr.feed_json(_feed(state, group_id, role is not None)))
 
 
 @router.post("/api/v1/groups/{group_id}/invites", responses=ERRORS, tags=["groups"], status_code=201,
@@ -321,9 +318,9 @@ def api_invite(request: Request, group_id: GroupId, body: InviteIn, user: Writer
     if body.email:
         _mail_bound(state, body.email)
         inv = gr.invite_email(state.settings, state.store, user, group_id, body.email)
-        return _json({"id": inv.id, "email": inv.email, "expires_at": inv.expires_at.isoformat()}, 201)
+        return json_response({"id": inv.id, "email": inv.email, "expires_at": inv.expires_at.isoformat()}, 201)
     token, inv = gr.invite_link(state.store, user, group_id, body.role)
-    return _json({"id": inv.id, "url": gr.invite_url(state.settings, token), "token": token,
+    return json_response({"id": inv.id, "url": gr.invite_url(state.settings, token), "token": token,
                   "expires_at": inv.expires_at.isoformat()}, 201)
 
 
@@ -333,7 +330,7 @@ def api_join(request: Request, body: JoinIn, user: Writer) -> Response:
     state = get_state(request)
     group = gr.accept_invite(state.store, user, body.token)
     state.after_write()
-    return _json(_detail(state, group.id, user))
+    return json_response(_detail(state, group.id, user))
 
 
 @router.put("/api/v1/groups/{group_id}/collections/{collection_id}", responses=ERRORS, tags=["groups"],
@@ -345,7 +342,7 @@ def api_share(request: Request, group_id: GroupId, collection_id: CollectionId, 
     state = get_state(request)
     gr.share_collection(state.store, user, group_id, collection_id, confirm_public=confirm_public)
     state.after_write()
-    return _json(_detail(state, group_id, user))
+    return json_response(_detail(state, group_id, user))
 
 
 @router.delete("/api/v1/groups/{group_id}/collections/{collection_id}", responses=ERRORS, tags=["groups"],
@@ -355,4 +352,4 @@ def api_unshare(request: Request, group_id: GroupId, collection_id: CollectionId
     state = get_state(request)
     gr.unshare_collection(state.store, user, group_id, collection_id)
     state.after_write()
-    return _json(_detail(state, group_id, user))
+    return json_response(_detail(state, group_id, user))

@@ -10,8 +10,9 @@ are read from the database at scrape time, so every worker reports the same numb
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -53,7 +54,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 class StoreCollector:
     """Facts read from the database (and the index) when Prometheus scrapes."""
 
-    def __init__(self, settings: Settings, store: Store, index_status: Any | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store, index_status: Callable[[], dict[str, Any]] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.index_status = index_status  # callable -> dict (SearchHolder.status), optional
@@ -142,7 +143,7 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def start_metrics_listener(address: str, collector: StoreCollector, multiprocess: bool = False) -> Any:
+def start_metrics_listener(address: str, collector: StoreCollector, multiprocess: bool = False) -> WSGIServer:
     """Serve /metrics on its own address (metrics_address), in a background thread of this process."""
     from prometheus_client import start_http_server
 

@@ -11,7 +11,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,7 +27,7 @@ _CONVERTOR = re.compile(r":[a-z]+\}")
 
 def route_template(scope: Scope) -> str:
     """The matched route's template (/paper/{arxiv_id}), never the raw path (bounded label values)."""
-    route: Any = scope.get("route")
+    route: object = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str) and path:
         return _CONVERTOR.sub("}", path)  # "{paper_id:int}" is labelled as the OpenAPI path "{paper_id}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.context import open_context
@@ -14,7 +14,7 @@ from paperfeed.delivery.web.metrics import (
 from paperfeed.delivery.web.state import SearchHolder, WebState
 
 
-def serve_metrics(state: WebState | None, settings: Settings, workers: int) -> Any | None:
+def serve_metrics(state: WebState | None, settings: Settings, workers: int) -> WSGIServer | None:
     """Start the metrics_address listener when the setting asks for one; the server or None."""
     if not settings.metrics_address:
         return None

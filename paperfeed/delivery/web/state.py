@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from starlette.requests import Request
@@ -23,6 +24,8 @@ from paperfeed.delivery.web.richtext import rich
 from paperfeed.delivery.web.security import RateLimits
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.store import Store
+
+T = TypeVar("T")
 
 log = logging.getLogger("paperfeed.web")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -110,7 +113,7 @@ class WebState:
         self.cache.clear()
         self.search.reload_soon()
 
-    def cached(self, key: tuple[Any, ...], compute: Any) -> Any:
+    def cached(self, key: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
         """A value cached under key + the current data stamp."""
         return self.cache.get_or_compute((key, self.stamp.get()), compute)
 
