@@ -445,7 +445,7 @@ def test_nul_in_login_name_and_signup_email(client: TestClient, seeded: Store) -
 def test_concurrent_feedback_writes_for_one_paper(settings: Settings, seeded: Store) -> None:
     user = seeded.create_user("carol", "carol@example.org", "x")
     pid = paper_id(seeded, "2501.00002")
-    token = feedback_token(resolve_secret_key(settings), user.id, pid)
+    token = feedback_token(resolve_secret_key(settings), user, pid)
     with make_app(settings, seeded) as c:
         codes: list[int] = []
         barrier = threading.Barrier(8)

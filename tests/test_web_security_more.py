@@ -223,7 +223,7 @@ def test_collection_with_a_bad_paper_id_creates_nothing(
 def test_feedback_get_asks_and_post_records(settings: Settings, seeded: Store) -> None:
     user = seeded.create_user("carol", "carol@example.org", "x")
     pid = paper_id(seeded, "2501.00002")
-    token = feedback_token(resolve_secret_key(settings), user.id, pid)
+    token = feedback_token(resolve_secret_key(settings), user, pid)
     with make_app(settings, seeded) as c:
         r = c.get("/feedback", params={"t": token, "s": "1"})
         assert r.status_code == 200 and 'method="post"' in r.text and seeded.feedback(user.id) == {}
