@@ -7,6 +7,7 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -86,6 +87,19 @@ def signup(client: TestClient, username: str, password: str = PASSWORD) -> None:
     secret = client.app.state.web.secret_key  # type: ignore[attr-defined]
     done = finish_signup(client, signup_link(secret, username), password)
     assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+
+
+def browser_signup(page: Any, base: str, secret: str, username: str, password: str = PASSWORD) -> None:
+    """Sign up in a browser: the form, then the mailed link (minted here with the site's key), the password."""
+    page.goto(base + "/signup")
+    page.fill("#username", username)
+    page.fill("#email", f"{username}@example.org")
+    page.click("button:has-text('Create account')")
+    page.locator("h1", has_text="Check your inbox").wait_for()
+    page.goto(base + signup_link(secret, username))
+    page.fill("#password", password)
+    page.click("button:has-text('Create my account')")
+    page.locator(".flash", has_text=f"Welcome, {username}!").first.wait_for()
 
 
 def page_csrf(client: TestClient, path: str = "/profile") -> str:
