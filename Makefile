@@ -39,7 +39,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	  || echo "warning: could not install chromium; browser tests will be skipped"; }
+	  || { echo "error: could not install chromium; the browser tests need it (they fail, not skip, under CI=1)" >&2; exit 1; }; }
 
 test: install chromium
 	$(PY) -m pytest -q

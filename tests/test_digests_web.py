@@ -83,7 +83,7 @@ def test_one_click_unsubscribe_and_feedback_links(settings: Settings, store: Sto
     secret = resolve_secret_key(settings)
     user = store.create_user("carol", "carol@example.org", "x")
     store.save_subscription(user.id)
-    token = unsubscribe_token(secret, user.id)
+    token = unsubscribe_token(secret, user)
     page = client.get("/unsubscribe", params={"t": token})
     assert page.status_code == 200 and "Unsubscribe" in page.text
     assert store.get_subscription(user.id).active  # type: ignore[union-attr]  # a GET changes nothing
@@ -98,14 +98,14 @@ def test_one_click_unsubscribe_and_feedback_links(settings: Settings, store: Sto
     paper = store.get_paper_by_arxiv("2501.00002")
     assert paper is not None and paper.id is not None
     pid = paper.id
-    less = feedback_token(secret, user.id, pid)
+    less = feedback_token(secret, user, pid)
     r = fresh.get("/feedback", params={"t": less, "s": "-1"})  # a GET asks, records nothing (mail scanners)
     assert r.status_code == 200 and "Fewer papers like this?" in r.text and store.feedback(user.id) == {}
     r = fresh.post("/feedback", data={"t": less, "s": "-1"})
     assert r.status_code == 200 and "fewer" in r.text and store.feedback(user.id) == {pid: -1}
     r = fresh.post("/feedback", data={"t": less, "s": "0"})
     assert r.status_code == 200 and store.feedback(user.id) == {}
-    assert fresh.get("/feedback", params={"t": unsubscribe_token(secret, user.id)}).status_code == 400
+    assert fresh.get("/feedback", params={"t": unsubscribe_token(secret, user)}).status_code == 400
     assert fresh.get("/feedback", params={"t": less, "s": "7"}).status_code == 400
     r = fresh.post("/feedback", data={"t": less, "s": "1"})
     assert "more papers like" in r.text and store.feedback(user.id) == {pid: 1}

@@ -17,6 +17,7 @@ from paperfeed.delivery.email.compose import DigestContent, build_message, messa
 from paperfeed.delivery.email.tokens import (
     FEEDBACK_SALT,
     feedback_token,
+    link_stamp,
     read_feedback_token,
     read_unsubscribe_token,
     unsubscribe_token,
@@ -60,7 +61,7 @@ def test_multipart_alternative_with_headers() -> None:
     unsub = msg["List-Unsubscribe"]
     assert unsub.startswith("<https://papers.example.org/unsubscribe?t=") and unsub.endswith(">")
     token = parse_qs(urlsplit(unsub[1:-1]).query)["t"][0]
-    assert read_unsubscribe_token(SECRET, token) == 3
+    assert read_unsubscribe_token(SECRET, token) == (3, link_stamp(user))
     assert not out.smtputf8 and out.recipient == "jm@example.org"  # type: ignore[attr-defined]
     assert msg["Subject"] == "paperfeed: 2 new papers for you – Tuesday 10 March 2026"  # "–" encoded, decoded
     assert all(len(line) <= 78 for line in raw_headers.split(b"\r\n") if line.startswith((b"Subject", b" =?")))
@@ -82,23 +83,26 @@ def test_feedback_links_are_signed_per_paper_and_signal() -> None:
     links = [parse_qs(urlsplit(u.replace("&amp;", "&")).query) for u in
              (part.split('"')[0] for part in html.split('href="')[1:]) if "/feedback?" in u]
     got = {(*read_feedback_token(SECRET, q["t"][0]), int(q["s"][0])) for q in links}
-    assert got == {(3, 7, 1), (3, 7, -1), (3, 8, 1), (3, 8, -1)}
+    stamp = link_stamp(user)
+    assert got == {(3, 7, stamp, 1), (3, 7, stamp, -1), (3, 8, stamp, 1), (3, 8, stamp, -1)}
     tokens = [q["t"][0] for q in links]
     with pytest.raises(BadRequest):
         read_feedback_token("another secret" * 4, tokens[0])
     with pytest.raises(BadRequest):
-        read_unsubscribe_token(SECRET, feedback_token(SECRET, 3, 7))  # salts keep kinds apart
+        read_unsubscribe_token(SECRET, feedback_token(SECRET, user, 7))  # salts keep kinds apart
     with pytest.raises(BadRequest):
-        read_unsubscribe_token(SECRET, unsubscribe_token(SECRET, 3)[:-3] + "abc")
+        read_unsubscribe_token(SECRET, unsubscribe_token(SECRET, user)[:-3] + "abc")
 
 
 def test_tokens_are_exactly_what_itsdangerous_makes(monkeypatch: pytest.MonkeyPatch) -> None:
-    import itsdangerous.timed
+    import time
 
-    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 1_772_000_000.5)
-    stock = itsdangerous.TimestampSigner(SECRET, salt=FEEDBACK_SALT).sign("3.7").decode("ascii")
-    assert feedback_token(SECRET, 3, 7) == stock
-    assert read_feedback_token(SECRET, stock) == (3, 7)
+    monkeypatch.setattr(time, "time", lambda: 1_772_000_000.5)  # the clock itsdangerous reads
+    user = User(id=3, username="u", email="u@example.org", created_at=NOW)
+    stamp = link_stamp(user)
+    stock = itsdangerous.TimestampSigner(SECRET, salt=FEEDBACK_SALT).sign(f"3.7.{stamp}").decode("ascii")
+    assert feedback_token(SECRET, user, 7) == stock
+    assert read_feedback_token(SECRET, stock) == (3, 7, stamp)
 
 
 def test_gap_is_announced() -> None:

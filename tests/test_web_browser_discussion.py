@@ -9,9 +9,10 @@ import pytest
 from playwright.sync_api import Dialog
 
 from paperfeed.core.settings import Settings
+from paperfeed.delivery.secret_key import resolve_secret_key
 from paperfeed.store import Store
 from tests.test_web_browser import CHROMIUM, OUT, _launch, _serving
-from tests.web_fixtures import PASSWORD, paper_id
+from tests.web_fixtures import browser_signup, paper_id
 
 pytestmark = [
     pytest.mark.browser,
@@ -39,15 +40,17 @@ def server(settings: Settings, seeded: Store) -> Iterator[str]:
         yield base
 
 
-def _signup(page: Any, base: str, name: str) -> None:
-    page.goto(base + "/signup")
-    page.fill("#username", name)
-    page.fill("#email", f"{name}@example.org")
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Create account')")
+@pytest.fixture
+def secret(settings: Settings) -> str:
+    """The site's key (signs the sign-up links the mail would carry)."""
+    return resolve_secret_key(settings)
 
 
-def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store) -> None:
+def _signup(page: Any, base: str, secret: str, name: str) -> None:
+    browser_signup(page, base, secret, name)  # the form, then the mailed link (#21 F13)
+
+
+def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store, secret: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     pid = paper_id(seeded, "2501.00004")
@@ -57,7 +60,7 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store) -> 
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            _signup(page, server, "ada")
+            _signup(page, server, secret, "ada")
             page.goto(f"{server}/papers/{pid}")
             expect(page.locator("#comments-h")).to_contain_text("0 comments")
             page.fill("#new-comment", "Does this **scale** past `1e9` images?")
@@ -69,7 +72,7 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store) -> 
 
             # a second account replies
             other = browser.new_context().new_page()
-            _signup(other, server, "bob")
+            _signup(other, server, secret, "bob")
             other.goto(f"{server}/papers/{pid}")
             other.locator(".thread > li.comment").first.locator("details.reply summary").click()
             other.fill("textarea[id^=reply-]", "It does, see *Table 3*.")
@@ -115,7 +118,7 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store) -> 
             browser.close()
 
 
-def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store) -> None:
+def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store, secret: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     pid = paper_id(seeded, "2501.00001")
@@ -156,7 +159,7 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store) -> None
             browser.close()
 
 
-def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded: Store) -> None:
+def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded: Store, secret: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     pid = paper_id(seeded, "2501.00004")
@@ -166,7 +169,7 @@ def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded
             owner = browser.new_context().new_page()
             errors: list[str] = []
             owner.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            _signup(owner, server, "olga")
+            _signup(owner, server, secret, "olga")
             owner.click("nav >> text=Labs")
             owner.fill("#g-name", "Vision Lab")
             owner.fill("#g-desc", "We read vision papers together")
@@ -179,7 +182,7 @@ def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded
 
             # a second account accepts the invitation
             member = browser.new_context().new_page()
-            _signup(member, server, "max")
+            _signup(member, server, secret, "max")
             member.goto(link)
             expect(member.locator("h1")).to_have_text("Join “Vision Lab”")
             member.click("#accept-invite")

@@ -5,6 +5,7 @@ the throttle stops the guesses, and the owner still logs in from their own brows
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import threading
 import time
@@ -14,11 +15,12 @@ import httpx
 
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.secret_key import resolve_secret_key
 from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests.test_web_browser import _free_port
-from tests.web_fixtures import PASSWORD
+from tests.web_fixtures import PASSWORD, signup_link
 
 GUESSES = 40
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -73,15 +75,11 @@ def test_bounded_brute_force_is_throttled_and_the_owner_gets_in(
         httpx.Client(base_url=base, timeout=30) as attacker,
     ):
         token = _csrf(owner, "/signup")
-        r = owner.post(
-            "/signup",
-            data={
-                "username": "ada",
-                "email": "ada@example.org",
-                "password": PASSWORD,
-                "csrf_token": token,
-            },
-        )
+        r = owner.post("/signup", data={"username": "ada", "email": "ada@example.org", "csrf_token": token})
+        assert r.status_code == 200  # the account is made behind the mailed link (#21 F13)
+        page = owner.get(signup_link(resolve_secret_key(fast), "ada"))
+        t = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+        r = owner.post("/signup/finish", data={"t": t, "password": PASSWORD, "csrf_token": _CSRF.search(page.text).group(1)})  # type: ignore[union-attr]
         assert r.status_code == 303 and "pf_device" in owner.cookies
         owner.post("/logout", data={"csrf_token": _csrf(owner, "/profile")})
         token = _csrf(attacker)

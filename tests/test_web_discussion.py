@@ -15,6 +15,7 @@ import feedparser
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings, with_overrides
+from paperfeed.delivery.credentials import hash_password
 from paperfeed.delivery.digests import run_digests
 from paperfeed.delivery.email.verify import verification_token
 from paperfeed.delivery.secret_key import resolve_secret_key
@@ -23,7 +24,7 @@ from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from tests._digest_fixtures import SinkHandler, smtp_settings
 from tests._mail import body_of
-from tests.web_fixtures import csrf_from, make_app, page_csrf, paper_id, signup
+from tests.web_fixtures import PASSWORD, csrf_from, make_app, page_csrf, paper_id, signup
 
 
 def _post(c: TestClient, path: str, **data: str) -> object:
@@ -142,7 +143,11 @@ def test_notifications_page(client: TestClient, seeded: Store) -> None:
 def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
     c = make_app(settings, seeded, mailer="file", mail_dir=str(outbox))
-    signup(c, "vera")
+    # an account whose address nobody confirmed (sign-up itself now confirms it, #21 F13): it asks
+    seeded.create_user("vera", "vera@example.org", hash_password(PASSWORD))
+    form = {"login": "vera", "password": PASSWORD, "csrf_token": csrf_from(c.get("/login").text)}
+    assert c.post("/login", data=form, follow_redirects=False).status_code == 303
+    assert c.post("/profile/verify-email", data={"csrf_token": page_csrf(c)}).status_code == 200
     user = seeded.get_user_by_name("vera")
     assert user is not None and not user.email_verified
     assert "not confirmed yet" in c.get("/profile").text

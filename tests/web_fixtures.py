@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -57,12 +59,47 @@ def csrf_from(html: str) -> str:
     return m.group(1)
 
 
+def signup_link(secret: str, username: str, email: str | None = None, next: str = "") -> str:
+    """The path of the link the sign-up mail carries (what one's inbox would give)."""
+    from urllib.parse import quote
+
+    from paperfeed.delivery.email.signup import SignupClaim, signup_token
+
+    claim = SignupClaim(username, email or f"{username}@example.org", next)
+    return f"/signup/finish?t={quote(signup_token(secret, claim))}"
+
+
+def finish_signup(client: TestClient, path: str, password: str = PASSWORD) -> object:
+    """Follow a sign-up link: the page, then its form with the password (the response of that POST)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    t = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+    return client.post("/signup/finish", data={"t": t, "password": password, "csrf_token": csrf_from(page.text)},
+                       follow_redirects=False)
+
+
 def signup(client: TestClient, username: str, password: str = PASSWORD) -> None:
-    """Create an account through the form and stay logged in."""
+    """Create an account through the form and the mailed link, and stay logged in."""
     token = csrf_from(client.get("/signup").text)
     r = client.post("/signup", data={"username": username, "email": f"{username}@example.org",
-                                     "password": password, "csrf_token": token}, follow_redirects=False)
-    assert r.status_code == 303, r.text
+                                     "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 200 and "Check your inbox" in r.text, r.text
+    secret = client.app.state.web.secret_key  # type: ignore[attr-defined]
+    done = finish_signup(client, signup_link(secret, username), password)
+    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
+
+
+def browser_signup(page: Any, base: str, secret: str, username: str, password: str = PASSWORD) -> None:
+    """Sign up in a browser: the form, then the mailed link (minted here with the site's key), the password."""
+    page.goto(base + "/signup")
+    page.fill("#username", username)
+    page.fill("#email", f"{username}@example.org")
+    page.click("button:has-text('Create account')")
+    page.locator("h1", has_text="Check your inbox").wait_for()
+    page.goto(base + signup_link(secret, username))
+    page.fill("#password", password)
+    page.click("button:has-text('Create my account')")
+    page.locator(".flash", has_text=f"Welcome, {username}!").first.wait_for()
 
 
 def page_csrf(client: TestClient, path: str = "/profile") -> str:

@@ -86,8 +86,10 @@ class SubscriptionStore:
 
     def active_subscribers(self, user_ids: Sequence[int] | None = None) -> list[tuple[User, DigestSubscription]]:
         """Users with an active subscription (optionally only some), by user id."""
-        query = (select(subscriptions, users.c.id, users.c.username, users.c.email, users.c.created_at,
-                        users.c.is_admin, users.c.email_verified_at)
+        # the account's created_at under its own name: subscriptions has one too, and the account's
+        # stamps its email links (#21 F7)
+        query = (select(subscriptions, users.c.id, users.c.username, users.c.email,
+                        users.c.created_at.label("user_created_at"), users.c.is_admin, users.c.email_verified_at)
                  .join(users, users.c.id == subscriptions.c.user_id)
                  .where(subscriptions.c.active == 1).order_by(users.c.id))
         with self.engine.connect() as conn:
@@ -97,7 +99,7 @@ class SubscriptionStore:
             else:
                 for chunk in chunks(list(user_ids)):
                     rows.extend(conn.execute(query.where(users.c.id.in_(chunk))).mappings())
-        return [(_user(r), _sub(r)) for r in rows]
+        return [(_user({**r, "created_at": r["user_created_at"]}), _sub(r)) for r in rows]
 
     # ----- saved searches and follows -----------------------------------------------------------
 

@@ -126,14 +126,13 @@ class _Section:
 def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, Any]:
     """The template context of a digest."""
     base = settings.base_url.rstrip("/")
-    uid = content.user.id
     by_section: dict[str, list[_Entry]] = {}
     for it in content.items:
         p = content.papers.get(int(it["paper_id"]))
         if p is None:
             continue  # merged away since it was chosen
         pid = int(it["paper_id"])
-        token = quote(feedback_token(secret, uid, pid))
+        token = quote(feedback_token(secret, content.user, pid))
         by_section.setdefault(it["section"], []).append(_Entry(
             id=pid,
             title=" ".join(p.title.split()),
@@ -159,13 +158,13 @@ def view(settings: Settings, secret: str, content: DigestContent) -> dict[str, A
         "since": since,
         "site_url": base,
         "manage_url": f"{base}/subscriptions",
-        "unsubscribe_url": unsubscribe_url(settings, secret, uid),
+        "unsubscribe_url": unsubscribe_url(settings, secret, content.user),
     }
 
 
-def unsubscribe_url(settings: Settings, secret: str, user_id: int) -> str:
+def unsubscribe_url(settings: Settings, secret: str, user: User) -> str:
     """The one-click unsubscribe URL of a user."""
-    return f"{settings.base_url.rstrip('/')}/unsubscribe?t={quote(unsubscribe_token(secret, user_id))}"
+    return f"{settings.base_url.rstrip('/')}/unsubscribe?t={quote(unsubscribe_token(secret, user))}"
 
 
 def render(context: dict[str, Any]) -> tuple[str, str, str]:

@@ -1,21 +1,27 @@
 """Signed tokens for the links in digest emails: one-click unsubscribe and more/less like this.
 
 A token is an itsdangerous TimestampSigner signature (HMAC with the site's secret key) over ids
-only: "USER" for unsubscribe, "USER.PAPER" for feedback, each kind with its own salt so one can
-never pass as the other. A digest carries dozens of links, so tokens are plain signatures rather
+and the account's stamp: "USER.STAMP" for unsubscribe, "USER.PAPER.STAMP" for feedback, each kind
+with its own salt so one can never pass as the other. The stamp is a digest of the account's id
+and creation time, so a link made for a deleted account can never act on another account that
+gets the same id (#21 F7); deleting the account revokes its links. Tokens from before the stamp
+(bare ids) are refused. A digest carries dozens of links, so tokens are plain signatures rather
 than serialized JSON (10x cheaper to make). The feedback signal (+1 / -1) rides in the URL beside
 the token: whoever holds the token may say either about that paper.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from itsdangerous.encoding import base64_encode, int_to_bytes
 
-from paperfeed.core.errors import BadRequest
+from paperfeed.core.errors import BadRequest, NotFound
+from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.secret_key import resolve_secret_key
 
@@ -60,31 +66,57 @@ def _signer(secret: str, salt: str) -> TimestampSigner:
     return _Signer(secret, salt)
 
 
-def unsubscribe_token(secret: str, user_id: int) -> str:
-    """A token that unsubscribes this user."""
-    return _signer(secret, UNSUBSCRIBE_SALT).sign(str(user_id)).decode("ascii")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OLD_FORMAT = "this {kind} link is from an older paperfeed and no longer works: use the links of a newer digest"
 
 
-def read_unsubscribe_token(secret: str, token: str) -> int:
-    """The user id of an unsubscribe token; BadRequest when it is forged, garbled or too old."""
+def link_stamp(user: User) -> str:
+    """What binds a link to one account: a digest of its id and creation time (to the microsecond).
+
+    Exact integer microseconds, not a float timestamp, so both backends give the same stamp.
+    """
+    created = user.created_at if user.created_at.tzinfo else user.created_at.replace(tzinfo=UTC)
+    micros = (created - _EPOCH) // timedelta(microseconds=1)
+    return hashlib.sha256(f"{user.id}:{micros}".encode("ascii")).hexdigest()[:12]
+
+
+def link_account(user: User | None, stamp: str) -> User:
+    """The account a link's (id, stamp) names; NotFound when it was deleted (or the id is another's)."""
+    if user is None or not hmac.compare_digest(link_stamp(user), stamp):
+        raise NotFound("this link was made for an account that no longer exists")
+    return user
+
+
+def unsubscribe_token(secret: str, user: User) -> str:
+    """A token that unsubscribes this user (this account only, see link_stamp)."""
+    return _signer(secret, UNSUBSCRIBE_SALT).sign(f"{user.id}.{link_stamp(user)}").decode("ascii")
+
+
+def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str]:
+    """(user id, account stamp) of an unsubscribe token; BadRequest when forged, garbled, old-format or too old."""
     value = _unsign(secret, UNSUBSCRIBE_SALT, token, UNSUBSCRIBE_MAX_AGE, "unsubscribe")
-    if not value.isdigit():
+    if value.isdigit():
+        raise BadRequest(_OLD_FORMAT.format(kind="unsubscribe"))
+    uid, _, stamp = value.partition(".")
+    if not (uid.isdigit() and stamp):
         raise BadRequest("this unsubscribe link is not valid")
-    return int(value)
+    return int(uid), stamp
 
 
-def feedback_token(secret: str, user_id: int, paper_id: int) -> str:
+def feedback_token(secret: str, user: User, paper_id: int) -> str:
     """A token that lets its holder say "more / less like this" about a paper for a user."""
-    return _signer(secret, FEEDBACK_SALT).sign(f"{user_id}.{paper_id}").decode("ascii")
+    return _signer(secret, FEEDBACK_SALT).sign(f"{user.id}.{paper_id}.{link_stamp(user)}").decode("ascii")
 
 
-def read_feedback_token(secret: str, token: str) -> tuple[int, int]:
-    """(user id, paper id) of a feedback token; BadRequest when not valid."""
+def read_feedback_token(secret: str, token: str) -> tuple[int, int, str]:
+    """(user id, paper id, account stamp) of a feedback token; BadRequest when not valid."""
     value = _unsign(secret, FEEDBACK_SALT, token, FEEDBACK_MAX_AGE, "feedback")
-    uid, _, pid = value.partition(".")
-    if not (uid.isdigit() and pid.isdigit()):
+    parts = value.split(".")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        raise BadRequest(_OLD_FORMAT.format(kind="feedback"))
+    if not (len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2]):
         raise BadRequest("this feedback link is not valid")
-    return int(uid), int(pid)
+    return int(parts[0]), int(parts[1]), parts[2]
 
 
 def _unsign(secret: str, salt: str, token: str, max_age: int, kind: str) -> str:

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.core.ids import MAX_ID
 from paperfeed.delivery import charts
+from paperfeed.delivery.email.signup import (
+    SignupClaim,
+    read_signup_token,
+    send_signup_mail,
+    signup_message,
+    signup_taken_message,
+)
 from paperfeed.delivery.usecases import accounts
-from paperfeed.delivery.web import verify_routes
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,
@@ -24,12 +30,14 @@ from paperfeed.delivery.web.deps import (
     write_limit,
 )
 from paperfeed.delivery.web.security import (
+    address_key,
     hash_password,
     new_api_token,
     token_hash,
     validate_signup,
 )
 from paperfeed.delivery.web.state import get_state
+from paperfeed.store.runs import now_utc
 
 router = APIRouter(include_in_schema=False)
 DEVICE_COOKIE = "pf_device"
@@ -65,38 +73,79 @@ def signup_form(request: Request, next: str = "") -> HTMLResponse:
                                            "error": None, "form": {"username": "", "email": ""}})
 
 
-# Said for a taken username and a taken email alike, so the form does not tell which emails exist.
-TAKEN = ("that username or email cannot be used: choose another username, or if you already have an account, "
-         "log in or reset your password")
+# Usernames are public (profiles, comments): a taken one may be named. Whether an email address is
+# registered is never said (#21 F13): the form answers the same, and the mail tells the owner.
+TAKEN = "username: that username is taken, choose another"
+LINK_USED = ("this sign-up link was used already, or its username was taken meanwhile: log in, "
+             "or sign up again with another username")
 
 
 @router.post("/signup", dependencies=[Depends(csrf_form)], response_model=None)
 async def signup(
-    request: Request, username: str = Form(""), email: str = Form(""), password: str = Form(""),
+    request: Request, background: BackgroundTasks, username: str = Form(""), email: str = Form(""),
     next: str = Form(""),
 ) -> Response:
-    """Create the account and log in."""
+    """Check the form and mail the address: a link that creates the account, or (registered) a note."""
     state = get_state(request)
     form = {"username": username, "email": email}
     try:
         state.limits.hit("login", client_key(request))
         username, email = username.strip(), email.strip()
-        await run_in_threadpool(validate_signup, username, email, password)
-        hashed = await run_in_threadpool(hash_password, password)
-        try:
-            user = await run_in_threadpool(state.store.create_user, username, email, hashed)
-        except Conflict:
-            raise Conflict(TAKEN) from None
+        await run_in_threadpool(validate_signup, username, email, None)  # the password comes with the link
+        if await run_in_threadpool(state.store.get_user_by_name, username) is not None:
+            raise Conflict(TAKEN)
     except (BadRequest, Conflict, TooManyRequests) as exc:
         response = render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
                                                    "error": exc.message, "form": form}, status_code=exc.status)
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    found = await run_in_threadpool(state.store.user_credentials, email)  # usernames hold no "@"
+    now = now_utc()
+    out = (signup_taken_message(state.settings, found[0].email, now) if found is not None else
+           signup_message(state.settings, state.secret_key, SignupClaim(username, email, safe_next(next)), now))
+    if state.limits.allow("unconfirmed_mail", address_key(email)):  # #21 F14
+        background.add_task(send_signup_mail, state.settings, out)  # after the answer: no timing tells
+    return render(request, "signup_sent.html", {"title": "Check your inbox"})  # the same page for every address
+
+
+def _finish_page(request: Request, token: str, error: str | None, status: int = 200,
+                 claim: SignupClaim | None = None) -> HTMLResponse:
+    return render(request, "signup_finish.html", {"title": "Finish signing up", "needs_csrf": True,
+                                                  "token": token if claim else "", "claim": claim,
+                                                  "error": error}, status_code=status)
+
+
+@router.get("/signup/finish", response_class=HTMLResponse)
+def signup_finish_form(request: Request, t: str = "") -> HTMLResponse:
+    """What a sign-up link shows: the password form that creates the account (a GET changes nothing)."""
+    try:
+        claim = read_signup_token(get_state(request).secret_key, t[:2000])
+    except BadRequest as exc:
+        return _finish_page(request, "", exc.message, 400)
+    if get_state(request).store.get_user_by_name(claim.username) is not None:
+        return _finish_page(request, "", LINK_USED, 409)
+    return _finish_page(request, t[:2000], None, claim=claim)
+
+
+@router.post("/signup/finish", dependencies=[Depends(csrf_form)], response_model=None)
+async def signup_finish(request: Request, t: str = Form(""), password: str = Form("")) -> Response:
+    """Create the account of a sign-up link with the password chosen here (the link confirms the address)."""
+    state = get_state(request)
+    claim: SignupClaim | None = None
+    try:
+        claim = read_signup_token(state.secret_key, t[:2000])
+        await run_in_threadpool(validate_signup, claim.username, claim.email, password)
+        hashed = await run_in_threadpool(hash_password, password)
+        user = await run_in_threadpool(state.store.create_user, claim.username, claim.email, hashed)
+    except BadRequest as exc:  # a weak password: the form again, with the reason
+        return _finish_page(request, t[:2000], exc.message, 400, claim)
+    except Conflict:
+        return _finish_page(request, "", LINK_USED, 409)
+    await run_in_threadpool(state.store.mark_email_verified, user.id, user.email)
     await run_in_threadpool(start_session, request, user.id)
-    flash(request, f"Welcome, {user.username}!")
-    await verify_routes.mail_verification(request, user)
-    done = RedirectResponse(safe_next(next), status_code=303)
+    flash(request, f"Welcome, {user.username}! Your address {user.email} is confirmed.")
+    done = RedirectResponse(safe_next(claim.next), status_code=303)
     await run_in_threadpool(_remember_device, request, done, user.id)
     return done
 

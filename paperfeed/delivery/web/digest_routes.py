@@ -19,6 +19,7 @@ from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES, SECTION_TITLES
 from paperfeed.delivery.digests import preview
 from paperfeed.delivery.email.tokens import (
     email_secret,
+    link_account,
     read_feedback_token,
     read_unsubscribe_token,
 )
@@ -154,10 +155,8 @@ def follow_remove(request: Request, kind: Annotated[Literal["category", "author"
 def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
     """Ask to confirm: a GET never unsubscribes (mail scanners follow links)."""
     state = get_state(request)
-    uid = read_unsubscribe_token(_secret(state), t)
-    user = state.store.get_user(uid)
-    if user is None:
-        raise NotFound("this account no longer exists")
+    uid, stamp = read_unsubscribe_token(_secret(state), t)
+    user = link_account(state.store.get_user(uid), stamp)
     return render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": t, "done": False,
                                                 "account": user.username})
 
@@ -166,10 +165,8 @@ def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
 def unsubscribe(request: Request, t: Token) -> HTMLResponse:
     """Unsubscribe (also the RFC 8058 one-click POST: body List-Unsubscribe=One-Click, no cookies, no CSRF)."""
     state = get_state(request)
-    uid = read_unsubscribe_token(_secret(state), t)
-    user = state.store.get_user(uid)
-    if user is None:
-        raise NotFound("this account no longer exists")
+    uid, stamp = read_unsubscribe_token(_secret(state), t)
+    user = link_account(state.store.get_user(uid), stamp)
     state.store.set_subscription_active(uid, False)
     return render(request, "unsubscribe.html", {"title": "Unsubscribed", "token": t, "done": True,
                                                 "account": user.username})
@@ -181,12 +178,13 @@ def feedback_link(request: Request, t: Token,
                   ) -> HTMLResponse:
     """Ask to confirm "more / less like this" from a digest link: a GET records nothing (mail scanners follow links)."""
     state = get_state(request)
-    uid, pid = read_feedback_token(_secret(state), t)
+    uid, pid, stamp = read_feedback_token(_secret(state), t)
     if s == 0:
         raise BadRequest("s must be 1 (more like this) or -1 (less like this)")
+    link_account(state.store.get_user(uid), stamp)
     paper = state.store.get_paper(pid)
-    if paper is None or state.store.get_user(uid) is None:
-        raise NotFound("that paper or account no longer exists")
+    if paper is None:
+        raise NotFound("that paper no longer exists")
     return render(request, "feedback.html", {"title": "More or less like this?", "paper": paper, "signal": s,
                                              "token": t, "done": False})
 
@@ -196,10 +194,11 @@ def feedback_record(request: Request, t: Annotated[str, Form(min_length=10, max_
                     s: Annotated[int, Form(ge=-1, le=1)] = 0) -> HTMLResponse:
     """Record (1 / -1) or clear (0) the feedback of a digest link (the token authenticates; no session needed)."""
     state = get_state(request)
-    uid, pid = read_feedback_token(_secret(state), t)
+    uid, pid, stamp = read_feedback_token(_secret(state), t)
+    link_account(state.store.get_user(uid), stamp)
     paper = state.store.get_paper(pid)
-    if paper is None or state.store.get_user(uid) is None:
-        raise NotFound("that paper or account no longer exists")
+    if paper is None:
+        raise NotFound("that paper no longer exists")
     state.store.set_feedback(uid, pid, s)
     return render(request, "feedback.html", {"title": "Thanks" if s else "Undone", "paper": paper, "signal": s,
                                              "token": t, "done": True})

@@ -40,12 +40,14 @@ CSRF_HEADER = "x-csrf-token"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
-def validate_signup(username: str, email: str, password: str) -> None:
-    """Raise BadRequest naming the first field that is wrong."""
+def validate_signup(username: str, email: str, password: str | None) -> None:
+    """Raise BadRequest naming the first field that is wrong (None: no password to check yet)."""
     if not _USERNAME.match(username):
         raise BadRequest("username: 3 to 32 letters, digits, '.', '_' or '-'")
     if len(email) > 320 or not _EMAIL.match(email) or "\x00" in email:
         raise BadRequest("email: not an email address")
+    if password is None:
+        return
     problem = password_problem(password, username, email)
     if problem:
         raise BadRequest(f"password: {problem}")
