@@ -97,6 +97,8 @@ def test_feedback_links_are_signed_per_paper_and_signal() -> None:
 def test_tokens_are_exactly_what_itsdangerous_makes(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
+    import itsdangerous
+
     monkeypatch.setattr(time, "time", lambda: 1_772_000_000.5)  # the clock itsdangerous reads
     user = User(id=3, username="u", email="u@example.org", created_at=NOW)
     stamp = link_stamp(user)
