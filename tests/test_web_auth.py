@@ -190,3 +190,15 @@ def test_development_key_is_shared_by_workers(settings: Settings, seeded: Store)
     a = create_app(AppContext(settings, seeded)).state.web.secret_key
     b = create_app(AppContext(settings, seeded)).state.web.secret_key
     assert a == b and len(a) >= 32
+
+
+@pytest.mark.parametrize(("mailer", "hint"), [("console", "printed in the log"), ("file", ".eml</code> file")])
+def test_signup_page_says_where_the_link_went_without_a_mail_server(
+    settings: Settings, seeded: Store, mailer: str, hint: str
+) -> None:
+    """After `make run` there is no SMTP server: the page tells whoever runs it where the mail is."""
+    with make_app(with_overrides(settings, mailer=mailer), seeded) as client:
+        token = csrf_from(client.get("/signup").text)
+        r = client.post("/signup", data={"username": "newbie", "email": "newbie@example.org",
+                                         "csrf_token": token})
+    assert r.status_code == 200 and "Check your inbox" in r.text and hint in r.text

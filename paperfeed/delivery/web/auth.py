@@ -106,7 +106,10 @@ async def signup(
            signup_message(state.settings, state.secret_key, SignupClaim(username, email, safe_next(next)), now))
     if state.limits.allow("unconfirmed_mail", address_key(email)):  # #21 F14
         background.add_task(send_signup_mail, state.settings, out)  # after the answer: no timing tells
-    return render(request, "signup_sent.html", {"title": "Check your inbox"})  # the same page for every address
+    # The same page for every address; on an instance without a mail server the one running it
+    # (a laptop after `make run`) is told where the link went instead of waiting for a mail.
+    local_mail = "" if state.settings.is_production else state.settings.mailer
+    return render(request, "signup_sent.html", {"title": "Check your inbox", "local_mail": local_mail})
 
 
 def _finish_page(request: Request, token: str, error: str | None, status: int = 200,
