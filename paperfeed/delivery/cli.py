@@ -99,7 +99,7 @@ def papers() -> None:
 def papers_list(ctx: AppContext, since: date | None, until: date | None, category: str | None,
                 sort: str, limit: int, offset: int, as_json: bool) -> None:
     """List papers, newest day first."""
-    found = ctx.store.list_papers(
+    found = ctx.store.papers.list_papers(
         since=since.date() if since else None,  # type: ignore[attr-defined]
         until=until.date() if until else None,  # type: ignore[attr-defined]
         category=category, limit=limit, offset=offset, order=sort,
@@ -122,8 +122,8 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
 @with_context
 def papers_daily(ctx: AppContext, day: datetime | None, limit: int, as_json: bool) -> None:
     """A day's papers, most upvoted first; the latest day with papers when today has none (said so)."""
-    landing = landing_day(day.date() if day else None, datetime.now(UTC).date(), ctx.store.paper_days(limit=5000))
-    found = ctx.store.list_papers(since=landing.day, until=landing.day, order="upvotes", limit=limit) if landing.day else []
+    landing = landing_day(day.date() if day else None, datetime.now(UTC).date(), ctx.store.papers.paper_days(limit=5000))
+    found = ctx.store.papers.list_papers(since=landing.day, until=landing.day, order="upvotes", limit=limit) if landing.day else []
     if as_json:
         echo_json({"day": landing.day.isoformat() if landing.day else None, "notice": landing.notice,
                    "papers": [paper_data(p, full=False) for p in found]})
@@ -172,13 +172,13 @@ def status(ctx: AppContext, as_json: bool, check: bool) -> None:
     """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
     from paperfeed.delivery.usecases.sources import status_report
 
-    last = ctx.store.last_successful_run()
-    runs = ctx.store.recent_runs(10)
+    last = ctx.store.runs.last_successful_run()
+    runs = ctx.store.runs.recent_runs(10)
     health = status_report(ctx.store, ctx.settings)
     info = {
         "database": ctx.store.backend,
         "schema": ctx.store.current_revision(),
-        "papers": ctx.store.count_papers(),
+        "papers": ctx.store.papers.count_papers(),
         "last_successful_ingest": last.finished_at.isoformat() if last and last.finished_at else None,
         "recent_runs": [r.as_dict() for r in runs],
         **cli_search.status_info(ctx),
@@ -231,7 +231,7 @@ def db_check(ctx: AppContext) -> None:
         click.echo(f"problem: {p}")
     if problems:
         sys.exit(EXIT_NOTHING)
-    click.echo(f"ok: {ctx.store.count_papers()} papers, schema {ctx.store.current_revision()}")
+    click.echo(f"ok: {ctx.store.papers.count_papers()} papers, schema {ctx.store.current_revision()}")
 
 
 @cli.command("settings")

@@ -163,7 +163,7 @@ def _api_pages(
         start += len(feed.records)
         # Met papers already stored from the frontier day (or older) on: the rest is known.
         reached = [p.arxiv_id for p in papers if p.arxiv_id and p.published and p.published <= frontier]
-        met = bool(reached) and bool(store.known_arxiv_ids(reached))
+        met = bool(reached) and bool(store.sources.known_arxiv_ids(reached))
         done = not feed.records or start >= total or met or (bool(days) and min(days) < frontier)
         keep = [r for r in feed.records if not isinstance(r, Paper) or r.published is None or r.published >= frontier]
         if done:
@@ -209,11 +209,11 @@ def run_source(
         stamp = now_utc()
         return other != holder and holder_is_dead(other, stamp, lease, stamp)
 
-    if not store.claim_source(source.id, holder, lease, dead):
+    if not store.sources.claim_source(source.id, holder, lease, dead):
         run.busy = True
         return run
     started = time.monotonic()
-    run_id = store.start_run(f"source:{source.name}")
+    run_id = store.runs.start_run(f"source:{source.name}")
     client = http or HttpClient(settings)
     sent_before, budget_before = client.requests, client.budget
     client.budget = Budget(
@@ -226,7 +226,7 @@ def run_source(
             papers = [r for r in records if isinstance(r, Paper)]
             bad = [r for r in records if isinstance(r, RecordError)]
             run.errors.extend(bad[: max(0, MAX_ERRORS_KEPT - len(run.errors))])
-            counts = store.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
+            counts = store.sources.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
             run.counts = run.counts + counts + IngestCounts(rejected=len(bad))
             run.pages += 1
     except PaperfeedError as exc:
@@ -235,7 +235,7 @@ def run_source(
         run.error = f"{type(exc).__name__}: {exc}"
         run.requests = client.requests - sent_before
         _finish(store, source, run, run_id, started)
-        store.release_source(source.id, holder)
+        store.sources.release_source(source.id, holder)
         raise
     finally:
         run.requests = client.requests - sent_before
@@ -243,14 +243,14 @@ def run_source(
         if http is None:
             client.close()
     _finish(store, source, run, run_id, started)
-    store.release_source(source.id, holder)
+    store.sources.release_source(source.id, holder)
     return run
 
 
 def _finish(store: Store, source: FollowedSource, run: SourceRun, run_id: int, started: float) -> None:
     run.seconds = time.monotonic() - started
-    store.record_source_run(source.id, run.as_dict(), run.error)
-    store.finish_run(run_id, run.counts, error=run.error)
+    store.sources.record_source_run(source.id, run.as_dict(), run.error)
+    store.runs.finish_run(run_id, run.counts, error=run.error)
     if run.error:
         log.error("source %s: %s", source.name, run.error)
 

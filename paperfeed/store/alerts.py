@@ -169,10 +169,11 @@ def _best(
     return query.group_by(rel.c.uid, paper_events.c.id).subquery("best")
 
 
-class AlertStore:
+class AlertRepo:
     """Reading alerts and recording who was shown or mailed which."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def paper_events(self, paper_id: int) -> list[tuple[str, str, datetime]]:
         """(kind, key, created_at) of a paper's lifecycle events, oldest first."""

@@ -47,10 +47,11 @@ def _claims() -> Any:
             .join(papers, papers.c.id == paper_claims.c.paper_id))
 
 
-class AuthorStore:
+class AuthorRepo:
     """Author pages, authorship claims and who submitted a paper."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def papers_matching_authors(self, pattern: str, limit: int = 5000) -> list[Paper]:
         """Papers whose lower-cased author list matches a LIKE pattern, newest day first (a prefilter)."""

@@ -24,10 +24,11 @@ from paperfeed.store.schema import (
 )
 
 
-class CollectionStore:
+class CollectionRepo:
     """Collections and their papers."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create_collection(self, user_id: int, name: str, description: str = "", is_public: bool = False) -> Collection:
         """Create a collection owned by `user_id`."""

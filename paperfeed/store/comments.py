@@ -108,10 +108,11 @@ _VISIBLE = and_(comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
 _PUBLIC = and_(_VISIBLE, comments.c.group_id.is_(None))  # what counts, cards and feeds show everyone
 
 
-class CommentStore:
+class CommentRepo:
     """Comments, reports, moderation, notification reads, email verification."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- comments ---------------------------------------------------------------------------
 

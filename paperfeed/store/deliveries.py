@@ -46,10 +46,11 @@ from paperfeed.store.schema import (
 )
 
 
-class DeliveryStore:
+class DeliveryRepo:
     """The digest job's reads and the delivery log."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- what the digest job reads ------------------------------------------------------------
 

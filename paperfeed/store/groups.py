@@ -97,10 +97,11 @@ def _groups_query() -> Any:
     return select(groups, count.label("member_count"))
 
 
-class GroupStore:
+class GroupRepo:
     """Groups, members, invites, shared collections, feed, digest sends."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create_group(self, owner_id: int, name: str, description: str, is_private: bool) -> Group:
         """Create a group with its creator as owner."""

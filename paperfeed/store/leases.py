@@ -14,10 +14,11 @@ from paperfeed.store.schema import (
 )
 
 
-class LeaseStore:
+class LeaseRepo:
     """Worker leases (e.g. one ingest at a time across machines)."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- leases -------------------------------------------------------------------------------
 

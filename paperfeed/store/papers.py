@@ -105,10 +105,11 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
     ))
 
 
-class PaperStore:
+class PaperRepo:
     """Writing and reading papers."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- writing ---------------------------------------------------------------------------
 

@@ -71,10 +71,11 @@ def _rows(conn: Connection, query: object) -> list[Row]:
 _REF = (papers.c.arxiv_id, papers.c.title)
 
 
-class ProfileStore:
+class ProfileRepo:
     """Reading, importing and deleting everything one user owns."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def profile_rows(self, user_id: int) -> ProfileRows:
         """Every row the user owns, in a stable order; NotFound when there is no such user."""

@@ -52,10 +52,11 @@ class IngestRun:
         }
 
 
-class RunStore:
+class RunRepo:
     """Recording ingest runs."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def start_run(self, source: str) -> int:
         """Record that an ingest of `source` started; return its id."""

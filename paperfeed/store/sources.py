@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, desc, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, desc, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.store.protocols import PaperWriter
 from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import followed_sources, paper_sources, papers, upvote_history
 
@@ -81,11 +82,12 @@ def _source(row: Any) -> FollowedSource:
     )
 
 
-class SourceStore:
-    """The followed_sources and upvote_history tables (a repository; papers go through write_papers)."""
+class SourceRepo:
+    """The followed_sources and upvote_history tables (a repository; papers go through `papers`)."""
 
-    engine: Engine
-    write_papers: Callable[[Connection, Sequence[Paper], datetime], IngestCounts]
+    def __init__(self, engine: Engine, papers: PaperWriter) -> None:
+        self.engine = engine
+        self.papers = papers
 
     # ----- the list ------------------------------------------------------------------------------
 
@@ -198,7 +200,7 @@ class SourceStore:
                 raise NotFound(f"source #{source_id} is no longer followed")
             if row.lease_holder != holder:
                 raise LeaseLost(f"the harvest lock of source #{source_id} passed to {row.lease_holder}")
-            counts = self.write_papers(conn, records, now)
+            counts = self.papers.write_papers(conn, records, now)
             if run_id is not None:
                 add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
             days = [d for d in (p.day for p in records) if d is not None]

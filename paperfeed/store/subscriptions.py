@@ -37,10 +37,11 @@ from paperfeed.store.schema import (
 )
 
 
-class SubscriptionStore:
+class SubscriptionRepo:
     """What each user asked their digest for."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- subscriptions ------------------------------------------------------------------------
 

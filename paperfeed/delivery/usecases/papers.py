@@ -17,7 +17,7 @@ JsonDict = dict[str, object]
 
 def get_paper(store: Store, paper_id: int) -> Paper:
     """One paper with sources and versions; NotFound otherwise."""
-    found = store.get_paper(paper_id)
+    found = store.papers.get_paper(paper_id)
     if found is None:
         raise NotFound(f"no paper {paper_id}")
     return found
@@ -32,7 +32,7 @@ def find_paper(store: Store, ref: str) -> Paper:
         arxiv_id, _ = parse_arxiv_ref(ref)
     except ValueError as exc:
         raise BadRequest(f"{exc}; or give an internal id like #42") from None
-    found = store.get_paper_by_arxiv(arxiv_id)
+    found = store.papers.get_paper_by_arxiv(arxiv_id)
     if found is None:
         raise NotFound(f"no paper with arXiv id {arxiv_id} here (submit it?)")
     return found
@@ -41,7 +41,7 @@ def find_paper(store: Store, ref: str) -> Paper:
 def upvote_count(store: Store, paper: Paper) -> int:
     """Community plus outside upvotes of one paper."""
     pid = paper.id or 0
-    return store.vote_counts([pid]).get(pid, 0) + (paper.external_upvotes or 0)
+    return store.votes.vote_counts([pid]).get(pid, 0) + (paper.external_upvotes or 0)
 
 
 def links(p: Paper) -> dict[str, str | None]:

@@ -84,7 +84,7 @@ async def signup(
         await run_in_threadpool(validate_signup, username, email, password)
         hashed = await run_in_threadpool(hash_password, password)
         try:
-            user = await run_in_threadpool(state.store.create_user, username, email, hashed)
+            user = await run_in_threadpool(state.store.users.create_user, username, email, hashed)
         except Conflict:
             raise Conflict(TAKEN) from None
     except (BadRequest, Conflict, TooManyRequests) as exc:
@@ -157,20 +157,20 @@ def profile(request: Request) -> HTMLResponse:
 
 def _profile(request: Request, user_id: int, new_token: str | None) -> HTMLResponse:
     state = get_state(request)
-    user = state.store.get_user(user_id)
+    user = state.store.users.get_user(user_id)
     ctx = {
         "title": "Your profile",
-        "voted": state.store.user_voted_papers(user_id, limit=100),
-        "colls": state.store.user_collections(user_id),
+        "voted": state.store.votes.user_voted_papers(user_id, limit=100),
+        "colls": state.store.collections.user_collections(user_id),
         "tokens": state.store.security.user_tokens(user_id),
         "now": datetime.now(UTC),
         "sessions": state.store.security.user_sessions(user_id),
         "token_days": TOKEN_DAYS,
         "new_token": new_token,
-        "submissions": state.store.list_submissions(user_id=user_id, limit=20),
+        "submissions": state.store.submissions.list_submissions(user_id=user_id, limit=20),
         "profile_user": user,
         "reading_chart": state.cached(("chart-reading", user_id), lambda: charts.reading_chart(
-            state.store.reading_by_category(user_id))),
+            state.store.votes.reading_by_category(user_id))),
     }
     return render(request, "profile.html", ctx)
 
@@ -199,7 +199,7 @@ def token_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID
     """Revoke one of the user's own tokens."""
     user = require_page_user(request)
     write_limit(request, user)
-    get_state(request).store.revoke_token(user.id, token_id)
+    get_state(request).store.users.revoke_token(user.id, token_id)
     flash(request, "Token revoked")
     return RedirectResponse("/profile#tokens", status_code=303)
 

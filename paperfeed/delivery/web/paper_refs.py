@@ -34,7 +34,7 @@ def resolve(request: Request, ref: str) -> tuple[Paper, str]:
         arxiv_id, _ = split_arxiv_id(m.group(1))
     except ValueError:
         raise NotFound(f"there is no paper at “{ref[:80]}”: {_HINT}") from None
-    found = get_state(request).store.get_paper_by_arxiv(arxiv_id)
+    found = get_state(request).store.papers.get_paper_by_arxiv(arxiv_id)
     if found is None or found.id is None:
         raise NotFound(f"no paper with arXiv id {arxiv_id} here yet (you can submit it at /submit)")
     return found, m.group(2) or ""

@@ -79,7 +79,7 @@ def trending_params(state: WebState) -> TrendingParams:
 
 def paper_days(state: WebState) -> list[date]:
     """Days with papers, newest first (cached)."""
-    days: list[date] = state.cached(("days",), lambda: state.store.paper_days(limit=5000))
+    days: list[date] = state.cached(("days",), lambda: state.store.papers.paper_days(limit=5000))
     return days
 
 
@@ -115,7 +115,7 @@ def listing(
     since = day - timedelta(days=PERIODS[period] - 1)
     ordered = state.cached(
         ("order", since, until, category),
-        lambda: order_by_votes(state.store.paper_votes(since=since, until=until, category=category)),
+        lambda: order_by_votes(state.store.votes.paper_votes(since=since, until=until, category=category)),
     )
     prev_day, next_day = _neighbours(days, since, until, period)
     chosen = ordered[(page - 1) * size : page * size]
@@ -128,13 +128,13 @@ def make_cards(
     state: WebState, ids: Sequence[int], upvotes: dict[int, int] | None = None, user_id: int | None = None
 ) -> list[Card]:
     """Cards for papers in the given order, with upvote counts and the viewer's own votes."""
-    found = state.store.get_papers(ids)
+    found = state.store.papers.get_papers(ids)
     if upvotes is None:
-        counts = state.store.vote_counts(ids)
+        counts = state.store.votes.vote_counts(ids)
         upvotes = {i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found}
-    voted = state.store.voted_by(user_id, ids) if user_id is not None else set()
-    comments = state.store.comment_counts(ids)
-    submitters = state.store.submitters(ids)
+    voted = state.store.votes.voted_by(user_id, ids) if user_id is not None else set()
+    comments = state.store.comments.comment_counts(ids)
+    submitters = state.store.authors.submitters(ids)
     return [Card(found[i], upvotes.get(i, 0), i in voted,
                  extra={"comments": comments.get(i, 0), "submitted_by": submitters.get(i)})
             for i in ids if i in found]
@@ -149,7 +149,7 @@ def trending(
     def compute() -> list[Any]:
         days = paper_days(state)
         ref = reference_time(datetime.now(UTC), days[0] if days else None)
-        rows = state.store.paper_votes(since=window_start(ref, params), category=category)
+        rows = state.store.votes.paper_votes(since=window_start(ref, params), category=category)
         return rank_trending(rows, ref, params, limit=1000)
 
     ranked = state.cached(("trending", category), compute)

@@ -70,7 +70,7 @@ def paper_chart(state: WebState, paper_id: int) -> str:
 def category_chart(state: WebState, code: str) -> str:
     """Papers per day in a category over its last CHART_DAYS days of papers."""
     def compute() -> str:
-        return charts.papers_per_day_chart(code, state.store.papers_per_day(code, None), CHART_DAYS)
+        return charts.papers_per_day_chart(code, state.store.votes.papers_per_day(code, None), CHART_DAYS)
 
     svg: str = state.cached(("chart-category", code), compute)
     return svg
@@ -132,7 +132,7 @@ def topic_chart_svg(request: Request, topic_id: DbId) -> Response:
 def paper_chart_svg(request: Request, paper_id: DbId) -> Response:
     """A paper's upvotes over time as an SVG image."""
     state = get_state(request)
-    if state.store.get_paper(paper_id) is None:
+    if state.store.papers.get_paper(paper_id) is None:
         raise NotFound(f"no paper {paper_id}")
     svg: str = state.cached(("chart-paper-svg", paper_id),
                             lambda: upvote_charts.chart_svg(state.store, state.settings, paper_id))
