@@ -341,14 +341,3 @@ class CommentRepo:
                 .values(email_verified_at=func.coalesce(users.c.email_verified_at, now_utc()))
             )
         return bool(done.rowcount)
-
-    def unverified_user_ids(self, user_ids: Sequence[int]) -> set[int]:
-        """Which of these accounts have not confirmed their email address."""
-        ids = list(user_ids)
-        out: set[int] = set()
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), _CHUNK):
-                out.update(int(x) for x in conn.execute(select(users.c.id).where(and_(
-                    users.c.id.in_(ids[i : i + _CHUNK]), users.c.email_verified_at.is_(None)))).scalars())
-        return out
-
