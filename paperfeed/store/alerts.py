@@ -21,10 +21,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.store.alert_schema import alert_deliveries, paper_events
+from paperfeed.store.dialect import insert_or_ignore
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import collection_papers, collections, papers, votes
 from paperfeed.store.social_schema import paper_claims
@@ -50,12 +50,6 @@ class Alert:
     mailed: bool  # sent in a digest
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    """An INSERT that skips rows whose key exists (concurrent writers never fail on each other)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def write_events(conn: Connection, events: Sequence[tuple[int, str, str]], now: datetime) -> None:
     """Store (paper_id, kind, key) events inside the merge's transaction; known ones are skipped."""
     rows = [
@@ -63,7 +57,7 @@ def write_events(conn: Connection, events: Sequence[tuple[int, str, str]], now: 
         for pid, kind, key in dict.fromkeys(events)
     ]
     if rows:
-        conn.execute(_insert(conn, paper_events), rows)
+        conn.execute(insert_or_ignore(conn, paper_events), rows)
 
 
 def mark_delivered(
@@ -103,7 +97,7 @@ def mark_delivered(
         if eid not in have
     ]
     if rows:  # a concurrent writer's rows are skipped, never an error
-        conn.execute(_insert(conn, alert_deliveries), rows)
+        conn.execute(insert_or_ignore(conn, alert_deliveries), rows)
     return len(rows)
 
 

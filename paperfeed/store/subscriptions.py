@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import BadRequest, NotFound
@@ -19,6 +18,7 @@ from paperfeed.core.rules import (
     validate_subscription,
 )
 from paperfeed.core.util import chunks
+from paperfeed.store.dialect import upsert
 from paperfeed.store.digests import (
     DigestSubscription,
     SavedSearch,
@@ -186,13 +186,11 @@ class SubscriptionRepo:
                     and_(digest_feedback.c.user_id == user_id, digest_feedback.c.paper_id == paper_id)))
                 return
             # One atomic upsert: two clicks at once for one paper must not both insert (a 500 before).
-            module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
             now = now_utc()
-            stmt = module.insert(digest_feedback).values(user_id=user_id, paper_id=paper_id, signal=signal,
-                                                         created_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[digest_feedback.c.user_id, digest_feedback.c.paper_id],
-                set_={"signal": signal, "created_at": now}))
+            conn.execute(upsert(
+                conn, digest_feedback,
+                {"user_id": user_id, "paper_id": paper_id, "signal": signal, "created_at": now},
+                keys=["user_id", "paper_id"], changes={"signal": signal, "created_at": now}))
 
     def feedback(self, user_id: int) -> dict[int, int]:
         """A user's feedback: paper id -> +1 / -1."""
