@@ -109,10 +109,18 @@ def _oai_pages(
     best = _day(cur.get("max_seen"))
     params = arxiv_oai.list_params(start, until, source.params.get("set"), source.params.get("prefix", "arXiv"))
     restarts = 0
-    seen_tokens: set[str] = set()
     while True:  # bounded: by the restarts below, repeated tokens, and the run's request budget
         try:
-            page = arxiv_oai.fetch_page(http, settings.arxiv_oai_url, params, token)
+            for page in arxiv_oai.list_pages(http, settings.arxiv_oai_url, params, token):
+                if page.max_datestamp and (best is None or page.max_datestamp > best):
+                    best = page.max_datestamp
+                token = page.resumption_token
+                if token:
+                    after = {"from": cur.get("from"), "token": token, "harvest_from": start, "harvest_until": until, "max_seen": best}
+                else:  # the whole list is read: next time from the newest datestamp seen
+                    after = {"from": max(best, start) if best and start else (best or start)}
+                yield list(page.records), after
+            return
         except SourceError as exc:
             if token and "badResumptionToken" in exc.message:
                 if restarts >= max(0, settings.sources_oai_max_restarts):
@@ -123,23 +131,8 @@ def _oai_pages(
                 restarts += 1
                 run.notes.append("resumption token refused: harvest restarted from its first day")
                 token, best = None, None
-                seen_tokens.clear()
                 continue
             raise
-        if page.resumption_token and page.resumption_token in seen_tokens:
-            raise SourceError(f"OAI-PMH answered the resumption token {page.resumption_token!r} twice: the list never ends")
-        if page.resumption_token:
-            seen_tokens.add(page.resumption_token)
-        if page.max_datestamp and (best is None or page.max_datestamp > best):
-            best = page.max_datestamp
-        token = page.resumption_token
-        if token:
-            after = {"from": cur.get("from"), "token": token, "harvest_from": start, "harvest_until": until, "max_seen": best}
-        else:  # the whole list is read: next time from the newest datestamp seen
-            after = {"from": max(best, start) if best and start else (best or start)}
-        yield list(page.records), after
-        if not token:
-            return
 
 
 def _api_pages(
