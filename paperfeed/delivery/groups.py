@@ -25,6 +25,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, formataddr
 from typing import Any
 
+from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings
@@ -107,8 +108,7 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
     """Mail a single-use invite to one address."""
     group = _manager(store, actor, group_id)
     email = email.strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or len(email) > 320 or any(c in email for c in " \r\n<>,;\"\x00"):
+    if not is_email(email):
         raise BadRequest(f"email: {email!r} is not an email address")
     if not actor.email_verified:
         raise Forbidden("confirm your own email address before inviting others by email")
