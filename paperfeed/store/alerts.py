@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
+    Exists,
     and_,
     delete,
     desc,
@@ -109,7 +111,7 @@ def forget_mailed(conn: Connection, delivery_ids: Sequence[int]) -> None:
         )
 
 
-def _delivered(uid: Any, eid: Any, channel: str) -> Any:
+def _delivered(uid: ColumnElement[int], eid: ColumnElement[int], channel: str) -> Exists:
     return exists().where(
         and_(
             alert_deliveries.c.user_id == uid,

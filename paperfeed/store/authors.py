@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, desc, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, and_, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
@@ -36,7 +36,7 @@ class Claim:
     paper_title: str = ""
 
 
-def _claim(row: Any) -> Claim:
+def _claim(row: RowMapping) -> Claim:
     return Claim(int(row["paper_id"]), int(row["user_id"]), row["username"], row["author"], row["status"],
                  row["method"], utc(row["created_at"]) or now_utc(), utc(row["decided_at"]), row["title"])
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine, and_, delete, desc, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -82,7 +80,7 @@ class CollectionRepo:
         description: str | None = None, is_public: bool | None = None,
     ) -> Collection:
         """Change an owned collection; NotFound when it does not exist or is someone else's."""
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         if name is not None:
             values["name"] = name
         if description is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    RowMapping,
     and_,
     desc,
     exists,
@@ -90,7 +91,7 @@ class DiscussionEvent:
     paper_title: str
 
 
-def _comment(row: Any) -> Comment:
+def _comment(row: RowMapping) -> Comment:
     deleted = row["deleted_at"] is not None
     return Comment(
         id=int(row["id"]), paper_id=int(row["paper_id"]), user_id=int(row["user_id"]), author=row["author"],
@@ -187,7 +188,7 @@ class CommentRepo:
     def set_hidden(self, comment_id: int, admin_id: int, reason: str | None) -> Comment:
         """Hide a comment with a reason (reason None restores it); resolves its open reports."""
         now = now_utc()
-        values: dict[str, Any] = (
+        values: dict[str, object] = (
             {"hidden_at": now, "hidden_by": admin_id, "hidden_reason": reason} if reason is not None
             else {"hidden_at": None, "hidden_by": None, "hidden_reason": None}
         )
@@ -216,7 +217,7 @@ class CommentRepo:
                 out.update({int(p): int(n) for p, n in rows})
         return out
 
-    def comment_stamp(self) -> tuple[Any, ...]:
+    def comment_stamp(self) -> tuple[object, ...]:
         """A cheap value that changes with every comment written, edited, deleted or hidden."""
         with self.engine.connect() as conn:
             row = conn.execute(select(

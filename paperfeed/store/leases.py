@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +41,7 @@ class LeaseRepo:
 
     def release_lease(self, name: str, holder: str, ran: bool = False) -> None:
         """Give a lease back (recording that its job ran when `ran`)."""
-        values: dict[str, Any] = {"expires_at": now_utc() - timedelta(seconds=1)}
+        values: dict[str, object] = {"expires_at": now_utc() - timedelta(seconds=1)}
         if ran:
             values["last_run_at"] = now_utc()
         with self.engine.begin() as conn:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     Engine,
+    Executable,
     Table,
     and_,
     case,
@@ -61,9 +62,9 @@ class ProfileRows:
     groups: list[Row] = field(default_factory=list)
 
 
-def _rows(conn: Connection, query: object) -> list[Row]:
+def _rows(conn: Connection, query: Executable) -> list[Row]:
     out: list[Row] = []
-    for r in conn.execute(query).mappings():  # type: ignore[call-overload]
+    for r in conn.execute(query).mappings():
         out.append({k: (utc(v) if isinstance(v, datetime) else v) for k, v in r.items()})
     return out
 

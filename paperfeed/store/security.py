@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, and_, delete, desc, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, and_, delete, desc, func, insert, select, update
 
 from paperfeed.core.models import User
 from paperfeed.store.dialect import upsert
@@ -47,7 +46,7 @@ class TokenInfo:
         return self.expires_at is not None and self.expires_at <= now
 
 
-def _user(row: Any) -> User:
+def _user(row: RowMapping) -> User:
     return User(
         id=row["id"],
         username=row["username"],

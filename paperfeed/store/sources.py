@@ -6,12 +6,12 @@ so a harvest killed at any point resumes exactly where its last committed page e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, desc, func, insert, or_, select, update
+from sqlalchemy import Engine, RowMapping, and_, delete, desc, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
@@ -58,7 +58,7 @@ class FollowedSource:
         )
 
 
-def _source(row: Any) -> FollowedSource:
+def _source(row: RowMapping) -> FollowedSource:
     created = utc(row["created_at"])
     assert created is not None
     return FollowedSource(
@@ -91,7 +91,7 @@ class SourceRepo:
 
     # ----- the list ------------------------------------------------------------------------------
 
-    def add_source(self, name: str, kind: str, params: dict[str, Any], origin: str = "database") -> FollowedSource:
+    def add_source(self, name: str, kind: str, params: Mapping[str, object], origin: str = "database") -> FollowedSource:
         """Follow a new source; Conflict when the name is taken."""
         try:
             with self.engine.begin() as conn:
@@ -107,7 +107,7 @@ class SourceRepo:
         assert found is not None
         return found
 
-    def update_source_params(self, source_id: int, params: dict[str, Any], origin: str) -> None:
+    def update_source_params(self, source_id: int, params: Mapping[str, object], origin: str) -> None:
         """Replace a source's parameters (a settings-file declaration that changed)."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -178,7 +178,7 @@ class SourceRepo:
         source_id: int,
         holder: str,
         records: Sequence[Paper],
-        cursor: dict[str, Any],
+        cursor: Mapping[str, object],
         lease_seconds: float,
         now: datetime | None = None,
         run_id: int | None = None,
@@ -218,11 +218,11 @@ class SourceRepo:
         return counts
 
     def record_source_run(
-        self, source_id: int, counts: dict[str, Any], error: str | None = None, now: datetime | None = None
+        self, source_id: int, counts: Mapping[str, object], error: str | None = None, now: datetime | None = None
     ) -> None:
         """Record how a run ended: success with its counts, or its error (the cursor stays where it got)."""
         now = now or now_utc()
-        values: dict[str, Any] = {"last_run_at": now, "last_counts": json.dumps(counts, sort_keys=True)}
+        values: dict[str, object] = {"last_run_at": now, "last_counts": json.dumps(counts, sort_keys=True)}
         if error is None:
             values["last_success_at"] = now
         else:

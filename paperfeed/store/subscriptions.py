@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import BadRequest, NotFound
@@ -92,7 +92,7 @@ class SubscriptionRepo:
                  .join(users, users.c.id == subscriptions.c.user_id)
                  .where(subscriptions.c.active == 1).order_by(users.c.id))
         with self.engine.connect() as conn:
-            rows: list[Any] = []
+            rows: list[RowMapping] = []
             if user_ids is None:
                 rows = list(conn.execute(query).mappings())
             else:
