@@ -41,13 +41,13 @@ def build(directory: Path, work: Path, split: str) -> tuple[SearchIndex, dict[in
     work.mkdir(parents=True, exist_ok=True)
     settings = load_settings({"data_dir": str(work)}, environ={})
     store = open_store(settings.db_url)
-    if store.count_papers() == 0:
+    if store.papers.count_papers() == 0:
         batch = [Paper(title=t or f"untitled {cid}", abstract=x, source="beir", comment=cid)
                  for cid, (t, x) in corpus.items()]
         for i in range(0, len(batch), 2000):
-            store.upsert_papers(batch[i : i + 2000])
+            store.papers.upsert_papers(batch[i : i + 2000])
     mapping: dict[int, list[str]] = {}
-    for p in store.iter_papers():
+    for p in store.papers.iter_papers():
         mapping.setdefault(int(p.id or 0), [])
     # the comment holds the first corpus id of each paper; recover all ids by title
     from paperfeed.core.models import normalise_title
@@ -55,10 +55,10 @@ def build(directory: Path, work: Path, split: str) -> tuple[SearchIndex, dict[in
     by_title: dict[str, list[str]] = {}
     for cid, (t, _) in corpus.items():
         by_title.setdefault(normalise_title(t or f"untitled {cid}"), []).append(cid)
-    for p in store.iter_papers():
+    for p in store.papers.iter_papers():
         mapping[int(p.id or 0)] = by_title.get(p.title_key, [])
     index = open_search_index(settings, store)
-    if index.lexical.n_alive != store.count_papers():
+    if index.lexical.n_alive != store.papers.count_papers():
         index.build(embed=False)
     if index.semantic_available() and index.semantic.count() < index.lexical.n_alive:
         started = time.monotonic()

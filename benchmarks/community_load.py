@@ -48,27 +48,27 @@ def prepare(members: int) -> dict[str, int]:
     rng = Random(42)
     store = open_store(f"sqlite:///{db}")
     today = date.today()
-    store.upsert_papers([Paper(title=f"Synthetic paper {i} on {rng.choice(['vision', 'language', 'graphs'])}",
+    store.papers.upsert_papers([Paper(title=f"Synthetic paper {i} on {rng.choice(['vision', 'language', 'graphs'])}",
                                abstract="An abstract. " * 20, arxiv_id=f"2611.{i:05d}", authors=(f"Author {i}",),
                                categories=(rng.choice(["cs.CV", "cs.CL", "cs.LG"]),), published=today - timedelta(days=i % 6),
                                source="jsonl") for i in range(300)])
-    ids = [found.id for i in range(300) if (found := store.get_paper_by_arxiv(f"2611.{i:05d}")) and found.id]
+    ids = [found.id for i in range(300) if (found := store.papers.get_paper_by_arxiv(f"2611.{i:05d}")) and found.id]
     t = time.perf_counter()
-    owner = store.create_user("labowner", "owner@lab.example.org", hash_password(PASSWORD))
-    store.mark_email_verified(owner.id, owner.email)
-    store.create_token(owner.id, "bench", token_hash(TOKEN))
-    group = store.create_group(owner.id, "Bench Lab", "10k members", True)
-    users = [store.create_user(f"m{i:05d}", f"m{i:05d}@lab.example.org", "x") for i in range(members - 1)]
+    owner = store.users.create_user("labowner", "owner@lab.example.org", hash_password(PASSWORD))
+    store.comments.mark_email_verified(owner.id, owner.email)
+    store.users.create_token(owner.id, "bench", token_hash(TOKEN))
+    group = store.groups.create_group(owner.id, "Bench Lab", "10k members", True)
+    users = [store.users.create_user(f"m{i:05d}", f"m{i:05d}@lab.example.org", "x") for i in range(members - 1)]
     for u in users:
-        store.add_member(group.id, u.id, "member")
+        store.groups.add_member(group.id, u.id, "member")
     for u in rng.sample(users, min(1500, len(users))):
-        store.add_vote(u.id, rng.choice(ids))
+        store.votes.add_vote(u.id, rng.choice(ids))
     for c in range(40):
         u = rng.choice(users)
-        coll = store.create_collection(u.id, f"Shared {c}")
-        store.share_collection(group.id, coll.id, u.id)
+        coll = store.collections.create_collection(u.id, f"Shared {c}")
+        store.groups.share_collection(group.id, coll.id, u.id)
         for pid in rng.sample(ids, 10):
-            store.add_to_collection(u.id, coll.id, pid)
+            store.collections.add_to_collection(u.id, coll.id, pid)
     paper = ids[0]
     thread: list[int] = []
     depth: dict[int, int] = {}
@@ -79,7 +79,7 @@ def prepare(members: int) -> dict[str, int]:
             parent = None
         body = (f"Comment {i}: **does** it scale? See [the code](https://example.org/{i}) and `x_{i}`.\n\n"
                 "> quoting the abstract\n\n- one point\n- another point")
-        c = store.add_comment(paper, author.id, body, parent)
+        c = store.comments.add_comment(paper, author.id, body, parent)
         thread.append(c.id)
         depth[c.id] = 0 if parent is None else depth[parent] + 1
     store.close()

@@ -117,9 +117,9 @@ def build_store(work: Path, n_new: int, now: datetime) -> tuple[Any, list[Paper]
         for day, group in by_day.items():
             seen = datetime.combine(day, datetime.min.time(), tzinfo=UTC) if day else now - timedelta(days=30)
             for i in range(0, len(group), 2000):
-                store.upsert_papers(group[i : i + 2000], now=min(seen, now - timedelta(days=1)))
-        store.upsert_papers(new, now=now - timedelta(hours=3))
-        print(f"ingested {store.count_papers():,} papers in {time.perf_counter() - t:.1f}s", flush=True)
+                store.papers.upsert_papers(group[i : i + 2000], now=min(seen, now - timedelta(days=1)))
+        store.papers.upsert_papers(new, now=now - timedelta(hours=3))
+        print(f"ingested {store.papers.count_papers():,} papers in {time.perf_counter() - t:.1f}s", flush=True)
     return settings, old, new
 
 

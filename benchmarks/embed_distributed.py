@@ -63,7 +63,7 @@ def main() -> None:
             papers.append(to_paper(json.loads(line)))
             if len(papers) >= args.papers:
                 break
-    store.upsert_papers(papers)
+    store.papers.upsert_papers(papers)
     index = open_search_index(settings, store)
     index.build(embed=False)
     cache = work / "models"

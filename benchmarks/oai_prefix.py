@@ -88,7 +88,7 @@ def main() -> None:
                 {"data_dir": tmp, "database_url": f"sqlite:///{tmp}/b.db"}, environ=env
             )
             store = open_store(settings.database_url)
-            source = store.add_source("oai", "arxiv-oai", {"prefix": prefix})
+            source = store.sources.add_source("oai", "arxiv-oai", {"prefix": prefix})
             started = time.perf_counter()
             with HttpClient(settings, limiter=RateLimiter()) as http:
                 run = run_source(store, settings, source, http=http)

@@ -58,8 +58,8 @@ def main() -> None:
     settings = load_settings({"data_dir": str(args.work)}, environ={})
     args.work.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.db_url)
-    if store.count_papers() == 0:
-        store.upsert_papers([Paper(title="§", abstract=a, arxiv_id=f"0001.{i + 1:05d}", source="bench")
+    if store.papers.count_papers() == 0:
+        store.papers.upsert_papers([Paper(title="§", abstract=a, arxiv_id=f"0001.{i + 1:05d}", source="bench")
                              for i, (_, a) in enumerate(pairs)])
     index = open_search_index(settings, store)
     if index.lexical.n_alive != len(pairs):
@@ -67,7 +67,7 @@ def main() -> None:
     if index.semantic_available() and index.semantic.count() < len(pairs):
         index.embed()
     want = {f"0001.{i + 1:05d}": t for i, (t, _) in enumerate(pairs)}
-    by_id = {p.arxiv_id: int(p.id or 0) for p in store.iter_papers()}
+    by_id = {p.arxiv_id: int(p.id or 0) for p in store.papers.iter_papers()}
     modes = ["lexical"] + (["semantic", "hybrid"] if index.semantic.count() else [])
     print(f"# {len(pairs)} unique listing papers")
     for mode in modes:

@@ -105,12 +105,12 @@ def main() -> None:
     settings = load_settings({"data_dir": str(args.work)}, environ={})
     args.work.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.db_url)
-    if store.count_papers() < len(records):
+    if store.papers.count_papers() < len(records):
         with Timer() as t:
             papers = [to_paper(r) for r in records]
             for i in range(0, len(papers), 2000):
-                store.upsert_papers(papers[i : i + 2000])
-        print(f"store ingest: {store.count_papers()} papers in {t.seconds:.1f}s")
+                store.papers.upsert_papers(papers[i : i + 2000])
+        print(f"store ingest: {store.papers.count_papers()} papers in {t.seconds:.1f}s")
     index = open_search_index(settings, store)
     with Timer() as t:
         index.build(embed=False)
@@ -123,7 +123,7 @@ def main() -> None:
 
     tag = f"zq{int(time.time())}x"  # new words each run, so a rerun ingests new papers too
     fresh = [replace(p, id=None, title=f"{p.title} {tag}{i}") for i, p in enumerate(synthetic_papers(records, 100, seed=5))]
-    store.upsert_papers(fresh)
+    store.papers.upsert_papers(fresh)
     with Timer() as t:
         index.refresh()
     found = search_papers(index, f"{tag}42", mode="lexical").total
@@ -142,7 +142,7 @@ def main() -> None:
             from paperfeed.index.embedder import paper_text
 
             index.semantic.ensure_model(emb.name, emb.dim)
-            got = index.store.get_papers(real)
+            got = index.store.papers.get_papers(real)
             vecs = emb.embed([paper_text(got[i].title, got[i].abstract) for i in real])
         print(f"real embedding: {len(real)} papers in {t.seconds:.1f}s ({len(real) / t.seconds:.1f}/s)")
         rest = np.setdiff1d(ids, np.asarray(real))

@@ -73,7 +73,7 @@ def main() -> None:
     with replaying(world) as server:
         settings = _settings(server.base, tmp / "data", db_url, world.today)
         store = open_store(db_url)
-        source = store.add_source("arxiv-oai-cs", "arxiv-oai", {"set": "cs"})
+        source = store.sources.add_source("arxiv-oai-cs", "arxiv-oai", {"set": "cs"})
         with HttpClient(settings) as http:
             started = time.perf_counter()
             run = run_source(store, settings, source, http=http)
@@ -125,7 +125,7 @@ def _latency(label: str, base: list[Listed], new: list[Listed], db: Path, tmp: P
     with replaying(world) as server:
         settings = _settings(server.base, tmp / f"data-{db.stem}", db_url, world.today)
         store = open_store(db_url)
-        source = store.add_source("arxiv-oai-cs", "arxiv-oai", {"set": "cs"})
+        source = store.sources.add_source("arxiv-oai-cs", "arxiv-oai", {"set": "cs"})
         with HttpClient(settings) as http:
             run_source(store, settings, source, http=http)
         index = open_search_index(settings, store, auto_refresh=False)
@@ -135,15 +135,15 @@ def _latency(label: str, base: list[Listed], new: list[Listed], db: Path, tmp: P
         probe = new[len(new) // 2]
         appeared = time.perf_counter()
         with HttpClient(settings) as http:
-            again = run_source(store, settings, store.get_source("arxiv-oai-cs") or source, http=http)
+            again = run_source(store, settings, store.sources.get_source("arxiv-oai-cs") or source, http=http)
         harvested = time.perf_counter()
-        listed = store.list_papers(since=probe.day, until=probe.day, limit=5000)
+        listed = store.papers.list_papers(since=probe.day, until=probe.day, limit=5000)
         assert any(p.arxiv_id == probe.id for p in listed), "not on the Daily page"
         on_daily = time.perf_counter()
         index.refresh()
         found = search_papers(index, f'"{probe.title}"', k=5, mode="lexical")
         lexical = time.perf_counter()
-        pid = store.get_paper_by_arxiv(probe.id).id  # type: ignore[union-attr]
+        pid = store.papers.get_paper_by_arxiv(probe.id).id  # type: ignore[union-attr]
         assert pid in {h.paper_id for h in found.hits}, "not found by words"
         line = (f"Latency, {label} base ({len(base):,} papers), {again.counts.new} new on {world.today}:"
                 f" harvested {harvested - appeared:.2f} s, on the Daily page {on_daily - appeared:.2f} s,"

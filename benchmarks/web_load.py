@@ -190,7 +190,7 @@ def main() -> None:
     from paperfeed.store import open_store
 
     store = open_store(f"sqlite:///{WORK / 'paperfeed.db'}")
-    papers = store.count_papers()
+    papers = store.papers.count_papers()
     store.close()
     runs = [run(w, args.seconds, args.connections) for w in args.workers]
     write_results(runs, args.seconds, args.connections, args.out, papers)

@@ -12,7 +12,7 @@ Usage: python scripts/make_sample.py ../shared/data paperfeed/data/sample-feed.j
    unknown, so they stay undated (searchable, kept out of the day lists) unless a title matches a
    paper from 1-2.
 
-All of it goes through `read_records` and `Store.upsert_papers` (a temporary SQLite file), so the
+All of it goes through `read_records` and `store.papers.upsert_papers` (a temporary SQLite file), so the
 merge rules are paperfeed's own; the result is written as generic JSON Lines (the shape
 `paperfeed papers show --json` prints), gzip with a fixed timestamp so a rebuild is byte-identical.
 """
@@ -96,12 +96,12 @@ def main() -> None:
         with tqdm(desc="hf-daily", unit=" papers", disable=None) as bar:
             for f in daily_files:
                 for batch in _batched(_papers(read_records(f), f.name)):
-                    store.upsert_papers(batch)
+                    store.papers.upsert_papers(batch)
                     ids.update(p.arxiv_id for p in batch if p.arxiv_id)
                     bar.update(len(batch))
         dump = shared / "arxiv-74k.jsonl.gz"
         matched = 0
-        no_abstract = {p.arxiv_id for p in store.iter_papers() if not p.abstract}
+        no_abstract = {p.arxiv_id for p in store.papers.iter_papers() if not p.abstract}
         scan = _papers(read_records(dump), dump.name)
         with tqdm(scan, desc="arXiv metadata", unit=" records", disable=None) as bar:
             wanted = (p for p in bar if p.arxiv_id in ids)
@@ -109,7 +109,7 @@ def main() -> None:
                 # Only categories, comment and the listing day are taken from arXiv's record (and
                 # its abstract where Hugging Face had none); title, abstract and authors stay
                 # Hugging Face's (they are arXiv's too).
-                store.upsert_papers([
+                store.papers.upsert_papers([
                     Paper(title=p.title, arxiv_id=p.arxiv_id, categories=p.categories,
                           comment=p.comment, published=p.published, source=p.source,
                           abstract=p.abstract if p.arxiv_id in no_abstract else "")
@@ -120,9 +120,9 @@ def main() -> None:
         with tqdm(desc="listing pages", unit=" papers", disable=None) as bar:
             for page in pages:
                 for batch in _batched(_papers(read_records(page), page.name)):
-                    store.upsert_papers(batch)
+                    store.papers.upsert_papers(batch)
                     bar.update(len(batch))
-        papers = sorted(store.iter_papers(), key=lambda p: (p.day is None, str(p.day), p.arxiv_id or "", p.title))
+        papers = sorted(store.papers.iter_papers(), key=lambda p: (p.day is None, str(p.day), p.arxiv_id or "", p.title))
         store.close()
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:

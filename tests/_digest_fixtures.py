@@ -90,10 +90,10 @@ def smtp_settings(settings: Settings, port: int, **more: Any) -> Settings:
 
 def add_user(store: Store, name: str, email_addr: str | None = None, **sub: Any) -> User:
     """An account with a subscription (daily, 07:00 UTC unless told otherwise)."""
-    user = store.create_user(name, email_addr or f"{name}@example.org", "x")
-    store.mark_email_verified(user.id, user.email)  # digests go only to confirmed addresses
-    store.save_subscription(user.id, **{"timezone": "UTC", **sub})
-    return store.get_user(user.id) or user
+    user = store.users.create_user(name, email_addr or f"{name}@example.org", "x")
+    store.comments.mark_email_verified(user.id, user.email)  # digests go only to confirmed addresses
+    store.subscriptions.save_subscription(user.id, **{"timezone": "UTC", **sub})
+    return store.users.get_user(user.id) or user
 
 
 TOPICS = {

@@ -19,19 +19,19 @@ from tests.conftest import PG_URL
 
 def seed(store: Store, papers: int = 60, users: int = 5) -> list[int]:
     """Papers (two sources), users and votes; the paper ids."""
-    store.upsert_papers([
+    store.papers.upsert_papers([
         Paper(title=f"Seed paper {i} on graphs", abstract=f"Abstract {i} about message passing.",
               arxiv_id=f"2501.{i:05d}", version=1, authors=("Ada Lovelace",), categories=("cs.LG",),
               published=date(2025, 1, 1 + i % 28), source="jsonl" if i % 2 else "hf-daily")
         for i in range(papers)
     ])
-    ids = [p.id for p in store.list_papers(limit=papers) if p.id is not None]
-    run = store.start_run("seed.jsonl")
-    store.finish_run(run, store_counts(papers))
+    ids = [p.id for p in store.papers.list_papers(limit=papers) if p.id is not None]
+    run = store.runs.start_run("seed.jsonl")
+    store.runs.finish_run(run, store_counts(papers))
     for u in range(users):
-        user = store.create_user(f"user{u}", f"user{u}@example.org", "argon2-hash-placeholder")
+        user = store.users.create_user(f"user{u}", f"user{u}@example.org", "argon2-hash-placeholder")
         for pid in ids[u::7]:
-            store.add_vote(user.id, pid)
+            store.votes.add_vote(user.id, pid)
     return ids
 
 

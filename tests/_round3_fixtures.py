@@ -28,15 +28,15 @@ def login(c: TestClient, login: str, password: str = PASSWORD) -> int:
 
 def uid(store: Store, name: str) -> int:
     """The id of an account by name."""
-    user = store.get_user_by_name(name)
+    user = store.users.get_user_by_name(name)
     assert user is not None
     return user.id
 
 
 def verified_token(store: Store, name: str, secret: str) -> dict[str, str]:
     """A verified account with a write token; its Authorization header."""
-    user = store.create_user(name, f"{name}@example.org", hash_password(PASSWORD))
-    store.mark_email_verified(user.id, user.email)
+    user = store.users.create_user(name, f"{name}@example.org", hash_password(PASSWORD))
+    store.comments.mark_email_verified(user.id, user.email)
     store.security.create_token(user.id, "t", token_hash(secret), "write", None)
     return {"Authorization": f"Bearer {secret}"}
 

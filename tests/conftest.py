@@ -74,7 +74,7 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
 @pytest.fixture
 def seeded(store: Store) -> Iterator[Store]:
     """The store with the sample papers."""
-    store.upsert_papers(SAMPLE)
+    store.papers.upsert_papers(SAMPLE)
     yield store
 
 

@@ -29,7 +29,7 @@ for _cmd in cli_search.COMMANDS:
 def data_dir(tmp_path: Path) -> Path:
     ctx = open_context(data_dir=str(tmp_path))
     try:
-        ctx.store.upsert_papers(corpus())
+        ctx.store.papers.upsert_papers(corpus())
         refresh_index_after_ingest(ctx.settings, ctx.store)  # as `paperfeed ingest` does
     finally:
         ctx.close()
@@ -87,7 +87,7 @@ def test_similar_by_arxiv_and_internal_id(data_dir: Path) -> None:
 def test_refresh_after_ingest_and_status_info(data_dir: Path) -> None:
     ctx = open_context(data_dir=str(data_dir))
     try:
-        ctx.store.upsert_papers([Paper(title="Okapi weighting revisited", abstract="BM25 again.", source="t")])
+        ctx.store.papers.upsert_papers([Paper(title="Okapi weighting revisited", abstract="BM25 again.", source="t")])
         index = refresh_index_after_ingest(ctx.settings, ctx.store)
         assert index.lexical.n_alive == 7
         info = cli_search.status_info(ctx)

@@ -34,10 +34,10 @@ def test_source_link_wins_over_the_text() -> None:
 
 
 def test_stored_paper_shows_text_link_until_a_source_gives_its_own(store: Store) -> None:
-    store.upsert_papers([Paper(title="T", arxiv_id="2602.00001", version=1,
+    store.papers.upsert_papers([Paper(title="T", arxiv_id="2602.00001", version=1,
                                abstract="Code at https://github.com/from/abstract.", comment=None)])
-    got = store.get_paper_by_arxiv("2602.00001")
+    got = store.papers.get_paper_by_arxiv("2602.00001")
     assert got is not None and got.code_url == "https://github.com/from/abstract"
-    store.upsert_papers([Paper(title="T", arxiv_id="2602.00001", code_url="https://github.com/hf/own", source="hf-daily")])
-    got = store.get_paper_by_arxiv("2602.00001")
+    store.papers.upsert_papers([Paper(title="T", arxiv_id="2602.00001", code_url="https://github.com/hf/own", source="hf-daily")])
+    got = store.papers.get_paper_by_arxiv("2602.00001")
     assert got is not None and got.code_url == "https://github.com/hf/own"

@@ -34,23 +34,23 @@ def test_replayed_new_version_alerts_its_upvoter_once(store_url: str, tmp_path: 
             assert first[0].error is None and first[0].counts.new == len(world.arxiv)
             # The paper the API lists first (newest day, highest id): a replacement would be re-read.
             target = max(world.arxiv, key=lambda p: (p.day, p.id))
-            stored = store.get_paper_by_arxiv(target.id)
+            stored = store.papers.get_paper_by_arxiv(target.id)
             assert stored is not None and stored.id is not None and stored.version == 1
-            ada = store.create_user("ada", "ada@example.org", "h")
-            bob = store.create_user("bob", "bob@example.org", "h")
-            store.add_vote(ada.id, stored.id)
-            assert store.alerts([ada.id]) == []  # the first ingest was no event
+            ada = store.users.create_user("ada", "ada@example.org", "h")
+            bob = store.users.create_user("bob", "bob@example.org", "h")
+            store.votes.add_vote(ada.id, stored.id)
+            assert store.alerts.alerts([ada.id]) == []  # the first ingest was no event
             world.arxiv[world.arxiv.index(target)] = replace(target, version=2)
             for _ in range(2):  # the harvest that brings v2, then one that brings nothing new
                 runs = run_sources(store, settings)
                 assert runs[0].error is None
-                found = store.alerts([ada.id])
+                found = store.alerts.alerts([ada.id])
                 assert [(a.kind, a.key, a.paper_id, a.why) for a in found] == [
                     ("new_version", "2", stored.id, "upvoted")
                 ]
-            assert store.alerts([bob.id]) == []
-            assert store.get_paper_by_arxiv(target.id).version == 2  # type: ignore[union-attr]
-            assert store.count_papers() == len(world.arxiv) and store.check() == []
+            assert store.alerts.alerts([bob.id]) == []
+            assert store.papers.get_paper_by_arxiv(target.id).version == 2  # type: ignore[union-attr]
+            assert store.papers.count_papers() == len(world.arxiv) and store.check() == []
             notes = alerts.alert_notes(store, ada)
             assert [(n.text, n.new) for n in notes] == [("new version v2", True)]
             assert [n.new for n in alerts.alert_notes(store, ada)] == [False]

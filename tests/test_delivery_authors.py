@@ -146,7 +146,7 @@ def test_name_parsing() -> None:
 
 
 def test_author_page_keeps_people_apart(seeded: Store) -> None:
-    seeded.upsert_papers(WEIS)
+    seeded.papers.upsert_papers(WEIS)
     page = au.author_page(seeded, "Jingxuan Wei")
     assert sorted(p.arxiv_id or "" for p in page.papers) == ["2503.00001", "2503.00002", "2503.00004", "2503.00006"]
     assert page.name == "Jingxuan Wei" and set(page.also_written) == {"JINGXUAN WEI", "J. Wei", "Jing-Xuan Wei"}
@@ -160,9 +160,9 @@ def test_author_page_keeps_people_apart(seeded: Store) -> None:
 
 
 def test_author_page_merges_spellings(seeded: Store) -> None:
-    seeded.upsert_papers(VARIANTS)
-    a = seeded.create_user("voter", "v@example.org", "x")
-    seeded.add_vote(a.id, paper_id(seeded, "2502.00002"))
+    seeded.papers.upsert_papers(VARIANTS)
+    a = seeded.users.create_user("voter", "v@example.org", "x")
+    seeded.votes.add_vote(a.id, paper_id(seeded, "2502.00002"))
     page = au.author_page(seeded, "Lovelace, Ada")
     assert page.name in ("Ada Lovelace", "ÁDA LOVELACE")
     assert sorted(p.arxiv_id or "" for p in page.papers) == ["2501.00001", "2502.00001", "2502.00002", "2502.00003"]
@@ -182,10 +182,10 @@ def test_author_page_merges_spellings(seeded: Store) -> None:
 
 
 def test_claims(seeded: Store) -> None:
-    seeded.upsert_papers(VARIANTS)
+    seeded.papers.upsert_papers(VARIANTS)
     pid = paper_id(seeded, "2502.00001")
-    ada = seeded.create_user("ada", "ada@lab.example.edu", "x")
-    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    ada = seeded.users.create_user("ada", "ada@lab.example.edu", "x")
+    root = seeded.users.set_admin(seeded.users.create_user("root", "root@example.org", "x").username)
     with pytest.raises(BadRequest, match="not among the paper's authors"):
         au.claim_paper(seeded, ada, pid, "Alan Turing")
     # unverified: the domain rule does not apply, an admin decides
@@ -199,23 +199,23 @@ def test_claims(seeded: Store) -> None:
     with pytest.raises(NotFound):
         au.decide_claim(seeded, root, pid, ada.id, False)  # no longer pending
     # verified, and the comment names the domain: confirmed at once
-    seeded.mark_email_verified(ada.id, ada.email)
-    ada = seeded.get_user(ada.id)  # type: ignore[assignment]
+    seeded.comments.mark_email_verified(ada.id, ada.email)
+    ada = seeded.users.get_user(ada.id)  # type: ignore[assignment]
     other = paper_id(seeded, "2502.00002")
     assert au.claim_paper(seeded, ada, other, "A. Lovelace").status == "pending"  # no domain on that paper
-    bab = seeded.create_user("bab", "cb@lab.example.edu", "x")
-    seeded.mark_email_verified(bab.id, bab.email)
-    auto = au.claim_paper(seeded, seeded.get_user(bab.id), pid, "Charles Babbage")  # type: ignore[arg-type]
+    bab = seeded.users.create_user("bab", "cb@lab.example.edu", "x")
+    seeded.comments.mark_email_verified(bab.id, bab.email)
+    auto = au.claim_paper(seeded, seeded.users.get_user(bab.id), pid, "Charles Babbage")  # type: ignore[arg-type]
     assert (auto.status, auto.method) == ("confirmed", "email-domain")
     assert au.author_page(seeded, "Ada Lovelace").claimed_by == ["ada"]
     # comments on papers you authored reach you
-    carol = seeded.create_user("carol", "c@example.org", "x")
+    carol = seeded.users.create_user("carol", "c@example.org", "x")
     ds.post_comment(seeded, carol, pid, "Lovely engine")
     assert [(n.event.why, n.event.comment.author) for n in ds.notifications(seeded, bab)] == [("authored", "carol")]
 
 
 def test_author_pages_claims_and_submitted_by_on_the_web(settings: Settings, seeded: Store) -> None:
-    seeded.upsert_papers(VARIANTS)
+    seeded.papers.upsert_papers(VARIANTS)
     c = make_app(settings, seeded)
     signup(c, "ada")
     pid = paper_id(seeded, "2502.00002")
@@ -228,8 +228,8 @@ def test_author_pages_claims_and_submitted_by_on_the_web(settings: Settings, see
     token = page_csrf(c)
     r = c.post("/subscriptions/follow", data={"kind": "author", "value": "Ada Lovelace", "csrf_token": token})
     assert r.status_code == 200
-    user = seeded.get_user_by_name("ada")
-    assert user is not None and seeded.followed(user.id, "author") == ["Ada Lovelace"]
+    user = seeded.users.get_user_by_name("ada")
+    assert user is not None and seeded.subscriptions.followed(user.id, "author") == ["Ada Lovelace"]
     assert "Unfollow Ada Lovelace" in c.get("/authors/ada%20lovelace").text
     assert c.get("/authors/Nobody%20Here").status_code == 404
     api = c.get("/api/v1/authors/Lovelace, Ada").json()
@@ -243,28 +243,28 @@ def test_author_pages_claims_and_submitted_by_on_the_web(settings: Settings, see
     bad = c.post(f"/papers/{pid}/claim", data={"author": "Nobody", "csrf_token": token})
     assert bad.status_code == 400 and "not among the paper" in bad.text
     assert c.get("/admin/claims").status_code == 403
-    seeded.set_admin("ada")
+    seeded.users.set_admin("ada")
     assert "A. Lovelace" in c.get("/admin/claims").text
     r = c.post(f"/admin/claims/{pid}/{user.id}", data={"decision": "confirm", "csrf_token": token})
     assert r.status_code == 200 and "confirmed" in r.text
     assert "Claimed by" in c.get(f"/papers/{pid}").text
 
     # submitted by, on the card and the paper page
-    seeded.add_submission(user.id, "2502.00003", "done", paper_id=paper_id(seeded, "2502.00003"))
+    seeded.submissions.add_submission(user.id, "2502.00003", "done", paper_id=paper_id(seeded, "2502.00003"))
     anon = TestClient(c.app)
     home = anon.get("/?day=2025-03-09&period=week").text
     assert 'submitted by <a href="/u/ada">ada</a>' in home
     assert "Submitted by" in anon.get(f"/papers/{paper_id(seeded, '2502.00003')}").text
     # the API claim, by token
     from paperfeed.delivery.web.security import token_hash
-    seeded.create_token(user.id, "t", token_hash("pf_claim-token-000000000000000000"))
+    seeded.users.create_token(user.id, "t", token_hash("pf_claim-token-000000000000000000"))
     r = anon.post(f"/api/v1/papers/{paper_id(seeded, '2502.00003')}/claims", json={"author": "Ada Lovelace"},
                   headers={"Authorization": "Bearer pf_claim-token-000000000000000000"})
     assert r.status_code == 201 and r.json()["status"] == "pending" and r.json()["author"] == "ÁDA LOVELACE"
 
 
 def test_author_pages_on_the_web_keep_people_and_follows_apart(settings: Settings, seeded: Store) -> None:
-    seeded.upsert_papers(WEIS)
+    seeded.papers.upsert_papers(WEIS)
     c = make_app(settings, seeded)
     signup(c, "reader")
     page = c.get("/authors/Jingxuan%20Wei").text
@@ -284,10 +284,10 @@ def test_author_pages_on_the_web_keep_people_and_follows_apart(settings: Setting
 
 
 def test_a_confirmed_claim_puts_initials_and_other_names_on_the_claimants_page(seeded: Store) -> None:
-    seeded.upsert_papers([*WEIS, Paper(title="Before the name change", arxiv_id="2503.00007",
+    seeded.papers.upsert_papers([*WEIS, Paper(title="Before the name change", arxiv_id="2503.00007",
                                        authors=("Jingxuan Smith", "Ann Other"), source="jsonl")])
-    jx = seeded.create_user("jx", "jx@example.org", "x")
-    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    jx = seeded.users.create_user("jx", "jx@example.org", "x")
+    root = seeded.users.set_admin(seeded.users.create_user("root", "root@example.org", "x").username)
     for arxiv_id, spelling in (("2503.00005", "J. Wei"), ("2503.00001", "Jingxuan Wei"),
                                ("2503.00007", "Jingxuan Smith")):
         au.claim_paper(seeded, jx, paper_id(seeded, arxiv_id), spelling)

@@ -28,7 +28,7 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
                                                            store_url: str, tmp_path: Path) -> None:
     ids = seed(store, papers=80, users=4)
     open_search_index(settings, store).build(embed=False)
-    voters = [store.create_user(f"voter{i}", f"voter{i}@example.org", "hash").id for i in range(3)]
+    voters = [store.users.create_user(f"voter{i}", f"voter{i}@example.org", "hash").id for i in range(3)]
     feed = write_jsonl(tmp_path / "incoming.jsonl", 0, 1500)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -40,7 +40,7 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
                 for pid in ids:
                     if stop.is_set():
                         return
-                    store.add_vote(uid, pid)
+                    store.votes.add_vote(uid, pid)
                     votes_written[0] += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             errors.append(exc)
@@ -92,15 +92,15 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
 def test_restore_refuses_a_non_empty_target_unless_forced(store: Store, settings: Settings, tmp_path: Path) -> None:
     ids = seed(store, papers=20, users=2)
     create_backup(settings, store, tmp_path / "bk")
-    late = store.create_user("late", "late@example.org", "hash")
-    store.add_vote(late.id, ids[0])
+    late = store.users.create_user("late", "late@example.org", "hash")
+    store.votes.add_vote(late.id, ids[0])
     with pytest.raises(BadRequest, match="not empty: .*papers \\(20\\)"):
         restore_backup(settings, tmp_path / "bk")
-    assert store.get_user_by_name("late") is not None  # nothing was touched
+    assert store.users.get_user_by_name("late") is not None  # nothing was touched
     restore_backup(settings, tmp_path / "bk", force=True, rebuild_index=True)
     again = open_store(settings.db_url)
     try:
-        assert again.get_user_by_name("late") is None and again.count_papers() == 20
+        assert again.users.get_user_by_name("late") is None and again.papers.count_papers() == 20
     finally:
         again.close()
 
@@ -151,7 +151,7 @@ def test_a_sqlite_backup_restores_into_postgres(tmp_path: Path, pg_schema_url: s
     assert report.tables == facts_from_dict(manifest["tables"])
     pg = open_store(pg_schema_url, migrate=False)
     try:
-        assert pg.backend == "postgresql" and pg.count_papers() == 40
-        assert pg.create_user("after", "after@example.org", "hash").id > 3  # sequences moved on
+        assert pg.backend == "postgresql" and pg.papers.count_papers() == 40
+        assert pg.users.create_user("after", "after@example.org", "hash").id > 3  # sequences moved on
     finally:
         pg.close()

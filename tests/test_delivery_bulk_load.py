@@ -62,7 +62,7 @@ def write_snapshot(path: Path, n: int, bad_every: int = 0) -> None:
 
 def snapshot_of(store: Store) -> list[tuple[object, ...]]:
     return sorted((p.arxiv_id, p.title, p.authors, p.categories, p.version, p.published, p.abstract)
-                  for p in store.iter_papers())
+                  for p in store.papers.iter_papers())
 
 
 def _cli(url: str, data_dir: Path, path: Path, *extra: str) -> list[str]:
@@ -113,7 +113,7 @@ def test_kill_9_anywhere_then_resume_gives_the_same_store(
     store = open_store(store_url)
     try:
         assert snapshot_of(store) == expected  # nothing lost, nothing doubled
-        runs = store.recent_runs(20)
+        runs = store.runs.recent_runs(20)
         assert any(r.source.startswith("bulk-load") and r.status == "ok" for r in runs)
     finally:
         store.close()
@@ -136,7 +136,7 @@ def test_plain_file_resume_restart_and_errors(tmp_path: Path, settings: Settings
     where.write_text(json.dumps(state))
     resumed = load_snapshot(store, settings, path, batch_size=25, progress=False)
     assert resumed.done and resumed.resumed_from_line == 50 and resumed.counts.unchanged == 70
-    assert store.count_papers() == 120
+    assert store.papers.count_papers() == 120
     again = load_snapshot(store, settings, path, restart=True, progress=False)
     assert again.resumed_from_line == 0 and again.counts.unchanged == 120
     # a different file under the same name starts over instead of seeking into it

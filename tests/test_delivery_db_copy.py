@@ -16,10 +16,10 @@ __all__ = ["pg_schema_url"]
 
 
 def _sample(store: Store, ids: list[int]) -> list[object]:
-    rows: list[object] = [store.get_paper(i) for i in ids]
-    rows += [store.get_user_by_name(f"user{u}") for u in range(5)]
-    rows.append(store.vote_counts(ids))
-    rows.append(sorted((r.source, r.counts) for r in store.recent_runs(5)))
+    rows: list[object] = [store.papers.get_paper(i) for i in ids]
+    rows += [store.users.get_user_by_name(f"user{u}") for u in range(5)]
+    rows.append(store.votes.vote_counts(ids))
+    rows.append(sorted((r.source, r.counts) for r in store.runs.recent_runs(5)))
     return rows
 
 
@@ -28,10 +28,10 @@ def test_sqlite_to_postgres_and_back(tmp_path: Path, pg_schema_url: str) -> None
     back = f"sqlite:///{tmp_path / 'back.db'}"
     src = open_store(first)
     ids = seed(src, papers=300, users=5)
-    owner = src.get_user_by_name("user1")
+    owner = src.users.get_user_by_name("user1")
     assert owner is not None
-    col = src.create_collection(owner.id, "Reading list", "for Monday", is_public=True)
-    src.add_to_collection(owner.id, col.id, ids[3])
+    col = src.collections.create_collection(owner.id, "Reading list", "for Monday", is_public=True)
+    src.collections.add_to_collection(owner.id, col.id, ids[3])
     picked = random.Random(42).sample(ids, 25)
     want_sample = _sample(src, picked)
     want = BackupRepository(src.engine).facts()
@@ -55,7 +55,7 @@ def test_sqlite_to_postgres_and_back(tmp_path: Path, pg_schema_url: str) -> None
             assert got == want  # contents too, table by table
             assert _sample(s, picked) == want_sample
             if s.backend == "postgresql":  # new rows get fresh ids after the copied ones
-                user = s.create_user("newcomer", "new@example.org", "hash")
+                user = s.users.create_user("newcomer", "new@example.org", "hash")
                 assert user.id > 5
         finally:
             s.close()

@@ -19,10 +19,10 @@ def test_digests_never_sent_to_unverified_users(store: Store, settings: Settings
                                                 smtp_sink: tuple[SinkHandler, int]) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
-    store.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 3))
+    store.papers.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 3))
     ada, bob = add_user(store, "ada"), add_user(store, "bob")
     for u in (ada, bob):
-        store.follow(u.id, "category", "cs.CL")
+        store.subscriptions.follow(u.id, "category", "cs.CL")
     composed = run_digests(s, store, now=at("2026-03-10", 8), send=False)
     assert composed.composed == 2 and not sink.received
     with store.engine.begin() as conn:  # ada's address is no longer confirmed when the sender runs

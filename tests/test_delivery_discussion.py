@@ -16,9 +16,9 @@ from tests.web_fixtures import paper_id
 
 
 def _users(store: Store) -> tuple[User, User, User]:
-    a = store.create_user("ada", "ada@example.org", "h")
-    b = store.create_user("bob", "bob@example.org", "h")
-    admin = store.set_admin(store.create_user("root", "root@example.org", "h").username)
+    a = store.users.create_user("ada", "ada@example.org", "h")
+    b = store.users.create_user("bob", "bob@example.org", "h")
+    admin = store.users.set_admin(store.users.create_user("root", "root@example.org", "h").username)
     return a, b, admin
 
 
@@ -84,7 +84,7 @@ def test_bad_input_names_the_problem_and_keeps_what_is_stored(seeded: Store) -> 
     other = paper_id(seeded, "2501.00002")
     with pytest.raises(NotFound, match="to reply to"):
         ds.post_comment(seeded, a, other, "reply across papers", kept.id)
-    assert [c.body for c in seeded.paper_comments(pid)] == ["kept"]
+    assert [c.body for c in seeded.comments.paper_comments(pid)] == ["kept"]
 
 
 def test_report_hide_restore(seeded: Store) -> None:
@@ -97,33 +97,33 @@ def test_report_hide_restore(seeded: Store) -> None:
         ds.report_comment(seeded, b, c.id, "  ")
     assert ds.report_comment(seeded, b, c.id, "spam") is True
     assert ds.report_comment(seeded, b, c.id, "spam again") is False  # once per user
-    assert [(r.reporter, r.reason) for r, _ in seeded.open_reports()] == [("bob", "spam")]
+    assert [(r.reporter, r.reason) for r, _ in seeded.comments.open_reports()] == [("bob", "spam")]
 
     with pytest.raises(Forbidden):
         ds.hide_comment(seeded, b, c.id, "I do not like it")
     with pytest.raises(BadRequest, match="reason"):
         ds.hide_comment(seeded, admin, c.id, "")
     ds.hide_comment(seeded, admin, c.id, "advertising")
-    assert seeded.open_reports() == []  # hiding resolves the reports
+    assert seeded.comments.open_reports() == []  # hiding resolves the reports
     for viewer, readable in ((None, False), (b, False), (a, True), (admin, True)):
         node = ds.thread(seeded, pid, viewer).flat()[0]
         assert node.state == "hidden" and node.comment.hidden_reason == "advertising"
         assert (node.html is not None) is readable, viewer
     assert ds.thread(seeded, pid, None).count == 0
-    assert seeded.comment_counts([pid]) == {}
+    assert seeded.comments.comment_counts([pid]) == {}
     with pytest.raises(Forbidden):
         ds.restore_comment(seeded, a, c.id)
     ds.restore_comment(seeded, admin, c.id)
     assert ds.thread(seeded, pid, None).flat()[0].state == "visible"
-    assert seeded.comment_counts([pid]) == {pid: 1}
+    assert seeded.comments.comment_counts([pid]) == {pid: 1}
 
 
 def test_notifications_and_digest_items(seeded: Store) -> None:
     a, b, _ = _users(seeded)
-    carol = seeded.create_user("carol", "carol@example.org", "h")
+    carol = seeded.users.create_user("carol", "carol@example.org", "h")
     pid = paper_id(seeded, "2501.00001")
-    coll = seeded.create_collection(carol.id, "Reading")
-    seeded.add_to_collection(carol.id, coll.id, pid)
+    coll = seeded.collections.create_collection(carol.id, "Reading")
+    seeded.collections.add_to_collection(carol.id, coll.id, pid)
     start = now_utc() - timedelta(seconds=1)
     root = ds.post_comment(seeded, a, pid, "What about **long** contexts?")
     ds.post_comment(seeded, b, pid, "They work.", root.id)

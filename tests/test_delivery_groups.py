@@ -26,9 +26,9 @@ from tests.web_fixtures import make_app, paper_id
 
 
 def _verified(store: Store, name: str) -> User:
-    u = store.create_user(name, f"{name}@example.org", "x")
-    store.mark_email_verified(u.id, u.email)
-    found = store.get_user(u.id)
+    u = store.users.create_user(name, f"{name}@example.org", "x")
+    store.comments.mark_email_verified(u.id, u.email)
+    found = store.users.get_user(u.id)
     assert found is not None
     return found
 
@@ -43,8 +43,8 @@ def _lab(store: Store) -> tuple[int, User, User, User]:
 
 def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) -> None:
     gid, owner, member, outsider = _lab(seeded)
-    assert seeded.get_group(gid).name == "Vision Lab"  # type: ignore[union-attr]
-    assert seeded.member_role(gid, member.id) == "member"
+    assert seeded.groups.get_group(gid).name == "Vision Lab"  # type: ignore[union-attr]
+    assert seeded.groups.member_role(gid, member.id) == "member"
     with pytest.raises(BadRequest, match="name: required"):
         gr.create_group(seeded, owner, "  ")
     with pytest.raises(Forbidden):
@@ -61,11 +61,11 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
         gr.remove_member(seeded, member, gid, owner.id)  # admins cannot remove an owner
     # a link invite works for several people until revoked
     gr.accept_invite(seeded, outsider, token)
-    assert seeded.member_role(gid, outsider.id) == "member"
+    assert seeded.groups.member_role(gid, outsider.id) == "member"
     gr.remove_member(seeded, outsider, gid, outsider.id)  # leave
-    invite = seeded.invite_by_token(token_hash(token))
+    invite = seeded.groups.invite_by_token(token_hash(token))
     assert invite is not None
-    seeded.revoke_invite(gid, invite.id)
+    seeded.groups.revoke_invite(gid, invite.id)
     with pytest.raises(BadRequest, match="revoked"):
         gr.accept_invite(seeded, outsider, token)
     with pytest.raises(NotFound):
@@ -73,7 +73,7 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
 
     # an email invite: single use, for that address only, verifies it
     outbox = tmp_path / "out"
-    fresh = seeded.create_user("zed", "zed@example.org", "x")
+    fresh = seeded.users.create_user("zed", "zed@example.org", "x")
     inv = gr.invite_email(settings, seeded, owner, gid, "Zed@Example.org", mailer=FileMailer(outbox))
     assert inv.email == "zed@example.org"
     mail = next(outbox.glob("*.eml")).read_bytes().decode()
@@ -82,7 +82,7 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
     with pytest.raises(Forbidden, match="zed@example.org"):
         gr.accept_invite(seeded, outsider, email_token.group(1))
     gr.accept_invite(seeded, fresh, email_token.group(1))
-    assert seeded.member_role(gid, fresh.id) == "member" and seeded.get_user(fresh.id).email_verified  # type: ignore[union-attr]
+    assert seeded.groups.member_role(gid, fresh.id) == "member" and seeded.users.get_user(fresh.id).email_verified  # type: ignore[union-attr]
     gr.remove_member(seeded, owner, gid, fresh.id)
     with pytest.raises(BadRequest, match="used already"):
         gr.accept_invite(seeded, fresh, email_token.group(1))
@@ -93,14 +93,14 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
 def test_shared_collections_feed_and_group_comments(seeded: Store) -> None:
     gid, owner, member, outsider = _lab(seeded)
     pid = paper_id(seeded, "2501.00004")
-    coll = seeded.create_collection(member.id, "Max's private reading")
-    seeded.add_to_collection(member.id, coll.id, pid)
+    coll = seeded.collections.create_collection(member.id, "Max's private reading")
+    seeded.collections.add_to_collection(member.id, coll.id, pid)
     with pytest.raises(NotFound):
         gr.share_collection(seeded, owner, gid, coll.id)  # not the owner's collection
     assert gr.share_collection(seeded, member, gid, coll.id) is True
-    assert seeded.collection_shared_with(coll.id, owner.id) and not seeded.collection_shared_with(coll.id, outsider.id)
-    seeded.add_vote(owner.id, pid)
-    seeded.add_vote(outsider.id, paper_id(seeded, "2501.00001"))  # not in the lab: not in the feed
+    assert seeded.groups.collection_shared_with(coll.id, owner.id) and not seeded.groups.collection_shared_with(coll.id, outsider.id)
+    seeded.votes.add_vote(owner.id, pid)
+    seeded.votes.add_vote(outsider.id, paper_id(seeded, "2501.00001"))  # not in the lab: not in the feed
     feed = gr.group_feed(seeded, gid)
     assert [(e.paper.id, e.item.upvoters, e.item.collectors) for e in feed] == [(pid, ("olga",), ("max",))]
     assert gr.group_feed(seeded, gid, until=now_utc() + timedelta(days=8)) == []  # last week only
@@ -120,10 +120,10 @@ def test_shared_collections_feed_and_group_comments(seeded: Store) -> None:
     member_view = ds.thread(seeded, pid, member).flat()
     assert [n.group_name for n in member_view] == ["Vision Lab", "Vision Lab", None]
     assert all(n.comment.group_id == gid for n in member_view[:2])
-    assert seeded.comment_counts([pid]) == {pid: 1}  # cards count public comments only
-    assert [c.id for c in seeded.recent_comments(pid)] == [public.id]  # the Atom feed too
+    assert seeded.comments.comment_counts([pid]) == {pid: 1}  # cards count public comments only
+    assert [c.id for c in seeded.comments.recent_comments(pid)] == [public.id]  # the Atom feed too
     # the outsider collects the paper: the lab's comments never reach them (the public one is their own)
-    seeded.add_to_collection(outsider.id, seeded.create_collection(outsider.id, "n").id, pid)
+    seeded.collections.add_to_collection(outsider.id, seeded.collections.create_collection(outsider.id, "n").id, pid)
     assert ds.notifications(seeded, outsider) == []
     # max collected the paper: the public remark, and olga's reply within the lab
     assert [n.event.comment.body for n in ds.notifications(seeded, member)] == ["Public remark", "ok"]
@@ -132,13 +132,13 @@ def test_shared_collections_feed_and_group_comments(seeded: Store) -> None:
 def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
     gid, owner, member, outsider = _lab(seeded)
     pid = paper_id(seeded, "2501.00004")
-    coll = seeded.create_collection(member.id, "Secret reading")
-    seeded.add_to_collection(member.id, coll.id, pid)
+    coll = seeded.collections.create_collection(member.id, "Secret reading")
+    seeded.collections.add_to_collection(member.id, coll.id, pid)
     gr.share_collection(seeded, member, gid, coll.id)
-    seeded.add_vote(member.id, pid)
+    seeded.votes.add_vote(member.id, pid)
     ds.post_comment(seeded, member, pid, "Lab-only remark", group_id=gid)
     for u, tok in ((member, "pf_member-token-00000000000000000"), (outsider, "pf_outsider-token-0000000000000000")):
-        seeded.create_token(u.id, "t", token_hash(tok))
+        seeded.users.create_token(u.id, "t", token_hash(tok))
     app = make_app(settings, seeded)
     as_member = {"Authorization": "Bearer pf_member-token-00000000000000000"}
     as_outsider = {"Authorization": "Bearer pf_outsider-token-0000000000000000"}
@@ -169,7 +169,7 @@ def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
     # the API can make invites and join with them
     made = app.post(f"/api/v1/groups/{gid}/invites", json={}, headers=as_member)
     assert made.status_code == 403  # members do not invite
-    seeded.create_token(owner.id, "t", token_hash("pf_owner-token-00000000000000000000"))
+    seeded.users.create_token(owner.id, "t", token_hash("pf_owner-token-00000000000000000000"))
     made = app.post(f"/api/v1/groups/{gid}/invites", json={},
                     headers={"Authorization": "Bearer pf_owner-token-00000000000000000000"})
     assert made.status_code == 201
@@ -182,11 +182,11 @@ def test_weekly_group_digest_reaches_members_only(settings: Settings, seeded: St
                                                   smtp_sink: tuple[SinkHandler, int]) -> None:
     sink, port = smtp_sink
     gid, owner, member, _outsider = _lab(seeded)
-    unverified = seeded.create_user("uma", "uma@example.org", "x")
-    seeded.add_member(gid, unverified.id, "member")
+    unverified = seeded.users.create_user("uma", "uma@example.org", "x")
+    seeded.groups.add_member(gid, unverified.id, "member")
     pid = paper_id(seeded, "2501.00004")
-    seeded.add_vote(member.id, pid)
-    seeded.set_member(gid, owner.id, digest=True)
+    seeded.votes.add_vote(member.id, pid)
+    seeded.groups.set_member(gid, owner.id, digest=True)
     now = now_utc() + timedelta(days=7)  # next week: this week's activity is "last week"
     report = run_digests(smtp_settings(settings, port), seeded, now=now)
     assert report.groups["sent"] == 2, report
@@ -199,7 +199,7 @@ def test_weekly_group_digest_reaches_members_only(settings: Settings, seeded: St
     again = run_digests(smtp_settings(settings, port), seeded, now=now)
     assert again.groups["sent"] == 0 and len(sink.received) == 2  # once per member and week
     # a member who turned it off gets none the week after
-    seeded.set_member(gid, owner.id, digest=False)
-    seeded.add_vote(owner.id, paper_id(seeded, "2501.00001"))
+    seeded.groups.set_member(gid, owner.id, digest=False)
+    seeded.votes.add_vote(owner.id, paper_id(seeded, "2501.00001"))
     later = run_digests(smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=7, hours=1))
     assert later.groups.get("sent", 0) == 0  # same week key: already sent to max

@@ -76,7 +76,7 @@ def test_a_token_refused_for_ever_ends_the_run_in_bounded_requests(
         # 1 + sources_oai_max_restarts (2) harvests, each its first page and the refused token.
         assert len(oai) == 6
         assert sum("resumptionToken" in r.query for r in oai) == 3
-        source = store.get_source("oai")
+        source = store.sources.get_source("oai")
         assert (
             source is not None and source.failing and source.lease_holder is None
         )  # lock released
@@ -84,7 +84,7 @@ def test_a_token_refused_for_ever_ends_the_run_in_bounded_requests(
         assert "The value of the resumptionToken argument is invalid or expired." in (
             source.last_error or ""
         )
-        run = store.recent_runs(1)[0]
+        run = store.runs.recent_runs(1)[0]
         assert run.status == "failed" and run.finished_at is not None  # the run row is closed
         assert run.counts.new == 10  # the first page, committed before the token was refused
         assert source.last_counts["requests"] == 6 and source.last_counts["pages"] == 3
@@ -118,7 +118,7 @@ def test_an_unknown_set_fails_and_an_empty_day_is_quiet(
     with replaying(world) as server:
         env = _env(server, store_url, tmp_path)
         settings = _settings(env)
-        typo = store.add_source("oai-typo", "arxiv-oai", {"set": "cz", "prefix": "arXivRaw"})
+        typo = store.sources.add_source("oai-typo", "arxiv-oai", {"set": "cz", "prefix": "arXivRaw"})
         with _client(settings) as http:
             failed = run_source(store, settings, typo, http=http)
             assert (
@@ -126,7 +126,7 @@ def test_an_unknown_set_fails_and_an_empty_day_is_quiet(
                 and "unknown set" in failed.error
                 and "doesn't match any sets" in failed.error
             )
-            assert store.get_source("oai-typo").failing  # type: ignore[union-attr]
+            assert store.sources.get_source("oai-typo").failing  # type: ignore[union-attr]
             # sources add asks ListSets and refuses a set arXiv does not list.
             with pytest.raises(BadRequest, match="arXiv lists no set 'cz'.*cs"):
                 uc.add_source(
@@ -151,7 +151,7 @@ def test_an_unknown_set_fails_and_an_empty_day_is_quiet(
             # A day with nothing announced (Sunday) is a quiet day, not a failure.
             quiet_settings = _settings({**env, "PAPERFEED_SOURCES_TODAY": "2025-03-23"})
             world.today = date(2025, 3, 23)
-            quiet = run_source(store, quiet_settings, store.get_source("arxiv-oai-cs"), http=http)  # type: ignore[arg-type]
+            quiet = run_source(store, quiet_settings, store.sources.get_source("arxiv-oai-cs"), http=http)  # type: ignore[arg-type]
             assert quiet.error is None and quiet.counts.new == 0
 
 
@@ -178,17 +178,17 @@ def test_a_followed_source_harvests_arxivraw_with_versions(
         assert all(
             r.query.get("metadataPrefix") in (None, "arXivRaw") for r in server.paths("/oai")
         )
-        paper = store.get_paper_by_arxiv(first.id)
+        paper = store.papers.get_paper_by_arxiv(first.id)
         assert paper is not None and paper.version == 1 and paper.versions == (1,)
         world.today = MON + timedelta(days=1)
         next_day = {**env, "PAPERFEED_SOURCES_TODAY": world.today.isoformat()}
         assert CliRunner().invoke(cli, ["sources", "run"], env=next_day).exit_code == 0
-    paper = store.get_paper_by_arxiv(first.id)
+    paper = store.papers.get_paper_by_arxiv(first.id)
     assert paper is not None and paper.version == 2 and paper.versions == (1, 2)
     assert (
         paper.published == MON and paper.updated == MON + timedelta(days=1) and not paper.withdrawn
     )
-    gone = store.get_paper_by_arxiv(second.id)
+    gone = store.papers.get_paper_by_arxiv(second.id)
     assert gone is not None and gone.withdrawn and gone.version == 2  # arXiv's 0 kb version
     with store.engine.connect() as conn:
         events = conn.execute(
@@ -215,22 +215,22 @@ def test_failed_requests_are_counted(
 def test_a_run_row_holds_what_its_committed_pages_stored(store: Store) -> None:
     """What a run killed with kill -9 leaves: its row still 'running', with the counts of every page
     committed before (each page's counts go in with the page, in its transaction)."""
-    source = store.add_source("hf", "hf-daily", {})
-    assert store.claim_source(source.id, "me:1:1", 60, lambda holder: False)
-    run_id = store.start_run("source:hf")
+    source = store.sources.add_source("hf", "hf-daily", {})
+    assert store.sources.claim_source(source.id, "me:1:1", 60, lambda holder: False)
+    run_id = store.runs.start_run("source:hf")
     page = [Paper(title=f"P{i}", arxiv_id=f"2501.0000{i}", source="hf-daily") for i in range(3)]
-    store.commit_page(
+    store.sources.commit_page(
         source.id, "me:1:1", page, {"last_day": "2026-02-02"}, 60, run_id=run_id, rejected=1
     )
-    store.commit_page(source.id, "me:1:1", page[:1], {"last_day": "2026-02-03"}, 60, run_id=run_id)
-    (run,) = store.recent_runs(1)
+    store.sources.commit_page(source.id, "me:1:1", page[:1], {"last_day": "2026-02-03"}, 60, run_id=run_id)
+    (run,) = store.runs.recent_runs(1)
     assert run.status == "running" and (
         run.counts.new,
         run.counts.unchanged,
         run.counts.rejected,
     ) == (3, 1, 1)
-    store.finish_run(run_id, None, error="killed")  # a failure keeps the committed counts
-    assert store.recent_runs(1)[0].counts.new == 3
+    store.runs.finish_run(run_id, None, error="killed")  # a failure keeps the committed counts
+    assert store.runs.recent_runs(1)[0].counts.new == 3
 
 
 def test_the_prefix_of_followed_oai_sources(store: Store, settings: Settings) -> None:

@@ -39,7 +39,7 @@ def test_a_killed_harvest_resumes_instead_of_waiting_the_full_interval(
         source = uc.add_source(store, "arxiv-oai", set_spec="cs", name="oai")
         with HttpClient(settings, limiter=RateLimiter()) as http:
             first = run_source(store, settings, source, http=http)  # stops after two pages, mid-listing
-            stopped = store.get_source("oai")
+            stopped = store.sources.get_source("oai")
             assert first.pages == 2 and stopped is not None and stopped.cursor.get("token")
             assert stopped.last_run_at is not None
             soon = stopped.last_run_at + timedelta(minutes=1)  # far inside the 60-minute interval
@@ -52,7 +52,7 @@ def test_a_killed_harvest_resumes_instead_of_waiting_the_full_interval(
         settings = load_settings({}, environ={**env, **server2.env(), "PAPERFEED_SOURCES_MAX_REQUESTS": "100"})
         with HttpClient(settings, limiter=RateLimiter()) as http:
             done = run_sources(store, settings, names=["oai"], http=http)
-            finished = store.get_source("oai")
+            finished = store.sources.get_source("oai")
             assert done and finished is not None and not finished.cursor.get("token") and not done[0].error
             assert finished.last_run_at is not None
             assert run_sources(store, settings, due_only=True, now=finished.last_run_at + timedelta(minutes=1),

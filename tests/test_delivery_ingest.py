@@ -26,35 +26,35 @@ def test_listing_pages_give_699_papers_and_reingest_changes_nothing(store: Store
     report = ingest_targets(store, settings, pages)
     assert report.counts.new == 699
     assert report.counts.new + report.counts.updated + report.counts.unchanged == 721
-    assert store.count_papers() == 699
+    assert store.papers.count_papers() == 699
     again = ingest_targets(store, settings, pages)
-    assert again.counts.changed == 0 and store.count_papers() == 699
+    assert again.counts.changed == 0 and store.papers.count_papers() == 699
     assert store.check() == []
-    assert store.last_successful_run() is not None
+    assert store.runs.last_successful_run() is not None
 
 
 def test_bundled_sample_is_a_real_multi_day_feed(store: Store, settings: Settings) -> None:
     report = ingest_targets(store, settings, [str(ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz")])
     assert report.counts.rejected == 0 and report.counts.new > 2000
-    days = store.paper_days()
+    days = store.papers.paper_days()
     assert len(days) > 100 and days[0] == date(2026, 2, 27)
-    dated = store.list_papers(since=days[-1], limit=5000)
+    dated = store.papers.list_papers(since=days[-1], limit=5000)
     assert sum(1 for p in dated if p.external_upvotes) > 1400
     assert sum(1 for p in dated if p.authors) > 1400 and all(p.arxiv_id for p in dated)
     assert sum(1 for p in dated if p.code_url) > 500 and sum(1 for p in dated if p.categories) > 300
-    undated = [p for p in store.list_papers(limit=5000) if p.day is None]
+    undated = [p for p in store.papers.list_papers(limit=5000) if p.day is None]
     assert 600 < len(undated) <= 699 and not any(p.external_upvotes for p in undated)
 
 
 def test_hf_daily_then_arxiv_merges_by_id(store: Store, settings: Settings) -> None:
     daily = shared_file("hf-daily/hf-daily-2026-02.jsonl")
     ingest_targets(store, settings, [str(daily)])
-    n = store.count_papers()
-    with_upvotes = [p for p in store.list_papers(limit=2000) if p.external_upvotes]
+    n = store.papers.count_papers()
+    with_upvotes = [p for p in store.papers.list_papers(limit=2000) if p.external_upvotes]
     assert n > 500 and len(with_upvotes) > 500
     assert all(p.featured_on is not None for p in with_upvotes)
     again = ingest_targets(store, settings, [str(daily)])
-    assert again.counts.changed == 0 and store.count_papers() == n
+    assert again.counts.changed == 0 and store.papers.count_papers() == n
 
 
 def test_bad_lines_are_reported_and_the_rest_ingested(store: Store, settings: Settings, tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_strict_aborts_before_writing(store: Store, settings: Settings, tmp_path
     bad.write_text(json.dumps({"id": "2501.00001", "title": "New", "abstract": "x"}) + "\n{broken\n")
     with pytest.raises(BadRequest, match=r"bad\.jsonl:2"):
         ingest_targets(store, settings, [str(bad)], strict=True)
-    assert store.count_papers() == 1  # what was stored is kept, nothing new written
+    assert store.papers.count_papers() == 1  # what was stored is kept, nothing new written
 
 
 def test_wrong_path_unknown_format_empty_file(store: Store, settings: Settings, tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_74k_file_ingests_74728_papers_and_survives_kill_9(tmp_path: Path) -> No
         for threshold in (0, 6_000, 30_000, 60_000):
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 300
-            while store.count_papers() < threshold + 1 and proc.poll() is None and time.monotonic() < deadline:
+            while store.papers.count_papers() < threshold + 1 and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
             if threshold == 0:
                 time.sleep(0.3)  # mid-way through the very first batches
@@ -118,14 +118,14 @@ def test_74k_file_ingests_74728_papers_and_survives_kill_9(tmp_path: Path) -> No
             assert store.check() == []
         final = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=600, check=False)
         assert final.returncode in (0, 1), final.stderr
-        assert store.count_papers() == 74_728
+        assert store.papers.count_papers() == 74_728
         assert store.check() == []
         with gzip.open(data, "rt", encoding="utf-8") as fh:
             ids = {json.loads(line)["id"] for line in fh if line.strip()}
         assert len(ids) == 74_728
         sample = sorted(ids)[:: 5000]
-        assert all(store.get_paper_by_arxiv(i) is not None for i in sample)
-        runs = store.recent_runs(10)
+        assert all(store.papers.get_paper_by_arxiv(i) is not None for i in sample)
+        runs = store.runs.recent_runs(10)
         assert runs[0].status == "ok" and any(r.status == "running" for r in runs[1:])
     finally:
         store.close()

@@ -18,7 +18,7 @@ DAY = date(2025, 1, 6)
 
 def _seed(store: Store) -> None:
     """One paper with 5 community votes and no Hugging Face upvotes, one with 3 Hugging Face upvotes."""
-    store.upsert_papers([
+    store.papers.upsert_papers([
         Paper(title="Five local votes", abstract="Liked here.", arxiv_id="2501.00011", version=1,
               authors=("Ada Lovelace",), categories=("cs.LG",), published=DAY, featured_on=DAY,
               external_upvotes=0, source="hf-daily"),
@@ -26,10 +26,10 @@ def _seed(store: Store) -> None:
               authors=("Alan Turing",), categories=("cs.LG",), published=DAY, featured_on=DAY,
               external_upvotes=3, source="hf-daily"),
     ])
-    local = store.get_paper_by_arxiv("2501.00011")
+    local = store.papers.get_paper_by_arxiv("2501.00011")
     assert local is not None and local.id is not None
     for i in range(5):
-        store.add_vote(store.create_user(f"voter{i}", f"voter{i}@example.org", "x").id, local.id)
+        store.votes.add_vote(store.users.create_user(f"voter{i}", f"voter{i}@example.org", "x").id, local.id)
 
 
 def _cli(settings: Settings, *args: str) -> dict[str, object]:

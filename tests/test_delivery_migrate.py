@@ -34,7 +34,7 @@ def _old_database(url: str, n: int = 50) -> None:
                               " SELECT id, 1, first_seen_at, 'jsonl' FROM papers"))
             conn.execute(text("INSERT INTO paper_sources (paper_id, source, first_seen_at)"
                               " SELECT id, 'jsonl', first_seen_at FROM papers"))
-        old.finish_run(old.start_run("old.jsonl"), IngestCounts(new=n))
+        old.runs.finish_run(old.runs.start_run("old.jsonl"), IngestCounts(new=n))
     finally:
         old.close()
 
@@ -59,7 +59,7 @@ def test_migrate_takes_a_backup_then_verifies_counts(store_url: str, tmp_path: P
     s = open_store(store_url, migrate=False)
     try:
         assert s.current_revision() == s.head_revision()
-        assert s.count_papers() == 50 and s.check() == []
+        assert s.papers.count_papers() == 50 and s.check() == []
     finally:
         s.close()
     # At head already: nothing to do and no backup taken.

@@ -38,7 +38,7 @@ def other(store_url: str, tmp_path: Any) -> Iterator[Store]:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
     s = open_store(url)
-    s.upsert_papers(SAMPLE[:-1])
+    s.papers.upsert_papers(SAMPLE[:-1])
     try:
         yield s
     finally:
@@ -51,33 +51,33 @@ def other(store_url: str, tmp_path: Any) -> Iterator[Store]:
 
 def _people(store: Store) -> tuple[User, User]:
     """ada with something of every kind; bob with his own rows, one a reply to ada."""
-    store.upsert_papers(SAMPLE)
-    ada = store.create_user("ada", "ada@example.org", "h")
-    bob = store.create_user("bob", "bob@example.org", "h")
+    store.papers.upsert_papers(SAMPLE)
+    ada = store.users.create_user("ada", "ada@example.org", "h")
+    bob = store.users.create_user("bob", "bob@example.org", "h")
     p1, p2, p3 = (paper_id(store, a) for a in ("2501.00001", "2501.00002", "2501.00003"))
-    store.add_vote(ada.id, p1)
-    store.add_vote(ada.id, p2)
-    coll = store.create_collection(ada.id, "Reading list", "to read", is_public=True)
-    store.add_to_collection(ada.id, coll.id, p1)
-    store.add_to_collection(ada.id, coll.id, p3)
-    store.create_collection(ada.id, "Empty")
-    store.save_subscription(
+    store.votes.add_vote(ada.id, p1)
+    store.votes.add_vote(ada.id, p2)
+    coll = store.collections.create_collection(ada.id, "Reading list", "to read", is_public=True)
+    store.collections.add_to_collection(ada.id, coll.id, p1)
+    store.collections.add_to_collection(ada.id, coll.id, p3)
+    store.collections.create_collection(ada.id, "Empty")
+    store.subscriptions.save_subscription(
         ada.id,
         frequency="weekly",
         weekday=2,
         timezone="Europe/Berlin",
         sections=("alerts", "discussion", "trending"),
     )
-    store.add_saved_search(ada.id, "diffusion protein", name="proteins", category="q-bio.BM")
-    store.follow(ada.id, "category", "cs.CL")
-    store.follow(ada.id, "author", "Alan Turing")
-    store.set_feedback(ada.id, p2, -1)
+    store.subscriptions.add_saved_search(ada.id, "diffusion protein", name="proteins", category="q-bio.BM")
+    store.subscriptions.follow(ada.id, "category", "cs.CL")
+    store.subscriptions.follow(ada.id, "author", "Alan Turing")
+    store.subscriptions.set_feedback(ada.id, p2, -1)
     root = ds.post_comment(store, ada, p1, "Nice **result**.")
     ds.post_comment(store, ada, p1, "And a follow-up.", parent_id=root.id)
-    store.add_claim(p3, ada.id, "Ada Lovelace", "pending", "admin")
-    store.add_vote(bob.id, p1)
+    store.authors.add_claim(p3, ada.id, "Ada Lovelace", "pending", "admin")
+    store.votes.add_vote(bob.id, p1)
     ds.post_comment(store, bob, p1, "I disagree.", parent_id=root.id)
-    store.follow(bob.id, "category", "cs.LG")
+    store.subscriptions.follow(bob.id, "category", "cs.LG")
     return ada, bob
 
 
@@ -87,7 +87,7 @@ def _facts(store: Store) -> dict[str, Any]:
 
 
 def _user(store: Store, name: str) -> User:
-    found = store.get_user_by_name(name)
+    found = store.users.get_user_by_name(name)
     assert found is not None
     return found
 
@@ -116,12 +116,12 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(
 ) -> None:
     ada, _ = _people(store)
     last = paper_id(store, SAMPLE[-1].arxiv_id or "")
-    store.add_vote(ada.id, last)
+    store.votes.add_vote(ada.id, last)
     data = profile.export_json(store, ada, NOW)
-    papers_before = other.count_papers()
+    papers_before = other.papers.count_papers()
     first = profile.import_profile(other, data)
     assert first.missing == [f"arXiv {SAMPLE[-1].arxiv_id}"]  # reported, not invented
-    assert other.count_papers() == papers_before
+    assert other.papers.count_papers() == papers_before
     facts = _facts(other)
     # an existing account: only when the operator says so
     with pytest.raises(Conflict, match="--merge"):
@@ -129,10 +129,10 @@ def test_import_twice_changes_nothing_and_missing_papers_are_reported(
     second = profile.import_profile(other, data, merge=True)
     assert not second.created and second.added == {} and _facts(other) == facts
     # Into another, existing account: merged there; a namesake with another email needs --as.
-    other.create_user("ada2", "ada2@example.org", "h")
+    other.users.create_user("ada2", "ada2@example.org", "h")
     merged = profile.import_profile(other, data, as_name="ada2", merge=True)
     assert not merged.created and merged.added["votes"] == 2
-    other.create_user("bob", "bob@elsewhere.org", "h")
+    other.users.create_user("bob", "bob@elsewhere.org", "h")
     with pytest.raises(Conflict, match="--as"):
         profile.import_profile(
             other, profile.export_json(store, _user(store, "bob"), NOW), merge=True
@@ -197,13 +197,13 @@ def _rows_of(store: Store, user_id: int) -> dict[str, int]:
 
 def test_delete_removes_the_users_rows_only(store: Store) -> None:
     ada, bob = _people(store)
-    group = store.create_group(ada.id, "Lab", "", True)
-    store.add_member(group.id, bob.id, "member")
+    group = store.groups.create_group(ada.id, "Lab", "", True)
+    store.groups.add_member(group.id, bob.id, "member")
     bob_before = profile.export_profile(store, bob, NOW)
     assert bob_before["comments"][0]["reply_to"]["author"] == "ada"
     assert any(_rows_of(store, ada.id).values())
     profile.delete_user(store, "ada")
-    assert store.get_user_by_name("ada") is None and not any(_rows_of(store, ada.id).values())
+    assert store.users.get_user_by_name("ada") is None and not any(_rows_of(store, ada.id).values())
     assert store.check() == []
     bob_after = profile.export_profile(store, bob, NOW)
     # bob's reply stays, moved up to the paper (ada's comment is gone); the rest of bob's data as it was
@@ -216,10 +216,10 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
     assert bob_after["groups"][0]["role"] == "owner"
     bob_after["groups"][0]["role"] = bob_before["groups"][0]["role"]
     assert bob_after == bob_before
-    assert [c.author for c in store.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
+    assert [c.author for c in store.comments.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
     with pytest.raises(BadRequest, match="wrong password"):
         profile.delete_own_account(store, bob, "not his password")
-    assert store.get_user_by_name("bob") is not None
+    assert store.users.get_user_by_name("bob") is not None
 
 
 def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -> None:
@@ -239,9 +239,9 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
         and out.stat().st_mode & 0o077 == 0
     )
     r = runner.invoke(cli, ["users", "delete", "ada", *opts], env={})
-    assert r.exit_code == 2 and "--yes" in r.output and store.get_user_by_name("ada") is not None
+    assert r.exit_code == 2 and "--yes" in r.output and store.users.get_user_by_name("ada") is not None
     r = runner.invoke(cli, ["users", "delete", "ada", "--yes", *opts], env={})
-    assert r.exit_code == 0 and store.get_user_by_name("ada") is None
+    assert r.exit_code == 0 and store.users.get_user_by_name("ada") is None
     r = runner.invoke(cli, ["users", "import", str(out), *opts], env={})
     assert r.exit_code == 0 and "created ada: " in r.output and "2 votes" in r.output, r.output
     again = profile.export_profile(store, _user(store, "ada"), NOW)
@@ -254,4 +254,4 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
     bad.write_text(json.dumps({**before, "votes": [{"paper": {"arxiv_id": "2501.00001"}}]}))
     r = runner.invoke(cli, ["users", "import", str(bad), "--as", "newbie", *opts], env={})
     assert r.exit_code == 2 and "votes[0].created_at: expected an ISO 8601 time" in r.output
-    assert store.get_user_by_name("newbie") is None
+    assert store.users.get_user_by_name("newbie") is None

@@ -43,7 +43,7 @@ def test_settings_declare_sources(store: Store, settings: Settings) -> None:
     declared = with_overrides(settings, sources="arxiv category=cs.CL,cs.LG; arxiv-oai set=cs name=oai; hf-daily")
     names = [s.name for s in uc.list_sources(store, declared)]
     assert names == ["arxiv-cs.CL_cs.LG", "hf-daily", "oai"]
-    assert all(s.origin == "settings" for s in store.list_sources())
+    assert all(s.origin == "settings" for s in store.sources.list_sources())
     with pytest.raises(BadRequest, match="declared by the `sources` setting"):
         uc.remove_source(store, declared, "oai")
     uc.remove_source(store, settings, "oai")  # once the declaration is gone, it can go
@@ -52,46 +52,46 @@ def test_settings_declare_sources(store: Store, settings: Settings) -> None:
 
 
 def test_never_two_harvests_of_one_source(store: Store) -> None:
-    source = store.add_source("hf", "hf-daily", {})
+    source = store.sources.add_source("hf", "hf-daily", {})
     never_dead = lambda holder: False
-    assert store.claim_source(source.id, "host-a:1:1", 60, never_dead)
-    assert not store.claim_source(source.id, "host-b:2:2", 60, never_dead)  # another machine waits
-    assert store.claim_source(source.id, "host-a:1:1", 60, never_dead)  # renewing its own
+    assert store.sources.claim_source(source.id, "host-a:1:1", 60, never_dead)
+    assert not store.sources.claim_source(source.id, "host-b:2:2", 60, never_dead)  # another machine waits
+    assert store.sources.claim_source(source.id, "host-a:1:1", 60, never_dead)  # renewing its own
     # The holder's lock is taken over once it is dead; its next page then writes nothing.
-    assert store.claim_source(source.id, "host-b:2:2", 60, lambda holder: holder == "host-a:1:1")
+    assert store.sources.claim_source(source.id, "host-b:2:2", 60, lambda holder: holder == "host-a:1:1")
     with pytest.raises(LeaseLost):
-        store.commit_page(source.id, "host-a:1:1", [Paper(title="Late", arxiv_id="2501.00001")], {"x": 1}, 60)
-    assert store.count_papers() == 0 and store.get_source("hf").cursor == {}  # type: ignore[union-attr]
-    store.commit_page(source.id, "host-b:2:2", [Paper(title="On time", arxiv_id="2501.00002", source="hf-daily")],
+        store.sources.commit_page(source.id, "host-a:1:1", [Paper(title="Late", arxiv_id="2501.00001")], {"x": 1}, 60)
+    assert store.papers.count_papers() == 0 and store.sources.get_source("hf").cursor == {}  # type: ignore[union-attr]
+    store.sources.commit_page(source.id, "host-b:2:2", [Paper(title="On time", arxiv_id="2501.00002", source="hf-daily")],
                       {"last_day": "2026-02-02"}, 60)
-    assert store.count_papers() == 1 and store.get_source("hf").cursor == {"last_day": "2026-02-02"}  # type: ignore[union-attr]
+    assert store.papers.count_papers() == 1 and store.sources.get_source("hf").cursor == {"last_day": "2026-02-02"}  # type: ignore[union-attr]
 
 
 def test_busy_source_is_skipped_and_failure_keeps_the_cursor(store: Store) -> None:
     with serve() as server:
         settings = settings_for(server, sources_today="2026-02-03", sources_initial_days=2)
-        source = store.add_source("hf", "hf-daily", {})
-        assert store.claim_source(source.id, "elsewhere:1:1", 600, lambda h: False)
+        source = store.sources.add_source("hf", "hf-daily", {})
+        assert store.sources.claim_source(source.id, "elsewhere:1:1", 600, lambda h: False)
         with quick_client(settings) as http:
             busy = run_source(store, settings, source, http=http)
             assert busy.busy and not server.requests
-            store.release_source(source.id, "elsewhere:1:1")
+            store.sources.release_source(source.id, "elsewhere:1:1")
             server.add("/api/daily_papers", Reply(b"[]", content_type="application/json"),
                        Reply(b"gateway down", 502, content_type="text/plain"))
             failed = run_source(store, settings, source, http=http)
     assert failed.error and "502" in failed.error and failed.pages == 1
-    after = store.get_source("hf")
+    after = store.sources.get_source("hf")
     assert after is not None and after.cursor == {"last_day": "2026-02-02"}  # the day that was read
     assert after.failing and after.last_error and after.lease_holder is None
 
 
 def test_status_check_exits_nonzero_when_stale(store: Store, settings: Settings, tmp_path: Path) -> None:
-    source = store.add_source("hf", "hf-daily", {})
-    store.record_source_run(source.id, {"new": 0}, now=now_utc() - timedelta(hours=50))
+    source = store.sources.add_source("hf", "hf-daily", {})
+    store.sources.record_source_run(source.id, {"new": 0}, now=now_utc() - timedelta(hours=50))
     args = ["--data-dir", settings.data_dir, "--database-url", settings.db_url]
     stale = CliRunner().invoke(cli, ["status", "--check", *args])
     assert stale.exit_code == 4 and "STALE" in stale.output
-    store.record_source_run(source.id, {"new": 3})
+    store.sources.record_source_run(source.id, {"new": 3})
     fresh = CliRunner().invoke(cli, ["status", "--check", "--json", *args])
     assert fresh.exit_code == 0 and json.loads(fresh.output)["sources"][0]["stale"] is False
     env = {"PAPERFEED_DATA_DIR": settings.data_dir, "PAPERFEED_DATABASE_URL": settings.db_url}
@@ -150,7 +150,7 @@ def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
                    Reply(doc % (rec % (2, 2, 2), b"")))
         settings = settings_for(server, arxiv_delay=0.2, sources_today="2025-01-06")
         sleeps = Sleeps()
-        source = store.add_source("oai", "arxiv-oai", {"set": "cs"})
+        source = store.sources.add_source("oai", "arxiv-oai", {"set": "cs"})
         with quick_client(settings, sleeps) as http:
             run = run_source(store, settings, source, http=http)
     assert run.error is None and run.counts.new == 2
@@ -160,23 +160,23 @@ def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
     assert queries[0] == {"verb": "ListRecords", "metadataPrefix": "arXiv", "from": "2025-01-05",
                           "until": "2025-01-06", "set": "cs"}
     assert queries[1] == queries[2] == {"verb": "ListRecords", "resumptionToken": "t1"}
-    assert store.get_source("oai").cursor == {"from": "2025-01-06"}  # type: ignore[union-attr]
+    assert store.sources.get_source("oai").cursor == {"from": "2025-01-06"}  # type: ignore[union-attr]
 
 
 def test_catch_up_is_bounded_by_the_setting(store: Store) -> None:
     with serve() as server:
         server.add("/api/daily_papers", Reply(b"[]", content_type="application/json"))
         settings = settings_for(server, sources_today="2026-02-20", sources_catchup_days=3, hf_refresh_days=1)
-        source = store.add_source("hf", "hf-daily", {})
-        store.claim_source(source.id, "me:1:1", 60, lambda h: False)
-        store.commit_page(source.id, "me:1:1", [], {"last_day": "2026-01-01"}, 60)  # seven weeks away
-        store.release_source(source.id, "me:1:1")
+        source = store.sources.add_source("hf", "hf-daily", {})
+        store.sources.claim_source(source.id, "me:1:1", 60, lambda h: False)
+        store.sources.commit_page(source.id, "me:1:1", [], {"last_day": "2026-01-01"}, 60)  # seven weeks away
+        store.sources.release_source(source.id, "me:1:1")
         with quick_client(settings) as http:
-            run = run_source(store, settings, store.get_source("hf") or source, http=http)
+            run = run_source(store, settings, store.sources.get_source("hf") or source, http=http)
     assert [r.query["date"] for r in server.paths("/api/daily_papers")] == ["2026-02-17", "2026-02-18", "2026-02-19",
                                                                             "2026-02-20"]
     assert run.notes == ["gap 2026-01-01 .. 2026-02-16 is older than sources_catchup_days, not read"]
-    assert store.get_source("hf").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
+    assert store.sources.get_source("hf").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
 
 
 def test_sources_declared_in_the_settings_file(store: Store, tmp_path: Path) -> None:

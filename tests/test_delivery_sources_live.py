@@ -65,17 +65,17 @@ def world() -> Replay:
 
 
 def _by_day(store: Store, source: str) -> dict[date, int]:
-    return dict(store.source_counts_by_day(source))
+    return dict(store.sources.source_counts_by_day(source))
 
 
 def _check_day(store: Store, world: Replay, source: str, name: str, client: TestClient) -> None:
     """Exact counts per day, no duplicates, the cursor, the Daily page on the newest day with papers."""
     expected = world.per_day()
     assert _by_day(store, source) == expected
-    assert store.count_papers() == sum(expected.values())
+    assert store.papers.count_papers() == sum(expected.values())
     assert store.check() == []  # no arXiv id stored twice, every paper has its source and version
     newest = max(expected)
-    src = store.get_source(name)
+    src = store.sources.get_source(name)
     assert src is not None and src.last_error is None and src.newest_day == newest
     daily = client.get("/api/v1/papers").json()  # the Daily page's data: the newest day with papers
     assert daily["day"] == newest.isoformat() and daily["total"] == expected[newest]
@@ -100,7 +100,7 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
                 _worker(_env(server, tmp_path / "data", store_url))
                 _check_day(store, world, "arxiv-oai", "arxiv-oai-cs", client)
                 last_announced = max(world.per_day())
-                assert store.get_source("arxiv-oai-cs").cursor == {"from": last_announced.isoformat()}  # type: ignore[union-attr]
+                assert store.sources.get_source("arxiv-oai-cs").cursor == {"from": last_announced.isoformat()}  # type: ignore[union-attr]
             # Tuesday 1 April: the worker is killed with kill -9 mid-harvest, then restarted.
             world.today = date(2025, 4, 1)
             world.delay = 0.25
@@ -115,9 +115,9 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             world.delay = 0.0
-            mid = store.get_source("arxiv-oai-cs")
+            mid = store.sources.get_source("arxiv-oai-cs")
             assert mid is not None and mid.cursor.get("token"), mid  # stopped between pages: a token to go on
-            brought = store.count_papers()
+            brought = store.papers.count_papers()
             assert brought < sum(world.per_day().values())  # really stopped mid-harvest
             resumed_at = len(server.paths("/oai"))
             _worker(_env(server, tmp_path / "data", store_url))
@@ -128,7 +128,7 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
             world.today = date(2025, 4, 12)
             _worker(_env(server, tmp_path / "data", store_url))
             _check_day(store, world, "arxiv-oai", "arxiv-oai-cs", client)
-            assert store.get_source("arxiv-oai-cs").cursor == {"from": "2025-04-11"}  # type: ignore[union-attr]
+            assert store.sources.get_source("arxiv-oai-cs").cursor == {"from": "2025-04-11"}  # type: ignore[union-attr]
             status = _paperfeed(_env(server, tmp_path / "data", store_url), "status", "--check")
             assert status.returncode == 0, status.stdout + status.stderr
         finally:
@@ -148,7 +148,7 @@ def test_arxiv_api_pages_back_until_known_papers(world: Replay, store_url: str, 
                 world.today = day
                 _worker({**env, **server.env()})
                 _check_day(store, world, "arxiv-api", "arxiv-cs.CL", client)
-                assert store.get_source("arxiv-cs.CL").cursor == {"frontier": day.isoformat(), "resume_start": 0}  # type: ignore[union-attr]
+                assert store.sources.get_source("arxiv-cs.CL").cursor == {"frontier": day.isoformat(), "resume_start": 0}  # type: ignore[union-attr]
             # Away 26 .. 30 March: 45 + 38 + 59 + 45 new papers are more than 5 pages of 20, so each
             # run is bounded, keeps its paging offset, and the next one continues without a gap.
             world.today = date(2025, 3, 31)
@@ -156,7 +156,7 @@ def test_arxiv_api_pages_back_until_known_papers(world: Replay, store_url: str, 
             while True:
                 _worker({**env, **server.env()})
                 runs += 1
-                src = store.get_source("arxiv-cs.CL")
+                src = store.sources.get_source("arxiv-cs.CL")
                 assert src is not None and src.last_error is None
                 if src.cursor.get("resume_start") == 0:
                     break
@@ -193,7 +193,7 @@ def test_hf_daily_day_by_day_refreshes_upvotes(store_url: str, tmp_path: Path) -
                 _worker({**env, **server.env()})
                 assert _by_day(store, "hf-daily") == expected()
                 assert store.check() == []
-                assert store.get_source("hf-daily").cursor == {"last_day": day.isoformat()}  # type: ignore[union-attr]
+                assert store.sources.get_source("hf-daily").cursor == {"last_day": day.isoformat()}  # type: ignore[union-attr]
                 daily = client.get("/api/v1/papers").json()
                 newest = max(expected())
                 assert daily["day"] == newest.isoformat() and daily["total"] == expected()[newest]
@@ -202,9 +202,9 @@ def test_hf_daily_day_by_day_refreshes_upvotes(store_url: str, tmp_path: Path) -
                 tops.append([p["id"] for p in trending[:5]])
             # Upvotes were read again each day: the first day's top paper gained votes, history kept.
             top = hf[date(2026, 2, 2)][0]
-            paper = store.get_paper_by_arxiv(top["paper_id"])
+            paper = store.papers.get_paper_by_arxiv(top["paper_id"])
             assert paper is not None and paper.external_upvotes == top["upvotes"]
-            history = [u for _, u, _ in store.upvote_history(paper.id or 0)]
+            history = [u for _, u, _ in store.sources.upvote_history(paper.id or 0)]
             # A reading per run while the day was in the 7-day refresh window (2 .. 8 February), each
             # kept because the comment count moved; upvotes went 1/3, 2/3, then all of the recorded.
             assert len(history) == 7 and history == sorted(history) and history[-1] == top["upvotes"]
@@ -215,7 +215,7 @@ def test_hf_daily_day_by_day_refreshes_upvotes(store_url: str, tmp_path: Path) -
             world.today = date(2026, 2, 20)
             _worker({**env, **server.env()})
             assert _by_day(store, "hf-daily") == expected()
-            assert store.get_source("hf-daily").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
+            assert store.sources.get_source("hf-daily").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
         finally:
             client.close()
             store.close()

@@ -28,14 +28,14 @@ BAD: list[tuple[dict[str, Any], str]] = [  # (change, what the error must say)
 
 
 def test_rules_checked_and_nothing_stored_lost(store: Store) -> None:
-    uid = store.create_user("ann", "ann@example.org", "x").id
+    uid = store.users.create_user("ann", "ann@example.org", "x").id
     sub = save_subscription(store, uid, frequency="weekly", weekday=4, timezone="Asia/Tokyo",
                             sections=("searches", "rising", "searches"))
     assert (sub.frequency, sub.weekday, sub.timezone, sub.sections) == ("weekly", 4, "Asia/Tokyo", ("searches", "rising"))
     for change, message in BAD:
         with pytest.raises(BadRequest, match=message.replace(".", r"\.")):
             save_subscription(store, uid, **change)
-    assert store.get_subscription(uid) == sub  # every refusal left the stored one as it was
+    assert store.subscriptions.get_subscription(uid) == sub  # every refusal left the stored one as it was
     assert save_subscription(store, uid, send_hour=None).send_hour == sub.send_hour  # None keeps a value
     with pytest.raises(NotFound):
         save_subscription(store, 9999)
@@ -44,13 +44,13 @@ def test_rules_checked_and_nothing_stored_lost(store: Store) -> None:
 def test_cli_form_and_api_refuse_alike(store: Store, settings: Settings) -> None:
     client = make_app(settings, store)
     signup(client, "bea")
-    user = store.get_user_by_name("bea")
+    user = store.users.get_user_by_name("bea")
     assert user is not None
     csrf = page_csrf(client, "/subscriptions")
     headers = {"X-CSRF-Token": page_csrf(client)}
     assert client.put("/api/v1/subscriptions", json={"sections": ["rising"], "send_hour": 9},
                       headers=headers).status_code == 200  # every section the rules know, "rising" too
-    kept = store.get_subscription(user.id)
+    kept = store.subscriptions.get_subscription(user.id)
     message = "unknown time zone 'Mars/Base' (use an IANA name such as Europe/Berlin)"
     form = client.post("/subscriptions", data={"csrf_token": csrf, "timezone": "Mars/Base"})
     assert form.status_code == 400 and message in html.unescape(form.text)
@@ -64,4 +64,4 @@ def test_cli_form_and_api_refuse_alike(store: Store, settings: Settings) -> None
     result = CliRunner().invoke(cli, ["subscribe", "set", "bea", "--sections", "trending,spam", "--data-dir",
                                       str(settings.data_dir), "--database-url", settings.db_url])
     assert result.exit_code == 2 and "error: unknown section 'spam'" in result.stderr
-    assert store.get_subscription(user.id) == kept
+    assert store.subscriptions.get_subscription(user.id) == kept

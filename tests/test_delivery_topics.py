@@ -47,10 +47,10 @@ from tests.conftest import shared_file
 def _seed(settings: Settings, store: Store) -> tuple[Settings, dict[int, str]]:
     """The planted papers stored; settings with 4 clusters over 8 weeks; paper id -> theme."""
     data = planted()
-    store.upsert_papers(data.papers)
+    store.papers.upsert_papers(data.papers)
     theme_of = {}
     for p, theme in zip(data.papers, data.themes, strict=True):
-        stored = store.get_paper_by_arxiv(p.arxiv_id or "")
+        stored = store.papers.get_paper_by_arxiv(p.arxiv_id or "")
         assert stored is not None and stored.id is not None
         theme_of[stored.id] = theme
     return with_overrides(settings, topics_clusters=4, topics_weeks=8), theme_of
@@ -132,9 +132,9 @@ def test_digest_rising_section_picks_the_rising_topic_in_the_users_category(sett
     settings, theme_of = _seed(settings, store)
     build_topics(settings, store)
     follows_cv = add_user(store, "vera", sections=["rising", "trending"], send_hour=0)
-    store.follow(follows_cv.id, "category", "cs.CV")
+    store.subscriptions.follow(follows_cv.id, "category", "cs.CV")
     follows_quantum = add_user(store, "quinn", sections=["rising"], send_hour=0)
-    store.follow(follows_quantum.id, "category", "quant-ph")
+    store.subscriptions.follow(follows_quantum.id, "category", "quant-ph")
     now = datetime.now(UTC) + timedelta(minutes=1)  # the papers were first seen just now
     picks, message = preview(settings, store, follows_cv, now)
     rising = [p for p in picks if p.section == "rising"]
@@ -147,9 +147,9 @@ def test_digest_rising_section_picks_the_rising_topic_in_the_users_category(sett
     assert preview(settings, store, follows_quantum, now)[0] == []
     # the digest job composes the same section (daily at 00:00 UTC: due now, over the last day)
     run_digests(settings, store, now=now, send=False)
-    composed = store.delivery_log(user_id=follows_cv.id)[0].items
+    composed = store.deliveries.delivery_log(user_id=follows_cv.id)[0].items
     assert [it["paper_id"] for it in composed if it["section"] == "rising"] == [p.paper_id for p in rising]
-    assert store.delivery_log(user_id=follows_quantum.id)[0].items == []
+    assert store.deliveries.delivery_log(user_id=follows_quantum.id)[0].items == []
 
 
 @pytest.mark.slow

@@ -31,12 +31,12 @@ def test_the_ingest_job_draws_the_chart_and_the_page_only_reads_it(
     settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ingest_targets(store, settings, [_file(tmp_path, "a.jsonl", 3)])
-    paper = store.get_paper_by_arxiv("2401.00042")
+    paper = store.papers.get_paper_by_arxiv("2401.00042")
     assert paper is not None and paper.id is not None and paper.external_upvotes == 3
-    assert store.papers_read_since(datetime(2000, 1, 1, tzinfo=UTC)) == []  # one reading only
+    assert store.sources.papers_read_since(datetime(2000, 1, 1, tzinfo=UTC)) == []  # one reading only
     assert not list((settings.data_path / "charts").glob("*.svg"))  # one reading: nothing to draw
     ingest_targets(store, settings, [_file(tmp_path, "b.jsonl", 11)])
-    assert len(store.upvote_history(paper.id)) == 2
+    assert len(store.sources.upvote_history(paper.id)) == 2
     drawn = list((settings.data_path / "charts").glob(f"paper-{paper.id}-*.svg"))
     assert len(drawn) == 1  # drawn by the ingest, before any page asked
 
@@ -58,16 +58,16 @@ def test_listed_days_and_a_stale_chart_is_replaced(settings: Settings, store: St
     assert upvote_charts.listed_days(
         Paper(title="t", published=date(2024, 1, 5), featured_on=date(2024, 1, 9))
     ) == [date(2024, 1, 5), date(2024, 1, 9)]
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [Paper(title="t", arxiv_id="2401.00043", external_upvotes=1, source="jsonl")]
     )
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [Paper(title="t", arxiv_id="2401.00043", external_upvotes=2, source="jsonl")]
     )
-    paper = store.get_paper_by_arxiv("2401.00043")
+    paper = store.papers.get_paper_by_arxiv("2401.00043")
     assert paper is not None and paper.id is not None
     first = upvote_charts.chart_svg(store, settings, paper.id)
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [Paper(title="t", arxiv_id="2401.00043", external_upvotes=5, source="jsonl")]
     )
     second = upvote_charts.chart_svg(store, settings, paper.id)

@@ -24,8 +24,8 @@ def _run(settings: Settings, *args: str) -> tuple[int, str]:
 
 
 def test_subscribe_preview_send_log(settings: Settings, store: Store) -> None:
-    store.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 2))
-    store.create_user("zoe", "zoe@example.org", "x")
+    store.papers.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 2))
+    store.users.create_user("zoe", "zoe@example.org", "x")
     assert _run(settings, "users", "verify", "zoe")[0] == 0  # no digest before the address is confirmed
     assert _run(settings, "subscribe", "set", "zoe", "--tz", "Europe/Paris", "--hour", "8", "--max", "3")[0] == 0
     code, out = _run(settings, "subscribe", "search", "zoe", "language", "model", "--name", "LLMs")
@@ -55,10 +55,10 @@ def test_worker_ingests_configured_sources_then_sends(settings: Settings, store:
                                           "abstract": "A language model.", "authors": ["Ann Bee"],
                                           "arxiv_categories": ["cs.CL"]}) for i in range(5)) + "\n")
     s = smtp_settings(settings, port, worker_sources=str(feed), worker_ingest_minutes=60.0)
-    user = store.create_user("yan", "yan@example.org", "x")
-    store.mark_email_verified(user.id, user.email)
-    store.save_subscription(user.id, send_hour=0)
-    store.follow(user.id, "category", "cs.CL")
+    user = store.users.create_user("yan", "yan@example.org", "x")
+    store.comments.mark_email_verified(user.id, user.email)
+    store.subscriptions.save_subscription(user.id, send_hour=0)
+    store.subscriptions.follow(user.id, "category", "cs.CL")
     s = with_overrides(s, worker_embed_batch=3)
     first = cycle(s, store)
     assert first.ingested and first.ingested.startswith("5 new") and first.digests.sent == 1, first

@@ -72,11 +72,11 @@ def test_kill_minus_nine_leaves_exactly_one_digest_each(store: Store, store_url:
 
     from tests._digest_fixtures import free_port
 
-    store.upsert_papers(topic_papers("diffusion", 12, 0, date(2026, 3, 10)) + topic_papers("language", 12, 100, date(2026, 3, 10)),
+    store.papers.upsert_papers(topic_papers("diffusion", 12, 0, date(2026, 3, 10)) + topic_papers("language", 12, 100, date(2026, 3, 10)),
                         now=at("2026-03-10", 3))
     for i in range(USERS):
         u = add_user(store, f"user{i:03d}")
-        store.follow(u.id, "category", "cs.CV" if i % 2 else "cs.CL")
+        store.subscriptions.follow(u.id, "category", "cs.CV" if i % 2 else "cs.CL")
     sink = KillingSink()
     port = free_port()
     loop = asyncio.new_event_loop()
@@ -111,7 +111,7 @@ def test_kill_minus_nine_leaves_exactly_one_digest_each(store: Store, store_url:
     assert [p[1] for p in progress[:2]] == [-9, -9], progress  # both planned kills hit a running sender
     assert progress[0][2] == 40 and progress[1][2] < USERS, progress
     counts = {k: len(v) for k, v in sink.by_recipient().items()}
-    log = store.delivery_log(limit=USERS + 10)
+    log = store.deliveries.delivery_log(limit=USERS + 10)
     assert len(log) == USERS and {d.status for d in log} <= {"sent", "unconfirmed"}
     dupes = {k: v for k, v in counts.items() if v != 1}
     assert not dupes, f"duplicates: {dupes}"

@@ -16,9 +16,9 @@ from tests._mail import body_of
 
 
 def _seed(store: Store) -> None:
-    store.upsert_papers(topic_papers("diffusion", 20, 0, date(2026, 3, 1)) + topic_papers("language", 20, 100, date(2026, 3, 1)),
+    store.papers.upsert_papers(topic_papers("diffusion", 20, 0, date(2026, 3, 1)) + topic_papers("language", 20, 100, date(2026, 3, 1)),
                         now=at("2026-03-01"))
-    store.upsert_papers(topic_papers("diffusion", 8, 200, date(2026, 3, 10)) + topic_papers("language", 8, 300, date(2026, 3, 10))
+    store.papers.upsert_papers(topic_papers("diffusion", 8, 200, date(2026, 3, 10)) + topic_papers("language", 8, 300, date(2026, 3, 10))
                         + topic_papers("robots", 8, 400, date(2026, 3, 10)), now=at("2026-03-10", 3))
 
 
@@ -31,13 +31,13 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     s = smtp_settings(settings, port)
     _seed(store)
     alice = add_user(store, "alice")
-    store.add_saved_search(alice.id, "diffusion", name="Diffusion")
-    store.follow(alice.id, "category", "cs.RO")
+    store.subscriptions.add_saved_search(alice.id, "diffusion", name="Diffusion")
+    store.subscriptions.follow(alice.id, "category", "cs.RO")
     bob = add_user(store, "bob", max_papers=5)
-    store.follow(bob.id, "author", "shared person")
+    store.subscriptions.follow(bob.id, "author", "shared person")
     carol = add_user(store, "carol")
-    store.add_saved_search(carol.id, "quantum gravity")  # matches nothing: no digest
-    store.save_subscription(carol.id, sections=("searches",))
+    store.subscriptions.add_saved_search(carol.id, "quantum gravity")  # matches nothing: no digest
+    store.subscriptions.save_subscription(carol.id, sections=("searches",))
 
     early = run_digests(s, store, now=at("2026-03-10", 6))
     assert early.composed == 0 and not sink.received  # 07:00 not reached yet
@@ -60,13 +60,13 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     assert len(sink.received) == 2
 
     # New papers the day after: only those come, never one already sent.
-    store.upsert_papers(topic_papers("diffusion", 5, 500, date(2026, 3, 12)), now=at("2026-03-12", 2))
+    store.papers.upsert_papers(topic_papers("diffusion", 5, 500, date(2026, 3, 12)), now=at("2026-03-12", 2))
     run_digests(s, store, now=at("2026-03-12", 8))
     later = sink.by_recipient()["alice@example.org"]
     assert len(later) == 2
     new_ids = _ids(body_of(later[1].message))
     assert new_ids and not set(new_ids) & set(ids)
-    log = store.delivery_log(user_id=alice.id)
+    log = store.deliveries.delivery_log(user_id=alice.id)
     assert [d.status for d in log] == ["sent", "empty", "sent"]
 
 
@@ -75,18 +75,18 @@ def test_gap_catches_up_and_says_so(store: Store, settings: Settings, smtp_sink:
     s = smtp_settings(settings, port)
     _seed(store)
     user = add_user(store, "dora")
-    store.follow(user.id, "category", "cs.CV")
+    store.subscriptions.follow(user.id, "category", "cs.CV")
     run_digests(s, store, now=at("2026-03-10", 8))
     # the server is down for four days; papers keep arriving
-    store.upsert_papers(topic_papers("diffusion", 3, 600, date(2026, 3, 11)), now=at("2026-03-11", 5))
-    store.upsert_papers(topic_papers("diffusion", 3, 700, date(2026, 3, 13)), now=at("2026-03-13", 5))
+    store.papers.upsert_papers(topic_papers("diffusion", 3, 600, date(2026, 3, 11)), now=at("2026-03-11", 5))
+    store.papers.upsert_papers(topic_papers("diffusion", 3, 700, date(2026, 3, 13)), now=at("2026-03-13", 5))
     report = run_digests(s, store, now=at("2026-03-14", 9))
     assert report.sent == 1
     msg = sink.received[-1].message
     text = body_of(msg)
     assert "catches up" in text and "(catching up)" in msg["Subject"]
     assert len(_ids(text)) == 6  # both missed days, in one digest
-    assert store.delivery_log(user_id=user.id, limit=1)[0].gap_days == 4
+    assert store.deliveries.delivery_log(user_id=user.id, limit=1)[0].gap_days == 4
 
 
 def test_transient_then_permanent_failures_are_recorded(store: Store, settings: Settings,
@@ -95,12 +95,12 @@ def test_transient_then_permanent_failures_are_recorded(store: Store, settings: 
     s = smtp_settings(settings, port, digest_retry_seconds=60.0, digest_max_attempts=3)
     _seed(store)
     for name in ("erin", "frank", "gus"):
-        store.follow(add_user(store, name).id, "category", "cs.CL")
+        store.subscriptions.follow(add_user(store, name).id, "category", "cs.CL")
     sink.refuse["erin@example.org"] = "451 4.3.0 try again later"
     sink.refuse["frank@example.org"] = "550 5.1.1 RCPT no such user"
     report = run_digests(s, store, now=at("2026-03-10", 8))
     assert (report.sent, report.retry, report.failed) == (1, 1, 1)
-    failed = store.delivery_log(status="failed")
+    failed = store.deliveries.delivery_log(status="failed")
     assert len(failed) == 1 and failed[0].username == "frank" and "550" in (failed[0].last_error or "")
     # the retry waits for its backoff, then succeeds once the server accepts again
     assert run_digests(s, store, now=at("2026-03-10", 8)).sent == 0
@@ -109,8 +109,8 @@ def test_transient_then_permanent_failures_are_recorded(store: Store, settings: 
     assert report.sent == 1
     assert [r.rcpt_tos[0] for r in sink.received].count("erin@example.org") == 1
     # frank's papers were freed: a failed digest does not count as sent
-    assert store.delivery_counts() == {"sent": 2, "failed": 1}
-    assert store.get_delivery(failed[0].id) is not None
+    assert store.deliveries.delivery_counts() == {"sent": 2, "failed": 1}
+    assert store.deliveries.get_delivery(failed[0].id) is not None
 
 
 def test_unsubscribed_before_sending_is_skipped(store: Store, settings: Settings,
@@ -119,9 +119,9 @@ def test_unsubscribed_before_sending_is_skipped(store: Store, settings: Settings
     s = smtp_settings(settings, port)
     _seed(store)
     u = add_user(store, "hank")
-    store.follow(u.id, "category", "cs.CL")
+    store.subscriptions.follow(u.id, "category", "cs.CL")
     run_digests(s, store, now=at("2026-03-10", 8), send=False)
-    store.set_subscription_active(u.id, False)
+    store.subscriptions.set_subscription_active(u.id, False)
     report = run_digests(s, store, now=at("2026-03-10", 8))
     assert report.skipped == 1 and not sink.received
 
@@ -132,7 +132,7 @@ def test_two_senders_at_once_send_each_digest_once(store: Store, settings: Setti
     s = smtp_settings(settings, port)
     _seed(store)
     for i in range(40):
-        store.follow(add_user(store, f"user{i:02d}").id, "category", "cs.CV")
+        store.subscriptions.follow(add_user(store, f"user{i:02d}").id, "category", "cs.CV")
     errors: list[BaseException] = []
 
     def go() -> None:
@@ -159,15 +159,15 @@ def test_preview_is_the_sent_digest_unsent(store: Store, settings: Settings, smt
     s = smtp_settings(settings, port)
     _seed(store)
     erin = add_user(store, "erin", sections=("searches", "categories", "recommended", "trending"), max_papers=12)
-    store.add_saved_search(erin.id, "diffusion", name="Diffusion")
-    store.follow(erin.id, "category", "cs.RO")
-    liked = store.list_papers(category="cs.CL", limit=2)
+    store.subscriptions.add_saved_search(erin.id, "diffusion", name="Diffusion")
+    store.subscriptions.follow(erin.id, "category", "cs.RO")
+    liked = store.papers.list_papers(category="cs.CL", limit=2)
     for p in liked:
-        store.add_vote(erin.id, p.id or 0)  # examples for the recommendations
-    store.add_vote(add_user(store, "fred").id, liked[0].id or 0)
+        store.votes.add_vote(erin.id, p.id or 0)  # examples for the recommendations
+    store.votes.add_vote(add_user(store, "fred").id, liked[0].id or 0)
     now = at("2026-03-10", 8)
     picks, shown = preview(s, store, erin, now, open_index(s, store))
-    assert shown is not None and not sink.received and store.delivery_log(user_id=erin.id) == []  # nothing sent
+    assert shown is not None and not sink.received and store.deliveries.delivery_log(user_id=erin.id) == []  # nothing sent
     run_digests(s, store, now=now, user_ids=[erin.id])
     sent = sink.by_recipient()["erin@example.org"][0].message
     preview_msg = email.message_from_bytes(shown.data, policy=email.policy.default)

@@ -24,7 +24,7 @@ def test_settings_page_and_forms(settings: Settings, store: Store) -> None:
     client = _client(settings, store)
     assert client.get("/subscriptions", follow_redirects=False).status_code == 303  # log in first
     signup(client, "alice")
-    uid = store.get_user_by_name("alice").id  # type: ignore[union-attr]
+    uid = store.users.get_user_by_name("alice").id  # type: ignore[union-attr]
     page = client.get("/subscriptions")
     assert page.status_code == 200 and "Saved searches" in page.text
     csrf = page_csrf(client, "/subscriptions")
@@ -32,7 +32,7 @@ def test_settings_page_and_forms(settings: Settings, store: Store) -> None:
                                             "timezone": "Europe/Berlin", "max_papers": "15", "active": "1",
                                             "sections": ["searches", "recommended"]}, follow_redirects=False)
     assert r.status_code == 303
-    sub = store.get_subscription(uid)
+    sub = store.subscriptions.get_subscription(uid)
     assert sub is not None and (sub.frequency, sub.weekday, sub.timezone, sub.sections) == (
         "weekly", 2, "Europe/Berlin", ("searches", "recommended"))
     bad = client.post("/subscriptions", data={"csrf_token": csrf, "timezone": "Nowhere/Land"})
@@ -40,13 +40,13 @@ def test_settings_page_and_forms(settings: Settings, store: Store) -> None:
     assert client.post("/subscriptions", data={"frequency": "daily"}).status_code == 403  # no CSRF token
     client.post("/subscriptions/searches", data={"csrf_token": csrf, "query": '"diffusion model" -video', "name": "Diff"})
     client.post("/subscriptions/follow", data={"csrf_token": csrf, "kind": "author", "value": "Ada Lovelace"})
-    assert [s.name for s in store.saved_searches(uid)] == ["Diff"] and store.followed(uid, "author") == ["Ada Lovelace"]
+    assert [s.name for s in store.subscriptions.saved_searches(uid)] == ["Diff"] and store.subscriptions.followed(uid, "author") == ["Ada Lovelace"]
     text = client.get("/subscriptions").text
     assert "Diff" in text and "Ada Lovelace" in text
-    sid = store.saved_searches(uid)[0].id
+    sid = store.subscriptions.saved_searches(uid)[0].id
     client.post(f"/subscriptions/searches/{sid}/delete", data={"csrf_token": csrf})
     client.post("/subscriptions/unfollow", data={"csrf_token": csrf, "kind": "author", "value": "Ada Lovelace"})
-    assert store.saved_searches(uid) == [] and store.followed(uid, "author") == []
+    assert store.subscriptions.saved_searches(uid) == [] and store.subscriptions.followed(uid, "author") == []
 
 
 def test_api(settings: Settings, store: Store) -> None:
@@ -70,8 +70,8 @@ def test_api(settings: Settings, store: Store) -> None:
     assert client.delete(f"/api/v1/subscriptions/searches/{sid}", headers=headers).status_code == 404
     assert client.delete("/api/v1/subscriptions/follows", params={"kind": "category", "value": "cs.CL"},
                          headers=headers).status_code == 204
-    store.upsert_papers(SAMPLE)
-    pid = store.get_paper_by_arxiv("2501.00001").id  # type: ignore[union-attr]
+    store.papers.upsert_papers(SAMPLE)
+    pid = store.papers.get_paper_by_arxiv("2501.00001").id  # type: ignore[union-attr]
     assert client.post("/api/v1/subscriptions/feedback", json={"paper_id": pid, "signal": -1},
                        headers=headers).json() == {"paper_id": pid, "signal": -1}
     assert client.get("/api/v1/subscriptions/preview").status_code == 200
@@ -81,44 +81,44 @@ def test_api(settings: Settings, store: Store) -> None:
 def test_one_click_unsubscribe_and_feedback_links(settings: Settings, store: Store) -> None:
     client = _client(settings, store)
     secret = resolve_secret_key(settings)
-    user = store.create_user("carol", "carol@example.org", "x")
-    store.save_subscription(user.id)
+    user = store.users.create_user("carol", "carol@example.org", "x")
+    store.subscriptions.save_subscription(user.id)
     token = unsubscribe_token(secret, user)
     page = client.get("/unsubscribe", params={"t": token})
     assert page.status_code == 200 and "Unsubscribe" in page.text
-    assert store.get_subscription(user.id).active  # type: ignore[union-attr]  # a GET changes nothing
+    assert store.subscriptions.get_subscription(user.id).active  # type: ignore[union-attr]  # a GET changes nothing
     # RFC 8058: a POST with List-Unsubscribe=One-Click, no cookies, no CSRF token
     fresh = _client(settings, store)
     r = fresh.post("/unsubscribe", params={"t": token}, content=b"List-Unsubscribe=One-Click",
                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 200 and "unsubscribed" in r.text
-    assert not store.get_subscription(user.id).active  # type: ignore[union-attr]
+    assert not store.subscriptions.get_subscription(user.id).active  # type: ignore[union-attr]
     assert fresh.post("/unsubscribe", params={"t": token[:-4] + "AAAA"}).status_code == 400
-    store.upsert_papers(SAMPLE)
-    paper = store.get_paper_by_arxiv("2501.00002")
+    store.papers.upsert_papers(SAMPLE)
+    paper = store.papers.get_paper_by_arxiv("2501.00002")
     assert paper is not None and paper.id is not None
     pid = paper.id
     less = feedback_token(secret, user, pid)
     r = fresh.get("/feedback", params={"t": less, "s": "-1"})  # a GET asks, records nothing (mail scanners)
-    assert r.status_code == 200 and "Fewer papers like this?" in r.text and store.feedback(user.id) == {}
+    assert r.status_code == 200 and "Fewer papers like this?" in r.text and store.subscriptions.feedback(user.id) == {}
     r = fresh.post("/feedback", data={"t": less, "s": "-1"})
-    assert r.status_code == 200 and "fewer" in r.text and store.feedback(user.id) == {pid: -1}
+    assert r.status_code == 200 and "fewer" in r.text and store.subscriptions.feedback(user.id) == {pid: -1}
     r = fresh.post("/feedback", data={"t": less, "s": "0"})
-    assert r.status_code == 200 and store.feedback(user.id) == {}
+    assert r.status_code == 200 and store.subscriptions.feedback(user.id) == {}
     assert fresh.get("/feedback", params={"t": unsubscribe_token(secret, user)}).status_code == 400
     assert fresh.get("/feedback", params={"t": less, "s": "7"}).status_code == 400
     r = fresh.post("/feedback", data={"t": less, "s": "1"})
-    assert "more papers like" in r.text and store.feedback(user.id) == {pid: 1}
+    assert "more papers like" in r.text and store.subscriptions.feedback(user.id) == {pid: 1}
 
 
 def test_admin_log_is_for_admins(settings: Settings, store: Store) -> None:
     client = _client(settings, store)
     signup(client, "dave")
     assert client.get("/admin/digests").status_code == 403
-    assert store.set_admin("DAVE").is_admin  # names are case-insensitive
+    assert store.users.set_admin("DAVE").is_admin  # names are case-insensitive
     r = client.get("/admin/digests")
     assert r.status_code == 200 and "Digest deliveries" in r.text
-    store.set_admin("dave", False)
+    store.users.set_admin("dave", False)
     assert client.get("/admin/digests").status_code == 403
     with pytest.raises(NotFound):
-        store.set_admin("nobody")
+        store.users.set_admin("nobody")

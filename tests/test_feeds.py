@@ -44,8 +44,8 @@ def test_trending_category_and_search_feeds(client: TestClient) -> None:
 
 
 def test_feed_survives_control_characters_and_follows_votes(client: TestClient, seeded: Store) -> None:
-    seeded.upsert_papers([Paper(title="Bad \x0b control \x1f chars", abstract="form\x0cfeed", arxiv_id="2501.00009",
-                                featured_on=seeded.paper_days()[0], external_upvotes=1000, source="hf-daily")])
+    seeded.papers.upsert_papers([Paper(title="Bad \x0b control \x1f chars", abstract="form\x0cfeed", arxiv_id="2501.00009",
+                                featured_on=seeded.papers.paper_days()[0], external_upvotes=1000, source="hf-daily")])
     feed = _parse(client, "/feeds/daily.xml")
     assert feed.entries[0].title == "Bad  control  chars"
     pid = paper_id(seeded, "2501.00002")

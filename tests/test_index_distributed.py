@@ -101,7 +101,7 @@ def _papers(n: int) -> list[Paper]:
 def test_exactly_once_with_a_worker_killed_mid_run(
     ray_cluster: str, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.upsert_papers(_papers(240))
+    store.papers.upsert_papers(_papers(240))
     index = open_search_index(settings, store)
     index.build(embed=False)
     cache = str(settings.data_path / "models")
@@ -138,7 +138,7 @@ def test_exactly_once_with_a_worker_killed_mid_run(
     assert index.semantic.count() == 240
     # the vectors are the model's: equal to embedding the same texts here
     local = load_embedder(Path(cache), device="cpu", precision="fp32", max_length=MAX_LENGTH)
-    papers = store.get_papers([int(i) for i in index.semantic.ids()[:5]])
+    papers = store.papers.get_papers([int(i) for i in index.semantic.ids()[:5]])
     for pid, p in papers.items():
         vec = index.semantic.vector(pid)
         ref = local.embed([paper_text(p.title, p.abstract)])[0]

@@ -50,7 +50,7 @@ def test_matrix_equals_bm25s() -> None:
 
 
 def test_build_writes_bm25s_files_and_swaps_atomically(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
     root = settings.data_path / "index"
@@ -76,25 +76,25 @@ def test_build_writes_bm25s_files_and_swaps_atomically(settings: Settings, store
 
 
 def test_new_paper_searchable_after_refresh(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
     assert _ids(index, "zebra") == []
-    store.upsert_papers([Paper(title="Zebra stripes and heat", abstract="Why zebras have stripes.",
+    store.papers.upsert_papers([Paper(title="Zebra stripes and heat", abstract="Why zebras have stripes.",
                                arxiv_id="2101.00001", published=date(2021, 1, 1), source="test")])
     index.refresh()
-    new = store.get_paper_by_arxiv("2101.00001")
+    new = store.papers.get_paper_by_arxiv("2101.00001")
     assert new is not None and _ids(index, "zebra") == [new.id]
     assert index.lexical.n_delta == 1 and index.status()["papers_indexed"] == 7
 
 
 def test_updated_paper_loses_old_text(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
-    resnet = store.get_paper_by_arxiv("1512.03385")
+    resnet = store.papers.get_paper_by_arxiv("1512.03385")
     assert resnet is not None and resnet.id in _ids(index, "classification")
-    store.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
+    store.papers.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
                                version=2, abstract="A rewritten abstract about skip connections.",
                                source="test")])
     index.refresh()
@@ -104,32 +104,32 @@ def test_updated_paper_loses_old_text(settings: Settings, store: Store) -> None:
 
 
 def test_merged_away_paper_disappears(settings: Settings, store: Store) -> None:
-    store.upsert_papers([Paper(title="Quokka survey", arxiv_id="2202.00002", abstract="Marsupials.",
+    store.papers.upsert_papers([Paper(title="Quokka survey", arxiv_id="2202.00002", abstract="Marsupials.",
                                source="arxiv")])
-    store.upsert_papers([Paper(title="Quokkas smile a lot", abstract="Quokkas smile.", source="hf")])
+    store.papers.upsert_papers([Paper(title="Quokkas smile a lot", abstract="Quokkas smile.", source="hf")])
     index = open_search_index(settings, store)
     index.build(embed=False)
     orphan = _ids(index, "smile")
     assert len(orphan) == 1
     # the arXiv record now carries the orphan's title: the store merges the orphan into it
-    store.upsert_papers([Paper(title="Quokkas smile a lot", arxiv_id="2202.00002", version=2,
+    store.papers.upsert_papers([Paper(title="Quokkas smile a lot", arxiv_id="2202.00002", version=2,
                                abstract="Marsupials grin.", source="arxiv")])
-    assert orphan[0] in store.removed_since(None)
+    assert orphan[0] in store.papers.removed_since(None)
     index.refresh()
-    survivor = store.get_paper_by_arxiv("2202.00002")
+    survivor = store.papers.get_paper_by_arxiv("2202.00002")
     assert survivor is not None
     assert _ids(index, "quokkas") == [survivor.id]
     assert index.lexical.row_of(orphan[0]) is None
 
 
 def test_search_never_writes_and_readers_pick_up_a_jobs_swap(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     reader = open_search_index(settings, store)
     writer = open_search_index(settings, store)
     writer.build(embed=False)
     reader._checked = 0.0
     assert _ids(reader, "diffusion")
-    store.upsert_papers([Paper(title="Capybara behaviour", abstract="Capybaras are calm.", source="x")])
+    store.papers.upsert_papers([Paper(title="Capybara behaviour", abstract="Capybaras are calm.", source="x")])
     files = sorted(p.name for p in writer.root.iterdir())
     reader._checked = 0.0
     assert _ids(reader, "capybara") == []  # the search path does not refresh ...
@@ -140,7 +140,7 @@ def test_search_never_writes_and_readers_pick_up_a_jobs_swap(settings: Settings,
 
 
 def test_offline_reload_needs_no_rebuild(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     open_search_index(settings, store).build(embed=False)
 
     def boom(*a: object, **k: object) -> None:
@@ -152,12 +152,12 @@ def test_offline_reload_needs_no_rebuild(settings: Settings, store: Store, monke
 
 
 def test_big_delta_triggers_full_rebuild(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.upsert_papers(corpus()[:2])
+    store.papers.upsert_papers(corpus()[:2])
     index = open_search_index(settings, store)
     index.build(embed=False)
     monkeypatch.setattr(index_mod, "DELTA_MAX", 1)
     monkeypatch.setattr(index_mod, "DELTA_MAX_FRACTION", 0.0)
-    store.upsert_papers(corpus()[2:])
+    store.papers.upsert_papers(corpus()[2:])
     index.refresh()
     assert index.lexical.n_delta == 0 and index.lexical.n_alive == 6
 
@@ -170,7 +170,7 @@ def test_empty_store_is_cheap_and_searchable(settings: Settings, store: Store) -
 
 
 def test_filters_data_in_segment(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
     lex = index.lexical
@@ -181,7 +181,7 @@ def test_filters_data_in_segment(settings: Settings, store: Store) -> None:
 
 
 def test_index_dir_is_under_data_dir(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     open_search_index(settings, store).build(embed=False)
     assert (Path(settings.data_dir) / "index" / "current.json").is_file()
 
@@ -191,19 +191,19 @@ def test_delta_carries_over_between_refreshes(settings: Settings, store: Store,
     from datetime import timedelta
 
     monkeypatch.setattr(index_mod, "SLACK", timedelta(0))  # only what moved since the last refresh
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
-    store.upsert_papers([Paper(title="Axolotl regeneration", abstract="Limbs regrow.", arxiv_id="2301.00001",
+    store.papers.upsert_papers([Paper(title="Axolotl regeneration", abstract="Limbs regrow.", arxiv_id="2301.00001",
                                source="t")])
     index.refresh()
-    store.upsert_papers([Paper(title="Pangolin scales", abstract="Keratin armour.", arxiv_id="2301.00002",
+    store.papers.upsert_papers([Paper(title="Pangolin scales", abstract="Keratin armour.", arxiv_id="2301.00002",
                                source="t")])
     index.refresh()
     assert len(_ids(index, "axolotl")) == 1 and len(_ids(index, "pangolin")) == 1
-    store.upsert_papers([Paper(title="Axolotl regeneration", abstract="Tails regrow instead.",
+    store.papers.upsert_papers([Paper(title="Axolotl regeneration", abstract="Tails regrow instead.",
                                arxiv_id="2301.00001", version=2, source="t")])
-    store.upsert_papers([Paper(title="Attention is all you need", abstract="Rewritten: recurrence-free.",
+    store.papers.upsert_papers([Paper(title="Attention is all you need", abstract="Rewritten: recurrence-free.",
                                arxiv_id="1706.03762", version=2, source="t")])
     index.refresh()
     assert _ids(index, "limbs") == [] and len(_ids(index, "tails")) == 1

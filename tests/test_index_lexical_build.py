@@ -107,13 +107,13 @@ def test_memory_ceiling_is_checked(tmp_path: Path) -> None:
 
 
 def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     small = with_overrides(settings, index_memory_mb=64)
     index = open_search_index(small, store)
     index.build(embed=False)
     main = index.lexical.main
     assert main is not None and main.meta["memory_mb"] == 64 and main.meta["runs"] >= 1
-    ids = [p.id for p in store.iter_papers() if p.id is not None]
+    ids = [p.id for p in store.papers.iter_papers() if p.id is not None]
     assert sorted(main.paper_ids.tolist()) == sorted(ids)
     hits = search_papers(index, "transformer", mode="lexical").hits
     assert hits and all(h.lexical and h.lexical > 0 for h in hits)

@@ -25,7 +25,7 @@ from tests._search_fixtures import corpus
 def test_paper_ingested_on_one_machine_is_found_on_another(store: Store, store_url: str, tmp_path: Path) -> None:
     machine_a = load_settings({"data_dir": str(tmp_path / "a"), "database_url": store_url}, environ={})
     machine_b = load_settings({"data_dir": str(tmp_path / "b"), "database_url": store_url}, environ={})
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     open_search_index(machine_b, store).build(embed=False)
     site_b = open_search_index(machine_b, store)  # a web worker on B, long-lived
     assert search_papers(site_b, "okapi", mode="lexical").hits == []

@@ -69,8 +69,8 @@ def test_window_starts_at_previous_digest_and_reports_gaps() -> None:
 @pytest.fixture
 def indexed(settings: Settings, store: Store) -> tuple[CandidatePool, SearchIndex, dict[int, int]]:
     """The pool's papers stored and indexed; the pool over the stored papers; test id -> stored id."""
-    store.upsert_papers([replace(p, id=None) for p in POOL])
-    stored = {p.title: p for p in store.papers_first_seen(None, datetime.now(UTC) + timedelta(days=1))}
+    store.papers.upsert_papers([replace(p, id=None) for p in POOL])
+    stored = {p.title: p for p in store.deliveries.papers_first_seen(None, datetime.now(UTC) + timedelta(days=1))}
     ids = {p.id or 0: stored[p.title].id or 0 for p in POOL}
     papers = [replace(stored[p.title], first_seen_at=p.first_seen_at, external_upvotes=p.external_upvotes)
               for p in POOL]

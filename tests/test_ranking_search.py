@@ -20,7 +20,7 @@ from tests._search_fixtures import FakeEmbedder, corpus
 
 @pytest.fixture
 def index(settings: Settings, store: Store) -> SearchIndex:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     idx = open_search_index(settings, store, embedder=FakeEmbedder())
     idx.build()
     return idx
@@ -106,7 +106,7 @@ def test_bad_values_raise_bad_request(index: SearchIndex) -> None:
 
 
 def test_semantic_unavailable_falls_back(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     idx = open_search_index(settings, store)
     idx.build(embed=False)
     res = search_papers(idx, "image", mode="semantic")
@@ -114,10 +114,10 @@ def test_semantic_unavailable_falls_back(settings: Settings, store: Store) -> No
 
 
 def test_similar_by_vector_excludes_self_and_duplicates(index: SearchIndex, store: Store) -> None:
-    store.upsert_papers([Paper(title="Attention is all you need!", abstract="A duplicate listing.",
+    store.papers.upsert_papers([Paper(title="Attention is all you need!", abstract="A duplicate listing.",
                                source="hf")])  # same normalised title, stored as another paper?
     index.refresh()
-    att = store.get_paper_by_arxiv("1706.03762")
+    att = store.papers.get_paper_by_arxiv("1706.03762")
     assert att is not None and att.id is not None
     hits = similar_papers(index, att.id, k=5)
     assert hits and att.id not in [h.paper_id for h in hits]
@@ -127,10 +127,10 @@ def test_similar_by_vector_excludes_self_and_duplicates(index: SearchIndex, stor
 
 
 def test_similar_lexical_when_no_vector(settings: Settings, store: Store) -> None:
-    store.upsert_papers(corpus())
+    store.papers.upsert_papers(corpus())
     idx = open_search_index(settings, store)
     idx.build(embed=False)
-    vit = store.get_paper_by_arxiv("2010.11929")
+    vit = store.papers.get_paper_by_arxiv("2010.11929")
     assert vit is not None and vit.id is not None
     hits = similar_papers(idx, vit.id, k=3)
     assert hits and vit.id not in [h.paper_id for h in hits]
@@ -140,9 +140,9 @@ def test_similar_lexical_when_no_vector(settings: Settings, store: Store) -> Non
 
 
 def test_updated_paper_vector_is_dropped_then_reembedded(index: SearchIndex, store: Store) -> None:
-    resnet = store.get_paper_by_arxiv("1512.03385")
+    resnet = store.papers.get_paper_by_arxiv("1512.03385")
     assert resnet is not None and resnet.id is not None
-    store.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
+    store.papers.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
                                version=2, abstract="Completely new words.", source="test")])
     index.refresh()
     assert index.semantic.vector(resnet.id) is None  # stale vector gone
@@ -199,7 +199,7 @@ def test_papers_with_every_word_come_first_and_are_counted_apart(
     from paperfeed.index import kernels
 
     monkeypatch.setattr(kernels, "enabled", compiled)
-    store.upsert_papers([
+    store.papers.upsert_papers([
         # many "graph"s, no "pooling": the highest BM25 score, but not every word
         Paper(title="Graph graph graph", abstract="Graph networks on graph data, graph after graph.",
               arxiv_id="2401.00001", source="test"),

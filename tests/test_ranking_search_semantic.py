@@ -24,7 +24,7 @@ def test_real_embedder_hybrid_offline(settings: Settings, store: Store, tmp_path
         raise AssertionError("network used")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    store.upsert_papers([*corpus(), Paper(title="Soil microbes in alpine meadows",
+    store.papers.upsert_papers([*corpus(), Paper(title="Soil microbes in alpine meadows",
                                           abstract="Bacterial communities along an altitude gradient.",
                                           source="test")])
     emb = load_embedder(tmp_path / "models", device="cpu")
@@ -37,7 +37,7 @@ def test_real_embedder_hybrid_offline(settings: Settings, store: Store, tmp_path
     assert res.mode == "semantic" and top.arxiv_id in {"1706.03762", "1810.04805", "2005.14165"}
     hyb = search_papers(index, "image recognition with deep networks")
     assert hyb.hits[0].lexical and hyb.hits[0].semantic and hyb.hits[0].matched_terms
-    soil = store.find_by_title("Soil microbes in alpine meadows")
+    soil = store.papers.find_by_title("Soil microbes in alpine meadows")
     assert soil is not None and soil.id is not None
     sim = similar_papers(index, soil.id, k=3)
     assert sim and soil.id not in [h.paper_id for h in sim] and sim[0].semantic is not None

@@ -89,10 +89,10 @@ def test_order_by_votes() -> None:
 
 def test_on_real_hugging_face_upvotes(store: Store) -> None:
     papers = hf_daily_papers(shared_file("hf-daily/hf-daily-2026-02.jsonl"))
-    store.upsert_papers(papers)
-    rows = store.paper_votes()
+    store.papers.upsert_papers(papers)
+    rows = store.votes.paper_votes()
     assert len(rows) > 700 and sum(r.external_upvotes for r in rows) > 10_000
-    days = store.paper_days()
+    days = store.papers.paper_days()
     ref = reference_time(datetime.now(UTC), days[0])
     assert ref == datetime.combine(days[0] + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     params = TrendingParams()
@@ -135,11 +135,11 @@ def test_on_older_hugging_face_dump(store: Store) -> None:
         papers.append(Paper(title=rec["title"], abstract=rec.get("abstract") or "", arxiv_id=arxiv_id,
                             authors=tuple(rec.get("authors") or ()), featured_on=day, published=day,
                             external_upvotes=int(rec.get("upvotes") or 0), source="hf-daily"))
-    store.upsert_papers(papers)
-    days = store.paper_days()
+    store.papers.upsert_papers(papers)
+    days = store.papers.paper_days()
     ref = reference_time(datetime.now(UTC), days[0])
     params = TrendingParams(window_days=14)
-    rows = store.paper_votes(since=window_start(ref, params))
+    rows = store.votes.paper_votes(since=window_start(ref, params))
     ranked = rank_trending(rows, ref, params)
     assert ranked and all(by.day >= window_start(ref, params) for by in rows)
     # The stale dump still ranks sensibly: scores are not flattened to ~0 by a 2-year age.

@@ -110,8 +110,8 @@ def test_dump_version_history_and_new_fields_reach_the_store(store: Store, tmp_p
            "license": None, "comments": "37 pages", "categories": "hep-ph"}
     path = tmp_path / "dump.jsonl"
     path.write_text(json.dumps(rec) + "\n")
-    store.upsert_papers(_papers(list(read_records(path))))
-    got = store.get_paper_by_arxiv("0704.0001")
+    store.papers.upsert_papers(_papers(list(read_records(path))))
+    got = store.papers.get_paper_by_arxiv("0704.0001")
     assert got is not None and got.versions == (1, 2) and got.version == 2
     assert got.updated == date(2007, 7, 24) and got.doi == "10.1103/PhysRevD.76.013009"
     assert got.journal_ref == "Phys.Rev.D76:013009,2007"

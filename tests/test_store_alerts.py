@@ -41,11 +41,11 @@ def _events(store: Store) -> list[tuple[str, str]]:
 
 
 def test_first_ingest_is_no_event_and_a_merge_is(store: Store) -> None:
-    store.upsert_papers([V1, _v(2)])  # a new paper, even in two versions at once, is not news
+    store.papers.upsert_papers([V1, _v(2)])  # a new paper, even in two versions at once, is not news
     assert _events(store) == []
-    paper = store.get_paper_by_arxiv("2503.01234")
+    paper = store.papers.get_paper_by_arxiv("2503.01234")
     assert paper is not None and paper.id is not None
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [
             _v(
                 3,
@@ -61,11 +61,11 @@ def test_first_ingest_is_no_event_and_a_merge_is(store: Store) -> None:
         ("journal_ref", "10.1000/moe.1"),
     ]
     # The same record again, an older version, a changed code link: nothing new.
-    store.upsert_papers([_v(3, code_url="https://github.com/ada/moe", doi="10.1000/moe.1")])
-    store.upsert_papers([_v(2)])
-    store.upsert_papers([_v(3, code_url="https://github.com/ada/moe-v2")])
+    store.papers.upsert_papers([_v(3, code_url="https://github.com/ada/moe", doi="10.1000/moe.1")])
+    store.papers.upsert_papers([_v(2)])
+    store.papers.upsert_papers([_v(3, code_url="https://github.com/ada/moe-v2")])
     assert len(_events(store)) == 3
-    assert [k for k, _, _ in store.paper_events(paper.id)] == [
+    assert [k for k, _, _ in store.alerts.paper_events(paper.id)] == [
         "new_version",
         "code_link",
         "journal_ref",
@@ -73,14 +73,14 @@ def test_first_ingest_is_no_event_and_a_merge_is(store: Store) -> None:
 
 
 def test_code_link_from_text_and_journal_ref_without_doi(store: Store) -> None:
-    store.upsert_papers([V1])
-    store.upsert_papers(
+    store.papers.upsert_papers([V1])
+    store.papers.upsert_papers(
         [
             _v(2, comment="Code: https://github.com/ada/sparse-moe. Accepted at ICML 2025"),
             Paper(title="Another paper", arxiv_id="2503.09999", version=1, source="jsonl"),
         ]
     )
-    store.upsert_papers([_v(2, journal_ref="Proc. ICML 2025")])
+    store.papers.upsert_papers([_v(2, journal_ref="Proc. ICML 2025")])
     assert _events(store) == [
         ("new_version", "2"),
         ("code_link", "https://github.com/ada/sparse-moe"),
@@ -89,35 +89,35 @@ def test_code_link_from_text_and_journal_ref_without_doi(store: Store) -> None:
 
 
 def test_alerts_reach_who_upvoted_collected_or_authored_once(store: Store) -> None:
-    store.upsert_papers([V1])
-    pid = store.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
+    store.papers.upsert_papers([V1])
+    pid = store.papers.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
     assert pid is not None
-    voter = store.create_user("ada", "ada@example.org", "h")
-    collector = store.create_user("bob", "bob@example.org", "h")
-    author = store.create_user("cy", "cy@example.org", "h")
-    stranger = store.create_user("dee", "dee@example.org", "h")
-    store.add_vote(voter.id, pid)
-    store.add_vote(collector.id, pid)
-    coll = store.create_collection(collector.id, "Reading")
-    store.add_to_collection(collector.id, coll.id, pid)
-    store.add_claim(pid, author.id, "Ada Lovelace", "confirmed", "admin")
-    store.upsert_papers([_v(2, doi="10.1000/x")])
-    mine = store.alerts([voter.id])
+    voter = store.users.create_user("ada", "ada@example.org", "h")
+    collector = store.users.create_user("bob", "bob@example.org", "h")
+    author = store.users.create_user("cy", "cy@example.org", "h")
+    stranger = store.users.create_user("dee", "dee@example.org", "h")
+    store.votes.add_vote(voter.id, pid)
+    store.votes.add_vote(collector.id, pid)
+    coll = store.collections.create_collection(collector.id, "Reading")
+    store.collections.add_to_collection(collector.id, coll.id, pid)
+    store.authors.add_claim(pid, author.id, "Ada Lovelace", "confirmed", "admin")
+    store.papers.upsert_papers([_v(2, doi="10.1000/x")])
+    mine = store.alerts.alerts([voter.id])
     assert [(a.kind, a.key, a.why) for a in mine] == [
         ("journal_ref", "10.1000/x", "upvoted"),
         ("new_version", "2", "upvoted"),
     ]
-    assert {a.why for a in store.alerts([collector.id])} == {"collected"}  # once, the closest tie
-    assert len(store.alerts([collector.id])) == 2
-    assert {a.why for a in store.alerts([author.id])} == {"authored"}
-    assert store.alerts([stranger.id]) == []
+    assert {a.why for a in store.alerts.alerts([collector.id])} == {"collected"}  # once, the closest tie
+    assert len(store.alerts.alerts([collector.id])) == 2
+    assert {a.why for a in store.alerts.alerts([author.id])} == {"authored"}
+    assert store.alerts.alerts([stranger.id]) == []
     # Shown once: the second mark adds nothing; the key refuses a duplicate row outright.
-    assert store.unread_alert_count(voter.id) == 2
-    assert store.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 2
-    assert store.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 0
-    assert store.unread_alert_count(voter.id) == 0 and store.unread_alert_count(collector.id) == 2
-    assert all(a.seen and not a.mailed for a in store.alerts([voter.id]))
-    assert store.alerts([voter.id], not_on="web") == []
+    assert store.alerts.unread_alert_count(voter.id) == 2
+    assert store.alerts.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 2
+    assert store.alerts.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 0
+    assert store.alerts.unread_alert_count(voter.id) == 0 and store.alerts.unread_alert_count(collector.id) == 2
+    assert all(a.seen and not a.mailed for a in store.alerts.alerts([voter.id]))
+    assert store.alerts.alerts([voter.id], not_on="web") == []
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
         conn.execute(
             insert(alert_deliveries).values(
@@ -139,14 +139,14 @@ def test_alerts_reach_who_upvoted_collected_or_authored_once(store: Store) -> No
 
 
 def test_events_before_the_tie_are_no_alert(store: Store) -> None:
-    store.upsert_papers([V1])
-    pid = store.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
-    store.upsert_papers([_v(2)], now=datetime.now(UTC) - timedelta(days=3))
-    user = store.create_user("ada", "ada@example.org", "h")
-    store.add_vote(user.id, pid or 0)
-    assert store.alerts([user.id]) == []
-    store.upsert_papers([_v(3)])
-    assert [a.key for a in store.alerts([user.id])] == ["3"]
+    store.papers.upsert_papers([V1])
+    pid = store.papers.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
+    store.papers.upsert_papers([_v(2)], now=datetime.now(UTC) - timedelta(days=3))
+    user = store.users.create_user("ada", "ada@example.org", "h")
+    store.votes.add_vote(user.id, pid or 0)
+    assert store.alerts.alerts([user.id]) == []
+    store.papers.upsert_papers([_v(3)])
+    assert [a.key for a in store.alerts.alerts([user.id])] == ["3"]
 
 
 def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> None:
@@ -174,9 +174,9 @@ def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> No
                 {"n": now},
             )
         s.migrate()
-        assert s.get_subscription(1).sections == ("trending", "discussion", "alerts", "rising")  # type: ignore[union-attr]
-        s.upsert_papers([V1])
-        s.upsert_papers([_v(2)])
+        assert s.subscriptions.get_subscription(1).sections == ("trending", "discussion", "alerts", "rising")  # type: ignore[union-attr]
+        s.papers.upsert_papers([V1])
+        s.papers.upsert_papers([_v(2)])
         assert _events(s) == [("new_version", "2")]
         s.downgrade("0008")
         with s.engine.connect() as conn:
@@ -193,22 +193,22 @@ def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> No
 def test_a_digest_records_its_alerts_mailed_and_a_failed_one_gives_them_back(store: Store) -> None:
     from paperfeed.store.digests import ComposedDigest
 
-    store.upsert_papers([V1])
-    pid = store.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
-    user = store.create_user("ada", "ada@example.org", "h")
-    store.add_vote(user.id, pid or 0)
-    store.upsert_papers([_v(2)])
-    events = [a.event_id for a in store.alerts([user.id], not_on="email")]
+    store.papers.upsert_papers([V1])
+    pid = store.papers.get_paper_by_arxiv("2503.01234").id  # type: ignore[union-attr]
+    user = store.users.create_user("ada", "ada@example.org", "h")
+    store.votes.add_vote(user.id, pid or 0)
+    store.papers.upsert_papers([_v(2)])
+    events = [a.event_id for a in store.alerts.alerts([user.id], not_on="email")]
     now = datetime.now(UTC)
     for period, status in (("d:2026-01-01", "failed"), ("d:2026-01-02", "sent")):
-        won = store.claim_compose([(user.id, period)], "me", now)
+        won = store.deliveries.claim_compose([(user.id, period)], "me", now)
         item: dict[str, object] = {
             "paper_id": pid,
             "section": "alerts",
             "reason": "New version v2",
             "events": events,
         }
-        store.finish_compose(
+        store.deliveries.finish_compose(
             [
                 ComposedDigest(
                     won[user.id], user.id, [item], f"<{period}@x>", user.email, None, now, 0
@@ -216,8 +216,8 @@ def test_a_digest_records_its_alerts_mailed_and_a_failed_one_gives_them_back(sto
             ],
             "me",
         )
-        assert store.alerts([user.id], not_on="email") == [] and store.alerts([user.id])[0].mailed
-        assert store.claim_send(won[user.id], "me", now)
-        store.finish_send(won[user.id], "me", status)
-        left = store.alerts([user.id], not_on="email")
+        assert store.alerts.alerts([user.id], not_on="email") == [] and store.alerts.alerts([user.id])[0].mailed
+        assert store.deliveries.claim_send(won[user.id], "me", now)
+        store.deliveries.finish_send(won[user.id], "me", status)
+        left = store.alerts.alerts([user.id], not_on="email")
         assert [a.event_id for a in left] == (events if status == "failed" else [])

@@ -18,9 +18,9 @@ from paperfeed.store.runs import now_utc
 
 
 def _paper(store: Store) -> int:
-    store.upsert_papers([Paper(title="T", arxiv_id="2503.01234", version=1, published=date(2025, 3, 3),
+    store.papers.upsert_papers([Paper(title="T", arxiv_id="2503.01234", version=1, published=date(2025, 3, 3),
                                source="arxiv-api")])
-    paper = store.get_paper_by_arxiv("2503.01234")
+    paper = store.papers.get_paper_by_arxiv("2503.01234")
     assert paper is not None and paper.id is not None
     return paper.id
 
@@ -40,7 +40,7 @@ def test_a_second_writer_of_the_same_event_is_skipped_not_an_error(store: Store)
 
 def test_the_alerts_concurrent_writer_race(store: Store) -> None:
     pid = _paper(store)
-    user = store.create_user("ada", "ada@example.org", "x")
+    user = store.users.create_user("ada", "ada@example.org", "x")
     with store.engine.begin() as conn:
         write_events(conn, [(pid, "new_version", "2")], now_utc())
     with store.engine.connect() as conn:

@@ -13,96 +13,96 @@ from paperfeed.store.digests import ComposedDigest
 
 
 def _user(store: Store, name: str = "ann") -> int:
-    return store.create_user(name, f"{name}@example.org", "x").id
+    return store.users.create_user(name, f"{name}@example.org", "x").id
 
 
 def test_subscription_defaults_validation_and_update(store: Store) -> None:
     uid = _user(store)
-    assert store.get_subscription(uid) is None
-    sub = store.save_subscription(uid)
+    assert store.subscriptions.get_subscription(uid) is None
+    sub = store.subscriptions.save_subscription(uid)
     assert (sub.frequency, sub.send_hour, sub.timezone, sub.max_papers, sub.active) == ("daily", 7, "UTC", 20, True)
-    sub = store.save_subscription(uid, frequency="weekly", weekday=4, timezone="Asia/Tokyo", sections=("searches",))
+    sub = store.subscriptions.save_subscription(uid, frequency="weekly", weekday=4, timezone="Asia/Tokyo", sections=("searches",))
     assert (sub.frequency, sub.weekday, sub.timezone, sub.sections) == ("weekly", 4, "Asia/Tokyo", ("searches",))
     with pytest.raises(TypeError, match="colour"):  # the rules are the use case's (test_delivery_subscriptions)
-        store.save_subscription(uid, colour="red")
-    assert store.set_subscription_active(uid, False)
-    assert store.get_subscription(uid).active is False  # type: ignore[union-attr]
-    assert store.active_subscribers() == []
+        store.subscriptions.save_subscription(uid, colour="red")
+    assert store.subscriptions.set_subscription_active(uid, False)
+    assert store.subscriptions.get_subscription(uid).active is False  # type: ignore[union-attr]
+    assert store.subscriptions.active_subscribers() == []
     with pytest.raises(NotFound):
-        store.save_subscription(9999)
+        store.subscriptions.save_subscription(9999)
 
 
 def test_saved_searches_and_follows_belong_to_their_owner(store: Store) -> None:
     a, b = _user(store, "ann"), _user(store, "ben")
-    s = store.add_saved_search(a, "  diffusion   models ", category="cs.CV")
+    s = store.subscriptions.add_saved_search(a, "  diffusion   models ", category="cs.CV")
     assert (s.name, s.query, s.category) == ("diffusion models", "diffusion models", "cs.CV")
     with pytest.raises(BadRequest):
-        store.add_saved_search(a, "")
+        store.subscriptions.add_saved_search(a, "")
     with pytest.raises(NotFound):
-        store.delete_saved_search(b, s.id)  # not ben's
-    store.delete_saved_search(a, s.id)
-    assert store.saved_searches(a) == []
-    assert store.follow(a, "category", "cs.CL") and not store.follow(a, "category", "cs.CL")
-    assert store.follow(a, "author", "Ada  Lovelace")
-    assert store.followed(a, "author") == ["Ada Lovelace"] and store.followed(b, "author") == []
-    assert store.unfollow(a, "category", "cs.CL") and not store.unfollow(a, "category", "cs.CL")
+        store.subscriptions.delete_saved_search(b, s.id)  # not ben's
+    store.subscriptions.delete_saved_search(a, s.id)
+    assert store.subscriptions.saved_searches(a) == []
+    assert store.subscriptions.follow(a, "category", "cs.CL") and not store.subscriptions.follow(a, "category", "cs.CL")
+    assert store.subscriptions.follow(a, "author", "Ada  Lovelace")
+    assert store.subscriptions.followed(a, "author") == ["Ada Lovelace"] and store.subscriptions.followed(b, "author") == []
+    assert store.subscriptions.unfollow(a, "category", "cs.CL") and not store.subscriptions.unfollow(a, "category", "cs.CL")
     with pytest.raises(BadRequest):
-        store.follow(a, "planet", "x")
-    for bad_call in (lambda: store.follow(a, "author", "\x00"), lambda: store.add_saved_search(a, "x\x00y"),
-                     lambda: store.add_saved_search(a, "x", author="A\x00")):
+        store.subscriptions.follow(a, "planet", "x")
+    for bad_call in (lambda: store.subscriptions.follow(a, "author", "\x00"), lambda: store.subscriptions.add_saved_search(a, "x\x00y"),
+                     lambda: store.subscriptions.add_saved_search(a, "x", author="A\x00")):
         with pytest.raises(BadRequest, match="NUL|time zone"):
             bad_call()
-    assert not store.unfollow(a, "author", "\x00")
-    assert store.followed(a, "author") == ["Ada Lovelace"]  # nothing stored was lost
+    assert not store.subscriptions.unfollow(a, "author", "\x00")
+    assert store.subscriptions.followed(a, "author") == ["Ada Lovelace"]  # nothing stored was lost
 
 
 def test_feedback_set_flip_clear(store: Store) -> None:
     uid = _user(store)
-    store.upsert_papers([Paper(title="P", arxiv_id="2501.00001", version=1)])
-    paper = store.get_paper_by_arxiv("2501.00001")
+    store.papers.upsert_papers([Paper(title="P", arxiv_id="2501.00001", version=1)])
+    paper = store.papers.get_paper_by_arxiv("2501.00001")
     assert paper is not None and paper.id is not None
     pid = paper.id
-    store.set_feedback(uid, pid, 1)
-    store.set_feedback(uid, pid, -1)
-    assert store.feedback(uid) == {pid: -1}
-    store.set_feedback(uid, pid, 0)
-    assert store.feedback(uid) == {}
+    store.subscriptions.set_feedback(uid, pid, 1)
+    store.subscriptions.set_feedback(uid, pid, -1)
+    assert store.subscriptions.feedback(uid) == {pid: -1}
+    store.subscriptions.set_feedback(uid, pid, 0)
+    assert store.subscriptions.feedback(uid) == {}
     with pytest.raises(NotFound):
-        store.set_feedback(uid, 12345, 1)
+        store.subscriptions.set_feedback(uid, 12345, 1)
 
 
 def test_one_delivery_per_user_and_period_and_claims(store: Store) -> None:
     uid = _user(store)
-    store.save_subscription(uid)
-    store.upsert_papers([Paper(title=f"P{i}", arxiv_id=f"2501.0000{i}", version=1) for i in range(1, 4)])
+    store.subscriptions.save_subscription(uid)
+    store.papers.upsert_papers([Paper(title=f"P{i}", arxiv_id=f"2501.0000{i}", version=1) for i in range(1, 4)])
     now = datetime(2026, 3, 10, 8, tzinfo=UTC)
-    won = store.claim_compose([(uid, "d:2026-03-10")], "h1", now)
+    won = store.deliveries.claim_compose([(uid, "d:2026-03-10")], "h1", now)
     assert list(won) == [uid]
-    assert store.claim_compose([(uid, "d:2026-03-10")], "h2", now) == {}  # UNIQUE (user, period)
+    assert store.deliveries.claim_compose([(uid, "d:2026-03-10")], "h2", now) == {}  # UNIQUE (user, period)
     did = won[uid]
     item = {"paper_id": 1, "section": "trending", "reason": "r"}
     res = ComposedDigest(delivery_id=did, user_id=uid, items=[item], message_id="<m@x>", recipient="ann@example.org",
                          window_start=now - timedelta(days=1), window_end=now, gap_days=0)
-    assert store.finish_compose([res], "someone-else") == 0  # not the holder
-    assert store.finish_compose([res], "h1") == 1
-    assert store.get_delivery(did).status == "ready"  # type: ignore[union-attr]
-    assert [d.id for d in store.due_deliveries(now)] == [did]
-    assert store.claim_send(did, "s1", now) and not store.claim_send(did, "s2", now)
-    with store.marker() as marker:
+    assert store.deliveries.finish_compose([res], "someone-else") == 0  # not the holder
+    assert store.deliveries.finish_compose([res], "h1") == 1
+    assert store.deliveries.get_delivery(did).status == "ready"  # type: ignore[union-attr]
+    assert [d.id for d in store.deliveries.due_deliveries(now)] == [did]
+    assert store.deliveries.claim_send(did, "s1", now) and not store.deliveries.claim_send(did, "s2", now)
+    with store.deliveries.marker() as marker:
         with pytest.raises(LookupError):
             marker.mark_data_end(did, "s2")
         marker.mark_data_end(did, "s1")
-    assert store.finish_send(did, "s1", "sent")
-    d = store.get_delivery(did)
+    assert store.deliveries.finish_send(did, "s1", "sent")
+    d = store.deliveries.get_delivery(did)
     assert d is not None and d.status == "sent" and d.attempts == 1 and d.sent_at is not None
-    prof = store.digest_profiles(store.active_subscribers(), since=None)[uid]
+    prof = store.deliveries.digest_profiles(store.subscriptions.active_subscribers(), since=None)[uid]
     assert prof.sent_recently == {1} and prof.last_window_end == now
 
 
 def test_delivery_log_names_the_valid_states(store: Store) -> None:
     with pytest.raises(BadRequest, match="valid: composing, ready"):
-        store.delivery_log(status="bogus")
-    assert store.delivery_log(status="failed") == []
+        store.deliveries.delivery_log(status="bogus")
+    assert store.deliveries.delivery_log(status="failed") == []
 
 
 def test_recover_stale_claims(store: Store) -> None:
@@ -110,11 +110,11 @@ def test_recover_stale_claims(store: Store) -> None:
     ids = []
     for name in ("a1", "a2", "a3"):
         uid = _user(store, name)
-        ids.append(store.claim_compose([(uid, "d:2026-03-10")], "dead", now)[uid])
+        ids.append(store.deliveries.claim_compose([(uid, "d:2026-03-10")], "dead", now)[uid])
     base = {"message_id": "<m@x>", "recipient": "r@x.org", "window_start": None, "window_end": now, "gap_days": 0}
     # ids[0] stays composing; ids[1] is being sent; ids[2] reached the end of DATA
     for did in ids[1:]:
-        store.finish_compose([ComposedDigest(delivery_id=did, user_id=did, items=[], **base)], "dead")  # type: ignore[arg-type]
+        store.deliveries.finish_compose([ComposedDigest(delivery_id=did, user_id=did, items=[], **base)], "dead")  # type: ignore[arg-type]
     from paperfeed.store.schema import digest_deliveries
 
     with store.engine.begin() as conn:
@@ -122,25 +122,25 @@ def test_recover_stale_claims(store: Store) -> None:
                      .values(status="sending", claimed_by="dead"))
         conn.execute(digest_deliveries.update().where(digest_deliveries.c.id == ids[2])
                      .values(status="data_end", claimed_by="dead"))
-    assert store.recover_stale(lambda holder, at: holder == "alive") == {"composing": 0, "sending": 0, "data_end": 0}
-    assert store.recover_stale(lambda holder, at: holder == "dead") == {"composing": 1, "sending": 1, "data_end": 1}
-    assert store.get_delivery(ids[0]) is None  # recomposed by the next run
-    assert store.get_delivery(ids[1]).status == "retry"  # type: ignore[union-attr]
-    assert store.get_delivery(ids[2]).status == "unconfirmed"  # type: ignore[union-attr]
+    assert store.deliveries.recover_stale(lambda holder, at: holder == "alive") == {"composing": 0, "sending": 0, "data_end": 0}
+    assert store.deliveries.recover_stale(lambda holder, at: holder == "dead") == {"composing": 1, "sending": 1, "data_end": 1}
+    assert store.deliveries.get_delivery(ids[0]) is None  # recomposed by the next run
+    assert store.deliveries.get_delivery(ids[1]).status == "retry"  # type: ignore[union-attr]
+    assert store.deliveries.get_delivery(ids[2]).status == "unconfirmed"  # type: ignore[union-attr]
 
 
 def test_leases(store: Store) -> None:
-    assert store.acquire_lease("ingest", "a", 60)
-    assert not store.acquire_lease("ingest", "b", 60)
-    assert store.acquire_lease("ingest", "a", 60)  # renew
-    store.release_lease("ingest", "a", ran=True)
-    assert store.lease_last_run("ingest") is not None
-    assert store.acquire_lease("ingest", "b", 60)
+    assert store.leases.acquire_lease("ingest", "a", 60)
+    assert not store.leases.acquire_lease("ingest", "b", 60)
+    assert store.leases.acquire_lease("ingest", "a", 60)  # renew
+    store.leases.release_lease("ingest", "a", ran=True)
+    assert store.leases.lease_last_run("ingest") is not None
+    assert store.leases.acquire_lease("ingest", "b", 60)
 
 
 def test_migration_0004_down_and_up(store: Store) -> None:
     uid = _user(store)
-    store.save_subscription(uid)
+    store.subscriptions.save_subscription(uid)
     store.downgrade("0003")
     store.migrate()
-    assert store.get_subscription(uid) is None and store.get_user(uid) is not None
+    assert store.subscriptions.get_subscription(uid) is None and store.users.get_user(uid) is not None

@@ -15,18 +15,18 @@ def test_upgrade_populated_database_keeps_papers(store_url: str) -> None:
         old.migrate("0001")
         assert old.current_revision() == "0001"
         _seed_0001(old, 50)  # with 0001's own columns: today's code writes columns added later
-        old.start_run("seed")
+        old.runs.start_run("seed")
         old.migrate()
         assert old.current_revision() == old.head_revision()
-        assert old.count_papers() == 50
-        assert old.get_paper_by_arxiv("2501.00007") is not None
+        assert old.papers.count_papers() == 50
+        assert old.papers.get_paper_by_arxiv("2501.00007") is not None
         assert old.check() == []
         # Down to the first schema and back up: papers stay.
         old.downgrade("0001")
         with old.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM papers")).scalar_one() == 50
         old.migrate()
-        assert old.count_papers() == 50 and old.check() == []
+        assert old.papers.count_papers() == 50 and old.check() == []
     finally:
         old.close()
 

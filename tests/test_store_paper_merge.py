@@ -47,11 +47,11 @@ def test_overrides_the_comparison() -> None:
 
 
 def test_a_correction_of_the_same_version_is_applied(store: Store) -> None:
-    store.upsert_papers([_arxiv(2, abstract="Typo'd abstract.", journal_ref="J. 1")])
-    counts = store.upsert_papers(
+    store.papers.upsert_papers([_arxiv(2, abstract="Typo'd abstract.", journal_ref="J. 1")])
+    counts = store.papers.upsert_papers(
         [_arxiv(2, title="A title, corrected", abstract="Fixed abstract.")]
     )
-    paper = store.get_paper_by_arxiv(ID)
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert counts.updated == 1 and paper is not None
     assert (paper.title, paper.abstract, paper.version) == (
         "A title, corrected",
@@ -63,16 +63,16 @@ def test_a_correction_of_the_same_version_is_applied(store: Store) -> None:
 
 
 def test_an_older_version_does_not_override(store: Store) -> None:
-    store.upsert_papers([_arxiv(3, abstract="Version three.")])
-    store.upsert_papers([_arxiv(2, abstract="Version two.")])
-    paper = store.get_paper_by_arxiv(ID)
+    store.papers.upsert_papers([_arxiv(3, abstract="Version three.")])
+    store.papers.upsert_papers([_arxiv(2, abstract="Version two.")])
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.abstract == "Version three." and paper.version == 3
     assert paper.versions == (2, 3) and _events(store) == []
 
 
 def test_a_version_alert_only_when_the_number_rises(store: Store) -> None:
-    store.upsert_papers([_arxiv(1, abstract="One.")])
-    store.upsert_papers([_arxiv(2, abstract="Two.")])
+    store.papers.upsert_papers([_arxiv(1, abstract="One.")])
+    store.papers.upsert_papers([_arxiv(2, abstract="Two.")])
     assert _events(store) == [("new_version", "2")]
     assert lifecycle_events({"version": 2}, {"version": 2}) == []  # > not >=
     assert lifecycle_events({"version": 2}, {"version": 3}) == [("new_version", "3")]
@@ -80,14 +80,14 @@ def test_a_version_alert_only_when_the_number_rises(store: Store) -> None:
 
 
 def test_an_upvote_change_is_no_version_alert(store: Store) -> None:
-    store.upsert_papers([_hf(5, github_stars=10)])
-    store.upsert_papers(
+    store.papers.upsert_papers([_hf(5, github_stars=10)])
+    store.papers.upsert_papers(
         [_hf(7, github_stars=12)]
     )  # Hugging Face's refresh: upvotes and stars moved
-    store.upsert_papers([_arxiv(1, abstract="Real abstract.")])
-    store.upsert_papers([_hf(9, github_stars=15, project_page="https://p.github.io")])
+    store.papers.upsert_papers([_arxiv(1, abstract="Real abstract.")])
+    store.papers.upsert_papers([_hf(9, github_stars=15, project_page="https://p.github.io")])
     assert _events(store) == []
-    paper = store.get_paper_by_arxiv(ID)
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.external_upvotes == 9 and paper.version == 1
     assert (
         paper.github_stars == 15 and paper.project_page == "https://p.github.io"
@@ -96,29 +96,29 @@ def test_an_upvote_change_is_no_version_alert(store: Store) -> None:
 
 
 def test_the_real_abstract_wins_over_an_empty_one(store: Store) -> None:
-    store.upsert_papers([_hf(5, abstract="", ai_summary="One AI line.")])
-    store.upsert_papers([_arxiv(1, abstract="The real abstract.")])
-    store.upsert_papers([_hf(6, abstract="", ai_summary="One AI line, revised.")])
-    paper = store.get_paper_by_arxiv(ID)
+    store.papers.upsert_papers([_hf(5, abstract="", ai_summary="One AI line.")])
+    store.papers.upsert_papers([_arxiv(1, abstract="The real abstract.")])
+    store.papers.upsert_papers([_hf(6, abstract="", ai_summary="One AI line, revised.")])
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.abstract == "The real abstract."
     assert paper.ai_summary == "One AI line, revised."
 
 
 def test_every_doi_kept_and_replaced_by_a_newer_record(store: Store) -> None:
-    store.upsert_papers([_arxiv(1, doi="10.1/a", dois=("10.1/a", "10.1/erratum"))])
-    paper = store.get_paper_by_arxiv(ID)
+    store.papers.upsert_papers([_arxiv(1, doi="10.1/a", dois=("10.1/a", "10.1/erratum"))])
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.dois == ("10.1/a", "10.1/erratum") and paper.doi == "10.1/a"
-    store.upsert_papers([_hf(3)])  # a record without DOIs leaves them
-    store.upsert_papers([_arxiv(2, doi="10.1/b", dois=("10.1/b",))])
-    paper = store.get_paper_by_arxiv(ID)
+    store.papers.upsert_papers([_hf(3)])  # a record without DOIs leaves them
+    store.papers.upsert_papers([_arxiv(2, doi="10.1/b", dois=("10.1/b",))])
+    paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.dois == ("10.1/b",)
-    store.upsert_papers([_arxiv(1, doi="10.1/old")])  # an older version's DOI does not replace them
-    assert store.get_paper_by_arxiv(ID).dois == ("10.1/b",)  # type: ignore[union-attr]
+    store.papers.upsert_papers([_arxiv(1, doi="10.1/old")])  # an older version's DOI does not replace them
+    assert store.papers.get_paper_by_arxiv(ID).dois == ("10.1/b",)  # type: ignore[union-attr]
 
 
 def test_withdrawn_follows_the_newest_arxiv_record(store: Store) -> None:
-    store.upsert_papers([_arxiv(2, withdrawn=True)])
-    store.upsert_papers([_hf(4)])  # Hugging Face knows nothing of it: stays withdrawn
-    assert store.get_paper_by_arxiv(ID).withdrawn  # type: ignore[union-attr]
-    store.upsert_papers([_arxiv(3)])  # a new version stands again
-    assert not store.get_paper_by_arxiv(ID).withdrawn  # type: ignore[union-attr]
+    store.papers.upsert_papers([_arxiv(2, withdrawn=True)])
+    store.papers.upsert_papers([_hf(4)])  # Hugging Face knows nothing of it: stays withdrawn
+    assert store.papers.get_paper_by_arxiv(ID).withdrawn  # type: ignore[union-attr]
+    store.papers.upsert_papers([_arxiv(3)])  # a new version stands again
+    assert not store.papers.get_paper_by_arxiv(ID).withdrawn  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from paperfeed.store import Store
 
 
 def test_expired_server_sessions_are_refused(store: Store) -> None:
-    user = store.create_user("ada", "ada@example.org", "x")
+    user = store.users.create_user("ada", "ada@example.org", "x")
     store.security.create_session(user.id, token_hash("live"), timedelta(hours=1))
     store.security.create_session(user.id, token_hash("expired"), timedelta(seconds=-1))
     live = store.security.session_user(token_hash("live"))

@@ -48,25 +48,25 @@ def test_0005_clears_first_seen_days_and_keeps_votes(store_url: str) -> None:
             days: dict[str, object] = dict(conn.execute(text("SELECT title, day FROM papers")).all())
         assert days["A listing-page paper without any date"] is None
         assert str(days["Dated paper"]).startswith("2025-02-03")
-        assert old.vote_counts([undated_id]) == {undated_id: 1}  # the schema change cascaded nothing
+        assert old.votes.vote_counts([undated_id]) == {undated_id: 1}  # the schema change cascaded nothing
         old.downgrade("0004")
         with old.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM papers WHERE day IS NULL")).scalar_one() == 0
         old.migrate()
-        assert old.vote_counts([undated_id]) == {undated_id: 1}
+        assert old.votes.vote_counts([undated_id]) == {undated_id: 1}
         assert not [p for p in old.check() if "sources" not in p and "source" not in p]
     finally:
         old.close()
 
 
 def test_undated_papers_stay_out_of_days_and_trending_facts(store: Store) -> None:
-    store.upsert_papers([
+    store.papers.upsert_papers([
         Paper(title="Featured", arxiv_id="2602.00001", featured_on=date(2026, 2, 27), external_upvotes=5),
         Paper(title="Undated listing paper", abstract="Found by search only."),
     ])
-    p = store.find_by_title("Undated listing paper")
+    p = store.papers.find_by_title("Undated listing paper")
     assert p is not None and p.day is None
-    assert store.paper_days() == [date(2026, 2, 27)]
-    assert [v.day for v in store.paper_votes()] == [date(2026, 2, 27)]
-    assert [x.title for x in store.list_papers(since=date(2000, 1, 1))] == ["Featured"]
-    assert [x.title for x in store.list_papers()] == ["Featured", "Undated listing paper"]  # undated last
+    assert store.papers.paper_days() == [date(2026, 2, 27)]
+    assert [v.day for v in store.votes.paper_votes()] == [date(2026, 2, 27)]
+    assert [x.title for x in store.papers.list_papers(since=date(2000, 1, 1))] == ["Featured"]
+    assert [x.title for x in store.papers.list_papers()] == ["Featured", "Undated listing paper"]  # undated last

@@ -38,12 +38,12 @@ def test_alerts_on_page_api_and_in_one_digest(
     sink, port = smtp_sink
     c = make_app(settings, seeded)
     signup(c, "ada")
-    ada = seeded.get_user_by_name("ada")
+    ada = seeded.users.get_user_by_name("ada")
     assert ada is not None
     pid = paper_id(seeded, "2501.00001")
-    seeded.add_vote(ada.id, pid)
-    seeded.mark_email_verified(ada.id, ada.email)
-    seeded.save_subscription(ada.id, send_hour=0, timezone="UTC", sections=("alerts",))
+    seeded.votes.add_vote(ada.id, pid)
+    seeded.comments.mark_email_verified(ada.id, ada.email)
+    seeded.subscriptions.save_subscription(ada.id, send_hour=0, timezone="UTC", sections=("alerts",))
     assert c.get("/api/v1/alerts").json() == {"unread": 0, "alerts": []}
     newer = replace(
         SAMPLE[0],
@@ -53,7 +53,7 @@ def test_alerts_on_page_api_and_in_one_digest(
         featured_on=None,
         external_upvotes=None,
     )
-    seeded.upsert_papers([newer])
+    seeded.papers.upsert_papers([newer])
     data = c.get("/api/v1/alerts").json()
     assert data["unread"] == 2
     assert [(a["kind"], a["key"], a["why"], a["new"]) for a in data["alerts"]] == [
@@ -87,7 +87,7 @@ def test_alerts_on_page_api_and_in_one_digest(
         and _mailed(seeded) == 2
     )
     # A version that appears the day after is new: it comes in the digest after, alone.
-    seeded.upsert_papers([replace(newer, version=4)], now=now_utc() + timedelta(days=1, minutes=30))
+    seeded.papers.upsert_papers([replace(newer, version=4)], now=now_utc() + timedelta(days=1, minutes=30))
     third = run_digests(
         smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=2, minutes=1)
     )
@@ -100,9 +100,9 @@ def test_profile_download_and_account_deletion(settings: Settings, seeded: Store
     c = make_app(settings, seeded)
     signup(c, "ada")
     signup(other := TestClient(c.app), "bob")
-    ada = seeded.get_user_by_name("ada")
+    ada = seeded.users.get_user_by_name("ada")
     assert ada is not None
-    seeded.add_vote(ada.id, paper_id(seeded, "2501.00002"))
+    seeded.votes.add_vote(ada.id, paper_id(seeded, "2501.00002"))
     assert "Download my data" in c.get("/profile").text
     r = c.get("/profile/export")
     assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
@@ -122,13 +122,13 @@ def test_profile_download_and_account_deletion(settings: Settings, seeded: Store
         follow_redirects=False,
     )
     assert r.status_code == 303 and "wrong password" in c.get("/profile").text
-    assert seeded.get_user_by_name("ada") is not None
+    assert seeded.users.get_user_by_name("ada") is not None
     r = c.post(
         "/profile/delete",
         data={"csrf_token": page_csrf(c), "password": PASSWORD},
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/"
-    assert seeded.get_user_by_name("ada") is None and seeded.get_user_by_name("bob") is not None
+    assert seeded.users.get_user_by_name("ada") is None and seeded.users.get_user_by_name("bob") is not None
     assert c.get("/profile", follow_redirects=False).status_code in (302, 303)
     assert other.get("/profile").status_code == 200  # bob is still logged in

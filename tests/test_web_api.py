@@ -162,7 +162,7 @@ def test_submit_validation_duplicates_and_queue(settings: Settings, seeded: Stor
         assert r.status_code == 202 and r.json()["status"] == "queued"
         r = c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.99999"})
         assert r.status_code == 202 and "already queued" in r.json()["message"]
-        assert [s.arxiv_id for s in seeded.list_submissions(status="queued")] == ["2503.99999"]
+        assert [s.arxiv_id for s in seeded.submissions.list_submissions(status="queued")] == ["2503.99999"]
         assert c.post("/api/v1/submissions", json={"ref": "2503.99999"}).status_code == 401
 
 
@@ -184,7 +184,7 @@ def test_submit_queues_and_the_worker_fetches_from_arxiv(settings: Settings, see
         web = c.app.state.web  # type: ignore[attr-defined]
         counts = process_submissions(web.settings, web.store)
         assert counts == {"done": 1, "failed": 1, "queued": 0}
-        done = {s.arxiv_id: s for s in seeded.list_submissions()}
+        done = {s.arxiv_id: s for s in seeded.submissions.list_submissions()}
         assert done["2503.00404"].status == "failed" and "no paper" in (done["2503.00404"].error or "")
         pid = done["2503.11731"].paper_id
         assert pid is not None
@@ -193,12 +193,12 @@ def test_submit_queues_and_the_worker_fetches_from_arxiv(settings: Settings, see
         again = c.post("/api/v1/submissions", headers=auth, json={"ref": "2503.11731"}).json()
         assert again["status"] == "exists" and again["paper_id"] == pid
     # the submission went through the ingest path: a run record and an index refresh
-    run = seeded.recent_runs(1)[0]
+    run = seeded.runs.recent_runs(1)[0]
     assert run.source == "submission:2503.11731" and run.status == "ok" and run.counts.new == 1
     hits = search_papers(open_search_index(settings, seeded), "tokenizers submitted", mode="lexical").hits
     assert pid in [h.paper_id for h in hits]
     # Queued while arXiv was unreachable: still queued, then fetched once arXiv answers.
-    seeded.add_submission(None, "2503.22222", "queued")
+    seeded.submissions.add_submission(None, "2503.22222", "queued")
     offline = with_overrides(settings, arxiv_api_url="http://127.0.0.1:9/api/query", arxiv_delay=0.0,
                              http_retries=0)
     assert process_submissions(offline, seeded) == {"done": 0, "failed": 0, "queued": 1}
@@ -206,7 +206,7 @@ def test_submit_queues_and_the_worker_fetches_from_arxiv(settings: Settings, see
         web = c.app.state.web  # type: ignore[attr-defined]
         counts = process_submissions(web.settings, web.store)
     assert counts == {"done": 1, "failed": 0, "queued": 0}
-    assert seeded.get_paper_by_arxiv("2503.22222") is not None
+    assert seeded.papers.get_paper_by_arxiv("2503.22222") is not None
 
 
 def test_openapi_and_docs(client: TestClient) -> None:

@@ -28,7 +28,7 @@ from tests.web_fixtures import (
 
 def test_signup_stores_an_argon2_hash_and_logs_in(client: TestClient, seeded: Store) -> None:
     signup(client, "ada")
-    found = seeded.user_credentials("ada")
+    found = seeded.users.user_credentials("ada")
     assert found is not None and found[1].startswith("$argon2id$") and PASSWORD not in found[1]
     r = client.get("/profile")
     assert r.status_code == 200 and "ada@example.org" in r.text
@@ -108,7 +108,7 @@ def test_csrf_is_required_on_every_form(client: TestClient, seeded: Store) -> No
             payload = dict(data) if token is None else {**data, "csrf_token": token}
             r = client.post(path, data=payload, follow_redirects=False)
             assert r.status_code == 403, (path, token)
-    assert seeded.vote_counts([pid]) == {}
+    assert seeded.votes.vote_counts([pid]) == {}
     assert client.get("/profile").status_code == 200  # still logged in: logout was refused too
 
 
@@ -138,7 +138,7 @@ def test_users_only_change_their_own_collections_and_tokens(client: TestClient, 
                     follow_redirects=False)
     cid = int(r.headers["location"].rsplit("/", 1)[1])
     client.post("/profile/tokens", data={"name": "ada-token", "csrf_token": token})
-    ada_token_id = seeded.user_tokens(seeded.user_credentials("ada")[0].id)[0].id  # type: ignore[index]
+    ada_token_id = seeded.users.user_tokens(seeded.users.user_credentials("ada")[0].id)[0].id  # type: ignore[index]
 
     mallory = TestClient(client.app)
     signup(mallory, "mallory")
@@ -154,9 +154,9 @@ def test_users_only_change_their_own_collections_and_tokens(client: TestClient, 
     ):
         r = mallory.post(path, data={**data, "csrf_token": mt}, follow_redirects=False)
         assert r.status_code == 404, path
-    coll = seeded.get_collection(cid)
+    coll = seeded.collections.get_collection(cid)
     assert coll is not None and coll.name == "Ada's private" and coll.paper_count == 1
-    assert len(seeded.user_tokens(coll.user_id)) == 1
+    assert len(seeded.users.user_tokens(coll.user_id)) == 1
 
 
 def test_api_token_is_shown_once_and_stored_hashed(client: TestClient, seeded: Store) -> None:

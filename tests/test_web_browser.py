@@ -239,17 +239,17 @@ def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded
 
             page.goto(less)  # opening the link (as a mail scanner would) only asks
             expect(page.locator("h1")).to_have_text("Fewer papers like this?")
-            user = seeded.get_user_by_name("dina")
-            assert user is not None and seeded.feedback(user.id) == {}
+            user = seeded.users.get_user_by_name("dina")
+            assert user is not None and seeded.subscriptions.feedback(user.id) == {}
             page.click("button:has-text('Yes, fewer like this')")
             expect(page.locator("h1")).to_have_text("Thanks: fewer papers like this")
-            assert list(seeded.feedback(user.id).values()) == [-1]
+            assert list(seeded.subscriptions.feedback(user.id).values()) == [-1]
 
             page.goto(msg["List-Unsubscribe"].strip("<>"))
             expect(page.locator("h1")).to_have_text("Unsubscribe from digests?")
             page.click("button:has-text('Unsubscribe')")
             expect(page.locator("h1")).to_have_text("You are unsubscribed")
-            assert seeded.get_subscription(user.id).active is False  # type: ignore[union-attr]
+            assert seeded.subscriptions.get_subscription(user.id).active is False  # type: ignore[union-attr]
             page.goto(base + "/subscriptions")
             expect(page.locator("input[name=active]")).not_to_be_checked()
         finally:

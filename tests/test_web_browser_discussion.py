@@ -93,7 +93,7 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store, sec
             expect(page.locator(".thread > li.comment .comment-head").first).to_contain_text("(edited)")
 
             # ada, made an admin, hides bob's reply with a reason
-            seeded.set_admin("ada")
+            seeded.users.set_admin("ada")
             page.reload()
             reply = page.locator(".replies li.comment").first
             reply.locator("details.hide summary").click()
@@ -122,9 +122,9 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store, secret:
     from playwright.sync_api import expect, sync_playwright
 
     pid = paper_id(seeded, "2501.00001")
-    user = seeded.create_user("mallory", "m@example.org", "x")
+    user = seeded.users.create_user("mallory", "m@example.org", "x")
     for payload in XSS:
-        seeded.add_comment(pid, user.id, payload)
+        seeded.comments.add_comment(pid, user.id, payload)
     with sync_playwright() as pw:
         browser = _launch(pw)
         try:

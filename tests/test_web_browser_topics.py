@@ -21,7 +21,7 @@ def test_topics_chart_is_visible_without_javascript(settings: Settings, store: S
     from playwright.sync_api import expect, sync_playwright
 
     settings = with_overrides(settings, topics_clusters=4, topics_weeks=8)
-    store.upsert_papers(planted().papers)
+    store.papers.upsert_papers(planted().papers)
     build_topics(settings, store)
     OUT.mkdir(exist_ok=True)
     with _serving(settings, store) as base, sync_playwright() as pw:

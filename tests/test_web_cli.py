@@ -15,9 +15,9 @@ from paperfeed.store import open_store
 
 def _seed(data_dir: Path) -> None:
     store = open_store(f"sqlite:///{data_dir / 'paperfeed.db'}")
-    store.upsert_papers([Paper(title="A <b>Paper</b>", arxiv_id="2501.00001", external_upvotes=3, source="hf-daily",
+    store.papers.upsert_papers([Paper(title="A <b>Paper</b>", arxiv_id="2501.00001", external_upvotes=3, source="hf-daily",
                               featured_on=date(2025, 1, 2))])
-    store.add_submission(None, "2501.00002", "queued", error="offline")
+    store.submissions.add_submission(None, "2501.00002", "queued", error="offline")
     store.close()
 
 
@@ -57,7 +57,7 @@ def test_submissions_list_and_process_offline(tmp_path: Path) -> None:
 
 def test_users_list_and_admin(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'paperfeed.db'}")
-    store.create_user("erin", "erin@example.org", "not-a-real-hash")
+    store.users.create_user("erin", "erin@example.org", "not-a-real-hash")
     store.close()
     runner = CliRunner()
     result = runner.invoke(cli, ["users", "admin", "erin", "--data-dir", str(tmp_path)])

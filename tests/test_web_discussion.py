@@ -37,7 +37,7 @@ def test_thread_through_the_forms(settings: Settings, seeded: Store) -> None:
     bob, root, anon = (TestClient(ada.app) for _ in range(3))  # one app (one page cache), four browsers
     for c, name in ((ada, "ada"), (bob, "bob"), (root, "root")):
         signup(c, name)
-    seeded.set_admin("root")
+    seeded.users.set_admin("root")
     assert "No comments yet." in anon.get(f"/papers/{pid}").text  # cached for visitors from here on
 
     r = _post(ada, f"/papers/{pid}/comments", body="Is **this** new?")
@@ -78,10 +78,10 @@ def test_thread_through_the_forms(settings: Settings, seeded: Store) -> None:
 
 def test_api_feed_limits_and_notifications(settings: Settings, seeded: Store) -> None:
     pid = paper_id(seeded, "2501.00001")
-    ada = seeded.create_user("ada", "ada@example.org", "x")
-    bob = seeded.create_user("bob", "bob@example.org", "x")
-    seeded.create_token(ada.id, "t", token_hash("pf_ada-token-000000000000000000000"))
-    seeded.create_token(bob.id, "t", token_hash("pf_bob-token-000000000000000000000"))
+    ada = seeded.users.create_user("ada", "ada@example.org", "x")
+    bob = seeded.users.create_user("bob", "bob@example.org", "x")
+    seeded.users.create_token(ada.id, "t", token_hash("pf_ada-token-000000000000000000000"))
+    seeded.users.create_token(bob.id, "t", token_hash("pf_bob-token-000000000000000000000"))
     api = make_app(settings, seeded, rate_limit_comment="3/minute")
     h_ada = {"Authorization": "Bearer pf_ada-token-000000000000000000000"}
     h_bob = {"Authorization": "Bearer pf_bob-token-000000000000000000000"}
@@ -120,7 +120,7 @@ def test_api_feed_limits_and_notifications(settings: Settings, seeded: Store) ->
 
     notes = api.get("/api/v1/notifications", headers=h_ada).json()
     assert [(n["why"], n["author"], n["excerpt"]) for n in notes] == [("reply", "bob", "reply")]
-    seeded.add_comment(pid, bob.id, "to ada", thread["comments"][2]["id"])  # bob is at his limit of 3 too
+    seeded.comments.add_comment(pid, bob.id, "to ada", thread["comments"][2]["id"])  # bob is at his limit of 3 too
     notes = api.get("/api/v1/notifications", headers=h_ada).json()
     assert [(n["why"], n["author"], n["excerpt"], n["new"]) for n in notes] == [
         ("reply", "bob", "to ada", True), ("reply", "bob", "reply", True)]
@@ -130,9 +130,9 @@ def test_api_feed_limits_and_notifications(settings: Settings, seeded: Store) ->
 def test_notifications_page(client: TestClient, seeded: Store) -> None:
     signup(client, "ada")
     pid = paper_id(seeded, "2501.00002")
-    bob = seeded.create_user("bob", "bob@example.org", "x")
+    bob = seeded.users.create_user("bob", "bob@example.org", "x")
     assert _post(client, "/collections", name="Mine", paper_id=str(pid)).status_code == 303  # type: ignore[attr-defined]
-    seeded.add_comment(pid, bob.id, "Read this *twice*")
+    seeded.comments.add_comment(pid, bob.id, "Read this *twice*")
     page = client.get("/notifications").text
     assert "commented on" in page and "Read this twice" in page and 'class="tag">new' in page
     assert 'class="tag">new' in client.get("/notifications").text  # a GET never writes (#22)
@@ -144,11 +144,11 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
     outbox = tmp_path / "outbox"
     c = make_app(settings, seeded, mailer="file", mail_dir=str(outbox))
     # an account whose address nobody confirmed (sign-up itself now confirms it, #21 F13): it asks
-    seeded.create_user("vera", "vera@example.org", hash_password(PASSWORD))
+    seeded.users.create_user("vera", "vera@example.org", hash_password(PASSWORD))
     form = {"login": "vera", "password": PASSWORD, "csrf_token": csrf_from(c.get("/login").text)}
     assert c.post("/login", data=form, follow_redirects=False).status_code == 303
     assert c.post("/profile/verify-email", data={"csrf_token": page_csrf(c)}).status_code == 200
-    user = seeded.get_user_by_name("vera")
+    user = seeded.users.get_user_by_name("vera")
     assert user is not None and not user.email_verified
     assert "not confirmed yet" in c.get("/profile").text
     mails = list(outbox.glob("*.eml"))
@@ -163,19 +163,19 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
     # the GET (a mail scanner follows it too) changes nothing: it shows a button that POSTs (#21 F10)
     asked = c.get(path)
     assert asked.status_code == 200 and "Confirm my email address" in asked.text
-    assert not seeded.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
+    assert not seeded.users.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
     token = html.unescape(re.search(r'name="t" value="([^"]+)"', asked.text).group(1))  # type: ignore[union-attr]
     form = {"t": token, "csrf_token": csrf_from(asked.text)}
     ok = c.post("/verify-email", data=form)
     assert ok.status_code == 200 and "vera@example.org is confirmed" in ok.text
-    assert seeded.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
+    assert seeded.users.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
     again = c.post("/verify-email", data=form)  # the link works once
     assert again.status_code == 400 and "used already" in again.text
     assert c.get(path).status_code == 400
     assert "not confirmed yet" not in c.get("/profile").text
     # a link for an address the account no longer has verifies nothing
     secret = resolve_secret_key(settings)
-    other = seeded.create_user("olga", "olga@example.org", "x")
+    other = seeded.users.create_user("olga", "olga@example.org", "x")
     stale = verification_token(secret, other)
     with seeded.engine.begin() as conn:
         from sqlalchemy import update
@@ -184,7 +184,7 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
         conn.execute(update(users).where(users.c.id == other.id).values(email="olga@new.example.org"))
     bad = c.get("/verify-email", params={"t": stale})
     assert bad.status_code == 400 and "no longer has" in bad.text
-    assert not seeded.get_user_by_name("olga").email_verified  # type: ignore[union-attr]
+    assert not seeded.users.get_user_by_name("olga").email_verified  # type: ignore[union-attr]
     assert c.get("/verify-email", params={"t": "garbage"}).status_code == 400
 
 
@@ -193,16 +193,16 @@ def test_digest_has_discussion_section_only_for_verified(settings: Settings, see
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
     pid = paper_id(seeded, "2501.00001")
-    ada = seeded.create_user("ada", "ada@example.org", "x")
-    una = seeded.create_user("una", "una@example.org", "x")  # never verifies
-    bob = seeded.create_user("bob", "bob@example.org", "x")
-    seeded.mark_email_verified(ada.id, ada.email)
+    ada = seeded.users.create_user("ada", "ada@example.org", "x")
+    una = seeded.users.create_user("una", "una@example.org", "x")  # never verifies
+    bob = seeded.users.create_user("bob", "bob@example.org", "x")
+    seeded.comments.mark_email_verified(ada.id, ada.email)
     for u in (ada, una):
-        seeded.save_subscription(u.id, send_hour=0, timezone="UTC", sections=("discussion",))
-        coll = seeded.create_collection(u.id, "Reading")
-        seeded.add_to_collection(u.id, coll.id, pid)
-    root = seeded.add_comment(pid, ada.id, "My question")
-    seeded.add_comment(pid, bob.id, "An **answer**", root.id)
+        seeded.subscriptions.save_subscription(u.id, send_hour=0, timezone="UTC", sections=("discussion",))
+        coll = seeded.collections.create_collection(u.id, "Reading")
+        seeded.collections.add_to_collection(u.id, coll.id, pid)
+    root = seeded.comments.add_comment(pid, ada.id, "My question")
+    seeded.comments.add_comment(pid, bob.id, "An **answer**", root.id)
     report = run_digests(s, seeded, now=now_utc() + timedelta(minutes=1))
     assert report.sent == 1, report
     got = sink.by_recipient()
@@ -214,6 +214,6 @@ def test_digest_has_discussion_section_only_for_verified(settings: Settings, see
     html = body_of(msg, "html")
     assert f"/papers/{pid}#comments" in unescape(html)
     # una confirms: her next digest brings the discussion she missed
-    seeded.mark_email_verified(una.id, una.email)
+    seeded.comments.mark_email_verified(una.id, una.email)
     again = run_digests(with_overrides(s), seeded, now=now_utc() + timedelta(minutes=2))
     assert again.sent == 1 and "una@example.org" in sink.by_recipient()

@@ -25,4 +25,4 @@ def test_the_comment_length_limit_on_the_page_form(settings: Settings, seeded: S
         over = c.post(f"/papers/{pid}/comments", data={"csrf_token": csrf, "body": "y" * (MAX_BODY + 1)},
                       follow_redirects=False)
         assert over.status_code == 400 and f"at most {MAX_BODY} characters" in over.text
-    assert [len(x.body) for x in seeded.paper_comments(pid)] == [MAX_BODY]
+    assert [len(x.body) for x in seeded.comments.paper_comments(pid)] == [MAX_BODY]

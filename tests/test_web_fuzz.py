@@ -23,12 +23,12 @@ TOKEN = "pf_fuzz-token-0123456789abcdefghijklmnop"
 @pytest.fixture
 def web_schema(settings: Settings, seeded: Store) -> schemathesis.BaseSchema:
     """The app's OpenAPI schema, over the sample papers, with a user whose token the fuzzer sends."""
-    user = seeded.create_user("fuzzer", "fuzz@example.org", "x")
-    seeded.create_token(user.id, "fuzz", token_hash(TOKEN))
-    seeded.create_collection(user.id, "Fuzzed", is_public=True)
+    user = seeded.users.create_user("fuzzer", "fuzz@example.org", "x")
+    seeded.users.create_token(user.id, "fuzz", token_hash(TOKEN))
+    seeded.collections.create_collection(user.id, "Fuzzed", is_public=True)
     pid = paper_id(seeded, "2501.00001")
-    seeded.add_comment(pid, user.id, "A seeded comment the fuzzer may edit, report or hide")
-    seeded.create_group(user.id, "Fuzz lab", "", True)
+    seeded.comments.add_comment(pid, user.id, "A seeded comment the fuzzer may edit, report or hide")
+    seeded.groups.create_group(user.id, "Fuzz lab", "", True)
     fast = with_overrides(settings, rate_limit_write="100000/minute", rate_limit_comment="100000/minute", arxiv_api_url="http://127.0.0.1:9/api/query",
                           http_timeout=1.0)
     return schemathesis.openapi.from_asgi("/openapi.json", create_app(AppContext(fast, seeded)))

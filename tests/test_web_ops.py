@@ -25,11 +25,11 @@ from tests.web_fixtures import SAMPLE, make_app
 
 
 def _token(store: Store, username: str, admin: bool) -> str:
-    user = store.create_user(username, f"{username}@example.org", "hash")
+    user = store.users.create_user(username, f"{username}@example.org", "hash")
     if admin:
-        store.set_admin(username)
+        store.users.set_admin(username)
     token = new_api_token()
-    store.create_token(user.id, "metrics", token_hash(token))
+    store.users.create_token(user.id, "metrics", token_hash(token))
     return token
 
 
@@ -52,7 +52,7 @@ def test_healthz_and_readyz_on_an_empty_site(settings: Settings, store: Store) -
 
 
 def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, store: Store) -> None:
-    store.upsert_papers(SAMPLE)
+    store.papers.upsert_papers(SAMPLE)
     feed = "https://export.arxiv.org/api/query?search_query=cat:cs.CL"
     # not make_app: it refreshes the index as an ingest would, and this site has none yet
     from starlette.testclient import TestClient
@@ -72,7 +72,7 @@ def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, 
     assert checks["index"]["ok"] is False and "index build" in checks["index"]["error"]
     assert checks["sources"]["stale"] == [feed]  # scheduled, never ingested
     open_search_index(settings, store).build(embed=False)
-    store.finish_run(store.start_run(feed), IngestCounts(new=3))
+    store.runs.finish_run(store.runs.start_run(feed), IngestCounts(new=3))
     client = make_app(settings, store, worker_sources=feed, ready_stale_hours=24.0)
     r = client.get("/readyz")
     assert r.status_code == 200, r.text
@@ -98,15 +98,15 @@ def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
 
 
 def test_metrics_are_for_admins_and_parse(settings: Settings, store: Store) -> None:
-    store.upsert_papers(SAMPLE)
-    store.finish_run(store.start_run("sample.jsonl"), IngestCounts(new=5))
+    store.papers.upsert_papers(SAMPLE)
+    store.runs.finish_run(store.runs.start_run("sample.jsonl"), IngestCounts(new=5))
     open_search_index(settings, store).build(embed=False)
     admin = _token(store, "root", admin=True)
     plain = _token(store, "someone", admin=False)
     client = make_app(settings, store)
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": f"Bearer {plain}"}).status_code == 403
-    paper_id = SAMPLE and store.list_papers(limit=1)[0].id
+    paper_id = SAMPLE and store.papers.list_papers(limit=1)[0].id
     for path in ("/", "/search?q=attention", "/api/v1/search?q=protein", f"/api/v1/papers/{paper_id}", "/nowhere"):
         client.get(path)
     r = client.get("/metrics", headers={"Authorization": f"Bearer {admin}"})

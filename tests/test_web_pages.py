@@ -142,7 +142,7 @@ def test_cards_and_paper_page_show_hugging_face_facts_and_math(client: TestClien
 
     from paperfeed.core.models import Paper
 
-    seeded.upsert_papers([Paper(
+    seeded.papers.upsert_papers([Paper(
         title="Sparse $\\mathcal{O}(n)$ attention", abstract="We study Schrödinger bridges in $x^2$ time.",
         arxiv_id="2501.09999", authors=("Grace Hopper",), categories=("cs.LG",), featured_on=date(2025, 1, 6), published=date(2025, 1, 6),
         external_upvotes=3, source="hf-daily", github_stars=12345, organization="nvidia", organization_name="NVIDIA",

@@ -58,22 +58,22 @@ XSS_TEXT = "<img src=x onerror=\"document.title='pwned'\"><svg onload=\"document
 
 def _snapshot(store: Store) -> list[Any]:
     """What the store holds (papers, users, collections) to compare before and after a request."""
-    ps = store.get_papers([p for p in range(1, 200)])
+    ps = store.papers.get_papers([p for p in range(1, 200)])
     return [
         sorted((p.id, p.title, p.abstract, p.pdf_url) for p in ps.values()),
-        len(store.list_users()),
-        [(u.username, u.email) for u in store.list_users()],
+        len(store.users.list_users()),
+        [(u.username, u.email) for u in store.users.list_users()],
         [
             (c.id, c.name, c.paper_count)
-            for u in store.list_users()
-            for c in store.user_collections(u.id)
+            for u in store.users.list_users()
+            for c in store.collections.user_collections(u.id)
         ],
     ]
 
 
 def _nasty_paper(store: Store) -> int:
     """A paper whose stored links are scripts (written past the URL policy, as old rows could be)."""
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [
             Paper(
                 title="Links from elsewhere",
@@ -114,7 +114,7 @@ def test_script_links_never_leave_the_store(
     client: TestClient, seeded: Store, settings: Settings
 ) -> None:
     # The write side refuses them too: an ingested javascript: link is not stored.
-    seeded.upsert_papers(
+    seeded.papers.upsert_papers(
         [
             Paper(
                 title="Ingested",
@@ -127,14 +127,14 @@ def test_script_links_never_leave_the_store(
             )
         ]
     )
-    ingested = seeded.get_paper_by_arxiv("2501.00078")
+    ingested = seeded.papers.get_paper_by_arxiv("2501.00078")
     assert ingested is not None and (ingested.pdf_url, ingested.code_url, ingested.abs_url) == (
         None,
         None,
         None,
     )
     pid = _nasty_paper(seeded)
-    user = seeded.create_user("reader", "reader@example.org", "x")
+    user = seeded.users.create_user("reader", "reader@example.org", "x")
     before = _snapshot(seeded)
     for path in (
         "/",
@@ -155,7 +155,7 @@ def test_script_links_never_leave_the_store(
         "project": None,
     }
     # The digest email, where no CSP protects the reader.
-    paper = seeded.get_paper(pid)
+    paper = seeded.papers.get_paper(pid)
     assert paper is not None
     ctx = view(
         settings,
@@ -232,7 +232,7 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(
     assert _logged_in(client.app, stolen)
     client.post("/logout", data={"csrf_token": page_csrf(client)})
     assert not _logged_in(client.app, stolen)
-    assert seeded.security.count_sessions(seeded.get_user_by_name("ada").id) == 0  # type: ignore[union-attr]
+    assert seeded.security.count_sessions(seeded.users.get_user_by_name("ada").id) == 0  # type: ignore[union-attr]
 
 
 def test_log_out_everywhere_and_password_change_revoke_sessions(
@@ -276,7 +276,7 @@ def test_password_reset_by_email_revokes_sessions_and_tokens(
     with make_app(settings, seeded, mailer="file", mail_dir=str(outbox)) as c:
         signup(c, "ada")
         stolen = c.cookies["paperfeed_session"]
-        user = seeded.get_user_by_name("ada")
+        user = seeded.users.get_user_by_name("ada")
         assert user is not None
         seeded.security.create_token(
             user.id, "t", token_hash("pf_secret-token-value-123456"), "write", None
@@ -352,7 +352,7 @@ def test_throttle_slows_guessing_but_not_the_owner_on_their_browser(
         )  # even the right password waits
         assert "try again in" in r.text
         assert _login(owner, "ada") == 303  # the owner's browser is not locked out
-        assert seeded.security.login_failures(f"user:{seeded.get_user_by_name('ada').id}") is None  # type: ignore[union-attr]
+        assert seeded.security.login_failures(f"user:{seeded.users.get_user_by_name('ada').id}") is None  # type: ignore[union-attr]
 
 
 def test_unknown_accounts_are_throttled_alike(settings: Settings, seeded: Store) -> None:
@@ -451,7 +451,7 @@ def test_nul_in_login_name_and_signup_email(client: TestClient, seeded: Store) -
 
 
 def test_concurrent_feedback_writes_for_one_paper(settings: Settings, seeded: Store) -> None:
-    user = seeded.create_user("carol", "carol@example.org", "x")
+    user = seeded.users.create_user("carol", "carol@example.org", "x")
     pid = paper_id(seeded, "2501.00002")
     token = feedback_token(resolve_secret_key(settings), user, pid)
     with make_app(settings, seeded) as c:
@@ -468,7 +468,7 @@ def test_concurrent_feedback_writes_for_one_paper(settings: Settings, seeded: St
         for t in threads:
             t.join()
     assert codes == [200] * 8
-    assert list(seeded.feedback(user.id)) == [pid]
+    assert list(seeded.subscriptions.feedback(user.id)) == [pid]
 
 
 def test_a_500_still_carries_the_security_headers(settings: Settings, seeded: Store) -> None:

@@ -88,8 +88,8 @@ def test_script_links_do_not_run_in_chromium(
                 assert hrefs and set(hrefs) <= {"http:", "https:"}, (path, hrefs)
                 assert PWNED not in _click_every_link(page, ".links a")
             # The digest email: no CSP protects its reader, so its links must be clean themselves.
-            user = seeded.create_user("reader", "reader@example.org", "x")
-            paper = seeded.get_paper(pid)
+            user = seeded.users.create_user("reader", "reader@example.org", "x")
+            paper = seeded.papers.get_paper(pid)
             assert paper is not None
             ctx = view(
                 settings,
@@ -165,14 +165,14 @@ def test_swagger_ui_runs_under_its_csp(site: tuple[str, int], seeded: Store) -> 
     from playwright.sync_api import expect, sync_playwright
 
     base, _ = site
-    seeded.create_user(
+    seeded.users.create_user(
         "root",
         "root@example.org",
         __import__("paperfeed.delivery.web.security", fromlist=["hash_password"]).hash_password(
             PASSWORD
         ),
     )
-    seeded.set_admin("root")
+    seeded.users.set_admin("root")
     with sync_playwright() as pw:
         browser = _launch(pw)
         try:

@@ -48,22 +48,22 @@ XSS_TEXT = "<img src=x onerror=\"document.title='pwned'\"><svg onload=\"document
 
 def _snapshot(store: Store) -> list[Any]:
     """What the store holds (papers, users, collections) to compare before and after a request."""
-    ps = store.get_papers([p for p in range(1, 200)])
+    ps = store.papers.get_papers([p for p in range(1, 200)])
     return [
         sorted((p.id, p.title, p.abstract, p.pdf_url) for p in ps.values()),
-        len(store.list_users()),
-        [(u.username, u.email) for u in store.list_users()],
+        len(store.users.list_users()),
+        [(u.username, u.email) for u in store.users.list_users()],
         [
             (c.id, c.name, c.paper_count)
-            for u in store.list_users()
-            for c in store.user_collections(u.id)
+            for u in store.users.list_users()
+            for c in store.collections.user_collections(u.id)
         ],
     ]
 
 
 def _nasty_paper(store: Store) -> int:
     """A paper whose stored links are scripts (written past the URL policy, as old rows could be)."""
-    store.upsert_papers(
+    store.papers.upsert_papers(
         [
             Paper(
                 title="Links from elsewhere",
@@ -218,14 +218,14 @@ def test_collection_with_a_bad_paper_id_creates_nothing(
 
 
 def test_feedback_get_asks_and_post_records(settings: Settings, seeded: Store) -> None:
-    user = seeded.create_user("carol", "carol@example.org", "x")
+    user = seeded.users.create_user("carol", "carol@example.org", "x")
     pid = paper_id(seeded, "2501.00002")
     token = feedback_token(resolve_secret_key(settings), user, pid)
     with make_app(settings, seeded) as c:
         r = c.get("/feedback", params={"t": token, "s": "1"})
-        assert r.status_code == 200 and 'method="post"' in r.text and seeded.feedback(user.id) == {}
+        assert r.status_code == 200 and 'method="post"' in r.text and seeded.subscriptions.feedback(user.id) == {}
         assert c.post("/feedback", data={"t": token, "s": "1"}).status_code == 200
-        assert seeded.feedback(user.id) == {pid: 1}
+        assert seeded.subscriptions.feedback(user.id) == {pid: 1}
 
 
 # ----- 13. Host header and the page cache -------------------------------------------------------
@@ -278,7 +278,7 @@ def test_docs_are_public_from_packaged_assets(client: TestClient, seeded: Store)
 
 
 def test_authenticated_json_is_not_stored(client: TestClient, seeded: Store) -> None:
-    user = seeded.create_user("tok", "tok@example.org", "x")
+    user = seeded.users.create_user("tok", "tok@example.org", "x")
     seeded.security.create_token(
         user.id,
         "t",
@@ -296,7 +296,7 @@ def test_authenticated_json_is_not_stored(client: TestClient, seeded: Store) -> 
 
 
 def test_tokens_expire_and_have_a_scope(client: TestClient, seeded: Store) -> None:
-    user = seeded.create_user("tok", "tok@example.org", "x")
+    user = seeded.users.create_user("tok", "tok@example.org", "x")
     pid = paper_id(seeded, "2501.00001")
     seeded.security.create_token(
         user.id,
@@ -329,7 +329,7 @@ def test_tokens_expire_and_have_a_scope(client: TestClient, seeded: Store) -> No
         ).status_code
         == 200
     )
-    assert seeded.vote_counts([pid]) == {} and _snapshot(seeded) == before
+    assert seeded.votes.vote_counts([pid]) == {} and _snapshot(seeded) == before
     signup(client, "ada")
     r = client.post(
         "/profile/tokens",
@@ -345,7 +345,7 @@ def test_tokens_expire_and_have_a_scope(client: TestClient, seeded: Store) -> No
         "/profile/tokens",
         data={"name": "x", "scope": "read", "days": "7", "csrf_token": page_csrf(client)},
     )
-    ada = seeded.get_user_by_name("ada")
+    ada = seeded.users.get_user_by_name("ada")
     assert ada is not None
     (made,) = seeded.security.user_tokens(ada.id)
     assert made.scope == "read" and made.expires_at is not None
@@ -370,7 +370,7 @@ def test_sqlite_file_is_private(tmp_path: Path) -> None:
 
     s = open_store(f"sqlite:///{tmp_path / 'new' / 'paperfeed.db'}")
     try:
-        s.count_papers()
+        s.papers.count_papers()
         for f in (tmp_path / "new").iterdir():
             assert stat.S_IMODE(f.stat().st_mode) & 0o077 == 0, f
     finally:

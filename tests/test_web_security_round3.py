@@ -51,7 +51,7 @@ def test_device_cookie_is_revoked_by_a_password_change(settings: Settings, seede
         for i in range(7):
             _login(attacker, "ada", f"guess-again-{i}")
         # the password changes elsewhere (e.g. a reset): the old device cookie no longer trusts
-        seeded.set_password_hash(_uid(seeded, "ada"), hash_password("violet quasar lemonade 42"))
+        seeded.users.set_password_hash(_uid(seeded, "ada"), hash_password("violet quasar lemonade 42"))
         assert _login(owner, "ada", "violet quasar lemonade 42") == 429
 
 
@@ -127,7 +127,7 @@ def test_a_verified_user_can_invite_by_email(settings: Settings, seeded: Store, 
     with make_app(settings, seeded, mailer="file", mail_dir=str(tmp_path / "out")) as c:
         signup(c, "ada")
         uid = _uid(seeded, "ada")
-        seeded.mark_email_verified(uid, "ada@example.org")
+        seeded.comments.mark_email_verified(uid, "ada@example.org")
         r = c.post(
             "/groups", data={"name": "Lab", "csrf_token": page_csrf(c)}, follow_redirects=False
         )
@@ -138,7 +138,7 @@ def test_a_verified_user_can_invite_by_email(settings: Settings, seeded: Store, 
             follow_redirects=False,
         )
         assert r.status_code == 303, r.text[:300]
-        assert [i.email for i in seeded.group_invites(gid)] == ["bob@example.org"]
+        assert [i.email for i in seeded.groups.group_invites(gid)] == ["bob@example.org"]
 
 
 # ----- F15: a password change and "log out everywhere" revoke API tokens --------------------------
@@ -177,12 +177,12 @@ def test_verify_email_get_asks_and_post_verifies_once(settings: Settings, seeded
     from paperfeed.delivery.secret_key import resolve_secret_key
 
     with make_app(settings, seeded) as c:
-        user = seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+        user = seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
         token = verification_token(resolve_secret_key(settings), user)
         scanner = TestClient(c.app)  # a mail scanner follows the link, logged in as nobody
         r = scanner.get("/verify-email", params={"t": token})
         assert r.status_code == 200 and "Confirm my email address" in r.text
-        assert not seeded.get_user(user.id).email_verified  # type: ignore[union-attr]
+        assert not seeded.users.get_user(user.id).email_verified  # type: ignore[union-attr]
         browser = TestClient(c.app)
         form = {
             "t": token,
@@ -191,7 +191,7 @@ def test_verify_email_get_asks_and_post_verifies_once(settings: Settings, seeded
         assert browser.post("/verify-email", data={"t": token}).status_code == 403  # CSRF needed
         ok = browser.post("/verify-email", data=form)
         assert ok.status_code == 200 and "is confirmed" in ok.text
-        assert seeded.get_user(user.id).email_verified  # type: ignore[union-attr]
+        assert seeded.users.get_user(user.id).email_verified  # type: ignore[union-attr]
         again = browser.post("/verify-email", data=form)
         assert again.status_code == 400 and "used already" in again.text
         assert scanner.get("/verify-email", params={"t": token}).status_code == 400
@@ -209,8 +209,8 @@ def test_password_reset_answers_alike_and_mails_after_the_answer(
 
     sink = SlowSink(delay=1.5)
     try:
-        seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
-        seeded.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
+        seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+        seeded.comments.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
         cfg = smtp_settings(settings, sink.port, env="development", rate_limit_login="1000/minute")
         with serving(cfg, seeded) as base, httpx.Client(base_url=base, timeout=30) as c:
             timings: dict[str, list[float]] = {"ada@example.org": [], "nobody@example.org": []}
@@ -241,7 +241,7 @@ def test_mail_to_an_unconfirmed_address_is_bounded(
     outbox = tmp_path / "outbox"
     # an account whose address nobody confirmed (made before sign-up went through the mailed
     # link, #21 F13); its sign-up mails are bounded the same way (test_web_security_round3_signup)
-    seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
     with make_app(settings, seeded, mailer="file", mail_dir=str(outbox)) as c:
         assert _login(c, "ada") == 303
         answers = [  # verification links: the fourth one is over the bound
@@ -257,7 +257,7 @@ def test_mail_to_an_unconfirmed_address_is_bounded(
         mails = list(outbox.glob("*.eml"))
         assert len(mails) == 3, [m.name for m in mails]
         # a confirmed address is not bounded by this (its owner asked for the mail)
-        seeded.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
+        seeded.comments.mark_email_verified(_uid(seeded, "ada"), "ada@example.org")
         page = anon.get("/password-reset").text
         anon.post("/password-reset", data={"login": "ada", "csrf_token": csrf_from(page)})
         assert len(list(outbox.glob("*.eml"))) == 4
@@ -312,11 +312,11 @@ def test_notifications_are_marked_seen_by_a_post_only(client: TestClient, seeded
 
     signup(client, "ada")
     ada = _uid(seeded, "ada")
-    bob = seeded.create_user("bob", "bob@example.org", "x")
+    bob = seeded.users.create_user("bob", "bob@example.org", "x")
     pid = paper_id(seeded, "2501.00002")
-    coll = seeded.create_collection(ada, "Mine")
-    seeded.add_to_collection(ada, coll.id, pid)
-    seeded.add_comment(pid, bob.id, "Read this")
+    coll = seeded.collections.create_collection(ada, "Mine")
+    seeded.collections.add_to_collection(ada, coll.id, pid)
+    seeded.comments.add_comment(pid, bob.id, "Read this")
     for _ in range(2):
         assert 'class="tag">new' in client.get("/notifications").text
     assert client.get("/api/v1/notifications?mark_seen=true").status_code == 400

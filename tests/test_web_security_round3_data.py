@@ -38,13 +38,13 @@ def test_a_shared_collection_does_not_outlive_membership(client: TestClient, see
     assert client.put(f"/api/v1/groups/{gid}/collections/{coll}", headers=dave).status_code == 200
     assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 200
     # dave hands the lab to bob and leaves: his collection is unshared with his membership
-    seeded.set_member(gid, _uid(seeded, "bob"), role="owner")
-    seeded.remove_member(gid, _uid(seeded, "dave"))
+    seeded.groups.set_member(gid, _uid(seeded, "bob"), role="owner")
+    seeded.groups.remove_member(gid, _uid(seeded, "dave"))
     assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 404
     # a collection shared before that fix (or by any path) can always be unshared by its owner
-    seeded.share_collection(gid, coll, _uid(seeded, "dave"))
+    seeded.groups.share_collection(gid, coll, _uid(seeded, "dave"))
     r = client.delete(f"/api/v1/groups/{gid}/collections/{coll}", headers=dave)
-    assert r.status_code in (200, 404) and not seeded.is_shared(gid, coll)
+    assert r.status_code in (200, 404) and not seeded.groups.is_shared(gid, coll)
     assert client.get(f"/api/v1/collections/{coll}", headers=bob).status_code == 404
 
 
@@ -57,13 +57,13 @@ def test_leaving_through_the_page_unshares(settings: Settings, seeded: Store) ->
         )
         gid = int(r.headers["location"].rsplit("/", 1)[1])
         token, _ = __import__("paperfeed.delivery.groups", fromlist=["x"]).invite_link(
-            seeded, seeded.get_user_by_name("dave"), gid
+            seeded, seeded.users.get_user_by_name("dave"), gid
         )
         c.post("/api/v1/groups/join", json={"token": token}, headers=bob)
         dave_id, bob_id = _uid(seeded, "dave"), _uid(seeded, "bob")
-        coll = seeded.create_collection(dave_id, "private").id
-        seeded.share_collection(gid, coll, dave_id)
-        seeded.set_member(gid, bob_id, role="owner")
+        coll = seeded.collections.create_collection(dave_id, "private").id
+        seeded.groups.share_collection(gid, coll, dave_id)
+        seeded.groups.set_member(gid, bob_id, role="owner")
         r = c.post(
             f"/groups/{gid}/members/{dave_id}/remove",
             data={"csrf_token": page_csrf(c)},
@@ -112,30 +112,30 @@ def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> No
     from paperfeed.delivery import groups as gr
 
     def make(name: str) -> typing.Any:
-        u = seeded.create_user(name, f"{name}@example.org", "x")
-        seeded.mark_email_verified(u.id, u.email)
-        return seeded.get_user(u.id)
+        u = seeded.users.create_user(name, f"{name}@example.org", "x")
+        seeded.comments.mark_email_verified(u.id, u.email)
+        return seeded.users.get_user(u.id)
 
     olga, max_, nina, ivan = (make(n) for n in ("olga", "max", "nina", "ivan"))
     lab = gr.create_group(seeded, olga, "Lab")
     solo = gr.create_group(seeded, olga, "Alone")
     for u, role in ((max_, "member"), (nina, "admin"), (ivan, "admin")):
-        seeded.add_member(lab.id, u.id, role)
-    seeded.delete_user(olga.id)
-    roles = {m.username: m.role for m in seeded.members(lab.id)}
+        seeded.groups.add_member(lab.id, u.id, role)
+    seeded.profiles.delete_user(olga.id)
+    roles = {m.username: m.role for m in seeded.groups.members(lab.id)}
     assert roles == {
         "max": "member",
         "nina": "owner",
         "ivan": "admin",
     }  # the longest-standing admin
-    nina_now = seeded.get_user(nina.id)
+    nina_now = seeded.users.get_user(nina.id)
     assert nina_now is not None
     gr.set_role(seeded, nina_now, lab.id, max_.id, "admin")  # the lab is manageable
-    assert seeded.get_group(solo.id) is None  # nobody left to read or manage it
+    assert seeded.groups.get_group(solo.id) is None  # nobody left to read or manage it
     # no admin: the longest-standing member
-    seeded.delete_user(nina.id)
-    seeded.delete_user(ivan.id)
-    assert {m.username: m.role for m in seeded.members(lab.id)} == {"max": "owner"}
+    seeded.profiles.delete_user(nina.id)
+    seeded.profiles.delete_user(ivan.id)
+    assert {m.username: m.role for m in seeded.groups.members(lab.id)} == {"max": "owner"}
 
 
 # ----- F5: backups are private -------------------------------------------------------------------
@@ -146,7 +146,7 @@ def test_backups_are_0600_files_in_0700_folders(
 ) -> None:
     from paperfeed.delivery.backups import create_backup, default_backup_dir
 
-    seeded.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
     dest = default_backup_dir(settings, "pre-migrate-0009")  # what `db migrate` writes first
     create_backup(settings, seeded, dest)
     modes = {
@@ -224,7 +224,7 @@ def test_a_mathtext_category_does_not_break_the_profile(settings: Settings, seed
     from tests.web_fixtures import paper_id
 
     # written past ingest, as a row stored before the check could be
-    seeded.upsert_papers(
+    seeded.papers.upsert_papers(
         [
             Paper(
                 title="Odd categories",
@@ -238,7 +238,7 @@ def test_a_mathtext_category_does_not_break_the_profile(settings: Settings, seed
     )
     with make_app(settings, seeded) as c:
         signup(c, "ada")
-        seeded.add_vote(_uid(seeded, "ada"), paper_id(seeded, "2501.00099"))
+        seeded.votes.add_vote(_uid(seeded, "ada"), paper_id(seeded, "2501.00099"))
         r = c.get("/profile")
         assert r.status_code == 200
         assert "undefinedmacro" in r.text  # drawn as written
@@ -280,7 +280,7 @@ def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
     from paperfeed.delivery.cli import cli
     from paperfeed.delivery.usecases import profile
 
-    victim = store.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    victim = store.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
     doc = profile.export_profile(store, victim, __import__("datetime").datetime.now().astimezone())
     doc["account"]["email_verified_at"] = "2025-01-01T00:00:00+00:00"
     forged = tmp_path / "forged.json"
@@ -295,10 +295,10 @@ def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
     fresh.write_text(json.dumps(doc), encoding="utf-8")
     r = runner.invoke(cli, ["users", "import", str(fresh), *opts], env={})
     assert r.exit_code == 0 and "created newbie" in r.output, r.output
-    assert not store.get_user_by_name("newbie").email_verified  # type: ignore[union-attr]
+    assert not store.users.get_user_by_name("newbie").email_verified  # type: ignore[union-attr]
     # the operator vouches: merged, still not verified by the file
     r = runner.invoke(cli, ["users", "import", str(forged), "--merge", *opts], env={})
-    assert r.exit_code == 0 and not store.get_user(victim.id).email_verified  # type: ignore[union-attr]
+    assert r.exit_code == 0 and not store.users.get_user(victim.id).email_verified  # type: ignore[union-attr]
     deep = tmp_path / "deep.json"
     deep.write_text(
         '{"format": "paperfeed-profile", "votes": ' + "[" * 100_000 + "]" * 100_000 + "}"
@@ -312,13 +312,13 @@ def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
 
 
 def test_a_deleted_accounts_id_is_never_reused(store: Store) -> None:
-    first = store.create_user("ada", "ada@example.org", "x")
-    store.delete_user(first.id)
-    again = store.create_user("bob", "bob@example.org", "x")
+    first = store.users.create_user("ada", "ada@example.org", "x")
+    store.profiles.delete_user(first.id)
+    again = store.users.create_user("bob", "bob@example.org", "x")
     assert again.id > first.id
-    coll = store.create_collection(again.id, "c")
-    store.delete_collection(again.id, coll.id)
-    assert store.create_collection(again.id, "d").id > coll.id
+    coll = store.collections.create_collection(again.id, "c")
+    store.collections.delete_collection(again.id, coll.id)
+    assert store.collections.create_collection(again.id, "d").id > coll.id
 
 
 def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: str) -> None:
@@ -329,21 +329,21 @@ def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: st
     old = open_store(store_url, migrate=False)
     try:
         old.migrate("0009")
-        ada = old.create_user("ada", "ada@example.org", "x")
-        bob = old.create_user("bob", "bob@example.org", "x")
-        coll = old.create_collection(bob.id, "Bob's")
-        lab = old.create_group(ada.id, "Lab", "", True)
-        old.add_member(lab.id, bob.id, "member")
-        old.share_collection(lab.id, coll.id, bob.id)
-        kept = old.create_collection(ada.id, "Ada's")
-        old.share_collection(lab.id, kept.id, ada.id)
+        ada = old.users.create_user("ada", "ada@example.org", "x")
+        bob = old.users.create_user("bob", "bob@example.org", "x")
+        coll = old.collections.create_collection(bob.id, "Bob's")
+        lab = old.groups.create_group(ada.id, "Lab", "", True)
+        old.groups.add_member(lab.id, bob.id, "member")
+        old.groups.share_collection(lab.id, coll.id, bob.id)
+        kept = old.collections.create_collection(ada.id, "Ada's")
+        old.groups.share_collection(lab.id, kept.id, ada.id)
         with old.engine.begin() as conn:  # bob left before the fix: his share stayed behind
             conn.execute(text("DELETE FROM group_members WHERE user_id = :u"), {"u": bob.id})
         old.migrate("0011")
         assert old.check() == []
-        assert old.shared_collection_ids(lab.id) == [kept.id]
-        assert [m.username for m in old.members(lab.id)] == ["ada"]
-        assert old.get_collection(coll.id) is not None  # bob's collection stays, unshared
+        assert old.groups.shared_collection_ids(lab.id) == [kept.id]
+        assert [m.username for m in old.groups.members(lab.id)] == ["ada"]
+        assert old.collections.get_collection(coll.id) is not None  # bob's collection stays, unshared
         if old.backend == "sqlite":
             with old.engine.connect() as conn:
                 sql = " ".join(
@@ -355,10 +355,10 @@ def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: st
                     ).scalars()
                 )
             assert sql.count("AUTOINCREMENT") == 3, sql
-        old.delete_user(bob.id)
-        assert old.create_user("carl", "carl@example.org", "x").id > bob.id
+        old.profiles.delete_user(bob.id)
+        assert old.users.create_user("carl", "carl@example.org", "x").id > bob.id
         old.downgrade("0009")
-        assert old.get_user_by_name("ada") is not None
+        assert old.users.get_user_by_name("ada") is not None
         assert [p for p in old.check() if "code expects" not in p] == []
     finally:
         old.close()
@@ -420,13 +420,13 @@ def test_health_answers_fast_while_eight_submissions_wait(
     assert sorted(code for code, _ in answers) == [202] * 8, answers
     assert max(took for _, took in answers) < 2.0, answers
     assert fake_arxiv.requests == []  # nothing was fetched inside a request
-    assert len(seeded.list_submissions(status="queued")) == 8
+    assert len(seeded.submissions.list_submissions(status="queued")) == 8
     # the worker fetches the queue: known papers are added, unknown ones fail with a reason
     fast = with_overrides(slow, arxiv_delay=0.0, worker_sources="")
     report = cycle(fast, seeded)
     assert report.submissions == {"done": 2, "failed": 6, "queued": 0}, report
-    assert seeded.get_paper_by_arxiv("2503.11731") is not None
-    assert seeded.list_submissions(status="queued") == []
+    assert seeded.papers.get_paper_by_arxiv("2503.11731") is not None
+    assert seeded.submissions.list_submissions(status="queued") == []
 
 
 # ----- F8: authorship by exact registrable domains, one confirmed claimant per author -------------
@@ -456,7 +456,7 @@ def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
     from paperfeed.delivery import authors as au
     from tests.web_fixtures import paper_id
 
-    seeded.upsert_papers(
+    seeded.papers.upsert_papers(
         [
             Paper(
                 title="Engines",
@@ -470,13 +470,13 @@ def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
         ]
     )
     pid = paper_id(seeded, "2502.00777")
-    first, second = (seeded.create_user(n, f"{n}@lab.example.edu", "x") for n in ("ada", "ada2"))
+    first, second = (seeded.users.create_user(n, f"{n}@lab.example.edu", "x") for n in ("ada", "ada2"))
     for u in (first, second):
-        seeded.mark_email_verified(u.id, u.email)
-    c1 = au.claim_paper(seeded, seeded.get_user(first.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
-    c2 = au.claim_paper(seeded, seeded.get_user(second.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
+        seeded.comments.mark_email_verified(u.id, u.email)
+    c1 = au.claim_paper(seeded, seeded.users.get_user(first.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
+    c2 = au.claim_paper(seeded, seeded.users.get_user(second.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
     assert (c1.status, c2.status, c2.method) == ("confirmed", "pending", "admin")
-    root = seeded.set_admin(seeded.create_user("root", "root@example.org", "x").username)
+    root = seeded.users.set_admin(seeded.users.create_user("root", "root@example.org", "x").username)
     assert (
         au.decide_claim(seeded, root, pid, second.id, True).status == "confirmed"
     )  # the admin says so

@@ -39,16 +39,16 @@ ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
 
 
 def _carol(store: Store) -> tuple[User, int]:
-    user = store.create_user("carol", "carol@example.org", "x")
-    store.save_subscription(user.id)
-    store.upsert_papers(SAMPLE)
-    paper = store.get_paper_by_arxiv("2501.00002")
+    user = store.users.create_user("carol", "carol@example.org", "x")
+    store.subscriptions.save_subscription(user.id)
+    store.papers.upsert_papers(SAMPLE)
+    paper = store.papers.get_paper_by_arxiv("2501.00002")
     assert paper is not None and paper.id is not None
     return user, paper.id
 
 
 def _active(store: Store, user_id: int) -> bool:
-    sub = store.get_subscription(user_id)
+    sub = store.subscriptions.get_subscription(user_id)
     assert sub is not None
     return sub.active
 
@@ -80,15 +80,15 @@ def test_a_link_whose_stamp_is_not_the_accounts_is_refused(settings: Settings, s
         assert c.get("/feedback", params={"t": token, "s": "1"}).status_code == 404
         r = c.post("/feedback", data={"t": token, "s": "1"})
         assert r.status_code == 404 and "no longer exists" in r.text
-        assert store.feedback(user.id) == {}
+        assert store.subscriptions.feedback(user.id) == {}
 
 
 def test_links_of_a_deleted_account_stop_working(settings: Settings, store: Store) -> None:
     user, pid = _carol(store)
     secret = resolve_secret_key(settings)
     unsub, fb = unsubscribe_token(secret, user), feedback_token(secret, user, pid)
-    store.delete_user(user.id)
-    newcomer = store.create_user("dora", "dora@example.org", "x")
+    store.profiles.delete_user(user.id)
+    newcomer = store.users.create_user("dora", "dora@example.org", "x")
     assert newcomer.id != user.id  # ids are never reused (0011)
     with make_app(settings, store) as c:
         assert c.post("/unsubscribe", params={"t": unsub}, **ONE_CLICK).status_code == 404  # type: ignore[arg-type]
@@ -100,9 +100,9 @@ def test_one_click_unsubscribe_and_feedback_work_with_the_accounts_own_links(set
     secret = resolve_secret_key(settings)
     # the digest sender reads the account back with its subscription (whose table has a created_at
     # of its own: the account's must win)
-    store.save_subscription(made.id)
-    (stored, _), = store.active_subscribers([made.id])
-    by_id = store.get_user(made.id)
+    store.subscriptions.save_subscription(made.id)
+    (stored, _), = store.subscriptions.active_subscribers([made.id])
+    by_id = store.users.get_user(made.id)
     assert by_id is not None and link_stamp(stored) == link_stamp(made) == link_stamp(by_id)
     token = parse_qs(urlsplit(unsubscribe_url(settings, secret, stored)).query)["t"][0]
     with make_app(settings, store) as c:
@@ -110,7 +110,7 @@ def test_one_click_unsubscribe_and_feedback_work_with_the_accounts_own_links(set
         assert r.status_code == 200 and "unsubscribed" in r.text
         assert not _active(store, made.id)
         r = c.post("/feedback", data={"t": feedback_token(secret, stored, pid), "s": "-1"})
-        assert r.status_code == 200 and store.feedback(made.id) == {pid: -1}
+        assert r.status_code == 200 and store.subscriptions.feedback(made.id) == {pid: -1}
 
 
 def test_old_format_links_are_refused_with_a_clear_message(settings: Settings, store: Store) -> None:
@@ -123,7 +123,7 @@ def test_old_format_links_are_refused_with_a_clear_message(settings: Settings, s
         assert r.status_code == 400 and "older paperfeed" in r.text and "newer digest" in r.text
         r = c.post("/feedback", data={"t": bare_fb, "s": "1"})
         assert r.status_code == 400 and "older paperfeed" in r.text
-    assert _active(store, user.id) and store.feedback(user.id) == {}
+    assert _active(store, user.id) and store.subscriptions.feedback(user.id) == {}
 
 
 @pytest.mark.parametrize(("salt", "max_age"), [(UNSUBSCRIBE_SALT, UNSUBSCRIBE_MAX_AGE), (FEEDBACK_SALT, FEEDBACK_MAX_AGE)])
@@ -141,17 +141,17 @@ def test_links_older_than_their_max_age_are_refused(settings: Settings, store: S
             assert not _active(store, user.id)
         else:
             r = c.post("/feedback", data={"t": old, "s": "1"})
-            assert r.status_code == 400 and "expired" in r.text and store.feedback(user.id) == {}
+            assert r.status_code == 400 and "expired" in r.text and store.subscriptions.feedback(user.id) == {}
             assert c.post("/feedback", data={"t": young, "s": "1"}).status_code == 200
-            assert store.feedback(user.id) == {pid: 1}
+            assert store.subscriptions.feedback(user.id) == {pid: 1}
 
 
 def test_device_cookie_is_bound_to_the_accounts_credentials_not_its_id(settings: Settings, store: Store) -> None:
     from paperfeed.delivery.credentials import hash_password
 
     secret = resolve_secret_key(settings)
-    ada = store.create_user("ada", "ada@example.org", hash_password("violet quasar lemonade 42"))
-    bob = store.create_user("bob", "bob@example.org", hash_password("violet quasar lemonade 42"))
+    ada = store.users.create_user("ada", "ada@example.org", hash_password("violet quasar lemonade 42"))
+    bob = store.users.create_user("bob", "bob@example.org", hash_password("violet quasar lemonade 42"))
     ada_cookie, bob_cookie = accounts.device_cookie(store, secret, ada.id), accounts.device_cookie(store, secret, bob.id)
     ada_claim, bob_claim = accounts.read_device_cookie(secret, ada_cookie), accounts.read_device_cookie(secret, bob_cookie)
     assert ada_claim is not None and bob_claim is not None

@@ -42,8 +42,8 @@ def _mails(outbox: Path) -> dict[str, list[EmailMessage]]:
 
 
 def _registered(store: Store) -> None:
-    ada = store.create_user("ada", "ada@example.org", hash_password(PASSWORD))
-    store.mark_email_verified(ada.id, ada.email)
+    ada = store.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
+    store.comments.mark_email_verified(ada.id, ada.email)
 
 
 def test_signup_answers_alike_for_a_registered_and_a_new_email(
@@ -57,7 +57,7 @@ def test_signup_answers_alike_for_a_registered_and_a_new_email(
         assert known == fresh  # status, page text (but the CSRF token), header names
         assert known[0] == 200 and "Check your inbox" in known[1]
         # nothing exists yet for either: a log-in cannot tell them apart
-        assert seeded.get_user_by_name("newcomer1") is None and seeded.get_user_by_name("newcomer2") is None
+        assert seeded.users.get_user_by_name("newcomer1") is None and seeded.users.get_user_by_name("newcomer2") is None
     mails = _mails(outbox)
     assert set(mails) == {"ada@example.org", "fresh@example.org"}
     tried = mails["ada@example.org"][0]
@@ -79,12 +79,12 @@ def test_the_mailed_link_creates_the_account_once_and_logs_in(
         assert c.get(path[:-3]).status_code == 400  # cut short
         asked = c.get(path)  # a GET (a mail scanner) creates nothing
         assert asked.status_code == 200 and "Create my account" in asked.text
-        assert seeded.get_user_by_name("vera") is None
+        assert seeded.users.get_user_by_name("vera") is None
         form = {"t": html.unescape(re.search(r'name="t" value="([^"]+)"', asked.text).group(1)),  # type: ignore[union-attr]
                 "csrf_token": csrf_from(asked.text), "password": PASSWORD}
         done = c.post("/signup/finish", data=form, follow_redirects=False)
         assert done.status_code == 303 and "pf_device" in done.headers.get("set-cookie", "")
-        vera = seeded.get_user_by_name("vera")
+        vera = seeded.users.get_user_by_name("vera")
         assert vera is not None and vera.email_verified  # following the link confirmed the address
         assert "vera" in c.get("/profile").text  # logged in
         again = c.post("/signup/finish", data={**form, "csrf_token": page_csrf(c)})

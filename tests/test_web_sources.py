@@ -15,7 +15,7 @@ from tests.web_fixtures import csrf_from, make_app, page_csrf, signup
 
 def _admin(client: TestClient, store: Store, name: str = "root") -> str:
     signup(client, name)
-    store.set_admin(name)
+    store.users.set_admin(name)
     return page_csrf(client)
 
 
@@ -23,7 +23,7 @@ def test_sources_api_is_for_administrators_only(client: TestClient, seeded: Stor
     assert client.get("/api/v1/sources").status_code == 401
     signup(client, "plain")
     assert client.get("/api/v1/sources").status_code == 403
-    seeded.set_admin("plain")
+    seeded.users.set_admin("plain")
     token = page_csrf(client)
     headers = {"X-CSRF-Token": token}
     made = client.post("/api/v1/sources", json={"kind": "arxiv", "categories": ["cs.CL", "cs.LG"]}, headers=headers)
@@ -52,11 +52,11 @@ def test_admin_page_adds_and_removes(client: TestClient, seeded: Store) -> None:
     refused = client.post("/admin/sources", data={"kind": "arxiv-oai", "categories": "cs.CL", "csrf_token": token})
     assert refused.status_code == 400 and "--set" in refused.text
     gone = client.post("/admin/sources/arxiv-oai-cs/remove", data={"csrf_token": csrf_from(done.text)})
-    assert gone.status_code == 200 and seeded.get_source("arxiv-oai-cs") is None
+    assert gone.status_code == 200 and seeded.sources.get_source("arxiv-oai-cs") is None
 
 
 def test_status_page_and_json(settings: Settings, seeded: Store) -> None:
-    seeded.add_source("hf-daily", "hf-daily", {})
+    seeded.sources.add_source("hf-daily", "hf-daily", {})
     with make_app(settings, seeded) as c:
         ok = c.get("/status.json")
         assert ok.status_code == 200 and ok.json()["ok"] is True
@@ -69,7 +69,7 @@ def test_status_page_and_json(settings: Settings, seeded: Store) -> None:
 
 
 def test_paper_fields_on_page_api_and_bibtex(settings: Settings, seeded: Store) -> None:
-    seeded.upsert_papers([
+    seeded.papers.upsert_papers([
         Paper(title="Framework for maximum likelihood analysis", arxiv_id="1305.0014", version=2,
               authors=("S. Gardner", "B. Plaster"), affiliations=(("U. Kentucky",), ()), published=date(2013, 4, 30),
               updated=date(2013, 6, 28), doi="10.1103/PhysRevC.87.065504", journal_ref="Phys. Rev. C 87, 065504 (2013)",
@@ -78,8 +78,8 @@ def test_paper_fields_on_page_api_and_bibtex(settings: Settings, seeded: Store) 
         Paper(title="A withdrawn result", arxiv_id="1412.0001", comment="This paper has been withdrawn by the author",
               withdrawn=True, published=date(2025, 1, 6), source="arxiv-oai"),
     ])
-    paper = seeded.get_paper_by_arxiv("1305.0014")
-    gone = seeded.get_paper_by_arxiv("1412.0001")
+    paper = seeded.papers.get_paper_by_arxiv("1305.0014")
+    gone = seeded.papers.get_paper_by_arxiv("1412.0001")
     assert paper is not None and gone is not None and gone.withdrawn
     with make_app(settings, seeded) as c:
         data = c.get(f"/api/v1/papers/{paper.id}").json()

@@ -22,7 +22,7 @@ SVG = re.compile(r'<svg\b[^>]*role="img"[^>]*aria-label="[^"]+"[^>]*>\s*<title>[
 
 def _site(settings: Settings, store: Store) -> tuple[Settings, TestClient]:
     settings = with_overrides(settings, topics_clusters=4, topics_weeks=8)
-    store.upsert_papers(planted().papers)
+    store.papers.upsert_papers(planted().papers)
     build_topics(settings, store)
     return settings, make_app(settings, store)
 
@@ -62,7 +62,7 @@ def test_topics_page_topic_page_and_feed(settings: Settings, store: Store) -> No
 
 
 def test_topics_page_before_any_build(settings: Settings, store: Store) -> None:
-    store.upsert_papers(planted().papers[:5])
+    store.papers.upsert_papers(planted().papers[:5])
     with make_app(settings, store) as client:
         page = client.get("/topics")
         assert page.status_code == 200 and "paperfeed topics build" in page.text
@@ -72,7 +72,7 @@ def test_topics_page_before_any_build(settings: Settings, store: Store) -> None:
 
 def test_charts_on_paper_category_and_profile_pages(settings: Settings, store: Store) -> None:
     settings, client = _site(settings, store)
-    paper = store.get_paper_by_arxiv("2601.00004")  # 3 Hugging Face upvotes when ingested
+    paper = store.papers.get_paper_by_arxiv("2601.00004")  # 3 Hugging Face upvotes when ingested
     assert paper is not None and paper.id is not None and paper.external_upvotes == 3
     with client:
         before = client.get(f"/papers/{paper.id}").text

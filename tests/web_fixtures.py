@@ -126,7 +126,7 @@ def hf_daily_papers(path: Path) -> list[Paper]:
 
 def paper_id(store: Store, arxiv_id: str) -> int:
     """The internal id of a sample paper."""
-    p = store.get_paper_by_arxiv(arxiv_id)
+    p = store.papers.get_paper_by_arxiv(arxiv_id)
     assert p is not None and p.id is not None
     return p.id
 

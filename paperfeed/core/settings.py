@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from paperfeed.core.errors import ConfigError
+
+SettingValue = str | int | float | bool  # what a setting holds (TOML, environment and flags give these)
+_V = TypeVar("_V", str, int, float, bool)
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,7 @@ class Setting:
     """One documented setting."""
 
     name: str
-    default: Any
+    default: SettingValue
     help: str
 
     @property
@@ -26,7 +29,8 @@ class Setting:
         return "PAPERFEED_" + self.name.upper()
 
 
-def _s(default: Any, help: str) -> Any:
+def _s(default: _V, help: str) -> _V:
+    # typed as the default itself, so each Settings field keeps its own type
     return field(default=default, metadata={"help": help})
 
 
@@ -137,10 +141,14 @@ class Settings:
         return self.env == "production"
 
 
-SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(f.name, f.default, f.metadata["help"]) for f in fields(Settings) if "help" in f.metadata
-)
-_DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+def _setting(f: Field[object]) -> Setting:
+    """The documented setting of one Settings field (each has a plain default)."""
+    assert isinstance(f.default, (str, int, float, bool)), f.name
+    return Setting(f.name, f.default, f.metadata["help"])
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_setting(f) for f in fields(Settings) if "help" in f.metadata)
+_DEFAULTS: dict[str, SettingValue] = {s.name: s.default for s in SETTINGS}
 
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> Any:

@@ -38,16 +38,16 @@ def alert_notes(
     store: Store, user: User, limit: int = 100, mark_seen: bool = True
 ) -> list[AlertNote]:
     """The user's alerts, newest first; those never shown before are new (and now marked shown)."""
-    found = store.alerts([user.id], limit=limit)
+    found = store.alerts.alerts([user.id], limit=limit)
     notes = [AlertNote(a, describe(a), not a.seen) for a in found]
     if mark_seen:
-        store.mark_alerts(user.id, [n.alert.event_id for n in notes if n.new], "web")
+        store.alerts.mark_alerts(user.id, [n.alert.event_id for n in notes if n.new], "web")
     return notes
 
 
 def unread_alerts(store: Store, user: User) -> int:
     """How many of the user's alerts were never shown on the notifications page."""
-    return store.unread_alert_count(user.id)
+    return store.alerts.unread_alert_count(user.id)
 
 
 def alert_json(note: AlertNote) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def alert_items(
     if not windows:
         return {}
     by_user: dict[int, dict[int, list[Alert]]] = {}
-    for a in store.alerts(
+    for a in store.alerts.alerts(
         list(windows), since=min(windows.values()), until=until, limit=20_000, not_on="email"
     ):
         if a.created_at > windows.get(a.user_id, until):

@@ -98,7 +98,7 @@ def _occurrences(papers: Iterable[Paper], block: str) -> list[Occurrence]:
 
 def _with_claims(store: Store, occ: list[Occurrence], papers: dict[int, Paper]) -> list[Occurrence]:
     """Occurrences marked with their confirmed claims, plus the claimants' own papers under other names."""
-    claims = store.confirmed_claims(sorted({o.paper for o in occ}))
+    claims = store.authors.confirmed_claims(sorted({o.paper for o in occ}))
     marked, users = [], set()
     for o in occ:
         key = (n.key if (n := parse_name(o.spelling)) else None)
@@ -107,9 +107,9 @@ def _with_claims(store: Store, occ: list[Occurrence], papers: dict[int, Paper]) 
         if who:
             users.add(who.user_id)
     have = {(o.paper, o.spelling) for o in marked}
-    extra = [c for u in sorted(users) for c in store.claims(status="confirmed", user_id=u)
+    extra = [c for u in sorted(users) for c in store.authors.claims(status="confirmed", user_id=u)
              if (c.paper_id, c.author) not in have]
-    papers.update(store.get_papers([c.paper_id for c in extra if c.paper_id not in papers]))
+    papers.update(store.papers.get_papers([c.paper_id for c in extra if c.paper_id not in papers]))
     for c in extra:
         if (p := papers.get(c.paper_id)) is not None and c.author in p.authors:
             marked.append(Occurrence(c.paper_id, c.author, tuple(a for a in p.authors if a != c.author), c.username))
@@ -121,7 +121,7 @@ def author_page(store: Store, name: str) -> AuthorPage:
     asked = parse_name(name[:200])
     if asked is None:
         raise BadRequest("author: give a name")
-    candidates = store.papers_matching_authors(like_pattern(name[:200]), limit=MAX_PAPERS * 5)
+    candidates = store.authors.papers_matching_authors(like_pattern(name[:200]), limit=MAX_PAPERS * 5)
     papers = {p.id: p for p in candidates if p.id is not None}
     occ = _with_claims(store, _occurrences(candidates, asked.block), papers)
     res = identities(occ)
@@ -170,7 +170,7 @@ def _facts(store: Store, found: list[Paper], own_keys: set[str]) -> AuthorPage:
         if p.primary_category:
             cats[p.primary_category] += 1
     ids = [p.id for p in found if p.id is not None]
-    community = store.votes_by_month(ids)
+    community = store.authors.votes_by_month(ids)
     external: Counter[str] = Counter()
     for p in found:
         if p.day and p.external_upvotes:
@@ -244,7 +244,7 @@ def domain_matches(email: str, paper: Paper) -> bool:
 
 def claim_paper(store: Store, user: User, paper_id: int, author: str) -> Claim:
     """Claim to be `author` on the paper: confirmed at once by the email-domain rule, else pending."""
-    paper = store.get_papers([paper_id]).get(paper_id)
+    paper = store.papers.get_papers([paper_id]).get(paper_id)
     if paper is None:
         raise NotFound(f"no paper {paper_id}")
     listed = listed_as(paper, author[:200])
@@ -252,9 +252,9 @@ def claim_paper(store: Store, user: User, paper_id: int, author: str) -> Claim:
         raise BadRequest(f"author: {author!r} is not among the paper's authors ({', '.join(paper.authors[:10])})")
     auto = user.email_verified and domain_matches(user.email, paper)
     if auto and any(c.author == listed and c.status == "confirmed" and c.user_id != user.id
-                    for c in store.claims(paper_id=paper_id)):
+                    for c in store.authors.claims(paper_id=paper_id)):
         auto = False  # one confirmed claimant per author: an administrator decides a second one
-    return store.add_claim(paper_id, user.id, listed, "confirmed" if auto else "pending",
+    return store.authors.add_claim(paper_id, user.id, listed, "confirmed" if auto else "pending",
                            "email-domain" if auto else "admin")
 
 
@@ -262,7 +262,7 @@ def decide_claim(store: Store, admin: User, paper_id: int, user_id: int, confirm
     """An administrator confirms or rejects a pending claim."""
     if not admin.is_admin:
         raise Forbidden("only administrators may decide claims")
-    return store.decide_claim(paper_id, user_id, "confirmed" if confirm else "rejected")
+    return store.authors.decide_claim(paper_id, user_id, "confirmed" if confirm else "rejected")
 
 
 def claim_json(c: Claim) -> dict[str, Any]:

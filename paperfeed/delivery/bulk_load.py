@@ -151,13 +151,13 @@ def load_snapshot(
             return report
     started = time.monotonic()
     before = report.seconds
-    run_id = store.start_run(f"bulk-load {path}")
+    run_id = store.runs.start_run(f"bulk-load {path}")
     run_counts = IngestCounts()
     gz = is_gzip(path)
 
     def commit(batch: list[Paper], rejected: int, offset: int, lines: int, done: bool) -> None:
         nonlocal run_counts
-        counts = store.upsert_papers(batch) if batch else IngestCounts()
+        counts = store.papers.upsert_papers(batch) if batch else IngestCounts()
         counts = counts + IngestCounts(rejected=rejected)
         run_counts = run_counts + counts
         report.counts = report.counts + counts
@@ -192,7 +192,7 @@ def load_snapshot(
             finally:
                 bar.close()
     except BaseException as exc:
-        store.finish_run(run_id, run_counts, error=f"{type(exc).__name__}: {exc}"[:500])
+        store.runs.finish_run(run_id, run_counts, error=f"{type(exc).__name__}: {exc}"[:500])
         raise
-    store.finish_run(run_id, run_counts)
+    store.runs.finish_run(run_id, run_counts)
     return report

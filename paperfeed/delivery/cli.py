@@ -101,7 +101,7 @@ def papers() -> None:
 def papers_list(ctx: AppContext, since: date | None, until: date | None, category: str | None,
                 sort: str, limit: int, offset: int, as_json: bool) -> None:
     """List papers, newest day first."""
-    found = ctx.store.list_papers(
+    found = ctx.store.papers.list_papers(
         since=since.date() if since else None,  # type: ignore[attr-defined]
         until=until.date() if until else None,  # type: ignore[attr-defined]
         category=category, limit=limit, offset=offset, order=sort,
@@ -125,9 +125,9 @@ def papers_list(ctx: AppContext, since: date | None, until: date | None, categor
 def papers_daily(ctx: AppContext, day: datetime | None, limit: int, as_json: bool) -> None:
     """A day's papers, most upvoted first; the latest day with papers when today has none (said so)."""
     span = listing_span(day.date() if day else None, "day", datetime.now(UTC).date(),
-                        ctx.store.paper_days(limit=DAYS_LOOKED_AT))
+                        ctx.store.papers.paper_days(limit=DAYS_LOOKED_AT))
     chosen = most_upvoted(ctx.store, span)[:limit] if span else []
-    found = ctx.store.get_papers([v.paper_id for v in chosen])
+    found = ctx.store.papers.get_papers([v.paper_id for v in chosen])
     shown = [(found[v.paper_id], total_upvotes(v)) for v in chosen if v.paper_id in found]
     if as_json:
         echo_json({"day": span.until.isoformat() if span else None, "notice": span.notice if span else None,
@@ -148,9 +148,9 @@ def papers_daily(ctx: AppContext, day: datetime | None, limit: int, as_json: boo
 @with_context
 def papers_trending(ctx: AppContext, category: str | None, limit: int, as_json: bool) -> None:
     """The trending papers, best first: the formula /about shows, over the trending window."""
-    days = ctx.store.paper_days(limit=1)
+    days = ctx.store.papers.paper_days(limit=1)
     ranked = trending(ctx.store, ctx.settings, datetime.now(UTC), days[0] if days else None, category, limit)
-    found = ctx.store.get_papers([r.paper_id for r in ranked])
+    found = ctx.store.papers.get_papers([r.paper_id for r in ranked])
     shown = [(found[r.paper_id], r) for r in ranked if r.paper_id in found]
     notice = staleness_notice(datetime.now(UTC).date(), days[0] if days else None)
     if as_json:
@@ -201,13 +201,13 @@ def status(ctx: AppContext, as_json: bool, check: bool) -> None:
     """Papers stored, followed sources' health, the last successful ingest and the recent runs."""
     from paperfeed.delivery.usecases.sources import status_report
 
-    last = ctx.store.last_successful_run()
-    runs = ctx.store.recent_runs(10)
+    last = ctx.store.runs.last_successful_run()
+    runs = ctx.store.runs.recent_runs(10)
     health = status_report(ctx.store, ctx.settings)
     info = {
         "database": ctx.store.backend,
         "schema": ctx.store.current_revision(),
-        "papers": ctx.store.count_papers(),
+        "papers": ctx.store.papers.count_papers(),
         "last_successful_ingest": last.finished_at.isoformat() if last and last.finished_at else None,
         "recent_runs": [r.as_dict() for r in runs],
         **cli_search.status_info(ctx),
@@ -260,7 +260,7 @@ def db_check(ctx: AppContext) -> None:
         click.echo(f"problem: {p}")
     if problems:
         sys.exit(EXIT_NOTHING)
-    click.echo(f"ok: {ctx.store.count_papers()} papers, schema {ctx.store.current_revision()}")
+    click.echo(f"ok: {ctx.store.papers.count_papers()} papers, schema {ctx.store.current_revision()}")
 
 
 @cli.command("settings")

@@ -23,7 +23,7 @@ def _now(value: datetime | None) -> datetime:
 
 
 def _user(ctx: AppContext, name: str) -> User:
-    user = ctx.store.get_user_by_name(name)
+    user = ctx.store.users.get_user_by_name(name)
     if user is None:
         fail(f"no user {name!r}")
     return user
@@ -102,11 +102,11 @@ def digest_preview(ctx: AppContext, username: str, now: datetime | None, fmt: st
 def digest_log(ctx: AppContext, status: str | None, username: str | None, limit: int, as_json: bool) -> None:
     """The delivery log, newest first: who got which period's digest, and every failure."""
     uid = _user(ctx, username).id if username else None
-    rows = ctx.store.delivery_log(status=status, user_id=uid, limit=limit)
+    rows = ctx.store.deliveries.delivery_log(status=status, user_id=uid, limit=limit)
     if as_json:
-        echo_json({"counts": ctx.store.delivery_counts(), "deliveries": [r.as_dict() for r in rows]})
+        echo_json({"counts": ctx.store.deliveries.delivery_counts(), "deliveries": [r.as_dict() for r in rows]})
         return
-    counts = ctx.store.delivery_counts()
+    counts = ctx.store.deliveries.delivery_counts()
     click.echo("totals: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
     for r in rows:
         when = (r.sent_at or r.created_at).strftime("%Y-%m-%d %H:%M")
@@ -118,10 +118,10 @@ def digest_log(ctx: AppContext, status: str | None, username: str | None, limit:
 
 
 def _show(ctx: AppContext, user: User, as_json: bool) -> None:
-    sub = ctx.store.get_subscription(user.id)
-    searches = ctx.store.saved_searches(user.id)
-    cats = ctx.store.followed(user.id, "category")
-    authors = ctx.store.followed(user.id, "author")
+    sub = ctx.store.subscriptions.get_subscription(user.id)
+    searches = ctx.store.subscriptions.saved_searches(user.id)
+    cats = ctx.store.subscriptions.followed(user.id, "category")
+    authors = ctx.store.subscriptions.followed(user.id, "author")
     if as_json:
         echo_json({"subscription": sub.__dict__ if sub else None,
                    "searches": [s.__dict__ for s in searches], "categories": cats, "authors": authors})
@@ -217,9 +217,9 @@ def subscribe_remove(ctx: AppContext, username: str, search_id: int | None, cate
     if search_id is None and category is None and author is None:
         fail("give --search ID, --category CODE or --author NAME")
     if search_id is not None:
-        ctx.store.delete_saved_search(user.id, search_id)
+        ctx.store.subscriptions.delete_saved_search(user.id, search_id)
     for kind, value in (("category", category), ("author", author)):
-        if value is not None and not ctx.store.unfollow(user.id, kind, value):
+        if value is not None and not ctx.store.subscriptions.unfollow(user.id, kind, value):
             fail(f"{username} does not follow {kind} {value!r}", EXIT_NOTHING)
     _show(ctx, user, False)
 

@@ -70,7 +70,7 @@ def topics_show(ctx: AppContext, topic_id: int, limit: int) -> None:
     click.echo(f"terms: {', '.join(topic.terms)}")
     click.echo("papers per week: " + "  ".join(f"{w:%m-%d}:{n}" for w, n in zip(topic.weeks, topic.weekly_papers,
                                                                                  strict=True)))
-    papers = ctx.store.get_papers(list(topic.paper_ids[:limit]))
+    papers = ctx.store.papers.get_papers(list(topic.paper_ids[:limit]))
     for pid in topic.paper_ids[:limit]:
         if pid in papers:
             p = papers[pid]

@@ -165,7 +165,7 @@ def submissions_process(ctx: AppContext, limit: int, as_json: bool) -> None:
 @with_context
 def submissions_list(ctx: AppContext, status: str | None, as_json: bool) -> None:
     """List submissions, oldest first."""
-    found = ctx.store.list_submissions(status=status, limit=1000)
+    found = ctx.store.submissions.list_submissions(status=status, limit=1000)
     if as_json:
         echo_json([{**s.__dict__, "created_at": s.created_at.isoformat()} for s in found])
         return
@@ -184,7 +184,7 @@ def users() -> None:
 @with_context
 def users_list(ctx: AppContext, as_json: bool) -> None:
     """List accounts, oldest first."""
-    found = ctx.store.list_users()
+    found = ctx.store.users.list_users()
     if as_json:
         echo_json([{"id": u.id, "username": u.username, "email": u.email, "is_admin": u.is_admin} for u in found])
         return
@@ -198,7 +198,7 @@ def users_list(ctx: AppContext, as_json: bool) -> None:
 @with_context
 def users_admin(ctx: AppContext, username: str, revoke: bool) -> None:
     """Make USERNAME an administrator (sees /admin/digests), or --revoke it."""
-    user = ctx.store.set_admin(username, not revoke)
+    user = ctx.store.users.set_admin(username, not revoke)
     click.echo(f"{user.username} is {'now' if user.is_admin else 'no longer'} an administrator")
 
 
@@ -213,14 +213,14 @@ def users_verify(ctx: AppContext, username: str, send: bool) -> None:
     from paperfeed.delivery.email.verify import send_verification
     from paperfeed.store.runs import now_utc
 
-    user = ctx.store.get_user_by_name(username)
+    user = ctx.store.users.get_user_by_name(username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
     if send:
         send_verification(ctx.settings, email_secret(ctx.settings), user, now_utc())
         click.echo(f"verification link sent to {user.email}")
         return
-    ctx.store.mark_email_verified(user.id, user.email)
+    ctx.store.comments.mark_email_verified(user.id, user.email)
     click.echo(f"{user.email} of {user.username} is verified")
 
 
@@ -233,7 +233,7 @@ def users_export(ctx: AppContext, username: str, file: str) -> None:
     from paperfeed.core.errors import NotFound
     from paperfeed.delivery.usecases.profile import export_json
 
-    user = ctx.store.get_user_by_name(username)
+    user = ctx.store.users.get_user_by_name(username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
     data = export_json(ctx.store, user)

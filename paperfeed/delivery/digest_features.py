@@ -64,7 +64,7 @@ class ExampleCache:
                 self.terms[pid] = self.pool.terms[row]
                 missing.remove(pid)
         if missing:
-            self.papers.update(self.store.get_papers(missing))
+            self.papers.update(self.store.papers.get_papers(missing))
 
     def terms_of(self, pid: int) -> dict[str, int]:
         """Analysed term counts of a paper, as the index counts them."""

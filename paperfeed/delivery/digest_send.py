@@ -34,19 +34,19 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
                progress: StepProgress | None = None) -> None:
     """Send every ready (or due retry) digest once."""
     secret = secret or email_secret(settings)
-    report.skipped += store.skip_inactive()
+    report.skipped += store.deliveries.skip_inactive()
     done: set[int] = set()
-    with store.marker() as marker:
+    with store.deliveries.marker() as marker:
         while True:
-            rows = [r for r in store.due_deliveries(now, SEND_BATCH, user_ids) if r.id not in done]
+            rows = [r for r in store.deliveries.due_deliveries(now, SEND_BATCH, user_ids) if r.id not in done]
             if not rows:
                 return
-            users = {u.id: u for u, _ in store.active_subscribers(sorted({r.user_id for r in rows}))}
-            papers = store.get_papers(sorted({int(it["paper_id"]) for r in rows for it in r.items}))
+            users = {u.id: u for u, _ in store.subscriptions.active_subscribers(sorted({r.user_id for r in rows}))}
+            papers = store.papers.get_papers(sorted({int(it["paper_id"]) for r in rows for it in r.items}))
             for row in rows:
                 done.add(row.id)
                 user = users.get(row.user_id)
-                if user is None or not user.email_verified or not store.claim_send(row.id, holder, now):
+                if user is None or not user.email_verified or not store.deliveries.claim_send(row.id, holder, now):
                     continue
                 t0 = time.monotonic()
                 try:
@@ -54,7 +54,7 @@ def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, 
                         user=user, period=row.period, items=row.items, papers=papers, gap_days=row.gap_days,
                         window_start=row.window_start, message_id=row.message_id or ""), now_utc())
                 except (PaperfeedError, ValueError, KeyError) as exc:  # a bad address, say: go on with the others
-                    store.finish_send(row.id, holder, "failed", f"cannot compose: {exc}")
+                    store.deliveries.finish_send(row.id, holder, "failed", f"cannot compose: {exc}")
                     report.failed += 1
                     report.errors.append(f"{user.username}: cannot compose: {exc}")
                     continue
@@ -72,22 +72,22 @@ def _deliver(settings: Settings, store: Store, mailer: Mailer, marker: DeliveryM
         mailer.send(out, lambda: marker.mark_data_end(delivery_id, holder))
     except TransientMailError as exc:
         if attempts >= settings.digest_max_attempts:
-            store.finish_send(delivery_id, holder, "failed", f"gave up after {attempts} attempts: {exc}")
+            store.deliveries.finish_send(delivery_id, holder, "failed", f"gave up after {attempts} attempts: {exc}")
             report.failed += 1
         else:
-            store.finish_send(delivery_id, holder, "retry", str(exc), now + _backoff(settings, attempts))
+            store.deliveries.finish_send(delivery_id, holder, "retry", str(exc), now + _backoff(settings, attempts))
             report.retry += 1
         report.errors.append(f"{user.username}: {exc}")
     except PermanentMailError as exc:
-        store.finish_send(delivery_id, holder, "failed", str(exc))
+        store.deliveries.finish_send(delivery_id, holder, "failed", str(exc))
         report.failed += 1
         report.errors.append(f"{user.username}: {exc}")
     except AmbiguousMailError as exc:
-        store.finish_send(delivery_id, holder, "unconfirmed", str(exc))
+        store.deliveries.finish_send(delivery_id, holder, "unconfirmed", str(exc))
         report.unconfirmed += 1
         report.errors.append(f"{user.username}: {exc}")
     except LookupError as exc:  # another sender took the row over (we were presumed dead)
         report.errors.append(f"{user.username}: {exc}")
     else:
-        store.finish_send(delivery_id, holder, "sent")
+        store.deliveries.finish_send(delivery_id, holder, "sent")
         report.sent += 1

@@ -65,8 +65,8 @@ COMPOSE_BATCH = 500
 
 def build_pool(store: Store, settings: Settings, since: datetime | None, now: datetime) -> CandidatePool:
     """The candidate pool: papers first seen in (since, now], with votes and trending scores."""
-    papers = store.papers_first_seen(since, now)
-    votes = store.vote_counts([p.id for p in papers if p.id is not None]) if papers else {}
+    papers = store.deliveries.papers_first_seen(since, now)
+    votes = store.votes.vote_counts([p.id for p in papers if p.id is not None]) if papers else {}
     newest = max((p.day for p in papers if p.day), default=None)
     return CandidatePool(papers, votes, reference_time(now, newest), trending_params(settings))
 
@@ -108,23 +108,23 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     """
     started = time.monotonic()
     # No mail but the verification link before the address is confirmed (their window stays open).
-    subs = [(u, s) for u, s in store.active_subscribers(user_ids) if u.email_verified]
+    subs = [(u, s) for u, s in store.subscriptions.active_subscribers(user_ids) if u.email_verified]
     periods = {u.id: current_period(s, now, s.weekday) for u, s in subs}
     due = [(u, s) for u, s in subs if periods[u.id].is_due(now)]
     if not due:
         return
-    have = store.existing_periods([periods[u.id].key for u, _ in due])
+    have = store.deliveries.existing_periods([periods[u.id].key for u, _ in due])
     todo = [(u, s) for u, s in due if (u.id, periods[u.id].key) not in have]
     if not todo:
         return
-    won = store.claim_compose([(u.id, periods[u.id].key) for u, _ in todo], holder, now)
+    won = store.deliveries.claim_compose([(u.id, periods[u.id].key) for u, _ in todo], holder, now)
     mine = [(u, s) for u, s in todo if u.id in won]
     if not mine:
         return
     floor = now - timedelta(days=settings.digest_max_catchup_days)
     profiles: dict[int, DigestProfile] = {}
     for i in range(0, len(mine), COMPOSE_BATCH):
-        profiles.update(store.digest_profiles(mine[i : i + COMPOSE_BATCH], since=floor - timedelta(days=1)))
+        profiles.update(store.deliveries.digest_profiles(mine[i : i + COMPOSE_BATCH], since=floor - timedelta(days=1)))
     windows = {uid: digest_window(p.last_window_end, now, periods[uid], settings.digest_max_catchup_days)
                for uid, p in profiles.items()}
     if index is None:
@@ -142,7 +142,7 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
                 message_id=message_id_for(settings, won[uid], uid, periods[uid].key),
                 recipient=profiles[uid].user.email, window_start=start, window_end=now, gap_days=gap,
             ))
-        store.finish_compose(results, holder)
+        store.deliveries.finish_compose(results, holder)
         report.composed += sum(1 for r in results if r.items)
         report.empty += sum(1 for r in results if not r.items)
         if progress:
@@ -191,7 +191,7 @@ def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, 
     now = now or now_utc()
     holder = holder_id()
     report = DigestReport()
-    report.recovered = store.recover_stale(
+    report.recovered = store.deliveries.recover_stale(
         lambda h, at: holder_is_dead(h, at, settings.digest_lease_seconds, now_utc()))
     if compose:
         compose_due(settings, store, now, holder, report, user_ids, index, progress)
@@ -238,17 +238,17 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
             index: SearchIndex | None = None) -> tuple[list[Pick], Outgoing | None]:
     """What the user's digest would hold now, composed but neither recorded nor sent."""
     now = now or now_utc()
-    sub = store.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily")
+    sub = store.subscriptions.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily")
     period = current_period(sub, now, sub.weekday)
     floor = now - timedelta(days=settings.digest_max_catchup_days)
-    prof = store.digest_profiles([(user, sub)], since=floor - timedelta(days=1))[user.id]
+    prof = store.deliveries.digest_profiles([(user, sub)], since=floor - timedelta(days=1))[user.id]
     window = digest_window(prof.last_window_end, now, period, settings.digest_max_catchup_days)
     start, gap = window
     items = Composer(settings, store, {user.id: prof}, {user.id: window}, now, index).compose([prof])[user.id]
     picks = [Pick(int(str(it["paper_id"])), str(it["section"]), str(it["reason"])) for it in items]
     if not picks:
         return [], None
-    papers = store.get_papers([p.paper_id for p in picks])
+    papers = store.papers.get_papers([p.paper_id for p in picks])
     out = build_message(settings, email_secret(settings), DigestContent(
         user=user, period=period.key, items=items, papers=papers, gap_days=gap,
         window_start=start, message_id=message_id_for(settings, 0, user.id, period.key)), now)

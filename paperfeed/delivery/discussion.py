@@ -91,10 +91,10 @@ def _may_read(c: Comment, viewer: User | None) -> bool:
 
 def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
     """The paper's thread as the viewer may see it (group-only comments, and replies to them, for members only)."""
-    mine = store.member_group_ids(viewer.id if viewer else None)
-    every = [c for c in store.paper_comments(paper_id) if c.group_id is None or c.group_id in mine]
+    mine = store.groups.member_group_ids(viewer.id if viewer else None)
+    every = [c for c in store.comments.paper_comments(paper_id) if c.group_id is None or c.group_id in mine]
     names = {gid: g.name for gid in {c.group_id for c in every if c.group_id is not None}
-             if (g := store.get_group(gid)) is not None}
+             if (g := store.groups.get_group(gid)) is not None}
     kids: dict[int | None, list[Comment]] = {}
     ids = {c.id for c in every}
     for c in every:
@@ -126,11 +126,11 @@ def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: 
     A reply to a group-only comment is group-only in the same group.
     """
     text = clean_body(body)
-    if store.get_papers([paper_id]).get(paper_id) is None:
+    if store.papers.get_papers([paper_id]).get(paper_id) is None:
         raise NotFound(f"no paper {paper_id}")
-    mine = store.member_group_ids(user.id)
+    mine = store.groups.member_group_ids(user.id)
     if parent_id is not None:
-        parent = store.get_comment(parent_id)
+        parent = store.comments.get_comment(parent_id)
         if parent is None or parent.paper_id != paper_id or (parent.group_id is not None and parent.group_id not in mine):
             raise NotFound(f"no comment {parent_id} on paper {paper_id} to reply to")
         if parent.deleted:
@@ -139,18 +139,18 @@ def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: 
             group_id = parent.group_id
     if group_id is not None and group_id not in mine:
         raise NotFound(f"no group {group_id} of yours")
-    return store.add_comment(paper_id, user.id, text, parent_id, group_id)
+    return store.comments.add_comment(paper_id, user.id, text, parent_id, group_id)
 
 
 def edit_comment(store: Store, user: User, comment_id: int, body: str) -> Comment:
     """Change the text of an own comment."""
-    return store.edit_comment(user.id, comment_id, clean_body(body))
+    return store.comments.edit_comment(user.id, comment_id, clean_body(body))
 
 
 def delete_comment(store: Store, user: User, comment_id: int) -> Comment:
     """Delete an own comment (replies to it stay)."""
-    found = store.get_comment(comment_id)
-    store.delete_comment(user.id, comment_id)
+    found = store.comments.get_comment(comment_id)
+    store.comments.delete_comment(user.id, comment_id)
     assert found is not None
     return found
 
@@ -158,27 +158,27 @@ def delete_comment(store: Store, user: User, comment_id: int) -> Comment:
 def report_comment(store: Store, user: User, comment_id: int, reason: str) -> bool:
     """Report a comment to the moderators; False when this user had reported it already."""
     text = clean_reason(reason)
-    found = store.get_comment(comment_id)
+    found = store.comments.get_comment(comment_id)
     if found is None or found.deleted or (found.group_id is not None
-                                          and found.group_id not in store.member_group_ids(user.id)):
+                                          and found.group_id not in store.groups.member_group_ids(user.id)):
         raise NotFound(f"no comment {comment_id}")
     if found.user_id == user.id:
         raise BadRequest("you cannot report your own comment (edit or delete it instead)")
-    return store.report_comment(comment_id, user.id, text)
+    return store.comments.report_comment(comment_id, user.id, text)
 
 
 def hide_comment(store: Store, admin: User, comment_id: int, reason: str) -> Comment:
     """Hide a comment with a reason everyone sees (admins only)."""
     if not admin.is_admin:
         raise Forbidden("only administrators may hide comments")
-    return store.set_hidden(comment_id, admin.id, clean_reason(reason))
+    return store.comments.set_hidden(comment_id, admin.id, clean_reason(reason))
 
 
 def restore_comment(store: Store, admin: User, comment_id: int) -> Comment:
     """Show a hidden comment again (admins only)."""
     if not admin.is_admin:
         raise Forbidden("only administrators may restore comments")
-    return store.set_hidden(comment_id, admin.id, None)
+    return store.comments.set_hidden(comment_id, admin.id, None)
 
 
 def comment_json(node: ThreadNode) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def comment_json(node: ThreadNode) -> dict[str, Any]:
 
 def single_json(store: Store, comment_id: int, viewer: User | None) -> dict[str, Any]:
     """One comment as the viewer sees it; NotFound when it is gone for them."""
-    c = store.get_comment(comment_id)
+    c = store.comments.get_comment(comment_id)
     if c is None:
         raise NotFound(f"no comment {comment_id}")
     for node in thread(store, c.paper_id, viewer).flat():
@@ -219,12 +219,12 @@ class Notification:
 def notifications(store: Store, user: User, limit: int = 100, mark_seen: bool = True) -> list[Notification]:
     """Replies to the user and comments on papers they authored or collected, newest first."""
     now = now_utc()
-    seen = store.notifications_seen(user.id)
-    events = store.discussion_events([user.id], None, now, limit=limit)
+    seen = store.comments.notifications_seen(user.id)
+    events = store.comments.discussion_events([user.id], None, now, limit=limit)
     out = [Notification(e, plain_excerpt(e.comment.body), seen is None or e.comment.created_at > seen)
            for e in events]
     if mark_seen:
-        store.mark_notifications_seen(user.id, now)
+        store.comments.mark_notifications_seen(user.id, now)
     return out
 
 
@@ -250,7 +250,7 @@ def discussion_items(store: Store, windows: Mapping[int, datetime], until: datet
         return {}
     since = min(windows.values())
     by_user: dict[int, dict[int, list[DiscussionEvent]]] = {}
-    for e in store.discussion_events(list(windows), since, until, limit=20_000):
+    for e in store.comments.discussion_events(list(windows), since, until, limit=20_000):
         if e.comment.created_at > windows.get(e.user_id, until):
             by_user.setdefault(e.user_id, {}).setdefault(e.comment.paper_id, []).append(e)
     out: dict[int, list[dict[str, Any]]] = {}

@@ -25,6 +25,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, formataddr
 from typing import Any
 
+from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings
@@ -62,13 +63,13 @@ def clean_group_fields(name: str, description: str) -> tuple[str, str]:
 def create_group(store: Store, user: User, name: str, description: str = "", is_private: bool = True) -> Group:
     """Create a lab with the user as its owner."""
     name, description = clean_group_fields(name, description)
-    return store.create_group(user.id, name, description, is_private)
+    return store.groups.create_group(user.id, name, description, is_private)
 
 
 def visible_group(store: Store, group_id: int, viewer: User | None) -> tuple[Group, str | None]:
     """The group and the viewer's role; NotFound for a private group the viewer is not in."""
-    group = store.get_group(group_id)
-    role = store.member_role(group_id, viewer.id if viewer else None) if group else None
+    group = store.groups.get_group(group_id)
+    role = store.groups.member_role(group_id, viewer.id if viewer else None) if group else None
     if group is None or (group.is_private and role is None):
         raise NotFound(f"no group {group_id}")
     return group, role
@@ -94,7 +95,7 @@ def invite_link(store: Store, actor: User, group_id: int, role: str = "member") 
     if role not in ("admin", "member"):
         raise BadRequest(f"role: {role!r} is not one of admin, member")
     token = secrets.token_urlsafe(24)
-    return token, store.add_invite(group_id, _hash(token), None, role, actor.id, now_utc() + timedelta(days=INVITE_DAYS))
+    return token, store.groups.add_invite(group_id, _hash(token), None, role, actor.id, now_utc() + timedelta(days=INVITE_DAYS))
 
 
 def invite_url(settings: Settings, token: str) -> str:
@@ -107,13 +108,12 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
     """Mail a single-use invite to one address."""
     group = _manager(store, actor, group_id)
     email = email.strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or len(email) > 320 or any(c in email for c in " \r\n<>,;\"\x00"):
+    if not is_email(email):
         raise BadRequest(f"email: {email!r} is not an email address")
     if not actor.email_verified:
         raise Forbidden("confirm your own email address before inviting others by email")
     token = secrets.token_urlsafe(24)
-    invite = store.add_invite(group_id, _hash(token), email.lower(), "member", actor.id,
+    invite = store.groups.add_invite(group_id, _hash(token), email.lower(), "member", actor.id,
                               now_utc() + timedelta(days=INVITE_DAYS))
     from_header, sender, utf8 = sender_address(settings)
     msg = EmailMessage()
@@ -133,7 +133,7 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
     try:
         active.send(out, lambda: None)
     except (MailError, OSError) as exc:
-        store.revoke_invite(group_id, invite.id)
+        store.groups.revoke_invite(group_id, invite.id)
         raise BadRequest(f"the invitation could not be mailed ({exc}); try again later") from None
     finally:
         if own:
@@ -143,8 +143,8 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
 
 def pending_invite(store: Store, token: str) -> tuple[Invite, Group]:
     """The usable invite of a token; BadRequest when expired, used or revoked, NotFound when unknown."""
-    invite = store.invite_by_token(_hash(token.strip()[:200]))
-    group = store.get_group(invite.group_id) if invite else None
+    invite = store.groups.invite_by_token(_hash(token.strip()[:200]))
+    group = store.groups.get_group(invite.group_id) if invite else None
     if invite is None or group is None:
         raise NotFound("this invitation link is not valid")
     if invite.revoked_at is not None:
@@ -162,10 +162,10 @@ def accept_invite(store: Store, user: User, token: str) -> Group:
     if invite.email is not None:
         if invite.email != user.email.lower():
             raise Forbidden(f"this invitation is for {invite.email}; log in with that address to accept it")
-        if store.member_role(group.id, user.id) is None and not store.use_invite(invite.id):
+        if store.groups.member_role(group.id, user.id) is None and not store.groups.use_invite(invite.id):
             raise BadRequest("this invitation was used already")
-        store.mark_email_verified(user.id, user.email)  # the link reached this address
-    store.add_member(group.id, user.id, invite.role)
+        store.comments.mark_email_verified(user.id, user.email)  # the link reached this address
+    store.groups.add_member(group.id, user.id, invite.role)
     return group
 
 
@@ -176,12 +176,12 @@ def set_role(store: Store, actor: User, group_id: int, user_id: int, role: str) 
         raise Forbidden("only the group's owners change roles")
     if role not in ROLES:
         raise BadRequest(f"role: {role!r} is not one of {', '.join(ROLES)}")
-    current = store.member_role(group_id, user_id)
+    current = store.groups.member_role(group_id, user_id)
     if current is None:
         raise NotFound(f"user {user_id} is not a member")
-    if current == "owner" and role != "owner" and store.count_role(group_id, "owner") == 1:
+    if current == "owner" and role != "owner" and store.groups.count_role(group_id, "owner") == 1:
         raise BadRequest("a group needs an owner: make someone else owner first")
-    store.set_member(group_id, user_id, role=role)
+    store.groups.set_member(group_id, user_id, role=role)
 
 
 def remove_member(store: Store, actor: User, group_id: int, user_id: int) -> None:
@@ -189,16 +189,16 @@ def remove_member(store: Store, actor: User, group_id: int, user_id: int) -> Non
     _group, actor_role = visible_group(store, group_id, actor)
     if actor_role is None:
         raise NotFound(f"no group {group_id}")
-    target = store.member_role(group_id, user_id)
+    target = store.groups.member_role(group_id, user_id)
     if target is None:
         raise NotFound(f"user {user_id} is not a member")
     if user_id != actor.id and actor_role not in MANAGERS:
         raise Forbidden("only the group's owners and admins remove members")
     if target == "owner" and (actor_role != "owner" and user_id != actor.id):
         raise Forbidden("admins cannot remove an owner")
-    if target == "owner" and store.count_role(group_id, "owner") == 1:
+    if target == "owner" and store.groups.count_role(group_id, "owner") == 1:
         raise BadRequest("a group needs an owner: make someone else owner first")
-    store.remove_member(group_id, user_id)
+    store.groups.remove_member(group_id, user_id)
 
 
 def share_collection(store: Store, actor: User, group_id: int, collection_id: int,
@@ -209,29 +209,29 @@ def share_collection(store: Store, actor: User, group_id: int, collection_id: in
     join, so it needs `confirm_public` (F2): Conflict says so otherwise.
     """
     group = _member(store, actor, group_id)
-    coll = store.get_collection(collection_id)
+    coll = store.collections.get_collection(collection_id)
     if coll is None or coll.user_id != actor.id:
         raise NotFound(f"no collection {collection_id} of yours")
     if not group.is_private and not coll.is_public and not confirm_public:
         raise Conflict(f"“{coll.name}” is private and “{group.name}” is a public lab: every member "
                        "of it will read the collection; confirm to share it")
-    return store.share_collection(group_id, collection_id, actor.id)
+    return store.groups.share_collection(group_id, collection_id, actor.id)
 
 
 def unshare_collection(store: Store, actor: User, group_id: int, collection_id: int) -> bool:
     """Stop sharing (a manager, or the collection's owner always: also after leaving the lab, F1)."""
-    coll = store.get_collection(collection_id)
-    if coll is not None and coll.user_id == actor.id and store.is_shared(group_id, collection_id):
-        return store.unshare_collection(group_id, collection_id)
+    coll = store.collections.get_collection(collection_id)
+    if coll is not None and coll.user_id == actor.id and store.groups.is_shared(group_id, collection_id):
+        return store.groups.unshare_collection(group_id, collection_id)
     _group, role = visible_group(store, group_id, actor)
     if role not in MANAGERS or coll is None:
         raise NotFound(f"no collection {collection_id} shared by you here")
-    return store.unshare_collection(group_id, collection_id)
+    return store.groups.unshare_collection(group_id, collection_id)
 
 
 def shared_collections(store: Store, group_id: int) -> list[Collection]:
     """The collections shared with a group (the caller checked visibility)."""
-    return store.shared_collections(group_id)
+    return store.groups.shared_collections(group_id)
 
 
 @dataclass
@@ -250,8 +250,8 @@ def group_feed(store: Store, group_id: int, until: datetime | None = None, days:
     only public collections' papers (F2).
     """
     end = until or now_utc()
-    items = store.group_feed(group_id, end - timedelta(days=days), end, limit, members_view)
-    found = store.get_papers([i.paper_id for i in items])
+    items = store.groups.group_feed(group_id, end - timedelta(days=days), end, limit, members_view)
+    found = store.papers.get_papers([i.paper_id for i in items])
     return [FeedEntry(found[i.paper_id], i) for i in items if i.paper_id in found]
 
 
@@ -316,9 +316,9 @@ def run_group_digests(settings: Settings, store: Store, mailer: Mailer, now: dat
     when = now or now_utc()
     week, start, end = last_week(when)
     counts = {"sent": 0, "failed": 0, "retry": 0, "empty": 0}
-    for group in store.all_groups():
-        done = {uid for uid, _, _ in store.group_sends(group.id, week)}
-        todo = [u for u in store.digest_members(group.id) if u.id not in done]
+    for group in store.groups.all_groups():
+        done = {uid for uid, _, _ in store.groups.group_sends(group.id, week)}
+        todo = [u for u in store.groups.digest_members(group.id) if u.id not in done]
         if not todo:  # the job runs every minute: a week already sent costs two small queries
             continue
         entries = group_feed(store, group.id, until=end, days=(end - start).days, limit=50)
@@ -326,16 +326,16 @@ def run_group_digests(settings: Settings, store: Store, mailer: Mailer, now: dat
             counts["empty"] += 1
             continue
         for user in todo:
-            if not store.claim_group_send(group.id, user.id, week):
+            if not store.groups.claim_group_send(group.id, user.id, week):
                 continue
             try:
                 mailer.send(group_digest_message(settings, group, user, week, entries), lambda: None)
             except MailError as exc:
                 transient = isinstance(exc, TransientMailError)
-                store.finish_group_send(group.id, user.id, week, "retry" if transient else "failed", str(exc))
+                store.groups.finish_group_send(group.id, user.id, week, "retry" if transient else "failed", str(exc))
                 counts["retry" if transient else "failed"] += 1
                 log.warning("group digest %s to %s: %s", group.id, user.username, exc)
             else:
-                store.finish_group_send(group.id, user.id, week, "sent")
+                store.groups.finish_group_send(group.id, user.id, week, "sent")
                 counts["sent"] += 1
     return counts

@@ -109,10 +109,18 @@ def _oai_pages(
     best = _day(cur.get("max_seen"))
     params = arxiv_oai.list_params(start, until, source.params.get("set"), source.params.get("prefix", "arXiv"))
     restarts = 0
-    seen_tokens: set[str] = set()
     while True:  # bounded: by the restarts below, repeated tokens, and the run's request budget
         try:
-            page = arxiv_oai.fetch_page(http, settings.arxiv_oai_url, params, token)
+            for page in arxiv_oai.list_pages(http, settings.arxiv_oai_url, params, token):
+                if page.max_datestamp and (best is None or page.max_datestamp > best):
+                    best = page.max_datestamp
+                token = page.resumption_token
+                if token:
+                    after = {"from": cur.get("from"), "token": token, "harvest_from": start, "harvest_until": until, "max_seen": best}
+                else:  # the whole list is read: next time from the newest datestamp seen
+                    after = {"from": max(best, start) if best and start else (best or start)}
+                yield list(page.records), after
+            return
         except SourceError as exc:
             if token and "badResumptionToken" in exc.message:
                 if restarts >= max(0, settings.sources_oai_max_restarts):
@@ -123,23 +131,8 @@ def _oai_pages(
                 restarts += 1
                 run.notes.append("resumption token refused: harvest restarted from its first day")
                 token, best = None, None
-                seen_tokens.clear()
                 continue
             raise
-        if page.resumption_token and page.resumption_token in seen_tokens:
-            raise SourceError(f"OAI-PMH answered the resumption token {page.resumption_token!r} twice: the list never ends")
-        if page.resumption_token:
-            seen_tokens.add(page.resumption_token)
-        if page.max_datestamp and (best is None or page.max_datestamp > best):
-            best = page.max_datestamp
-        token = page.resumption_token
-        if token:
-            after = {"from": cur.get("from"), "token": token, "harvest_from": start, "harvest_until": until, "max_seen": best}
-        else:  # the whole list is read: next time from the newest datestamp seen
-            after = {"from": max(best, start) if best and start else (best or start)}
-        yield list(page.records), after
-        if not token:
-            return
 
 
 def _api_pages(
@@ -163,7 +156,7 @@ def _api_pages(
         start += len(feed.records)
         # Met papers already stored from the frontier day (or older) on: the rest is known.
         reached = [p.arxiv_id for p in papers if p.arxiv_id and p.published and p.published <= frontier]
-        met = bool(reached) and bool(store.known_arxiv_ids(reached))
+        met = bool(reached) and bool(store.sources.known_arxiv_ids(reached))
         done = not feed.records or start >= total or met or (bool(days) and min(days) < frontier)
         keep = [r for r in feed.records if not isinstance(r, Paper) or r.published is None or r.published >= frontier]
         if done:
@@ -209,11 +202,11 @@ def run_source(
         stamp = now_utc()
         return other != holder and holder_is_dead(other, stamp, lease, stamp)
 
-    if not store.claim_source(source.id, holder, lease, dead):
+    if not store.sources.claim_source(source.id, holder, lease, dead):
         run.busy = True
         return run
     started = time.monotonic()
-    run_id = store.start_run(f"source:{source.name}")
+    run_id = store.runs.start_run(f"source:{source.name}")
     client = http or HttpClient(settings)
     sent_before, budget_before = client.requests, client.budget
     client.budget = Budget(
@@ -226,7 +219,7 @@ def run_source(
             papers = [r for r in records if isinstance(r, Paper)]
             bad = [r for r in records if isinstance(r, RecordError)]
             run.errors.extend(bad[: max(0, MAX_ERRORS_KEPT - len(run.errors))])
-            counts = store.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
+            counts = store.sources.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
             run.counts = run.counts + counts + IngestCounts(rejected=len(bad))
             run.pages += 1
     except PaperfeedError as exc:
@@ -235,7 +228,7 @@ def run_source(
         run.error = f"{type(exc).__name__}: {exc}"
         run.requests = client.requests - sent_before
         _finish(store, source, run, run_id, started)
-        store.release_source(source.id, holder)
+        store.sources.release_source(source.id, holder)
         raise
     finally:
         run.requests = client.requests - sent_before
@@ -243,14 +236,14 @@ def run_source(
         if http is None:
             client.close()
     _finish(store, source, run, run_id, started)
-    store.release_source(source.id, holder)
+    store.sources.release_source(source.id, holder)
     return run
 
 
 def _finish(store: Store, source: FollowedSource, run: SourceRun, run_id: int, started: float) -> None:
     run.seconds = time.monotonic() - started
-    store.record_source_run(source.id, run.as_dict(), run.error)
-    store.finish_run(run_id, run.counts, error=run.error)
+    store.sources.record_source_run(source.id, run.as_dict(), run.error)
+    store.runs.finish_run(run_id, run.counts, error=run.error)
     if run.error:
         log.error("source %s: %s", source.name, run.error)
 

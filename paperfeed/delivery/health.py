@@ -74,7 +74,7 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
     checks: dict[str, Any] = {}
     try:
         OpsRepository(store.engine).ping()
-        papers = store.count_papers()
+        papers = store.papers.count_papers()
         checks["database"] = {"ok": True, "backend": store.backend, "papers": papers}
     except Exception as exc:  # noqa: BLE001 - any failure to reach it means not ready
         checks["database"] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
@@ -90,7 +90,7 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
     checks["sources"] = {"ok": not stale, "stale": stale, "scheduled": len(scheduled_sources(settings)),
                          "stale_after_hours": settings.ready_stale_hours}
     # Followed sources (#9) count too; store.list_sources, not the use case, so readiness never writes.
-    followed = [h.source.name for h in (health_of(s, settings, now) for s in store.list_sources()) if h.stale]
+    followed = [h.source.name for h in (health_of(s, settings, now) for s in store.sources.list_sources()) if h.stale]
     checks["followed_sources"] = {"ok": not followed, "stale": followed,
                                   "stale_after_hours": settings.sources_stale_hours}
     return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}

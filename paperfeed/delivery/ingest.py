@@ -102,7 +102,7 @@ def ingest_records(
     rejected = [0]
     seen = counted = 0
     for batch in _batches(records, batch_size, report.errors, rejected):
-        report.counts = report.counts + store.upsert_papers(batch, run_id=run_id, rejected=rejected[0] - counted)
+        report.counts = report.counts + store.papers.upsert_papers(batch, run_id=run_id, rejected=rejected[0] - counted)
         counted = rejected[0]
         seen += len(batch)
         if progress:
@@ -135,17 +135,17 @@ def ingest_targets(
     total = IngestReport()
     started = now_utc()
     for target in targets:
-        run_id = store.start_run(target)
+        run_id = store.runs.start_run(target)
         try:
             report = ingest_records(store, open_target(target, settings, fmt), settings.ingest_batch_size, progress,
                                     run_id)
         except PaperfeedError as exc:  # the counts its committed batches added stay on the run
-            store.finish_run(run_id, None, error=exc.message)
+            store.runs.finish_run(run_id, None, error=exc.message)
             raise
         except Exception as exc:  # recorded for `paperfeed status`, then re-raised
-            store.finish_run(run_id, None, error=f"{type(exc).__name__}: {exc}")
+            store.runs.finish_run(run_id, None, error=f"{type(exc).__name__}: {exc}")
             raise
-        store.finish_run(run_id, report.counts)
+        store.runs.finish_run(run_id, report.counts)
         total.counts = total.counts + report.counts
         total.errors.extend(report.errors)
         total.seconds += report.seconds
@@ -156,13 +156,13 @@ def ingest_targets(
 def ingest_papers(store: Store, settings: Settings, papers: Sequence[Paper], target: str,
                   refresh: bool = True) -> IngestReport:
     """Ingest papers already in hand (a submission, say): a run record, the merge, an index refresh."""
-    run_id = store.start_run(target)
+    run_id = store.runs.start_run(target)
     try:
         report = ingest_records(store, papers, settings.ingest_batch_size, run_id=run_id)
     except PaperfeedError as exc:
-        store.finish_run(run_id, None, error=exc.message)
+        store.runs.finish_run(run_id, None, error=exc.message)
         raise
-    store.finish_run(run_id, report.counts)
+    store.runs.finish_run(run_id, report.counts)
     if refresh:
         refresh_index_after_ingest(settings, store)
     return report

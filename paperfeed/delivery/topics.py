@@ -114,12 +114,12 @@ def params_of(settings: Settings) -> TopicParams:
 def build_topics(settings: Settings, store: Store, today: date | None = None) -> TopicsFile:
     """Cluster the papers of the last `topics_weeks` weeks (up to the newest paper day) and save them."""
     started = time.monotonic()
-    days = [d for d in store.paper_days(limit=60) if today is None or d <= today]
+    days = [d for d in store.papers.paper_days(limit=60) if today is None or d <= today]
     if not days:
         raise TooFewPapers("no dated papers to find topics in: ingest some papers first")
     until = days[0]
     since = week_start(until) - timedelta(days=7 * (max(1, settings.topics_weeks) - 1))
-    facts = store.paper_votes(since=since, until=until)
+    facts = store.votes.paper_votes(since=since, until=until)
     if len(facts) < MIN_PAPERS:
         raise TooFewPapers(f"only {len(facts)} papers between {since} and {until}: "
                           f"topics need at least {MIN_PAPERS}")
@@ -132,7 +132,7 @@ def build_topics(settings: Settings, store: Store, today: date | None = None) ->
     else:
         kind = VECTORS_LSA
     by_id = {f.paper_id: f for f in facts}
-    papers = store.get_papers([int(i) for i in ids])
+    papers = store.papers.get_papers([int(i) for i in ids])
     ids = np.asarray([i for i in ids if int(i) in papers], dtype=np.int64)
     if kind == VECTORS_EMBEDDINGS:
         vecs = vecs[np.isin(with_vec, ids)]

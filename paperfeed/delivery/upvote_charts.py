@@ -42,9 +42,9 @@ class _Data:
         self, store: Store, settings: Settings, paper_id: int, paper: Paper | None = None
     ) -> None:
         self.paper_id = paper_id
-        self.votes: list[datetime] = store.vote_times(paper_id)
-        self.readings = store.upvote_history(paper_id)
-        self.listed = listed_days(paper if paper is not None else store.get_paper(paper_id))
+        self.votes: list[datetime] = store.votes.vote_times(paper_id)
+        self.readings = store.sources.upvote_history(paper_id)
+        self.listed = listed_days(paper if paper is not None else store.papers.get_paper(paper_id))
         stamp = repr(
             (
                 [v.isoformat() for v in self.votes],
@@ -109,7 +109,7 @@ def draw_read_charts(store: Store, settings: Settings, since: datetime) -> int:
     if not charts.charts_available():
         return 0
     drawn = 0
-    for paper_id in store.papers_read_since(since):
+    for paper_id in store.sources.papers_read_since(since):
         data = _Data(store, settings, paper_id)
         if data.drawable and not data.path.exists():
             data.draw()

@@ -54,9 +54,9 @@ def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -
     targets = sources(settings)
     if not targets:
         return None
-    if not ingest_due(store.lease_last_run(INGEST_LEASE), now, settings.worker_ingest_minutes):
+    if not ingest_due(store.leases.lease_last_run(INGEST_LEASE), now, settings.worker_ingest_minutes):
         return None
-    if not store.acquire_lease(INGEST_LEASE, holder, seconds=ingest_lease_seconds(settings.worker_ingest_minutes)):
+    if not store.leases.acquire_lease(INGEST_LEASE, holder, seconds=ingest_lease_seconds(settings.worker_ingest_minutes)):
         return None
     ran = False
     try:
@@ -64,7 +64,7 @@ def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -
         ran = True
         return report.summary
     finally:
-        store.release_lease(INGEST_LEASE, holder, ran=ran)
+        store.leases.release_lease(INGEST_LEASE, holder, ran=ran)
 
 
 def update_index(settings: Settings, store: Store) -> int:
@@ -111,7 +111,7 @@ def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: d
         report.errors.append(f"sources: {exc.message}")
         log.error("followed sources failed: %s", exc.message)
     try:  # before the index update, so a fetched submission is searchable this cycle
-        if store.list_submissions(status="queued", limit=1):
+        if store.submissions.list_submissions(status="queued", limit=1):
             report.submissions = process_submissions(settings, store)
     except PaperfeedError as exc:
         report.errors.append(f"submissions: {exc.message}")

@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import ConfigError
+from paperfeed.store.protocols import PaperHolder
 
 INSTALL_HINT = "distributed embedding needs the optional extra: pip install 'paperfeed[distributed]'"
 BATCH = 256  # papers per task: large enough to amortise the round trip, small enough to redo
@@ -47,7 +48,7 @@ class _Index(Protocol):
     """What the job needs of a SearchIndex."""
 
     root: Path
-    store: Any
+    store: PaperHolder
     lexical: Any
     semantic: Any
 
@@ -143,7 +144,7 @@ def write_batch(index: _Index, ids: Sequence[int], texts: Sequence[str], vecs: F
     from paperfeed.index.embedder import paper_text
 
     with _vectors_lock(index.root):
-        again = index.store.get_papers(list(ids))
+        again = index.store.papers.get_papers(list(ids))
         keep = [j for j, i in enumerate(ids)
                 if i in again and paper_text(again[i].title, again[i].abstract) == texts[j]]
         if keep:
@@ -218,7 +219,7 @@ def embed_on_cluster(
             batch_id = pending.popleft()
             if batch_id not in texts_of:
                 chunk = [int(x) for x in todo[batch_id : batch_id + batch]]
-                papers = index.store.get_papers(chunk)
+                papers = index.store.papers.get_papers(chunk)
                 ids = [pid for pid in chunk if pid in papers]
                 texts_of[batch_id] = (ids, [paper_text(papers[i].title, papers[i].abstract) for i in ids])
             ids, texts = texts_of[batch_id]

@@ -34,7 +34,7 @@ from paperfeed.index.lexical import LexicalIndex
 from paperfeed.index.lexical_build import build_segment
 from paperfeed.index.segment import load_segment, text_hash, write_segment
 from paperfeed.index.semantic import EMBED_BATCH, SemanticIndex, embedder_available
-from paperfeed.store import Store
+from paperfeed.store.protocols import PaperHolder
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def _parse(value: str | None) -> datetime | None:
 class SearchIndex:
     """The lexical index (main + delta segments) and the vectors of one data directory."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, store: PaperHolder, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store = store
         self.root = settings.data_path / "index"
@@ -172,13 +172,13 @@ class SearchIndex:
 
     def _build_lexical_locked(self, progress: Progress | None) -> None:
         started = time.monotonic()
-        watermark = self.store.last_change()
-        total = self.store.count_papers()
+        watermark = self.store.papers.last_change()
+        total = self.store.papers.count_papers()
         name = f"main-{_stamp()}"
         tmp = self.root / f".tmp-{name}"
         # built in runs within the memory ceiling, then merged: scores equal a one-shot build
         meta = build_segment(
-            self.store.iter_papers(),
+            self.store.papers.iter_papers(),
             tmp,
             memory_mb=self.settings.index_memory_mb,
             extra_meta={"watermark": _iso(watermark), "built_at": _iso(datetime.now(UTC))},
@@ -201,12 +201,12 @@ class SearchIndex:
         self._reload_if_changed()
         main = self.lexical.main
         if main is None:
-            if self.store.count_papers() == 0 and self._pointer.get("synced_to") == _iso(self.store.last_change()):
+            if self.store.papers.count_papers() == 0 and self._pointer.get("synced_to") == _iso(self.store.papers.last_change()):
                 return
             self._build_lexical_locked(None)
             main = self.lexical.main
             assert main is not None
-        last = self.store.last_change()
+        last = self.store.papers.last_change()
         if _iso(last) == self._pointer.get("synced_to") and self._pointer:
             return
         # Incremental: look only at what moved since the last refresh (a little earlier, for
@@ -222,7 +222,7 @@ class SearchIndex:
         before: dict[int, int] = (
             dict(zip(prev.paper_ids.tolist(), np.asarray(prev.text_hashes).tolist())) if prev else {}
         )
-        for p in self.store.iter_papers(updated_since=since):
+        for p in self.store.papers.iter_papers(updated_since=since):
             pid = int(p.id or 0)
             h = text_hash(p)
             pos = int(np.searchsorted(main_ids, pid))
@@ -234,7 +234,7 @@ class SearchIndex:
             if before.get(pid, h) != h or (in_main and pid not in before):
                 text_changed.append(pid)  # newly changed since the last refresh
             found[pid] = p
-        removed = self.store.removed_since(since)
+        removed = self.store.papers.removed_since(since)
         gone = set(removed)
         for pid in removed:
             found.pop(pid, None)
@@ -243,7 +243,7 @@ class SearchIndex:
                 masked.add(pos)
         carry = [pid for pid in before if pid not in found and pid not in gone]
         if carry:
-            found.update(self.store.get_papers(carry))  # papers merged away meanwhile are absent
+            found.update(self.store.papers.get_papers(carry))  # papers merged away meanwhile are absent
         changed = sorted(found.values(), key=lambda p: p.id or 0)
         if len(changed) > max(DELTA_MAX, DELTA_MAX_FRACTION * main.n_docs):
             self._build_lexical_locked(None)
@@ -307,13 +307,13 @@ class SearchIndex:
             progress("embedding", 0, total)
         for start in range(0, total, batch):
             chunk = [int(x) for x in todo[start : start + batch]]
-            papers = self.store.get_papers(chunk)
+            papers = self.store.papers.get_papers(chunk)
             ids = [pid for pid in chunk if pid in papers]
             texts = [paper_text(papers[i].title, papers[i].abstract) for i in ids]
             vecs = emb.embed(texts)
             with self._lock(name=".vectors.lock"):
                 # a refresh may have seen new text meanwhile: keep only vectors of unchanged text
-                again = self.store.get_papers(ids)
+                again = self.store.papers.get_papers(ids)
                 keep = [j for j, i in enumerate(ids)
                         if i in again and paper_text(again[i].title, again[i].abstract) == texts[j]]
                 self.semantic.append([ids[j] for j in keep], vecs[keep])
@@ -348,7 +348,7 @@ class SearchIndex:
         with_vectors = int(np.isin(alive, self.semantic.ids()).sum()) if len(alive) else 0
         return {
             "papers_indexed": len(alive),
-            "papers_in_store": self.store.count_papers(),
+            "papers_in_store": self.store.papers.count_papers(),
             "delta_papers": self.lexical.n_delta,
             "built_at": main.meta.get("built_at") if main else None,
             "build_seconds": main.meta.get("build_seconds") if main else None,
@@ -363,9 +363,9 @@ class SearchIndex:
 
     def papers(self, ids: Sequence[int]) -> dict[int, Paper]:
         """Papers by id from the store (for display and phrase checks)."""
-        return self.store.get_papers(list(ids))
+        return self.store.papers.get_papers(list(ids))
 
 
-def open_search_index(settings: Settings, store: Store, *, embedder: Embedder | None = None) -> SearchIndex:
+def open_search_index(settings: Settings, store: PaperHolder, *, embedder: Embedder | None = None) -> SearchIndex:
     """Load `<data_dir>/index` (cheap when there is none yet); jobs refresh it, readers reload it."""
     return SearchIndex(settings, store, embedder=embedder)

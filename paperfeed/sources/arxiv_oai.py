@@ -272,20 +272,10 @@ class Harvest:
         resumption_token: str | None = None,
         base_url: str | None = None,
     ) -> None:
-        if prefix not in PREFIXES:
-            raise ValueError(
-                f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}"
-            )
         self.settings = settings
         self.client = client
         self.base_url = base_url or settings.arxiv_oai_url
-        self.params: dict[str, str] = {"verb": "ListRecords", "metadataPrefix": prefix}
-        if from_date:
-            self.params["from"] = from_date.isoformat()
-        if until:
-            self.params["until"] = until.isoformat()
-        if set_spec:
-            self.params["set"] = set_spec
+        self.params = list_params(from_date, until, set_spec, prefix)
         self.resumption_token = resumption_token  # after a failure: where a retry can pick up
         self.pages = 0
         self.deleted = 0
@@ -302,23 +292,9 @@ class Harvest:
 
     def _run(self) -> Iterator[Paper | RecordError]:
         http = as_http(self.client, self.settings)
+        limit = max(1, self.settings.sources_max_requests)
         try:
-            token = self.resumption_token
-            seen: set[str] = set()
-            while True:  # bounded: a repeated token fails, and pages by sources_max_requests
-                if self.pages >= max(1, self.settings.sources_max_requests):
-                    raise SourceError(
-                        f"OAI-PMH list still not finished after {self.pages} pages"
-                        f" (sources_max_requests={self.settings.sources_max_requests}); resume from token {token!r}"
-                    )
-                params = {"verb": "ListRecords", "resumptionToken": token} if token else self.params
-                response = http.get(self.base_url, params=params)
-                location = str(response.url)
-                page = parse_list_records(response.content, location)
-                if page.error:
-                    raise SourceError(f"OAI-PMH answered unusable XML: {page.error}")
-                if page.oai_error:
-                    raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
+            for page in list_pages(http, self.base_url, self.params, self.resumption_token):
                 self.pages += 1
                 self.deleted += len(page.deleted)
                 if page.complete_list_size is not None:
@@ -328,15 +304,14 @@ class Harvest:
                 ):
                     self.max_datestamp_seen = page.max_datestamp
                 yield from page.records
-                token = page.resumption_token
-                if token in seen:
-                    raise SourceError(f"OAI-PMH answered the resumption token {token!r} twice: the list never ends")
-                if token:
-                    seen.add(token)
-                self.resumption_token = token
-                if not token:
-                    self.last_datestamp = self.max_datestamp_seen
-                    return
+                self.resumption_token = page.resumption_token
+                if self.resumption_token and self.pages >= limit:
+                    raise SourceError(
+                        f"OAI-PMH list still not finished after {self.pages} pages"
+                        f" (sources_max_requests={self.settings.sources_max_requests}); resume from token"
+                        f" {self.resumption_token!r}"
+                    )
+            self.last_datestamp = self.max_datestamp_seen
         finally:
             if http is not self.client:
                 http.close()
@@ -381,6 +356,24 @@ def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, t
     if page.oai_error:
         raise SourceError(f"OAI-PMH error from {location}: {page.oai_error}")
     return page
+
+
+def list_pages(
+    http: HttpClient, base_url: str, params: dict[str, str], token: str | None = None
+) -> Iterator[OaiPage]:
+    """Every page of a ListRecords list, from `params` (or from `token`, resuming), following the
+    resumption tokens; SourceError when the server answers a token it answered before (a page
+    carrying such a token is not given out). A caller bounds how many pages it takes."""
+    seen: set[str] = set()
+    while True:
+        page = fetch_page(http, base_url, params, token)
+        token = page.resumption_token
+        if token in seen:
+            raise SourceError(f"OAI-PMH answered the resumption token {token!r} twice: the list never ends")
+        yield page
+        if not token:
+            return
+        seen.add(token)
 
 
 MAX_SET_PAGES = 20

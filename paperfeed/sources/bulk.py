@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from paperfeed.core.errors import RecordError
 from paperfeed.core.models import Paper, normalise_space, parse_arxiv_ref
@@ -59,12 +59,12 @@ _ABS_KEYS = ("abs_url", "url")
 _CODE_KEYS = ("github_url", "github", "githubRepo")
 
 
-def is_dump_record(rec: dict[str, Any]) -> bool:
+def is_dump_record(rec: Mapping[str, object]) -> bool:
     """Whether a record has the Kaggle arXiv metadata dump's shape."""
     return isinstance(rec.get("versions"), list) or "authors_parsed" in rec
 
 
-def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
+def _first(rec: Mapping[str, object], keys: tuple[str, ...]) -> tuple[str, object]:
     """The first of several alias keys with a value, and that key (for error messages)."""
     for key in keys:
         value = rec.get(key)
@@ -73,7 +73,7 @@ def _first(rec: dict[str, Any], keys: tuple[str, ...]) -> tuple[str, Any]:
     return keys[0], None
 
 
-def _arxiv_id(rec: dict[str, Any]) -> tuple[str | None, int | None]:
+def _arxiv_id(rec: Mapping[str, object]) -> tuple[str | None, int | None]:
     # An explicit arxiv_id key wins, even when null: paperfeed's own export has an internal int `id`.
     if "arxiv_id" in rec:
         key, raw = "arxiv_id", rec["arxiv_id"]
@@ -91,7 +91,7 @@ def _arxiv_id(rec: dict[str, Any]) -> tuple[str | None, int | None]:
         raise FieldError(f"{key}: {raw!r} is not an arXiv id (expected e.g. 2503.11731)") from None
 
 
-def _dump_authors(rec: dict[str, Any]) -> tuple[str, ...]:
+def _dump_authors(rec: Mapping[str, object]) -> tuple[str, ...]:
     parsed = rec.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
         names = []
@@ -106,7 +106,7 @@ def _dump_authors(rec: dict[str, Any]) -> tuple[str, ...]:
     return authors_of(rec.get("authors"))
 
 
-def _dump_versions(rec: dict[str, Any]) -> tuple[int | None, Any]:
+def _dump_versions(rec: Mapping[str, object]) -> tuple[int | None, object]:
     """The highest version number and v1's creation date (the day it was first published)."""
     versions = rec.get("versions")
     if not isinstance(versions, list) or not versions:
@@ -129,7 +129,7 @@ _URL_HINTS = ("url", "link", "href", "page")
 _MAX_DEPTH = 4
 
 
-def _ref_in(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
+def _ref_in(value: object, where: str, depth: int = 0) -> tuple[str, str] | None:
     """The first (field path, text) naming an arXiv paper in URL-like fields, nested objects included."""
     if depth > _MAX_DEPTH:
         return None
@@ -138,7 +138,7 @@ def _ref_in(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
         if "arxiv.org/" in low or "huggingface.co/papers/" in low:
             return where, value
         return None
-    items: list[tuple[str, Any]] = []
+    items: list[tuple[str, object]] = []
     if isinstance(value, dict):
         items = [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()
                  if isinstance(v, (dict, list)) or any(h in str(k).lower() for h in _URL_HINTS)]
@@ -151,7 +151,7 @@ def _ref_in(value: Any, where: str, depth: int = 0) -> tuple[str, str] | None:
     return None
 
 
-def _nested(rec: dict[str, Any]) -> dict[str, Any]:
+def _nested(rec: Mapping[str, object]) -> Mapping[str, object]:
     """A record whose paper fields sit in one nested object ({"paper": {...}}) merged flat; else itself."""
     inner = rec.get("paper")
     if isinstance(inner, dict) and ("title" in inner or "summary" in inner or "abstract" in inner):
@@ -159,9 +159,10 @@ def _nested(rec: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _dump_history(rec: dict[str, Any]) -> tuple[tuple[int, ...], Any]:
+def _dump_history(rec: Mapping[str, object]) -> tuple[tuple[int, ...], object]:
     """Every version number of a dump record and the last version's creation date."""
-    items = [v for v in rec.get("versions") or [] if isinstance(v, dict)]
+    versions = rec.get("versions")
+    items = [v for v in versions if isinstance(v, dict)] if isinstance(versions, list) else []
     numbered = sorted(
         (int(str(v.get("version", "")).lstrip("v")), v.get("created"))
         for v in items
@@ -170,7 +171,7 @@ def _dump_history(rec: dict[str, Any]) -> tuple[tuple[int, ...], Any]:
     return tuple(n for n, _ in numbered), numbered[-1][1] if len(numbered) > 1 else None
 
 
-def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
+def record_to_paper(rec: Mapping[str, object], source: str) -> Paper:
     """Map one record (any of the three shapes) to a Paper; FieldError names a bad field."""
     rec = _nested(rec)
     title = text_of(rec.get("title"), "title")
@@ -197,7 +198,8 @@ def record_to_paper(rec: dict[str, Any], source: str) -> Paper:
         updated = date_of(last_created, "versions.created")
     else:
         authors = authors_of(rec.get("authors"))
-        published = date_of(*reversed(_first(rec, _PUBLISHED_KEYS)))
+        published_key, raw_published = _first(rec, _PUBLISHED_KEYS)
+        published = date_of(raw_published, published_key)
         updated = date_of(rec.get("updated"), "updated")
     if version is None and rec.get("version") is not None:
         version = int_of(rec["version"], "version")
@@ -250,7 +252,17 @@ _HF_KEYS = frozenset(
 )
 
 
-def _hf_fields(rec: dict[str, Any]) -> dict[str, Any]:
+class _HfFields(TypedDict, total=False):
+    """Hugging Face's own fields of a paper (none when a record has none of them)."""
+
+    project_page: str | None
+    organization: str | None
+    organization_name: str | None
+    github_stars: int | None
+    ai_summary: str | None
+
+
+def _hf_fields(rec: Mapping[str, object]) -> _HfFields:
     """Hugging Face's own fields of a record (looked up only when it has one: big dumps have none)."""
     org, org_name = organization_of(rec.get("organization"))
     return {
@@ -262,7 +274,7 @@ def _hf_fields(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dois(listed: Any, doi: str | None) -> tuple[str, ...]:
+def _dois(listed: object, doi: str | None) -> tuple[str, ...]:
     """Every DOI: a `dois` list (paperfeed's own JSON) first, then those in the `doi` field."""
     out: list[str] = []
     if listed is not None:
@@ -308,7 +320,7 @@ def read_jsonl(path: Path, source: str = SOURCE_JSONL) -> Iterator[Paper | Recor
 
 
 def parse_json_array(
-    data: Any, name: str, source: str = SOURCE_JSON
+    data: object, name: str, source: str = SOURCE_JSON
 ) -> Iterator[Paper | RecordError]:
     """Papers from an already-decoded JSON array of generic records; locations are name#index."""
     if not isinstance(data, list):
@@ -325,7 +337,7 @@ def parse_json_array(
             yield RecordError(location, str(exc))
 
 
-def _csv_list(cell: str, authors: bool) -> Any:
+def _csv_list(cell: str, authors: bool) -> list[str] | str:
     for sep in (";", "|"):
         if sep in cell:
             return [part.strip() for part in cell.split(sep)]
@@ -365,7 +377,7 @@ def parse_csv(
         if len(row) != len(header):
             yield RecordError(location, f"expected {len(header)} columns, got {len(row)}")
             continue
-        rec: dict[str, Any] = {}
+        rec: dict[str, object] = {}
         for key, cell in zip(header, row):
             if not cell.strip():
                 continue

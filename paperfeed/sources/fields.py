@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import date
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 from paperfeed.core.models import normalise_space
 
@@ -124,7 +123,7 @@ def _named(text: str) -> bool:
     return any(c.isalnum() for c in text)
 
 
-def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
+def authors_of(value: object, name: str = "authors") -> tuple[str, ...]:
     """Authors from a list of names, a list of {'name': ...} objects or one 'A, B and C' string."""
     if value is None:
         return ()
@@ -150,12 +149,12 @@ def authors_of(value: Any, name: str = "authors") -> tuple[str, ...]:
     raise FieldError(f"{name}: expected a list or a string, got {type(value).__name__}")
 
 
-def categories_of(value: Any, name: str = "categories") -> tuple[str, ...]:
+def categories_of(value: object, name: str = "categories") -> tuple[str, ...]:
     """Categories from a list or a 'cs.CL cs.AI' / 'cs.CL; cs.AI' string, primary first, no repeats."""
     if value is None:
         return ()
     if isinstance(value, str):
-        items: list[Any] = _CATEGORY_SPLIT.split(value)
+        items: list[object] = _CATEGORY_SPLIT.split(value)
     elif isinstance(value, list):
         if all(type(item) is str and item and item.strip() == item for item in value):
             return tuple(dict.fromkeys(value))
@@ -172,7 +171,7 @@ def categories_of(value: Any, name: str = "categories") -> tuple[str, ...]:
     return tuple(out)
 
 
-def date_of(value: Any, name: str = "date") -> date | None:
+def date_of(value: object, name: str = "date") -> date | None:
     """A day from '2025-03-18', an ISO timestamp or an RFC 2822 date ('Mon, 2 Apr 2007 ...')."""
     if value is None or value == "":
         return None
@@ -187,7 +186,7 @@ def date_of(value: Any, name: str = "date") -> date | None:
         raise FieldError(f"{name}: {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def int_of(value: Any, name: str) -> int | None:
+def int_of(value: object, name: str) -> int | None:
     """A non-negative count from an int or a digit string; None when absent."""
     if value is None or value == "":
         return None
@@ -204,7 +203,7 @@ def int_of(value: Any, name: str) -> int | None:
     return number
 
 
-def text_of(value: Any, name: str) -> str:
+def text_of(value: object, name: str) -> str:
     """Whitespace-normalised text; '' when absent; FieldError when it is not a string."""
     if type(value) is str:
         return squash(value)
@@ -215,12 +214,12 @@ def text_of(value: Any, name: str) -> str:
     return normalise_space(value)
 
 
-def optional_text(value: Any, name: str) -> str | None:
+def optional_text(value: object, name: str) -> str | None:
     """Like text_of but None for absent or blank values."""
     return text_of(value, name) or None
 
 
-def organization_of(value: Any, name: str = "organization") -> tuple[str | None, str | None]:
+def organization_of(value: object, name: str = "organization") -> tuple[str | None, str | None]:
     """(id, full name) of a Hugging Face organisation: {"name": "nvidia", "fullname": "NVIDIA"} or "nvidia"."""
     if value is None or value == "":
         return None, None

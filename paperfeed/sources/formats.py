@@ -93,7 +93,8 @@ def detect_bytes(head: bytes, name: str) -> str:
     if not text:
         raise BadRequest(f"{name} is empty: nothing to read; valid formats: {valid_formats()}")
     if text.startswith("<"):
-        body = text[_XML_PROLOG.match(text).end() :]  # type: ignore[union-attr]  # the pattern matches ''
+        prolog = _XML_PROLOG.match(text)
+        body = text[prolog.end() :] if prolog else text  # the pattern matches '', so always
         root = _XML_ROOT.match(body)
         tag = root.group(1) if root else ""
         if tag == "feed":

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -64,7 +63,7 @@ def strip_ai_summary(abstract: str, summary: str | None) -> str:
     return text
 
 
-def _arxiv(raw: Any, name: str) -> tuple[str, int | None]:
+def _arxiv(raw: object, name: str) -> tuple[str, int | None]:
     if not isinstance(raw, str) or not raw.strip():
         raise FieldError(f"{name}: missing arXiv id")
     try:
@@ -73,14 +72,14 @@ def _arxiv(raw: Any, name: str) -> tuple[str, int | None]:
         raise FieldError(f"{name}: {raw!r} is not an arXiv id") from None
 
 
-def _title(raw: Any) -> str:
+def _title(raw: object) -> str:
     title = text_of(raw, "title")
     if not title:
         raise FieldError("record has no title")
     return title
 
 
-def line_to_paper(rec: dict[str, Any]) -> Paper:
+def line_to_paper(rec: Mapping[str, object]) -> Paper:
     """One hf_bot JSON Lines record to a Paper."""
     arxiv_id, version = _arxiv(rec.get("paper_id") or rec.get("arxiv_id"), "paper_id")
     featured = date_of(rec.get("date"), "date")
@@ -104,7 +103,7 @@ def line_to_paper(rec: dict[str, Any]) -> Paper:
     )
 
 
-def keyed_to_paper(key: str, rec: dict[str, Any]) -> Paper:
+def keyed_to_paper(key: str, rec: Mapping[str, object]) -> Paper:
     """One value of the object keyed by arXiv id to a Paper."""
     arxiv_id, version = _arxiv(key, "key")
     day = date_of(rec.get("publication_date"), "publication_date")
@@ -124,7 +123,7 @@ def keyed_to_paper(key: str, rec: dict[str, Any]) -> Paper:
     )
 
 
-def api_item_to_paper(item: dict[str, Any], featured_on: date | None = None) -> Paper:
+def api_item_to_paper(item: Mapping[str, object], featured_on: date | None = None) -> Paper:
     """One element of the /api/daily_papers list to a Paper."""
     paper = item.get("paper")
     if not isinstance(paper, dict):
@@ -196,7 +195,7 @@ def parse_hf_jsonl(
             yield RecordError(location, str(exc))
 
 
-def parse_hf_keyed(data: Any, name: str) -> Iterator[Paper | RecordError]:
+def parse_hf_keyed(data: object, name: str) -> Iterator[Paper | RecordError]:
     """Papers from a JSON object keyed by arXiv id; locations are name#n (n from 1)."""
     if not isinstance(data, dict):
         yield RecordError(
@@ -215,7 +214,7 @@ def parse_hf_keyed(data: Any, name: str) -> Iterator[Paper | RecordError]:
 
 
 def parse_hf_api(
-    data: Any, name: str, featured_on: date | None = None
+    data: object, name: str, featured_on: date | None = None
 ) -> Iterator[Paper | RecordError]:
     """Papers from a decoded /api/daily_papers answer (a JSON list); locations are name#n."""
     if not isinstance(data, list):
@@ -232,7 +231,7 @@ def parse_hf_api(
             yield RecordError(location, str(exc))
 
 
-def _one_record(rec: dict[str, Any], location: str, day: date | None = None) -> Paper | RecordError:
+def _one_record(rec: Mapping[str, object], location: str, day: date | None = None) -> Paper | RecordError:
     try:
         paper = api_item_to_paper(rec, day) if "paper" in rec else line_to_paper(rec)
     except FieldError as exc:
@@ -240,7 +239,7 @@ def _one_record(rec: dict[str, Any], location: str, day: date | None = None) -> 
     return paper if paper.featured_on or day is None else replace(paper, featured_on=day)
 
 
-def parse_hf_document(data: Any, name: str) -> Iterator[Paper | RecordError]:
+def parse_hf_document(data: object, name: str) -> Iterator[Paper | RecordError]:
     """Papers from one decoded JSON object: a wrapper {"date", "count", "papers": [...]} or one record.
 
     hf_bot saves a day as the wrapper and each paper as one pretty-printed record per file. A

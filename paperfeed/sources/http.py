@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -236,7 +236,7 @@ class HttpClient:
     def get(
         self,
         url: str,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, str | int] | None = None,
         *,
         accept: frozenset[int] = frozenset({200}),
     ) -> httpx.Response:

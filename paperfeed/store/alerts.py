@@ -10,8 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
+    Exists,
     and_,
     delete,
     desc,
@@ -21,10 +23,10 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.store.alert_schema import alert_deliveries, paper_events
+from paperfeed.store.dialect import insert_or_ignore
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import collection_papers, collections, papers, votes
 from paperfeed.store.social_schema import paper_claims
@@ -50,12 +52,6 @@ class Alert:
     mailed: bool  # sent in a digest
 
 
-def _insert(conn: Connection, table: Any) -> Any:
-    """An INSERT that skips rows whose key exists (concurrent writers never fail on each other)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 def write_events(conn: Connection, events: Sequence[tuple[int, str, str]], now: datetime) -> None:
     """Store (paper_id, kind, key) events inside the merge's transaction; known ones are skipped."""
     rows = [
@@ -63,7 +59,7 @@ def write_events(conn: Connection, events: Sequence[tuple[int, str, str]], now: 
         for pid, kind, key in dict.fromkeys(events)
     ]
     if rows:
-        conn.execute(_insert(conn, paper_events), rows)
+        conn.execute(insert_or_ignore(conn, paper_events), rows)
 
 
 def mark_delivered(
@@ -103,7 +99,7 @@ def mark_delivered(
         if eid not in have
     ]
     if rows:  # a concurrent writer's rows are skipped, never an error
-        conn.execute(_insert(conn, alert_deliveries), rows)
+        conn.execute(insert_or_ignore(conn, alert_deliveries), rows)
     return len(rows)
 
 
@@ -115,7 +111,7 @@ def forget_mailed(conn: Connection, delivery_ids: Sequence[int]) -> None:
         )
 
 
-def _delivered(uid: Any, eid: Any, channel: str) -> Any:
+def _delivered(uid: ColumnElement[int], eid: ColumnElement[int], channel: str) -> Exists:
     return exists().where(
         and_(
             alert_deliveries.c.user_id == uid,
@@ -169,10 +165,11 @@ def _best(
     return query.group_by(rel.c.uid, paper_events.c.id).subquery("best")
 
 
-class AlertStore:
+class AlertRepo:
     """Reading alerts and recording who was shown or mailed which."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def paper_events(self, paper_id: int) -> list[tuple[str, str, datetime]]:
         """(kind, key, created_at) of a paper's lifecycle events, oldest first."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, desc, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, and_, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
@@ -36,7 +36,7 @@ class Claim:
     paper_title: str = ""
 
 
-def _claim(row: Any) -> Claim:
+def _claim(row: RowMapping) -> Claim:
     return Claim(int(row["paper_id"]), int(row["user_id"]), row["username"], row["author"], row["status"],
                  row["method"], utc(row["created_at"]) or now_utc(), utc(row["decided_at"]), row["title"])
 
@@ -47,10 +47,11 @@ def _claims() -> Any:
             .join(papers, papers.c.id == paper_claims.c.paper_id))
 
 
-class AuthorStore:
+class AuthorRepo:
     """Author pages, authorship claims and who submitted a paper."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def papers_matching_authors(self, pattern: str, limit: int = 5000) -> list[Paper]:
         """Papers whose lower-cased author list matches a LIKE pattern, newest day first (a prefilter)."""

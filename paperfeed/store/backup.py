@@ -39,12 +39,12 @@ class TableFacts:
     rows: int
     sha256: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
         return {"rows": self.rows, "sha256": self.sha256}
 
 
-def canonical(value: Any) -> Any:
+def canonical(value: object) -> object:
     """One backend-independent form of a column value (UTC ISO datetimes, ISO dates)."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -60,7 +60,7 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def _for_insert(value: Any) -> Any:
+def _for_insert(value: object) -> object:
     """Datetimes as aware UTC values, so neither backend shifts them by a session time zone."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -300,7 +300,7 @@ class BackupRepository:
         return copied
 
 
-def _batches(conn: Connection, table: Table, size: int, have: set[str]) -> Iterator[list[dict[str, Any]]]:
+def _batches(conn: Connection, table: Table, size: int, have: set[str]) -> Iterator[list[dict[str, object]]]:
     cols = [c for c in table.columns if c.name in have]
     names = [c.name for c in cols]
     result = conn.execution_options(yield_per=size).execute(select(*cols))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine, and_, delete, desc, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -24,10 +22,11 @@ from paperfeed.store.schema import (
 )
 
 
-class CollectionStore:
+class CollectionRepo:
     """Collections and their papers."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create_collection(self, user_id: int, name: str, description: str = "", is_public: bool = False) -> Collection:
         """Create a collection owned by `user_id`."""
@@ -81,7 +80,7 @@ class CollectionStore:
         description: str | None = None, is_public: bool | None = None,
     ) -> Collection:
         """Change an owned collection; NotFound when it does not exist or is someone else's."""
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         if name is not None:
             values["name"] = name
         if description is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     Engine,
+    RowMapping,
     and_,
     desc,
     exists,
@@ -90,7 +91,7 @@ class DiscussionEvent:
     paper_title: str
 
 
-def _comment(row: Any) -> Comment:
+def _comment(row: RowMapping) -> Comment:
     deleted = row["deleted_at"] is not None
     return Comment(
         id=int(row["id"]), paper_id=int(row["paper_id"]), user_id=int(row["user_id"]), author=row["author"],
@@ -108,10 +109,11 @@ _VISIBLE = and_(comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
 _PUBLIC = and_(_VISIBLE, comments.c.group_id.is_(None))  # what counts, cards and feeds show everyone
 
 
-class CommentStore:
+class CommentRepo:
     """Comments, reports, moderation, notification reads, email verification."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- comments ---------------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class CommentStore:
     def set_hidden(self, comment_id: int, admin_id: int, reason: str | None) -> Comment:
         """Hide a comment with a reason (reason None restores it); resolves its open reports."""
         now = now_utc()
-        values: dict[str, Any] = (
+        values: dict[str, object] = (
             {"hidden_at": now, "hidden_by": admin_id, "hidden_reason": reason} if reason is not None
             else {"hidden_at": None, "hidden_by": None, "hidden_reason": None}
         )
@@ -215,7 +217,7 @@ class CommentStore:
                 out.update({int(p): int(n) for p, n in rows})
         return out
 
-    def comment_stamp(self) -> tuple[Any, ...]:
+    def comment_stamp(self) -> tuple[object, ...]:
         """A cheap value that changes with every comment written, edited, deleted or hidden."""
         with self.engine.connect() as conn:
             row = conn.execute(select(
@@ -340,14 +342,3 @@ class CommentStore:
                 .values(email_verified_at=func.coalesce(users.c.email_verified_at, now_utc()))
             )
         return bool(done.rowcount)
-
-    def unverified_user_ids(self, user_ids: Sequence[int]) -> set[int]:
-        """Which of these accounts have not confirmed their email address."""
-        ids = list(user_ids)
-        out: set[int] = set()
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), _CHUNK):
-                out.update(int(x) for x in conn.execute(select(users.c.id).where(and_(
-                    users.c.id.in_(ids[i : i + _CHUNK]), users.c.email_verified_at.is_(None)))).scalars())
-        return out
-

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, RowMapping, func, select
 
 from paperfeed.core.models import User
 from paperfeed.store.runs import now_utc, utc
@@ -74,7 +74,7 @@ class Submission:
     created_at: datetime
 
 
-def _user(row: Any) -> User:
+def _user(row: RowMapping) -> User:
     return User(
         id=row["id"],
         username=row["username"],
@@ -85,7 +85,7 @@ def _user(row: Any) -> User:
     )
 
 
-def _collection(row: Any) -> Collection:
+def _collection(row: RowMapping) -> Collection:
     return Collection(
         id=row["id"],
         user_id=row["user_id"],
@@ -98,7 +98,7 @@ def _collection(row: Any) -> Collection:
     )
 
 
-def _submission(row: Any) -> Submission:
+def _submission(row: RowMapping) -> Submission:
     return Submission(
         id=row["id"],
         user_id=row["user_id"],

@@ -7,33 +7,34 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from paperfeed.core.errors import ConfigError
-from paperfeed.store.alerts import AlertStore
-from paperfeed.store.authors import AuthorStore
-from paperfeed.store.collections import CollectionStore
-from paperfeed.store.comments import CommentStore
-from paperfeed.store.deliveries import DeliveryStore
-from paperfeed.store.groups import GroupStore
-from paperfeed.store.leases import LeaseStore
-from paperfeed.store.papers import PaperStore
-from paperfeed.store.profiles import ProfileStore
-from paperfeed.store.runs import RunStore
+from paperfeed.store.alerts import AlertRepo
+from paperfeed.store.authors import AuthorRepo
+from paperfeed.store.collections import CollectionRepo
+from paperfeed.store.comments import CommentRepo
+from paperfeed.store.deliveries import DeliveryRepo
+from paperfeed.store.groups import GroupRepo
+from paperfeed.store.leases import LeaseRepo
+from paperfeed.store.papers import PaperRepo
+from paperfeed.store.profiles import ProfileRepo
+from paperfeed.store.runs import RunRepo
 from paperfeed.store.security import SecurityRepo
-from paperfeed.store.sources import SourceStore
-from paperfeed.store.submissions import SubmissionStore
-from paperfeed.store.subscriptions import SubscriptionStore
-from paperfeed.store.users import UserStore
-from paperfeed.store.votes import VoteStore
+from paperfeed.store.sources import SourceRepo
+from paperfeed.store.submissions import SubmissionRepo
+from paperfeed.store.subscriptions import SubscriptionRepo
+from paperfeed.store.users import UserRepo
+from paperfeed.store.votes import VoteRepo
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,7 +71,7 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(parsed, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -86,22 +87,35 @@ def create_db_engine(url: str) -> Engine:
     )
 
 
-def _alembic_config(engine_conn: Any) -> Config:
+def _alembic_config(engine_conn: Connection | None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.attributes["connection"] = engine_conn
     return cfg
 
 
-class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, SubmissionStore, SubscriptionStore,
-            DeliveryStore, LeaseStore, CommentStore, AuthorStore, GroupStore, SourceStore, AlertStore,
-            ProfileStore):
+class Store:
     """All storage I/O over SQLAlchemy Core for SQLite and PostgreSQL: one Store composed of small
-    repositories, one per file (papers, runs, users, votes, collections, submissions, subscriptions,
-    deliveries, leases, comments, authors, groups, followed sources, alerts, profiles)."""
+    repositories, one per file, each an attribute (store.papers, store.runs, store.users, ...); the
+    Store itself keeps only the database's lifecycle (migrations, checks, closing)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.papers = PaperRepo(engine)
+        self.runs = RunRepo(engine)
+        self.users = UserRepo(engine)
+        self.votes = VoteRepo(engine)
+        self.collections = CollectionRepo(engine)
+        self.submissions = SubmissionRepo(engine)
+        self.subscriptions = SubscriptionRepo(engine)
+        self.deliveries = DeliveryRepo(engine)
+        self.leases = LeaseRepo(engine)
+        self.comments = CommentRepo(engine)
+        self.authors = AuthorRepo(engine)
+        self.groups = GroupRepo(engine)
+        self.sources = SourceRepo(engine, self.papers)
+        self.alerts = AlertRepo(engine)
+        self.profiles = ProfileRepo(engine)
         self.security = SecurityRepo(engine)
 
     @property
@@ -176,7 +190,7 @@ class Store(PaperStore, RunStore, UserStore, VoteStore, CollectionStore, Submiss
                 f"schema at {self.current_revision()}, code expects {self.head_revision()}: "
                 "run `paperfeed db migrate`"
             )
-        problems.extend(self.check_papers())
+        problems.extend(self.papers.check_papers())
         return problems
 
     def close(self) -> None:

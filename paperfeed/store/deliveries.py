@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, and_, delete, desc, func, insert, or_, select, update
 
@@ -15,6 +14,7 @@ from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper, User
 from paperfeed.core.util import chunks
 from paperfeed.store.alerts import forget_mailed, mark_delivered
+from paperfeed.store.dialect import insert_or_ignore
 from paperfeed.store.digests import (
     CLAIMED,
     DELIVERED,
@@ -46,10 +46,11 @@ from paperfeed.store.schema import (
 )
 
 
-class DeliveryStore:
+class DeliveryRepo:
     """The digest job's reads and the delivery log."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- what the digest job reads ------------------------------------------------------------
 
@@ -129,16 +130,13 @@ class DeliveryStore:
         """
         won: dict[int, int] = {}
         now = now_utc()
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect_insert: Any = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         for chunk in chunks(list(wanted), 200):
             with self.engine.begin() as conn:
                 for uid, period in chunk:
-                    new_id = conn.execute(dialect_insert(digest_deliveries).values(
+                    new_id = conn.execute(insert_or_ignore(conn, digest_deliveries).values(
                         user_id=uid, period=period, status="composing", window_end=window_end,
                         claimed_by=holder, claimed_at=now, created_at=now,
-                    ).on_conflict_do_nothing().returning(digest_deliveries.c.id)).scalar_one_or_none()
+                    ).returning(digest_deliveries.c.id)).scalar_one_or_none()
                     if new_id is not None:
                         won[uid] = int(new_id)
         return won

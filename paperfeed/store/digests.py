@@ -14,11 +14,12 @@ safe to kill at any point (see docs/digests.md):
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, and_, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, and_, update
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Subscription, User
@@ -99,9 +100,9 @@ class Delivery:
     sent_at: datetime | None
     username: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-friendly form (without the items)."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for key, value in self.__dict__.items():
             if key == "items":
                 continue
@@ -123,7 +124,7 @@ class ComposedDigest:
     gap_days: int
 
 
-def _sub(row: Any) -> DigestSubscription:
+def _sub(row: RowMapping) -> DigestSubscription:
     return DigestSubscription(
         user_id=int(row["user_id"]),
         frequency=row["frequency"],
@@ -136,13 +137,13 @@ def _sub(row: Any) -> DigestSubscription:
     )
 
 
-def _user(row: Any) -> User:
+def _user(row: Mapping[str, Any]) -> User:
     return User(id=int(row["id"]), username=row["username"], email=row["email"],
                 created_at=utc(row["created_at"]) or now_utc(), is_admin=bool(row["is_admin"]),
                 email_verified=row.get("email_verified_at") is not None)
 
 
-def _delivery(row: Any) -> Delivery:
+def _delivery(row: RowMapping) -> Delivery:
     return Delivery(
         id=int(row["id"]), user_id=int(row["user_id"]), period=row["period"], status=row["status"],
         message_id=row["message_id"], recipient=row["recipient"], window_start=utc(row["window_start"]),
@@ -182,11 +183,11 @@ class DeliveryMarker:
         self.close()
 
 
-def _search(row: Any) -> SavedSearch:
+def _search(row: RowMapping) -> SavedSearch:
     return SavedSearch(int(row["id"]), int(row["user_id"]), row["name"], row["query"], row["category"], row["author"])
 
 
-def _follow_table(kind: str) -> tuple[Any, str]:
+def _follow_table(kind: str) -> tuple[Table, str]:
     if kind == "category":
         return followed_categories, "category"
     if kind == "author":

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, delete, desc, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, and_, case, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
@@ -80,12 +80,12 @@ class FeedItem:
     last_at: datetime
 
 
-def _group(row: Any) -> Group:
+def _group(row: RowMapping) -> Group:
     return Group(int(row["id"]), row["name"], row["description"], bool(row["is_private"]),
                  utc(row["created_at"]) or now_utc(), int(row.get("member_count") or 0))
 
 
-def _invite(row: Any) -> Invite:
+def _invite(row: RowMapping) -> Invite:
     return Invite(int(row["id"]), int(row["group_id"]), row["email"], row["role"], utc(row["created_at"]) or now_utc(),
                   utc(row["expires_at"]) or now_utc(), utc(row["used_at"]), utc(row["revoked_at"]))
 
@@ -97,10 +97,11 @@ def _groups_query() -> Any:
     return select(groups, count.label("member_count"))
 
 
-class GroupStore:
+class GroupRepo:
     """Groups, members, invites, shared collections, feed, digest sends."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def create_group(self, owner_id: int, name: str, description: str, is_private: bool) -> Group:
         """Create a group with its creator as owner."""
@@ -183,7 +184,7 @@ class GroupStore:
 
     def set_member(self, group_id: int, user_id: int, role: str | None = None, digest: bool | None = None) -> None:
         """Change a member's role or digest choice; NotFound when not a member."""
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         if role is not None:
             values["role"] = role
         if digest is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,10 +13,11 @@ from paperfeed.store.schema import (
 )
 
 
-class LeaseStore:
+class LeaseRepo:
     """Worker leases (e.g. one ingest at a time across machines)."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- leases -------------------------------------------------------------------------------
 
@@ -41,7 +41,7 @@ class LeaseStore:
 
     def release_lease(self, name: str, holder: str, ran: bool = False) -> None:
         """Give a lease back (recording that its job ran when `ran`)."""
-        values: dict[str, Any] = {"expires_at": now_utc() - timedelta(seconds=1)}
+        values: dict[str, object] = {"expires_at": now_utc() - timedelta(seconds=1)}
         if ran:
             values["last_run_at"] = now_utc()
         with self.engine.begin() as conn:

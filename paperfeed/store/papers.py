@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    RowMapping,
     and_,
     bindparam,
     delete,
@@ -67,7 +68,7 @@ def filter_papers(query: Any, since: date | None, until: date | None, category: 
     return query
 
 
-def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
+def row_to_paper(row: RowMapping, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
     """Build a Paper from a papers row (a mapping), with code/project links found in its text."""
     # Derived on read: the stored code_url stays the source's own, so a later source link still wins.
     return with_text_links(Paper(
@@ -106,10 +107,11 @@ def row_to_paper(row: Any, sources: Iterable[str] = (), versions: Iterable[int] 
     ))
 
 
-class PaperStore:
+class PaperRepo:
     """Writing and reading papers."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- writing ---------------------------------------------------------------------------
 
@@ -203,7 +205,7 @@ class PaperStore:
         """Stored rows that share an arXiv id or a normalised title with a record."""
         ids = sorted({r.arxiv_id for r in records if r.arxiv_id})
         keys = sorted({r.title_key for r in records})
-        found: dict[int, Any] = {}
+        found: dict[int, RowMapping] = {}
         for chunk in chunks(ids):
             for r in conn.execute(select(papers).where(papers.c.arxiv_id.in_(chunk))).mappings():
                 found[r["id"]] = r

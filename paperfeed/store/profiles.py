@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import (
     Connection,
     Engine,
+    Executable,
     Table,
     and_,
     case,
@@ -61,9 +62,9 @@ class ProfileRows:
     groups: list[Row] = field(default_factory=list)
 
 
-def _rows(conn: Connection, query: object) -> list[Row]:
+def _rows(conn: Connection, query: Executable) -> list[Row]:
     out: list[Row] = []
-    for r in conn.execute(query).mappings():  # type: ignore[call-overload]
+    for r in conn.execute(query).mappings():
         out.append({k: (utc(v) if isinstance(v, datetime) else v) for k, v in r.items()})
     return out
 
@@ -71,10 +72,11 @@ def _rows(conn: Connection, query: object) -> list[Row]:
 _REF = (papers.c.arxiv_id, papers.c.title)
 
 
-class ProfileStore:
+class ProfileRepo:
     """Reading, importing and deleting everything one user owns."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def profile_rows(self, user_id: int) -> ProfileRows:
         """Every row the user owns, in a stable order; NotFound when there is no such user."""

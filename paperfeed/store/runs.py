@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Engine, desc, insert, select, update
+from sqlalchemy import Connection, Engine, RowMapping, desc, insert, select, update
 
 from paperfeed.core.models import IngestCounts
 from paperfeed.store.schema import ingest_runs
@@ -36,7 +35,7 @@ class IngestRun:
     counts: IngestCounts
     error: str | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
         return {
             "id": self.id,
@@ -52,10 +51,11 @@ class IngestRun:
         }
 
 
-class RunStore:
+class RunRepo:
     """Recording ingest runs."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def start_run(self, source: str) -> int:
         """Record that an ingest of `source` started; return its id."""
@@ -72,7 +72,7 @@ class RunStore:
     ) -> None:
         """Record how the run ended: ok with counts, or failed with an error. counts None keeps the
         counts its committed batches added (add_run_counts), so a failed run says what it stored."""
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "finished_at": now_utc(),
             "status": "failed" if error else "ok",
             "error": error,
@@ -127,7 +127,7 @@ def add_run_counts(conn: Connection, run_id: int, counts: IngestCounts) -> None:
     )
 
 
-def _run(row: Any) -> IngestRun:
+def _run(row: RowMapping) -> IngestRun:
     started = utc(row["started_at"])
     assert started is not None
     return IngestRun(

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, and_, delete, desc, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, RowMapping, and_, delete, desc, func, insert, select, update
 
 from paperfeed.core.models import User
+from paperfeed.store.dialect import upsert
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import api_tokens, login_failures, sessions, users
 
@@ -47,7 +46,7 @@ class TokenInfo:
         return self.expires_at is not None and self.expires_at <= now
 
 
-def _user(row: Any) -> User:
+def _user(row: RowMapping) -> User:
     return User(
         id=row["id"],
         username=row["username"],
@@ -57,12 +56,6 @@ def _user(row: Any) -> User:
         # F9: without it a logged-in user never counts as verified (invites 403, no auto-claims)
         email_verified=row.get("email_verified_at") is not None,
     )
-
-
-def _dialect_insert(engine: Engine, table: Any) -> Any:
-    """An INSERT that supports ON CONFLICT on both backends."""
-    module = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
 
 
 class SecurityRepo:
@@ -186,12 +179,9 @@ class SecurityRepo:
     def record_login_failure(self, key: str) -> int:
         """Count one more failure (atomically, also under concurrent attempts); returns the new count."""
         now = now_utc()
-        stmt = _dialect_insert(self.engine, login_failures).values(
-            key=key, failures=1, last_failure_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[login_failures.c.key],
-            set_={"failures": login_failures.c.failures + 1, "last_failure_at": now},
+        stmt = upsert(
+            self.engine, login_failures, {"key": key, "failures": 1, "last_failure_at": now},
+            keys=["key"], changes={"failures": login_failures.c.failures + 1, "last_failure_at": now},
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)

@@ -6,16 +6,17 @@ so a harvest killed at any point resumes exactly where its last committed page e
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, desc, func, insert, or_, select, update
+from sqlalchemy import Engine, RowMapping, and_, delete, desc, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import IngestCounts, Paper
+from paperfeed.store.protocols import PaperWriter
 from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import followed_sources, paper_sources, papers, upvote_history
 
@@ -57,7 +58,7 @@ class FollowedSource:
         )
 
 
-def _source(row: Any) -> FollowedSource:
+def _source(row: RowMapping) -> FollowedSource:
     created = utc(row["created_at"])
     assert created is not None
     return FollowedSource(
@@ -81,15 +82,16 @@ def _source(row: Any) -> FollowedSource:
     )
 
 
-class SourceStore:
-    """The followed_sources and upvote_history tables (a repository; papers go through write_papers)."""
+class SourceRepo:
+    """The followed_sources and upvote_history tables (a repository; papers go through `papers`)."""
 
-    engine: Engine
-    write_papers: Callable[[Connection, Sequence[Paper], datetime], IngestCounts]
+    def __init__(self, engine: Engine, papers: PaperWriter) -> None:
+        self.engine = engine
+        self.papers = papers
 
     # ----- the list ------------------------------------------------------------------------------
 
-    def add_source(self, name: str, kind: str, params: dict[str, Any], origin: str = "database") -> FollowedSource:
+    def add_source(self, name: str, kind: str, params: Mapping[str, object], origin: str = "database") -> FollowedSource:
         """Follow a new source; Conflict when the name is taken."""
         try:
             with self.engine.begin() as conn:
@@ -105,7 +107,7 @@ class SourceStore:
         assert found is not None
         return found
 
-    def update_source_params(self, source_id: int, params: dict[str, Any], origin: str) -> None:
+    def update_source_params(self, source_id: int, params: Mapping[str, object], origin: str) -> None:
         """Replace a source's parameters (a settings-file declaration that changed)."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -176,7 +178,7 @@ class SourceStore:
         source_id: int,
         holder: str,
         records: Sequence[Paper],
-        cursor: dict[str, Any],
+        cursor: Mapping[str, object],
         lease_seconds: float,
         now: datetime | None = None,
         run_id: int | None = None,
@@ -198,7 +200,7 @@ class SourceStore:
                 raise NotFound(f"source #{source_id} is no longer followed")
             if row.lease_holder != holder:
                 raise LeaseLost(f"the harvest lock of source #{source_id} passed to {row.lease_holder}")
-            counts = self.write_papers(conn, records, now)
+            counts = self.papers.write_papers(conn, records, now)
             if run_id is not None:
                 add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
             days = [d for d in (p.day for p in records) if d is not None]
@@ -216,11 +218,11 @@ class SourceStore:
         return counts
 
     def record_source_run(
-        self, source_id: int, counts: dict[str, Any], error: str | None = None, now: datetime | None = None
+        self, source_id: int, counts: Mapping[str, object], error: str | None = None, now: datetime | None = None
     ) -> None:
         """Record how a run ended: success with its counts, or its error (the cursor stays where it got)."""
         now = now or now_utc()
-        values: dict[str, Any] = {"last_run_at": now, "last_counts": json.dumps(counts, sort_keys=True)}
+        values: dict[str, object] = {"last_run_at": now, "last_counts": json.dumps(counts, sort_keys=True)}
         if error is None:
             values["last_success_at"] = now
         else:

@@ -14,10 +14,11 @@ from paperfeed.store.schema import (
 )
 
 
-class SubmissionStore:
+class SubmissionRepo:
     """The submission queue."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- submissions ------------------------------------------------------------------------
 

@@ -6,8 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, RowMapping, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import BadRequest, NotFound
@@ -19,6 +18,7 @@ from paperfeed.core.rules import (
     no_nul,
 )
 from paperfeed.core.util import chunks
+from paperfeed.store.dialect import upsert
 from paperfeed.store.digests import (
     DigestSubscription,
     SavedSearch,
@@ -37,10 +37,11 @@ from paperfeed.store.schema import (
 )
 
 
-class SubscriptionStore:
+class SubscriptionRepo:
     """What each user asked their digest for."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- subscriptions ------------------------------------------------------------------------
 
@@ -93,7 +94,7 @@ class SubscriptionStore:
                  .join(users, users.c.id == subscriptions.c.user_id)
                  .where(subscriptions.c.active == 1).order_by(users.c.id))
         with self.engine.connect() as conn:
-            rows: list[Any] = []
+            rows: list[RowMapping] = []
             if user_ids is None:
                 rows = list(conn.execute(query).mappings())
             else:
@@ -187,13 +188,11 @@ class SubscriptionStore:
                     and_(digest_feedback.c.user_id == user_id, digest_feedback.c.paper_id == paper_id)))
                 return
             # One atomic upsert: two clicks at once for one paper must not both insert (a 500 before).
-            module = postgresql if self.engine.dialect.name == "postgresql" else sqlite
             now = now_utc()
-            stmt = module.insert(digest_feedback).values(user_id=user_id, paper_id=paper_id, signal=signal,
-                                                         created_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[digest_feedback.c.user_id, digest_feedback.c.paper_id],
-                set_={"signal": signal, "created_at": now}))
+            conn.execute(upsert(
+                conn, digest_feedback,
+                {"user_id": user_id, "paper_id": paper_id, "signal": signal, "created_at": now},
+                keys=["user_id", "paper_id"], changes={"signal": signal, "created_at": now}))
 
     def feedback(self, user_id: int) -> dict[int, int]:
         """A user's feedback: paper id -> +1 / -1."""

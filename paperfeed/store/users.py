@@ -18,10 +18,11 @@ from paperfeed.store.schema import (
 )
 
 
-class UserStore:
+class UserRepo:
     """Accounts and their API tokens."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     # ----- users ------------------------------------------------------------------------------
 

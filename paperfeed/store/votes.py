@@ -27,10 +27,11 @@ from paperfeed.store.schema import (
 )
 
 
-class VoteStore:
+class VoteRepo:
     """Upvotes and what is counted from them."""
 
-    engine: Engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def add_vote(self, user_id: int, paper_id: int) -> bool:
         """Upvote a paper; False when this user already had (the primary key refuses a second row)."""

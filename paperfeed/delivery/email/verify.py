@@ -105,7 +105,7 @@ def pending_verification(store: Store, secret: str, token: str) -> User:
     BadRequest when the link is bad, was used already, or the address changed since.
     """
     uid, email = read_verification_token(secret, token)
-    user = store.get_user(uid)
+    user = store.users.get_user(uid)
     if user is None or user.email.lower() != email:
         raise BadRequest("this verification link is for an address the account no longer has")
     if user.email_verified:
@@ -117,8 +117,8 @@ def confirm_email(store: Store, secret: str, token: str) -> User:
     """Mark the address in the token verified, once (F10); BadRequest when bad, used or changed."""
     pending_verification(store, secret, token)
     uid, email = read_verification_token(secret, token)
-    if not store.verify_email_once(uid, email):
+    if not store.users.verify_email_once(uid, email):
         raise BadRequest("this verification link was used already: the address is confirmed")
-    user = store.get_user(uid)
+    user = store.users.get_user(uid)
     assert user is not None
     return user

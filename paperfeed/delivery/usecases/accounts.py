@@ -126,11 +126,11 @@ def change_password(
     store: Store, user: User, current: str, new: str, keep_sid: str | None
 ) -> PasswordChanged:
     """Change the password after checking the current one; ends the other sessions, revokes tokens."""
-    found = store.user_credentials(user.username)
+    found = store.users.user_credentials(user.username)
     if found is None or not verify_password(found[1], current):
         raise BadRequest("current password: wrong password")
     check_new_password(new, user)
-    store.set_password_hash(user.id, hash_password(new))
+    store.users.set_password_hash(user.id, hash_password(new))
     ended = end_all_sessions(store, user.id, keep_sid)
     # F15: a token made by whoever knew the old password must not outlive it
     return PasswordChanged(ended, store.security.delete_user_tokens(user.id))
@@ -162,8 +162,8 @@ def reset_user(store: Store, secret: str, token: str) -> User:
         raise BadRequest("this password reset link is not valid") from None
     if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], int)):
         raise BadRequest("this password reset link is not valid")
-    user = store.get_user(data[0])
-    found = store.user_credentials(user.username) if user else None
+    user = store.users.get_user(data[0])
+    found = store.users.user_credentials(user.username) if user else None
     if user is None or found is None or _fingerprint(found[1]) != data[1]:
         raise BadRequest(
             "this password reset link was already used or is no longer valid: ask for a new one"
@@ -175,7 +175,7 @@ def reset_password(store: Store, secret: str, token: str, new: str) -> User:
     """Set a new password from a reset link: every session and API token of the account is revoked."""
     user = reset_user(store, secret, token)
     check_new_password(new, user)
-    store.set_password_hash(user.id, hash_password(new))
+    store.users.set_password_hash(user.id, hash_password(new))
     store.security.delete_user_sessions(user.id)
     store.security.delete_user_tokens(user.id)
     store.security.clear_login_failures(throttle_key(user.id))
@@ -216,7 +216,7 @@ def request_password_reset(
     (the per-address bound, #21 F14) allows it. Returns whether a message went out (for logs and
     tests, never for the answer to the visitor).
     """
-    found = store.user_credentials(login) if login.strip() else None
+    found = store.users.user_credentials(login) if login.strip() else None
     if found is None:
         return False
     user, hashed = found
@@ -274,7 +274,7 @@ def device_vouches(store: Store, claim: DeviceClaim | None, login: str) -> bool:
     """
     if claim is None or not login.strip() or "\x00" in login:
         return False
-    found = store.user_credentials(login.strip())
+    found = store.users.user_credentials(login.strip())
     return (
         found is not None
         and found[0].id == claim.user_id
@@ -297,7 +297,7 @@ def log_in(
     login = login.strip()
     if "\x00" in login or "\x00" in password:
         raise BadRequest("username/email and password must not contain NUL characters")
-    found = store.user_credentials(login) if login else None
+    found = store.users.user_credentials(login) if login else None
     key = throttle_key(found[0].id if found else None, login)
     owner_device = (
         found is not None
@@ -319,7 +319,7 @@ def log_in(
         raise BadRequest("wrong username/email or password")
     user = found[0]
     if needs_rehash(stored):
-        store.set_password_hash(user.id, hash_password(password))
+        store.users.set_password_hash(user.id, hash_password(password))
     store.security.clear_login_failures(key)
     return LoginResult(user, issue_session(store, user.id, user_agent))
 
@@ -329,8 +329,8 @@ def device_cookie(store: Store, secret: str, user_id: int) -> str | None:
 
     It carries the fingerprint of the current password hash: a password change or reset revokes it.
     """
-    user = store.get_user(user_id)
-    found = store.user_credentials(user.username) if user else None
+    user = store.users.get_user(user_id)
+    found = store.users.user_credentials(user.username) if user else None
     if found is None:
         return None
     payload = [user_id, _fingerprint(found[1])]

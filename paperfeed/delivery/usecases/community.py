@@ -26,7 +26,7 @@ class VoteResult:
 def vote(store: Store, user_id: int, paper_id: int, up: bool) -> VoteResult:
     """Upvote a paper (once) or take the upvote back; NotFound for an unknown paper."""
     paper = get_paper(store, paper_id)
-    changed = store.add_vote(user_id, paper_id) if up else store.remove_vote(user_id, paper_id)
+    changed = store.votes.add_vote(user_id, paper_id) if up else store.votes.remove_vote(user_id, paper_id)
     return VoteResult(paper_id, upvote_count(store, paper), up, bool(changed))
 
 
@@ -46,28 +46,28 @@ def create_collection(store: Store, user_id: int, name: str, description: str, i
                       first_paper: int | None = None) -> Collection:
     """A new collection of the user's, optionally with a first paper; a paper that does not exist creates nothing."""
     name, description = clean_collection_fields(name, description)
-    if first_paper is not None and store.get_paper(first_paper) is None:
+    if first_paper is not None and store.papers.get_paper(first_paper) is None:
         raise NotFound(f"no paper {first_paper}")  # before anything is written
-    coll = store.create_collection(user_id, name, description, is_public)
+    coll = store.collections.create_collection(user_id, name, description, is_public)
     if first_paper is not None:
         try:
             collect(store, user_id, coll.id, first_paper)
         except NotFound:  # merged away in between: take the new collection back
-            store.delete_collection(user_id, coll.id)
+            store.collections.delete_collection(user_id, coll.id)
             raise
     return coll
 
 
 def collect(store: Store, user_id: int, collection_id: int, paper_id: int) -> bool:
     """Add a paper to an own collection; whether it was new there."""
-    return bool(store.add_to_collection(user_id, collection_id, paper_id))
+    return bool(store.collections.add_to_collection(user_id, collection_id, paper_id))
 
 
 def visible_collection(store: Store, collection_id: int, viewer_id: int | None) -> Collection:
     """A collection the viewer may see (public, their own, or shared with their lab); NotFound otherwise."""
-    found = store.get_collection(collection_id)
+    found = store.collections.get_collection(collection_id)
     if found is None or not (found.is_public or found.user_id == viewer_id
-                             or store.collection_shared_with(collection_id, viewer_id)):
+                             or store.groups.collection_shared_with(collection_id, viewer_id)):
         raise NotFound(f"no collection {collection_id}")
     return found
 

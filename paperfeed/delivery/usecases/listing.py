@@ -57,7 +57,7 @@ def listing_span(requested: date | None, period: str, today: date, days: Sequenc
 
 def most_upvoted(store: Store, span: Span, category: str | None = None) -> list[PaperVotes]:
     """The span's papers, most upvoted first (community votes plus Hugging Face upvotes, as cards count them)."""
-    return order_by_votes(store.paper_votes(since=span.since, until=span.until, category=category))
+    return order_by_votes(store.votes.paper_votes(since=span.since, until=span.until, category=category))
 
 
 def trending_params(settings: Settings) -> TrendingParams:
@@ -71,5 +71,5 @@ def trending(store: Store, settings: Settings, now: datetime, newest_day: date |
     """The trending papers of the window before the reference time (now, or the end of the newest day), best first."""
     params = trending_params(settings)
     ref = reference_time(now, newest_day)
-    rows = store.paper_votes(since=window_start(ref, params), category=category)
+    rows = store.votes.paper_votes(since=window_start(ref, params), category=category)
     return rank_trending(rows, ref, params, limit=limit)

@@ -17,7 +17,7 @@ JsonDict = dict[str, object]
 
 def get_paper(store: Store, paper_id: int) -> Paper:
     """One paper with sources and versions; NotFound otherwise."""
-    found = store.get_paper(paper_id)
+    found = store.papers.get_paper(paper_id)
     if found is None:
         raise NotFound(f"no paper {paper_id}")
     return found
@@ -37,7 +37,7 @@ def find_paper(store: Store, ref: str) -> Paper:
 
 def paper_by_arxiv(store: Store, arxiv_id: str) -> Paper:
     """The stored paper with this arXiv id (without version); NotFound naming the id otherwise."""
-    found = store.get_paper_by_arxiv(arxiv_id)
+    found = store.papers.get_paper_by_arxiv(arxiv_id)
     if found is None or found.id is None:
         raise NotFound(f"no paper with arXiv id {arxiv_id} here yet (you can submit it at /submit)")
     return found
@@ -46,7 +46,7 @@ def paper_by_arxiv(store: Store, arxiv_id: str) -> Paper:
 def upvote_count(store: Store, paper: Paper) -> int:
     """Community plus outside upvotes of one paper."""
     pid = paper.id or 0
-    return store.vote_counts([pid]).get(pid, 0) + (paper.external_upvotes or 0)
+    return store.votes.vote_counts([pid]).get(pid, 0) + (paper.external_upvotes or 0)
 
 
 def links(p: Paper) -> dict[str, str | None]:

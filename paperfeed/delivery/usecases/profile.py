@@ -55,7 +55,7 @@ def _comment_state(c: Row) -> str:
 
 def export_profile(store: Store, user: User, now: datetime | None = None) -> Json:
     """Everything the user has, as the documented `paperfeed-profile` version 1 object."""
-    rows = store.profile_rows(user.id)
+    rows = store.profiles.profile_rows(user.id)
     acc = rows.account
     sub = rows.subscription
     return {
@@ -185,9 +185,9 @@ class _Papers:
     def __call__(self, ref: tuple[str | None, str]) -> int | None:
         if ref not in self.found:
             arxiv_id, title = ref
-            paper = self.store.get_paper_by_arxiv(arxiv_id) if arxiv_id else None
+            paper = self.store.papers.get_paper_by_arxiv(arxiv_id) if arxiv_id else None
             if paper is None and title:
-                paper = self.store.find_by_title(title)
+                paper = self.store.papers.find_by_title(title)
             self.found[ref] = paper.id if paper is not None else None
             if paper is None:
                 self.missing.append(f"arXiv {arxiv_id}" if arxiv_id else f"“{title}”")
@@ -199,7 +199,7 @@ def _target(store: Store, parsed: ParsedProfile, as_name: str | None, merge: boo
     operator's --merge: a file proves nothing about who owns it, #21 F17); without --as, only when
     its email is the file's too (a namesake on another site is someone else)."""
     name = as_name or str(parsed.account["username"])
-    found = store.get_user_by_name(name)
+    found = store.users.get_user_by_name(name)
     if found is not None and not merge:
         raise Conflict(
             f"account {name!r} exists here: a file is no proof it is the same person; pass --merge "
@@ -254,7 +254,7 @@ def import_profile(
     )
     # A new account gets a password nobody knows: its owner sets one with a reset link.
     password = hash_password(secrets.token_urlsafe(32)) if target is None else ""
-    _, added = store.apply_profile(target.id if target else None, rows, password)
+    _, added = store.profiles.apply_profile(target.id if target else None, rows, password)
     return ImportReport(
         username=target.username if target else str(parsed.account["username"]),
         created=target is None,
@@ -269,16 +269,16 @@ def import_profile(
 
 def delete_user(store: Store, username: str) -> User:
     """Delete an account and everything it owns (CLI: the operator decides); NotFound when unknown."""
-    user = store.get_user_by_name(username)
+    user = store.users.get_user_by_name(username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
-    store.delete_user(user.id)
+    store.profiles.delete_user(user.id)
     return user
 
 
 def delete_own_account(store: Store, user: User, password: str) -> None:
     """Delete the caller's own account after checking the password."""
-    found = store.user_credentials(user.username)
+    found = store.users.user_credentials(user.username)
     if found is None or not verify_password(found[1], password):
         raise BadRequest("password: wrong password (your account was not deleted)")
-    store.delete_user(user.id)
+    store.profiles.delete_user(user.id)

@@ -4,11 +4,11 @@ anything is stored, and a bad one is refused with its path (`votes[1].created_at
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.rules import MAX_FOLLOWS, MAX_SAVED_SEARCHES, no_nul, validate_subscription
 from paperfeed.store.profiles import Row
@@ -40,7 +40,6 @@ def _depth(doc: object) -> int:
 
 MAX_TEXT = 10_000  # the longest text field (a comment body)
 Json = dict[str, Any]
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
 class _Reader:
@@ -163,7 +162,7 @@ def parse_profile(raw: str | bytes) -> ParsedProfile:
         )
     acc = r.obj(doc.get("account"), "account")
     email = r.need(acc, "email", "account", limit=320)
-    if not _EMAIL.match(email):
+    if not is_email(email):
         raise r.fail("account.email", f"not an email address: {email!r}")
     out = ParsedProfile(
         account={

@@ -117,7 +117,7 @@ def add_source(
         if set_spec not in sets:
             near = [s for s in sets if s.split(":")[0] == set_spec.split(":")[0]][:8] or sets[:8]
             raise BadRequest(f"arXiv lists no set {set_spec!r} (ListSets); sets like: {', '.join(near) or 'none'}")
-    return store.add_source(_check_name(name or default_name(kind, params)), kind, params)
+    return store.sources.add_source(_check_name(name or default_name(kind, params)), kind, params)
 
 
 def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
@@ -144,29 +144,29 @@ def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]
 
 def sync_declared(store: Store, settings: Settings) -> None:
     """Make the database follow every source the settings file declares (parameters kept in step)."""
-    existing = {s.name: s for s in store.list_sources()}
+    existing = {s.name: s for s in store.sources.list_sources()}
     for name, kind, params in declared_sources(settings):
         have = existing.get(name)
         if have is None:
-            store.add_source(name, kind, params, origin="settings")
+            store.sources.add_source(name, kind, params, origin="settings")
         elif have.kind != kind:
             raise ConfigError(f"setting sources: {name!r} is declared as {kind} but followed as {have.kind}")
         elif have.params != params or have.origin != "settings":
-            store.update_source_params(have.id, params, "settings")
+            store.sources.update_source_params(have.id, params, "settings")
 
 
 def list_sources(store: Store, settings: Settings) -> list[FollowedSource]:
     """Every followed source, the settings file's declarations included."""
     sync_declared(store, settings)
-    return store.list_sources()
+    return store.sources.list_sources()
 
 
 def get_source(store: Store, settings: Settings, name: str) -> FollowedSource:
     """One followed source; BadRequest naming the followed ones when there is none by that name."""
     sync_declared(store, settings)
-    found = store.get_source(name)
+    found = store.sources.get_source(name)
     if found is None:
-        names = ", ".join(s.name for s in store.list_sources()) or "none yet"
+        names = ", ".join(s.name for s in store.sources.list_sources()) or "none yet"
         raise NotFound(f"no followed source named {name!r} (followed: {names})")
     return found
 
@@ -176,7 +176,7 @@ def remove_source(store: Store, settings: Settings, name: str) -> None:
     source = get_source(store, settings, name)
     if any(n == name for n, _, _ in declared_sources(settings)):
         raise BadRequest(f"source {name!r} is declared by the `sources` setting: remove it there")
-    store.remove_source(source.name)
+    store.sources.remove_source(source.name)
 
 
 # ----- health ------------------------------------------------------------------------------------
@@ -245,9 +245,9 @@ def sources_health(store: Store, settings: Settings, now: datetime | None = None
 def status_report(store: Store, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """What /status and `paperfeed status` show: papers, newest day, and each source's health."""
     health = sources_health(store, settings, now)
-    days = store.paper_days(limit=1)
+    days = store.papers.paper_days(limit=1)
     return {
-        "papers": store.count_papers(),
+        "papers": store.papers.count_papers(),
         "newest_day": days[0].isoformat() if days else None,
         "today": today_of(settings).isoformat(),
         "ok": not any(h.stale for h in health),

@@ -52,7 +52,7 @@ def fetch_one(settings: Settings, arxiv_id: str, quick: bool) -> Paper:
 
 def _store(settings: Settings, store: Store, paper: Paper) -> int | None:
     ingest_papers(store, settings, [paper], f"submission:{paper.arxiv_id}")
-    stored = store.get_paper_by_arxiv(paper.arxiv_id or "")
+    stored = store.papers.get_paper_by_arxiv(paper.arxiv_id or "")
     return stored.id if stored else None
 
 
@@ -62,12 +62,12 @@ def submit(settings: Settings, store: Store, user_id: int | None, ref: str) -> S
         arxiv_id, _ = parse_arxiv_ref(ref[:300])
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
-    existing = store.get_paper_by_arxiv(arxiv_id)
+    existing = store.papers.get_paper_by_arxiv(arxiv_id)
     if existing is not None:
         return SubmitResult("exists", arxiv_id, existing.id, f"{arxiv_id} is already here")
-    if store.queued_submission(arxiv_id) is not None:
+    if store.submissions.queued_submission(arxiv_id) is not None:
         return SubmitResult("queued", arxiv_id, None, f"{arxiv_id} is already queued; it will be fetched soon")
-    store.add_submission(user_id, arxiv_id, "queued")
+    store.submissions.add_submission(user_id, arxiv_id, "queued")
     return SubmitResult("queued", arxiv_id, None,
                         f"{arxiv_id} is queued: it is fetched from arXiv within a few minutes "
                         "(your submissions below show when it is here)")
@@ -76,20 +76,20 @@ def submit(settings: Settings, store: Store, user_id: int | None, ref: str) -> S
 def process_submissions(settings: Settings, store: Store, limit: int = 100) -> dict[str, int]:
     """Retry queued submissions (the `paperfeed submissions process` job)."""
     done = failed = waiting = 0
-    for sub in store.list_submissions(status="queued", limit=limit):
-        existing = store.get_paper_by_arxiv(sub.arxiv_id)
+    for sub in store.submissions.list_submissions(status="queued", limit=limit):
+        existing = store.papers.get_paper_by_arxiv(sub.arxiv_id)
         try:
             paper = existing or fetch_one(settings, sub.arxiv_id, quick=False)
         except NotFound as exc:
-            store.finish_submission(sub.id, "failed", error=exc.message)
+            store.submissions.finish_submission(sub.id, "failed", error=exc.message)
             failed += 1
             continue
         except PaperfeedError as exc:
-            store.finish_submission(sub.id, "queued", error=exc.message)
+            store.submissions.finish_submission(sub.id, "queued", error=exc.message)
             waiting += 1
             log.warning("submission %s still waiting: %s", sub.arxiv_id, exc.message)
             continue
         paper_id = existing.id if existing is not None else _store(settings, store, paper)
-        store.finish_submission(sub.id, "done", paper_id=paper_id)
+        store.submissions.finish_submission(sub.id, "done", paper_id=paper_id)
         done += 1
     return {"done": done, "failed": failed, "queued": waiting}

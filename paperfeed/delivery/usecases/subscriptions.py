@@ -19,7 +19,7 @@ def save_subscription(store: Store, user_id: int, **changes: object) -> DigestSu
     unknown = set(changes) - set(SUBSCRIPTION_FIELDS)
     if unknown:
         raise BadRequest(f"unknown subscription field {min(unknown)!r}; valid: {', '.join(sorted(SUBSCRIPTION_FIELDS))}")
-    current = store.get_subscription(user_id) or DigestSubscription(user_id=user_id, frequency="daily")
+    current = store.subscriptions.get_subscription(user_id) or DigestSubscription(user_id=user_id, frequency="daily")
     merged: dict[str, Any] = {k: getattr(current, k) for k in SUBSCRIPTION_FIELDS}
     merged.update({k: v for k, v in changes.items() if v is not None})
     merged["sections"] = tuple(dict.fromkeys(merged["sections"]))
@@ -28,23 +28,23 @@ def save_subscription(store: Store, user_id: int, **changes: object) -> DigestSu
     merged["active"] = bool(merged["active"])
     validate_subscription(merged["frequency"], merged["send_hour"], merged["weekday"], merged["timezone"],
                           merged["max_papers"], merged["sections"])
-    return store.save_subscription(user_id, **merged)
+    return store.subscriptions.save_subscription(user_id, **merged)
 
 
 def ensure_subscription(store: Store, user_id: int) -> DigestSubscription:
     """The user's subscription, created with the defaults when there is none yet."""
-    found = store.get_subscription(user_id)
-    return found if found is not None else store.save_subscription(user_id)
+    found = store.subscriptions.get_subscription(user_id)
+    return found if found is not None else store.subscriptions.save_subscription(user_id)
 
 
 def save_search(store: Store, user_id: int, query: str, name: str = "", category: str | None = None,
                 author: str | None = None) -> SavedSearch:
     """Save a search for the user's digest (subscribing them first if needed)."""
     ensure_subscription(store, user_id)
-    return store.add_saved_search(user_id, query, name=name, category=category or None, author=author or None)
+    return store.subscriptions.add_saved_search(user_id, query, name=name, category=category or None, author=author or None)
 
 
 def follow(store: Store, user_id: int, kind: str, value: str) -> bool:
     """Follow a category or an author for the digest (subscribing first if needed); whether it was new."""
     ensure_subscription(store, user_id)
-    return bool(store.follow(user_id, kind, value))
+    return bool(store.subscriptions.follow(user_id, kind, value))

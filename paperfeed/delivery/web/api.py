@@ -227,7 +227,7 @@ def get_paper(request: Request, paper_id: PaperId) -> Response:
     state = get_state(request)
     paper = papers.get_paper(state.store, paper_id)
     out = papers.paper_data(paper, papers.upvote_count(state.store, paper))
-    out["comments"] = state.store.comment_counts([paper_id]).get(paper_id, 0)
+    out["comments"] = state.store.comments.comment_counts([paper_id]).get(paper_id, 0)
     return json_response(out)
 
 
@@ -344,7 +344,7 @@ def my_collections(request: Request, user: Caller) -> Response:
     """The caller's collections."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to list your collections")
-    return json_response([community.collection_data(c) for c in get_state(request).store.user_collections(user.id)])
+    return json_response([community.collection_data(c) for c in get_state(request).store.collections.user_collections(user.id)])
 
 
 @router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
@@ -364,7 +364,7 @@ def get_collection(request: Request, collection_id: CollectionId, user: Caller) 
     """A public collection, or one of the caller's own."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    return json_response(community.collection_data(coll, state.store.collection_papers(collection_id)))
+    return json_response(community.collection_data(coll, state.store.collections.collection_papers(collection_id)))
 
 
 @router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -379,7 +379,7 @@ def update_collection(request: Request, body: CollectionPatch, collection_id: Co
     if body.description is not None:
         description = body.description.strip()
     state = get_state(request)
-    coll = state.store.update_collection(user.id, collection_id, name, description, body.is_public)
+    coll = state.store.collections.update_collection(user.id, collection_id, name, description, body.is_public)
     state.after_write()
     return json_response(community.collection_data(coll))
 
@@ -388,7 +388,7 @@ def update_collection(request: Request, body: CollectionPatch, collection_id: Co
 def delete_collection(request: Request, collection_id: CollectionId, user: Writer) -> Response:
     """Delete an own collection."""
     state = get_state(request)
-    state.store.delete_collection(user.id, collection_id)
+    state.store.collections.delete_collection(user.id, collection_id)
     state.after_write()
     return Response(status_code=204)
 
@@ -409,7 +409,7 @@ def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperI
                  user: Writer) -> Response:
     """Take a paper out of an own collection (idempotent)."""
     state = get_state(request)
-    state.store.remove_from_collection(user.id, collection_id, paper_id)
+    state.store.collections.remove_from_collection(user.id, collection_id, paper_id)
     return _collection_after_write(state, collection_id, user.id)
 
 
@@ -424,7 +424,7 @@ def export_collection(request: Request, collection_id: CollectionId, user: Calle
     """The collection as BibTeX or JSON."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    members = state.store.collection_papers(collection_id)
+    members = state.store.collections.collection_papers(collection_id)
     if format == "json":
         return Response(community.collection_export_json(coll, members), media_type="application/json")
     return Response(papers.bibtex(members), media_type="application/x-bibtex; charset=utf-8")

@@ -120,7 +120,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         secret_key=secret,
         env=env,
         cache=TTLCache(settings.web_cache_seconds),
-        stamp=Stamp(lambda: (ctx.store.community_stamp(), ctx.store.comment_stamp())),
+        stamp=Stamp(lambda: (ctx.store.votes.community_stamp(), ctx.store.comments.comment_stamp())),
         limits=RateLimits(settings),
         search=SearchHolder(settings, ctx.store),
         nav_links=nav,

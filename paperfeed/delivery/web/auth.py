@@ -92,7 +92,7 @@ async def signup(
         state.limits.hit("login", client_key(request))
         username, email = username.strip(), email.strip()
         await run_in_threadpool(validate_signup, username, email, None)  # the password comes with the link
-        if await run_in_threadpool(state.store.get_user_by_name, username) is not None:
+        if await run_in_threadpool(state.store.users.get_user_by_name, username) is not None:
             raise Conflict(TAKEN)
     except (BadRequest, Conflict, TooManyRequests) as exc:
         response = render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
@@ -100,7 +100,7 @@ async def signup(
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    found = await run_in_threadpool(state.store.user_credentials, email)  # usernames hold no "@"
+    found = await run_in_threadpool(state.store.users.user_credentials, email)  # usernames hold no "@"
     now = now_utc()
     out = (signup_taken_message(state.settings, found[0].email, now) if found is not None else
            signup_message(state.settings, state.secret_key, SignupClaim(username, email, safe_next(next)), now))
@@ -126,7 +126,7 @@ def signup_finish_form(request: Request, t: str = "") -> HTMLResponse:
         claim = read_signup_token(get_state(request).secret_key, t[:2000])
     except BadRequest as exc:
         return _finish_page(request, "", exc.message, 400)
-    if get_state(request).store.get_user_by_name(claim.username) is not None:
+    if get_state(request).store.users.get_user_by_name(claim.username) is not None:
         return _finish_page(request, "", LINK_USED, 409)
     return _finish_page(request, t[:2000], None, claim=claim)
 
@@ -140,12 +140,12 @@ async def signup_finish(request: Request, t: str = Form(""), password: str = For
         claim = read_signup_token(state.secret_key, t[:2000])
         await run_in_threadpool(validate_signup, claim.username, claim.email, password)
         hashed = await run_in_threadpool(hash_password, password)
-        user = await run_in_threadpool(state.store.create_user, claim.username, claim.email, hashed)
+        user = await run_in_threadpool(state.store.users.create_user, claim.username, claim.email, hashed)
     except BadRequest as exc:  # a weak password: the form again, with the reason
         return _finish_page(request, t[:2000], exc.message, 400, claim)
     except Conflict:
         return _finish_page(request, "", LINK_USED, 409)
-    await run_in_threadpool(state.store.mark_email_verified, user.id, user.email)
+    await run_in_threadpool(state.store.comments.mark_email_verified, user.id, user.email)
     await run_in_threadpool(start_session, request, user.id)
     flash(request, f"Welcome, {user.username}! Your address {user.email} is confirmed.")
     done = RedirectResponse(safe_next(claim.next), status_code=303)
@@ -209,20 +209,20 @@ def profile(request: Request) -> HTMLResponse:
 
 def _profile(request: Request, user_id: int, new_token: str | None) -> HTMLResponse:
     state = get_state(request)
-    user = state.store.get_user(user_id)
+    user = state.store.users.get_user(user_id)
     ctx = {
         "title": "Your profile",
-        "voted": state.store.user_voted_papers(user_id, limit=100),
-        "colls": state.store.user_collections(user_id),
+        "voted": state.store.votes.user_voted_papers(user_id, limit=100),
+        "colls": state.store.collections.user_collections(user_id),
         "tokens": state.store.security.user_tokens(user_id),
         "now": datetime.now(UTC),
         "sessions": state.store.security.user_sessions(user_id),
         "token_days": TOKEN_DAYS,
         "new_token": new_token,
-        "submissions": state.store.list_submissions(user_id=user_id, limit=20),
+        "submissions": state.store.submissions.list_submissions(user_id=user_id, limit=20),
         "profile_user": user,
         "reading_chart": state.cached(("chart-reading", user_id), lambda: charts.reading_chart(
-            state.store.reading_by_category(user_id))),
+            state.store.votes.reading_by_category(user_id))),
     }
     return render(request, "profile.html", ctx)
 
@@ -251,6 +251,6 @@ def token_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID
     """Revoke one of the user's own tokens."""
     user = require_page_user(request)
     write_limit(request, user)
-    get_state(request).store.revoke_token(user.id, token_id)
+    get_state(request).store.users.revoke_token(user.id, token_id)
     flash(request, "Token revoked")
     return RedirectResponse("/profile#tokens", status_code=303)

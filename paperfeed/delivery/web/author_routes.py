@@ -52,7 +52,7 @@ def author_page(request: Request, name: str) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         page = _page(state, name)
-        followed = bool(user and follows(page, state.store.followed(user.id, "author")))
+        followed = bool(user and follows(page, state.store.subscriptions.followed(user.id, "author")))
         return {"title": page.name, "author": page, "followed": followed}
 
     return render(request, "author.html", context, cache_key=("author", name[:200]))
@@ -78,7 +78,7 @@ def claims_page(request: Request) -> HTMLResponse:
     if not user.is_admin:
         raise Forbidden("administrators only")
     return render(request, "claims.html", {"title": "Authorship claims",
-                                           "claims": get_state(request).store.claims(status="pending")})
+                                           "claims": get_state(request).store.authors.claims(status="pending")})
 
 
 @router.post("/admin/claims/{paper_id}/{user_id}", dependencies=[Depends(csrf_form)], include_in_schema=False)

@@ -52,12 +52,12 @@ def _secret(state: WebState) -> str:
 
 def _overview(state: WebState, user: User) -> dict[str, Any]:
     store = state.store
-    sub = store.get_subscription(user.id)
+    sub = store.subscriptions.get_subscription(user.id)
     return {
         "subscription": _sub_dict(sub) if sub else None,
-        "searches": [s.__dict__ for s in store.saved_searches(user.id)],
-        "categories": store.followed(user.id, "category"),
-        "authors": store.followed(user.id, "author"),
+        "searches": [s.__dict__ for s in store.subscriptions.saved_searches(user.id)],
+        "categories": store.subscriptions.followed(user.id, "category"),
+        "authors": store.subscriptions.followed(user.id, "author"),
     }
 
 
@@ -75,12 +75,12 @@ def subscriptions_page(request: Request) -> HTMLResponse:
     """The user's digest settings, saved searches, follows and recent digests."""
     user = require_page_user(request)
     state = get_state(request)
-    sub = state.store.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily", active=False)
+    sub = state.store.subscriptions.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily", active=False)
     return render(request, "subscriptions.html", {
-        "title": "Your digest", "sub": sub, "subscribed": state.store.get_subscription(user.id) is not None,
-        "searches": state.store.saved_searches(user.id), "categories": state.store.followed(user.id, "category"),
-        "authors": state.store.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
-        "frequencies": FREQUENCIES, "deliveries": state.store.delivery_log(user_id=user.id, limit=10),
+        "title": "Your digest", "sub": sub, "subscribed": state.store.subscriptions.get_subscription(user.id) is not None,
+        "searches": state.store.subscriptions.saved_searches(user.id), "categories": state.store.subscriptions.followed(user.id, "category"),
+        "authors": state.store.subscriptions.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
+        "frequencies": FREQUENCIES, "deliveries": state.store.deliveries.delivery_log(user_id=user.id, limit=10),
         "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
     })
 
@@ -125,7 +125,7 @@ def searches_add(
 def searches_delete(request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> RedirectResponse:
     """Delete a saved search."""
     user = require_page_user(request)
-    get_state(request).store.delete_saved_search(user.id, search_id)
+    get_state(request).store.subscriptions.delete_saved_search(user.id, search_id)
     flash(request, "Saved search deleted.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -146,7 +146,7 @@ def follow_remove(request: Request, kind: Annotated[Literal["category", "author"
                   value: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     """Stop following a category or an author."""
     user = require_page_user(request)
-    get_state(request).store.unfollow(user.id, kind, value)
+    get_state(request).store.subscriptions.unfollow(user.id, kind, value)
     flash(request, f"No longer following {kind} {value.strip()}.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -156,7 +156,7 @@ def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
     """Ask to confirm: a GET never unsubscribes (mail scanners follow links)."""
     state = get_state(request)
     uid, stamp = read_unsubscribe_token(_secret(state), t)
-    user = link_account(state.store.get_user(uid), stamp)
+    user = link_account(state.store.users.get_user(uid), stamp)
     return render(request, "unsubscribe.html", {"title": "Unsubscribe", "token": t, "done": False,
                                                 "account": user.username})
 
@@ -166,8 +166,8 @@ def unsubscribe(request: Request, t: Token) -> HTMLResponse:
     """Unsubscribe (also the RFC 8058 one-click POST: body List-Unsubscribe=One-Click, no cookies, no CSRF)."""
     state = get_state(request)
     uid, stamp = read_unsubscribe_token(_secret(state), t)
-    user = link_account(state.store.get_user(uid), stamp)
-    state.store.set_subscription_active(uid, False)
+    user = link_account(state.store.users.get_user(uid), stamp)
+    state.store.subscriptions.set_subscription_active(uid, False)
     return render(request, "unsubscribe.html", {"title": "Unsubscribed", "token": t, "done": True,
                                                 "account": user.username})
 
@@ -181,8 +181,8 @@ def feedback_link(request: Request, t: Token,
     uid, pid, stamp = read_feedback_token(_secret(state), t)
     if s == 0:
         raise BadRequest("s must be 1 (more like this) or -1 (less like this)")
-    link_account(state.store.get_user(uid), stamp)
-    paper = state.store.get_paper(pid)
+    link_account(state.store.users.get_user(uid), stamp)
+    paper = state.store.papers.get_paper(pid)
     if paper is None:
         raise NotFound("that paper no longer exists")
     return render(request, "feedback.html", {"title": "More or less like this?", "paper": paper, "signal": s,
@@ -195,11 +195,11 @@ def feedback_record(request: Request, t: Annotated[str, Form(min_length=10, max_
     """Record (1 / -1) or clear (0) the feedback of a digest link (the token authenticates; no session needed)."""
     state = get_state(request)
     uid, pid, stamp = read_feedback_token(_secret(state), t)
-    link_account(state.store.get_user(uid), stamp)
-    paper = state.store.get_paper(pid)
+    link_account(state.store.users.get_user(uid), stamp)
+    paper = state.store.papers.get_paper(pid)
     if paper is None:
         raise NotFound("that paper no longer exists")
-    state.store.set_feedback(uid, pid, s)
+    state.store.subscriptions.set_feedback(uid, pid, s)
     return render(request, "feedback.html", {"title": "Thanks" if s else "Undone", "paper": paper, "signal": s,
                                              "token": t, "done": True})
 
@@ -211,8 +211,8 @@ def admin_digests(request: Request, status: Annotated[str | None, Query(max_leng
     if not user.is_admin:
         raise Forbidden("administrators only")
     store = get_state(request).store
-    return render(request, "digest_log.html", {"title": "Digest deliveries", "counts": store.delivery_counts(),
-                                               "rows": store.delivery_log(status=status or None, limit=200),
+    return render(request, "digest_log.html", {"title": "Digest deliveries", "counts": store.deliveries.delivery_counts(),
+                                               "rows": store.deliveries.delivery_log(status=status or None, limit=200),
                                                "status": status or ""})
 
 
@@ -289,7 +289,7 @@ def api_add_search(request: Request, body: SearchIn, user: Writer) -> dict[str, 
 @router.delete("/api/v1/subscriptions/searches/{search_id}", tags=["subscriptions"], status_code=204)
 def api_delete_search(request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Writer) -> Response:
     """Delete one of your saved searches."""
-    get_state(request).store.delete_saved_search(user.id, search_id)
+    get_state(request).store.subscriptions.delete_saved_search(user.id, search_id)
     return Response(status_code=204)
 
 
@@ -305,7 +305,7 @@ def api_follow(request: Request, body: FollowIn, user: Writer) -> JSONResponse:
 def api_unfollow(request: Request, kind: Annotated[Literal["category", "author"], Query()],
                  value: Annotated[str, Query(min_length=1, max_length=200)], user: Writer) -> Response:
     """Stop following a category or an author."""
-    if not get_state(request).store.unfollow(user.id, kind, value):
+    if not get_state(request).store.subscriptions.unfollow(user.id, kind, value):
         raise NotFound(f"you do not follow {kind} {value!r}")
     return Response(status_code=204)
 
@@ -313,7 +313,7 @@ def api_unfollow(request: Request, kind: Annotated[Literal["category", "author"]
 @router.post("/api/v1/subscriptions/feedback", tags=["subscriptions"])
 def api_feedback(request: Request, body: FeedbackIn, user: Writer) -> dict[str, Any]:
     """Tell recommendations "more like this" (1) or "less like this" (-1) about a paper; 0 clears."""
-    get_state(request).store.set_feedback(user.id, body.paper_id, body.signal)
+    get_state(request).store.subscriptions.set_feedback(user.id, body.paper_id, body.signal)
     return {"paper_id": body.paper_id, "signal": body.signal}
 
 
@@ -331,5 +331,5 @@ def api_deliveries(request: Request, caller: Caller,
                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, Any]]:
     """Your recent digests and their delivery state."""
     user = _me(caller)
-    rows = get_state(request).store.delivery_log(user_id=user.id, limit=limit)
+    rows = get_state(request).store.deliveries.delivery_log(user_id=user.id, limit=limit)
     return [{k: v for k, v in r.as_dict().items() if k not in ("claimed_by", "claimed_at")} for r in rows]

@@ -116,7 +116,7 @@ def comment_report(request: Request, comment_id: CommentId, reason: str = Form("
     state = get_state(request)
     new = ds.report_comment(state.store, user, comment_id, reason)
     flash(request, "Thanks: a moderator will look at it" if new else "You had already reported this comment")
-    found = state.store.get_comment(comment_id)
+    found = state.store.comments.get_comment(comment_id)
     return _back(found.paper_id if found else 0, comment_id)
 
 
@@ -172,7 +172,7 @@ def reports_page(request: Request) -> HTMLResponse:
     user = require_page_user(request)
     if not user.is_admin:
         raise Forbidden("administrators only")
-    reports = get_state(request).store.open_reports()
+    reports = get_state(request).store.comments.open_reports()
     return render(request, "comment_reports.html", {"title": "Reported comments", "reports": reports})
 
 
@@ -366,7 +366,7 @@ def thread_feed(request: Request, paper_id: PaperId) -> Response:
         fg.link(href=url, rel="alternate")
         fg.link(href=f"{base}/feeds/papers/{paper_id}/comments.atom", rel="self")
         fg.generator("paperfeed")
-        recent = state.store.recent_comments(paper_id, 50)
+        recent = state.store.comments.recent_comments(paper_id, 50)
         fg.updated(max((c.edited_at or c.created_at for c in recent), default=datetime(2000, 1, 1, tzinfo=UTC)))
         for c in reversed(recent):  # feedgen prepends
             entry = fg.add_entry()
@@ -389,8 +389,8 @@ def paper_context(state: WebState, paper_id: int, viewer: User | None) -> dict[s
     """What the paper page adds: its discussion, who submitted it, its confirmed authors, the viewer's claim."""
     return {
         "thread": ds.thread(state.store, paper_id, viewer), "comment_max": ds.MAX_BODY,
-        "submitted_by": state.store.submitters([paper_id]).get(paper_id),
-        "claims": state.store.confirmed_claims([paper_id]).get(paper_id, []),
-        "my_claim": state.store.get_claim(paper_id, viewer.id) if viewer else None,
-        "my_groups": [g for g, _ in state.store.user_groups(viewer.id)] if viewer else [],
+        "submitted_by": state.store.authors.submitters([paper_id]).get(paper_id),
+        "claims": state.store.authors.confirmed_claims([paper_id]).get(paper_id, []),
+        "my_claim": state.store.authors.get_claim(paper_id, viewer.id) if viewer else None,
+        "my_groups": [g for g, _ in state.store.groups.user_groups(viewer.id)] if viewer else [],
     }

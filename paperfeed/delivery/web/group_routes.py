@@ -71,10 +71,10 @@ def _group_page(request: Request, group_id: int, user: User | None, new_link: st
         "title": group.name, "group": group, "role": role, "new_link": new_link,
         "feed": _feed(state, group_id, member) if member or not group.is_private else [],
         "shared": gr.shared_collections(state.store, group_id) if member else [],
-        "members": state.store.members(group_id, limit=MEMBERS_SHOWN) if member else [],
-        "invites": state.store.group_invites(group_id) if role in gr.MANAGERS else [],
-        "my_collections": state.store.user_collections(user.id) if user and member else [],
-        "my_digest": state.store.member_digest(group_id, user.id) if user and member else False,
+        "members": state.store.groups.members(group_id, limit=MEMBERS_SHOWN) if member else [],
+        "invites": state.store.groups.group_invites(group_id) if role in gr.MANAGERS else [],
+        "my_collections": state.store.collections.user_collections(user.id) if user and member else [],
+        "my_digest": state.store.groups.member_digest(group_id, user.id) if user and member else False,
         "roles": ("owner", "admin", "member"),
     }
     return render(request, "group.html", ctx, status_code=status_code)
@@ -87,7 +87,7 @@ def _group_page(request: Request, group_id: int, user: User | None, new_link: st
 def groups_page(request: Request) -> HTMLResponse:
     """The user's labs and the form to create one."""
     user = require_page_user(request)
-    return render(request, "groups.html", {"title": "Labs", "mine": get_state(request).store.user_groups(user.id)})
+    return render(request, "groups.html", {"title": "Labs", "mine": get_state(request).store.groups.user_groups(user.id)})
 
 
 @router.post("/groups", dependencies=[Depends(csrf_form)], include_in_schema=False)
@@ -130,7 +130,7 @@ def invite_revoke(request: Request, group_id: GroupId, invite_id: DbId) -> Redir
     user = require_page_user(request)
     state = get_state(request)
     gr._manager(state.store, user, group_id)
-    state.store.revoke_invite(group_id, invite_id)
+    state.store.groups.revoke_invite(group_id, invite_id)
     flash(request, "Invitation revoked")
     return _to_group(group_id, "#invite")
 
@@ -179,7 +179,7 @@ def member_digest(request: Request, group_id: GroupId, on: str = Form("")) -> Re
     user = require_page_user(request)
     store = get_state(request).store
     gr._member(store, user, group_id)
-    store.set_member(group_id, user.id, digest=bool(on))
+    store.groups.set_member(group_id, user.id, digest=bool(on))
     flash(request, "Weekly lab digest " + ("on" if on else "off"))
     return _to_group(group_id)
 
@@ -275,7 +275,7 @@ def _need(user: User | None) -> User:
 
 def _detail(state: WebState, group_id: int, user: User | None) -> dict[str, Any]:
     group, role = gr.visible_group(state.store, group_id, user)
-    out = gr.group_json(group, role, state.store.members(group_id, limit=1000) if role else None)
+    out = gr.group_json(group, role, state.store.groups.members(group_id, limit=1000) if role else None)
     if role:
         out["collections"] = [{"id": c.id, "name": c.name, "owner": c.owner, "paper_count": c.paper_count}
                               for c in gr.shared_collections(state.store, group_id)]
@@ -286,7 +286,7 @@ def _detail(state: WebState, group_id: int, user: User | None) -> dict[str, Any]
 def api_groups(request: Request, user: Caller) -> Response:
     """The caller's labs."""
     me = _need(user)
-    return json_response([gr.group_json(g, role) for g, role in get_state(request).store.user_groups(me.id)])
+    return json_response([gr.group_json(g, role) for g, role in get_state(request).store.groups.user_groups(me.id)])
 
 
 @router.post("/api/v1/groups", responses=ERRORS, tags=["groups"], status_code=201, dependencies=[Security(bearer)])

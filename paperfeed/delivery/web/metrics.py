@@ -68,7 +68,7 @@ class StoreCollector:
         for source, n in sorted(ops.papers_per_source().items()):
             papers.add_metric([source], n)
         yield papers
-        total = self.store.count_papers()
+        total = self.store.papers.count_papers()
         yield GaugeMetricFamily("paperfeed_papers_stored", "Papers stored in all.", value=total)
         lag = GaugeMetricFamily("paperfeed_harvest_lag_seconds",
                                 "Seconds since the last successful ingest of each source.", labels=["source"])
@@ -92,7 +92,7 @@ class StoreCollector:
         deliveries = GaugeMetricFamily("paperfeed_digest_deliveries",
                                        "Digest deliveries recorded, by state (sent, failed, retry, ...).",
                                        labels=["status"])
-        counts = self.store.delivery_counts()
+        counts = self.store.deliveries.delivery_counts()
         for status in sorted({"sent", "failed", *counts}):
             deliveries.add_metric([status], counts.get(status, 0))
         yield deliveries

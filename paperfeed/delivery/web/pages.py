@@ -103,7 +103,7 @@ def categories_page(request: Request) -> HTMLResponse:
     state = get_state(request)
 
     def context() -> dict[str, Any]:
-        counts: dict[str, int] = state.cached(("category_counts",), state.store.category_counts)
+        counts: dict[str, int] = state.cached(("category_counts",), state.store.votes.category_counts)
         return {"rows": sorted(counts.items()), "title": "Categories"}
 
     return render(request, "categories.html", context, cache_key=("categories",))
@@ -137,12 +137,12 @@ def paper_page(request: Request, paper_id: DbId) -> HTMLResponse:
         return {
             "paper": paper,
             "upvotes": papers.upvote_count(state.store, paper),
-            "voted": bool(user and state.store.voted_by(user.id, [paper_id])),
+            "voted": bool(user and state.store.votes.voted_by(user.id, [paper_id])),
             "links": papers.links(paper),
             "similar": sv.similar(state, paper_id, 8),
             "upvote_chart": topic_routes.paper_chart(state, paper_id),
-            "in_collections": state.store.collections_with_paper(paper_id, _uid(user)),
-            "my_collections": state.store.user_collections(user.id) if user else [],
+            "in_collections": state.store.collections.collections_with_paper(paper_id, _uid(user)),
+            "my_collections": state.store.collections.user_collections(user.id) if user else [],
             "title": paper.title,
             **discussion_routes.paper_context(state, paper_id, user),
         }
@@ -185,7 +185,7 @@ def submit_form(request: Request) -> HTMLResponse:
     """The form to submit a paper by arXiv id or URL."""
     state = get_state(request)
     user = require_page_user(request)
-    mine = state.store.list_submissions(user_id=user.id, limit=20)
+    mine = state.store.submissions.list_submissions(user_id=user.id, limit=20)
     return render(request, "submit.html", {"title": "Submit a paper", "ref": "", "error": None, "mine": mine})
 
 
@@ -198,7 +198,7 @@ def submit_post(request: Request, ref: str = Form("")) -> Response:
     try:
         result = submissions.submit(state.settings, state.store, user.id, ref)
     except (BadRequest, NotFound) as exc:
-        mine = state.store.list_submissions(user_id=user.id, limit=20)
+        mine = state.store.submissions.list_submissions(user_id=user.id, limit=20)
         return render(request, "submit.html", {"title": "Submit a paper", "ref": ref, "error": exc.message,
                                                "mine": mine}, status_code=exc.status)
     state.after_write()
@@ -212,14 +212,14 @@ def about(request: Request) -> HTMLResponse:
     """What this site is, the trending formula, and how fresh the data is."""
     state = get_state(request)
     user = page_user(request)
-    last = state.store.last_successful_run()
+    last = state.store.runs.last_successful_run()
     params = sv.trending_params(state)
     index = state.search.status()
     ctx = {
         "title": "About",
         "formula": FORMULA,
         "params": params,
-        "papers": state.store.count_papers(),
+        "papers": state.store.papers.count_papers(),
         "last_ingest": last.finished_at if last else None,
         "last_source": last.source if last else None,
         "search": sv.reader_search_status(index),
@@ -256,7 +256,7 @@ def collection_page(request: Request, collection_id: DbId) -> HTMLResponse:
     state = get_state(request)
     user = page_user(request)
     coll = community.visible_collection(state.store, collection_id, _uid(user))
-    members = state.store.collection_papers(collection_id)
+    members = state.store.collections.collection_papers(collection_id)
     cards = sv.make_cards(state, [p.id for p in members if p.id is not None], None, _uid(user))
     owner = bool(user and user.id == coll.user_id)
     return render(request, "collection.html", {"coll": coll, "cards": cards, "owner": owner, "title": coll.name})
@@ -270,7 +270,7 @@ def collection_edit(
     user = require_page_user(request)
     write_limit(request, user)
     name, description = community.clean_collection_fields(name, description)
-    get_state(request).store.update_collection(user.id, collection_id, name, description, bool(is_public))
+    get_state(request).store.collections.update_collection(user.id, collection_id, name, description, bool(is_public))
     get_state(request).after_write()
     flash(request, "Collection saved")
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
@@ -281,7 +281,7 @@ def collection_delete(request: Request, collection_id: DbId) -> RedirectResponse
     """Delete an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
-    get_state(request).store.delete_collection(user.id, collection_id)
+    get_state(request).store.collections.delete_collection(user.id, collection_id)
     get_state(request).after_write()
     flash(request, "Collection deleted")
     return RedirectResponse("/profile", status_code=303)
@@ -311,7 +311,7 @@ def collection_remove(request: Request, collection_id: DbId, paper_id: DbId, nex
     """Take a paper out of an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
-    get_state(request).store.remove_from_collection(user.id, collection_id, paper_id)
+    get_state(request).store.collections.remove_from_collection(user.id, collection_id, paper_id)
     get_state(request).after_write()
     flash(request, "Removed from the collection")
     return RedirectResponse(safe_next(next, f"/collections/{collection_id}"), status_code=303)
@@ -322,7 +322,7 @@ def collection_bibtex(request: Request, collection_id: DbId) -> Response:
     """The collection as BibTeX."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
-    body = papers.bibtex(state.store.collection_papers(collection_id))
+    body = papers.bibtex(state.store.collections.collection_papers(collection_id))
     return Response(body, media_type="application/x-bibtex; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.bib"'})
 
@@ -332,7 +332,7 @@ def collection_json_export(request: Request, collection_id: DbId) -> Response:
     """The collection and its papers as JSON."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
-    body = community.collection_export_json(coll, state.store.collection_papers(collection_id))
+    body = community.collection_export_json(coll, state.store.collections.collection_papers(collection_id))
     return Response(body, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.json"'})
 
@@ -341,8 +341,8 @@ def collection_json_export(request: Request, collection_id: DbId) -> Response:
 def user_page(request: Request, username: str) -> HTMLResponse:
     """A user's public collections."""
     state = get_state(request)
-    owner = state.store.get_user_by_name(username)
+    owner = state.store.users.get_user_by_name(username)
     if owner is None:
         raise NotFound(f"no user {username!r}")
-    colls = state.store.user_collections(owner.id, public_only=True)
+    colls = state.store.collections.user_collections(owner.id, public_only=True)
     return render(request, "user.html", {"owner": owner, "colls": colls, "title": owner.username})

@@ -24,6 +24,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.credentials import (  # re-exported: the web adapters import them from here
@@ -38,13 +39,12 @@ from paperfeed.delivery.credentials import (  # re-exported: the web adapters im
 
 CSRF_HEADER = "x-csrf-token"
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 def validate_signup(username: str, email: str, password: str | None) -> None:
     """Raise BadRequest naming the first field that is wrong (None: no password to check yet)."""
     if not _USERNAME.match(username):
         raise BadRequest("username: 3 to 32 letters, digits, '.', '_' or '-'")
-    if len(email) > 320 or not _EMAIL.match(email) or "\x00" in email:
+    if not is_email(email):
         raise BadRequest("email: not an email address")
     if password is None:
         return

@@ -74,7 +74,7 @@ def trending_params(state: WebState) -> TrendingParams:
 
 def paper_days(state: WebState) -> list[date]:
     """Days with papers, newest first (cached)."""
-    days: list[date] = state.cached(("days",), lambda: state.store.paper_days(limit=lists.DAYS_LOOKED_AT))
+    days: list[date] = state.cached(("days",), lambda: state.store.papers.paper_days(limit=lists.DAYS_LOOKED_AT))
     return days
 
 
@@ -114,13 +114,13 @@ def make_cards(
     state: WebState, ids: Sequence[int], upvotes: dict[int, int] | None = None, user_id: int | None = None
 ) -> list[Card]:
     """Cards for papers in the given order, with upvote counts and the viewer's own votes."""
-    found = state.store.get_papers(ids)
+    found = state.store.papers.get_papers(ids)
     if upvotes is None:
-        counts = state.store.vote_counts(ids)
+        counts = state.store.votes.vote_counts(ids)
         upvotes = {i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found}
-    voted = state.store.voted_by(user_id, ids) if user_id is not None else set()
-    comments = state.store.comment_counts(ids)
-    submitters = state.store.submitters(ids)
+    voted = state.store.votes.voted_by(user_id, ids) if user_id is not None else set()
+    comments = state.store.comments.comment_counts(ids)
+    submitters = state.store.authors.submitters(ids)
     return [Card(found[i], upvotes.get(i, 0), i in voted,
                  extra={"comments": comments.get(i, 0), "submitted_by": submitters.get(i)})
             for i in ids if i in found]

@@ -71,7 +71,7 @@ def paper_chart(state: WebState, paper_id: int) -> str:
 def category_chart(state: WebState, code: str) -> str:
     """Papers per day in a category over its last CHART_DAYS days of papers."""
     def compute() -> str:
-        return charts.papers_per_day_chart(code, state.store.papers_per_day(code, None), CHART_DAYS)
+        return charts.papers_per_day_chart(code, state.store.votes.papers_per_day(code, None), CHART_DAYS)
 
     svg: str = state.cached(("chart-category", code), compute)
     return svg
