@@ -14,6 +14,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.progress import CountProgress, on_terminal
 from paperfeed.delivery.upvote_charts import draw_read_charts
+from paperfeed.index.shipped import SAMPLE_FEED
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
@@ -81,6 +82,11 @@ def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[Recor
             batch = []
     if batch:
         yield batch
+
+
+def is_sample(target: str) -> bool:
+    """Whether a target is the bundled sample feed (whose papers come with their vectors)."""
+    return not is_url(target) and Path(target).resolve() == SAMPLE_FEED
 
 
 def validate_target(target: str, settings: Settings, fmt: str | None) -> list[RecordError]:
