@@ -27,10 +27,10 @@ install-run: $(VENV)/.installed-run
 install: $(VENV)/.installed
 
 # Install, load the bundled real sample (Hugging Face Daily Papers days with upvotes, plus undated
-# listing-page papers; the ingest makes them searchable by words at once), serve on
-# http://127.0.0.1:$(PORT). `index build` runs in the background meanwhile: it embeds the papers for
-# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log),
-# then finds the emerging topics (/topics) by those embeddings.
+# listing-page papers; the ingest makes them searchable by words and, by the vectors shipped with
+# the sample, by meaning at once), serve on http://127.0.0.1:$(PORT). `index build` runs in the
+# background meanwhile (embeds only what the shipped vectors do not cover; progress bars in
+# .paperfeed/index-build.log and on /about), then finds the emerging topics (/topics).
 run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
 	{ $(PY) -m paperfeed index build && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
@@ -61,6 +61,7 @@ docs: install
 # Re-derive the bundled sample from the shared real data with paperfeed's own parsers and store.
 sample: install-run
 	$(PY) scripts/make_sample.py $(SHARED) $(SAMPLE)
+	$(PY) scripts/make_sample_vectors.py $(SAMPLE)
 
 # Fresh clone, empty pip cache: `make run` until the page answers, then the venv size (BENCHMARKS.md).
 bench-install:

@@ -82,6 +82,7 @@ def test_sample_ingest_searches_by_meaning_without_embedding(settings: Settings,
     reader = open_search_index(settings, store, embedder=emb)
     hits = search_papers(reader, "speech recognition with large language models", mode="semantic", k=5)
     assert hits.hits, "no semantic results from the shipped vectors"
+    assert hits.mode == "semantic" and not hits.notice  # not the lexical fallback
     index.embed(shipped_only=True)  # nothing left to give
     assert index.last_embed == {"shipped": 0, "embedded": 0}
 

@@ -22,10 +22,14 @@ def refresh_index_after_ingest(settings: Settings, store: Store, embed_new: bool
     """
     index = open_search_index(settings, store)
     index.refresh()
+    given = {"shipped": 0, "embedded": 0}
     if sample and index.semantic_available():
         index.embed(shipped_only=True)
+        given = dict(index.last_embed)
     if embed_new and index.semantic.count() and index.semantic_available():
         index.embed(limit=INLINE_EMBED_MAX)
+        given = {k: v + index.last_embed[k] for k, v in given.items()}
+    index.last_embed = given  # both passes: what the shipped vectors gave, what was embedded
     return index
 
 
