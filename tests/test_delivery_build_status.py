@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.build_status import BuildProgress, read_build_status, status_path
 from paperfeed.store import Store
@@ -45,3 +47,13 @@ def test_status_of_a_dead_build_is_ignored(settings: Settings) -> None:
     assert read_build_status(settings) is None
     status_path(settings).write_text("{not json")
     assert read_build_status(settings) is None
+
+
+def test_bars_go_into_a_log_too(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    progress = BuildProgress(settings, "index build")  # stderr is captured here: not a terminal
+    progress("embedding", 0, 40)
+    progress("embedding", 40, 40)
+    progress.close()
+    err = capsys.readouterr().err
+    assert "embedding" in err and "40/40" in err
