@@ -65,6 +65,14 @@ def test_bundled_manifest_covers_the_sample_and_is_small() -> None:
     assert is_sample(str(S.SAMPLE_FEED)) and not is_sample("other.jsonl")
 
 
+def test_a_copy_of_the_sample_counts_as_the_sample(tmp_path: Path) -> None:
+    copy = tmp_path / "feed.jsonl.gz"
+    shutil.copy(S.SAMPLE_FEED, copy)
+    assert is_sample(str(copy))
+    copy.write_bytes(copy.read_bytes()[:-1] + b"x")
+    assert not is_sample(str(copy)) and not is_sample("https://example.org/sample-feed.jsonl.gz")
+
+
 @needs_model
 def test_sample_ingest_searches_by_meaning_without_embedding(settings: Settings, store: Store,
                                                             emb: OnnxEmbedder) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -85,8 +86,14 @@ def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[Recor
 
 
 def is_sample(target: str) -> bool:
-    """Whether a target is the bundled sample feed (whose papers come with their vectors)."""
-    return not is_url(target) and Path(target).resolve() == SAMPLE_FEED
+    """Whether a target is the bundled sample feed (whose papers come with their vectors), or a copy."""
+    if is_url(target) or not SAMPLE_FEED.is_file():
+        return False
+    path = Path(target)
+    try:
+        return path.resolve() == SAMPLE_FEED or filecmp.cmp(path, SAMPLE_FEED, shallow=False)
+    except OSError:
+        return False
 
 
 def validate_target(target: str, settings: Settings, fmt: str | None) -> list[RecordError]:
