@@ -63,7 +63,8 @@ sample: install-run
 	$(PY) scripts/make_sample.py $(SHARED) $(SAMPLE)
 	$(PY) scripts/make_sample_vectors.py $(SAMPLE)
 
-# Fresh clone, empty pip cache: `make run` until the page answers, then the venv size (BENCHMARKS.md).
+# Fresh clone, empty pip cache: `make run` until the page answers, then until search by meaning and
+# /topics answer, and the venv size (BENCHMARKS.md).
 bench-install:
 	$(PYTHON) benchmarks/install.py
 
