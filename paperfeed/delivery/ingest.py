@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.indexing import refresh_index_after_ingest
 from paperfeed.delivery.progress import CountProgress, on_terminal
 from paperfeed.delivery.upvote_charts import draw_read_charts
+from paperfeed.index.shipped import SAMPLE_FEED
 from paperfeed.sources import fetch_records, read_records
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
@@ -81,6 +83,17 @@ def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[Recor
             batch = []
     if batch:
         yield batch
+
+
+def is_sample(target: str) -> bool:
+    """Whether a target is the bundled sample feed (whose papers come with their vectors), or a copy."""
+    if is_url(target) or not SAMPLE_FEED.is_file():
+        return False
+    path = Path(target)
+    try:
+        return path.resolve() == SAMPLE_FEED or filecmp.cmp(path, SAMPLE_FEED, shallow=False)
+    except OSError:
+        return False
 
 
 def validate_target(target: str, settings: Settings, fmt: str | None) -> list[RecordError]:

@@ -12,9 +12,14 @@ from typing import Any
 
 from tqdm import tqdm
 
+LOG_INTERVAL = 5.0  # seconds between two bar updates written into a log file
 
-def progress_bar(desc: str, total: int | None = None, unit: str = " papers") -> tqdm[Any]:
-    """A tqdm bar on stderr, disabled when stderr is not a terminal."""
+
+def progress_bar(desc: str, total: int | None = None, unit: str = " papers", always: bool = False) -> tqdm[Any]:
+    """A tqdm bar on stderr, disabled when stderr is not a terminal unless always (a build's log)."""
+    if always and not on_terminal():
+        return tqdm(desc=desc, total=total, unit=unit, file=sys.stderr, disable=False, ncols=100,
+                    mininterval=LOG_INTERVAL, ascii=True, leave=True)
     return tqdm(desc=desc, total=total, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True,
                 leave=True)
 
@@ -41,8 +46,9 @@ class CountProgress:
 class StageProgress:
     """Bars for a job that reports (stage, done, total): one bar per stage, e.g. indexing, embedding."""
 
-    def __init__(self, unit: str = " papers") -> None:
+    def __init__(self, unit: str = " papers", always: bool = False) -> None:
         self._unit = unit
+        self._always = always
         self._bars: dict[str, tqdm[Any]] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -50,7 +56,7 @@ class StageProgress:
         if bar is None:
             for other in self._bars.values():  # a new stage starts: the previous ones are done
                 other.close()
-            bar = self._bars[stage] = progress_bar(stage, total or None, self._unit)
+            bar = self._bars[stage] = progress_bar(stage, total or None, self._unit, self._always)
         if total and bar.total != total:
             bar.total = total
             bar.refresh()

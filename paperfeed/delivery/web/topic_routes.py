@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from paperfeed.core.errors import NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.delivery import charts, upvote_charts
+from paperfeed.delivery.build_status import read_build_status
 from paperfeed.delivery.topics import (
     TopicsFile,
     load_topic_charts,
@@ -93,9 +94,11 @@ def topics_page(request: Request) -> HTMLResponse:
         tf = current_topics(state)
         rows = [(t, growth_text(t), topic_chart(state, tf, t)) for t in tf.topics] if tf else []
         missing = None if topics_extra_installed() else EXTRA_HINT
-        return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing}
+        return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing, "building": building}
 
-    return render(request, "topics.html", context, cache_key=("topics", file_stamp(state)))
+    building = read_build_status(state.settings)  # topics follow the index build: both mean "being built"
+    key = ("topics", file_stamp(state), building.text if building else None)
+    return render(request, "topics.html", context, cache_key=key)
 
 
 @router.get("/topics/{topic_id}", response_class=HTMLResponse)
