@@ -93,7 +93,9 @@ def test_alerts_on_page_api_and_in_one_digest(
     )
     assert third.sent == 1 and _mailed(seeded) == 3
     text = body_of(sink.by_recipient()["ada@example.org"][1].message)
-    assert "New version v4" in text and "v3" not in text and "published:" not in text
+    # only v4 is new: the v3 alert went out the day before (the links' random tokens may hold "v3")
+    alerts = [line for line in text.splitlines() if "New version" in line]
+    assert alerts == [line for line in alerts if "v4" in line] and alerts and "published:" not in text
 
 
 def test_profile_download_and_account_deletion(settings: Settings, seeded: Store) -> None:
