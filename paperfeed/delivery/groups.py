@@ -32,8 +32,7 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.email.compose import Outgoing, sender_address, site_host
 from paperfeed.delivery.email.mailer import Mailer, MailError, TransientMailError, open_mailer
 from paperfeed.store import Store
-from paperfeed.store.community import Collection
-from paperfeed.store.groups import ROLES, FeedItem, Group, Invite, Member
+from paperfeed.store.community import ROLES, Collection, FeedItem, Group, Invite, Member
 from paperfeed.store.runs import now_utc
 
 log = logging.getLogger("paperfeed.groups")

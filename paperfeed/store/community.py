@@ -139,3 +139,69 @@ def paper_exists(engine: Engine, paper_id: int) -> bool:
     """Whether a paper id is stored."""
     with engine.connect() as conn:
         return conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is not None
+
+
+# ----- labs (groups) ---------------------------------------------------------------------------
+
+ROLES = ("owner", "admin", "member")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A lab: a named set of members."""
+
+    id: int
+    name: str
+    description: str
+    is_private: bool
+    created_at: datetime
+    member_count: int = 0
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of a group."""
+
+    user_id: int
+    username: str
+    email: str
+    role: str
+    digest: bool
+    joined_at: datetime
+    email_verified: bool = False
+
+
+@dataclass(frozen=True)
+class Invite:
+    """An invitation (a link for anyone holding it, or for one email address)."""
+
+    id: int
+    group_id: int
+    email: str | None
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """A paper the group's members upvoted or collected in a window."""
+
+    paper_id: int
+    upvoters: tuple[str, ...]
+    collectors: tuple[str, ...]
+    last_at: datetime
+
+
+def group_from_row(row: RowMapping) -> Group:
+    """A Group from a row of the groups query (with its member count)."""
+    return Group(int(row["id"]), row["name"], row["description"], bool(row["is_private"]),
+                 utc(row["created_at"]) or now_utc(), int(row.get("member_count") or 0))
+
+
+def invite_from_row(row: RowMapping) -> Invite:
+    """An Invite from a group_invites row."""
+    return Invite(int(row["id"]), int(row["group_id"]), row["email"], row["role"], utc(row["created_at"]) or now_utc(),
+                  utc(row["expires_at"]) or now_utc(), utc(row["used_at"]), utc(row["revoked_at"]))

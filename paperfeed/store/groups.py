@@ -6,16 +6,23 @@ who may do what, it only reports facts and writes rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, case, delete, desc, func, insert, select, update
+from sqlalchemy import Engine, and_, case, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.models import User
-from paperfeed.store.community import Collection
+from paperfeed.store.community import (
+    Collection,
+    FeedItem,
+    Group,
+    Invite,
+    Member,
+    group_from_row,
+    invite_from_row,
+)
 from paperfeed.store.community import _collection as collection_from_row
 from paperfeed.store.community import _collection_query as collection_query
 from paperfeed.store.runs import now_utc, utc
@@ -27,67 +34,6 @@ from paperfeed.store.social_schema import (
     group_members,
     groups,
 )
-
-ROLES = ("owner", "admin", "member")
-
-
-@dataclass(frozen=True)
-class Group:
-    """A lab: a named set of members."""
-
-    id: int
-    name: str
-    description: str
-    is_private: bool
-    created_at: datetime
-    member_count: int = 0
-
-
-@dataclass(frozen=True)
-class Member:
-    """A member of a group."""
-
-    user_id: int
-    username: str
-    email: str
-    role: str
-    digest: bool
-    joined_at: datetime
-    email_verified: bool = False
-
-
-@dataclass(frozen=True)
-class Invite:
-    """An invitation (a link for anyone holding it, or for one email address)."""
-
-    id: int
-    group_id: int
-    email: str | None
-    role: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True)
-class FeedItem:
-    """A paper the group's members upvoted or collected in a window."""
-
-    paper_id: int
-    upvoters: tuple[str, ...]
-    collectors: tuple[str, ...]
-    last_at: datetime
-
-
-def _group(row: RowMapping) -> Group:
-    return Group(int(row["id"]), row["name"], row["description"], bool(row["is_private"]),
-                 utc(row["created_at"]) or now_utc(), int(row.get("member_count") or 0))
-
-
-def _invite(row: RowMapping) -> Invite:
-    return Invite(int(row["id"]), int(row["group_id"]), row["email"], row["role"], utc(row["created_at"]) or now_utc(),
-                  utc(row["expires_at"]) or now_utc(), utc(row["used_at"]), utc(row["revoked_at"]))
 
 
 def _groups_query() -> Any:
@@ -119,7 +65,7 @@ class GroupRepo:
         """One group by id (visibility is the caller's rule)."""
         with self.engine.connect() as conn:
             row = conn.execute(_groups_query().where(groups.c.id == group_id)).mappings().first()
-        return _group(row) if row else None
+        return group_from_row(row) if row else None
 
     def user_groups(self, user_id: int) -> list[tuple[Group, str]]:
         """The groups a user belongs to, with their role, by name."""
@@ -129,12 +75,12 @@ class GroupRepo:
                 .join(group_members, and_(group_members.c.group_id == groups.c.id, group_members.c.user_id == user_id))
                 .order_by(groups.c.name, groups.c.id)
             ).mappings()
-            return [(_group(r), r["role"]) for r in rows]
+            return [(group_from_row(r), r["role"]) for r in rows]
 
     def all_groups(self) -> list[Group]:
         """Every group (the digest job)."""
         with self.engine.connect() as conn:
-            return [_group(r) for r in conn.execute(_groups_query().order_by(groups.c.id)).mappings()]
+            return [group_from_row(r) for r in conn.execute(_groups_query().order_by(groups.c.id)).mappings()]
 
     def member_role(self, group_id: int, user_id: int | None) -> str | None:
         """The user's role in the group, None when not a member."""
@@ -225,20 +171,20 @@ class GroupRepo:
                 created_at=now_utc(), expires_at=expires_at,
             ).returning(group_invites.c.id)).scalar_one()
             row = conn.execute(select(group_invites).where(group_invites.c.id == iid)).mappings().one()
-        return _invite(row)
+        return invite_from_row(row)
 
     def invite_by_token(self, token_hash: str) -> Invite | None:
         """The invite a token belongs to."""
         with self.engine.connect() as conn:
             row = conn.execute(select(group_invites).where(group_invites.c.token_hash == token_hash)).mappings().first()
-        return _invite(row) if row else None
+        return invite_from_row(row) if row else None
 
     def group_invites(self, group_id: int) -> list[Invite]:
         """A group's invites, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(group_invites).where(group_invites.c.group_id == group_id)
                                 .order_by(desc(group_invites.c.id)).limit(100)).mappings()
-            return [_invite(r) for r in rows]
+            return [invite_from_row(r) for r in rows]
 
     def use_invite(self, invite_id: int) -> bool:
         """Mark a one-address invite used; False when it was used already (two accepts race)."""

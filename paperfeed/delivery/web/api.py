@@ -20,8 +20,8 @@ from paperfeed.core.models import User
 from paperfeed.delivery.usecases import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
-from paperfeed.delivery.web.deps import CollectionId, PaperId, api_user, api_writer, json_response
-from paperfeed.delivery.web.state import WebState, get_state
+from paperfeed.delivery.web.deps import PaperId, api_user, api_writer, json_response
+from paperfeed.delivery.web.state import get_state
 from paperfeed.ranking.trending import FORMULA
 
 bearer = HTTPBearer(auto_error=False, description="A personal API token from your profile page.")
@@ -138,35 +138,6 @@ class SubmitOut(BaseModel):
     message: str
 
 
-class CollectionIn(BaseModel):
-    """A new collection."""
-
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    is_public: bool = False
-
-
-class CollectionPatch(BaseModel):
-    """Changes to a collection."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    is_public: bool | None = None
-
-
-class CollectionOut(BaseModel):
-    """A collection (with its papers when fetched alone)."""
-
-    id: int
-    owner: str
-    name: str
-    description: str
-    is_public: bool
-    created_at: str
-    paper_count: int
-    papers: list[PaperOut] | None = None
-
-
 class ErrorOut(BaseModel):
     """Every error answer."""
 
@@ -180,7 +151,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 
-def _no_nul(*values: str | None) -> None:
+def no_nul(*values: str | None) -> None:
+    """BadRequest when a text field holds a NUL character (PostgreSQL refuses them in text)."""
     if any(v and "\x00" in v for v in values):
         raise BadRequest("text must not contain NUL characters")
 
@@ -253,7 +225,7 @@ def search(
     limit: Limit = 20,
 ) -> Response:
     """Full-text and semantic search with filters."""
-    _no_nul(q, category, author)
+    no_nul(q, category, author)
     result = sv.search(get_state(request), q, page=page, page_size=limit, sort=sort, since=since, until=until,
                        category=category or None, author=author or None, mode=mode)
     papers = []
@@ -330,101 +302,10 @@ def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
              dependencies=[Security(bearer)])
 def submit(request: Request, body: SubmitIn, user: Writer) -> Response:
     """Add a paper by arXiv id or URL; 200 when it is already here, 202 when queued."""
-    _no_nul(body.ref)
+    no_nul(body.ref)
     state = get_state(request)
     result = submissions.submit(state.settings, state.store, user.id, body.ref)
     state.after_write()
     status = {"added": 201, "exists": 200, "queued": 202}[result.status]
     return json_response({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
                   "message": result.message}, status)
-
-
-@router.get("/collections", response_model=list[CollectionOut], responses=ERRORS, dependencies=[Security(bearer)])
-def my_collections(request: Request, user: Caller) -> Response:
-    """The caller's collections."""
-    if user is None:
-        raise Unauthorized("log in or send a Bearer token to list your collections")
-    return json_response([community.collection_data(c) for c in get_state(request).store.collections.user_collections(user.id)])
-
-
-@router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
-             dependencies=[Security(bearer)])
-def create_collection(request: Request, body: CollectionIn, user: Writer) -> Response:
-    """Create a collection."""
-    _no_nul(body.name, body.description)
-    state = get_state(request)
-    coll = community.create_collection(state.store, user.id, body.name, body.description, body.is_public)
-    state.after_write()
-    return json_response(community.collection_data(coll, []), 201)
-
-
-@router.get("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
-            dependencies=[Security(bearer)])
-def get_collection(request: Request, collection_id: CollectionId, user: Caller) -> Response:
-    """A public collection, or one of the caller's own."""
-    state = get_state(request)
-    coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    return json_response(community.collection_data(coll, state.store.collections.collection_papers(collection_id)))
-
-
-@router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
-              dependencies=[Security(bearer)])
-def update_collection(request: Request, body: CollectionPatch, collection_id: CollectionId,
-                      user: Writer) -> Response:
-    """Rename, describe, publish or hide an own collection."""
-    _no_nul(body.name, body.description)
-    name = description = None
-    if body.name is not None:
-        name, _ = community.clean_collection_fields(body.name, "")
-    if body.description is not None:
-        description = body.description.strip()
-    state = get_state(request)
-    coll = state.store.collections.update_collection(user.id, collection_id, name, description, body.is_public)
-    state.after_write()
-    return json_response(community.collection_data(coll))
-
-
-@router.delete("/collections/{collection_id}", status_code=204, responses=ERRORS, dependencies=[Security(bearer)])
-def delete_collection(request: Request, collection_id: CollectionId, user: Writer) -> Response:
-    """Delete an own collection."""
-    state = get_state(request)
-    state.store.collections.delete_collection(user.id, collection_id)
-    state.after_write()
-    return Response(status_code=204)
-
-
-@router.put("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
-            dependencies=[Security(bearer)])
-def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
-              user: Writer) -> Response:
-    """Put a paper in an own collection (idempotent)."""
-    state = get_state(request)
-    community.collect(state.store, user.id, collection_id, paper_id)
-    return _collection_after_write(state, collection_id, user.id)
-
-
-@router.delete("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
-               dependencies=[Security(bearer)])
-def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
-                 user: Writer) -> Response:
-    """Take a paper out of an own collection (idempotent)."""
-    state = get_state(request)
-    state.store.collections.remove_from_collection(user.id, collection_id, paper_id)
-    return _collection_after_write(state, collection_id, user.id)
-
-
-def _collection_after_write(state: WebState, collection_id: int, user_id: int) -> Response:
-    state.after_write()
-    return json_response(community.collection_data(community.visible_collection(state.store, collection_id, user_id)))
-
-
-@router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])
-def export_collection(request: Request, collection_id: CollectionId, user: Caller,
-                      format: Literal["bibtex", "json"] = "bibtex") -> Response:
-    """The collection as BibTeX or JSON."""
-    state = get_state(request)
-    coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    members = state.store.collections.collection_papers(collection_id)
-    if format == "json":
-        return Response(community.collection_export_json(coll, members), media_type="application/json")
-    return Response(papers.bibtex(members), media_type="application/x-bibtex; charset=utf-8")

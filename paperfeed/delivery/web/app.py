@@ -30,6 +30,7 @@ from paperfeed.delivery.web import (
     api,
     auth,
     author_routes,
+    collection_api,
     digest_routes,
     discussion_routes,
     docs,
@@ -161,7 +162,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.router.redirect_slashes = False  # its redirect would be built from the Host header
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     docs.mount(app)
-    for router in (api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
+    for router in (api.router, collection_api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
                    docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
                    group_routes.router, source_routes.router, ops_routes.router, me_routes.router,
                    topic_routes.router, paper_refs.router):  # paper_refs last: its paths catch all
