@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import compress
 from typing import Protocol
 
 import numpy as np
@@ -351,9 +352,11 @@ def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tup
     if not stems:
         return [() for _ in rows]
     pos = {st: i for i, st in enumerate(stems)}
-    need = [(word, [pos[st] for st in sts]) for word, sts in terms.surface.items()]
-    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems).tolist()
-    return [tuple(w for w, cols in need if all(row[c] for c in cols)) for row in has]
+    surface = list(terms.surface)
+    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems)
+    # rows x query words: a word is held when every one of its stems is (numpy, not a generator per row)
+    held = np.stack([has[:, [pos[st] for st in sts]].all(axis=1) for sts in terms.surface.values()], axis=1)
+    return [tuple(compress(surface, row)) for row in held.tolist()]
 
 
 def _notice(notices: list[str]) -> str | None:
