@@ -13,14 +13,15 @@ top rows (tests/test_index_kernels.py); numba adds ~200 MB (llvmlite), so it is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FULL_BONUS = 1e9  # added to the key of rows holding every term (BM25 scores stay far below)
 
-MatchTop = Callable[..., tuple[Any, Any, Any, int, int]]
+MatchTop = Callable[
+    ..., tuple[npt.NDArray[np.float32], npt.NDArray[np.uint16], npt.NDArray[np.int64], int, int]
+]
 HasTerms = Callable[..., npt.NDArray[np.bool_]]
 
 
