@@ -351,9 +351,12 @@ def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tup
     stems = list(dict.fromkeys(st for sts in terms.surface.values() for st in sts))
     if not stems:
         return [() for _ in rows]
-    pos = {st: i for i, st in enumerate(stems)}
     surface = list(terms.surface)
     has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems)
+    if len(stems) == len(surface) and all(len(sts) == 1 for sts in terms.surface.values()):
+        # the usual case: one stem per word, each its own, so the columns are the words in order
+        return [tuple(compress(surface, row)) for row in has.tolist()]
+    pos = {st: i for i, st in enumerate(stems)}
     # rows x query words: a word is held when every one of its stems is (numpy, not a generator per row)
     held = np.stack([has[:, [pos[st] for st in sts]].all(axis=1) for sts in terms.surface.values()], axis=1)
     return [tuple(compress(surface, row)) for row in held.tolist()]
