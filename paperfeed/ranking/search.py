@@ -56,6 +56,7 @@ ALL_FIRST_MAX_TERMS = 4
 RowArray = npt.NDArray[np.int64]
 FloatArray64 = npt.NDArray[np.float64]
 _NO_ROWS: RowArray = np.empty(0, dtype=np.int64)
+_NO_SCORES: FloatArray64 = np.empty(0, dtype=np.float64)
 
 
 class Searchable(Protocol):
@@ -257,9 +258,10 @@ def _lexical_candidates(index: Searchable, q: _Query) -> _Candidates:
     size = req.need if exact else max(LEXICAL_POOL, req.need)
     m = lex.match(q.terms.stems, mask=q.mask, top=size if req.sort == "relevance" else 0, all_first=q.all_first)
     top = m.top if m.top is not None else m.rows()
-    pool = top if exact else np.sort(top)
-    fused = m.scores[pool].astype(np.float64)
-    return _Candidates(m, pool, fused, np.full(len(pool), np.nan), _NO_ROWS, m.total(), top if exact else None)
+    if exact:  # the page is read off the ranking: no pool scores needed
+        return _Candidates(m, top, _NO_SCORES, _NO_SCORES, _NO_ROWS, m.total(), top)
+    pool = np.sort(top)
+    return _Candidates(m, pool, m.scores[pool].astype(np.float64), np.full(len(pool), np.nan), _NO_ROWS, m.total())
 
 
 def _fused_candidates(index: Searchable, q: _Query) -> _Candidates:
