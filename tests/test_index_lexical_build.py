@@ -15,9 +15,9 @@ from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
 from paperfeed.index import open_search_index
 from paperfeed.index.lexical import LexicalIndex
-from paperfeed.index.lexical_build import build_segment
+from paperfeed.index.lexical_build import SegmentBuilder, build_segment
 from paperfeed.index.segment import load_segment, write_segment
-from paperfeed.index.text import analyse
+from paperfeed.index.text import analyse, document_terms
 from paperfeed.ranking.search import search_papers
 from paperfeed.store import Store
 from tests._search_fixtures import corpus
@@ -120,3 +120,19 @@ def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, 
     # an empty store builds an empty, loadable segment
     assert build_segment([], settings.data_path / "empty")["n_docs"] == 0
     assert load_segment(settings.data_path / "empty").n_docs == 0
+
+
+def test_builder_term_ids_are_document_terms_in_first_seen_order(tmp_path: Path) -> None:
+    """The builder looks each folded word up once; the ids it gives equal document_terms' stems
+    numbered in first-seen order (stop words dropped, title repeated, accents folded)."""
+    papers = [*_papers(_records(), 300),
+              Paper(id=1000, title="The Schölkopf kernel OF the kernels", abstract="and the of a", authors=("Léon Bottou",))]
+    builder = SegmentBuilder(tmp_path / "seg")
+    try:
+        vocab: dict[str, int] = {}
+        for p in papers:
+            want = [vocab.setdefault(t, len(vocab)) for t in document_terms(p.title, p.abstract, p.authors)]
+            assert builder._term_ids(p) == want
+        assert builder.vocab == vocab
+    finally:
+        builder.close()

@@ -13,7 +13,13 @@ from paperfeed.core.settings import Settings
 from paperfeed.index import SearchIndex, open_search_index
 from paperfeed.ranking import fusion
 from paperfeed.ranking.categories import category_name, resolve_category
-from paperfeed.ranking.search import search_papers, similar_papers
+from paperfeed.ranking.search import (
+    SearchFilters,
+    SearchRequest,
+    run_search,
+    search_papers,
+    similar_papers,
+)
 from paperfeed.store import Store
 from tests._search_fixtures import FakeEmbedder, corpus
 
@@ -85,6 +91,17 @@ def test_sort_by_date_and_paging(index: SearchIndex) -> None:
     assert page2.hits[0].paper_id == res.hits[1].paper_id and page2.total == res.total
     everything = search_papers(index, "")
     assert everything.total == 6 and _arxiv(index, everything.hits)[0] == "2010.11929"
+
+
+def test_request_form_is_the_keyword_form(index: SearchIndex) -> None:
+    for mode in ("lexical", "hybrid", "semantic"):
+        req = SearchRequest("image", k=2, sort="date", mode=mode, filters=SearchFilters(category="cs"))
+        want = search_papers(index, "image", k=2, sort="date", mode=mode, category="cs")
+        assert run_search(index, req) == want and want.hits
+    with pytest.raises(BadRequest, match="k must be"):
+        SearchRequest("x", k=0).check()
+    with pytest.raises(BadRequest, match="since 2024-02-01 is after"):
+        SearchRequest("x", filters=SearchFilters(since=date(2024, 2, 1), until=date(2024, 1, 1))).check()
 
 
 def test_bad_syntax_notice_not_error(index: SearchIndex) -> None:

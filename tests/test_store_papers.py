@@ -125,3 +125,21 @@ def test_unicode_and_markup_survive(store: Store) -> None:
     store.papers.upsert_papers([_p(arxiv_id="2503.99999", title=title, authors=("Zoë Ça",))])
     paper = store.papers.get_paper_by_arxiv("2503.99999")
     assert paper is not None and paper.title == title and paper.authors == ("Zoë Ça",)
+
+
+def test_index_papers_carry_what_the_index_reads(store: Store) -> None:
+    store.papers.upsert_papers([
+        _p(title="Kernel Methods", arxiv_id="2401.00001", authors=("Léon Bottou", "Ada Lovelace"),
+           categories=("cs.LG", "stat.ML"), published=date(2024, 1, 2), abs_url="https://arxiv.org/abs/2401.00001"),
+        _p(title="Featured Work", abstract="Code at https://github.com/a/b", featured_on=date(2024, 3, 1)),
+        _p(title="Undated", abstract="No day."),
+    ])
+
+    def fields(p: Paper) -> tuple[object, ...]:
+        return p.id, p.title, p.abstract, p.authors, p.categories, p.day
+
+    full = list(store.papers.iter_papers())
+    assert [fields(p) for p in store.papers.iter_index_papers()] == [fields(p) for p in full]
+    assert [fields(p) for p in store.papers.iter_index_papers(batch=1)] == [fields(p) for p in full]
+    later = store.papers.last_change()
+    assert later is not None and list(store.papers.iter_index_papers(updated_since=later)) == []

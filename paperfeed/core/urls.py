@@ -8,11 +8,13 @@ None, so cards, pages, the API, digest emails, feeds and exports can never carry
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2048
 ALLOWED_SCHEMES = ("http", "https")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")  # code points below 33, and DEL
 
 
 def safe_url(raw: str | None) -> str | None:
@@ -23,7 +25,7 @@ def safe_url(raw: str | None) -> str | None:
     if not url or len(url) > MAX_URL_LENGTH:
         return None
     # Browsers drop tabs/newlines inside schemes ("java\tscript:"), so any control or space rejects.
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+    if _CONTROL_OR_SPACE.search(url):  # one C-level scan: a per-character generator was a tenth of an ingest
         return None
     try:
         parts = urlsplit(url)

@@ -27,13 +27,18 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.store.protocols import PaperHolder
+
+if TYPE_CHECKING:  # types only: the job is handed a SearchIndex
+    from paperfeed.index.lexical import LexicalIndex
+    from paperfeed.index.semantic import SemanticIndex
+    from paperfeed.store import Store
 
 INSTALL_HINT = "distributed embedding needs the optional extra: pip install 'paperfeed[distributed]'"
 BATCH = 256  # papers per task: large enough to amortise the round trip, small enough to redo
@@ -49,8 +54,8 @@ class _Index(Protocol):
 
     root: Path
     store: PaperHolder
-    lexical: Any
-    semantic: Any
+    lexical: LexicalIndex
+    semantic: SemanticIndex
 
     def _reload_if_changed(self) -> bool: ...
 

@@ -13,14 +13,15 @@ top rows (tests/test_index_kernels.py); numba adds ~200 MB (llvmlite), so it is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 FULL_BONUS = 1e9  # added to the key of rows holding every term (BM25 scores stay far below)
 
-MatchTop = Callable[..., tuple[Any, Any, Any, int, int]]
+MatchTop = Callable[
+    ..., tuple[npt.NDArray[np.float32], npt.NDArray[np.uint16], npt.NDArray[np.int64], int, int]
+]
 HasTerms = Callable[..., npt.NDArray[np.bool_]]
 
 
@@ -45,34 +46,40 @@ def _match_top(
     """
     scores = np.zeros(n_rows, dtype=np.float32)
     counts = np.zeros(n_rows, dtype=np.uint16)
-    # branch-free inner loops (a masked row adds 0): a data-dependent branch per posting cost
-    # more than the arithmetic
+    length = np.zeros(n_terms, dtype=np.int64)
+    for i in range(spans.shape[0]):
+        length[spans[i, 3]] += spans[i, 2] - spans[i, 1]
+    # every matching row, each once, noted as the postings pass first reaches it: no scan of all
+    # n_rows afterwards (at 74k rows two such scans cost as much as the postings themselves)
+    cand = np.empty(max(1, length.sum()), dtype=np.int64)
+    nt = 0
+    # branch-free inner loops (a masked row adds 0, a row seen before overwrites its slot): a
+    # data-dependent branch per posting cost more than the arithmetic
     for i in range(spans.shape[0]):
         w = weights[i]
         if spans[i, 0] == 0:
             for j in range(spans[i, 1], spans[i, 2]):
-                r = indices_a[j]
+                r = np.int64(indices_a[j])
                 keep = mask[r]
-                counts[r] += keep
+                c = counts[r]
+                cand[nt] = r
+                nt += keep & (c == 0)
+                counts[r] = c + keep
                 scores[r] += data_a[j] * w * keep
         else:
             for j in range(spans[i, 1], spans[i, 2]):
                 r = np.int64(indices_b[j]) + n_main
                 keep = mask[r]
-                counts[r] += keep
+                c = counts[r]
+                cand[nt] = r
+                nt += keep & (c == 0)
+                counts[r] = c + keep
                 scores[r] += data_b[j] * w * keep
-    nt = 0
-    for r in range(n_rows):
-        nt += counts[r] > 0
     # rows holding every term are among the rows of the rarest term: count (and, for all_first,
-    # rank) them from its column alone; the other matches are ranked only when they are needed
-    length = np.zeros(n_terms, dtype=np.int64)
-    for i in range(spans.shape[0]):
-        length[spans[i, 3]] += spans[i, 2] - spans[i, 1]
+    # rank) them from its column alone when there are enough of them for the page
     rare = np.argmin(length) if n_terms else 0
     take = min(size, nt)
-    cand = np.empty(length[rare] if n_terms else 0, dtype=np.int64)
-    nc = 0
+    full = np.empty(length[rare] if n_terms else 0, dtype=np.int64)
     n_full = 0
     for i in range(spans.shape[0]):
         if spans[i, 3] != rare:
@@ -80,18 +87,12 @@ def _match_top(
         for j in range(spans[i, 1], spans[i, 2]):
             r = np.int64(indices_a[j]) if spans[i, 0] == 0 else np.int64(indices_b[j]) + n_main
             if counts[r] == n_terms:
+                full[n_full] = r
                 n_full += 1
-                if all_first:
-                    cand[nc] = r
-                    nc += 1
-    if take and (not all_first or n_full < take):
-        # ranking needs the other matches too: find them by one scan of the counts
-        cand = np.empty(nt, dtype=np.int64)
-        nc = 0
-        for row in range(n_rows):
-            if counts[row] > 0:
-                cand[nc] = row
-                nc += 1
+    nc = nt
+    if all_first and n_full >= take:
+        cand = full
+        nc = n_full
     # the best `size` (key, row) pairs, key = -score (minus a bonus when every term is there),
     # kept in a max-heap: sorting all matches (numba's sort is ~5x slower than numpy's) is avoided
     heap_k = np.empty(take, dtype=np.float64)

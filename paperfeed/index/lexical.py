@@ -18,6 +18,7 @@ from paperfeed.index.segment import FloatArray, IntArray, Segment
 from paperfeed.index.text import author_keys
 
 _ONE = np.uint16(1)
+SPAN_CACHE_MAX = 50_000  # terms whose column spans are kept (a few MB at most)
 
 
 @dataclass
@@ -111,6 +112,9 @@ class LexicalIndex:
         self.title_hashes: IntArray = np.concatenate(th) if th else np.empty(0, dtype=np.int64)
         self._delta_order = np.argsort(delta.paper_ids) if delta is not None else None
         self.dead: IntArray = np.flatnonzero(~self.alive).astype(np.int64)
+        # term -> its columns' spans: a vocabulary lookup and two indptr reads per term and
+        # segment were a tenth of a short query's time
+        self._span_cache: dict[str, tuple[tuple[int, int, int], ...]] = {}
 
     @property
     def n_alive(self) -> int:
@@ -215,14 +219,28 @@ class LexicalIndex:
         """(segment, start, end, term number) of each term's column in each segment, and weights."""
         spans: list[tuple[int, int, int, int]] = []
         ws: list[float] = []
+        cache = self._span_cache
         for t, term in enumerate(terms):
-            for seg, _ in self._segments():
-                i = seg.vocab.get(term)
-                if i is None or i + 1 >= len(seg.indptr):
-                    continue
-                spans.append((0 if seg is self.main else 1, int(seg.indptr[i]), int(seg.indptr[i + 1]), t))
+            where = cache.get(term)
+            if where is None:
+                where = self._term_spans(term)
+                if len(cache) >= SPAN_CACHE_MAX:  # segments are immutable: only the size needs a bound
+                    cache.clear()
+                cache[term] = where
+            for seg, start, end in where:
+                spans.append((seg, start, end, t))
                 ws.append(weights[t])
         return np.asarray(spans, dtype=np.int64).reshape(-1, 4), np.asarray(ws, dtype=np.float32)
+
+    def _term_spans(self, term: str) -> tuple[tuple[int, int, int], ...]:
+        """(segment 0 main / 1 delta, start, end) of the term's column in each segment holding it."""
+        out = []
+        for seg, _ in self._segments():
+            i = seg.vocab.get(term)
+            if i is None or i + 1 >= len(seg.indptr):
+                continue
+            out.append((0 if seg is self.main else 1, int(seg.indptr[i]), int(seg.indptr[i + 1])))
+        return tuple(out)
 
     def has_terms(self, rows: npt.NDArray[np.int64], terms: Sequence[str]) -> npt.NDArray[np.bool_]:
         """For each given row (a page of hits), which of the terms its text holds: rows x terms."""

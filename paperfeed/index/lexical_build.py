@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,9 +34,12 @@ import numpy.typing as npt
 
 from paperfeed.core.models import Paper
 from paperfeed.index.segment import FORMAT, K1, B, Progress, _fsync_dir, text_hash, title_hash
-from paperfeed.index.text import author_keys, document_terms
+from paperfeed.index.text import TITLE_WEIGHT, author_keys, word_stems, words
 
 DEFAULT_MEMORY_MB = 2048
+# BM25 scores of merged postings: (term ids, rows, term frequencies) -> float32 scores
+Scorer = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]], npt.NDArray[np.float32]]
+_NOT_STOP = (-1).__ne__  # stop words have term id -1 in SegmentBuilder._word_tid
 # Bytes of working memory per token while a run is sorted (flat ids, int64 keys, np.unique's
 # copy and counts, term order): measured ~56 on numpy 2; 80 leaves headroom.
 BYTES_PER_TOKEN = 80
@@ -95,7 +98,7 @@ def merge_runs(
     *,
     tf_path: Path | None = None,
     data_path: Path | None = None,
-    scorer: Any | None = None,
+    scorer: Scorer | None = None,
     progress: Progress | None = None,
     label: str = "",
 ) -> IntArray:
@@ -186,6 +189,7 @@ class SegmentBuilder:
         self.fixed_run_tokens = run_tokens
         self.progress = progress
         self.vocab: dict[str, int] = {}
+        self._word_tid: dict[str, int] = {}  # folded word -> term id, -1 for a stop word
         self.key_vocabs: list[dict[str, int]] = [{}, {}]  # categories, author name words
         self.df = np.zeros(1024, dtype=np.int64)
         self.ids: array.array[int] = array.array("q")
@@ -225,20 +229,12 @@ class SegmentBuilder:
 
     def add(self, papers: Iterable[Paper], total: int = 0) -> None:
         """Tokenise papers (ascending ids) into runs, flushing each when it reaches its budget."""
-        setdefault = self.vocab.setdefault
         cats, auths = self.key_vocabs
         (cat_k, cat_r), (au_k, au_r) = self.pairs
         limit = self.run_tokens()
         for p in papers:
             row = len(self.ids)
-            terms = document_terms(p.title, p.abstract, p.authors)
-            n = len(self.vocab)
-            tids = []
-            for t in terms:
-                tid = setdefault(t, n)
-                if tid == n:
-                    n += 1
-                tids.append(tid)
+            tids = self._term_ids(p)
             self.flat.extend(tids)
             self.offsets.append(len(self.flat))
             self.lengths.append(len(tids))
@@ -261,6 +257,28 @@ class SegmentBuilder:
             if len(self.flat) >= limit:
                 self._flush()
                 (cat_k, cat_r), (au_k, au_r) = self.pairs
+
+    def _term_ids(self, p: Paper) -> list[int]:
+        """The term ids of document_terms(p): each folded word is looked up once per build (a C-level
+        map over the words), not stemmed, cached and looked up again per token (3x faster)."""
+        look = self._word_tid.__getitem__
+        parts = []
+        for text in (p.title, p.abstract, " ".join(p.authors)):
+            ws = words(text)
+            try:
+                ids = list(map(look, ws))
+            except KeyError:
+                self._learn(ws)
+                ids = list(map(look, ws))
+            parts.append(list(filter(_NOT_STOP, ids)))  # C-level, unlike a comprehension
+        return parts[0] * TITLE_WEIGHT + parts[1] + parts[2]
+
+    def _learn(self, ws: list[str]) -> None:
+        """Give unseen words their term id (-1 for stop words), in first-seen order like setdefault."""
+        new = [w for w in dict.fromkeys(ws) if w not in self._word_tid]
+        vocab = self.vocab
+        for w, st in zip(new, word_stems(new)):
+            self._word_tid[w] = vocab.setdefault(st, len(vocab)) if st else -1
 
     def _flush(self) -> None:
         """Write the current run's postings sorted by term, and fold its counts into df."""
@@ -368,7 +386,7 @@ class SegmentBuilder:
         # Same float64 expression, same operand order as lexical.bm25_matrix: equal float32 scores.
         idf_of_term = np.log1p((n_docs - df.astype(np.float64) + 0.5) / (df.astype(np.float64) + 0.5))
 
-        def score(terms: IntArray, rows: npt.NDArray[np.int32], tf: npt.NDArray[np.int32]) -> Any:
+        def score(terms: IntArray, rows: npt.NDArray[np.int32], tf: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
             tff = tf.astype(np.float64)
             norm = K1 * ((1 - B) + B * lengths[rows].astype(np.float64) / avgdl)
             return (idf_of_term[terms] * (tff / (norm + tff))).astype("<f4")

@@ -181,7 +181,7 @@ class SearchIndex:
         tmp = self.root / f".tmp-{name}"
         # built in runs within the memory ceiling, then merged: scores equal a one-shot build
         meta = build_segment(
-            self.store.papers.iter_papers(),
+            self.store.papers.iter_index_papers(),
             tmp,
             memory_mb=self.settings.index_memory_mb,
             extra_meta={"watermark": _iso(watermark), "built_at": _iso(datetime.now(UTC))},
@@ -225,7 +225,7 @@ class SearchIndex:
         before: dict[int, int] = (
             dict(zip(prev.paper_ids.tolist(), np.asarray(prev.text_hashes).tolist())) if prev else {}
         )
-        for p in self.store.papers.iter_papers(updated_since=since):
+        for p in self.store.papers.iter_index_papers(updated_since=since):
             pid = int(p.id or 0)
             h = text_hash(p)
             pos = int(np.searchsorted(main_ids, pid))

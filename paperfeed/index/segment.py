@@ -139,14 +139,14 @@ def _save_inverted(inv: _Inverted, directory: Path, name: str) -> None:
     np.save(directory / f"{name}_rows.npy", inv.rows)
 
 
-def _plain(arr: Any) -> Any:
+def _plain(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """A plain ndarray view of a (memory-mapped) array: np.memmap's slicing costs ~2 us a call
     in Python (__getitem__, __array_finalize__), several times a query per term. The view keeps
     the map alive through its base."""
     return arr.view(np.ndarray) if isinstance(arr, np.memmap) else arr
 
 
-def _load(path: Path, mode: Literal["r"] | None) -> Any:
+def _load(path: Path, mode: Literal["r"] | None) -> npt.NDArray[Any]:
     return _plain(np.load(path, mmap_mode=mode))
 
 

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import compress
 from typing import Protocol
 
 import numpy as np
@@ -21,29 +22,41 @@ import numpy.typing as npt
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper
-from paperfeed.index.lexical import LexicalIndex
+from paperfeed.index.lexical import LexicalIndex, Matches
 from paperfeed.index.segment import idf_of, title_hash
 from paperfeed.index.semantic import SemanticIndex
 from paperfeed.index.text import analyse, document_terms, is_stop_word, words
 from paperfeed.ranking import fusion
-from paperfeed.ranking.categories import resolve_category
 from paperfeed.ranking.query import ParsedQuery, parse_query
+from paperfeed.ranking.search_request import (
+    DEFAULT_FUSION,
+    FUSIONS,
+    MAX_K,
+    MODES,
+    SORTS,
+    Mask,
+    SearchFilters,
+    SearchRequest,
+    filter_mask,
+)
 
-SORTS = ("relevance", "date")
-MODES = ("hybrid", "lexical", "semantic")
-FUSIONS = ("convex", "rrf")
-DEFAULT_FUSION = "convex"  # beat RRF on SciFact train; see BENCHMARKS.md section 2.2
+# the request types and choices live in search_request; callers import them from here too
+__all__ = ["DEFAULT_FUSION", "FUSIONS", "MAX_K", "MODES", "SORTS", "Hit", "SearchFilters", "SearchRequest",
+           "SearchResult", "Searchable", "run_search", "search_papers", "similar_papers"]
+
 LEXICAL_POOL = 1000  # lexical candidates fused with the semantic ones
 SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as matches
 PHRASE_CHECK_MAX = 2000  # candidates whose text is checked for an exact phrase
 SIMILAR_TERMS = 30  # distinctive terms of a paper used for lexical "similar"
-MAX_K = 1000
 # Queries of up to this many distinct terms (keyword queries) rank the papers holding all of them
 # first; longer ones (a question, a claim, a pasted abstract) are ranked by BM25 alone, where
 # requiring every word would bury the best matches (SciFact: BENCHMARKS.md section 12).
 ALL_FIRST_MAX_TERMS = 4
 
 RowArray = npt.NDArray[np.int64]
+FloatArray64 = npt.NDArray[np.float64]
+_NO_ROWS: RowArray = np.empty(0, dtype=np.int64)
+_NO_SCORES: FloatArray64 = np.empty(0, dtype=np.float64)
 
 
 class Searchable(Protocol):
@@ -91,11 +104,6 @@ class SearchResult:
     some_words: int | None = None
 
 
-def _choice(name: str, value: str, valid: Sequence[str]) -> None:
-    if value not in valid:
-        raise BadRequest(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
-
-
 @dataclass
 class _Terms:
     stems: list[str]
@@ -113,61 +121,6 @@ def _query_terms(pq: ParsedQuery) -> _Terms:
             surface.setdefault(w, s)
             stems.extend(s)
     return _Terms(stems, surface)
-
-
-Mask = npt.NDArray[np.bool_] | None  # None: every alive row passes
-
-
-def _and(mask: Mask, other: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    return other if mask is None else mask & other
-
-
-def _mask(index: Searchable, pq: ParsedQuery, since: date | None, until: date | None,
-          category: str | None, author: str | None, notices: list[str]) -> tuple[Mask, ParsedQuery]:
-    lex = index.lexical
-    s = max([d for d in (since, pq.since) if d], default=None)
-    u = min([d for d in (until, pq.until) if d], default=None)
-    mask: Mask = lex.day_mask(s, u) if s or u else None
-    if category:
-        codes = resolve_category(category, lex.category_codes())
-        if not codes:
-            raise BadRequest(f"unknown category {category!r} (use an arXiv code such as cs.CL, or an archive such as cs)")
-        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
-    extra_words: list[str] = []
-    for value in pq.categories:
-        codes = resolve_category(value, lex.category_codes())
-        if not codes:
-            notices.append(f"unknown category cat:{value}: searched {value!r} as words")
-            extra_words.append(value)
-            continue
-        mask = _and(mask, _rows_mask(lex, lex.rows_in_categories(codes)))
-    for name in [*([author] if author else []), *pq.authors]:
-        if not words(name):
-            notices.append(f"author:{name} has no name words: ignored")
-            continue
-        mask = _and(mask, _rows_mask(lex, lex.rows_with_author(name)))
-    for word in pq.excluded:
-        stems = analyse(word)
-        if not stems:
-            continue
-        hit = _rows_mask(lex, lex.rows_with_term(stems[0]))
-        for st in stems[1:]:
-            hit &= _rows_mask(lex, lex.rows_with_term(st))
-        mask = _and(mask, ~hit)
-    for phrase in pq.phrases:
-        for st in analyse(phrase):  # every word of a phrase must be there
-            mask = _and(mask, _rows_mask(lex, lex.rows_with_term(st)))
-    if extra_words:
-        pq = ParsedQuery(**{**pq.__dict__, "words": (*pq.words, *extra_words)})
-    if mask is not None and len(lex.dead):
-        mask[lex.dead] = False
-    return mask, pq
-
-
-def _rows_mask(lex: LexicalIndex, rows: RowArray) -> npt.NDArray[np.bool_]:
-    m = np.zeros(lex.n_rows, dtype=bool)
-    m[rows] = True
-    return m
 
 
 def _phrase_ok(text: str, phrases: Sequence[str], excluded: Sequence[str]) -> bool:
@@ -221,142 +174,176 @@ def search_papers(
     """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched.
 
     `within` restricts the search to these paper ids (a digest's window), everything else equal.
+    The keyword form of `run_search(index, SearchRequest(...))`.
     """
-    _choice("sort", sort, SORTS)
-    _choice("mode", mode, MODES)
-    _choice("fusion", fusion_method, FUSIONS)
-    if not 1 <= k <= MAX_K:
-        raise BadRequest(f"k must be between 1 and {MAX_K}, got {k}")
-    if offset < 0:
-        raise BadRequest(f"offset must be 0 or more, got {offset}")
-    if since and until and since > until:
-        raise BadRequest(f"since {since} is after until {until}")
+    filters = SearchFilters(since, until, category, author, within)
+    return run_search(index, SearchRequest(query, k, offset, sort, mode, fusion_method, alpha, filters))
+
+
+@dataclass
+class _Query:
+    """A request as the candidate steps see it: parsed, its terms, its row mask, its vector."""
+
+    req: SearchRequest
+    pq: ParsedQuery
+    terms: _Terms
+    mask: Mask
+    qvec: npt.NDArray[np.float32] | None
+    mode: str  # the mode that runs (lexical when no vector could be had)
+    all_first: bool
+
+
+@dataclass
+class _Candidates:
+    """What a mode's candidate step hands to the one fuse / order / page pipeline."""
+
+    match: Matches
+    pool: RowArray  # rows ranked precisely
+    fused: FloatArray64  # their final scores, aligned with pool
+    semantic: FloatArray64  # their cosine similarity (NaN: none), aligned with pool
+    sem_rows: RowArray  # rows the semantic run matched (for date order)
+    total: int
+    ranked: RowArray | None = None  # the pool already in final order (a lexical page)
+
+
+def run_search(index: Searchable, req: SearchRequest) -> SearchResult:
+    """Run one search request: a candidate step for its mode, then fuse, order, phrase-check, page."""
+    req.check()
     index.reload_if_changed()
     lex = index.lexical
-    pq = parse_query(query)
+    pq = parse_query(req.query)
     notices = list(pq.notices)
     if lex.n_rows == 0:
-        return SearchResult([], 0, _notice(notices), query, mode)
-    mask, pq = _mask(index, pq, since, until, category, author, notices)
-    if within is not None:
-        ids = within if isinstance(within, np.ndarray) else np.fromiter(within, dtype=np.int64)
-        mask = _and(mask, _rows_mask(lex, lex.rows_of_ids(ids)))
+        return SearchResult([], 0, _notice(notices), req.query, req.mode)
+    mask, pq = filter_mask(lex, pq, req.filters, notices)
     terms = _query_terms(pq)
-    need = offset + k
-    sem_ids: list[tuple[int, float]] = []
     qvec = None
-    text = pq.positive_text
-    if mode != "lexical" and text:
-        qvec = index.query_vector(text)
-        if qvec is None and mode == "semantic":
+    if req.mode != "lexical" and pq.positive_text:
+        qvec = index.query_vector(pq.positive_text)
+        if qvec is None and req.mode == "semantic":
             notices.append("semantic search is not available (no vectors yet or the semantic extra is "
                            "missing): showing lexical results")
-    effective = mode if qvec is not None else "lexical"
-    if qvec is not None:
-        # without filters, let the vector index search everything: dead rows are dropped below
-        allowed = None if mask is None else lex.paper_ids[mask]
-        sem_ids = index.semantic.search(qvec, max(SEMANTIC_MATCHES, need), allowed)
+    mode = req.mode if qvec is not None else "lexical"
     if not terms.stems and qvec is None:
-        # filters only (or nothing searchable): every paper passing them, newest first
-        rows = np.flatnonzero(lex.alive if mask is None else mask)
-        if pq.phrases and not terms.stems:
-            rows = rows[:0]
-        order = rows[np.lexsort((-lex.paper_ids[rows], -lex.days[rows].astype(np.int64)))]
-        page = order[offset : offset + k]
-        hits = [Hit(int(lex.paper_ids[r]), 0.0, None, None, ()) for r in page]
-        return SearchResult(hits, len(rows), _notice(notices), query, effective)
+        return _filters_only(lex, req, pq, mask, mode, _notice(notices))
     n_terms = len(set(terms.stems))
-    all_first = effective != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
-    # the pool ranked precisely: the best lexical rows (those with every word first for a keyword
-    # query) plus every semantic match; a lexical-only page needs only its own rows (a phrase
-    # check walks further down the ranking)
-    exact = effective == "lexical" and sort == "relevance" and not (pq.phrases or pq.excluded_phrases)
-    pool_size = need if exact else max(LEXICAL_POOL, need)
-    m = lex.match(terms.stems, mask=mask, top=pool_size if sort == "relevance" else 0, all_first=all_first)
-    lex_scores, counts = m.scores, m.counts
-    n_lex = m.total()
+    q = _Query(req, pq, terms, mask, qvec, mode, mode != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS)
+    cands = _lexical_candidates(index, q) if mode == "lexical" else _fused_candidates(index, q)
+    m = cands.match
     all_words = m.total_full() if n_terms else None
-    some_words = n_lex - all_words if all_words is not None else None
-    sem_rows_map = lex.rows_of(pid for pid, _ in sem_ids)
-    sem_rows = np.asarray([sem_rows_map[pid] for pid, _ in sem_ids if pid in sem_rows_map], dtype=np.int64)
-    if mask is not None:
-        sem_rows = sem_rows[mask[sem_rows]]
-    if effective == "semantic":
-        total = len(sem_rows)
-    elif effective == "hybrid":
-        total = n_lex + int((counts[sem_rows] == 0).sum())
-    else:
-        total = n_lex
-    if exact and m.top is not None:
-        # a lexical page: ranked by the match already, nothing to fuse
-        page = m.top[offset : offset + k]
-        lxs = lex_scores[page].tolist()
-        ids = lex.paper_ids[page].tolist()
-        hits = [Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt)
-                for n, mt in enumerate(_matched_terms(lex, page, terms))]
-        return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
+    some_words = m.total() - all_words if all_words is not None else None
+    ranked, total = _order(lex, q, cands)
+    if pq.phrases or pq.excluded_phrases:
+        ranked, total = _check_phrases(index, ranked, pq, req.need)
+    hits = _page_hits(lex, q, cands, ranked[req.offset : req.need])
+    return SearchResult(hits, total, _notice(notices), req.query, mode, all_words, some_words)
+
+
+def _filters_only(lex: LexicalIndex, req: SearchRequest, pq: ParsedQuery, mask: Mask, mode: str,
+                  notice: str | None) -> SearchResult:
+    """Filters only (or nothing searchable): every paper passing them, newest first."""
+    rows = np.flatnonzero(lex.alive if mask is None else mask)
+    if pq.phrases:
+        rows = rows[:0]
+    order = rows[np.lexsort((-lex.paper_ids[rows], -lex.days[rows].astype(np.int64)))]
+    hits = [Hit(int(lex.paper_ids[r]), 0.0, None, None, ()) for r in order[req.offset : req.need]]
+    return SearchResult(hits, len(rows), notice, req.query, mode)
+
+
+def _lexical_candidates(index: Searchable, q: _Query) -> _Candidates:
+    """BM25 alone: a relevance page without phrases is ranked by the match itself, nothing to fuse."""
+    lex, req = index.lexical, q.req
+    exact = req.sort == "relevance" and not (q.pq.phrases or q.pq.excluded_phrases)
+    # a phrase check walks further down the ranking than the page
+    size = req.need if exact else max(LEXICAL_POOL, req.need)
+    m = lex.match(q.terms.stems, mask=q.mask, top=size if req.sort == "relevance" else 0, all_first=q.all_first)
     top = m.top if m.top is not None else m.rows()
-    if effective == "semantic":
-        pool = sem_rows
-    elif effective == "hybrid":
+    if exact:  # the page is read off the ranking: no pool scores needed
+        return _Candidates(m, top, _NO_SCORES, _NO_SCORES, _NO_ROWS, m.total(), top)
+    pool = np.sort(top)
+    return _Candidates(m, pool, m.scores[pool].astype(np.float64), np.full(len(pool), np.nan), _NO_ROWS, m.total())
+
+
+def _fused_candidates(index: Searchable, q: _Query) -> _Candidates:
+    """Semantic or hybrid: the best lexical rows plus every semantic match, scored both ways and fused."""
+    lex, req, qvec = index.lexical, q.req, q.qvec
+    assert qvec is not None
+    # without filters, let the vector index search everything: dead rows are dropped below
+    allowed = None if q.mask is None else lex.paper_ids[q.mask]
+    sem_ids = index.semantic.search(qvec, max(SEMANTIC_MATCHES, req.need), allowed)
+    m = lex.match(q.terms.stems, mask=q.mask, top=max(LEXICAL_POOL, req.need) if req.sort == "relevance" else 0,
+                  all_first=q.all_first)
+    rows_map = lex.rows_of(pid for pid, _ in sem_ids)
+    sem_rows = np.asarray([rows_map[pid] for pid, _ in sem_ids if pid in rows_map], dtype=np.int64)
+    if q.mask is not None:
+        sem_rows = sem_rows[q.mask[sem_rows]]
+    if q.mode == "semantic":
+        pool, total = sem_rows, len(sem_rows)
+    else:
+        top = m.top if m.top is not None else m.rows()
         pool = np.unique(np.concatenate([top, sem_rows]))  # both small: cheaper than union1d on all matches
-    else:
-        pool = np.sort(top)
-    lex_pool = lex_scores[pool].astype(np.float64)
-    if qvec is not None:
-        sem_pool = index.semantic.scores_for(lex.paper_ids[pool], qvec)
-    else:
-        sem_pool = np.full(len(pool), np.nan)
-    if effective == "lexical":
-        fused = lex_pool
-    elif effective == "semantic":
+        total = m.total() + int((m.counts[sem_rows] == 0).sum())
+    lex_pool = m.scores[pool].astype(np.float64)
+    sem_pool = index.semantic.scores_for(lex.paper_ids[pool], qvec)
+    if q.mode == "semantic":
         fused = np.nan_to_num(sem_pool, nan=-1.0)
-    elif fusion_method == "rrf":
+    elif req.fusion_method == "rrf":
         fused = fusion.rrf(np.where(lex_pool > 0, lex_pool, np.nan), sem_pool)
     else:
-        fused = fusion.convex(lex_pool, sem_pool, alpha)
-    if sort == "date":
-        order = np.lexsort((-fused, -lex.days[pool].astype(np.int64)))
-        # date order covers every match, not only the precisely ranked pool
-        if total > len(pool):
-            is_match = counts > 0
-            if effective != "lexical":
-                is_match[sem_rows] = True
-            is_match[pool] = False
-            rest = np.flatnonzero(is_match)
-            rest_order = rest[np.lexsort((-lex_scores[rest], -lex.days[rest].astype(np.int64)))]
-            pool_sorted = pool[order]
-            merged = np.concatenate([pool_sorted, rest_order])
-            keys = np.concatenate([lex.days[pool_sorted], lex.days[rest_order]]).astype(np.int64)
-            ranked = merged[np.argsort(-keys, kind="stable")]
-        else:
-            ranked = pool[order]
-    elif exact:
-        ranked = top  # already ranked by the match
-    elif all_first:
-        ranked = pool[np.lexsort((-fused, counts[pool] != n_terms))]
-    else:
-        ranked = pool[np.argsort(-fused, kind="stable")]
-    if pq.phrases or pq.excluded_phrases:
-        ranked, total = _check_phrases(index, ranked, pq, need)
-    page = ranked[offset : offset + k]
+        fused = fusion.convex(lex_pool, sem_pool, req.alpha)
+    return _Candidates(m, pool, fused, sem_pool, sem_rows, total)
+
+
+def _order(lex: LexicalIndex, q: _Query, c: _Candidates) -> tuple[RowArray, int]:
+    """The candidates in final order (by date, or by score with every word first), and the total."""
+    if c.ranked is not None:
+        return c.ranked, c.total
+    pool, fused, counts = c.pool, c.fused, c.match.counts
+    if q.req.sort != "date":
+        if q.all_first:
+            return pool[np.lexsort((-fused, counts[pool] != c.match.n_terms))], c.total
+        return pool[np.argsort(-fused, kind="stable")], c.total
+    order = np.lexsort((-fused, -lex.days[pool].astype(np.int64)))
+    if c.total <= len(pool):
+        return pool[order], c.total
+    # date order covers every match, not only the precisely ranked pool
+    is_match = counts > 0
+    if q.mode != "lexical":
+        is_match[c.sem_rows] = True
+    is_match[pool] = False
+    rest = np.flatnonzero(is_match)
+    rest_order = rest[np.lexsort((-c.match.scores[rest], -lex.days[rest].astype(np.int64)))]
+    pool_sorted = pool[order]
+    merged = np.concatenate([pool_sorted, rest_order])
+    keys = np.concatenate([lex.days[pool_sorted], lex.days[rest_order]]).astype(np.int64)
+    return merged[np.argsort(-keys, kind="stable")], c.total
+
+
+def _page_hits(lex: LexicalIndex, q: _Query, c: _Candidates, page: RowArray) -> list[Hit]:
+    """The page's hits: scores read from the pool, why-matched words for these rows only."""
+    lxs = c.match.scores[page].tolist()
+    ids = lex.paper_ids[page].tolist()
+    matched = _matched_terms(lex, page, q.terms)
+    if c.ranked is not None:  # a lexical page: the pool is the ranking
+        return [Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt) for n, mt in enumerate(matched)]
+    pool = c.pool
+    if not len(pool):
+        return [Hit(ids[n], round(lxs[n], 6) if lxs[n] > 0 else 0.0, round(lxs[n], 4) if lxs[n] > 0 else None,
+                    None, mt) for n, mt in enumerate(matched)]
     # where each page row sits in the pool (sorted by np.unique, except in semantic mode), at once
     sorter = np.argsort(pool, kind="stable")
-    j = np.minimum(np.searchsorted(pool, page, sorter=sorter), max(len(pool) - 1, 0))
-    at = sorter[j] if len(pool) else np.zeros(len(page), dtype=np.int64)
-    in_pool = (pool[at] == page).tolist() if len(pool) else [False] * len(page)
-    lxs = lex_scores[page].tolist()
-    sms = sem_pool[at].tolist() if len(pool) else [float("nan")] * len(page)
-    fus = fused[at].tolist() if len(pool) else [0.0] * len(page)
-    ids = lex.paper_ids[page].tolist()
+    at = sorter[np.minimum(np.searchsorted(pool, page, sorter=sorter), len(pool) - 1)]
+    in_pool = (pool[at] == page).tolist()
+    sms = c.semantic[at].tolist()
+    fus = c.fused[at].tolist()
     hits = []
-    for n, mt in enumerate(_matched_terms(lex, page, terms)):
+    for n, mt in enumerate(matched):
         lx = lxs[n] if lxs[n] > 0 else None
         sm = sms[n] if in_pool[n] and math.isfinite(sms[n]) else None
         score = fus[n] if in_pool[n] else (lx or 0.0)
         hits.append(Hit(ids[n], round(score, 6), None if lx is None else round(lx, 4),
                         None if sm is None else round(sm, 4), mt))
-    return SearchResult(hits, total, _notice(notices), query, effective, all_words, some_words)
+    return hits
 
 
 def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tuple[str, ...]]:
@@ -366,10 +353,15 @@ def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tup
     stems = list(dict.fromkeys(st for sts in terms.surface.values() for st in sts))
     if not stems:
         return [() for _ in rows]
+    surface = list(terms.surface)
+    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems)
+    if len(stems) == len(surface) and all(len(sts) == 1 for sts in terms.surface.values()):
+        # the usual case: one stem per word, each its own, so the columns are the words in order
+        return [tuple(compress(surface, row)) for row in has.tolist()]
     pos = {st: i for i, st in enumerate(stems)}
-    need = [(word, [pos[st] for st in sts]) for word, sts in terms.surface.items()]
-    has = lex.has_terms(np.asarray(rows, dtype=np.int64), stems).tolist()
-    return [tuple(w for w, cols in need if all(row[c] for c in cols)) for row in has]
+    # rows x query words: a word is held when every one of its stems is (numpy, not a generator per row)
+    held = np.stack([has[:, [pos[st] for st in sts]].all(axis=1) for sts in terms.surface.values()], axis=1)
+    return [tuple(compress(surface, row)) for row in held.tolist()]
 
 
 def _notice(notices: list[str]) -> str | None:

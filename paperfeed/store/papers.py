@@ -387,6 +387,27 @@ class PaperRepo:
                 yield row_to_paper(r)
             last = rows[-1]["id"]
 
+    def iter_index_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+        """Like iter_papers, with only what the search index reads (id, texts, categories, day):
+        no URL checks or links found in the text, which were half of an index build's read."""
+        cols = [papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
+                papers.c.published, papers.c.featured_on, papers.c.announced_on]
+        last = 0
+        loads = json.loads
+        while True:
+            query = select(*cols).where(papers.c.id > last).order_by(papers.c.id).limit(batch)
+            if updated_since is not None:
+                query = query.where(papers.c.updated_at > updated_since)
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(query))
+            if not rows:
+                return
+            for pid, title, abstract, authors, categories, published, featured_on, announced_on in rows:
+                yield Paper(id=pid, title=title, abstract=abstract, authors=tuple(loads(authors)),
+                            categories=tuple(loads(categories)), published=published,
+                            featured_on=featured_on, announced_on=announced_on)
+            last = rows[-1][0]
+
     def removed_since(self, since: datetime | None) -> list[int]:
         """Ids of papers merged away since a time (all of them when `since` is None)."""
         query = select(paper_tombstones.c.paper_id)

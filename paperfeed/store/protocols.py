@@ -35,6 +35,10 @@ class PaperReader(Protocol):
         """Every paper (changed since `updated_since`), in batches."""
         ...
 
+    def iter_index_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+        """Papers with only what the search index reads, in id order."""
+        ...
+
     def removed_since(self, since: datetime | None) -> list[int]:
         """Ids of papers removed (merged away) since `since`."""
         ...
