@@ -38,7 +38,6 @@ from paperfeed.store.protocols import PaperHolder
 if TYPE_CHECKING:  # types only: the job is handed a SearchIndex
     from paperfeed.index.lexical import LexicalIndex
     from paperfeed.index.semantic import SemanticIndex
-    from paperfeed.store import Store
 
 INSTALL_HINT = "distributed embedding needs the optional extra: pip install 'paperfeed[distributed]'"
 BATCH = 256  # papers per task: large enough to amortise the round trip, small enough to redo
