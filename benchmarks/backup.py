@@ -23,8 +23,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.backups import create_backup, restore_backup
-from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.app.backups import create_backup, restore_backup
+from paperfeed.delivery.app.ingest import ingest_targets
 from paperfeed.index import open_search_index
 from paperfeed.store import open_store
 from paperfeed.store.backup import BackupRepository, _pg_conninfo, pg_tool, sqlite_path

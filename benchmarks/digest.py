@@ -30,8 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _digest_data import ROOT, build_store, make_users, peak_rss_mb
 
-from paperfeed.delivery.digests import DigestReport, compose_due, holder_id, open_index, send_ready
-from paperfeed.delivery.email.mailer import SMTPMailer
+from paperfeed.delivery.jobs.digests import (
+    DigestReport,
+    compose_due,
+    holder_id,
+    open_index,
+    send_ready,
+)
+from paperfeed.delivery.mail.mailer import SMTPMailer
 from paperfeed.store import open_store
 
 

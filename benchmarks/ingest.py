@@ -24,8 +24,8 @@ DEFAULT = ROOT.parent / "shared" / "data" / "arxiv-74k.jsonl.gz"
 CHILD = """
 import json, sys, time, resource
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.indexing import refresh_index_after_ingest
-from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.app.indexing import refresh_index_after_ingest
+from paperfeed.delivery.app.ingest import ingest_targets
 from paperfeed.store import open_store
 url, path = sys.argv[1], sys.argv[2]
 settings = load_settings({"database_url": url, "data_dir": sys.argv[3]}, environ={})

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.harvest import run_source
+from paperfeed.delivery.jobs.harvest import run_source
 from paperfeed.sources.arxiv_oai import parse_list_records
 from paperfeed.sources.http import HttpClient, RateLimiter
 from paperfeed.store import open_store

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.harvest import run_source
-from paperfeed.delivery.ingest import ingest_records
+from paperfeed.delivery.app.ingest import ingest_records
+from paperfeed.delivery.jobs.harvest import run_source
 from paperfeed.index import open_search_index
 from paperfeed.ranking.search import search_papers
 from paperfeed.sources import read_records

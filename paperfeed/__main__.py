@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from paperfeed.delivery.cli import main
+from paperfeed.delivery.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import typing
 
 from starlette.testclient import TestClient
 
-from paperfeed.delivery.credentials import hash_password
+from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from tests.test_web_browser import _serving

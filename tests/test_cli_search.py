@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from paperfeed.core.models import Paper
-from paperfeed.delivery import cli_search
-from paperfeed.delivery.context import open_context
-from paperfeed.delivery.indexing import refresh_index_after_ingest
+from paperfeed.delivery.app.indexing import refresh_index_after_ingest
+from paperfeed.delivery.cli import search as cli_search
+from paperfeed.delivery.common.context import open_context
 from tests._search_fixtures import corpus
 
 

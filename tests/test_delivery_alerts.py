@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery import alerts
-from paperfeed.delivery.harvest import run_sources
-from paperfeed.delivery.usecases.sources import add_source
+from paperfeed.delivery.app import alerts
+from paperfeed.delivery.app.sources import add_source
+from paperfeed.delivery.jobs.harvest import run_sources
 from paperfeed.store import open_store
 from tests.conftest import shared_file
 from tests.replay_server import Replay, load_arxiv, replaying

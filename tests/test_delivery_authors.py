@@ -20,8 +20,8 @@ from paperfeed.core.authors import (
 from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
-from paperfeed.delivery import authors as au
-from paperfeed.delivery import discussion as ds
+from paperfeed.delivery.app import authors as au
+from paperfeed.delivery.app import comments as ds
 from paperfeed.store import Store
 from tests.web_fixtures import make_app, page_csrf, paper_id, signup
 

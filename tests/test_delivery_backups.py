@@ -10,8 +10,8 @@ import pytest
 
 from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.settings import Settings, load_settings, with_overrides
-from paperfeed.delivery.backups import create_backup, restore_backup
-from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.app.backups import create_backup, restore_backup
+from paperfeed.delivery.app.ingest import ingest_targets
 from paperfeed.index import open_search_index
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import BackupRepository, facts_from_dict

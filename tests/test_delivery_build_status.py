@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.build_status import BuildProgress, read_build_status, status_path
+from paperfeed.delivery.common.build_status import BuildProgress, read_build_status, status_path
 from paperfeed.store import Store
 from tests.web_fixtures import make_app
 

@@ -16,7 +16,7 @@ import pytest
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.settings import Settings, load_settings
-from paperfeed.delivery.bulk_load import checkpoint_path, load_snapshot
+from paperfeed.delivery.app.bulk_load import checkpoint_path, load_snapshot
 from paperfeed.store import Store, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from paperfeed.delivery import charts
+from paperfeed.delivery.common import charts
 
 
 def test_line_chart_is_accessible_deterministic_svg_without_styles() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from paperfeed.delivery.cli import cli
+from paperfeed.delivery.cli.main import cli
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from paperfeed.delivery.cli import cli
+from paperfeed.delivery.cli.main import cli
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import BackupRepository
 from tests._ops_fixtures import pg_schema_url, seed

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import update
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.jobs.digests import run_digests
 from paperfeed.store import Store
 from paperfeed.store.schema import users
 from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, topic_papers

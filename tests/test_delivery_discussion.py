@@ -8,8 +8,8 @@ import pytest
 
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound
 from paperfeed.core.models import User
-from paperfeed.delivery import discussion as ds
-from paperfeed.delivery.markup import plain_excerpt, render_markdown
+from paperfeed.delivery.app import comments as ds
+from paperfeed.delivery.common.markup import plain_excerpt, render_markdown
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from tests.web_fixtures import paper_id

@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery import discussion as ds
-from paperfeed.delivery import groups as gr
-from paperfeed.delivery.digests import run_digests
-from paperfeed.delivery.email.mailer import FileMailer
+from paperfeed.delivery.app import comments as ds
+from paperfeed.delivery.app import labs as gr
+from paperfeed.delivery.jobs.digests import run_digests
+from paperfeed.delivery.mail.mailer import FileMailer
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, load_settings
-from paperfeed.delivery.cli import cli
-from paperfeed.delivery.harvest import run_source
-from paperfeed.delivery.usecases import sources as uc
+from paperfeed.delivery.app import sources as uc
+from paperfeed.delivery.cli.main import cli
+from paperfeed.delivery.jobs.harvest import run_source
 from paperfeed.sources.arxiv_oai import list_sets
 from paperfeed.sources.http import HttpClient, RateLimiter
 from paperfeed.store import Store

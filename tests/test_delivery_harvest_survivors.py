@@ -1,4 +1,4 @@
-"""The worker's due check (delivery/harvest.run_sources, issue 22): a harvest stopped part-way
+"""The worker's due check (delivery/jobs/harvest.run_sources, issue 22): a harvest stopped part-way
 (killed, or out of request budget) resumes on the worker's next tick instead of waiting the full
 interval, while a finished one waits. Replayed from a local server over real listing data, on both
 backends."""
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.harvest import run_source, run_sources
-from paperfeed.delivery.usecases import sources as uc
+from paperfeed.delivery.app import sources as uc
+from paperfeed.delivery.jobs.harvest import run_source, run_sources
 from paperfeed.sources.http import HttpClient, RateLimiter
 from paperfeed.store import Store
 from tests.conftest import shared_file

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.health import readiness
-from paperfeed.delivery.usecases.sources import add_source
+from paperfeed.delivery.app.health import readiness
+from paperfeed.delivery.app.sources import add_source
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 

@@ -16,7 +16,7 @@ import pytest
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.app.ingest import ingest_targets
 from paperfeed.store import Store, open_store
 from tests.conftest import ROOT, shared_file
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.cli import cli
+from paperfeed.delivery.cli.main import cli
 from paperfeed.store import Store
 from tests.web_fixtures import make_app
 

@@ -7,7 +7,7 @@ import json
 import logging
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.logs import MASK, REQUEST_ID, configure_logging, redact
+from paperfeed.delivery.common.logs import MASK, REQUEST_ID, configure_logging, redact
 
 
 def test_redact_masks_credentials_and_known_secrets() -> None:

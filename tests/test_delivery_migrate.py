@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from paperfeed.core.models import IngestCounts
-from paperfeed.delivery.cli import cli
+from paperfeed.delivery.cli.main import cli
 from paperfeed.store import open_store
 from paperfeed.store.backup import BackupRepository
 
@@ -95,7 +95,7 @@ def test_production_refuses_to_migrate_on_the_fly(store_url: str, tmp_path: Path
     import pytest
 
     from paperfeed.core.errors import ConfigError
-    from paperfeed.delivery.context import open_context
+    from paperfeed.delivery.common.context import open_context
 
     _old_database(store_url, n=3)
     prod: dict[str, Any] = {"env": "production", "data_dir": str(tmp_path / "data"), "database_url": store_url}

@@ -15,8 +15,8 @@ from sqlalchemy import create_engine, inspect, text
 
 from paperfeed.core.errors import BadRequest, Conflict
 from paperfeed.core.models import User
-from paperfeed.delivery import discussion as ds
-from paperfeed.delivery.usecases import profile
+from paperfeed.delivery.app import comments as ds
+from paperfeed.delivery.app import profile
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import table_facts
 from tests.conftest import PG_URL
@@ -225,7 +225,7 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
 def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -> None:
     from click.testing import CliRunner
 
-    from paperfeed.delivery.cli import cli
+    from paperfeed.delivery.cli.main import cli
 
     ada, _ = _people(store)
     before = profile.export_profile(store, ada, NOW)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from paperfeed.delivery import progress as P
-from paperfeed.delivery.indexing import stderr_index_progress
-from paperfeed.delivery.ingest import stderr_progress
+from paperfeed.delivery.app.indexing import stderr_index_progress
+from paperfeed.delivery.app.ingest import stderr_progress
+from paperfeed.delivery.common import progress as P
 
 
 def test_quiet_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

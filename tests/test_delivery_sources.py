@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from paperfeed.core.errors import BadRequest, ConfigError, Conflict
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.cli import cli
-from paperfeed.delivery.harvest import run_source
-from paperfeed.delivery.usecases import sources as uc
+from paperfeed.delivery.app import sources as uc
+from paperfeed.delivery.cli.main import cli
+from paperfeed.delivery.jobs.harvest import run_source
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc
 from paperfeed.store.sources import LeaseLost

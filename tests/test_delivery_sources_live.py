@@ -20,7 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store, open_store
 from tests.conftest import ROOT, shared_file

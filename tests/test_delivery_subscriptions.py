@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.cli import cli
-from paperfeed.delivery.usecases.subscriptions import save_subscription
+from paperfeed.delivery.app.subscriptions import save_subscription
+from paperfeed.delivery.cli.main import cli
 from paperfeed.store import Store
 from tests.web_fixtures import make_app, page_csrf, signup
 

@@ -17,9 +17,7 @@ from click.testing import CliRunner
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.cli import cli
-from paperfeed.delivery.digests import preview, run_digests
-from paperfeed.delivery.topics import (
+from paperfeed.delivery.app.topics import (
     VECTORS_EMBEDDINGS,
     VECTORS_LSA,
     TooFewPapers,
@@ -28,7 +26,9 @@ from paperfeed.delivery.topics import (
     topics_due,
     topics_path,
 )
-from paperfeed.delivery.worker import maybe_build_topics
+from paperfeed.delivery.cli.main import cli
+from paperfeed.delivery.jobs.digests import preview, run_digests
+from paperfeed.delivery.jobs.worker import maybe_build_topics
 from paperfeed.index import open_search_index
 from paperfeed.ranking.topics import (
     TopicParams,

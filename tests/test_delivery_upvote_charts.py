@@ -10,8 +10,8 @@ import pytest
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
-from paperfeed.delivery import charts, upvote_charts
-from paperfeed.delivery.ingest import ingest_targets
+from paperfeed.delivery.app.ingest import ingest_targets
+from paperfeed.delivery.common import charts, upvote_charts
 from paperfeed.store import Store
 from tests.web_fixtures import make_app
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.cli import cli
-from paperfeed.delivery.worker import cycle
+from paperfeed.delivery.cli.main import cli
+from paperfeed.delivery.jobs.worker import cycle
 from paperfeed.index import open_search_index
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, at, smtp_settings, topic_papers

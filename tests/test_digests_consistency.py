@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.jobs.digests import run_digests
 from paperfeed.store import Store
 from tests._digest_fixtures import add_user, at, topic_papers
 from tests.web_fixtures import make_app

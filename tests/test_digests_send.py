@@ -8,8 +8,8 @@ import threading
 from datetime import date
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import open_index, preview, run_digests
-from paperfeed.delivery.email.mailer import SMTPMailer
+from paperfeed.delivery.jobs.digests import open_index, preview, run_digests
+from paperfeed.delivery.mail.mailer import SMTPMailer
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, add_user, at, smtp_settings, topic_papers
 from tests._mail import body_of

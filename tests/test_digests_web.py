@@ -7,8 +7,8 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.tokens import feedback_token, unsubscribe_token
-from paperfeed.delivery.secret_key import resolve_secret_key
+from paperfeed.delivery.common.secret_key import resolve_secret_key
+from paperfeed.delivery.mail.tokens import feedback_token, unsubscribe_token
 from paperfeed.store import Store
 from tests.web_fixtures import SAMPLE, make_app, page_csrf, signup
 

@@ -13,8 +13,8 @@ import pytest
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.email.compose import DigestContent, build_message, message_id_for
-from paperfeed.delivery.email.tokens import (
+from paperfeed.delivery.mail.compose import DigestContent, build_message, message_id_for
+from paperfeed.delivery.mail.tokens import (
     FEEDBACK_SALT,
     feedback_token,
     link_stamp,
@@ -124,7 +124,7 @@ def test_international_addresses() -> None:
 
 
 def test_abstracts_are_shortened_at_a_word() -> None:
-    from paperfeed.delivery.email.compose import _shorten
+    from paperfeed.delivery.mail.compose import _shorten
 
     assert _shorten("short  abstract\n", 280) == "short abstract"
     long = "word " * 200

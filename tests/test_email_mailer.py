@@ -16,8 +16,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.email.compose import Outgoing
-from paperfeed.delivery.email.mailer import (
+from paperfeed.delivery.mail.compose import Outgoing
+from paperfeed.delivery.mail.mailer import (
     ConsoleMailer,
     FileMailer,
     PermanentMailError,

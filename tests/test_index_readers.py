@@ -13,8 +13,8 @@ from pathlib import Path
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import load_settings
-from paperfeed.delivery.ingest import ingest_papers
-from paperfeed.delivery.worker import update_index
+from paperfeed.delivery.app.ingest import ingest_papers
+from paperfeed.delivery.jobs.worker import update_index
 from paperfeed.index import open_search_index
 from paperfeed.index.search_index import CHECK_EVERY
 from paperfeed.ranking.search import Hit, search_papers

@@ -12,8 +12,8 @@ import pytest
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.indexing import refresh_index_after_ingest
-from paperfeed.delivery.ingest import ingest_targets, is_sample
+from paperfeed.delivery.app.indexing import refresh_index_after_ingest
+from paperfeed.delivery.app.ingest import ingest_targets, is_sample
 from paperfeed.index import open_search_index
 from paperfeed.index import shipped as S
 from paperfeed.index.embedder import OnnxEmbedder, load_embedder, paper_text, semantic_available

@@ -16,14 +16,37 @@ def _layer_of(module: str) -> str | None:
     return parts[1] if parts[1] in LAYERS else None
 
 
-def _imports(path: Path) -> list[str]:
+def _module_name(path: Path) -> str:
+    rel = path.resolve().relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, package: str | None = None) -> list[str]:
+    """Every module a file imports, relative imports resolved against its package."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    if package is None:
+        try:
+            name = _module_name(path)
+        except ValueError:  # a file outside the package (the checker's own tests)
+            name = ""
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                # `from . import x` in a.b.c is a.b.x; each extra dot climbs one package
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([node.module] if node.module else []))
+            if node.module is None and node.level:
+                found.extend(f"{base}.{alias.name}" for alias in node.names)
+            elif base:
+                found.append(base)
     return found
 
 
@@ -53,9 +76,9 @@ def test_no_module_imports_from_a_layer_to_its_right() -> None:
 
 def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "x.py"
-    bad.write_text("from paperfeed.delivery.cli import main\nimport paperfeed.ranking.search\n")
-    assert _imports(bad) == ["paperfeed.delivery.cli", "paperfeed.ranking.search"]
-    assert _layer_of("paperfeed.delivery.cli") == "delivery"
+    bad.write_text("from paperfeed.delivery.cli.main import main\nimport paperfeed.ranking.search\n")
+    assert _imports(bad) == ["paperfeed.delivery.cli.main", "paperfeed.ranking.search"]
+    assert _layer_of("paperfeed.delivery.cli.main") == "delivery"
 
 
 def test_sql_stays_in_the_store() -> None:
@@ -107,30 +130,69 @@ def test_every_module_is_under_500_lines() -> None:
     assert long == []
 
 
-def test_email_does_not_import_web() -> None:
-    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in sorted((PACKAGE / "delivery" / "email").rglob("*.py"))
-           for m in _imports(p) if m.startswith("paperfeed.delivery.web")]
-    assert bad == []
+# ----- inside delivery: one folder per kind of thing, imports one way ---------------------------------
+# common -> mail -> app -> jobs -> {cli, web}: a folder imports only from itself and those before it.
+DELIVERY = {
+    "common": set(),
+    "mail": {"common"},
+    "app": {"common", "mail"},
+    "jobs": {"common", "mail", "app"},
+    "cli": {"common", "mail", "app", "jobs"},
+    "web": {"common", "mail", "app", "jobs"},
+}
+FRAMEWORKS = ("click", "fastapi", "starlette", "uvicorn")
+# Only `paperfeed serve` builds the web app; it is the one CLI module that may import web/.
+SERVE = "cli/serve.py"
 
 
-def test_only_the_web_server_command_imports_the_web_app() -> None:
-    """The CLI does not build the web app to run a use case (only `serve` needs it)."""
+def _delivery_violation(rel: str, module: str) -> str | None:
+    """Why `module` may not be imported from delivery/<rel>, or None when it may."""
+    folder = rel.split("/")[0]
+    if module.split(".")[0] in FRAMEWORKS and folder in ("common", "mail", "app", "jobs"):
+        return f"{module} is an adapter's framework"
+    parts = module.split(".")
+    if parts[:2] != ["paperfeed", "delivery"] or len(parts) < 3:
+        return None
+    target = parts[2]
+    if target == folder or target in DELIVERY.get(folder, set()):
+        return None
+    if rel == SERVE and target == "web":
+        return None
+    return f"delivery/{target} is not before delivery/{folder}"
+
+
+def test_delivery_is_one_folder_per_kind() -> None:
+    """Every delivery module lives in common/, mail/, app/, jobs/, cli/ or web/."""
+    loose = [p.name for p in sorted((PACKAGE / "delivery").glob("*.py")) if p.name != "__init__.py"]
+    folders = {p.name for p in (PACKAGE / "delivery").iterdir() if (p / "__init__.py").exists()}
+    assert loose == []
+    assert folders == set(DELIVERY)
+
+
+def test_delivery_folders_import_one_way() -> None:
     bad = []
     for p in sorted((PACKAGE / "delivery").rglob("*.py")):
-        rel = p.relative_to(PACKAGE)
-        if rel.parts[1] == "web" or p.name == "cli_web.py":
+        rel = p.relative_to(PACKAGE / "delivery").as_posix()
+        if "/" not in rel:
             continue
-        bad += [f"{rel}: {m}" for m in _imports(p) if m.startswith("paperfeed.delivery.web")]
-    for fn, called in _calls(PACKAGE / "delivery" / "cli_web.py"):
-        if called == "create_app" and fn not in ("serve", "_get_once"):
-            bad.append(f"cli_web.py: {fn} builds the web app")
+        bad += [f"delivery/{rel}: {m} ({why})" for m in _imports(p) if (why := _delivery_violation(rel, m))]
     assert bad == []
 
 
-def test_use_cases_do_not_depend_on_their_adapters() -> None:
-    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in sorted((PACKAGE / "delivery" / "usecases").rglob("*.py"))
-           for m in _imports(p) if m.startswith(("paperfeed.delivery.web", "paperfeed.delivery.cli", "click", "fastapi",
-                                                 "starlette"))]
+def test_the_delivery_checker_catches_a_bad_import() -> None:
+    assert _delivery_violation("app/papers.py", "paperfeed.delivery.web.deps") is not None
+    assert _delivery_violation("app/papers.py", "fastapi") is not None
+    assert _delivery_violation("mail/compose.py", "paperfeed.delivery.app.accounts") is not None
+    assert _delivery_violation("cli/main.py", "paperfeed.delivery.web.app") is not None
+    assert _delivery_violation("cli/serve.py", "paperfeed.delivery.web.app") is None
+    assert _delivery_violation("web/api.py", "paperfeed.delivery.app.papers") is None
+    assert _delivery_violation("jobs/worker.py", "paperfeed.delivery.cli.common") is not None
+
+
+def test_only_the_web_server_command_builds_the_web_app() -> None:
+    """The CLI does not build the web app to run a use case (only `serve` needs it)."""
+    bad = [f"{SERVE}: {fn} builds the web app" for fn, called in _calls(PACKAGE / "delivery" / SERVE)
+           if called == "create_app" and fn not in ("serve", "_get_once")]
     assert bad == []
 
 
@@ -146,7 +208,7 @@ def test_the_search_path_holds_no_index_writer() -> None:
     for p in _modules("paperfeed/ranking", "paperfeed/delivery/web"):
         bad += [f"{p.relative_to(PACKAGE)}: {fn} calls {c}" for fn, c in _calls(p) if c in INDEX_WRITERS]
         bad += [f"{p.relative_to(PACKAGE)}: imports {m}" for m in _imports(p)
-                if m in ("paperfeed.delivery.indexing", "paperfeed.core.util")]
+                if m in ("paperfeed.delivery.app.indexing", "paperfeed.core.util")]
     search_index = (PACKAGE / "index" / "search_index.py").read_text(encoding="utf-8")
     reader = search_index[search_index.index("def reload_if_changed"):search_index.index("# ----- writing")]
     assert not any(w + "(" in reader for w in INDEX_WRITERS)
@@ -162,14 +224,14 @@ def test_one_home_for_each_use_case() -> None:
         by_fn: dict[str, set[str]] = {}
         for fn, c in calls:
             by_fn.setdefault(fn, set()).add(c)
-        if rel.parts[:2] != ("delivery", "usecases") and rel.parts[0] != "store":
+        if rel.parts[:2] != ("delivery", "app") and rel.parts[0] != "store":
             bad += [f"{rel}: {fn} ensures a subscription itself" for fn, cs in by_fn.items()
                     if {"get_subscription", "save_subscription"} <= cs]
             if rel.parts[0] == "delivery":
                 bad += [f"{rel}: {fn} parses a paper reference itself" for fn, c in calls if c == "parse_arxiv_ref"]
-                bad += [f"{rel}: {fn} orders a listing or ranks trending itself (usecases.listing)"
+                bad += [f"{rel}: {fn} orders a listing or ranks trending itself (app.listing)"
                         for fn, c in calls if c in ("order_by_votes", "rank_trending", "landing_day")]
-                bad += [f"{rel}: {fn} looks a paper up by arXiv id itself (usecases.papers.paper_by_arxiv)"
+                bad += [f"{rel}: {fn} looks a paper up by arXiv id itself (app.papers.paper_by_arxiv)"
                         for fn, c in calls if c == "get_paper_by_arxiv" and rel.parts[1] == "web"]
         text = p.read_text(encoding="utf-8")
         if rel != Path("core/util.py"):
@@ -177,8 +239,8 @@ def test_one_home_for_each_use_case() -> None:
                 bad.append(f"{rel}: its own atomic write (use core.util.atomic_file)")
             if "def _chunks" in text or "def chunks" in text:
                 bad.append(f"{rel}: its own chunks()")
-        if rel.parts[:2] != ("delivery", "usecases") and rel.parts[0] != "store" and "store.save_subscription(" in text:
-            bad.append(f"{rel}: saves a subscription past its rules (call usecases.subscriptions.save_subscription)")
+        if rel.parts[:2] != ("delivery", "app") and rel.parts[0] != "store" and ".subscriptions.save_subscription(" in text:
+            bad.append(f"{rel}: saves a subscription past its rules (call app.subscriptions.save_subscription)")
         if rel.parts[0] != "core" and "SECTION_TITLES = " in text:
             bad.append(f"{rel}: its own list of digest sections")
         if "importlib.import_module" in text:

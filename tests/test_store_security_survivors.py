@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from paperfeed.delivery.credentials import token_hash
+from paperfeed.delivery.app.credentials import token_hash
 from paperfeed.store import Store
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.digests import run_digests
+from paperfeed.delivery.jobs.digests import run_digests
 from paperfeed.store import Store
 from paperfeed.store.alert_schema import alert_deliveries
 from paperfeed.store.runs import now_utc

@@ -167,7 +167,7 @@ def test_submit_validation_duplicates_and_queue(settings: Settings, seeded: Stor
 
 
 def test_submit_queues_and_the_worker_fetches_from_arxiv(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> None:
-    from paperfeed.delivery.usecases.submissions import process_submissions
+    from paperfeed.delivery.app.submissions import process_submissions
     from paperfeed.index import open_search_index
     from paperfeed.ranking.search import search_papers
 

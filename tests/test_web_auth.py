@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.deps import safe_next
 from paperfeed.store import Store

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.context import AppContext
-from paperfeed.delivery.digests import run_digests
-from paperfeed.delivery.indexing import refresh_index_after_ingest
-from paperfeed.delivery.secret_key import resolve_secret_key
-from paperfeed.delivery.usecases.submissions import process_submissions
+from paperfeed.delivery.app.indexing import refresh_index_after_ingest
+from paperfeed.delivery.app.submissions import process_submissions
+from paperfeed.delivery.common.context import AppContext
+from paperfeed.delivery.common.secret_key import resolve_secret_key
+from paperfeed.delivery.jobs.digests import run_digests
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests._digest_fixtures import SinkHandler, smtp_settings

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Dialog
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.secret_key import resolve_secret_key
+from paperfeed.delivery.common.secret_key import resolve_secret_key
 from paperfeed.store import Store
 from tests.test_web_browser import CHROMIUM, OUT, _launch, _serving
 from tests.web_fixtures import browser_signup, paper_id

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.topics import build_topics
+from paperfeed.delivery.app.topics import build_topics
 from paperfeed.store import Store
 from tests._topics_fixtures import planted
 from tests.test_web_browser import CHROMIUM, OUT, _launch, _serving

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.context import AppContext
-from paperfeed.delivery.secret_key import resolve_secret_key
-from paperfeed.delivery.usecases import accounts
+from paperfeed.delivery.app import accounts
+from paperfeed.delivery.common.context import AppContext
+from paperfeed.delivery.common.secret_key import resolve_secret_key
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 from tests.test_web_browser import _free_port

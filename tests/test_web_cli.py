@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from paperfeed.core.models import Paper
-from paperfeed.delivery.cli import cli
+from paperfeed.delivery.cli.main import cli
 from paperfeed.store import open_store
 
 

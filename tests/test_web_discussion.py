@@ -15,10 +15,10 @@ import feedparser
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.credentials import hash_password
-from paperfeed.delivery.digests import run_digests
-from paperfeed.delivery.email.verify import verification_token
-from paperfeed.delivery.secret_key import resolve_secret_key
+from paperfeed.delivery.app.credentials import hash_password
+from paperfeed.delivery.common.secret_key import resolve_secret_key
+from paperfeed.delivery.jobs.digests import run_digests
+from paperfeed.delivery.mail.verify import verification_token
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from paperfeed.store.runs import now_utc

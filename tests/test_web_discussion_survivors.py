@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.discussion import MAX_BODY
+from paperfeed.delivery.app.comments import MAX_BODY
 from paperfeed.store import Store
 from tests.web_fixtures import make_app, page_csrf, paper_id, signup
 

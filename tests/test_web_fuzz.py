@@ -11,7 +11,7 @@ from hypothesis import HealthCheck
 from schemathesis.core.result import Ok
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from paperfeed.core.models import IngestCounts
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.health import readiness, source_health
-from paperfeed.delivery.logs import configure_logging
+from paperfeed.delivery.app.health import readiness, source_health
+from paperfeed.delivery.common.logs import configure_logging
 from paperfeed.delivery.web.metrics import StoreCollector, start_metrics_listener
 from paperfeed.delivery.web.security import new_api_token, token_hash
 from paperfeed.index import open_search_index
@@ -57,7 +57,7 @@ def test_readyz_needs_the_index_and_fresh_scheduled_sources(settings: Settings, 
     # not make_app: it refreshes the index as an ingest would, and this site has none yet
     from starlette.testclient import TestClient
 
-    from paperfeed.delivery.context import AppContext
+    from paperfeed.delivery.common.context import AppContext
     from paperfeed.delivery.web.app import create_app
 
     bare = create_app(AppContext(with_overrides(settings, worker_sources=feed, ready_stale_hours=24.0), store))

@@ -21,12 +21,12 @@ from starlette.testclient import TestClient
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.core.urls import safe_url
-from paperfeed.delivery.context import AppContext
-from paperfeed.delivery.email.compose import DigestContent, view
-from paperfeed.delivery.email.compose import render as render_digest
-from paperfeed.delivery.email.tokens import feedback_token
-from paperfeed.delivery.secret_key import resolve_secret_key
-from paperfeed.delivery.usecases import accounts
+from paperfeed.delivery.app import accounts
+from paperfeed.delivery.common.context import AppContext
+from paperfeed.delivery.common.secret_key import resolve_secret_key
+from paperfeed.delivery.mail.compose import DigestContent, view
+from paperfeed.delivery.mail.compose import render as render_digest
+from paperfeed.delivery.mail.tokens import feedback_token
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store

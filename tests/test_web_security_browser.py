@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.compose import DigestContent, view
-from paperfeed.delivery.email.compose import render as render_digest
+from paperfeed.delivery.mail.compose import DigestContent, view
+from paperfeed.delivery.mail.compose import render as render_digest
 from paperfeed.store import Store
 from tests.test_web_browser import CHROMIUM, _launch, _serving
 from tests.test_web_security import XSS_TEXT, _nasty_paper

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.ids import MAX_ID
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.credentials import hash_password
+from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
 from tests._round3_fixtures import BEARER, SlowSink, serving
@@ -173,8 +173,8 @@ def test_password_change_and_log_out_everywhere_revoke_tokens(
 
 
 def test_verify_email_get_asks_and_post_verifies_once(settings: Settings, seeded: Store) -> None:
-    from paperfeed.delivery.email.verify import verification_token
-    from paperfeed.delivery.secret_key import resolve_secret_key
+    from paperfeed.delivery.common.secret_key import resolve_secret_key
+    from paperfeed.delivery.mail.verify import verification_token
 
     with make_app(settings, seeded) as c:
         user = seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
@@ -343,7 +343,7 @@ def test_file_mailer_writes_private_files(
 
 
 def test_comment_links_are_absolute_http_https_or_mailto() -> None:
-    from paperfeed.delivery.markup import render_markdown
+    from paperfeed.delivery.common.markup import render_markdown
 
     for bad in ("//evil.example/x", "/admin/comments", "relative/path", "https:/no-host"):
         assert "href" not in render_markdown(f"[x]({bad})"), bad
@@ -352,7 +352,7 @@ def test_comment_links_are_absolute_http_https_or_mailto() -> None:
 
 
 def test_invite_tokens_are_not_in_the_access_log() -> None:
-    from paperfeed.delivery.logs import safe_path
+    from paperfeed.delivery.common.logs import safe_path
 
     assert safe_path("/groups/join/AbC-123_secret") == "/groups/join/[redacted]"
     assert safe_path("/groups/7") == "/groups/7"

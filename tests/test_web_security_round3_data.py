@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.credentials import hash_password
+from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.store import Store
 from tests._round3_fixtures import BEARER, serving
 from tests._round3_fixtures import uid as _uid
@@ -56,7 +56,7 @@ def test_leaving_through_the_page_unshares(settings: Settings, seeded: Store) ->
             "/groups", data={"name": "Lab", "csrf_token": page_csrf(c)}, follow_redirects=False
         )
         gid = int(r.headers["location"].rsplit("/", 1)[1])
-        token, _ = __import__("paperfeed.delivery.groups", fromlist=["x"]).invite_link(
+        token, _ = __import__("paperfeed.delivery.app.labs", fromlist=["x"]).invite_link(
             seeded, seeded.users.get_user_by_name("dave"), gid
         )
         c.post("/api/v1/groups/join", json={"token": token}, headers=bob)
@@ -109,7 +109,7 @@ def test_a_public_labs_feed_shows_no_private_activity(client: TestClient, seeded
 
 
 def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> None:
-    from paperfeed.delivery import groups as gr
+    from paperfeed.delivery.app import labs as gr
 
     def make(name: str) -> typing.Any:
         u = seeded.users.create_user(name, f"{name}@example.org", "x")
@@ -144,7 +144,7 @@ def test_a_sole_owner_deleting_the_account_hands_the_lab_on(seeded: Store) -> No
 def test_backups_are_0600_files_in_0700_folders(
     settings: Settings, seeded: Store, tmp_path: Path
 ) -> None:
-    from paperfeed.delivery.backups import create_backup, default_backup_dir
+    from paperfeed.delivery.app.backups import create_backup, default_backup_dir
 
     seeded.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
     dest = default_backup_dir(settings, "pre-migrate-0009")  # what `db migrate` writes first
@@ -179,7 +179,7 @@ GOOD_KEY = "Xq3v-9LmZ_r7TbW2pKd8sYc4NfJ0hGe6uAiO5"
 def test_production_refuses_guessable_secret_keys(settings: Settings, key: str) -> None:
     from paperfeed.core.errors import ConfigError
     from paperfeed.core.settings import with_overrides
-    from paperfeed.delivery.secret_key import resolve_secret_key
+    from paperfeed.delivery.common.secret_key import resolve_secret_key
 
     prod = with_overrides(settings, env="production", base_url="https://papers.example.org")
     with pytest.raises(ConfigError, match="guessable|pattern"):
@@ -190,7 +190,7 @@ def test_production_refuses_guessable_secret_keys(settings: Settings, key: str) 
 def test_production_key_from_a_settings_file_must_be_0600(tmp_path: Path) -> None:
     from paperfeed.core.errors import ConfigError
     from paperfeed.core.settings import load_settings
-    from paperfeed.delivery.secret_key import resolve_secret_key
+    from paperfeed.delivery.common.secret_key import resolve_secret_key
 
     data = tmp_path / "data"
     data.mkdir()
@@ -249,7 +249,7 @@ def test_ingest_refuses_a_category_that_is_not_a_code(store_url: str, tmp_path: 
 
     from click.testing import CliRunner
 
-    from paperfeed.delivery.cli import cli
+    from paperfeed.delivery.cli.main import cli
 
     path = tmp_path / "cats.jsonl"
     rows = [
@@ -277,8 +277,8 @@ def test_users_import_needs_merge_trusts_no_verification_and_bounds_nesting(
 
     from click.testing import CliRunner
 
-    from paperfeed.delivery.cli import cli
-    from paperfeed.delivery.usecases import profile
+    from paperfeed.delivery.app import profile
+    from paperfeed.delivery.cli.main import cli
 
     victim = store.users.create_user("ada", "ada@example.org", hash_password(PASSWORD))
     doc = profile.export_profile(store, victim, __import__("datetime").datetime.now().astimezone())
@@ -373,7 +373,7 @@ def test_health_answers_fast_while_eight_submissions_wait(
     import httpx
 
     from paperfeed.core.settings import with_overrides
-    from paperfeed.delivery.worker import cycle
+    from paperfeed.delivery.jobs.worker import cycle
 
     # arXiv's real pacing (3 s between requests): eight fetches inside requests would take 21 s
     slow = with_overrides(
@@ -434,7 +434,7 @@ def test_health_answers_fast_while_eight_submissions_wait(
 
 def test_domain_rule_uses_the_public_suffix_list() -> None:
     from paperfeed.core.models import Paper
-    from paperfeed.delivery import authors as au
+    from paperfeed.delivery.app import authors as au
 
     cam = Paper(title="t", comment="Work done at the Computer Laboratory, cl.cam.ac.uk")
     assert au.domain_matches("ada@cam.ac.uk", cam) and au.domain_matches("ada@cs.cam.ac.uk", cam)
@@ -453,7 +453,7 @@ def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
     from datetime import date
 
     from paperfeed.core.models import Paper
-    from paperfeed.delivery import authors as au
+    from paperfeed.delivery.app import authors as au
     from tests.web_fixtures import paper_id
 
     seeded.papers.upsert_papers(

@@ -19,8 +19,10 @@ from itsdangerous import TimestampSigner
 
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.email.compose import unsubscribe_url
-from paperfeed.delivery.email.tokens import (
+from paperfeed.delivery.app import accounts
+from paperfeed.delivery.common.secret_key import resolve_secret_key
+from paperfeed.delivery.mail.compose import unsubscribe_url
+from paperfeed.delivery.mail.tokens import (
     FEEDBACK_MAX_AGE,
     FEEDBACK_SALT,
     UNSUBSCRIBE_MAX_AGE,
@@ -29,8 +31,6 @@ from paperfeed.delivery.email.tokens import (
     link_stamp,
     unsubscribe_token,
 )
-from paperfeed.delivery.secret_key import resolve_secret_key
-from paperfeed.delivery.usecases import accounts
 from paperfeed.store import Store
 from tests.web_fixtures import SAMPLE, make_app
 
@@ -147,7 +147,7 @@ def test_links_older_than_their_max_age_are_refused(settings: Settings, store: S
 
 
 def test_device_cookie_is_bound_to_the_accounts_credentials_not_its_id(settings: Settings, store: Store) -> None:
-    from paperfeed.delivery.credentials import hash_password
+    from paperfeed.delivery.app.credentials import hash_password
 
     secret = resolve_secret_key(settings)
     ada = store.users.create_user("ada", "ada@example.org", hash_password("violet quasar lemonade 42"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.credentials import hash_password
+from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.store import Store
 from tests.web_fixtures import PASSWORD, csrf_from, make_app, page_csrf
 

@@ -91,7 +91,7 @@ def test_paper_fields_on_page_api_and_bibtex(settings: Settings, seeded: Store) 
         listed = c.get("/api/v1/papers", params={"day": "2025-01-06"}).json()
         assert gone.id not in [p["id"] for p in listed["papers"]]  # withdrawn: out of the listings
         assert c.get(f"/api/v1/papers/{gone.id}").json()["withdrawn"] is True  # but kept
-    from paperfeed.delivery.usecases.papers import bibtex
+    from paperfeed.delivery.app.papers import bibtex
 
     bib = bibtex([paper, gone])
     assert "doi = {10.1103/PhysRevC.87.065504}" in bib and "journal = {Phys. Rev. C 87, 065504 (2013)}" in bib

@@ -10,8 +10,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery import charts
-from paperfeed.delivery.topics import build_topics
+from paperfeed.delivery.app.topics import build_topics
+from paperfeed.delivery.common import charts
 from paperfeed.delivery.web import topic_routes
 from paperfeed.store import Store
 from tests._topics_fixtures import GROWING, THEMES, planted

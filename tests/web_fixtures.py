@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings, with_overrides
-from paperfeed.delivery.context import AppContext
-from paperfeed.delivery.indexing import refresh_index_after_ingest
+from paperfeed.delivery.app.indexing import refresh_index_after_ingest
+from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.web.app import create_app
 from paperfeed.store import Store
 
@@ -63,7 +63,7 @@ def signup_link(secret: str, username: str, email: str | None = None, next: str 
     """The path of the link the sign-up mail carries (what one's inbox would give)."""
     from urllib.parse import quote
 
-    from paperfeed.delivery.email.signup import SignupClaim, signup_token
+    from paperfeed.delivery.mail.signup import SignupClaim, signup_token
 
     claim = SignupClaim(username, email or f"{username}@example.org", next)
     return f"/signup/finish?t={quote(signup_token(secret, claim))}"

@@ -25,7 +25,7 @@ SECTION_TITLES = {
     "trending": "Trending",
 }
 FREQUENCIES = ("daily", "weekly")
-# What a user may set on a subscription (delivery.usecases.subscriptions.save_subscription checks them).
+# What a user may set on a subscription (delivery.app.subscriptions.save_subscription checks them).
 SUBSCRIPTION_FIELDS = ("frequency", "send_hour", "weekday", "timezone", "max_papers", "sections", "active")
 MAX_DIGEST_PAPERS = 200
 MAX_SAVED_SEARCHES = 50

@@ -1,7 +1,7 @@
 """Emerging topics: cluster recent papers by their vectors, name clusters, rank them by growth.
 
 Pure functions over plain arrays (vectors, texts, days, votes): no store, no files. The job in
-`paperfeed.delivery.topics` reads the papers and vectors and saves the result.
+`paperfeed.delivery.app.topics` reads the papers and vectors and saves the result.
 
 Growth (documented in README "Emerging topics"): each paper weighs
 `w = 1 + vote_weight * ln(1 + local votes + external upvotes)`; a topic's activity in week t is the

@@ -54,7 +54,7 @@ class SubscriptionRepo:
     def save_subscription(self, user_id: int, **changes: object) -> DigestSubscription:
         """Create or update a user's subscription with the given fields (None keeps a value); NotFound: no user.
 
-        The rules are checked by the use case (delivery.usecases.subscriptions.save_subscription) before this.
+        The rules are checked by the use case (delivery.app.subscriptions.save_subscription) before this.
         """
         unknown = set(changes) - set(SUBSCRIPTION_FIELDS)
         if unknown:  # a caller's mistake, not a reader's: the use case names unknown fields first

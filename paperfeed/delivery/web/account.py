@@ -1,6 +1,6 @@
 """Account security pages: change password, log out everywhere, reset a forgotten password by email.
 
-Thin adapters over delivery/usecases/accounts.py, where sessions are issued and revoked.
+Thin adapters over delivery/app/accounts.py, where sessions are issued and revoked.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, TooManyRequests
-from paperfeed.delivery.email.mailer import MailError, open_mailer
-from paperfeed.delivery.usecases import accounts
+from paperfeed.delivery.app import accounts
+from paperfeed.delivery.mail.mailer import MailError, open_mailer
 from paperfeed.delivery.web.auth import start_session
 from paperfeed.delivery.web.deps import client_key, csrf_form, flash, render, require_page_user
 from paperfeed.delivery.web.security import address_key

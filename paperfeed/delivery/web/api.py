@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery.usecases import community, papers, submissions
+from paperfeed.delivery.app import community, papers, submissions
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import PaperId, api_user, api_writer, json_response

@@ -22,9 +22,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from paperfeed import __version__
 from paperfeed.core.errors import PaperfeedError, TooManyRequests
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.context import AppContext, open_context
-from paperfeed.delivery.logs import REQUEST_ID, configure_logging
-from paperfeed.delivery.secret_key import check_production, resolve_secret_key
+from paperfeed.delivery.common.context import AppContext, open_context
+from paperfeed.delivery.common.logs import REQUEST_ID, configure_logging
+from paperfeed.delivery.common.secret_key import check_production, resolve_secret_key
 from paperfeed.delivery.web import (
     account,
     api,
@@ -53,7 +53,7 @@ from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_en
 
 log = logging.getLogger("paperfeed.web")
 SESSION_COOKIE = "paperfeed_session"
-SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/usecases/accounts.py) decides validity
+SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/app/accounts.py) decides validity
 
 
 class CachedStatic(StaticFiles):

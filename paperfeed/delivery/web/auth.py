@@ -11,15 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, Conflict, TooManyRequests
 from paperfeed.core.ids import MAX_ID
-from paperfeed.delivery import charts
-from paperfeed.delivery.email.signup import (
+from paperfeed.delivery.app import accounts
+from paperfeed.delivery.common import charts
+from paperfeed.delivery.mail.signup import (
     SignupClaim,
     read_signup_token,
     send_signup_mail,
     signup_message,
     signup_taken_message,
 )
-from paperfeed.delivery.usecases import accounts
 from paperfeed.delivery.web.deps import (
     client_key,
     csrf_form,

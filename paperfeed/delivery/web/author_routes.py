@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from paperfeed.core.authors import parse_name
 from paperfeed.core.errors import Forbidden
 from paperfeed.core.models import User
-from paperfeed.delivery import authors as au
+from paperfeed.delivery.app import authors as au
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
     PaperId,

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import Unauthorized
-from paperfeed.delivery.usecases import community, papers
+from paperfeed.delivery.app import community, papers
 from paperfeed.delivery.web.api import ERRORS, Caller, PaperOut, Writer, bearer, no_nul
 from paperfeed.delivery.web.deps import CollectionId, PaperId, json_response
 from paperfeed.delivery.web.state import WebState, get_state

@@ -16,14 +16,14 @@ from pydantic import BaseModel, Field
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from paperfeed.core.models import User
 from paperfeed.core.rules import DIGEST_SECTIONS, FREQUENCIES, SECTION_TITLES
-from paperfeed.delivery.digests import preview
-from paperfeed.delivery.email.tokens import (
+from paperfeed.delivery.app import subscriptions
+from paperfeed.delivery.jobs.digests import preview
+from paperfeed.delivery.mail.tokens import (
     email_secret,
     link_account,
     read_feedback_token,
     read_unsubscribe_token,
 )
-from paperfeed.delivery.usecases import subscriptions
 from paperfeed.delivery.web.deps import (
     api_user,
     api_writer,

@@ -1,6 +1,6 @@
 """Discussion adapters: thread forms on the paper page, notifications, moderation, JSON API, Atom feed.
 
-Thin: every rule lives in paperfeed.delivery.discussion; handlers parse, check the caller and limits,
+Thin: every rule lives in paperfeed.delivery.app.comments; handlers parse, check the caller and limits,
 call the use case and answer.
 """
 
@@ -18,10 +18,9 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Forbidden, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery import alerts
-from paperfeed.delivery import discussion as ds
-from paperfeed.delivery.markup import render_markdown
-from paperfeed.delivery.usecases import papers
+from paperfeed.delivery.app import alerts, papers
+from paperfeed.delivery.app import comments as ds
+from paperfeed.delivery.common.markup import render_markdown
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
     CommentId,

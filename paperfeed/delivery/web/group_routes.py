@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, TooManyRequests, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery import groups as gr
+from paperfeed.delivery.app import labs as gr
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
     CollectionId,

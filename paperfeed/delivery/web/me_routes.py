@@ -1,5 +1,5 @@
 """The caller's own data: lifecycle alerts as JSON, the profile download (page and API) and deleting
-the account. Thin: the rules live in delivery/alerts.py and delivery/usecases/profile.py."""
+the account. Thin: the rules live in delivery/app/alerts.py and delivery/app/profile.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest, TooManyRequests, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery import alerts
-from paperfeed.delivery.usecases import profile
+from paperfeed.delivery.app import alerts, profile
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
     api_user,

@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.health import source_health
+from paperfeed.delivery.app.health import source_health
 from paperfeed.store import Store
 from paperfeed.store.ops import OpsRepository
 from paperfeed.store.runs import now_utc

@@ -14,7 +14,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperfeed.delivery.logs import REQUEST_ID, safe_path
+from paperfeed.delivery.common.logs import REQUEST_ID, safe_path
 from paperfeed.delivery.web.metrics import observe_request
 
 access_log = logging.getLogger("paperfeed.access")

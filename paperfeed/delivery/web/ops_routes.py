@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from paperfeed.core.errors import Forbidden, NotFound, Unauthorized
-from paperfeed.delivery.health import readiness
+from paperfeed.delivery.app.health import readiness
 from paperfeed.delivery.web.deps import api_user
 from paperfeed.delivery.web.metrics import StoreCollector, exposition
 from paperfeed.delivery.web.state import WebState, get_state

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
-from paperfeed.delivery.build_status import read_build_status
-from paperfeed.delivery.usecases import community, papers, submissions
+from paperfeed.delivery.app import community, papers, submissions
+from paperfeed.delivery.common.build_status import read_build_status
 from paperfeed.delivery.web import discussion_routes, topic_routes
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import category_names, is_category

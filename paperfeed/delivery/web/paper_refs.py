@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.models import Paper, split_arxiv_id
-from paperfeed.delivery.usecases import papers
+from paperfeed.delivery.app import papers
 from paperfeed.delivery.web import api, pages
 from paperfeed.delivery.web.state import get_state
 

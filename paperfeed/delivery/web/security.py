@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.credentials import (  # re-exported: the web adapters import them from here
+from paperfeed.delivery.app.credentials import (  # re-exported: the web adapters import them from here
     DUMMY_HASH,
     hash_password,
     needs_rehash,

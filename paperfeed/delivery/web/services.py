@@ -1,7 +1,7 @@
 """What pages, API and feeds share on the web side: listings, trending and search pages (cached cards).
 
 Use cases (listings and trending, submit, vote, collect, look up a paper, paper as data) live in
-paperfeed.delivery.usecases; this module adds the web's caching and cards.
+paperfeed.delivery.app; this module adds the web's caching and cards.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from paperfeed.core.errors import BadRequest, NotFound
 from paperfeed.core.models import Paper
-from paperfeed.delivery.usecases import listing as lists
-from paperfeed.delivery.usecases.listing import PERIODS
-from paperfeed.delivery.usecases.papers import paper_data
+from paperfeed.delivery.app import listing as lists
+from paperfeed.delivery.app.listing import PERIODS
+from paperfeed.delivery.app.papers import paper_data
 from paperfeed.delivery.web.state import WebState
 from paperfeed.ranking.days import staleness_notice
 from paperfeed.ranking.trending import Ranked, TrendingParams, total_upvotes
@@ -252,7 +252,7 @@ def reader_search_status(index: dict[str, Any]) -> dict[str, Any]:
 
 def followed_sources(state: WebState) -> list[dict[str, Any]]:
     """The followed sources, by name and kind, with their last success (nothing internal)."""
-    from paperfeed.delivery.usecases.sources import sources_health
+    from paperfeed.delivery.app.sources import sources_health
 
     keep = ("name", "kind", "last_success_at", "stale", "failing")
     return [{k: h.as_dict()[k] for k in keep} for h in sources_health(state.store, state.ctx.settings)]

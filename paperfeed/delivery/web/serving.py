@@ -5,7 +5,7 @@ from __future__ import annotations
 from wsgiref.simple_server import WSGIServer
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.context import open_context
+from paperfeed.delivery.common.context import open_context
 from paperfeed.delivery.web.metrics import (
     StoreCollector,
     start_metrics_listener,

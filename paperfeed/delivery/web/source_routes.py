@@ -1,6 +1,6 @@
 """Followed sources on the web: /api/v1/sources and /admin/sources (administrators only), and the
 public /status page (HTML, or JSON at /status.json and /api/v1/status). Thin adapters over
-paperfeed.delivery.usecases.sources.
+paperfeed.delivery.app.sources.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import Forbidden, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery.usecases import sources as uc
+from paperfeed.delivery.app import sources as uc
 from paperfeed.delivery.web.deps import api_user, csrf_form, flash, render, require_page_user
 from paperfeed.delivery.web.state import get_state
 

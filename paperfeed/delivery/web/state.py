@@ -17,7 +17,7 @@ from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
 from paperfeed.core.urls import paper_links
-from paperfeed.delivery.context import AppContext
+from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.web.cache import Stamp, TTLCache
 from paperfeed.delivery.web.categories import category_name
 from paperfeed.delivery.web.richtext import rich
@@ -28,8 +28,8 @@ from paperfeed.store import Store
 T = TypeVar("T")
 
 log = logging.getLogger("paperfeed.web")
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-STATIC = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 INDEX_CHECK_SECONDS = 5.0
 
 
@@ -157,7 +157,7 @@ def session_user(request: Request) -> User | None:
     cached = request.scope.get("pf_user")
     if isinstance(cached, User):
         return cached
-    from paperfeed.delivery.usecases.accounts import session_user as live_session_user
+    from paperfeed.delivery.app.accounts import session_user as live_session_user
 
     user = live_session_user(get_state(request).store, sid)
     if user is None:  # logged out elsewhere, expired, or the account is gone

@@ -10,19 +10,19 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.core.errors import NotFound
 from paperfeed.core.ids import MAX_ID
-from paperfeed.delivery import charts, upvote_charts
-from paperfeed.delivery.build_status import read_build_status
-from paperfeed.delivery.topics import (
+from paperfeed.delivery.app import papers
+from paperfeed.delivery.app.topics import (
     TopicsFile,
     load_topic_charts,
     load_topics,
     topics_extra_installed,
     topics_path,
 )
-from paperfeed.delivery.topics import (
+from paperfeed.delivery.app.topics import (
     topic_chart_svg as draw_topic_chart,
 )
-from paperfeed.delivery.usecases import papers
+from paperfeed.delivery.common import charts, upvote_charts
+from paperfeed.delivery.common.build_status import read_build_status
 from paperfeed.delivery.web import services as sv
 from paperfeed.delivery.web.categories import is_category
 from paperfeed.delivery.web.deps import page_user, render

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.core.errors import BadRequest
 from paperfeed.core.models import User
-from paperfeed.delivery.email.verify import (
+from paperfeed.delivery.mail.verify import (
     MailNotSent,
     confirm_email,
     pending_verification,

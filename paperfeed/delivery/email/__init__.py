@@ -1,1 +1,0 @@
-"""Email delivery: composing digests (compose), signed links (tokens) and sending them (mailer)."""

@@ -1,0 +1,1 @@
+"""Email: composing messages (compose), signed links (tokens), verification mail and the mailers."""
