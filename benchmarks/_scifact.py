@@ -1,4 +1,5 @@
-"""BEIR-layout data sets (SciFact and friends) and their metrics: nDCG@k and Recall@k as BEIR computes them."""
+"""BEIR-layout data sets (SciFact and friends) and their metrics: nDCG@k and Recall@k as BEIR
+computes them."""
 
 from __future__ import annotations
 

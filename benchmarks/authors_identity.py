@@ -1,13 +1,16 @@
 """Author pages before and after the identity rules (issue 19 item 3), on real author lists.
 
-    python benchmarks/authors_identity.py paperfeed/data/sample-feed.jsonl.gz ../shared/data/arxiv-74k.jsonl.gz
-        [--sample 50] [--seed 19] [--show "Wei Wang" --show "Jingxuan Wei"]
+python benchmarks/authors_identity.py paperfeed/data/sample-feed.jsonl.gz
+../shared/data/arxiv-74k.jsonl.gz     [--sample 50] [--seed 19] [--show "Wei Wang" --show "Jingxuan
+Wei"]
 
-Before: one page per loose key (initials + family name, the old `author_key`), so "Jingxuan Wei"
-and "Jerry Wei" (both "j wei") were one page. After: `paperfeed.core.authors.identities` per block
+Before: one page per loose key (initials + family name, the old `author_key`), so "Jingxuan Wei" and
+"Jerry Wei" (both "j wei") were one page. After: `paperfeed.core.authors.identities` per block
 (first initial + family name), as the author page resolves a name (no claims in these files).
 
-Counted per file: pages, pages that join more than one spelling key ("merged"), and merged pages
+Counted per
+file:
+pages, pages that join more than one spelling key ("merged"), and merged pages
 that join two different full given names ("conflicting": always a wrong merge). Then a random
 sample of initialled spellings joined to a full name, each with the shared co-authors and both
 papers' titles, to be checked by hand (BENCHMARKS.md lists the verdicts).
@@ -103,7 +106,8 @@ def measure(path: Path, sample: int, seed: int, show: list[str]) -> None:
         ident = next((identity_of[i] for i, (_, n) in enumerate(occ) if n.key == parsed.key), None)
         new = {n.key for n in after.get(ident or "", [])}
         print(
-            f"- {name!r}: before {len(old)} spelling keys on one page; after {len(new)} ({sorted(new)[:6]})"
+            f"- {name!r}: before {len(old)} spelling keys on one page; after {len(new)} "
+            f"({sorted(new)[:6]})"
         )
     rnd = random.Random(seed)
     picked = rnd.sample(joins, min(sample, len(joins)))

@@ -1,11 +1,12 @@
 """Backup and restore time for the 75k-paper store on SQLite and PostgreSQL.
 
-    python benchmarks/backup.py ../shared/data/arxiv-74k.jsonl.gz [--postgres postgresql://postgres@127.0.0.1:5432/test]
+python benchmarks/backup.py ../shared/data/arxiv-74k.jsonl.gz [--postgres
+postgresql://postgres@127.0.0.1:5432/test]
 
 Ingests the file into a fresh store per backend, builds the lexical index (vectors are left out:
-embedding 75k papers takes ~27 minutes and is not what this measures), then times
-`create_backup` and `restore_backup` (restore includes checking every table's checksum and the
-index refresh) and prints a Markdown table.
+embedding 75k papers takes ~27 minutes and is not what this measures), then times `create_backup`
+and `restore_backup` (restore includes checking every table's checksum and the index refresh) and
+prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def run(backend: str, source: Path, work: Path, pg_url: str) -> dict[str, object
         sep = "&" if "?" in pg_url else "?"
         url = f"{pg_url}{sep}options=-csearch_path%3D{schema}"
         db = f"pf_bench_restore_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+        )
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
             conn.execute(text(f'CREATE DATABASE "{db}"'))
@@ -65,24 +69,44 @@ def run(backend: str, source: Path, work: Path, pg_url: str) -> dict[str, object
         facts_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         if backend == "sqlite":  # the online backup API alone, no checksums
-            src, dst = sqlite3.connect(str(sqlite_path(store.engine))), sqlite3.connect(str(work / "raw.sqlite3"))
+            src, dst = (
+                sqlite3.connect(str(sqlite_path(store.engine))),
+                sqlite3.connect(str(work / "raw.sqlite3")),
+            )
             src.backup(dst, pages=-1)
             src.close()
             dst.close()
             raw_s = time.perf_counter() - t0
         else:
             args, env = _pg_conninfo(store.engine)
-            subprocess.run([pg_tool("pg_dump"), *args, "--format=custom", f"--schema={repo.pg_schema()}",
-                            f"--file={work / 'raw.pgdump'}"], env=env, check=True)
+            subprocess.run(
+                [
+                    pg_tool("pg_dump"),
+                    *args,
+                    "--format=custom",
+                    f"--schema={repo.pg_schema()}",
+                    f"--file={work / 'raw.pgdump'}",
+                ],
+                env=env,
+                check=True,
+            )
             raw_s = time.perf_counter() - t0
         store.close()
-        target = load_settings({"data_dir": str(work / "dst"), "database_url": target_url}, environ={})
+        target = load_settings(
+            {"data_dir": str(work / "dst"), "database_url": target_url}, environ={}
+        )
         restored = restore_backup(target, work / "backup")
         db_file = work / "backup" / str(backup.manifest["database_file"])
         return {
-            "backend": backend, "papers": report.counts.new, "ingest_s": ingest_s,
-            "backup_s": backup.seconds, "restore_s": restored.seconds, "facts_s": facts_s, "raw_s": raw_s,
-            "db_mb": db_file.stat().st_size / 2**20, "total_mb": _size(work / "backup") / 2**20,
+            "backend": backend,
+            "papers": report.counts.new,
+            "ingest_s": ingest_s,
+            "backup_s": backup.seconds,
+            "restore_s": restored.seconds,
+            "facts_s": facts_s,
+            "raw_s": raw_s,
+            "db_mb": db_file.stat().st_size / 2**20,
+            "total_mb": _size(work / "backup") / 2**20,
         }
     finally:
         if cleanup:
@@ -94,9 +118,13 @@ def run(backend: str, source: Path, work: Path, pg_url: str) -> dict[str, object
 
 def main() -> None:
     """Parse arguments, run each backend, print the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", type=Path)
-    parser.add_argument("--postgres", default="", help="PostgreSQL URL (a fresh schema and database are made)")
+    parser.add_argument(
+        "--postgres", default="", help="PostgreSQL URL (a fresh schema and database are made)"
+    )
     args = parser.parse_args()
     rows = []
     for backend in ["sqlite"] + (["postgresql"] if args.postgres else []):

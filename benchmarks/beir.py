@@ -2,13 +2,13 @@
 
 Usage: .venv/bin/python benchmarks/beir.py DIR [--split train] [--work DIR] [--tune]
 
-The corpus is stored as papers (store.upsert_papers; corpus ids are no arXiv ids, so a mapping
-paper id -> corpus ids is kept: a few corpus documents share a title and merge into one paper),
-indexed with SearchIndex.build (BM25 + all-MiniLM-L6-v2 vectors, kept under --work so a rerun
-reuses them), and every query goes through ranking.search_papers. Raw bm25s (its own tokenizer,
-English stop words and PyStemmer stemming, default parameters) runs on the same corpus in the same
-script. Prints one line per method: `hybrid nDCG@10=0.7123 R@100=0.9345`. --tune also prints the
-grid used to choose the default fusion (alpha for convex, k for RRF).
+The corpus is stored as papers (store.upsert_papers; corpus ids are no arXiv ids, so a mapping paper
+id -> corpus ids is kept: a few corpus documents share a title and merge into one paper), indexed
+with SearchIndex.build (BM25 + all-MiniLM-L6-v2 vectors, kept under --work so a rerun reuses them),
+and every query goes through ranking.search_papers. Raw bm25s (its own tokenizer, English stop words
+and PyStemmer stemming, default parameters) runs on the same corpus in the same script. Prints one
+line per method: `hybrid nDCG@10=0.7123 R@100=0.9345`. --tune also prints the grid used to choose
+the default fusion (alpha for convex, k for RRF).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from paperfeed.store import open_store
 K = 100
 
 
-def build(directory: Path, work: Path, split: str) -> tuple[SearchIndex, dict[int, list[str]], Queries, Qrels]:
+def build(
+    directory: Path, work: Path, split: str
+) -> tuple[SearchIndex, dict[int, list[str]], Queries, Qrels]:
     """Store and index the corpus under `work` (reused when already there)."""
     corpus, queries, qrels = load_beir(directory, split)
     work.mkdir(parents=True, exist_ok=True)
@@ -63,11 +65,16 @@ def build(directory: Path, work: Path, split: str) -> tuple[SearchIndex, dict[in
     if index.semantic_available() and index.semantic.count() < index.lexical.n_alive:
         started = time.monotonic()
         index.embed()
-        print(f"# embedded {index.semantic.count()} papers in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        print(
+            f"# embedded {index.semantic.count()} papers in {time.monotonic() - started:.0f}s",
+            file=sys.stderr,
+        )
     return index, mapping, queries, qrels
 
 
-def run_paperfeed(index: SearchIndex, mapping: dict[int, list[str]], queries: Queries, **kw: object) -> dict[str, list[str]]:
+def run_paperfeed(
+    index: SearchIndex, mapping: dict[int, list[str]], queries: Queries, **kw: object
+) -> dict[str, list[str]]:
     """One run: query id -> corpus ids, best first."""
     run: dict[str, list[str]] = {}
     for qid, text in queries.items():
@@ -89,16 +96,23 @@ def run_bm25s(directory: Path, split: str) -> dict[str, list[str]]:
     texts = [f"{corpus[i][0]} {corpus[i][1]}" for i in ids]
     stemmer = Stemmer.Stemmer("english")
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+    retriever.index(
+        bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+        show_progress=False,
+    )
     qids = list(queries)
-    qtok = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False)
+    qtok = bm25s.tokenize(
+        [queries[q] for q in qids], stopwords="en", stemmer=stemmer, show_progress=False
+    )
     docs, _ = retriever.retrieve(qtok, k=K, show_progress=False)
     return {q: [ids[int(d)] for d in docs[i]] for i, q in enumerate(qids)}
 
 
 def line(name: str, run: dict[str, list[str]], qrels: Qrels) -> str:
     """`name nDCG@10=… R@100=…`."""
-    return f"{name} nDCG@10={ndcg_at_k(run, qrels, 10):.4f} R@100={recall_at_k(run, qrels, 100):.4f}"
+    return (
+        f"{name} nDCG@10={ndcg_at_k(run, qrels, 10):.4f} R@100={recall_at_k(run, qrels, 100):.4f}"
+    )
 
 
 def main() -> None:
@@ -106,18 +120,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("directory", type=Path)
     ap.add_argument("--split", default="train")
-    ap.add_argument("--work", type=Path, default=None, help="Where the store and index are kept (reused).")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="Where the store and index are kept (reused)."
+    )
     ap.add_argument("--tune", action="store_true", help="Also print the fusion grid.")
     args = ap.parse_args()
-    work = args.work or Path(__file__).resolve().parent.parent / "bench-output" / f"beir-{args.directory.name}"
+    work = (
+        args.work
+        or Path(__file__).resolve().parent.parent / "bench-output" / f"beir-{args.directory.name}"
+    )
     index, mapping, queries, qrels = build(args.directory, work, args.split)
     semantic = index.semantic.count() > 0
-    print(line("lexical", run_paperfeed(index, mapping, queries, mode="lexical"), qrels), flush=True)
+    print(
+        line("lexical", run_paperfeed(index, mapping, queries, mode="lexical"), qrels), flush=True
+    )
     if semantic:
-        print(line("semantic", run_paperfeed(index, mapping, queries, mode="semantic"), qrels), flush=True)
+        print(
+            line("semantic", run_paperfeed(index, mapping, queries, mode="semantic"), qrels),
+            flush=True,
+        )
         print(line("hybrid", run_paperfeed(index, mapping, queries), qrels), flush=True)
-        print(line("rrf", run_paperfeed(index, mapping, queries, fusion_method="rrf"), qrels), flush=True)
-        print(line("convex", run_paperfeed(index, mapping, queries, fusion_method="convex"), qrels), flush=True)
+        print(
+            line("rrf", run_paperfeed(index, mapping, queries, fusion_method="rrf"), qrels),
+            flush=True,
+        )
+        print(
+            line("convex", run_paperfeed(index, mapping, queries, fusion_method="convex"), qrels),
+            flush=True,
+        )
     else:
         print("# semantic extra not installed: semantic/hybrid/rrf/convex skipped", flush=True)
     print(line("bm25s", run_bm25s(args.directory, args.split), qrels), flush=True)

@@ -1,4 +1,5 @@
-"""Community load benchmark: a paper page with a 200-comment thread and a lab of 10,000 members, under wrk.
+"""Community load benchmark: a paper page with a 200-comment thread and a lab of 10,000 members,
+under wrk.
 
 Usage: python benchmarks/community_load.py [--seconds 5] [--connections 8] [--members 10000]
 
@@ -48,17 +49,34 @@ def prepare(members: int) -> dict[str, int]:
     rng = Random(42)
     store = open_store(f"sqlite:///{db}")
     today = date.today()
-    store.papers.upsert_papers([Paper(title=f"Synthetic paper {i} on {rng.choice(['vision', 'language', 'graphs'])}",
-                               abstract="An abstract. " * 20, arxiv_id=f"2611.{i:05d}", authors=(f"Author {i}",),
-                               categories=(rng.choice(["cs.CV", "cs.CL", "cs.LG"]),), published=today - timedelta(days=i % 6),
-                               source="jsonl") for i in range(300)])
-    ids = [found.id for i in range(300) if (found := store.papers.get_paper_by_arxiv(f"2611.{i:05d}")) and found.id]
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title=f"Synthetic paper {i} on {rng.choice(['vision', 'language', 'graphs'])}",
+                abstract="An abstract. " * 20,
+                arxiv_id=f"2611.{i:05d}",
+                authors=(f"Author {i}",),
+                categories=(rng.choice(["cs.CV", "cs.CL", "cs.LG"]),),
+                published=today - timedelta(days=i % 6),
+                source="jsonl",
+            )
+            for i in range(300)
+        ]
+    )
+    ids = [
+        found.id
+        for i in range(300)
+        if (found := store.papers.get_paper_by_arxiv(f"2611.{i:05d}")) and found.id
+    ]
     t = time.perf_counter()
     owner = store.users.create_user("labowner", "owner@lab.example.org", hash_password(PASSWORD))
     store.comments.mark_email_verified(owner.id, owner.email)
     store.users.create_token(owner.id, "bench", token_hash(TOKEN))
     group = store.groups.create_group(owner.id, "Bench Lab", "10k members", True)
-    users = [store.users.create_user(f"m{i:05d}", f"m{i:05d}@lab.example.org", "x") for i in range(members - 1)]
+    users = [
+        store.users.create_user(f"m{i:05d}", f"m{i:05d}@lab.example.org", "x")
+        for i in range(members - 1)
+    ]
     for u in users:
         store.groups.add_member(group.id, u.id, "member")
     for u in rng.sample(users, min(1500, len(users))):
@@ -77,8 +95,11 @@ def prepare(members: int) -> dict[str, int]:
         parent = rng.choice(thread) if thread and rng.random() < 0.6 else None
         if parent is not None and depth[parent] >= 6:
             parent = None
-        body = (f"Comment {i}: **does** it scale? See [the code](https://example.org/{i}) and `x_{i}`.\n\n"
-                "> quoting the abstract\n\n- one point\n- another point")
+        body = (
+            f"Comment {i}: **does** it scale? See [the code](https://example.org/{i}) and "
+            f"`x_{i}`.\n\n"
+            "> quoting the abstract\n\n- one point\n- another point"
+        )
         c = store.comments.add_comment(paper, author.id, body, parent)
         thread.append(c.id)
         depth[c.id] = 0 if parent is None else depth[parent] + 1
@@ -91,13 +112,26 @@ def prepare(members: int) -> dict[str, int]:
 
 def wrk(url: str, seconds: int, connections: int, header: str | None) -> dict[str, float]:
     """Run wrk on one URL (optionally with one header); requests/s, p50, p99 (ms), non-2xx count."""
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *(["-H", header] if header else []), url]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        *(["-H", header] if header else []),
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(bad.group(1)) if bad else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+    }
 
 
 def _login(base: str) -> str:
@@ -122,8 +156,13 @@ def main() -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PAPERFEED_DATA_DIR": str(WORK)}
-    server = subprocess.Popen([PY, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "1"],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [PY, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 60
         while True:
@@ -139,7 +178,11 @@ def main() -> None:
         p, g = ids["paper"], ids["group"]
         cases = [
             ("reference: paper page, no comments, visitor", f"/papers/{p + 1}", None),
-            ("reference: paper page, no comments, logged in", f"/papers/{p + 1}", f"Cookie: {cookie}"),
+            (
+                "reference: paper page, no comments, logged in",
+                f"/papers/{p + 1}",
+                f"Cookie: {cookie}",
+            ),
             ("paper page, 200 comments, visitor (page cache)", f"/papers/{p}", None),
             ("paper page, 200 comments, logged in", f"/papers/{p}", f"Cookie: {cookie}"),
             ("thread JSON, 200 comments", f"/api/v1/papers/{p}/comments", None),
@@ -149,7 +192,11 @@ def main() -> None:
         ]
         for name, path, header in cases:
             r = wrk(base + path, args.seconds, args.connections, header)
-            print(f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.0f} | {int(r['non_2xx'])} |", flush=True)
+            print(
+                f"| {name} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.0f} | "
+                f"{int(r['non_2xx'])} |",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(30)

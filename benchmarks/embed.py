@@ -1,10 +1,11 @@
-"""Embedding throughput and quality: papers/s, SciFact-train semantic nDCG@10 / Recall@100, query latency.
+"""Embedding throughput and quality: papers/s, SciFact-train semantic nDCG@10 / Recall@100, query
+latency.
 
 Usage: .venv/bin/python benchmarks/embed.py [--configs torch-fp32,onnx-fp32,onnx-int8] [--limit N]
 
 One line per configuration. torch-fp32 (sentence-transformers on torch, the reference) runs only
-when torch and sentence-transformers are importable: `pip install '.[bench]'` (paperfeed itself never
-needs them). Docs are embedded as paper_text(title, text).
+when torch and sentence-transformers are importable: `pip install '.[bench]'` (paperfeed itself
+never needs them). Docs are embedded as paper_text(title, text).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ QueryFn = Callable[[str], np.ndarray]
 
 
 def torch_config(batch_size: int) -> tuple[EmbedFn, QueryFn] | None:
-    """sentence-transformers fp32 on torch, as the model's authors run it; None without torch."""
+    """Sentence-transformers fp32 on torch, as the model's authors run it; None without torch."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -149,8 +150,11 @@ def main() -> None:
     if base is not None:
         for r in results:
             if r is not base:
-                print(f"{r['config']:<12} speed-up x{float(r['papers_per_s']) / float(base['papers_per_s']):.2f}"
-                      f"  nDCG@10 delta {float(r['ndcg10']) - float(base['ndcg10']):+.4f}")
+                print(
+                    f"{r['config']:<12} speed-up "
+                    f"x{float(r['papers_per_s']) / float(base['papers_per_s']):.2f}"
+                    f"  nDCG@10 delta {float(r['ndcg10']) - float(base['ndcg10']):+.4f}"
+                )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
 

@@ -2,11 +2,11 @@
 
 Usage: .venv/bin/python benchmarks/embed_distributed.py [--papers 600] [--workers 1,2,4] [--cpus 4]
 
-The first N real papers of the 74k arXiv file go into a SQLite store and a lexical index; a Ray
-head is started on 127.0.0.1 with --cpus logical CPUs (one per worker; the machine may have
-fewer cores than that); `embed_on_cluster` embeds them with W workers (int8 model, 256 tokens,
-one ONNX thread each), vectors are dropped, and the next W runs. Papers/s is vectors written per
-second of wall time, including handing out the batches and writing the results.
+The first N real papers of the 74k arXiv file go into a SQLite store and a lexical index; a Ray head
+is started on 127.0.0.1 with --cpus logical CPUs (one per worker; the machine may have fewer cores
+than that); `embed_on_cluster` embeds them with W workers (int8 model, 256 tokens, one ONNX thread
+each), vectors are dropped, and the next W runs. Papers/s is vectors written per second of wall
+time, including handing out the batches and writing the results.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keep Ray on 1
 from search_common import ARXIV, ROOT, to_paper
 
 from paperfeed.core.settings import load_settings
-from paperfeed.index import distributed as D
-from paperfeed.index import open_search_index
+from paperfeed.index import distributed as D, open_search_index
 from paperfeed.index.embedder import export_onnx
 from paperfeed.store import open_store
 
@@ -106,7 +105,10 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|")
     for w, r in rows:
         ratio = r.papers_per_second / base if base else 0.0
-        print(f"| {w} | {r.written} | {r.embed_seconds:.1f} | {r.papers_per_second:.1f} | {ratio:.2f}x |")
+        print(
+            f"| {w} | {r.written} | {r.embed_seconds:.1f} | {r.papers_per_second:.1f} | "
+            f"{ratio:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Ingest benchmark: the 74k arXiv file into SQLite and PostgreSQL; papers/s with and without the index refresh.
+"""Ingest benchmark: the 74k arXiv file into SQLite and PostgreSQL; papers/s with and without the
+index refresh.
 
-Usage: python benchmarks/ingest.py [PATH] [--pg URL]
-Each backend runs in a fresh child process (so its peak RSS is its own) on a fresh database.
+Usage: python benchmarks/ingest.py [PATH] [--pg URL] Each backend runs in a fresh child process (so
+its peak RSS is its own) on a fresh database.
 """
 
 from __future__ import annotations
@@ -59,7 +60,12 @@ def main() -> None:
     """Run the benchmark on each backend and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("path", nargs="?", type=Path, default=DEFAULT)
-    parser.add_argument("--pg", default=os.environ.get("PAPERFEED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "PAPERFEED_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,7 +79,12 @@ def main() -> None:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                rows.append(("PostgreSQL", run_child(f"{args.pg}?options=-csearch_path%3D{schema}", args.path, tmp)))
+                rows.append(
+                    (
+                        "PostgreSQL",
+                        run_child(f"{args.pg}?options=-csearch_path%3D{schema}", args.path, tmp),
+                    )
+                )
         finally:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -86,9 +97,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, r in rows:
         both = r["seconds"] + r["refresh_seconds"]
-        print(f"| {name} | {r['papers']:,} | {r['seconds']:.1f} | {r['papers'] / r['seconds']:,.0f} "
-              f"| {r['refresh_seconds']:.1f} | {r['papers'] / both:,.0f} "
-              f"| {r['reingest_seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
+        print(
+            f"| {name} | {r['papers']:,} | {r['seconds']:.1f} | {r['papers'] / r['seconds']:,.0f} "
+            f"| {r['refresh_seconds']:.1f} | {r['papers'] / both:,.0f} "
+            f"| {r['reingest_seconds']:.1f} | {r['peak_rss_mb']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -3,14 +3,16 @@
 Usage: python benchmarks/install.py [--runs cold,warm] [--keep]
 
 Each run clones this repository's committed HEAD into a temporary directory (no .venv, no data),
-points PIP_CACHE_DIR at a temporary cache (empty for the first run, "cold"; the same cache again
-for the next, "warm"), starts `make run PORT=<free port>` and polls http://127.0.0.1:<port>/ until
+points PIP_CACHE_DIR at a temporary cache (empty for the first run, "cold"; the same cache again for
+the next, "warm"), starts `make run PORT=<free port>` and polls
+http://127.0.0.1:<port>/
+until
 the Daily page answers 200 with papers on it, then until a search by meaning (the API's
 mode=semantic) returns papers and until /topics lists topics. Reported per run: seconds until the
 page answered, until semantic search answered and until topics were there,
 CPU seconds used by make and everything it started until then (a figure the machine's load
-barely changes), the size of the clone's .venv (du, bytes on disk), and whether torch, transformers or
-sentence-transformers were installed (pip list). The server (and its background embedding) is
+barely changes), the size of the clone's .venv (du, bytes on disk), and whether torch, transformers
+or sentence-transformers were installed (pip list). The server (and its background embedding) is
 stopped after each run.
 """
 
@@ -54,10 +56,16 @@ def page_ready(url: str) -> bool:
 def semantic_ready(base: str) -> bool:
     """Whether a search by meaning returns papers (vectors exist and the query embeds)."""
     try:
-        with urllib.request.urlopen(f"{base}api/v1/search?q=language+models&mode=semantic&limit=3", timeout=30) as r:
+        with urllib.request.urlopen(
+            f"{base}api/v1/search?q=language+models&mode=semantic&limit=3", timeout=30
+        ) as r:
             data = json.loads(r.read())
         # until vectors exist, mode=semantic answers lexically with a notice saying so
-        return r.status == 200 and bool(data.get("papers")) and "not available" not in (data.get("notice") or "")
+        return (
+            r.status == 200
+            and bool(data.get("papers"))
+            and "not available" not in (data.get("notice") or "")
+        )
     except (OSError, ValueError):
         return False
 
@@ -83,7 +91,9 @@ def wait_for(check: object, started: float, proc: subprocess.Popen[bytes]) -> fl
 
 def du_bytes(path: Path) -> int:
     """Bytes on disk under path (du -sb)."""
-    out = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["du", "-sb", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     return int(out.split()[0])
 
 
@@ -110,7 +120,11 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
     clone = work / f"clone-{name}"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERFEED_", "PYTHONPATH", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PAPERFEED_", "PYTHONPATH", "VIRTUAL_ENV"))
+    }
     env["PIP_CACHE_DIR"] = str(cache)
     log = (work / f"make-{name}.log").open("w")
     started = time.monotonic()
@@ -139,7 +153,9 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
         log.close()
     if seconds is None:
         tail = (work / f"make-{name}.log").read_text()[-3000:]
-        raise SystemExit(f"{name}: the page never answered (make exited {proc.returncode}):\n{tail}")
+        raise SystemExit(
+            f"{name}: the page never answered (make exited {proc.returncode}):\n{tail}"
+        )
     venv = clone / ".venv"
     listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
                             capture_output=True, text=True, check=True).stdout
@@ -160,10 +176,18 @@ def one_run(name: str, work: Path, cache: Path) -> dict[str, object]:
 def main() -> None:
     """Run the requested runs and print one JSON line each."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", default="cold,warm", help="cold (empty pip cache), warm (the cache again)")
-    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (clones, logs)")
-    ap.add_argument("--cache", type=Path, default=None,
-                    help="an existing pip cache to use (a later 'warm' run without a 'cold' one first)")
+    ap.add_argument(
+        "--runs", default="cold,warm", help="cold (empty pip cache), warm (the cache again)"
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory (clones, logs)"
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="an existing pip cache to use (a later 'warm' run without a 'cold' one first)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="paperfeed-install-"))
     cache = args.cache or work / "pip-cache"

@@ -8,7 +8,7 @@ arXiv format (one <author> element per author, <created>) and arXivRaw (the auth
 and the whole harvest (request on 127.0.0.1, parse, merge into SQLite, cursor commit) through a
 followed source. Pacing is off (the real 3 s between two requests is the same for both formats).
 
-    python benchmarks/oai_prefix.py [--pages 10] [--data ../shared/data/arxiv-74k.jsonl.gz]
+python benchmarks/oai_prefix.py [--pages 10] [--data ../shared/data/arxiv-74k.jsonl.gz]
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def main() -> None:
     world = Replay(arxiv=records, today=last, oai_page_size=PAGE)
     print(f"{len(records)} records announced {records[0].day} .. {last}, {PAGE} per page")
     print(
-        "| format | bytes/page | gzip bytes/page | parse ms/page (median) | harvest s/page (request+parse+merge+commit) |"
+        "| format | bytes/page | gzip bytes/page | parse ms/page (median) | harvest s/page "
+        "(request+parse+merge+commit) |"
     )
     print("|---|---:|---:|---:|---:|")
     for prefix in ("arXiv", "arXivRaw"):

@@ -1,4 +1,5 @@
-"""Helpers shared by the search benchmarks: real arXiv records as Papers, query sets, timing, memory."""
+"""Helpers shared by the search benchmarks: real arXiv records as Papers, query sets, timing,
+memory."""
 
 from __future__ import annotations
 
@@ -44,10 +45,13 @@ def to_paper(rec: dict[str, object]) -> Paper:
 
 
 def synthetic_papers(records: list[dict[str, object]], n: int, seed: int = 42) -> Iterator[Paper]:
-    """n deterministic papers (Random(seed)) recombined from real titles, abstract sentences, authors."""
+    """N deterministic papers (Random(seed)) recombined from real titles, abstract sentences,
+    authors."""
     rnd = random.Random(seed)
     titles = [str(r["title"]).split() for r in records]
-    sentences = [s for r in records for s in str(r.get("abstract") or "").replace("\n", " ").split(". ") if s]
+    sentences = [
+        s for r in records for s in str(r.get("abstract") or "").replace("\n", " ").split(". ") if s
+    ]
     for i in range(n):
         t = rnd.choice(titles)
         u = rnd.choice(titles)
@@ -61,13 +65,15 @@ def synthetic_papers(records: list[dict[str, object]], n: int, seed: int = 42) -
             abstract=abstract,
             authors=tuple(src.get("authors") or ())[:6],  # type: ignore[arg-type]
             categories=tuple(src.get("arxiv_categories") or ()),  # type: ignore[arg-type]
-            published=date(2015, 1, 1).fromordinal(date(2015, 1, 1).toordinal() + rnd.randrange(4000)),
+            published=date(2015, 1, 1).fromordinal(
+                date(2015, 1, 1).toordinal() + rnd.randrange(4000)
+            ),
             source="synthetic",
         )
 
 
 def queries(records: list[dict[str, object]], n: int, seed: int = 7) -> list[str]:
-    """n keyword queries: 2-5 consecutive words of random real titles."""
+    """N keyword queries: 2-5 consecutive words of random real titles."""
     rnd = random.Random(seed)
     out: list[str] = []
     while len(out) < n:
@@ -86,7 +92,7 @@ def peak_rss_mb() -> float:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    """p50 and p95 in milliseconds."""
+    """P50 and p95 in milliseconds."""
     arr = np.asarray(samples) * 1000
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
 
@@ -97,7 +103,7 @@ def dir_size_mb(path: Path) -> float:
 
 
 class Timer:
-    """with Timer() as t: ...; t.seconds."""
+    """With Timer() as t: ...; t.seconds."""
 
     def __enter__(self) -> Self:
         self.start = time.perf_counter()

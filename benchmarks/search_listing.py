@@ -27,7 +27,13 @@ from paperfeed.ranking.search import search_papers
 from paperfeed.store import open_store
 
 PAGES = ROOT.parent / "shared" / "data" / "hf-pages"
-HEADER = ("new", "Get trending papers", "Subscribe", "Daily Papers", "byAK and the research community")
+HEADER = (
+    "new",
+    "Get trending papers",
+    "Subscribe",
+    "Daily Papers",
+    "byAK and the research community",
+)
 
 
 def listing_pairs(directory: Path = PAGES) -> list[tuple[str, str]]:
@@ -59,8 +65,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     store = open_store(settings.db_url)
     if store.papers.count_papers() == 0:
-        store.papers.upsert_papers([Paper(title="§", abstract=a, arxiv_id=f"0001.{i + 1:05d}", source="bench")
-                             for i, (_, a) in enumerate(pairs)])
+        store.papers.upsert_papers(
+            [
+                Paper(title="§", abstract=a, arxiv_id=f"0001.{i + 1:05d}", source="bench")
+                for i, (_, a) in enumerate(pairs)
+            ]
+        )
     index = open_search_index(settings, store)
     if index.lexical.n_alive != len(pairs):
         index.build(embed=False)

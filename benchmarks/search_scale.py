@@ -84,7 +84,7 @@ def base_vectors(records: list[dict[str, object]], cache: Path) -> np.ndarray:
 
 
 def mixed_vectors(base: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """n unit vectors, each a Dirichlet mixture of three real vectors plus a little noise."""
+    """N unit vectors, each a Dirichlet mixture of three real vectors plus a little noise."""
     pick = rng.integers(0, len(base), (n, 3))
     w = rng.dirichlet((1.0, 1.0, 1.0), n).astype(np.float32)
     v = np.einsum("nk,nkd->nd", w, base[pick])
@@ -103,8 +103,14 @@ def phase_build_lexical(args: argparse.Namespace, root: Path) -> dict[str, Any]:
                              memory_mb=args.memory_mb,
                              extra_meta={"watermark": None, "built_at": "benchmark"})
     (root / "current.json").write_text(json.dumps({"main": name, "delta": None, "synced_to": None}))
-    return {"papers": meta["n_docs"], "tokens": meta["n_tokens"], "runs": meta["runs"],
-            "seconds": t.seconds, "disk_mib": dir_size_mb(root / name), "peak_rss_mib": peak_rss_mb()}
+    return {
+        "papers": meta["n_docs"],
+        "tokens": meta["n_tokens"],
+        "runs": meta["runs"],
+        "seconds": t.seconds,
+        "disk_mib": dir_size_mb(root / name),
+        "peak_rss_mib": peak_rss_mb(),
+    }
 
 
 def phase_build_vectors(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -132,8 +138,12 @@ def phase_build_vectors(args: argparse.Namespace, root: Path) -> dict[str, Any]:
             idx.append(chunk, v)  # grows the HNSW graph once past the threshold
             if (idx.meta.get("ann") or {}).get("graph") != before:
                 graph_seconds += time.perf_counter() - s
-            print(f"  vectors {start + len(chunk):,}: graph {idx.meta.get('ann', {}).get('graph')} "
-                  f"tail {idx.ann_tail():,} rss {_rss_mb()[0]:.0f} MiB", file=sys.stderr, flush=True)
+            print(
+                f"  vectors {start + len(chunk):,}: graph {idx.meta.get('ann', {}).get('graph')} "
+                f"tail {idx.ann_tail():,} rss {_rss_mb()[0]:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
         idx.build_ann(force=True)  # fold the last tail in, as the embedding job does when it ends
     graph = idx.meta["ann"]["graph"]
     return {"vectors": len(idx), "seconds": t.seconds, "graph_append_seconds": graph_seconds,
@@ -202,14 +212,18 @@ def phase_serve(args: argparse.Namespace, root: Path, settings: Any) -> dict[str
         top = np.argpartition(-allv, 9, axis=1)[:, :10]
         best = np.take_along_axis(allv, top, 1)
         best_ids = np.take_along_axis(alli, top, 1)
-    recall = float(np.mean([len(set(a) & set(b.tolist())) / 10 for a, b in zip(approx, best_ids)]))
+    recall = float(
+        np.mean(
+            [len(set(a) & set(b.tolist())) / 10 for a, b in zip(approx, best_ids, strict=False)]
+        )
+    )
     s50, s95 = percentiles(sem)
     return {**out, "vector_p50": s50, "vector_p95": s95, "recall_at_10": recall,
             "vector_tail": vi.ann_tail(), "ef_sweep": _ef_sweep(vi, qv, best_ids, args.ef_sweep)}
 
 
 def _ef_sweep(vi: Any, qv: np.ndarray, exact_ids: np.ndarray, efs: str) -> list[dict[str, float]]:
-    """recall@10 and mean vector-search time for each HNSW ef (candidates explored per query)."""
+    """Recall@10 and mean vector-search time for each HNSW ef (candidates explored per query)."""
     from paperfeed.index import ann
 
     default = ann.EXPANSION_SEARCH
@@ -220,9 +234,20 @@ def _ef_sweep(vi: Any, qv: np.ndarray, exact_ids: np.ndarray, efs: str) -> list[
             start = time.perf_counter()
             approx = [[pid for pid, _ in vi.search(q, 10)] for q in qv]
             ms = (time.perf_counter() - start) / len(qv) * 1000
-            recall = float(np.mean([len(set(a) & set(b.tolist())) / 10 for a, b in zip(approx, exact_ids)]))
+            recall = float(
+                np.mean(
+                    [
+                        len(set(a) & set(b.tolist())) / 10
+                        for a, b in zip(approx, exact_ids, strict=False)
+                    ]
+                )
+            )
             rows.append({"ef": ef, "recall_at_10": recall, "mean_ms": ms})
-            print(f"  ef {ef}: recall@10 {recall:.4f}, {ms:.1f} ms a query", file=sys.stderr, flush=True)
+            print(
+                f"  ef {ef}: recall@10 {recall:.4f}, {ms:.1f} ms a query",
+                file=sys.stderr,
+                flush=True,
+            )
     finally:
         ann.EXPANSION_SEARCH = default
     return rows
@@ -237,8 +262,11 @@ def main() -> None:
     ap.add_argument("--memory-mb", type=int, default=2048)
     ap.add_argument("--ann-threshold", type=int, default=None,
                     help="Vectors above which the HNSW graph is used (default: paperfeed's).")
-    ap.add_argument("--ef-sweep", default="512,1024,2048,3072,4096",
-                    help="HNSW ef values whose recall@10 the serve phase also measures ('' for none).")
+    ap.add_argument(
+        "--ef-sweep",
+        default="512,1024,2048,3072,4096",
+        help="HNSW ef values whose recall@10 the serve phase also measures ('' for none).",
+    )
     ap.add_argument("--phase", choices=PHASES, default=None)
     ap.add_argument("--phases", default=",".join(PHASES),
                     help="Phases to run, comma-separated (a phase whose output exists is skipped).")
@@ -266,9 +294,22 @@ def main() -> None:
             continue
         if phase == "build-vectors" and (root / "vectors" / "meta.json").exists():
             continue
-        cmd = [sys.executable, __file__, "--phase", phase, "--papers", str(args.papers),
-               "--queries", str(args.queries), "--work", str(work), "--memory-mb", str(args.memory_mb),
-               "--ef-sweep", args.ef_sweep]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--phase",
+            phase,
+            "--papers",
+            str(args.papers),
+            "--queries",
+            str(args.queries),
+            "--work",
+            str(work),
+            "--memory-mb",
+            str(args.memory_mb),
+            "--ef-sweep",
+            args.ef_sweep,
+        ]
         if args.ann_threshold is not None:
             cmd += ["--ann-threshold", str(args.ann_threshold)]
         print(f"== {phase}", flush=True)
@@ -281,22 +322,38 @@ def main() -> None:
         return
     lx, vc, sv = results.get("build-lexical"), results.get("build-vectors"), results["serve"]
     if lx:
-        print(f"lexical build: {lx['papers']:,} papers, {lx['tokens']:,} tokens, {lx['runs']} runs in "
-              f"{lx['seconds']:.0f}s; {lx['disk_mib']:.0f} MiB on disk; peak RSS {lx['peak_rss_mib']:.0f} MiB")
+        print(
+            f"lexical build: {lx['papers']:,} papers, {lx['tokens']:,} tokens, {lx['runs']} runs "
+            "in "
+            f"{lx['seconds']:.0f}s; {lx['disk_mib']:.0f} MiB on disk; peak RSS "
+            f"{lx['peak_rss_mib']:.0f} MiB"
+        )
     if vc:
-        print(f"vectors: {vc['vectors']:,} in {vc['seconds']:.0f}s (graph {vc['graph_append_seconds']:.0f}s);"
-              f" {vc['disk_mib']:.0f} MiB on disk (graph {vc['graph_mib']:.0f} MiB); peak RSS "
-              f"{vc['peak_rss_mib']:.0f} MiB")
-    print(f"papers={sv['papers']:,} lexical p50={sv['lexical_p50']:.1f}ms p95={sv['lexical_p95']:.1f}ms")
-    print(f"papers={sv['papers']:,} hybrid p50={sv['hybrid_p50']:.1f}ms p95={sv['hybrid_p95']:.1f}ms "
-          f"(real query embedding)")
+        print(
+            f"vectors: {vc['vectors']:,} in {vc['seconds']:.0f}s (graph "
+            f"{vc['graph_append_seconds']:.0f}s);"
+            f" {vc['disk_mib']:.0f} MiB on disk (graph {vc['graph_mib']:.0f} MiB); peak RSS "
+            f"{vc['peak_rss_mib']:.0f} MiB"
+        )
+    print(
+        f"papers={sv['papers']:,} lexical p50={sv['lexical_p50']:.1f}ms "
+        f"p95={sv['lexical_p95']:.1f}ms"
+    )
+    print(
+        f"papers={sv['papers']:,} hybrid p50={sv['hybrid_p50']:.1f}ms p95={sv['hybrid_p95']:.1f}ms "
+        f"(real query embedding)"
+    )
     if "recall_at_10" not in sv:
         print(f"no vectors: lexical only; serving RSS {sv['serving_rss_mib']:.0f} MiB")
         return
-    print(f"vector search p50={sv['vector_p50']:.1f}ms p95={sv['vector_p95']:.1f}ms; recall@10 vs exact "
-          f"{sv['recall_at_10']:.4f}; serving RSS {sv['serving_rss_mib']:.0f} MiB "
-          f"(peak {sv['serving_peak_rss_mib']:.0f} MiB; private {sv.get('serving_anon_mib', 0):.0f} MiB, "
-          f"mapped index files {sv.get('serving_file_mib', 0):.0f} MiB)")
+    print(
+        f"vector search p50={sv['vector_p50']:.1f}ms p95={sv['vector_p95']:.1f}ms; recall@10 vs "
+        "exact "
+        f"{sv['recall_at_10']:.4f}; serving RSS {sv['serving_rss_mib']:.0f} MiB "
+        f"(peak {sv['serving_peak_rss_mib']:.0f} MiB; private {sv.get('serving_anon_mib', 0):.0f} "
+        "MiB, "
+        f"mapped index files {sv.get('serving_file_mib', 0):.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

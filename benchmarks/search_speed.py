@@ -1,12 +1,14 @@
-"""Search speed on the 74k real arXiv papers: lexical q/s vs raw bm25s, hybrid latency, build time, RSS.
+"""Search speed on the 74k real arXiv papers: lexical q/s vs raw bm25s, hybrid latency, build time,
+RSS.
 
-Usage: .venv/bin/python benchmarks/search_speed.py [--queries 500] [--real-vectors 1000] [--work DIR]
+Usage: .venv/bin/python benchmarks/search_speed.py [--queries 500] [--real-vectors 1000] [--work
+DIR]
 
 The papers go through store.upsert_papers and SearchIndex.build (timed). Vectors: --real-vectors
 papers (a Random(42) sample) are embedded with the real model; every other paper gets a random unit
 vector from numpy's default_rng(42) (embedding 74k papers takes hours on 2 CPU cores). Query
-embedding is always the real model, so hybrid latency includes it. Queries are 2-5 consecutive
-words of random real titles; each is run once, the query-embedding cache cleared before each.
+embedding is always the real model, so hybrid latency includes it. Queries are 2-5 consecutive words
+of random real titles; each is run once, the query-embedding cache cleared before each.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ def _tantivy_text(q: str) -> str:
     return " ".join(re.findall(r"\w+", q))
 
 
-def reference_qps(records: list[dict[str, object]], qs: list[str], ours: Callable[[], float]) -> dict[str, float]:
-    """q/s of bm25s (numba and numpy backends) and tantivy on the same texts and queries, with tokenisation;
-    `ours` (paperfeed's q/s) is run right before and right after each, as "paperfeed@NAME" (their mean):
-    on a machine shared with other jobs only adjacent runs compare."""
+def reference_qps(
+    records: list[dict[str, object]], qs: list[str], ours: Callable[[], float]
+) -> dict[str, float]:
+    """Q/s of bm25s (numba and numpy backends) and tantivy on the same texts and queries, with
+    tokenisation; `ours` (paperfeed's q/s) is run right before and right after each, as
+    "paperfeed@NAME" (their mean):
+
+    on a machine shared with other jobs only adjacent runs compare.
+    """
     import bm25s
     import Stemmer
     import tantivy
@@ -64,15 +71,21 @@ def reference_qps(records: list[dict[str, object]], qs: list[str], ours: Callabl
     for backend in ("numba", "numpy"):
         with Timer() as t:
             retriever = bm25s.BM25(backend=backend)
-            retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
-                            show_progress=False)
+            retriever.index(
+                bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+                show_progress=False,
+            )
         out[f"bm25s-{backend} build"] = t.seconds
         for q in qs[:5]:  # numba compiles on the first calls
-            retriever.retrieve(tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1)
+            retriever.retrieve(
+                tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1
+            )
         before = ours()
         with Timer() as t:
             for q in qs:
-                retriever.retrieve(tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1)
+                retriever.retrieve(
+                    tok(q), k=10, show_progress=False, backend_selection=backend, n_threads=1
+                )
         out[f"bm25s-{backend}"] = len(qs) / t.seconds
         out[f"paperfeed@bm25s-{backend}"] = (before + ours()) / 2
         del retriever
@@ -106,7 +119,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--real-vectors", type=int, default=1000)
     ap.add_argument("--work", type=Path, default=ROOT / "bench-output" / "speed-74k")
-    ap.add_argument("--lexical-only", action="store_true", help="skip vectors and hybrid latency (a quick run)")
+    ap.add_argument(
+        "--lexical-only", action="store_true", help="skip vectors and hybrid latency (a quick run)"
+    )
     args = ap.parse_args()
     records = arxiv_records()
     settings = load_settings({"data_dir": str(args.work)}, environ={})
@@ -129,12 +144,18 @@ def main() -> None:
     from search_common import synthetic_papers
 
     tag = f"zq{int(time.time())}x"  # new words each run, so a rerun ingests new papers too
-    fresh = [replace(p, id=None, title=f"{p.title} {tag}{i}") for i, p in enumerate(synthetic_papers(records, 100, seed=5))]
+    fresh = [
+        replace(p, id=None, title=f"{p.title} {tag}{i}")
+        for i, p in enumerate(synthetic_papers(records, 100, seed=5))
+    ]
     store.papers.upsert_papers(fresh)
     with Timer() as t:
         index.refresh()
     found = search_papers(index, f"{tag}42", mode="lexical").total
-    print(f"refresh after ingesting 100 new papers: {t.seconds * 1000:.0f} ms (new paper found: {found == 1})")
+    print(
+        f"refresh after ingesting 100 new papers: {t.seconds * 1000:.0f} ms (new paper found: "
+        f"{found == 1})"
+    )
     emb = None if args.lexical_only else index.embedder()
     if args.lexical_only:
         print("--lexical-only: hybrid skipped")
@@ -151,7 +172,10 @@ def main() -> None:
             index.semantic.ensure_model(emb.name, emb.dim)
             got = index.store.papers.get_papers(real)
             vecs = emb.embed([paper_text(got[i].title, got[i].abstract) for i in real])
-        print(f"real embedding: {len(real)} papers in {t.seconds:.1f}s ({len(real) / t.seconds:.1f}/s)")
+        print(
+            f"real embedding: {len(real)} papers in {t.seconds:.1f}s "
+            f"({len(real) / t.seconds:.1f}/s)"
+        )
         rest = np.setdiff1d(ids, np.asarray(real))
         rng = np.random.default_rng(42)
         fill = rng.standard_normal((len(rest), emb.dim)).astype(np.float32)
@@ -192,15 +216,30 @@ def main() -> None:
     print(f"lexical paperfeed q/s={pf_qps:.0f} (first run, before the references)")
     for name in ("bm25s-numba", "bm25s-numpy", "tantivy"):
         mine = refs[f"paperfeed@{name}"]
-        print(f"lexical paperfeed q/s={mine:.0f} {name} q/s={refs[name]:.0f} ratio={mine / refs[name]:.2f}"
-              + (f" ({len(qs)} queries, k=10, one at a time; paperfeed run right before and after)"
-                 if name == "bm25s-numba" else ""))
-    print("reference builds: " + ", ".join(f"{k} {v:.1f}s" for k, v in refs.items() if k.endswith("build")))
+        print(
+            f"lexical paperfeed q/s={mine:.0f} {name} q/s={refs[name]:.0f} "
+            f"ratio={mine / refs[name]:.2f}"
+            + (
+                f" ({len(qs)} queries, k=10, one at a time; paperfeed run right before and after)"
+                if name == "bm25s-numba"
+                else ""
+            )
+        )
+    print(
+        "reference builds: "
+        + ", ".join(f"{k} {v:.1f}s" for k, v in refs.items() if k.endswith("build"))
+    )
     if lat:
         p50, p95 = percentiles(lat)
         e50, e95 = percentiles(emb_lat)
-        print(f"hybrid latency p50={p50:.1f}ms p95={p95:.1f}ms (query embedding alone p50={e50:.1f}ms p95={e95:.1f}ms)")
-    print(f"peak RSS: {rss_paperfeed:.0f} MiB after paperfeed build+search, {peak_rss_mb():.0f} MiB after the references")
+        print(
+            f"hybrid latency p50={p50:.1f}ms p95={p95:.1f}ms (query embedding alone "
+            f"p50={e50:.1f}ms p95={e95:.1f}ms)"
+        )
+    print(
+        f"peak RSS: {rss_paperfeed:.0f} MiB after paperfeed build+search, {peak_rss_mb():.0f} MiB "
+        "after the references"
+    )
 
 
 if __name__ == "__main__":

@@ -53,7 +53,8 @@ def peak_rss_mib() -> float:
 
 
 def quality(labels: np.ndarray, truth: list[str], seed: int = 0) -> dict[str, float]:
-    """AMI and purity against the reference labels, and the same for a random assignment of equal sizes."""
+    """AMI and purity against the reference labels, and the same for a random assignment of equal
+    sizes."""
     from sklearn.metrics import adjusted_mutual_info_score
 
     def purity(lab: np.ndarray) -> float:
@@ -74,9 +75,14 @@ def quality(labels: np.ndarray, truth: list[str], seed: int = 0) -> dict[str, fl
 
 def show(name: str, q: dict[str, float], seconds: float, n: int, k: int) -> None:
     """One result line."""
-    print(f"{name}: {n} papers, k={k}, {seconds:.1f}s; AMI {q['ami']:.3f} (random {q['random_ami']:.3f}); "
-          f"purity {q['purity']:.3f} (random {q['random_purity']:.3f}, majority class {q['majority_share']:.3f}); "
-          f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)
+    print(
+        f"{name}: {n} papers, k={k}, {seconds:.1f}s; AMI {q['ami']:.3f} (random "
+        f"{q['random_ami']:.3f}); "
+        f"purity {q['purity']:.3f} (random {q['random_purity']:.3f}, majority class "
+        f"{q['majority_share']:.3f}); "
+        f"peak RSS {peak_rss_mib():.0f} MiB",
+        flush=True,
+    )
 
 
 def text_of(p: Paper) -> str:
@@ -111,15 +117,21 @@ def minilm_vectors(papers: list[Paper], cache: Path) -> np.ndarray:
 
 def main() -> None:
     """Run the benchmark and print the figures for BENCHMARKS.md."""
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("data", type=Path)
     ap.add_argument("--weeks", type=int, default=12)
-    ap.add_argument("--minilm", action="store_true", help="also cluster the window by MiniLM embeddings")
+    ap.add_argument(
+        "--minilm", action="store_true", help="also cluster the window by MiniLM embeddings"
+    )
     ap.add_argument("--skip-all", action="store_true", help="skip part 1 (all 74k papers)")
     args = ap.parse_args()
 
     started = time.monotonic()
-    papers = [r for r in read_records(args.data) if isinstance(r, Paper) and r.day and r.primary_category]
+    papers = [
+        r for r in read_records(args.data) if isinstance(r, Paper) and r.day and r.primary_category
+    ]
     print(f"read {len(papers)} papers in {time.monotonic() - started:.1f}s", flush=True)
 
     if not args.skip_all:
@@ -131,8 +143,13 @@ def main() -> None:
         labels = cluster(vecs, k)
         t_km = time.monotonic() - t0
         print(f"all papers: LSA vectors {t_lsa:.1f}s, MiniBatchKMeans {t_km:.1f}s", flush=True)
-        show("all papers, LSA", quality(labels, [p.primary_category or "" for p in papers]), t_lsa + t_km,
-             len(papers), k)
+        show(
+            "all papers, LSA",
+            quality(labels, [p.primary_category or "" for p in papers]),
+            t_lsa + t_km,
+            len(papers),
+            k,
+        )
 
     until = max(p.day for p in papers if p.day)
     since = week_start(until) - timedelta(days=7 * (args.weeks - 1))
@@ -149,8 +166,11 @@ def main() -> None:
                          [p.external_upvotes or 0 for p in window], list(range(len(window))),
                          [p.categories for p in window], params, end=until)
     t_rank = time.monotonic() - t0
-    print(f"window {since} .. {until}: {len(window)} papers; LSA {t_lsa:.1f}s, rank_topics "
-          f"(cluster + names + growth) {t_rank:.1f}s; peak RSS {peak_rss_mib():.0f} MiB", flush=True)
+    print(
+        f"window {since} .. {until}: {len(window)} papers; LSA {t_lsa:.1f}s, rank_topics "
+        f"(cluster + names + growth) {t_rank:.1f}s; peak RSS {peak_rss_mib():.0f} MiB",
+        flush=True,
+    )
     labels = np.empty(len(window), dtype=np.int64)
     for t in topics:
         labels[list(t.paper_ids)] = t.id
@@ -171,8 +191,11 @@ def main() -> None:
             mlabels[list(t.paper_ids)] = t.id
         show("window, MiniLM", quality(mlabels, truth), t_rank, len(window), k)
         for t in mtopics[:10]:
-            print(f"  {t.id:>2} {growth_label(t.growth):>6} {t.papers:>5} papers  {t.name}  "
-                  f"[{', '.join(c for c, _ in t.categories[:2])}]  weekly {list(t.weekly_papers[-4:])}")
+            print(
+                f"  {t.id:>2} {growth_label(t.growth):>6} {t.papers:>5} papers  {t.name}  "
+                f"[{', '.join(c for c, _ in t.categories[:2])}]  weekly "
+                f"{list(t.weekly_papers[-4:])}"
+            )
     print(f"total {time.monotonic() - started:.0f}s, peak RSS {peak_rss_mib():.0f} MiB")
 
 

@@ -52,8 +52,11 @@ def main() -> None:
             t = time.perf_counter()
             truth.append([p for p, _ in idx.exact_search(q, 10)])
             lat.append((time.perf_counter() - t) * 1000)
-        print(f"exact      p50 {np.percentile(lat, 50):7.1f} ms  p95 {np.percentile(lat, 95):7.1f} ms"
-              f"  recall@10 1.000", flush=True)
+        print(
+            f"exact      p50 {np.percentile(lat, 50):7.1f} ms  p95 {np.percentile(lat, 95):7.1f} ms"
+            f"  recall@10 1.000",
+            flush=True,
+        )
 
         if not V.large_available():
             print("int8 scan: skipped (usearch not installed)")
@@ -63,13 +66,16 @@ def main() -> None:
         print(f"int8 codes built in {time.perf_counter() - t:.1f}s", flush=True)
         idx.int8_search(queries[0], 10)
         lat, rec = [], []
-        for q, want in zip(queries, truth):
+        for q, want in zip(queries, truth, strict=False):
             t = time.perf_counter()
             got = [p for p, _ in idx.int8_search(q, 10)]
             lat.append((time.perf_counter() - t) * 1000)
             rec.append(len(set(got) & set(want)) / 10)
-        print(f"int8 scan  p50 {np.percentile(lat, 50):7.1f} ms  p95 {np.percentile(lat, 95):7.1f} ms"
-              f"  recall@10 {np.mean(rec):.3f}", flush=True)
+        print(
+            f"int8 scan  p50 {np.percentile(lat, 50):7.1f} ms  p95 {np.percentile(lat, 95):7.1f} ms"
+            f"  recall@10 {np.mean(rec):.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

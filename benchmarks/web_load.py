@@ -2,16 +2,17 @@
 
 Usage: python benchmarks/web_load.py [--workers 1 2] [--seconds 10] [--connections 16] [--out FILE]
 
-Prepares bench-output/web/ once (ingest arxiv-74k.jsonl.gz and hf-daily, build the lexical
-index), then for each worker count starts `paperfeed serve` in its own process and runs `wrk`
-(Debian package `wrk`) in another against: home, a paper page, a search page, the trending JSON,
-and the RSS feeds. Reports requests/s, p50 and p99 latency, and the server's peak RSS (all its
-processes) while serving the feeds. Writes benchmarks/RESULTS-web.md.
+Prepares bench-output/web/ once (ingest arxiv-74k.jsonl.gz and hf-daily, build the lexical index),
+then for each worker count starts `paperfeed serve` in its own process and runs `wrk` (Debian
+package `wrk`) in another against: home, a paper page, a search page, the trending JSON, and the RSS
+feeds. Reports requests/s, p50 and p99 latency, and the server's peak RSS (all its processes) while
+serving the feeds. Writes benchmarks/RESULTS-web.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -66,10 +67,8 @@ def _get(url: str) -> bytes:
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
@@ -92,7 +91,12 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "non_2xx": float(bad.group(1)) if bad else 0.0}
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+    }
 
 
 def run(workers: int, seconds: int, connections: int) -> dict[str, object]:
@@ -111,9 +115,12 @@ def run(workers: int, seconds: int, connections: int) -> dict[str, object]:
             try:
                 _get(base + "/about")
                 break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("server did not start: " + (server.stderr.read().decode() if server.stderr else ""))
+                    raise RuntimeError(
+                        "server did not start: "
+                        + (server.stderr.read().decode() if server.stderr else "")
+                    ) from exc
                 time.sleep(0.3)
         trending = json.loads(_get(base + "/api/v1/trending?limit=30"))
         paper_id = trending["papers"][0]["id"]
@@ -122,7 +129,9 @@ def run(workers: int, seconds: int, connections: int) -> dict[str, object]:
             "trending JSON": "/api/v1/trending",
             "paper page": f"/papers/{paper_id}",
             "search page": "/search?q=diffusion+transformer",
-            "search page (query + category filter)": "/search?q=vision+language+model&category=cs.CV",
+            "search page (query + category filter)": (
+                "/search?q=vision+language+model&category=cs.CV"
+            ),
             "RSS daily": "/feeds/daily.xml",
             "RSS trending": "/feeds/trending.xml",
             "RSS category": "/feeds/c/cs.CL.xml",
@@ -137,9 +146,18 @@ def run(workers: int, seconds: int, connections: int) -> dict[str, object]:
         for name, path in urls.items():
             results[name] = wrk(base + path, seconds, connections)
             peak = max(peak, _tree_rss(proc))
-            print(f"workers={workers} {name:<34} {results[name]['rps']:8.0f} req/s  p50 {results[name]['p50_ms']:6.2f} ms"
-                  f"  p99 {results[name]['p99_ms']:7.2f} ms  (first request {cold[name]:.0f} ms)", flush=True)
-        return {"workers": workers, "results": results, "cold_ms": cold, "peak_rss_mb": peak / 2**20}
+            print(
+                f"workers={workers} {name:<34} {results[name]['rps']:8.0f} req/s  p50 "
+                f"{results[name]['p50_ms']:6.2f} ms"
+                f"  p99 {results[name]['p99_ms']:7.2f} ms  (first request {cold[name]:.0f} ms)",
+                flush=True,
+            )
+        return {
+            "workers": workers,
+            "results": results,
+            "cold_ms": cold,
+            "peak_rss_mb": peak / 2**20,
+        }
     finally:
         for child in proc.children(recursive=True):
             child.terminate()
@@ -147,30 +165,48 @@ def run(workers: int, seconds: int, connections: int) -> dict[str, object]:
         server.wait(30)
 
 
-def write_results(runs: list[dict[str, object]], seconds: int, connections: int, out: Path, papers: int) -> None:
+def write_results(
+    runs: list[dict[str, object]], seconds: int, connections: int, out: Path, papers: int
+) -> None:
     """RESULTS-web.md."""
     lines = [
         "# Web load benchmark",
         "",
-        (f"Measured {date.today()} on {platform.machine()} with {os.cpu_count()} CPU cores, Python "
-         f"{platform.python_version()}, SQLite, {papers:,} papers (arxiv-74k + hf-daily with real upvotes),"),
-        ("lexical search index. Server: `paperfeed serve --workers N` (uvicorn); load: "
-         f"`wrk -t1 -c{connections} -d{seconds}s --latency` in a second process on the same 2 cores."),
-        "Requests are anonymous, so list pages, trending and feeds come from the page cache (keyed by",
-        "the data stamp, re-read at most every 0.5 s); the paper page is cached per paper; search runs",
+        (
+            f"Measured {date.today()} on {platform.machine()} with {os.cpu_count()} CPU cores, "
+            "Python "
+            f"{platform.python_version()}, SQLite, {papers:,} papers (arxiv-74k + hf-daily with "
+            "real upvotes),"
+        ),
+        (
+            "lexical search index. Server: `paperfeed serve --workers N` (uvicorn); load: "
+            f"`wrk -t1 -c{connections} -d{seconds}s --latency` in a second process on the same 2 "
+            "cores."
+        ),
+        "Requests are anonymous, so list pages, trending and feeds come from the page cache "
+        "(keyed by",
+        "the data stamp, re-read at most every 0.5 s); the paper page is cached per paper; search "
+        "runs",
         "BM25 over all 74k papers on every request (only the page render is uncached).",
         "",
         "Goals: ≥ 300 req/s and p50 ≤ 20 ms for home and trending; serving RSS feeds in ≤ 1 GiB.",
         "",
     ]
     for r in runs:
-        lines += [f"## {r['workers']} worker{'s' if r['workers'] != 1 else ''}", "",
-                  "| endpoint | req/s | p50 ms | p99 ms | first request ms |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            f"## {r['workers']} worker{'s' if r['workers'] != 1 else ''}",
+            "",
+            "| endpoint | req/s | p50 ms | p99 ms | first request ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
         res = r["results"]
         cold = r["cold_ms"]
         assert isinstance(res, dict) and isinstance(cold, dict)
         for name, v in res.items():
-            lines.append(f"| {name} | {v['rps']:.0f} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | {cold[name]:.0f} |")
+            lines.append(
+                f"| {name} | {v['rps']:.0f} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | "
+                f"{cold[name]:.0f} |"
+            )
         lines += ["", f"Peak server RSS (all worker processes): {r['peak_rss_mb']:.0f} MiB", ""]
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

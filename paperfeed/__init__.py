@@ -1,4 +1,4 @@
-"""paperfeed: a self-hosted research-paper discovery hub."""
+"""Paperfeed: a self-hosted research-paper discovery hub."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ Usage: python scripts/make_sample.py ../shared/data paperfeed/data/sample-feed.j
    unknown, so they stay undated (searchable, kept out of the day lists) unless a title matches a
    paper from 1-2.
 
-All of it goes through `read_records` and `store.papers.upsert_papers` (a temporary SQLite file), so the
-merge rules are paperfeed's own; the result is written as generic JSON Lines (the shape
+All of it goes through `read_records` and `store.papers.upsert_papers` (a temporary SQLite file), so
+the merge rules are paperfeed's own; the result is written as generic JSON Lines (the shape
 `paperfeed papers show --json` prints), gzip with a fixed timestamp so a rebuild is byte-identical.
 """
 
@@ -122,7 +122,10 @@ def main() -> None:
                 for batch in _batched(_papers(read_records(page), page.name)):
                     store.papers.upsert_papers(batch)
                     bar.update(len(batch))
-        papers = sorted(store.papers.iter_papers(), key=lambda p: (p.day is None, str(p.day), p.arxiv_id or "", p.title))
+        papers = sorted(
+            store.papers.iter_papers(),
+            key=lambda p: (p.day is None, str(p.day), p.arxiv_id or "", p.title),
+        )
         store.close()
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:

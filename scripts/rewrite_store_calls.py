@@ -1,10 +1,12 @@
-"""Rewrite `store.<method>(...)` call sites to `store.<repository>.<method>(...)` from mypy's errors.
+"""Rewrite `store.<method>(...)` call sites to `store.<repository>.<method>(...)` from mypy's
+errors.
 
 Store stopped inheriting its repositories (issue 22): `store.get_paper(...)` is now
 `store.papers.get_paper(...)`. For code written against the old Store (a branch merged later), run
 mypy over it and pipe the output here, from the repository root; repeat until nothing is left:
 
-    mypy --show-column-numbers --no-error-summary paperfeed tests | python scripts/rewrite_store_calls.py
+mypy --show-column-numbers --no-error-summary paperfeed tests | python
+scripts/rewrite_store_calls.py
 
 Each `"Store" has no attribute "X"` names a call site; `"AlertRepo" not callable` is the one method
 named like its repository (`store.alerts(...)` -> `store.alerts.alerts(...)`).
@@ -18,9 +20,26 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-REPOSITORIES = ("alerts", "authors", "collections", "comments", "deliveries", "groups", "leases", "papers",
-                "profiles", "runs", "sources", "submissions", "subscriptions", "users", "votes")
-ERROR = re.compile(r'^([^:]+):(\d+):(\d+): error: (?:"Store" has no attribute "(\w+)"|"(\w+)Repo" not callable)')
+REPOSITORIES = (
+    "alerts",
+    "authors",
+    "collections",
+    "comments",
+    "deliveries",
+    "groups",
+    "leases",
+    "papers",
+    "profiles",
+    "runs",
+    "sources",
+    "submissions",
+    "subscriptions",
+    "users",
+    "votes",
+)
+ERROR = re.compile(
+    r'^([^:]+):(\d+):(\d+): error: (?:"Store" has no attribute "(\w+)"|"(\w+)Repo" not callable)'
+)
 
 
 def owners() -> dict[str, str]:

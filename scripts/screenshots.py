@@ -42,4 +42,9 @@ def main(base: str, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).parents[1] / "docs" / "screenshots")
+    main(
+        sys.argv[1],
+        Path(sys.argv[2])
+        if len(sys.argv) > 2
+        else Path(__file__).parents[1] / "docs" / "screenshots",
+    )

@@ -50,7 +50,9 @@ class SinkHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_data: Any = None  # called with the message count after each accepted message
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         reply = self.refuse.get(address)
         if reply and reply.startswith(("4", "5")) and "RCPT" in reply:
             return reply.replace("RCPT ", "")
@@ -63,7 +65,11 @@ class SinkHandler:
             if reply and "RCPT" not in reply:
                 return reply
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)))
+            self.received.append(
+                Received(
+                    envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)
+                )
+            )
             n = len(self.received)
         if self.on_data is not None:
             self.on_data(n)
@@ -81,9 +87,17 @@ class SinkHandler:
 
 def smtp_settings(settings: Settings, port: int, **more: Any) -> Settings:
     """Settings that send through the sink."""
-    values: dict[str, Any] = {"mailer": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False,
-                              "smtp_timeout": 10.0, "secret_key": SECRET, "base_url": "https://papers.example.org",
-                              "mail_from": "paperfeed <digest@papers.example.org>", "digest_retry_seconds": 60.0}
+    values: dict[str, Any] = {
+        "mailer": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "smtp_timeout": 10.0,
+        "secret_key": SECRET,
+        "base_url": "https://papers.example.org",
+        "mail_from": "paperfeed <digest@papers.example.org>",
+        "digest_retry_seconds": 60.0,
+    }
     values.update(more)
     return with_overrides(settings, **values)
 
@@ -91,29 +105,67 @@ def smtp_settings(settings: Settings, port: int, **more: Any) -> Settings:
 def add_user(store: Store, name: str, email_addr: str | None = None, **sub: Any) -> User:
     """An account with a subscription (daily, 07:00 UTC unless told otherwise)."""
     user = store.users.create_user(name, email_addr or f"{name}@example.org", "x")
-    store.comments.mark_email_verified(user.id, user.email)  # digests go only to confirmed addresses
+    # digests go only to confirmed addresses
+    store.comments.mark_email_verified(user.id, user.email)
     store.subscriptions.save_subscription(user.id, **{"timezone": "UTC", **sub})
     return store.users.get_user(user.id) or user
 
 
 TOPICS = {
-    "diffusion": ("Diffusion models for {x}", "We train a denoising diffusion model for {x} generation with score matching.", "cs.CV"),
-    "language": ("Large language models for {x}", "A large language model is instruction tuned for {x} question answering.", "cs.CL"),
-    "robots": ("Robot learning for {x}", "A reinforcement learning policy controls a robot arm for {x} manipulation.", "cs.RO"),
+    "diffusion": (
+        "Diffusion models for {x}",
+        "We train a denoising diffusion model for {x} generation with score matching.",
+        "cs.CV",
+    ),
+    "language": (
+        "Large language models for {x}",
+        "A large language model is instruction tuned for {x} question answering.",
+        "cs.CL",
+    ),
+    "robots": (
+        "Robot learning for {x}",
+        "A reinforcement learning policy controls a robot arm for {x} manipulation.",
+        "cs.RO",
+    ),
 }
-THINGS = ["images", "video", "proteins", "audio", "maps", "code", "chemistry", "law", "medicine", "music",
-          "weather", "finance", "sports", "poetry", "satellites", "tables"]
+THINGS = [
+    "images",
+    "video",
+    "proteins",
+    "audio",
+    "maps",
+    "code",
+    "chemistry",
+    "law",
+    "medicine",
+    "music",
+    "weather",
+    "finance",
+    "sports",
+    "poetry",
+    "satellites",
+    "tables",
+]
 
 
 def topic_papers(topic: str, n: int, start: int, day: date) -> list[Paper]:
-    """n synthetic papers on a topic with distinct titles and arXiv ids."""
+    """N synthetic papers on a topic with distinct titles and arXiv ids."""
     title, abstract, cat = TOPICS[topic]
     out = []
     for i in range(n):
         x = f"{THINGS[i % len(THINGS)]} {i}"
-        out.append(Paper(title=title.format(x=x), abstract=abstract.format(x=x), arxiv_id=f"2603.{start + i:05d}",
-                         version=1, authors=(f"Author {topic.title()} {i}", "Shared Person"), categories=(cat,),
-                         published=day, source="jsonl"))
+        out.append(
+            Paper(
+                title=title.format(x=x),
+                abstract=abstract.format(x=x),
+                arxiv_id=f"2603.{start + i:05d}",
+                version=1,
+                authors=(f"Author {topic.title()} {i}", "Shared Person"),
+                categories=(cat,),
+                published=day,
+                source="jsonl",
+            )
+        )
     return out
 
 

@@ -29,7 +29,9 @@ def seed(store: Store, papers: int = 60, users: int = 5) -> list[int]:
     run = store.runs.start_run("seed.jsonl")
     store.runs.finish_run(run, store_counts(papers))
     for u in range(users):
-        user = store.users.create_user(f"user{u}", f"user{u}@example.org", "argon2-hash-placeholder")
+        user = store.users.create_user(
+            f"user{u}", f"user{u}@example.org", "argon2-hash-placeholder"
+        )
         for pid in ids[u::7]:
             store.votes.add_vote(user.id, pid)
     return ids
@@ -45,22 +47,35 @@ def write_jsonl(path: Path, start: int, n: int) -> Path:
     import json
 
     with open(path, "w", encoding="utf-8") as fh:
-        fh.writelines(json.dumps({"id": f"2502.{i:05d}", "title": f"Ingested paper {i}",
-                                 "abstract": "Loaded while a backup runs.", "authors": ["Grace Hopper"],
-                                 "categories": ["cs.DB"], "published": date.today().isoformat()}) + "\n" for i in range(start, start + n))
+        fh.writelines(
+            json.dumps(
+                {
+                    "id": f"2502.{i:05d}",
+                    "title": f"Ingested paper {i}",
+                    "abstract": "Loaded while a backup runs.",
+                    "authors": ["Grace Hopper"],
+                    "categories": ["cs.DB"],
+                    "published": date.today().isoformat(),
+                }
+            )
+            + "\n"
+            for i in range(start, start + n)
+        )
     return path
 
 
 @contextmanager
 def empty_database_like(store_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same backend: a new SQLite file, or a new PostgreSQL database
-    whose search_path names the same schema (pg_restore keeps schema names)."""
+    """An empty database of the same backend: a new SQLite file, or a new PostgreSQL database whose
+    search_path names the same schema (pg_restore keeps schema names)."""
     if store_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'restored' / 'paperfeed.db'}"
         return
     options = parse_qs(urlsplit(store_url).query).get("options", [""])[0]
     name = f"pf_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     base = PG_URL.rsplit("/", 1)[0]

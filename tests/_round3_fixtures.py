@@ -1,4 +1,5 @@
-"""Helpers of the issue #21 tests: accounts with tokens, a real server in a thread, a slow SMTP sink."""
+"""Helpers of the issue #21 tests: accounts with tokens, a real server in a thread, a slow SMTP
+sink."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Planted topics: four themes with their own words, categories and vectors; one grows week over week."""
+"""Planted topics: four themes with their own words, categories and vectors; one grows week over
+week."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ LAST_DAY = FIRST_MONDAY + timedelta(days=7 * WEEKS - 1)  # a Sunday
 THEMES: dict[str, tuple[tuple[str, ...], str]] = {
     "diffusion": (("diffusion", "denoising", "sampler", "latent", "image", "generation"), "cs.CV"),
     "graphs": (("graph", "node", "message", "passing", "molecule", "edge"), "cs.LG"),
-    "quantum": (("quantum", "qubit", "entanglement", "circuit", "fidelity", "hamiltonian"), "quant-ph"),
+    "quantum": (
+        ("quantum", "qubit", "entanglement", "circuit", "fidelity", "hamiltonian"),
+        "quant-ph",
+    ),
     "robots": (("robot", "grasping", "manipulation", "gripper", "trajectory", "arm"), "cs.RO"),
 }
 GROWING = "diffusion"
@@ -27,7 +31,10 @@ COMMON = ("we", "study", "learning", "data", "model", "training", "evaluation", 
 
 
 def per_week(theme: str, week: int) -> int:
-    """Papers of a theme in a week: 10 a week, the growing theme 2, 4, 6, ... (from 1/6 to 1/2 of all)."""
+    """Papers of a theme in a week: 10 a week, the growing theme 2, 4, 6, ...
+
+    (from 1/6 to 1/2 of all).
+    """
     return 2 + 2 * week if theme == GROWING else 10
 
 
@@ -59,7 +66,9 @@ def planted(dim: int = 32, weeks: int = WEEKS) -> Planted:
             for i in range(per_week(theme, week)):
                 n = len(papers)
                 title = " ".join(rnd.choice(own) for _ in range(4)).capitalize()
-                abstract = " ".join([*(rnd.choice(own) for _ in range(12)), *rnd.sample(COMMON, 6)]) + "."
+                abstract = (
+                    " ".join([*(rnd.choice(own) for _ in range(12)), *rnd.sample(COMMON, 6)]) + "."
+                )
                 day = FIRST_MONDAY + timedelta(days=7 * week + rnd.randrange(5))
                 papers.append(Paper(
                     title=f"{title} {theme} study {week}-{i}", abstract=abstract,

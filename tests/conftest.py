@@ -112,13 +112,18 @@ def smtp_sink() -> Iterator[tuple[SinkHandler, int]]:
 
 
 def browser_required() -> bool:
-    """Whether a missing browser fails the browser tests instead of skipping them (CI, or asked for)."""
-    return any(os.environ.get(name, "").strip() not in ("", "0") for name in ("CI", "PAPERFEED_REQUIRE_BROWSER"))
+    """Whether a missing browser fails the browser tests instead of skipping them (CI, or asked
+    for)."""
+    return any(
+        os.environ.get(name, "").strip() not in ("", "0")
+        for name in ("CI", "PAPERFEED_REQUIRE_BROWSER")
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """In CI a browser test skipped for want of Chromium (or Playwright) fails: it must not pass unnoticed."""
+    """In CI a browser test skipped for want of Chromium (or Playwright) fails: it must not pass
+    unnoticed."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     if not (report.skipped and item.get_closest_marker("browser") and browser_required()):
@@ -126,5 +131,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
     if "chromium" in reason.lower() or "playwright" in reason.lower():
         report.outcome = "failed"
-        report.longrepr = (f"{item.nodeid}: the browser test would be skipped ({reason}), but CI or "
-                           "PAPERFEED_REQUIRE_BROWSER is set: install Chromium (`make chromium`)")
+        report.longrepr = (
+            f"{item.nodeid}: the browser test would be skipped ({reason}), but CI or "
+            "PAPERFEED_REQUIRE_BROWSER is set: install Chromium (`make chromium`)"
+        )

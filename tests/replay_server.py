@@ -1,5 +1,5 @@
-"""A replaying server on 127.0.0.1: arXiv's OAI-PMH and API and Hugging Face Daily Papers, served from
-real data on a simulated calendar.
+"""A replaying server on 127.0.0.1: arXiv's OAI-PMH and API and Hugging Face Daily Papers, served
+from real data on a simulated calendar.
 
 * The arXiv catalogue is ../shared/data/arxiv-74k.jsonl.gz (a real daily crawl of arXiv's listings;
   `first_seen_date` is the day arXiv announced the paper). A paper exists at the source from its
@@ -33,13 +33,15 @@ from xml.sax.saxutils import escape
 
 OAI_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" '
-    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ '
     'http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n<responseDate>{now}</responseDate>\n'
 )
 ATOM_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
-    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
-    '  <id>http://arxiv.org/api/replay</id>\n  <title>arXiv Query: replay</title>\n'
+    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+    'xmlns:arxiv="http://arxiv.org/schemas/atom">\n'
+    "  <id>http://arxiv.org/api/replay</id>\n  <title>arXiv Query: replay</title>\n"
     "  <opensearch:totalResults>{total}</opensearch:totalResults>\n"
     "  <opensearch:startIndex>{start}</opensearch:startIndex>\n"
     "  <opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>\n"
@@ -63,7 +65,7 @@ class Listed:
     withdrawn: bool = False  # its last revision is arXiv's 0 kb withdrawal
 
     def versions_by(self, today: date) -> list[date]:
-        """v1's day and the revisions out by today."""
+        """V1's day and the revisions out by today."""
         return [self.day, *(d for d in self.revisions if d <= today)]
 
     def stamp(self, today: date) -> date:
@@ -81,8 +83,17 @@ def load_arxiv(path: Path, first: date, last: date, primary: str | None = None) 
             cats = tuple(rec.get("arxiv_categories") or ())
             if not first <= day <= last or (primary and (not cats or cats[0] != primary)):
                 continue
-            out.append(Listed(rec["id"], day, rec["title"], rec["abstract"], tuple(rec["authors"]), cats,
-                              rec.get("comment")))
+            out.append(
+                Listed(
+                    rec["id"],
+                    day,
+                    rec["title"],
+                    rec["abstract"],
+                    tuple(rec["authors"]),
+                    cats,
+                    rec.get("comment"),
+                )
+            )
     return out
 
 
@@ -100,18 +111,26 @@ def _author_xml(name: str) -> str:
     parts = name.split()
     keyname, forenames = (parts[-1], " ".join(parts[:-1])) if parts else ("", "")
     inner = f"<keyname>{escape(keyname)}</keyname>"
-    return f"<author>{inner}<forenames>{escape(forenames)}</forenames></author>" if forenames else f"<author>{inner}</author>"
+    return (
+        f"<author>{inner}<forenames>{escape(forenames)}</forenames></author>"
+        if forenames
+        else f"<author>{inner}</author>"
+    )
 
 
 def oai_record(p: Listed, set_spec: str) -> str:
     """One record in arXiv's OAI-PMH metadata format (as in recorded/oai-pmh/hepcrawl-*.xml)."""
     comment = f"<comments>{escape(p.comment)}</comments>" if p.comment else ""
     return (
-        f"<record>\n<header>\n <identifier>oai:arXiv.org:{p.id}</identifier>\n <datestamp>{p.day}</datestamp>\n"
+        f"<record>\n<header>\n <identifier>oai:arXiv.org:{p.id}</identifier>\n "
+        f"<datestamp>{p.day}</datestamp>\n"
         f" <setSpec>{set_spec}</setSpec>\n</header>\n<metadata>\n"
-        ' <arXiv xmlns="http://arxiv.org/OAI/arXiv/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-        f" <id>{p.id}</id><created>{p.day}</created><authors>{''.join(_author_xml(a) for a in p.authors)}</authors>"
-        f"<title>{escape(p.title)}</title><categories>{' '.join(p.categories)}</categories>{comment}"
+        ' <arXiv xmlns="http://arxiv.org/OAI/arXiv/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        f" <id>{p.id}</id><created>{p.day}</created>"
+        f"<authors>{''.join(_author_xml(a) for a in p.authors)}</authors>"
+        f"<title>{escape(p.title)}</title>"
+        f"<categories>{' '.join(p.categories)}</categories>{comment}"
         f"<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>"
         f"<abstract>{escape(p.abstract)}</abstract></arXiv>\n</metadata>\n</record>\n"
     )
@@ -130,9 +149,12 @@ def raw_record(p: Listed, set_spec: str, today: date) -> str:
     comment = f"<comments>{escape(p.comment)}</comments>" if p.comment else ""
     return (
         f"<record>\n<header>\n <identifier>oai:arXiv.org:{p.id}</identifier>\n"
-        f" <datestamp>{p.stamp(today)}</datestamp>\n <setSpec>{set_spec}</setSpec>\n</header>\n<metadata>\n"
-        ' <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-        f" <id>{p.id}</id><submitter>{escape(p.authors[0] if p.authors else 'unknown')}</submitter>{versions}"
+        f" <datestamp>{p.stamp(today)}</datestamp>\n "
+        f"<setSpec>{set_spec}</setSpec>\n</header>\n<metadata>\n"
+        ' <arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        f" <id>{p.id}</id>"
+        f"<submitter>{escape(p.authors[0] if p.authors else 'unknown')}</submitter>{versions}"
         f"<title>{escape(p.title)}</title><authors>{escape(', '.join(p.authors))}</authors>"
         f"<categories>{' '.join(p.categories)}</categories>{comment}"
         f"<license>http://arxiv.org/licenses/nonexclusive-distrib/1.0/</license>"
@@ -146,15 +168,21 @@ def atom_entry(p: Listed) -> str:
     comment = f"<arxiv:comment>{escape(p.comment)}</arxiv:comment>" if p.comment else ""
     if p.journal_ref:
         comment += f"<arxiv:journal_ref>{escape(p.journal_ref)}</arxiv:journal_ref>"
-    cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories)
+    cats = "".join(
+        f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in p.categories
+    )
     return (
-        f"  <entry>\n    <id>http://arxiv.org/abs/{p.id}v{p.version}</id>\n    <updated>{stamp}</updated>\n"
+        f"  <entry>\n    <id>http://arxiv.org/abs/{p.id}v{p.version}</id>\n    "
+        f"<updated>{stamp}</updated>\n"
         f"    <published>{stamp}</published>\n    <title>{escape(p.title)}</title>\n"
         f"    <summary>{escape(p.abstract)}</summary>\n"
         + "".join(f"    <author><name>{escape(a)}</name></author>\n" for a in p.authors)
-        + f"    {comment}<link href=\"http://arxiv.org/abs/{p.id}v{p.version}\" rel=\"alternate\" type=\"text/html\"/>"
-        f'<link title="pdf" href="http://arxiv.org/pdf/{p.id}v{p.version}" rel="related" type="application/pdf"/>'
-        f'<arxiv:primary_category term="{p.categories[0] if p.categories else "cs.CL"}"/>{cats}\n  </entry>\n'
+        + f'    {comment}<link href="http://arxiv.org/abs/{p.id}v{p.version}" rel="alternate" '
+          'type="text/html"/>'
+        f'<link title="pdf" href="http://arxiv.org/pdf/{p.id}v{p.version}" rel="related" '
+        'type="application/pdf"/>'
+        f'<arxiv:primary_category term="{p.categories[0] if p.categories else "cs.CL"}"/>{cats}\n '
+        ' </entry>\n'
     )
 
 
@@ -164,9 +192,13 @@ def hf_item(rec: dict[str, Any], today: date) -> dict[str, Any]:
     age = (today - featured).days
     upvotes = int(rec.get("upvotes") or 0) * min(3, age + 1) // 3
     paper: dict[str, Any] = {
-        "id": rec["paper_id"], "title": rec["title"], "summary": rec.get("abstract") or "",
-        "ai_summary": rec.get("summary_en"), "authors": [{"name": a} for a in rec.get("authors") or []],
-        "publishedAt": f"{rec['date']}T00:00:00.000Z", "upvotes": upvotes,
+        "id": rec["paper_id"],
+        "title": rec["title"],
+        "summary": rec.get("abstract") or "",
+        "ai_summary": rec.get("summary_en"),
+        "authors": [{"name": a} for a in rec.get("authors") or []],
+        "publishedAt": f"{rec['date']}T00:00:00.000Z",
+        "upvotes": upvotes,
     }
     if rec.get("github_url"):
         paper["githubRepo"] = rec["github_url"]
@@ -195,7 +227,17 @@ class Replay:
     delay: float = 0.0  # seconds before each answer (to catch a worker mid-harvest)
     down: bool = False  # answer 503 to everything (an outage at the source)
     refuse_tokens: bool = False  # answer badResumptionToken to every token, even those it gave
-    sets: tuple[str, ...] = ("cs", "math", "physics", "physics:hep-th", "q-bio", "q-fin", "stat", "econ", "eess")
+    sets: tuple[str, ...] = (
+        "cs",
+        "math",
+        "physics",
+        "physics:hep-th",
+        "q-bio",
+        "q-fin",
+        "stat",
+        "econ",
+        "eess",
+    )
     requests: list[Seen] = field(default_factory=list)
 
     def visible(self) -> list[Listed]:
@@ -221,13 +263,25 @@ class Replay:
             found = [p for p in self.visible() if p.id == ident]
             if not found:
                 return 200, head + '<error code="idDoesNotExist">no such record</error>\n</OAI-PMH>'
-            return 200, head + f"<GetRecord>\n{oai_record(found[0], self.oai_set)}</GetRecord>\n</OAI-PMH>"
+            return (
+                200,
+                head + f"<GetRecord>\n{oai_record(found[0], self.oai_set)}</GetRecord>\n</OAI-PMH>",
+            )
         if verb == "ListSets":
-            sets = "".join(f"<set><setSpec>{x}</setSpec><setName>{x}</setName></set>" for x in self.sets)
+            sets = "".join(
+                f"<set><setSpec>{x}</setSpec><setName>{x}</setName></set>" for x in self.sets
+            )
             return 200, head + f"<ListSets>{sets}</ListSets>\n</OAI-PMH>"
         if verb != "ListRecords":
-            return 200, head + f'<error code="badVerb">illegal verb {escape(str(verb))}</error>\n</OAI-PMH>'
-        refused = '<error code="badResumptionToken">The value of the resumptionToken argument is invalid or expired.</error>'
+            return (
+                200,
+                head
+                + f'<error code="badVerb">illegal verb {escape(str(verb))}</error>\n</OAI-PMH>',
+            )
+        refused = (
+            '<error code="badResumptionToken">The value of the resumptionToken argument is invalid'
+            " or expired.</error>"
+        )
         if "resumptionToken" in q:
             if self.refuse_tokens:
                 return 200, head + refused + "\n</OAI-PMH>"
@@ -239,13 +293,20 @@ class Replay:
         else:
             prefix = q.get("metadataPrefix", "")
             if prefix not in ("arXiv", "arXivRaw"):
-                return 200, head + '<error code="cannotDisseminateFormat">replay serves arXiv and arXivRaw</error>\n</OAI-PMH>'
+                return (
+                    200,
+                    head
+                    + '<error code="cannotDisseminateFormat">replay serves arXiv and '
+                      'arXivRaw</error>\n</OAI-PMH>',
+                )
             lo = date.fromisoformat(q.get("from", "1990-01-01"))
             hi = date.fromisoformat(q.get("until", str(self.today)))
             set_spec, start = q.get("set", ""), 0
-            if set_spec and set_spec not in self.sets:  # arXiv's own answer to a set it does not have
+            # arXiv's own answer to a set it does not have
+            if set_spec and set_spec not in self.sets:
                 return 200, head + (
-                    f"<error code=\"noRecordsMatch\">Set argument doesn't match any sets. The setSpec was "
+                    '<error code="noRecordsMatch">Set argument doesn\'t match any sets. The '
+                    'setSpec was '
                     f"'{escape(set_spec)}'</error>\n</OAI-PMH>"
                 )
         records = [p for p in self.visible() if lo <= p.stamp(self.today) <= min(hi, self.today)]
@@ -258,16 +319,23 @@ class Replay:
             body = "".join(raw_record(p, self.oai_set, self.today) for p in chunk)
         else:
             body = "".join(oai_record(p, self.oai_set) for p in chunk)
-        tail = f'<resumptionToken cursor="{start}" completeListSize="{len(records)}">{token}</resumptionToken>\n'
+        tail = (
+            f'<resumptionToken cursor="{start}" completeListSize="{len(records)}">'
+            f"{token}</resumptionToken>\n"
+        )
         return 200, head + f"<ListRecords>\n{body}{tail}</ListRecords>\n</OAI-PMH>"
 
     # ----- arXiv API ----------------------------------------------------------------------------
 
     def api(self, q: dict[str, str]) -> tuple[int, str]:
-        cats = {part.strip().removeprefix("cat:") for part in q.get("search_query", "").split(" OR ")}
+        cats = {
+            part.strip().removeprefix("cat:") for part in q.get("search_query", "").split(" OR ")
+        }
         start, size = int(q.get("start", 0)), int(q.get("max_results", 10))
         hits = sorted(
-            (p for p in self.visible() if cats & set(p.categories)), key=lambda p: (p.day, p.id), reverse=True
+            (p for p in self.visible() if cats & set(p.categories)),
+            key=lambda p: (p.day, p.id),
+            reverse=True,
         )
         page = hits[start : start + size]
         head = ATOM_HEAD.format(total=len(hits), start=start, size=len(page))
@@ -334,7 +402,9 @@ class ReplayServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}
+        )
 
     @property
     def base(self) -> str:
@@ -391,14 +461,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--today", type=date.fromisoformat, default=date(2025, 3, 24))
     parser.add_argument("--port", type=int, default=8901)
-    parser.add_argument("--category", default="cs.CL", help="primary category of the arXiv papers served")
+    parser.add_argument(
+        "--category", default="cs.CL", help="primary category of the arXiv papers served"
+    )
     parser.add_argument("--data", type=Path, default=shared)
     args = parser.parse_args()
-    world = Replay(arxiv=load_arxiv(args.data / "arxiv-74k.jsonl.gz", date(2025, 3, 18), date(2026, 7, 1),
-                                    primary=args.category),
-                   hf=load_hf(args.data / "hf-daily" / "hf-daily-2026-02.jsonl"), today=args.today)
+    world = Replay(
+        arxiv=load_arxiv(
+            args.data / "arxiv-74k.jsonl.gz",
+            date(2025, 3, 18),
+            date(2026, 7, 1),
+            primary=args.category,
+        ),
+        hf=load_hf(args.data / "hf-daily" / "hf-daily-2026-02.jsonl"),
+        today=args.today,
+    )
     server = ReplayServer(world, port=args.port)
-    print(f"replaying on {server.base}: today is {world.today}; move it with {server.base}/_calendar?today=YYYY-MM-DD")
+    print(
+        f"replaying on {server.base}: today is {world.today}; move it with "
+        f"{server.base}/_calendar?today=YYYY-MM-DD"
+    )
     for key, value in server.env().items():
         print(f"export {key}={value}")
     try:

@@ -20,7 +20,6 @@ from tests._search_fixtures import corpus
 def group() -> None:
     """Just the search commands (independent of the rest of the CLI)."""
 
-
 for _cmd in cli_search.COMMANDS:
     group.add_command(_cmd)
 
@@ -47,7 +46,9 @@ def test_index_build_status_and_search_json(data_dir: Path) -> None:
     code, out, _ = _run("index", "status", "--json", data_dir=data_dir)
     status = json.loads(out)
     assert code == 0 and status["papers_indexed"] == 6 and "papers_with_vectors" in status
-    code, out, _ = _run("search", "image recognition", "--json", "--mode", "lexical", "-k", "5", data_dir=data_dir)
+    code, out, _ = _run(
+        "search", "image recognition", "--json", "--mode", "lexical", "-k", "5", data_dir=data_dir
+    )
     data = json.loads(out)
     assert code == 0 and data["total"] == 3  # DDPM says "image" too
     hit = data["hits"][0]
@@ -55,14 +56,25 @@ def test_index_build_status_and_search_json(data_dir: Path) -> None:
     assert hit["arxiv_id"] in {"1512.03385", "2010.11929"} and "image" in hit["matched_terms"]
     # both hold "image" and "recognition"; DDPM only "image", and comes after them
     assert (data["all_words"], data["some_words"]) == (2, 1)
-    assert [h["matched_terms"] for h in data["hits"]] == [["image", "recognition"]] * 2 + [["image"]]
+    assert [h["matched_terms"] for h in data["hits"]] == [["image", "recognition"]] * 2 + [
+        ["image"]
+    ]
     code, out, _ = _run("search", "image recognition", "--mode", "lexical", data_dir=data_dir)
     assert code == 0 and "2 with all words, 1 more with some (lexical)" in out
 
 
 def test_search_text_filters_and_exit_codes(data_dir: Path) -> None:
-    code, out, _ = _run("search", "image", "--category", "cs.CV", "--since", "2020-01-01", "--mode", "lexical",
-                        data_dir=data_dir)
+    code, out, _ = _run(
+        "search",
+        "image",
+        "--category",
+        "cs.CV",
+        "--since",
+        "2020-01-01",
+        "--mode",
+        "lexical",
+        data_dir=data_dir,
+    )
     assert code == 0 and "2010.11929" in out and "1512.03385" not in out
     code, _, err = _run("search", "zzzqqq", data_dir=data_dir)
     assert code == 1 and "no results" in err
@@ -87,7 +99,9 @@ def test_similar_by_arxiv_and_internal_id(data_dir: Path) -> None:
 def test_refresh_after_ingest_and_status_info(data_dir: Path) -> None:
     ctx = open_context(data_dir=str(data_dir))
     try:
-        ctx.store.papers.upsert_papers([Paper(title="Okapi weighting revisited", abstract="BM25 again.", source="t")])
+        ctx.store.papers.upsert_papers(
+            [Paper(title="Okapi weighting revisited", abstract="BM25 again.", source="t")]
+        )
         index = refresh_index_after_ingest(ctx.settings, ctx.store)
         assert index.lexical.n_alive == 7
         info = cli_search.status_info(ctx)

@@ -31,5 +31,7 @@ def test_bad_ids_are_named() -> None:
 
 
 def test_normalisation() -> None:
-    assert normalise_title("Attention Is All You Need!") == normalise_title("attention is  all you need")
+    assert normalise_title("Attention Is All You Need!") == normalise_title(
+        "attention is  all you need"
+    )
     assert normalise_space("a\n  b\tc ") == "a b c"

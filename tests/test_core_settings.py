@@ -20,7 +20,9 @@ def test_every_setting_has_help_and_is_documented() -> None:
 
 
 def test_precedence_toml_env_override(tmp_path: Path) -> None:
-    (tmp_path / "paperfeed.toml").write_text('port = 9000\nbase_url = "http://toml"\narxiv_delay = 5\n')
+    (tmp_path / "paperfeed.toml").write_text(
+        'port = 9000\nbase_url = "http://toml"\narxiv_delay = 5\n'
+    )
     env = {"PAPERFEED_DATA_DIR": str(tmp_path), "PAPERFEED_BASE_URL": "http://env"}
     s = load_settings(environ=env)
     assert (s.port, s.base_url, s.arxiv_delay) == (9000, "http://env", 5.0)

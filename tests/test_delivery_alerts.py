@@ -32,7 +32,8 @@ def test_replayed_new_version_alerts_its_upvoter_once(store_url: str, tmp_path: 
             add_source(store, "arxiv", ("cs.CL",))
             first = run_sources(store, settings)
             assert first[0].error is None and first[0].counts.new == len(world.arxiv)
-            # The paper the API lists first (newest day, highest id): a replacement would be re-read.
+            # The paper the API lists first (newest day, highest id): a replacement would be
+            # re-read.
             target = max(world.arxiv, key=lambda p: (p.day, p.id))
             stored = store.papers.get_paper_by_arxiv(target.id)
             assert stored is not None and stored.id is not None and stored.version == 1

@@ -28,7 +28,9 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
                                                            store_url: str, tmp_path: Path) -> None:
     ids = seed(store, papers=80, users=4)
     open_search_index(settings, store).build(embed=False)
-    voters = [store.users.create_user(f"voter{i}", f"voter{i}@example.org", "hash").id for i in range(3)]
+    voters = [
+        store.users.create_user(f"voter{i}", f"voter{i}@example.org", "hash").id for i in range(3)
+    ]
     feed = write_jsonl(tmp_path / "incoming.jsonl", 0, 1500)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -89,7 +91,9 @@ def test_backup_while_votes_and_an_ingest_run_then_restore(store: Store, setting
             fresh.close()
 
 
-def test_restore_refuses_a_non_empty_target_unless_forced(store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_restore_refuses_a_non_empty_target_unless_forced(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     ids = seed(store, papers=20, users=2)
     create_backup(settings, store, tmp_path / "bk")
     late = store.users.create_user("late", "late@example.org", "hash")
@@ -152,6 +156,7 @@ def test_a_sqlite_backup_restores_into_postgres(tmp_path: Path, pg_schema_url: s
     pg = open_store(pg_schema_url, migrate=False)
     try:
         assert pg.backend == "postgresql" and pg.papers.count_papers() == 40
-        assert pg.users.create_user("after", "after@example.org", "hash").id > 3  # sequences moved on
+        # sequences moved on
+        assert pg.users.create_user("after", "after@example.org", "hash").id > 3
     finally:
         pg.close()

@@ -14,7 +14,9 @@ from paperfeed.store import Store
 from tests.web_fixtures import make_app
 
 
-def test_progress_file_is_read_while_running_and_gone_after(settings: Settings, store: Store) -> None:
+def test_progress_file_is_read_while_running_and_gone_after(
+    settings: Settings, store: Store
+) -> None:
     settings.data_path.mkdir(parents=True, exist_ok=True)
     assert read_build_status(settings) is None
     progress = BuildProgress(settings, "index build", bars=False)
@@ -40,10 +42,24 @@ def test_progress_file_is_read_while_running_and_gone_after(settings: Settings, 
 
 def test_status_of_a_dead_build_is_ignored(settings: Settings) -> None:
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    status_path(settings).write_text(json.dumps({"job": "index build", "stage": "embedding", "done": 1,
-                                                 "total": 9, "pid": int(gone.stdout), "started_at": 0}))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status_path(settings).write_text(
+        json.dumps(
+            {
+                "job": "index build",
+                "stage": "embedding",
+                "done": 1,
+                "total": 9,
+                "pid": int(gone.stdout),
+                "started_at": 0,
+            }
+        )
+    )
     assert read_build_status(settings) is None
     status_path(settings).write_text("{not json")
     assert read_build_status(settings) is None

@@ -1,4 +1,5 @@
-"""Bulk load of the arXiv metadata snapshot: streamed, resumable after kill -9 anywhere, same store."""
+"""Bulk load of the arXiv metadata snapshot: streamed, resumable after kill -9 anywhere, same
+store."""
 
 from __future__ import annotations
 
@@ -122,7 +123,9 @@ def test_kill_9_anywhere_then_resume_gives_the_same_store(
     assert again.returncode == 1 and "already loaded" in again.stdout
 
 
-def test_plain_file_resume_restart_and_errors(tmp_path: Path, settings: Settings, store: Store) -> None:
+def test_plain_file_resume_restart_and_errors(
+    tmp_path: Path, settings: Settings, store: Store
+) -> None:
     path = tmp_path / "snapshot.jsonl"
     write_snapshot(path, 120)
     first = load_snapshot(store, settings, path, batch_size=25, progress=False)

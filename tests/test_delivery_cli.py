@@ -44,8 +44,16 @@ def test_ingest_list_show_status(tmp_path: Path) -> None:
 def test_ingest_makes_new_papers_searchable_without_a_build(tmp_path: Path) -> None:
     bulk = tmp_path / "two.jsonl"
     bulk.write_text(
-        json.dumps({"id": "2401.00001", "title": "Quokka population dynamics on Rottnest",
-                    "abstract": "We count quokkas.", "authors": "A. Person", "categories": "q-bio.PE"}) + "\n",
+        json.dumps(
+            {
+                "id": "2401.00001",
+                "title": "Quokka population dynamics on Rottnest",
+                "abstract": "We count quokkas.",
+                "authors": "A. Person",
+                "categories": "q-bio.PE",
+            }
+        )
+        + "\n",
         encoding="utf-8",
     )
     code, _, _ = _run("ingest", str(SAMPLE), data_dir=tmp_path)
@@ -73,10 +81,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_python_dash_m_and_settings_doc(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "paperfeed", "settings", "--markdown"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "paperfeed", "settings", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "PAPERFEED_DATA_DIR" in done.stdout
-    assert (ROOT / "docs" / "settings.md").read_text() == done.stdout, "docs/settings.md is stale: run make docs"
+    assert (ROOT / "docs" / "settings.md").read_text() == done.stdout, (
+        "docs/settings.md is stale: run make docs"
+    )
 
 
 def test_papers_daily_opens_on_the_latest_day_with_papers(tmp_path: Path) -> None:
@@ -87,4 +100,6 @@ def test_papers_daily_opens_on_the_latest_day_with_papers(tmp_path: Path) -> Non
     ups = [p["upvotes"] for p in got["papers"]]
     assert len(ups) == 5 and ups == sorted(ups, reverse=True) and ups[0] > 10
     code, out, _ = _run("papers", "daily", "--day", "2026-02-26", "--json", data_dir=tmp_path)
-    assert code == 0 and json.loads(out)["day"] == "2026-02-26" and json.loads(out)["notice"] is None
+    assert (
+        code == 0 and json.loads(out)["day"] == "2026-02-26" and json.loads(out)["notice"] is None
+    )

@@ -1,4 +1,5 @@
-"""`paperfeed db copy`: SQLite -> PostgreSQL -> SQLite keeps every row (counts, checksums, sampled rows)."""
+"""`paperfeed db copy`: SQLite -> PostgreSQL -> SQLite keeps every row (counts, checksums, sampled
+rows)."""
 
 from __future__ import annotations
 
@@ -65,5 +66,7 @@ def test_copy_refuses_a_source_behind_this_code(tmp_path: Path) -> None:
     old = open_store(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
     old.migrate("0002")
     old.close()
-    out = CliRunner().invoke(cli, ["db", "copy", f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"])
+    out = CliRunner().invoke(
+        cli, ["db", "copy", f"sqlite:///{tmp_path / 'old.db'}", f"sqlite:///{tmp_path / 'new.db'}"]
+    )
     assert out.exit_code == 2 and "run `paperfeed db migrate` on the source first" in out.output

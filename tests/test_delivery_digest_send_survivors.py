@@ -1,6 +1,9 @@
 """Digests are never sent to an unverified address (issue 22): a digest composed while the address
 was confirmed is held back when the confirmation is gone by the time it is sent (an address change
-clears it). Through a real SMTP server, on both backends."""
+clears it).
+
+Through a real SMTP server, on both backends.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ def test_digests_never_sent_to_unverified_users(store: Store, settings: Settings
                                                 smtp_sink: tuple[SinkHandler, int]) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
-    store.papers.upsert_papers(topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 3))
+    store.papers.upsert_papers(
+        topic_papers("language", 6, 0, date(2026, 3, 10)), now=at("2026-03-10", 3)
+    )
     ada, bob = add_user(store, "ada"), add_user(store, "bob")
     for u in (ada, bob):
         store.subscriptions.follow(u.id, "category", "cs.CL")

@@ -1,4 +1,5 @@
-"""Discussion rules on both backends: threads, visibility, ownership, moderation, notifications, digest items."""
+"""Discussion rules on both backends: threads, visibility, ownership, moderation, notifications,
+digest items."""
 
 from __future__ import annotations
 
@@ -23,11 +24,20 @@ def _users(store: Store) -> tuple[User, User, User]:
 
 
 def test_markdown_is_rendered_and_sanitised() -> None:
-    assert render_markdown("**bold** and `code`") == "<p><strong>bold</strong> and <code>code</code></p>\n"
-    for payload in ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=alert(1)>",
-                    "<a href='javascript:alert(1)'>x</a>"):
+    assert (
+        render_markdown("**bold** and `code`")
+        == "<p><strong>bold</strong> and <code>code</code></p>\n"
+    )
+    for payload in (
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)>",
+        "<a href='javascript:alert(1)'>x</a>",
+    ):
         out = render_markdown(payload)
-        assert "<script" not in out and "<img" not in out and "<svg" not in out and "<a " not in out, out
+        assert (
+            "<script" not in out and "<img" not in out and "<svg" not in out and "<a " not in out
+        ), out
     assert "href" not in render_markdown("[x](javascript:alert(1))")
     assert "href" not in render_markdown("[x](data:text/html;base64,PHNjcmlwdD4=)")
     link = render_markdown("[site](https://example.org)")
@@ -141,6 +151,8 @@ def test_notifications_and_digest_items(seeded: Store) -> None:
     assert set(items) == {a.id, carol.id}
     assert items[a.id] == [{"paper_id": pid, "section": "discussion",
                             "reason": "1 new comment: replies to you from bob – “They work.”"}]
-    assert items[carol.id][0]["reason"].startswith("2 new comments: comments by ada, bob on a paper you collected")
+    assert items[carol.id][0]["reason"].startswith(
+        "2 new comments: comments by ada, bob on a paper you collected"
+    )
     # outside the window: nothing
     assert ds.discussion_items(seeded, {a.id: now_utc()}, now_utc()) == {}

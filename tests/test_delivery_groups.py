@@ -1,5 +1,6 @@
-"""Labs on both backends: roles, invites, shared collections, the feed, group-only comments, the weekly
-digest through a real SMTP server, and visibility on every path (a non-member sees nothing)."""
+"""Labs on both backends: roles, invites, shared collections, the feed, group-only comments, the
+weekly digest through a real SMTP server, and visibility on every path (a non-member sees
+nothing)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from starlette.testclient import TestClient
 from paperfeed.core.errors import BadRequest, Forbidden, NotFound
 from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.app import comments as ds
-from paperfeed.delivery.app import labs as gr
+from paperfeed.delivery.app import comments as ds, labs as gr
 from paperfeed.delivery.jobs.digests import run_digests
 from paperfeed.delivery.mail.mailer import FileMailer
 from paperfeed.delivery.web.security import token_hash
@@ -74,7 +74,9 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
     # an email invite: single use, for that address only, verifies it
     outbox = tmp_path / "out"
     fresh = seeded.users.create_user("zed", "zed@example.org", "x")
-    inv = gr.invite_email(settings, seeded, owner, gid, "Zed@Example.org", mailer=FileMailer(outbox))
+    inv = gr.invite_email(
+        settings, seeded, owner, gid, "Zed@Example.org", mailer=FileMailer(outbox)
+    )
     assert inv.email == "zed@example.org"
     mail = next(outbox.glob("*.eml")).read_bytes().decode()
     email_token = re.search(r"/groups/join/([\w-]+)", mail.replace("=\r\n", "").replace("=\n", ""))
@@ -82,7 +84,10 @@ def test_roles_and_invites(seeded: Store, tmp_path: Path, settings: Settings) ->
     with pytest.raises(Forbidden, match="zed@example.org"):
         gr.accept_invite(seeded, outsider, email_token.group(1))
     gr.accept_invite(seeded, fresh, email_token.group(1))
-    assert seeded.groups.member_role(gid, fresh.id) == "member" and seeded.users.get_user(fresh.id).email_verified  # type: ignore[union-attr]
+    assert (
+        seeded.groups.member_role(gid, fresh.id) == "member"
+        and seeded.users.get_user(fresh.id).email_verified  # type: ignore[union-attr]
+    )
     gr.remove_member(seeded, owner, gid, fresh.id)
     with pytest.raises(BadRequest, match="used already"):
         gr.accept_invite(seeded, fresh, email_token.group(1))
@@ -98,11 +103,16 @@ def test_shared_collections_feed_and_group_comments(seeded: Store) -> None:
     with pytest.raises(NotFound):
         gr.share_collection(seeded, owner, gid, coll.id)  # not the owner's collection
     assert gr.share_collection(seeded, member, gid, coll.id) is True
-    assert seeded.groups.collection_shared_with(coll.id, owner.id) and not seeded.groups.collection_shared_with(coll.id, outsider.id)
+    assert seeded.groups.collection_shared_with(
+        coll.id, owner.id
+    ) and not seeded.groups.collection_shared_with(coll.id, outsider.id)
     seeded.votes.add_vote(owner.id, pid)
-    seeded.votes.add_vote(outsider.id, paper_id(seeded, "2501.00001"))  # not in the lab: not in the feed
+    # not in the lab: not in the feed
+    seeded.votes.add_vote(outsider.id, paper_id(seeded, "2501.00001"))
     feed = gr.group_feed(seeded, gid)
-    assert [(e.paper.id, e.item.upvoters, e.item.collectors) for e in feed] == [(pid, ("olga",), ("max",))]
+    assert [(e.paper.id, e.item.upvoters, e.item.collectors) for e in feed] == [
+        (pid, ("olga",), ("max",))
+    ]
     assert gr.group_feed(seeded, gid, until=now_utc() + timedelta(days=8)) == []  # last week only
 
     lab_note = ds.post_comment(seeded, member, pid, "Lab only: discuss on Friday", group_id=gid)
@@ -122,11 +132,17 @@ def test_shared_collections_feed_and_group_comments(seeded: Store) -> None:
     assert all(n.comment.group_id == gid for n in member_view[:2])
     assert seeded.comments.comment_counts([pid]) == {pid: 1}  # cards count public comments only
     assert [c.id for c in seeded.comments.recent_comments(pid)] == [public.id]  # the Atom feed too
-    # the outsider collects the paper: the lab's comments never reach them (the public one is their own)
-    seeded.collections.add_to_collection(outsider.id, seeded.collections.create_collection(outsider.id, "n").id, pid)
+    # the outsider collects the paper: the lab's comments never reach them (the public one is their
+    # own)
+    seeded.collections.add_to_collection(
+        outsider.id, seeded.collections.create_collection(outsider.id, "n").id, pid
+    )
     assert ds.notifications(seeded, outsider) == []
     # max collected the paper: the public remark, and olga's reply within the lab
-    assert [n.event.comment.body for n in ds.notifications(seeded, member)] == ["Public remark", "ok"]
+    assert [n.event.comment.body for n in ds.notifications(seeded, member)] == [
+        "Public remark",
+        "ok",
+    ]
 
 
 def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
@@ -137,7 +153,10 @@ def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
     gr.share_collection(seeded, member, gid, coll.id)
     seeded.votes.add_vote(member.id, pid)
     ds.post_comment(seeded, member, pid, "Lab-only remark", group_id=gid)
-    for u, tok in ((member, "pf_member-token-00000000000000000"), (outsider, "pf_outsider-token-0000000000000000")):
+    for u, tok in (
+        (member, "pf_member-token-00000000000000000"),
+        (outsider, "pf_outsider-token-0000000000000000"),
+    ):
         seeded.users.create_token(u.id, "t", token_hash(tok))
     app = make_app(settings, seeded)
     as_member = {"Authorization": "Bearer pf_member-token-00000000000000000"}
@@ -160,12 +179,22 @@ def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
     assert "Lab-only remark" not in page and "Secret reading" not in page
     # a member sees all of it, through the API and the feed
     feed = app.get(f"/api/v1/groups/{gid}/feed", headers=as_member).json()
-    assert feed == [{"paper_id": pid, "title": "Vision Transformers at Scale", "authors": ["Fei-Fei Li"],
-                     "upvoted_by": ["max"], "collected_by": ["max"], "last_at": feed[0]["last_at"]}]
+    assert feed == [
+        {
+            "paper_id": pid,
+            "title": "Vision Transformers at Scale",
+            "authors": ["Fei-Fei Li"],
+            "upvoted_by": ["max"],
+            "collected_by": ["max"],
+            "last_at": feed[0]["last_at"],
+        }
+    ]
     atom = feedparser.parse(app.get(f"/feeds/groups/{gid}.atom", headers=as_member).content)
     assert [e.title for e in atom.entries] == ["Vision Transformers at Scale"]
     assert app.get(f"/api/v1/collections/{coll.id}", headers=as_member).status_code == 200
-    assert "Lab-only remark" in str(app.get(f"/api/v1/papers/{pid}/comments", headers=as_member).json())
+    assert "Lab-only remark" in str(
+        app.get(f"/api/v1/papers/{pid}/comments", headers=as_member).json()
+    )
     # the API can make invites and join with them
     made = app.post(f"/api/v1/groups/{gid}/invites", json={}, headers=as_member)
     assert made.status_code == 403  # members do not invite
@@ -173,7 +202,9 @@ def test_visibility_on_every_path(settings: Settings, seeded: Store) -> None:
     made = app.post(f"/api/v1/groups/{gid}/invites", json={},
                     headers={"Authorization": "Bearer pf_owner-token-00000000000000000000"})
     assert made.status_code == 201
-    joined = app.post("/api/v1/groups/join", json={"token": made.json()["token"]}, headers=as_outsider)
+    joined = app.post(
+        "/api/v1/groups/join", json={"token": made.json()["token"]}, headers=as_outsider
+    )
     assert joined.status_code == 200 and joined.json()["role"] == "member"
     assert app.get(f"/api/v1/groups/{gid}/feed", headers=as_outsider).status_code == 200
 
@@ -191,7 +222,8 @@ def test_weekly_group_digest_reaches_members_only(settings: Settings, seeded: St
     report = run_digests(smtp_settings(settings, port), seeded, now=now)
     assert report.groups["sent"] == 2, report
     got = sink.by_recipient()
-    assert sorted(got) == ["max@example.org", "olga@example.org"]  # not the outsider, not the unverified
+    # not the outsider, not the unverified
+    assert sorted(got) == ["max@example.org", "olga@example.org"]
     msg = got["max@example.org"][0].message
     assert "Vision Lab" in msg["Subject"]
     body = msg.get_content()
@@ -201,5 +233,7 @@ def test_weekly_group_digest_reaches_members_only(settings: Settings, seeded: St
     # a member who turned it off gets none the week after
     seeded.groups.set_member(gid, owner.id, digest=False)
     seeded.votes.add_vote(owner.id, paper_id(seeded, "2501.00001"))
-    later = run_digests(smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=7, hours=1))
+    later = run_digests(
+        smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=7, hours=1)
+    )
     assert later.groups.get("sent", 0) == 0  # same week key: already sent to max

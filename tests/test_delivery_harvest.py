@@ -1,8 +1,8 @@
 """Followed sources against arXiv's own error answers, replayed from a local server over real
 listing data (../shared/data/arxiv-74k.jsonl.gz), on both backends: a resumption token refused for
 ever ends the run in bounded requests with exit 5; an unknown set fails (when harvested and when
-added); `status --check` fails on a failing source; arXivRaw brings versions, withdrawals and a
-new-version alert; runs record what they committed and every request they sent."""
+added); `status --check` fails on a failing source; arXivRaw brings versions, withdrawals and a new-
+version alert; runs record what they committed and every request they sent."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ MON = date(2025, 3, 24)
 
 @pytest.fixture
 def world() -> Replay:
-    """cs.CL papers announced 24 .. 26 March 2025, from the real listing crawl, 10 per OAI page."""
+    """cs.CL papers announced 24 ..
+
+    26 March 2025, from the real listing crawl, 10 per OAI page.
+    """
     return Replay(
         arxiv=load_arxiv(
             shared_file("arxiv-74k.jsonl.gz"), MON, MON + timedelta(days=2), primary="cs.CL"
@@ -118,7 +121,9 @@ def test_an_unknown_set_fails_and_an_empty_day_is_quiet(
     with replaying(world) as server:
         env = _env(server, store_url, tmp_path)
         settings = _settings(env)
-        typo = store.sources.add_source("oai-typo", "arxiv-oai", {"set": "cz", "prefix": "arXivRaw"})
+        typo = store.sources.add_source(
+            "oai-typo", "arxiv-oai", {"set": "cz", "prefix": "arXivRaw"}
+        )
         with _client(settings) as http:
             failed = run_source(store, settings, typo, http=http)
             assert (
@@ -151,7 +156,9 @@ def test_an_unknown_set_fails_and_an_empty_day_is_quiet(
             # A day with nothing announced (Sunday) is a quiet day, not a failure.
             quiet_settings = _settings({**env, "PAPERFEED_SOURCES_TODAY": "2025-03-23"})
             world.today = date(2025, 3, 23)
-            quiet = run_source(store, quiet_settings, store.sources.get_source("arxiv-oai-cs"), http=http)  # type: ignore[arg-type]
+            quiet = run_source(
+                store, quiet_settings, store.sources.get_source("arxiv-oai-cs"), http=http  # type: ignore[arg-type]
+            )
             assert quiet.error is None and quiet.counts.new == 0
 
 
@@ -222,7 +229,9 @@ def test_a_run_row_holds_what_its_committed_pages_stored(store: Store) -> None:
     store.sources.commit_page(
         source.id, "me:1:1", page, {"last_day": "2026-02-02"}, 60, run_id=run_id, rejected=1
     )
-    store.sources.commit_page(source.id, "me:1:1", page[:1], {"last_day": "2026-02-03"}, 60, run_id=run_id)
+    store.sources.commit_page(
+        source.id, "me:1:1", page[:1], {"last_day": "2026-02-03"}, 60, run_id=run_id
+    )
     (run,) = store.runs.recent_runs(1)
     assert run.status == "running" and (
         run.counts.new,

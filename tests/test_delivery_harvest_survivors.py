@@ -1,7 +1,9 @@
 """The worker's due check (delivery/jobs/harvest.run_sources, issue 22): a harvest stopped part-way
 (killed, or out of request budget) resumes on the worker's next tick instead of waiting the full
-interval, while a finished one waits. Replayed from a local server over real listing data, on both
-backends."""
+interval, while a finished one waits.
+
+Replayed from a local server over real listing data, on both backends.
+"""
 
 from __future__ import annotations
 
@@ -23,22 +25,37 @@ MON = date(2025, 3, 24)
 
 @pytest.fixture
 def world() -> Replay:
-    """cs.CL papers announced 24 .. 26 March 2025, from the real listing crawl, 10 per OAI page."""
-    return Replay(arxiv=load_arxiv(shared_file("arxiv-74k.jsonl.gz"), MON, MON + timedelta(days=2), primary="cs.CL"),
-                  today=MON, oai_page_size=10)
+    """cs.CL papers announced 24 ..
+
+    26 March 2025, from the real listing crawl, 10 per OAI page.
+    """
+    return Replay(
+        arxiv=load_arxiv(
+            shared_file("arxiv-74k.jsonl.gz"), MON, MON + timedelta(days=2), primary="cs.CL"
+        ),
+        today=MON,
+        oai_page_size=10,
+    )
 
 
 def test_a_killed_harvest_resumes_instead_of_waiting_the_full_interval(
     world: Replay, store: Store, store_url: str, tmp_path: Path
 ) -> None:
     with replaying(world) as server:
-        env = {**server.env(), "PAPERFEED_DATABASE_URL": store_url, "PAPERFEED_DATA_DIR": str(tmp_path),
-               "PAPERFEED_SOURCES_INITIAL_DAYS": "1", "PAPERFEED_HTTP_RETRIES": "0",
-               "PAPERFEED_SOURCES_MAX_REQUESTS": "2", "PAPERFEED_SOURCES_INTERVAL_MINUTES": "60"}
+        env = {
+            **server.env(),
+            "PAPERFEED_DATABASE_URL": store_url,
+            "PAPERFEED_DATA_DIR": str(tmp_path),
+            "PAPERFEED_SOURCES_INITIAL_DAYS": "1",
+            "PAPERFEED_HTTP_RETRIES": "0",
+            "PAPERFEED_SOURCES_MAX_REQUESTS": "2",
+            "PAPERFEED_SOURCES_INTERVAL_MINUTES": "60",
+        }
         settings = load_settings({}, environ=env)
         source = uc.add_source(store, "arxiv-oai", set_spec="cs", name="oai")
         with HttpClient(settings, limiter=RateLimiter()) as http:
-            first = run_source(store, settings, source, http=http)  # stops after two pages, mid-listing
+            # stops after two pages, mid-listing
+            first = run_source(store, settings, source, http=http)
             stopped = store.sources.get_source("oai")
             assert first.pages == 2 and stopped is not None and stopped.cursor.get("token")
             assert stopped.last_run_at is not None
@@ -49,11 +66,26 @@ def test_a_killed_harvest_resumes_instead_of_waiting_the_full_interval(
             assert tokens[2] == stopped.cursor["token"]  # it went on from the page it stopped at
     # a harvest that finished waits for the interval
     with replaying(world) as server2:
-        settings = load_settings({}, environ={**env, **server2.env(), "PAPERFEED_SOURCES_MAX_REQUESTS": "100"})
+        settings = load_settings(
+            {}, environ={**env, **server2.env(), "PAPERFEED_SOURCES_MAX_REQUESTS": "100"}
+        )
         with HttpClient(settings, limiter=RateLimiter()) as http:
             done = run_sources(store, settings, names=["oai"], http=http)
             finished = store.sources.get_source("oai")
-            assert done and finished is not None and not finished.cursor.get("token") and not done[0].error
+            assert (
+                done
+                and finished is not None
+                and not finished.cursor.get("token")
+                and not done[0].error
+            )
             assert finished.last_run_at is not None
-            assert run_sources(store, settings, due_only=True, now=finished.last_run_at + timedelta(minutes=1),
-                               http=http) == []
+            assert (
+                run_sources(
+                    store,
+                    settings,
+                    due_only=True,
+                    now=finished.last_run_at + timedelta(minutes=1),
+                    http=http,
+                )
+                == []
+            )

@@ -1,4 +1,5 @@
-"""Readiness counts followed sources (#9) as well as worker_sources: a stale followed source is not ready."""
+"""Readiness counts followed sources (#9) as well as worker_sources: a stale followed source is not
+ready."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ class _NoPapersIndex:
 
 def test_a_stale_followed_source_makes_readyz_not_ready(settings: Settings, store: Store) -> None:
     source = add_source(store, "hf-daily")
-    fresh = readiness(settings, store, _NoPapersIndex(), now=source.created_at + timedelta(minutes=5))
+    fresh = readiness(
+        settings, store, _NoPapersIndex(), now=source.created_at + timedelta(minutes=5)
+    )
     assert fresh["checks"]["followed_sources"] == {
         "ok": True, "stale": [], "stale_after_hours": settings.sources_stale_hours
     }

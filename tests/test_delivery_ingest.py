@@ -21,7 +21,9 @@ from paperfeed.store import Store, open_store
 from tests.conftest import ROOT, shared_file
 
 
-def test_listing_pages_give_699_papers_and_reingest_changes_nothing(store: Store, settings: Settings) -> None:
+def test_listing_pages_give_699_papers_and_reingest_changes_nothing(
+    store: Store, settings: Settings
+) -> None:
     pages = sorted(str(p) for p in shared_file("hf-pages").glob("*.txt"))
     report = ingest_targets(store, settings, pages)
     assert report.counts.new == 699
@@ -34,7 +36,9 @@ def test_listing_pages_give_699_papers_and_reingest_changes_nothing(store: Store
 
 
 def test_bundled_sample_is_a_real_multi_day_feed(store: Store, settings: Settings) -> None:
-    report = ingest_targets(store, settings, [str(ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz")])
+    report = ingest_targets(
+        store, settings, [str(ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz")]
+    )
     assert report.counts.rejected == 0 and report.counts.new > 2000
     days = store.papers.paper_days()
     assert len(days) > 100 and days[0] == date(2026, 2, 27)
@@ -57,12 +61,18 @@ def test_hf_daily_then_arxiv_merges_by_id(store: Store, settings: Settings) -> N
     assert again.counts.changed == 0 and store.papers.count_papers() == n
 
 
-def test_bad_lines_are_reported_and_the_rest_ingested(store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_bad_lines_are_reported_and_the_rest_ingested(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     good = {"id": "2501.00001", "title": "Good paper", "abstract": "fine", "authors": ["A"]}
     path = tmp_path / "mixed.jsonl"
     path.write_text(
-        json.dumps(good) + "\n{not json\n" + json.dumps({"id": "2501.00003", "abstract": "no title"}) + "\n"
-        + json.dumps({**good, "id": "2501.00002", "title": "Second"}) + "\n"
+        json.dumps(good)
+        + "\n{not json\n"
+        + json.dumps({"id": "2501.00003", "abstract": "no title"})
+        + "\n"
+        + json.dumps({**good, "id": "2501.00002", "title": "Second"})
+        + "\n"
     )
     report = ingest_targets(store, settings, [str(path)])
     assert report.counts.new == 2 and report.counts.rejected == 2
@@ -75,13 +85,17 @@ def test_strict_aborts_before_writing(store: Store, settings: Settings, tmp_path
     ok.write_text(json.dumps({"id": "2501.00009", "title": "Kept", "abstract": "x"}) + "\n")
     ingest_targets(store, settings, [str(ok)])
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps({"id": "2501.00001", "title": "New", "abstract": "x"}) + "\n{broken\n")
+    bad.write_text(
+        json.dumps({"id": "2501.00001", "title": "New", "abstract": "x"}) + "\n{broken\n"
+    )
     with pytest.raises(BadRequest, match=r"bad\.jsonl:2"):
         ingest_targets(store, settings, [str(bad)], strict=True)
     assert store.papers.count_papers() == 1  # what was stored is kept, nothing new written
 
 
-def test_wrong_path_unknown_format_empty_file(store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_wrong_path_unknown_format_empty_file(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     with pytest.raises(BadRequest, match="no such file"):
         ingest_targets(store, settings, [str(tmp_path / "missing.jsonl")])
     empty = tmp_path / "empty.jsonl"
@@ -107,16 +121,24 @@ def test_74k_file_ingests_74728_papers_and_survives_kill_9(tmp_path: Path) -> No
     store = open_store(url)
     try:
         for threshold in (0, 6_000, 30_000, 60_000):
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             deadline = time.monotonic() + 300
-            while store.papers.count_papers() < threshold + 1 and proc.poll() is None and time.monotonic() < deadline:
+            while (
+                store.papers.count_papers() < threshold + 1
+                and proc.poll() is None
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
             if threshold == 0:
                 time.sleep(0.3)  # mid-way through the very first batches
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             assert store.check() == []
-        final = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=600, check=False)
+        final = subprocess.run(
+            cmd + ["--json"], env=env, capture_output=True, text=True, timeout=600, check=False
+        )
         assert final.returncode in (0, 1), final.stderr
         assert store.papers.count_papers() == 74_728
         assert store.check() == []

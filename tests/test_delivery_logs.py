@@ -20,8 +20,15 @@ def test_redact_masks_credentials_and_known_secrets() -> None:
 
 
 def test_json_lines_carry_the_request_id_and_mask_secrets() -> None:
-    settings = load_settings({"log_format": "json", "log_level": "info", "secret_key": "the-secret-key-value",
-                              "database_url": "postgresql://u:db-pass-99@127.0.0.1/x"}, environ={})
+    settings = load_settings(
+        {
+            "log_format": "json",
+            "log_level": "info",
+            "secret_key": "the-secret-key-value",
+            "database_url": "postgresql://u:db-pass-99@127.0.0.1/x",
+        },
+        environ={},
+    )
     buffer = io.StringIO()
     handler = configure_logging(settings, stream=buffer)
     try:
@@ -54,4 +61,7 @@ def test_redaction_keeps_arxivs_words() -> None:
         "The value of the resumptionToken argument is invalid or expired."
     )
     assert redact(message) == message  # "The" is no credential after "...Token:"
-    assert redact("token=abc123 and resumptionToken: kept") == f"token={MASK} and resumptionToken: kept"
+    assert (
+        redact("token=abc123 and resumptionToken: kept")
+        == f"token={MASK} and resumptionToken: kept"
+    )

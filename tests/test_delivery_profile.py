@@ -1,6 +1,6 @@
-"""The portable profile on both backends: export -> import into an empty instance -> export gives the
-same file; importing twice changes nothing; a malformed file stores nothing and says what is wrong;
-deleting an account removes that user's rows only."""
+"""The portable profile on both backends: export -> import into an empty instance -> export gives
+the same file; importing twice changes nothing; a malformed file stores nothing and says what is
+wrong; deleting an account removes that user's rows only."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from paperfeed.core.errors import BadRequest, Conflict
 from paperfeed.core.models import User
-from paperfeed.delivery.app import comments as ds
-from paperfeed.delivery.app import profile
+from paperfeed.delivery.app import comments as ds, profile
 from paperfeed.store import Store, open_store
 from paperfeed.store.backup import table_facts
 from tests.conftest import PG_URL
@@ -50,7 +49,7 @@ def other(store_url: str, tmp_path: Any) -> Iterator[Store]:
 
 
 def _people(store: Store) -> tuple[User, User]:
-    """ada with something of every kind; bob with his own rows, one a reply to ada."""
+    """Ada with something of every kind; bob with his own rows, one a reply to ada."""
     store.papers.upsert_papers(SAMPLE)
     ada = store.users.create_user("ada", "ada@example.org", "h")
     bob = store.users.create_user("bob", "bob@example.org", "h")
@@ -68,7 +67,9 @@ def _people(store: Store) -> tuple[User, User]:
         timezone="Europe/Berlin",
         sections=("alerts", "discussion", "trending"),
     )
-    store.subscriptions.add_saved_search(ada.id, "diffusion protein", name="proteins", category="q-bio.BM")
+    store.subscriptions.add_saved_search(
+        ada.id, "diffusion protein", name="proteins", category="q-bio.BM"
+    )
     store.subscriptions.follow(ada.id, "category", "cs.CL")
     store.subscriptions.follow(ada.id, "author", "Alan Turing")
     store.subscriptions.set_feedback(ada.id, p2, -1)
@@ -206,7 +207,8 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
     assert store.users.get_user_by_name("ada") is None and not any(_rows_of(store, ada.id).values())
     assert store.check() == []
     bob_after = profile.export_profile(store, bob, NOW)
-    # bob's reply stays, moved up to the paper (ada's comment is gone); the rest of bob's data as it was
+    # bob's reply stays, moved up to the paper (ada's comment is gone); the rest of bob's data as it
+    # was
     assert (
         bob_after["comments"][0]["reply_to"] is None
         and bob_after["comments"][0]["body"] == "I disagree."
@@ -216,7 +218,9 @@ def test_delete_removes_the_users_rows_only(store: Store) -> None:
     assert bob_after["groups"][0]["role"] == "owner"
     bob_after["groups"][0]["role"] = bob_before["groups"][0]["role"]
     assert bob_after == bob_before
-    assert [c.author for c in store.comments.paper_comments(paper_id(store, "2501.00001"))] == ["bob"]
+    assert [c.author for c in store.comments.paper_comments(paper_id(store, "2501.00001"))] == [
+        "bob"
+    ]
     with pytest.raises(BadRequest, match="wrong password"):
         profile.delete_own_account(store, bob, "not his password")
     assert store.users.get_user_by_name("bob") is not None
@@ -239,7 +243,9 @@ def test_cli_export_delete_import(store: Store, store_url: str, tmp_path: Any) -
         and out.stat().st_mode & 0o077 == 0
     )
     r = runner.invoke(cli, ["users", "delete", "ada", *opts], env={})
-    assert r.exit_code == 2 and "--yes" in r.output and store.users.get_user_by_name("ada") is not None
+    assert (
+        r.exit_code == 2 and "--yes" in r.output and store.users.get_user_by_name("ada") is not None
+    )
     r = runner.invoke(cli, ["users", "delete", "ada", "--yes", *opts], env={})
     assert r.exit_code == 0 and store.users.get_user_by_name("ada") is None
     r = runner.invoke(cli, ["users", "import", str(out), *opts], env={})

@@ -21,7 +21,9 @@ def test_quiet_when_stderr_is_not_a_terminal(capsys: pytest.CaptureFixture[str])
     assert capsys.readouterr().err == ""
 
 
-def test_bars_draw_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bars_draw_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(P, "on_terminal", lambda: True)
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     bars = P.StageProgress()

@@ -24,7 +24,10 @@ from tests.sources_server import Reply, quick_client, serve, settings_for
 
 def test_add_validates_and_names(store: Store) -> None:
     assert uc.add_source(store, "arxiv", ("cs.CL", "cs.LG")).name == "arxiv-cs.CL_cs.LG"
-    assert uc.add_source(store, "arxiv-oai", set_spec="physics:hep-th").name == "arxiv-oai-physics-hep-th"
+    assert (
+        uc.add_source(store, "arxiv-oai", set_spec="physics:hep-th").name
+        == "arxiv-oai-physics-hep-th"
+    )
     assert uc.add_source(store, "hf-daily").params == {}
     with pytest.raises(Conflict, match="already followed"):
         uc.add_source(store, "hf-daily")
@@ -40,7 +43,9 @@ def test_add_validates_and_names(store: Store) -> None:
 
 
 def test_settings_declare_sources(store: Store, settings: Settings) -> None:
-    declared = with_overrides(settings, sources="arxiv category=cs.CL,cs.LG; arxiv-oai set=cs name=oai; hf-daily")
+    declared = with_overrides(
+        settings, sources="arxiv category=cs.CL,cs.LG; arxiv-oai set=cs name=oai; hf-daily"
+    )
     names = [s.name for s in uc.list_sources(store, declared)]
     assert names == ["arxiv-cs.CL_cs.LG", "hf-daily", "oai"]
     assert all(s.origin == "settings" for s in store.sources.list_sources())
@@ -53,18 +58,33 @@ def test_settings_declare_sources(store: Store, settings: Settings) -> None:
 
 def test_never_two_harvests_of_one_source(store: Store) -> None:
     source = store.sources.add_source("hf", "hf-daily", {})
-    never_dead = lambda holder: False
+
+    def never_dead(holder: str) -> bool:
+        return False
+
     assert store.sources.claim_source(source.id, "host-a:1:1", 60, never_dead)
-    assert not store.sources.claim_source(source.id, "host-b:2:2", 60, never_dead)  # another machine waits
+    # another machine waits
+    assert not store.sources.claim_source(source.id, "host-b:2:2", 60, never_dead)
     assert store.sources.claim_source(source.id, "host-a:1:1", 60, never_dead)  # renewing its own
     # The holder's lock is taken over once it is dead; its next page then writes nothing.
-    assert store.sources.claim_source(source.id, "host-b:2:2", 60, lambda holder: holder == "host-a:1:1")
+    assert store.sources.claim_source(
+        source.id, "host-b:2:2", 60, lambda holder: holder == "host-a:1:1"
+    )
     with pytest.raises(LeaseLost):
-        store.sources.commit_page(source.id, "host-a:1:1", [Paper(title="Late", arxiv_id="2501.00001")], {"x": 1}, 60)
+        store.sources.commit_page(
+            source.id, "host-a:1:1", [Paper(title="Late", arxiv_id="2501.00001")], {"x": 1}, 60
+        )
     assert store.papers.count_papers() == 0 and store.sources.get_source("hf").cursor == {}  # type: ignore[union-attr]
-    store.sources.commit_page(source.id, "host-b:2:2", [Paper(title="On time", arxiv_id="2501.00002", source="hf-daily")],
-                      {"last_day": "2026-02-02"}, 60)
-    assert store.papers.count_papers() == 1 and store.sources.get_source("hf").cursor == {"last_day": "2026-02-02"}  # type: ignore[union-attr]
+    store.sources.commit_page(
+        source.id,
+        "host-b:2:2",
+        [Paper(title="On time", arxiv_id="2501.00002", source="hf-daily")],
+        {"last_day": "2026-02-02"},
+        60,
+    )
+    assert store.papers.count_papers() == 1 and store.sources.get_source("hf").cursor == {  # type: ignore[union-attr]
+        "last_day": "2026-02-02"
+    }
 
 
 def test_busy_source_is_skipped_and_failure_keeps_the_cursor(store: Store) -> None:
@@ -85,7 +105,9 @@ def test_busy_source_is_skipped_and_failure_keeps_the_cursor(store: Store) -> No
     assert after.failing and after.last_error and after.lease_holder is None
 
 
-def test_status_check_exits_nonzero_when_stale(store: Store, settings: Settings, tmp_path: Path) -> None:
+def test_status_check_exits_nonzero_when_stale(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
     source = store.sources.add_source("hf", "hf-daily", {})
     store.sources.record_source_run(source.id, {"new": 0}, now=now_utc() - timedelta(hours=50))
     args = ["--data-dir", settings.data_dir, "--database-url", settings.db_url]
@@ -99,7 +121,9 @@ def test_status_check_exits_nonzero_when_stale(store: Store, settings: Settings,
     assert listed.exit_code == 0 and listed.output.startswith("hf "), listed.output
 
 
-def test_ingest_exit_codes_tell_nothing_new_from_all_rejected(settings: Settings, tmp_path: Path) -> None:
+def test_ingest_exit_codes_tell_nothing_new_from_all_rejected(
+    settings: Settings, tmp_path: Path
+) -> None:
     good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
     good.write_text(json.dumps({"id": "2501.00001", "title": "A paper"}) + "\n")
     bad.write_text(json.dumps({"id": "not-an-id", "title": "A paper"}) + "\n" + '{"title": ""}\n')
@@ -116,7 +140,9 @@ def test_ingest_exit_codes_tell_nothing_new_from_all_rejected(settings: Settings
 def test_sources_cli_round_trip(settings: Settings) -> None:
     args = ["--data-dir", settings.data_dir, "--database-url", settings.db_url]
     env = {"PAPERFEED_DATA_DIR": settings.data_dir, "PAPERFEED_DATABASE_URL": settings.db_url}
-    added = CliRunner(env=env).invoke(cli, ["sources", "add", "arxiv", "--category", "cs.CL", "--json", *args])
+    added = CliRunner(env=env).invoke(
+        cli, ["sources", "add", "arxiv", "--category", "cs.CL", "--json", *args]
+    )
     assert added.exit_code == 0, added.output
     assert json.loads(added.output)["name"] == "arxiv-cs.CL"
     shown = CliRunner().invoke(cli, ["sources", "show", "arxiv-cs.CL", *args])
@@ -135,15 +161,20 @@ def test_user_agent_carries_the_contact_address() -> None:
 
 
 def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
-    """A followed arXiv source goes through the shared HTTP client: 3 s (here 0.2 s) between requests,
-    and a 503's Retry-After is waited out before the page is asked again."""
+    """A followed arXiv source goes through the shared HTTP client: 3 s (here 0.2 s) between
+    requests, and a 503's Retry-After is waited out before the page is asked again."""
     from tests.sources_server import Sleeps
 
-    doc = (b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
-           b"%s<resumptionToken>%s</resumptionToken></ListRecords></OAI-PMH>")
-    rec = (b'<record><header><identifier>oai:arXiv.org:2501.0000%d</identifier><datestamp>2025-01-06</datestamp>'
-           b'</header><metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>2501.0000%d</id>'
-           b"<created>2025-01-05</created><title>Paper %d</title><abstract>A.</abstract></arXiv></metadata></record>")
+    doc = (
+        b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
+        b"%s<resumptionToken>%s</resumptionToken></ListRecords></OAI-PMH>"
+    )
+    rec = (
+        b"<record><header><identifier>oai:arXiv.org:2501.0000%d</identifier><datestamp>2025-01-06</datestamp>"
+        b'</header><metadata><arXiv xmlns="http://arxiv.org/OAI/arXiv/"><id>2501.0000%d</id>'
+        b"<created>2025-01-05</created><title>Paper "
+        b"%d</title><abstract>A.</abstract></arXiv></metadata></record>"
+    )
     with serve() as server:
         server.add("/oai", Reply(doc % (rec % (1, 1, 1), b"t1")),
                    Reply(b"busy", 503, headers={"Retry-After": "7"}, content_type="text/plain"),
@@ -166,16 +197,25 @@ def test_harvest_keeps_arxiv_pacing_and_retry_after(store: Store) -> None:
 def test_catch_up_is_bounded_by_the_setting(store: Store) -> None:
     with serve() as server:
         server.add("/api/daily_papers", Reply(b"[]", content_type="application/json"))
-        settings = settings_for(server, sources_today="2026-02-20", sources_catchup_days=3, hf_refresh_days=1)
+        settings = settings_for(
+            server, sources_today="2026-02-20", sources_catchup_days=3, hf_refresh_days=1
+        )
         source = store.sources.add_source("hf", "hf-daily", {})
         store.sources.claim_source(source.id, "me:1:1", 60, lambda h: False)
-        store.sources.commit_page(source.id, "me:1:1", [], {"last_day": "2026-01-01"}, 60)  # seven weeks away
+        # seven weeks away
+        store.sources.commit_page(source.id, "me:1:1", [], {"last_day": "2026-01-01"}, 60)
         store.sources.release_source(source.id, "me:1:1")
         with quick_client(settings) as http:
             run = run_source(store, settings, store.sources.get_source("hf") or source, http=http)
-    assert [r.query["date"] for r in server.paths("/api/daily_papers")] == ["2026-02-17", "2026-02-18", "2026-02-19",
-                                                                            "2026-02-20"]
-    assert run.notes == ["gap 2026-01-01 .. 2026-02-16 is older than sources_catchup_days, not read"]
+    assert [r.query["date"] for r in server.paths("/api/daily_papers")] == [
+        "2026-02-17",
+        "2026-02-18",
+        "2026-02-19",
+        "2026-02-20",
+    ]
+    assert run.notes == [
+        "gap 2026-01-01 .. 2026-02-16 is older than sources_catchup_days, not read"
+    ]
     assert store.sources.get_source("hf").cursor == {"last_day": "2026-02-20"}  # type: ignore[union-attr]
 
 

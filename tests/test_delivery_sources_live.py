@@ -1,8 +1,8 @@
 """Followed sources day after day against the replaying server, with the worker as a real process:
-five announcement days, a weekend, a worker killed with kill -9 mid-harvest and restarted, a
-ten-day outage and its catch-up, Hugging Face upvotes that change between reads. After each day:
-exact papers per day, no duplicates, no gaps, the cursor where it should be, the Daily page and
-trending.
+
+five announcement days, a weekend, a worker killed with kill -9 mid-harvest and restarted, a ten-day
+outage and its catch-up, Hugging Face upvotes that change between reads. After each day: exact
+papers per day, no duplicates, no gaps, the cursor where it should be, the Daily page and trending.
 """
 
 from __future__ import annotations
@@ -32,18 +32,31 @@ MON = date(2025, 3, 24)  # Mon 24 .. Fri 28 March 2025: five announcement days, 
 def _env(server: ReplayServer, data_dir: Path, store_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
     env.update(server.env())
-    env.update({
-        "PAPERFEED_DATA_DIR": str(data_dir), "PAPERFEED_DATABASE_URL": store_url,
-        "PAPERFEED_WORKER_EMBED_BATCH": "0", "PAPERFEED_SOURCES_INTERVAL_MINUTES": "0",
-        "PAPERFEED_SOURCES_INITIAL_DAYS": "1", "PAPERFEED_MAILER": "console", "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "PAPERFEED_DATA_DIR": str(data_dir),
+            "PAPERFEED_DATABASE_URL": store_url,
+            "PAPERFEED_WORKER_EMBED_BATCH": "0",
+            "PAPERFEED_SOURCES_INTERVAL_MINUTES": "0",
+            "PAPERFEED_SOURCES_INITIAL_DAYS": "1",
+            "PAPERFEED_MAILER": "console",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra)
     return env
 
 
 def _paperfeed(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "paperfeed", *args], check=False, cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "paperfeed", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -59,9 +72,14 @@ def _client(store: Store, data_dir: Path, store_url: str) -> TestClient:
 
 @pytest.fixture
 def world() -> Replay:
-    """cs.CL papers announced 24 March .. 18 April 2025, from the real listing crawl."""
+    """cs.CL papers announced 24 March ..
+
+    18 April 2025, from the real listing crawl.
+    """
     path = shared_file("arxiv-74k.jsonl.gz")
-    return Replay(arxiv=load_arxiv(path, MON, date(2025, 4, 18), primary="cs.CL"), today=MON, oai_page_size=10)
+    return Replay(
+        arxiv=load_arxiv(path, MON, date(2025, 4, 18), primary="cs.CL"), today=MON, oai_page_size=10
+    )
 
 
 def _by_day(store: Store, source: str) -> dict[date, int]:
@@ -69,7 +87,8 @@ def _by_day(store: Store, source: str) -> dict[date, int]:
 
 
 def _check_day(store: Store, world: Replay, source: str, name: str, client: TestClient) -> None:
-    """Exact counts per day, no duplicates, the cursor, the Daily page on the newest day with papers."""
+    """Exact counts per day, no duplicates, the cursor, the Daily page on the newest day with
+    papers."""
     expected = world.per_day()
     assert _by_day(store, source) == expected
     assert store.papers.count_papers() == sum(expected.values())
@@ -82,7 +101,8 @@ def _check_day(store: Store, world: Replay, source: str, name: str, client: Test
     home = client.get("/")
     assert home.status_code == 200 and daily["papers"][0]["title"].split("&")[0][:30] in home.text
     trending = client.get("/api/v1/trending", params={"limit": 100}).json()["papers"]
-    assert trending and trending[0]["day"] == newest.isoformat()  # no upvotes on arXiv: the freshest lead
+    # no upvotes on arXiv: the freshest lead
+    assert trending and trending[0]["day"] == newest.isoformat()
     assert len({p["id"] for p in trending}) == len(trending)
 
 
@@ -94,20 +114,27 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
         store = open_store(store_url)
         client = _client(store, tmp_path / "data", store_url)
         try:
-            # Five announcement days in a row, then the weekend: nothing new, the cursor stays on Friday.
+            # Five announcement days in a row, then the weekend: nothing new, the cursor stays on
+            # Friday.
             for day in [MON + timedelta(days=i) for i in range(7)]:
                 world.today = day
                 _worker(_env(server, tmp_path / "data", store_url))
                 _check_day(store, world, "arxiv-oai", "arxiv-oai-cs", client)
                 last_announced = max(world.per_day())
-                assert store.sources.get_source("arxiv-oai-cs").cursor == {"from": last_announced.isoformat()}  # type: ignore[union-attr]
+                assert store.sources.get_source("arxiv-oai-cs").cursor == {  # type: ignore[union-attr]
+                    "from": last_announced.isoformat()
+                }
             # Tuesday 1 April: the worker is killed with kill -9 mid-harvest, then restarted.
             world.today = date(2025, 4, 1)
             world.delay = 0.25
             before = len(server.paths("/oai"))
-            proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "worker", "--once"], cwd=ROOT,
-                                    env=_env(server, tmp_path / "data", store_url),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "paperfeed", "worker", "--once"],
+                cwd=ROOT,
+                env=_env(server, tmp_path / "data", store_url),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(server.paths("/oai")) < before + 4:
                 time.sleep(0.05)
@@ -116,13 +143,15 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
             proc.wait()
             world.delay = 0.0
             mid = store.sources.get_source("arxiv-oai-cs")
-            assert mid is not None and mid.cursor.get("token"), mid  # stopped between pages: a token to go on
+            # stopped between pages: a token to go on
+            assert mid is not None and mid.cursor.get("token"), mid
             brought = store.papers.count_papers()
             assert brought < sum(world.per_day().values())  # really stopped mid-harvest
             resumed_at = len(server.paths("/oai"))
             _worker(_env(server, tmp_path / "data", store_url))
             first = server.paths("/oai")[resumed_at]
-            assert first.query.get("resumptionToken") == mid.cursor["token"]  # went on where it stopped
+            # went on where it stopped
+            assert first.query.get("resumptionToken") == mid.cursor["token"]
             _check_day(store, world, "arxiv-oai", "arxiv-oai-cs", client)
             # Ten days without a harvest (2 .. 11 April), then one run catches the whole gap up.
             world.today = date(2025, 4, 12)
@@ -136,7 +165,9 @@ def test_oai_day_after_day_kill_and_outage(world: Replay, store_url: str, tmp_pa
             store.close()
 
 
-def test_arxiv_api_pages_back_until_known_papers(world: Replay, store_url: str, tmp_path: Path) -> None:
+def test_arxiv_api_pages_back_until_known_papers(
+    world: Replay, store_url: str, tmp_path: Path
+) -> None:
     with replaying(world) as server:
         env = _env(server, tmp_path / "data", store_url, PAPERFEED_SOURCES_ARXIV_PAGE_SIZE="20",
                    PAPERFEED_SOURCES_ARXIV_MAX_PAGES="5")
@@ -148,7 +179,10 @@ def test_arxiv_api_pages_back_until_known_papers(world: Replay, store_url: str, 
                 world.today = day
                 _worker({**env, **server.env()})
                 _check_day(store, world, "arxiv-api", "arxiv-cs.CL", client)
-                assert store.sources.get_source("arxiv-cs.CL").cursor == {"frontier": day.isoformat(), "resume_start": 0}  # type: ignore[union-attr]
+                assert store.sources.get_source("arxiv-cs.CL").cursor == {  # type: ignore[union-attr]
+                    "frontier": day.isoformat(),
+                    "resume_start": 0,
+                }
             # Away 26 .. 30 March: 45 + 38 + 59 + 45 new papers are more than 5 pages of 20, so each
             # run is bounded, keeps its paging offset, and the next one continues without a gap.
             world.today = date(2025, 3, 31)
@@ -188,7 +222,8 @@ def test_hf_daily_day_by_day_refreshes_upvotes(store_url: str, tmp_path: Path) -
         client = _client(store, tmp_path / "data", store_url)
         tops = []
         try:
-            for day in [date(2026, 2, 2) + timedelta(days=i) for i in range(8)]:  # Mon .. Fri, weekend, Mon
+            # Mon .. Fri, weekend, Mon
+            for day in [date(2026, 2, 2) + timedelta(days=i) for i in range(8)]:
                 world.today = day
                 _worker({**env, **server.env()})
                 assert _by_day(store, "hf-daily") == expected()
@@ -200,14 +235,18 @@ def test_hf_daily_day_by_day_refreshes_upvotes(store_url: str, tmp_path: Path) -
                 trending = client.get("/api/v1/trending").json()["papers"]
                 assert trending
                 tops.append([p["id"] for p in trending[:5]])
-            # Upvotes were read again each day: the first day's top paper gained votes, history kept.
+            # Upvotes were read again each day: the first day's top paper gained votes, history
+            # kept.
             top = hf[date(2026, 2, 2)][0]
             paper = store.papers.get_paper_by_arxiv(top["paper_id"])
             assert paper is not None and paper.external_upvotes == top["upvotes"]
             history = [u for _, u, _ in store.sources.upvote_history(paper.id or 0)]
-            # A reading per run while the day was in the 7-day refresh window (2 .. 8 February), each
+            # A reading per run while the day was in the 7-day refresh window (2 .. 8 February),
+            # each
             # kept because the comment count moved; upvotes went 1/3, 2/3, then all of the recorded.
-            assert len(history) == 7 and history == sorted(history) and history[-1] == top["upvotes"]
+            assert (
+                len(history) == 7 and history == sorted(history) and history[-1] == top["upvotes"]
+            )
             assert len(set(history)) == 3
             assert paper.external_comments and paper.external_comments >= 6
             assert len({tuple(t) for t in tops}) > 1  # trending moved as days and upvotes came in

@@ -1,4 +1,5 @@
-"""Changing a subscription is one use case: the CLI, the settings form and the API give the same clear errors."""
+"""Changing a subscription is one use case: the CLI, the settings form and the API give the same
+clear errors."""
 
 from __future__ import annotations
 
@@ -31,12 +32,19 @@ def test_rules_checked_and_nothing_stored_lost(store: Store) -> None:
     uid = store.users.create_user("ann", "ann@example.org", "x").id
     sub = save_subscription(store, uid, frequency="weekly", weekday=4, timezone="Asia/Tokyo",
                             sections=("searches", "rising", "searches"))
-    assert (sub.frequency, sub.weekday, sub.timezone, sub.sections) == ("weekly", 4, "Asia/Tokyo", ("searches", "rising"))
+    assert (sub.frequency, sub.weekday, sub.timezone, sub.sections) == (
+        "weekly",
+        4,
+        "Asia/Tokyo",
+        ("searches", "rising"),
+    )
     for change, message in BAD:
         with pytest.raises(BadRequest, match=message.replace(".", r"\.")):
             save_subscription(store, uid, **change)
-    assert store.subscriptions.get_subscription(uid) == sub  # every refusal left the stored one as it was
-    assert save_subscription(store, uid, send_hour=None).send_hour == sub.send_hour  # None keeps a value
+    # every refusal left the stored one as it was
+    assert store.subscriptions.get_subscription(uid) == sub
+    # None keeps a value
+    assert save_subscription(store, uid, send_hour=None).send_hour == sub.send_hour
     with pytest.raises(NotFound):
         save_subscription(store, 9999)
 
@@ -49,7 +57,8 @@ def test_cli_form_and_api_refuse_alike(store: Store, settings: Settings) -> None
     csrf = page_csrf(client, "/subscriptions")
     headers = {"X-CSRF-Token": page_csrf(client)}
     assert client.put("/api/v1/subscriptions", json={"sections": ["rising"], "send_hour": 9},
-                      headers=headers).status_code == 200  # every section the rules know, "rising" too
+                      # every section the rules know, "rising" too
+                      headers=headers).status_code == 200
     kept = store.subscriptions.get_subscription(user.id)
     message = "unknown time zone 'Mars/Base' (use an IANA name such as Europe/Berlin)"
     form = client.post("/subscriptions", data={"csrf_token": csrf, "timezone": "Mars/Base"})
@@ -57,11 +66,25 @@ def test_cli_form_and_api_refuse_alike(store: Store, settings: Settings) -> None
     api = client.put("/api/v1/subscriptions", json={"timezone": "Mars/Base"}, headers=headers)
     assert api.status_code == 400 and api.json()["message"] == message
     api = client.put("/api/v1/subscriptions", json={"sections": ["spam"]}, headers=headers)
-    assert api.status_code == 400 and api.json()["message"].startswith("unknown section 'spam'; valid: alerts,")
+    assert api.status_code == 400 and api.json()["message"].startswith(
+        "unknown section 'spam'; valid: alerts,"
+    )
     result = CliRunner().invoke(cli, ["subscribe", "set", "bea", "--tz", "Mars/Base", "--data-dir",
                                       str(settings.data_dir), "--database-url", settings.db_url])
     assert result.exit_code == 2 and f"error: {message}" in result.stderr
-    result = CliRunner().invoke(cli, ["subscribe", "set", "bea", "--sections", "trending,spam", "--data-dir",
-                                      str(settings.data_dir), "--database-url", settings.db_url])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "subscribe",
+            "set",
+            "bea",
+            "--sections",
+            "trending,spam",
+            "--data-dir",
+            str(settings.data_dir),
+            "--database-url",
+            settings.db_url,
+        ],
+    )
     assert result.exit_code == 2 and "error: unknown section 'spam'" in result.stderr
     assert store.subscriptions.get_subscription(user.id) == kept

@@ -74,7 +74,9 @@ def test_build_writes_and_rereads_the_file(settings: Settings, store: Store) -> 
     assert again == built
     assert json.loads(topics_path(settings).read_text())["topics"][0]["id"] == 1
     # no temporary files left beside it (atomic write)
-    assert [p.name for p in topics_path(settings).parent.iterdir() if p.name.startswith(".topics")] == []
+    assert [
+        p.name for p in topics_path(settings).parent.iterdir() if p.name.startswith(".topics")
+    ] == []
 
 
 def test_build_uses_stored_vectors(settings: Settings, store: Store) -> None:
@@ -82,7 +84,8 @@ def test_build_uses_stored_vectors(settings: Settings, store: Store) -> None:
     data = planted()
     index = open_search_index(settings, store)
     index.semantic.ensure_model("planted-test-vectors", data.vectors.shape[1])
-    index.semantic.append(sorted(theme_of), data.vectors)  # planted() rows are in insertion (= id) order
+    # planted() rows are in insertion (= id) order
+    index.semantic.append(sorted(theme_of), data.vectors)
     built = build_topics(settings, store)
     assert built.vectors == VECTORS_EMBEDDINGS
     assert _theme(built.topics[0].paper_ids, theme_of) == GROWING
@@ -106,7 +109,9 @@ def test_too_few_papers_and_the_worker_step(settings: Settings, store: Store) ->
 
 
 def _cli(settings: Settings, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [*args, "--data-dir", settings.data_dir, "--database-url", settings.db_url])
+    result = CliRunner().invoke(
+        cli, [*args, "--data-dir", settings.data_dir, "--database-url", settings.db_url]
+    )
     return result.exit_code, result.output
 
 
@@ -148,14 +153,17 @@ def test_digest_rising_section_picks_the_rising_topic_in_the_users_category(sett
     # the digest job composes the same section (daily at 00:00 UTC: due now, over the last day)
     run_digests(settings, store, now=now, send=False)
     composed = store.deliveries.delivery_log(user_id=follows_cv.id)[0].items
-    assert [it["paper_id"] for it in composed if it["section"] == "rising"] == [p.paper_id for p in rising]
+    assert [it["paper_id"] for it in composed if it["section"] == "rising"] == [
+        p.paper_id for p in rising
+    ]
     assert store.deliveries.delivery_log(user_id=follows_quantum.id)[0].items == []
 
 
 @pytest.mark.slow
 def test_real_74k_papers_with_lsa_vectors() -> None:
-    """The job's window (12 weeks) of the real arXiv papers, clustered by LSA vectors: under 2 minutes,
-    every paper in one topic, named topics, and far more agreement with arXiv categories than random."""
+    """The job's window (12 weeks) of the real arXiv papers, clustered by LSA vectors: under 2
+    minutes, every paper in one topic, named topics, and far more agreement with arXiv categories
+    than random."""
     from sklearn.metrics import adjusted_mutual_info_score
 
     path = shared_file("arxiv-74k.jsonl.gz")
@@ -166,8 +174,16 @@ def test_real_74k_papers_with_lsa_vectors() -> None:
     window = [p for p in papers if p.day and since <= p.day <= until]
     texts = [f"{p.title}. {p.title}. {p.abstract}" for p in window]
     vecs = lsa_vectors(texts)
-    topics = rank_topics(vecs, texts, [p.day or until for p in window], [p.external_upvotes or 0 for p in window],
-                         list(range(len(window))), [p.categories for p in window], TopicParams(), end=until)
+    topics = rank_topics(
+        vecs,
+        texts,
+        [p.day or until for p in window],
+        [p.external_upvotes or 0 for p in window],
+        list(range(len(window))),
+        [p.categories for p in window],
+        TopicParams(),
+        end=until,
+    )
     seconds = time.monotonic() - started
     assert seconds < 120 * (2 if os.environ.get("CI") else 1), seconds
     assert len(topics) == auto_clusters(len(window))

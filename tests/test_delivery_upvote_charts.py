@@ -1,4 +1,5 @@
-"""Upvote charts are drawn by the job that reads upvotes, so a first page view never draws one (both backends)."""
+"""Upvote charts are drawn by the job that reads upvotes, so a first page view never draws one (both
+backends)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def test_the_ingest_job_draws_the_chart_and_the_page_only_reads_it(
     ingest_targets(store, settings, [_file(tmp_path, "a.jsonl", 3)])
     paper = store.papers.get_paper_by_arxiv("2401.00042")
     assert paper is not None and paper.id is not None and paper.external_upvotes == 3
-    assert store.sources.papers_read_since(datetime(2000, 1, 1, tzinfo=UTC)) == []  # one reading only
+    # one reading only
+    assert store.sources.papers_read_since(datetime(2000, 1, 1, tzinfo=UTC)) == []
     assert not list((settings.data_path / "charts").glob("*.svg"))  # one reading: nothing to draw
     ingest_targets(store, settings, [_file(tmp_path, "b.jsonl", 11)])
     assert len(store.sources.upvote_history(paper.id)) == 2

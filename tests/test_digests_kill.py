@@ -1,8 +1,8 @@
 """Exactly once under kill -9: a `paperfeed digest send` subprocess is killed at the two critical
-points of the SMTP transaction and at random moments, then run again; every subscriber must end
-up with exactly one digest for the period, delivered through a real SMTP server (or, only if a
-random kill lands between recording the end of DATA and writing it, one digest logged as
-'unconfirmed': see the comment in the test)."""
+points of the SMTP transaction and at random moments, then run again; every subscriber must end up
+with exactly one digest for the period, delivered through a real SMTP server (or, only if a random
+kill lands between recording the end of DATA and writing it, one digest logged as 'unconfirmed': see
+the comment in the test)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ class KillingSink(SinkHandler):
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
 
-    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         self.mails += 1
         if self.kill_on_mail is not None and self.mails >= self.kill_on_mail:
             self.kill_on_mail = None
@@ -55,25 +57,36 @@ class KillingSink(SinkHandler):
 
 
 def _start(store_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PAPERFEED_MAILER": "smtp", "PAPERFEED_SMTP_HOST": "127.0.0.1",
-           "PAPERFEED_SMTP_PORT": str(port), "PAPERFEED_SMTP_STARTTLS": "0", "PAPERFEED_SECRET_KEY": SECRET,
-           "PAPERFEED_BASE_URL": "https://papers.example.org", "PAPERFEED_DIGEST_LEASE_SECONDS": "3600"}
+    env = {
+        **os.environ,
+        "PAPERFEED_MAILER": "smtp",
+        "PAPERFEED_SMTP_HOST": "127.0.0.1",
+        "PAPERFEED_SMTP_PORT": str(port),
+        "PAPERFEED_SMTP_STARTTLS": "0",
+        "PAPERFEED_SECRET_KEY": SECRET,
+        "PAPERFEED_BASE_URL": "https://papers.example.org",
+        "PAPERFEED_DIGEST_LEASE_SECONDS": "3600",
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "paperfeed", "digest", "send", "--now", "2026-03-10T08:00",
          "--data-dir", str(data_dir), "--database-url", store_url],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def test_kill_minus_nine_leaves_exactly_one_digest_each(store: Store, store_url: str, settings: Settings,
-                                                        tmp_path: Path) -> None:
+def test_kill_minus_nine_leaves_exactly_one_digest_each(
+    store: Store, store_url: str, settings: Settings, tmp_path: Path
+) -> None:
     import asyncio
 
     from aiosmtpd.controller import Controller
 
     from tests._digest_fixtures import free_port
 
-    store.papers.upsert_papers(topic_papers("diffusion", 12, 0, date(2026, 3, 10)) + topic_papers("language", 12, 100, date(2026, 3, 10)),
-                        now=at("2026-03-10", 3))
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 12, 0, date(2026, 3, 10))
+        + topic_papers("language", 12, 100, date(2026, 3, 10)),
+        now=at("2026-03-10", 3),
+    )
     for i in range(USERS):
         u = add_user(store, f"user{i:03d}")
         store.subscriptions.follow(u.id, "category", "cs.CV" if i % 2 else "cs.CL")
@@ -108,7 +121,8 @@ def test_kill_minus_nine_leaves_exactly_one_digest_each(store: Store, store_url:
         controller.stop()
         loop.close()
     print(progress)
-    assert [p[1] for p in progress[:2]] == [-9, -9], progress  # both planned kills hit a running sender
+    # both planned kills hit a running sender
+    assert [p[1] for p in progress[:2]] == [-9, -9], progress
     assert progress[0][2] == 40 and progress[1][2] < USERS, progress
     counts = {k: len(v) for k, v in sink.by_recipient().items()}
     log = store.deliveries.delivery_log(limit=USERS + 10)
@@ -125,7 +139,8 @@ def test_kill_minus_nine_leaves_exactly_one_digest_each(store: Store, store_url:
     assert all(status == "unconfirmed" for _, status, _ in lost) and len(lost) <= random_kills, (
         f"missing digests: {lost}; progress {progress}; outputs: {outputs}")
     assert len(counts) + len(lost) == USERS
-    # the digest cut off after its final dot was accepted (plan "data") is unconfirmed, and it arrived
+    # the digest cut off after its final dot was accepted (plan "data") is unconfirmed, and it
+    # arrived
     unconfirmed = [d for d in log if d.status == "unconfirmed"]
     assert any(counts.get(d.recipient or "") == 1 for d in unconfirmed)
     # every digest kept its deterministic Message-ID

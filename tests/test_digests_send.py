@@ -16,17 +16,30 @@ from tests._mail import body_of
 
 
 def _seed(store: Store) -> None:
-    store.papers.upsert_papers(topic_papers("diffusion", 20, 0, date(2026, 3, 1)) + topic_papers("language", 20, 100, date(2026, 3, 1)),
-                        now=at("2026-03-01"))
-    store.papers.upsert_papers(topic_papers("diffusion", 8, 200, date(2026, 3, 10)) + topic_papers("language", 8, 300, date(2026, 3, 10))
-                        + topic_papers("robots", 8, 400, date(2026, 3, 10)), now=at("2026-03-10", 3))
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 20, 0, date(2026, 3, 1))
+        + topic_papers("language", 20, 100, date(2026, 3, 1)),
+        now=at("2026-03-01"),
+    )
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 8, 200, date(2026, 3, 10))
+        + topic_papers("language", 8, 300, date(2026, 3, 10))
+        + topic_papers("robots", 8, 400, date(2026, 3, 10)),
+        now=at("2026-03-10", 3),
+    )
 
 
 def _ids(msg_text: str) -> list[str]:
-    return [line.rsplit("/", 1)[1] for line in msg_text.splitlines() if "/papers/" in line and "feedback" not in line]
+    return [
+        line.rsplit("/", 1)[1]
+        for line in msg_text.splitlines()
+        if "/papers/" in line and "feedback" not in line
+    ]
 
 
-def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]) -> None:
+def test_digest_sent_once_with_new_papers_only(
+    store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]
+) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
     _seed(store)
@@ -60,7 +73,9 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     assert len(sink.received) == 2
 
     # New papers the day after: only those come, never one already sent.
-    store.papers.upsert_papers(topic_papers("diffusion", 5, 500, date(2026, 3, 12)), now=at("2026-03-12", 2))
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 5, 500, date(2026, 3, 12)), now=at("2026-03-12", 2)
+    )
     run_digests(s, store, now=at("2026-03-12", 8))
     later = sink.by_recipient()["alice@example.org"]
     assert len(later) == 2
@@ -70,7 +85,9 @@ def test_digest_sent_once_with_new_papers_only(store: Store, settings: Settings,
     assert [d.status for d in log] == ["sent", "empty", "sent"]
 
 
-def test_gap_catches_up_and_says_so(store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]) -> None:
+def test_gap_catches_up_and_says_so(
+    store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]
+) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
     _seed(store)
@@ -78,8 +95,12 @@ def test_gap_catches_up_and_says_so(store: Store, settings: Settings, smtp_sink:
     store.subscriptions.follow(user.id, "category", "cs.CV")
     run_digests(s, store, now=at("2026-03-10", 8))
     # the server is down for four days; papers keep arriving
-    store.papers.upsert_papers(topic_papers("diffusion", 3, 600, date(2026, 3, 11)), now=at("2026-03-11", 5))
-    store.papers.upsert_papers(topic_papers("diffusion", 3, 700, date(2026, 3, 13)), now=at("2026-03-13", 5))
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 3, 600, date(2026, 3, 11)), now=at("2026-03-11", 5)
+    )
+    store.papers.upsert_papers(
+        topic_papers("diffusion", 3, 700, date(2026, 3, 13)), now=at("2026-03-13", 5)
+    )
     report = run_digests(s, store, now=at("2026-03-14", 9))
     assert report.sent == 1
     msg = sink.received[-1].message
@@ -101,7 +122,9 @@ def test_transient_then_permanent_failures_are_recorded(store: Store, settings: 
     report = run_digests(s, store, now=at("2026-03-10", 8))
     assert (report.sent, report.retry, report.failed) == (1, 1, 1)
     failed = store.deliveries.delivery_log(status="failed")
-    assert len(failed) == 1 and failed[0].username == "frank" and "550" in (failed[0].last_error or "")
+    assert (
+        len(failed) == 1 and failed[0].username == "frank" and "550" in (failed[0].last_error or "")
+    )
     # the retry waits for its backoff, then succeeds once the server accepts again
     assert run_digests(s, store, now=at("2026-03-10", 8)).sent == 0
     del sink.refuse["erin@example.org"]
@@ -154,11 +177,15 @@ def test_two_senders_at_once_send_each_digest_once(store: Store, settings: Setti
     assert len(counts) == 40 and set(counts.values()) == {1}
 
 
-def test_preview_is_the_sent_digest_unsent(store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]) -> None:
+def test_preview_is_the_sent_digest_unsent(
+    store: Store, settings: Settings, smtp_sink: tuple[SinkHandler, int]
+) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
     _seed(store)
-    erin = add_user(store, "erin", sections=("searches", "categories", "recommended", "trending"), max_papers=12)
+    erin = add_user(
+        store, "erin", sections=("searches", "categories", "recommended", "trending"), max_papers=12
+    )
     store.subscriptions.add_saved_search(erin.id, "diffusion", name="Diffusion")
     store.subscriptions.follow(erin.id, "category", "cs.RO")
     liked = store.papers.list_papers(category="cs.CL", limit=2)
@@ -167,7 +194,11 @@ def test_preview_is_the_sent_digest_unsent(store: Store, settings: Settings, smt
     store.votes.add_vote(add_user(store, "fred").id, liked[0].id or 0)
     now = at("2026-03-10", 8)
     picks, shown = preview(s, store, erin, now, open_index(s, store))
-    assert shown is not None and not sink.received and store.deliveries.delivery_log(user_id=erin.id) == []  # nothing sent
+    assert (
+        shown is not None
+        and not sink.received
+        and store.deliveries.delivery_log(user_id=erin.id) == []
+    )  # nothing sent
     run_digests(s, store, now=now, user_ids=[erin.id])
     sent = sink.by_recipient()["erin@example.org"][0].message
     preview_msg = email.message_from_bytes(shown.data, policy=email.policy.default)

@@ -1,4 +1,5 @@
-"""Mailers against a real SMTP server (aiosmtpd on 127.0.0.1): plain, STARTTLS with login, errors."""
+"""Mailers against a real SMTP server (aiosmtpd on 127.0.0.1): plain, STARTTLS with login,
+errors."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _out(to: str = "b@example.org", data: bytes = MESSAGE, utf8: bool = False) -
     return Outgoing("<m1@x>", "a@example.org", to, data, utf8)
 
 
-def test_send_reuses_the_connection_and_calls_the_hook_before_the_end(smtp_sink: tuple[SinkHandler, int],
-                                                                      settings: Settings) -> None:
+def test_send_reuses_the_connection_and_calls_the_hook_before_the_end(
+    smtp_sink: tuple[SinkHandler, int], settings: Settings
+) -> None:
     sink, port = smtp_sink
     mailer = SMTPMailer(smtp_settings(settings, port))
     seen: list[int] = []
@@ -46,11 +48,18 @@ def test_send_reuses_the_connection_and_calls_the_hook_before_the_end(smtp_sink:
     finally:
         mailer.close()
     assert seen == [0, 1, 2]  # the hook ran before the server had the message
-    assert [r.rcpt_tos for r in sink.received] == [["r0@example.org"], ["r1@example.org"], ["r2@example.org"]]
-    assert sink.received[0].message.get_content().splitlines()[1] == ".leading dot"  # dot-stuffing undone
+    assert [r.rcpt_tos for r in sink.received] == [
+        ["r0@example.org"],
+        ["r1@example.org"],
+        ["r2@example.org"],
+    ]
+    # dot-stuffing undone
+    assert sink.received[0].message.get_content().splitlines()[1] == ".leading dot"
 
 
-def test_refusals_are_transient_or_permanent(smtp_sink: tuple[SinkHandler, int], settings: Settings) -> None:
+def test_refusals_are_transient_or_permanent(
+    smtp_sink: tuple[SinkHandler, int], settings: Settings
+) -> None:
     sink, port = smtp_sink
     sink.refuse["busy@example.org"] = "452 4.2.2 RCPT mailbox full"
     sink.refuse["gone@example.org"] = "550 5.1.1 RCPT no such user"
@@ -64,8 +73,10 @@ def test_refusals_are_transient_or_permanent(smtp_sink: tuple[SinkHandler, int],
             mailer.send(_out("gone@example.org"), lambda: hooks.append("gone"))
         assert exc.value.code == 550
         with pytest.raises(PermanentMailError):
-            mailer.send(_out("spam@example.org"), lambda: hooks.append("spam"))  # refused after DATA
-        mailer.send(_out("ok@example.org"), lambda: hooks.append("ok"))  # the connection still works
+            # refused after DATA
+            mailer.send(_out("spam@example.org"), lambda: hooks.append("spam"))
+        # the connection still works
+        mailer.send(_out("ok@example.org"), lambda: hooks.append("ok"))
     finally:
         mailer.close()
     assert hooks == ["spam", "ok"]  # RCPT refusals never reach the end of DATA
@@ -83,7 +94,9 @@ def test_smtputf8_needed_but_not_offered_is_permanent(settings: Settings) -> Non
     handler = SinkHandler()
     port = free_port()
     loop = asyncio.new_event_loop()
-    controller = Controller(handler, loop=loop, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller = Controller(
+        handler, loop=loop, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False
+    )
     controller.start()
     mailer = SMTPMailer(smtp_settings(settings, port))
     try:
@@ -101,9 +114,28 @@ def tls_files(tmp_path: Path) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -115,15 +147,28 @@ def tls_sink(tls_files: tuple[Path, Path]) -> Iterator[tuple[SinkHandler, int, P
     ctx.load_cert_chain(str(cert), str(key))
 
     def auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.login == b"mailer" and data.password == b"s3cret pass"
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login == b"mailer"
+            and data.password == b"s3cret pass"
+        )
         return AuthResult(success=ok, handled=False)
 
     handler = SinkHandler()
     port = free_port()
     loop = asyncio.new_event_loop()
-    controller = Controller(handler, loop=loop, hostname="127.0.0.1", port=port, tls_context=ctx,
-                            require_starttls=True, authenticator=auth, auth_required=True, auth_require_tls=True,
-                            auth_exclude_mechanism=["LOGIN"])
+    controller = Controller(
+        handler,
+        loop=loop,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=ctx,
+        require_starttls=True,
+        authenticator=auth,
+        auth_required=True,
+        auth_require_tls=True,
+        auth_exclude_mechanism=["LOGIN"],
+    )
     controller.start()
     try:
         yield handler, port, cert
@@ -134,8 +179,14 @@ def tls_sink(tls_files: tuple[Path, Path]) -> Iterator[tuple[SinkHandler, int, P
 
 def test_starttls_and_login(tls_sink: tuple[SinkHandler, int, Path], settings: Settings) -> None:
     sink, port, cert = tls_sink
-    good = smtp_settings(settings, port, smtp_starttls=True, smtp_ca_file=str(cert), smtp_user="mailer",
-                         smtp_password="s3cret pass")
+    good = smtp_settings(
+        settings,
+        port,
+        smtp_starttls=True,
+        smtp_ca_file=str(cert),
+        smtp_user="mailer",
+        smtp_password="s3cret pass",
+    )
     mailer = SMTPMailer(good)
     try:
         mailer.send(_out(), lambda: None)
@@ -146,7 +197,8 @@ def test_starttls_and_login(tls_sink: tuple[SinkHandler, int, Path], settings: S
     with pytest.raises(TransientMailError, match="login"):
         bad.send(_out(), lambda: None)
     bad.close()
-    untrusted = SMTPMailer(with_overrides(good, smtp_ca_file=""))  # self-signed: refused by verification
+    # self-signed: refused by verification
+    untrusted = SMTPMailer(with_overrides(good, smtp_ca_file=""))
     with pytest.raises(TransientMailError):
         untrusted.send(_out(), lambda: None)
     untrusted.close()
@@ -162,5 +214,8 @@ def test_console_and_file_mailers(tmp_path: Path, settings: Settings) -> None:
     fm.send(_out(), lambda: calls.append("f"))
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["m1_x.eml"] and calls == ["c", "f"]
     with pytest.raises(RuntimeError):
-        fm.send(Outgoing("<m2@x>", "a@x.org", "b@x.org", MESSAGE), lambda: (_ for _ in ()).throw(RuntimeError()))
+        fm.send(
+            Outgoing("<m2@x>", "a@x.org", "b@x.org", MESSAGE),
+            lambda: (_ for _ in ()).throw(RuntimeError()),
+        )
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["m1_x.eml"]  # nothing half-written

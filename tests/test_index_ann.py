@@ -1,4 +1,5 @@
-"""The HNSW graph for large vector sets: grown as vectors arrive, memory-mapped, exact re-scoring."""
+"""The HNSW graph for large vector sets: grown as vectors arrive, memory-mapped, exact re-
+scoring."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperfeed.index import ann
-from paperfeed.index import vectors as V
+from paperfeed.index import ann, vectors as V
 
 pytestmark = pytest.mark.skipif(not ann.ann_available(), reason="the HNSW graph needs usearch")
 
@@ -49,7 +49,9 @@ def test_graph_grows_with_appends_and_keeps_recall(tmp_path: Path, small_limits:
 
     idx = V.open_vectors(tmp_path)
     queries = clustered(rng, 200, dim, centres)
-    recall = [len({p for p, _ in idx.search(q, 10)} & set(exact_top(idx, q, 10))) / 10 for q in queries]
+    recall = [
+        len({p for p, _ in idx.search(q, 10)} & set(exact_top(idx, q, 10))) / 10 for q in queries
+    ]
     assert np.mean(recall) >= 0.98
     # the graph is served memory-mapped, not read into memory
     maps = Path("/proc/self/maps")

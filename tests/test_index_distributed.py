@@ -1,4 +1,5 @@
-"""Embedding on a local Ray cluster (127.0.0.1, 2 CPUs): a killed worker's batch is redone, none twice."""
+"""Embedding on a local Ray cluster (127.0.0.1, 2 CPUs): a killed worker's batch is redone, none
+twice."""
 
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ import pytest
 from paperfeed.core.errors import ConfigError
 from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
-from paperfeed.index import distributed as D
-from paperfeed.index import open_search_index
+from paperfeed.index import distributed as D, open_search_index
 from paperfeed.index.semantic import embedder_available
 from paperfeed.store import Store
 
@@ -46,7 +46,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A Ray head on 127.0.0.1 with 2 CPUs, started here and stopped by killing its process group."""
+    """A Ray head on 127.0.0.1 with 2 CPUs, started here and stopped by killing its process
+    group."""
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's unix sockets live here
     ray_bin = str(Path(sys.executable).with_name("ray"))

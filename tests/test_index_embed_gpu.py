@@ -1,4 +1,5 @@
-"""The GPU path (embed_device=cuda): same vectors as on CPU; skipped, with the reason, without a GPU."""
+"""The GPU path (embed_device=cuda): same vectors as on CPU; skipped, with the reason, without a
+GPU."""
 
 from __future__ import annotations
 

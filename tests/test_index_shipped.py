@@ -1,4 +1,5 @@
-"""Vectors shipped with the bundled sample: used at its ingest with no model loaded, refused when stale."""
+"""Vectors shipped with the bundled sample: used at its ingest with no model loaded, refused when
+stale."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ from paperfeed.core.models import Paper
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.app.indexing import refresh_index_after_ingest
 from paperfeed.delivery.app.ingest import ingest_targets, is_sample
-from paperfeed.index import open_search_index
-from paperfeed.index import shipped as S
+from paperfeed.index import open_search_index, shipped as S
 from paperfeed.index.embedder import OnnxEmbedder, load_embedder, paper_text, semantic_available
 from paperfeed.ranking.search import search_papers
 from paperfeed.sources import read_records
@@ -38,8 +38,12 @@ def sample_papers(n: int) -> list[Paper]:
 def emb(tmp_path_factory: pytest.TempPathFactory) -> OnnxEmbedder:
     """The real embedder at the default settings (int8, 256 tokens), as the sample was embedded."""
     defaults = Settings()
-    return load_embedder(tmp_path_factory.mktemp("models"), "cpu", precision=defaults.embed_precision,
-                         max_length=defaults.embed_max_length)
+    return load_embedder(
+        tmp_path_factory.mktemp("models"),
+        "cpu",
+        precision=defaults.embed_precision,
+        max_length=defaults.embed_max_length,
+    )
 
 
 def test_int8_rows_round_trip_close() -> None:
@@ -88,7 +92,9 @@ def test_sample_ingest_searches_by_meaning_without_embedding(settings: Settings,
     assert index.semantic.search(index.semantic.vector(first), 5)[0][0] == first  # type: ignore[arg-type]
     # A search by meaning answers from them; only the query is embedded.
     reader = open_search_index(settings, store, embedder=emb)
-    hits = search_papers(reader, "speech recognition with large language models", mode="semantic", k=5)
+    hits = search_papers(
+        reader, "speech recognition with large language models", mode="semantic", k=5
+    )
     assert hits.hits, "no semantic results from the shipped vectors"
     assert hits.mode == "semantic" and not hits.notice  # not the lexical fallback
     index.embed(shipped_only=True)  # nothing left to give
@@ -105,10 +111,13 @@ def _stale_copy(tmp_path: Path, **changes: object) -> tuple[Path, Path]:
 
 
 @needs_model
-def test_shipped_rows_are_used_only_for_the_same_model_and_text(settings: Settings, store: Store,
-                                                                emb: OnnxEmbedder, tmp_path: Path) -> None:
+def test_shipped_rows_are_used_only_for_the_same_model_and_text(
+    settings: Settings, store: Store, emb: OnnxEmbedder, tmp_path: Path
+) -> None:
     papers = sample_papers(3)
-    store.papers.upsert_papers([*papers[:2], replace(papers[2], abstract=papers[2].abstract + " Revised.")])
+    store.papers.upsert_papers(
+        [*papers[:2], replace(papers[2], abstract=papers[2].abstract + " Revised.")]
+    )
     index = open_search_index(settings, store)
     index.refresh()
     index._embedder = emb  # the real model, loaded once for the module
@@ -117,12 +126,14 @@ def test_shipped_rows_are_used_only_for_the_same_model_and_text(settings: Settin
     ids = [store.papers.get_paper_by_arxiv(p.arxiv_id or "").id for p in papers]  # type: ignore[union-attr]
     fresh = emb.embed([paper_text(p.title, p.abstract) for p in papers[:2]])
     got = np.stack([index.semantic.vector(int(i or 0)) for i in ids[:2]])  # type: ignore[misc]
-    assert float((fresh * got).sum(axis=1).min()) > 0.995  # the shipped rows are this model's vectors
+    # the shipped rows are this model's vectors
+    assert float((fresh * got).sum(axis=1).min()) > 0.995
 
     # A manifest made with other weights is refused: everything is embedded again.
     wrong = _stale_copy(tmp_path, model_sha256="0" * 64)
     assert S.load_shipped(emb.name, wrong) is None
-    assert S.load_shipped(emb.name + "-len128", S.SAMPLE_FILES) is None  # other settings, other vectors
+    # other settings, other vectors
+    assert S.load_shipped(emb.name + "-len128", S.SAMPLE_FILES) is None
     other = open_search_index(replace(settings, data_dir=str(tmp_path / "other")), store)
     other.refresh()
     other._embedder = emb

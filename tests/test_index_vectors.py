@@ -1,4 +1,5 @@
-"""Vector directory: exact search, append/resume, remove, atomic saves, the large-collection path."""
+"""Vector directory: exact search, append/resume, remove, atomic saves, the large-collection
+path."""
 
 from __future__ import annotations
 

@@ -76,7 +76,9 @@ def test_no_module_imports_from_a_layer_to_its_right() -> None:
 
 def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "x.py"
-    bad.write_text("from paperfeed.delivery.cli.main import main\nimport paperfeed.ranking.search\n")
+    bad.write_text(
+        "from paperfeed.delivery.cli.main import main\nimport paperfeed.ranking.search\n"
+    )
     assert _imports(bad) == ["paperfeed.delivery.cli.main", "paperfeed.ranking.search"]
     assert _layer_of("paperfeed.delivery.cli.main") == "delivery"
 
@@ -98,8 +100,19 @@ def test_sql_stays_in_the_store() -> None:
 ROOT = PACKAGE.parent
 MAX_LINES = 500
 # Methods that write index files: jobs call them, the search path never does.
-INDEX_WRITERS = {"refresh", "build", "embed", "ensure_fresh", "_refresh_locked", "_build_lexical_locked", "_swap",
-                 "write_segment", "write_atomic", "atomic_file", "refresh_index_after_ingest"}
+INDEX_WRITERS = {
+    "refresh",
+    "build",
+    "embed",
+    "ensure_fresh",
+    "_refresh_locked",
+    "_build_lexical_locked",
+    "_swap",
+    "write_segment",
+    "write_atomic",
+    "atomic_file",
+    "refresh_index_after_ingest",
+}
 
 
 def _modules(*folders: str) -> list[Path]:
@@ -107,7 +120,8 @@ def _modules(*folders: str) -> list[Path]:
 
 
 def _calls(path: Path) -> list[tuple[str, str]]:
-    """(enclosing function, called name) for every call in a module (name: last attribute or the function)."""
+    """(enclosing function, called name) for every call in a module (name: last attribute or the
+    function)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     out: list[tuple[str, str]] = []
 
@@ -116,7 +130,13 @@ def _calls(path: Path) -> list[tuple[str, str]]:
             name = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else func
             if isinstance(child, ast.Call):
                 f = child.func
-                called = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                called = (
+                    f.attr
+                    if isinstance(f, ast.Attribute)
+                    else f.id
+                    if isinstance(f, ast.Name)
+                    else ""
+                )
                 out.append((name, called))
             visit(child, name)
 
@@ -125,13 +145,19 @@ def _calls(path: Path) -> list[tuple[str, str]]:
 
 
 def test_every_module_is_under_500_lines() -> None:
-    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in _modules("paperfeed", "tests", "benchmarks")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES and "migrations" not in p.parts]
+    long = [
+        f"{p.relative_to(ROOT)}: {n} lines"
+        for p in _modules("paperfeed", "tests", "benchmarks")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+        and "migrations" not in p.parts
+    ]
     assert long == []
 
 
-# ----- inside delivery: one folder per kind of thing, imports one way ---------------------------------
-# common -> mail -> app -> jobs -> {cli, web}: a folder imports only from itself and those before it.
+# ----- inside delivery: one folder per kind of thing, imports one way
+# ---------------------------------
+# common -> mail -> app -> jobs -> {cli, web}: a folder imports only from itself and those before
+# it.
 DELIVERY = {
     "common": set(),
     "mail": {"common"},
@@ -175,7 +201,11 @@ def test_delivery_folders_import_one_way() -> None:
         rel = p.relative_to(PACKAGE / "delivery").as_posix()
         if "/" not in rel:
             continue
-        bad += [f"delivery/{rel}: {m} ({why})" for m in _imports(p) if (why := _delivery_violation(rel, m))]
+        bad += [
+            f"delivery/{rel}: {m} ({why})"
+            for m in _imports(p)
+            if (why := _delivery_violation(rel, m))
+        ]
     assert bad == []
 
 
@@ -191,32 +221,44 @@ def test_the_delivery_checker_catches_a_bad_import() -> None:
 
 def test_only_the_web_server_command_builds_the_web_app() -> None:
     """The CLI does not build the web app to run a use case (only `serve` needs it)."""
-    bad = [f"{SERVE}: {fn} builds the web app" for fn, called in _calls(PACKAGE / "delivery" / SERVE)
-           if called == "create_app" and fn not in ("serve", "_get_once")]
+    bad = [
+        f"{SERVE}: {fn} builds the web app"
+        for fn, called in _calls(PACKAGE / "delivery" / SERVE)
+        if called == "create_app" and fn not in ("serve", "_get_once")
+    ]
     assert bad == []
 
 
 def test_ranking_and_delivery_do_not_touch_the_stores_sql() -> None:
-    bad = [f"{p.relative_to(PACKAGE)}: {m}" for p in _modules("paperfeed/ranking", "paperfeed/delivery", "paperfeed/index")
-           for m in _imports(p) if m in ("paperfeed.store.schema", "paperfeed.store.migrations")]
+    bad = [
+        f"{p.relative_to(PACKAGE)}: {m}"
+        for p in _modules("paperfeed/ranking", "paperfeed/delivery", "paperfeed/index")
+        for m in _imports(p)
+        if m in ("paperfeed.store.schema", "paperfeed.store.migrations")
+    ]
     assert bad == []
 
 
 def test_the_search_path_holds_no_index_writer() -> None:
-    """ranking/ (the query evaluator) and the web adapters only read the index."""
+    """Ranking/ (the query evaluator) and the web adapters only read the index."""
     bad = []
     for p in _modules("paperfeed/ranking", "paperfeed/delivery/web"):
-        bad += [f"{p.relative_to(PACKAGE)}: {fn} calls {c}" for fn, c in _calls(p) if c in INDEX_WRITERS]
+        bad += [
+            f"{p.relative_to(PACKAGE)}: {fn} calls {c}" for fn, c in _calls(p) if c in INDEX_WRITERS
+        ]
         bad += [f"{p.relative_to(PACKAGE)}: imports {m}" for m in _imports(p)
                 if m in ("paperfeed.delivery.app.indexing", "paperfeed.core.util")]
     search_index = (PACKAGE / "index" / "search_index.py").read_text(encoding="utf-8")
-    reader = search_index[search_index.index("def reload_if_changed"):search_index.index("# ----- writing")]
+    reader = search_index[
+        search_index.index("def reload_if_changed") : search_index.index("# ----- writing")
+    ]
     assert not any(w + "(" in reader for w in INDEX_WRITERS)
     assert bad == []
 
 
 def test_one_home_for_each_use_case() -> None:
-    """Ensure-subscription, saving one, paper lookup by reference, the atomic write and batching are written once."""
+    """Ensure-subscription, saving one, paper lookup by reference, the atomic write and batching are
+    written once."""
     bad = []
     for p in _modules("paperfeed"):
         rel = p.relative_to(PACKAGE)
@@ -228,19 +270,36 @@ def test_one_home_for_each_use_case() -> None:
             bad += [f"{rel}: {fn} ensures a subscription itself" for fn, cs in by_fn.items()
                     if {"get_subscription", "save_subscription"} <= cs]
             if rel.parts[0] == "delivery":
-                bad += [f"{rel}: {fn} parses a paper reference itself" for fn, c in calls if c == "parse_arxiv_ref"]
-                bad += [f"{rel}: {fn} orders a listing or ranks trending itself (app.listing)"
-                        for fn, c in calls if c in ("order_by_votes", "rank_trending", "landing_day")]
-                bad += [f"{rel}: {fn} looks a paper up by arXiv id itself (app.papers.paper_by_arxiv)"
-                        for fn, c in calls if c == "get_paper_by_arxiv" and rel.parts[1] == "web"]
+                bad += [
+                    f"{rel}: {fn} parses a paper reference itself"
+                    for fn, c in calls
+                    if c == "parse_arxiv_ref"
+                ]
+                bad += [
+                    f"{rel}: {fn} orders a listing or ranks trending itself (app.listing)"
+                    for fn, c in calls
+                    if c in ("order_by_votes", "rank_trending", "landing_day")
+                ]
+                bad += [
+                    f"{rel}: {fn} looks a paper up by arXiv id itself (app.papers.paper_by_arxiv)"
+                    for fn, c in calls
+                    if c == "get_paper_by_arxiv" and rel.parts[1] == "web"
+                ]
         text = p.read_text(encoding="utf-8")
         if rel != Path("core/util.py"):
             if "mkstemp(" in text:
                 bad.append(f"{rel}: its own atomic write (use core.util.atomic_file)")
             if "def _chunks" in text or "def chunks" in text:
                 bad.append(f"{rel}: its own chunks()")
-        if rel.parts[:2] != ("delivery", "app") and rel.parts[0] != "store" and ".subscriptions.save_subscription(" in text:
-            bad.append(f"{rel}: saves a subscription past its rules (call app.subscriptions.save_subscription)")
+        if (
+            rel.parts[:2] != ("delivery", "app")
+            and rel.parts[0] != "store"
+            and ".subscriptions.save_subscription(" in text
+        ):
+            bad.append(
+                f"{rel}: saves a subscription past its rules (call "
+                "app.subscriptions.save_subscription)"
+            )
         if rel.parts[0] != "core" and "SECTION_TITLES = " in text:
             bad.append(f"{rel}: its own list of digest sections")
         if "importlib.import_module" in text:

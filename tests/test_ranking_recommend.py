@@ -1,4 +1,5 @@
-"""Recommendations: a per-user ridge model over paper features, with "less like this" as negatives."""
+"""Recommendations: a per-user ridge model over paper features, with "less like this" as
+negatives."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def test_learns_the_topic_of_the_upvotes() -> None:
     assert len(recs) == 20
     precision = sum(r.paper_id in by["A"] for r in recs) / 20
     assert precision >= 0.9
-    assert all(r.similar_to and r.similar_to[0][1] == "upvoted" and r.similar_to[0][0] in by["A_ex"] for r in recs[:5])
+    assert all(
+        r.similar_to and r.similar_to[0][1] == "upvoted" and r.similar_to[0][0] in by["A_ex"]
+        for r in recs[:5]
+    )
     assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
 
 
@@ -66,14 +70,28 @@ def test_less_like_this_changes_what_comes_next() -> None:
 
 def test_lexical_features_stand_in_for_vectors() -> None:
     texts = {
-        1: "diffusion model image generation denoising", 2: "diffusion model video generation", 3: "protein folding structure",
-        4: "language model reasoning chain of thought", 5: "denoising diffusion for audio generation",
-        6: "protein structure prediction", 7: "large language model alignment", 8: "image diffusion sampling speed",
+        1: "diffusion model image generation denoising",
+        2: "diffusion model video generation",
+        3: "protein folding structure",
+        4: "language model reasoning chain of thought",
+        5: "denoising diffusion for audio generation",
+        6: "protein structure prediction",
+        7: "large language model alignment",
+        8: "image diffusion sampling speed",
     }
     tf = [{st: analyse(t).count(st) for st in analyse(t)} for t in texts.values()]
     feats = lexical_features(list(texts), tf)
-    assert feats.space == "lexical" and np.allclose(np.linalg.norm(feats.matrix, axis=1), 1.0, atol=1e-5)
+    assert feats.space == "lexical" and np.allclose(
+        np.linalg.norm(feats.matrix, axis=1), 1.0, atol=1e-5
+    )
     bg = Background(feats.matrix)
-    recs = recommend(feats, bg, [Example(1, "upvoted"), Example(2, "more")], [3, 4, 5, 6, 7, 8], 6, min_score=-1e9)
+    recs = recommend(
+        feats,
+        bg,
+        [Example(1, "upvoted"), Example(2, "more")],
+        [3, 4, 5, 6, 7, 8],
+        6,
+        min_score=-1e9,
+    )
     assert {r.paper_id for r in recs[:2]} == {5, 8}
     assert recs[0].similar_to[0][0] in (1, 2)

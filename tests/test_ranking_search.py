@@ -41,7 +41,11 @@ def test_lexical_hits_say_why(index: SearchIndex) -> None:
     res = search_papers(index, "transformer attention", mode="lexical")
     assert _arxiv(index, res.hits)[0] == "1706.03762"
     top = res.hits[0]
-    assert top.lexical and top.semantic is None and set(top.matched_terms) == {"transformer", "attention"}
+    assert (
+        top.lexical
+        and top.semantic is None
+        and set(top.matched_terms) == {"transformer", "attention"}
+    )
     assert res.total == 3 and res.notice is None
 
 
@@ -59,14 +63,20 @@ def test_hybrid_carries_both_scores(index: SearchIndex) -> None:
 
 def test_filters(index: SearchIndex) -> None:
     # ViT names "image" twice in its title, ResNet once: ViT first, in both modes
-    assert _arxiv(index, search_papers(index, "image", category="cs.CV").hits) == ["2010.11929", "1512.03385"]
+    assert _arxiv(index, search_papers(index, "image", category="cs.CV").hits) == [
+        "2010.11929",
+        "1512.03385",
+    ]
     assert _arxiv(index, search_papers(index, "image", category="cs.CV", mode="lexical").hits) == [
         "2010.11929", "1512.03385"]
     assert search_papers(index, "image", category="cs", mode="lexical").total == 3  # archive
     assert search_papers(index, "image", category="stat", mode="lexical").total == 1
-    assert search_papers(index, "", category="Computer Vision and Pattern Recognition").total == 2  # a name
+    # a name
+    assert search_papers(index, "", category="Computer Vision and Pattern Recognition").total == 2
     assert _arxiv(index, search_papers(index, "", author="Devlin").hits) == ["1810.04805"]
-    res = search_papers(index, "models", since=date(2020, 1, 1), until=date(2020, 6, 30), mode="lexical")
+    res = search_papers(
+        index, "models", since=date(2020, 1, 1), until=date(2020, 6, 30), mode="lexical"
+    )
     assert set(_arxiv(index, res.hits)) == {"2005.14165", "2006.11239"}
     res = search_papers(index, "models author:brown year:2020")  # hybrid keeps the filters too
     assert _arxiv(index, res.hits) == ["2005.14165"]
@@ -84,7 +94,9 @@ def test_phrase_and_exclusion(index: SearchIndex) -> None:
 
 def test_sort_by_date_and_paging(index: SearchIndex) -> None:
     res = search_papers(index, "image", sort="date", mode="lexical")
-    days = [d for h in res.hits if (d := index.papers([h.paper_id])[h.paper_id].published) is not None]
+    days = [
+        d for h in res.hits if (d := index.papers([h.paper_id])[h.paper_id].published) is not None
+    ]
     assert len(days) == len(res.hits)
     assert days == sorted(days, reverse=True)
     page2 = search_papers(index, "image", sort="date", mode="lexical", k=1, offset=1)
@@ -95,13 +107,17 @@ def test_sort_by_date_and_paging(index: SearchIndex) -> None:
 
 def test_request_form_is_the_keyword_form(index: SearchIndex) -> None:
     for mode in ("lexical", "hybrid", "semantic"):
-        req = SearchRequest("image", k=2, sort="date", mode=mode, filters=SearchFilters(category="cs"))
+        req = SearchRequest(
+            "image", k=2, sort="date", mode=mode, filters=SearchFilters(category="cs")
+        )
         want = search_papers(index, "image", k=2, sort="date", mode=mode, category="cs")
         assert run_search(index, req) == want and want.hits
     with pytest.raises(BadRequest, match="k must be"):
         SearchRequest("x", k=0).check()
     with pytest.raises(BadRequest, match="since 2024-02-01 is after"):
-        SearchRequest("x", filters=SearchFilters(since=date(2024, 2, 1), until=date(2024, 1, 1))).check()
+        SearchRequest(
+            "x", filters=SearchFilters(since=date(2024, 2, 1), until=date(2024, 1, 1))
+        ).check()
 
 
 def test_bad_syntax_notice_not_error(index: SearchIndex) -> None:
@@ -131,8 +147,9 @@ def test_semantic_unavailable_falls_back(settings: Settings, store: Store) -> No
 
 
 def test_similar_by_vector_excludes_self_and_duplicates(index: SearchIndex, store: Store) -> None:
-    store.papers.upsert_papers([Paper(title="Attention is all you need!", abstract="A duplicate listing.",
-                               source="hf")])  # same normalised title, stored as another paper?
+    store.papers.upsert_papers(
+        [Paper(title="Attention is all you need!", abstract="A duplicate listing.", source="hf")]
+    )  # same normalised title, stored as another paper?
     index.refresh()
     att = store.papers.get_paper_by_arxiv("1706.03762")
     assert att is not None and att.id is not None
@@ -159,8 +176,17 @@ def test_similar_lexical_when_no_vector(settings: Settings, store: Store) -> Non
 def test_updated_paper_vector_is_dropped_then_reembedded(index: SearchIndex, store: Store) -> None:
     resnet = store.papers.get_paper_by_arxiv("1512.03385")
     assert resnet is not None and resnet.id is not None
-    store.papers.upsert_papers([Paper(title="Deep residual learning for image recognition", arxiv_id="1512.03385",
-                               version=2, abstract="Completely new words.", source="test")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Deep residual learning for image recognition",
+                arxiv_id="1512.03385",
+                version=2,
+                abstract="Completely new words.",
+                source="test",
+            )
+        ]
+    )
     index.refresh()
     assert index.semantic.vector(resnet.id) is None  # stale vector gone
     assert index.embed() == 1 and index.semantic.vector(resnet.id) is not None
@@ -216,14 +242,29 @@ def test_papers_with_every_word_come_first_and_are_counted_apart(
     from paperfeed.index import kernels
 
     monkeypatch.setattr(kernels, "enabled", compiled)
-    store.papers.upsert_papers([
-        # many "graph"s, no "pooling": the highest BM25 score, but not every word
-        Paper(title="Graph graph graph", abstract="Graph networks on graph data, graph after graph.",
-              arxiv_id="2401.00001", source="test"),
-        Paper(title="Pooling for sets", abstract="A graph appears once next to pooling.",
-              arxiv_id="2401.00002", source="test"),
-        Paper(title="Nothing in common", abstract="Weather forecasts.", arxiv_id="2401.00003", source="test"),
-    ])
+    store.papers.upsert_papers(
+        [
+            # many "graph"s, no "pooling": the highest BM25 score, but not every word
+            Paper(
+                title="Graph graph graph",
+                abstract="Graph networks on graph data, graph after graph.",
+                arxiv_id="2401.00001",
+                source="test",
+            ),
+            Paper(
+                title="Pooling for sets",
+                abstract="A graph appears once next to pooling.",
+                arxiv_id="2401.00002",
+                source="test",
+            ),
+            Paper(
+                title="Nothing in common",
+                abstract="Weather forecasts.",
+                arxiv_id="2401.00003",
+                source="test",
+            ),
+        ]
+    )
     idx = open_search_index(settings, store)
     idx.build(embed=False)
     res = search_papers(idx, "Graph Pooling", mode="lexical")

@@ -24,9 +24,16 @@ def test_real_embedder_hybrid_offline(settings: Settings, store: Store, tmp_path
         raise AssertionError("network used")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    store.papers.upsert_papers([*corpus(), Paper(title="Soil microbes in alpine meadows",
-                                          abstract="Bacterial communities along an altitude gradient.",
-                                          source="test")])
+    store.papers.upsert_papers(
+        [
+            *corpus(),
+            Paper(
+                title="Soil microbes in alpine meadows",
+                abstract="Bacterial communities along an altitude gradient.",
+                source="test",
+            ),
+        ]
+    )
     emb = load_embedder(tmp_path / "models", device="cpu")
     index = open_search_index(settings, store, embedder=emb)
     index.build()

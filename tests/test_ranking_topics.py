@@ -104,17 +104,26 @@ def test_deterministic() -> None:
 
 
 def test_votes_count_in_growth() -> None:
-    """The same papers with many votes on one stable theme's recent papers: that theme's growth rises."""
+    """The same papers with many votes on one stable theme's recent papers: that theme's growth
+    rises."""
     data = planted()
     days = [p.day or LAST_DAY for p in data.papers]
     recent = week_start(LAST_DAY) - timedelta(days=7)
     boosted = [v + (200 if th == "quantum" and d >= recent else 0)
                for v, th, d in zip(data.votes, data.themes, days, strict=True)]
     ids = list(range(1, len(data.papers) + 1))
-    base = {_theme_of(t): t.growth for t in rank_topics(data.vectors, data.texts(), days, data.votes, ids,
-                                                           params=TopicParams(clusters=4))}
-    more = {_theme_of(t): t.growth for t in rank_topics(data.vectors, data.texts(), days, boosted, ids,
-                                                           params=TopicParams(clusters=4))}
+    base = {
+        _theme_of(t): t.growth
+        for t in rank_topics(
+            data.vectors, data.texts(), days, data.votes, ids, params=TopicParams(clusters=4)
+        )
+    }
+    more = {
+        _theme_of(t): t.growth
+        for t in rank_topics(
+            data.vectors, data.texts(), days, boosted, ids, params=TopicParams(clusters=4)
+        )
+    }
     assert more["quantum"] > base["quantum"] + 0.5
     assert more[GROWING] < base[GROWING]
 
@@ -122,9 +131,11 @@ def test_votes_count_in_growth() -> None:
 def test_rising_in_categories() -> None:
     topics = _rank(planted().vectors)
     rising = rising_in(topics, ["cs.CV", "cs.RO"])
-    assert [(_theme_of(t), code) for t, code in rising] == [(GROWING, "cs.CV")]  # cs.RO's topic shrinks
+    # cs.RO's topic shrinks
+    assert [(_theme_of(t), code) for t, code in rising] == [(GROWING, "cs.CV")]
     assert rising_in(topics, ["quant-ph"]) == []
-    assert [_theme_of(t) for t, _ in rising_in(topics, ["cs"])] == [GROWING]  # an archive matches its categories
+    # an archive matches its categories
+    assert [_theme_of(t) for t, _ in rising_in(topics, ["cs"])] == [GROWING]
 
 
 def test_json_round_trip() -> None:
@@ -134,7 +145,9 @@ def test_json_round_trip() -> None:
 
 def test_helpers() -> None:
     assert week_start(date(2026, 1, 11)) == date(2026, 1, 5)
-    assert growth_label(1.0) == "+100%" and growth_label(-1.0) == "-50%" and growth_label(0.0) == "+0%"
+    assert (
+        growth_label(1.0) == "+100%" and growth_label(-1.0) == "-50%" and growth_label(0.0) == "+0%"
+    )
     assert auto_clusters(10) == 2 and auto_clusters(20_000) == 32 and auto_clusters(10**7) == 60
     with pytest.raises(ValueError, match="one entry per paper"):
         rank_topics(np.zeros((2, 3), np.float32), ["a"], [date(2026, 1, 1)] * 2, [0, 0], [1, 2])
@@ -142,44 +155,69 @@ def test_helpers() -> None:
 
 
 def test_topic_names_use_no_word_in_more_than_two_names() -> None:
-    terms = [["language models", "vision"], ["language model", "speech"], ["models", "robots", "grasping"],
-             ["diffusion", "language"]]
+    terms = [
+        ["language models", "vision"],
+        ["language model", "speech"],
+        ["models", "robots", "grasping"],
+        ["diffusion", "language"],
+    ]
     names = topic_names(terms, per_name=2)
     assert names[:2] == ["language models, vision", "language model, speech"]
-    assert names[2] == "robots, grasping"  # "models" is in two names already (stemmed: model = models)
+    # "models" is in two names already (stemmed: model = models)
+    assert names[2] == "robots, grasping"
     assert names[3] == "diffusion"
     assert topic_names([[]]) == ["topic 1"]
 
 
 def test_names_on_the_bundled_sample_are_distinct_and_not_generic() -> None:
-    """The sample's last 12 weeks (real Hugging Face papers): 'models' used to name 4 of 6 topics."""
-    papers = [r for r in read_records(ROOT / "paperfeed/data/sample-feed.jsonl.gz") if isinstance(r, Paper) and r.day]
+    """The sample's last 12 weeks (real Hugging Face papers): 'models' used to name 4 of 6
+    topics."""
+    papers = [
+        r
+        for r in read_records(ROOT / "paperfeed/data/sample-feed.jsonl.gz")
+        if isinstance(r, Paper) and r.day
+    ]
     until = max(p.day for p in papers if p.day)
     since = week_start(until) - timedelta(days=7 * 11)
     window = [p for p in papers if p.day and since <= p.day <= until]
     texts = [f"{p.title}. {p.title}. {p.abstract}" for p in window]
-    topics = rank_topics(lsa_vectors(texts), texts, [p.day or until for p in window],
-                         [p.external_upvotes or 0 for p in window], list(range(1, len(window) + 1)), end=until)
+    topics = rank_topics(
+        lsa_vectors(texts),
+        texts,
+        [p.day or until for p in window],
+        [p.external_upvotes or 0 for p in window],
+        list(range(1, len(window) + 1)),
+        end=until,
+    )
     names = [t.name for t in topics]
     assert len(names) >= 4 and len(set(names)) == len(names), names
     uses = Counter(w for n in names for w in {s for term in n.split(", ") for s in analyse(term)})
     assert max(uses.values()) <= 2, (uses.most_common(3), names)
-    assert not any("models" in n.split(", ") for n in names), names  # the corpus's own frequent word
+    # the corpus's own frequent word
+    assert not any("models" in n.split(", ") for n in names), names
 
 
 def test_growth_label_and_chart_are_one_measure() -> None:
-    """The weekly share a topic keeps is what its growth compares: 2 ** growth = recent mean / earlier mean."""
+    """The weekly share a topic keeps is what its growth compares: 2 ** growth = recent mean /
+    earlier mean."""
     for t in _rank(planted().vectors):
         means = share_means(t)
         assert means is not None and t.recent_weeks == 2 and len(t.weekly_share) == WEEKS
         before, recent = means
         assert 2.0 ** t.growth == pytest.approx(recent / before, rel=1e-3)
         assert growth_text(t) == f"{growth_label(t.growth)} share of papers, weighted by upvotes"
-    unweighted = rank_topics(planted().vectors, planted().texts(), [p.day or LAST_DAY for p in planted().papers],
-                             planted().votes, list(range(1, len(planted().papers) + 1)),
-                             params=TopicParams(clusters=4, vote_weight=0.0), end=LAST_DAY)
+    unweighted = rank_topics(
+        planted().vectors,
+        planted().texts(),
+        [p.day or LAST_DAY for p in planted().papers],
+        planted().votes,
+        list(range(1, len(planted().papers) + 1)),
+        params=TopicParams(clusters=4, vote_weight=0.0),
+        end=LAST_DAY,
+    )
     assert all(growth_text(t).endswith("% share of papers") for t in unweighted)
-    # the growing theme: its papers per week rise AND its share rises, and a falling count with a rising
+    # the growing theme: its papers per week rise AND its share rises, and a falling count with a
+    # rising
     # share is told apart by the label (share), not hidden by a papers-per-week chart
     top = unweighted[0]
     assert top.weekly_share[-1] > top.weekly_share[0] and top.growth > 0

@@ -51,7 +51,9 @@ def test_score_decays_with_age_and_gravity() -> None:
     assert scores == sorted(scores, reverse=True)
     assert trending_score(100, 0, p) == 100 / 2**1.8
     steep = TrendingParams(gravity=3.0)
-    assert trending_score(100, 48, steep) / trending_score(100, 0, steep) < trending_score(100, 48, p) / trending_score(100, 0, p)
+    assert trending_score(100, 48, steep) / trending_score(100, 0, steep) < trending_score(
+        100, 48, p
+    ) / trending_score(100, 0, p)
 
 
 def test_old_paper_needs_many_more_votes() -> None:
@@ -83,7 +85,11 @@ def test_reference_time_and_window() -> None:
 
 
 def test_order_by_votes() -> None:
-    items = [V(1, date(2026, 2, 19), 5), V(2, date(2026, 2, 20), 5), V(3, date(2026, 2, 18), 9, votes=1)]
+    items = [
+        V(1, date(2026, 2, 19), 5),
+        V(2, date(2026, 2, 20), 5),
+        V(3, date(2026, 2, 18), 9, votes=1),
+    ]
     assert [v.paper_id for v in order_by_votes(items)] == [3, 2, 1]
 
 
@@ -115,11 +121,16 @@ def test_on_real_hugging_face_upvotes(store: Store) -> None:
     assert pairs > 100
     # Decay matters on real data: some paper outranks an older one with more upvotes.
     overtakes = sum(
-        1 for a in ranked[:50] for b in ranked
-        if by_id[a.paper_id].day > by_id[b.paper_id].day and a.upvotes < b.upvotes and position[a.paper_id] < position[b.paper_id]
+        1
+        for a in ranked[:50]
+        for b in ranked
+        if by_id[a.paper_id].day > by_id[b.paper_id].day
+        and a.upvotes < b.upvotes
+        and position[a.paper_id] < position[b.paper_id]
     )
     assert overtakes > 0
-    # The newest day's most upvoted paper is near the top; the all-time most upvoted old paper is not first.
+    # The newest day's most upvoted paper is near the top; the all-time most upvoted old paper is
+    # not first.
     newest_best = max((r for r in rows if r.day == days[0]), key=lambda r: r.external_upvotes)
     assert position[newest_best.paper_id] < 10
     most = max(rows, key=lambda r: r.external_upvotes)
@@ -128,13 +139,24 @@ def test_on_real_hugging_face_upvotes(store: Store) -> None:
 
 
 def test_on_older_hugging_face_dump(store: Store) -> None:
-    data = json.loads(shared_file("hf-daily/hf-daily-2023-12_2024-04.json").read_text(encoding="utf-8"))
+    data = json.loads(
+        shared_file("hf-daily/hf-daily-2023-12_2024-04.json").read_text(encoding="utf-8")
+    )
     papers = []
     for arxiv_id, rec in data.items():
         day = date.fromisoformat(str(rec["publication_date"])[:10])
-        papers.append(Paper(title=rec["title"], abstract=rec.get("abstract") or "", arxiv_id=arxiv_id,
-                            authors=tuple(rec.get("authors") or ()), featured_on=day, published=day,
-                            external_upvotes=int(rec.get("upvotes") or 0), source="hf-daily"))
+        papers.append(
+            Paper(
+                title=rec["title"],
+                abstract=rec.get("abstract") or "",
+                arxiv_id=arxiv_id,
+                authors=tuple(rec.get("authors") or ()),
+                featured_on=day,
+                published=day,
+                external_upvotes=int(rec.get("upvotes") or 0),
+                source="hf-daily",
+            )
+        )
     store.papers.upsert_papers(papers)
     days = store.papers.paper_days()
     ref = reference_time(datetime.now(UTC), days[0])

@@ -21,9 +21,17 @@ def test_make_sample_reproduces_the_bundled_file(tmp_path: Path) -> None:
     shared_file("arxiv-74k.jsonl.gz")
     out = tmp_path / "sample.jsonl.gz"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_sample.py"), str(shared), str(out)],
-                          check=False, capture_output=True, text=True, timeout=900, env=env)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_sample.py"), str(shared), str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "undated" in done.stdout
-    assert out.read_bytes() == BUNDLED.read_bytes(), "the bundled sample is stale: run `make sample`"
+    assert out.read_bytes() == BUNDLED.read_bytes(), (
+        "the bundled sample is stale: run `make sample`"
+    )
     assert BUNDLED.stat().st_size < 3_000_000

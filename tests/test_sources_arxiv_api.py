@@ -1,4 +1,5 @@
-"""The arXiv API: the Atom parser on real-shaped responses, and the fetchers against a local server."""
+"""The arXiv API: the Atom parser on real-shaped responses, and the fetchers against a local
+server."""
 
 from __future__ import annotations
 
@@ -27,9 +28,12 @@ FEED_HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">\n'
     '  <title type="html">ArXiv Query: {query}</title>\n'
     "  <id>http://arxiv.org/api/TESTFEED</id>\n  <updated>2025-03-20T00:00:00-04:00</updated>\n"
-    '  <opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{total}</opensearch:totalResults>\n'
-    '  <opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{start}</opensearch:startIndex>\n'
-    '  <opensearch:itemsPerPage xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{size}</opensearch:itemsPerPage>\n'
+    '  <opensearch:totalResults '
+    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{total}</opensearch:totalResults>\n'
+    '  <opensearch:startIndex '
+    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{start}</opensearch:startIndex>\n'
+    '  <opensearch:itemsPerPage '
+    'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{size}</opensearch:itemsPerPage>\n'
 )
 ENTRY = """  <entry>
     <id>http://arxiv.org/abs/{ident}v1</id>

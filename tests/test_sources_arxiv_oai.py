@@ -244,13 +244,15 @@ def test_arxivraw_fields_people_read() -> None:
 
 def test_an_unknown_set_is_an_error_not_an_empty_day() -> None:
     answer = fixture("oai_no_records.xml").replace(
-        b"The combination of the values of the from, until, set and metadataPrefix arguments results in an empty list.",
+        b"The combination of the values of the from, until, set and metadataPrefix arguments "
+        b"results in an empty list.",
         b"Set argument doesn't match any sets. The setSpec was 'cs.XX'",
     )
     page = parse_list_records(answer, "oai")
     assert (
         page.oai_error
-        == "noRecordsMatch (unknown set): Set argument doesn't match any sets. The setSpec was 'cs.XX'"
+        == "noRecordsMatch (unknown set): Set argument doesn't match any sets. The setSpec was "
+           "'cs.XX'"
     )
     assert parse_list_records(fixture("oai_no_records.xml"), "oai").oai_error is None  # a quiet day
 

@@ -1,4 +1,5 @@
-"""Bulk JSON Lines / CSV / JSON: the 74k arXiv file, the Kaggle dump shape, generic records, bad lines."""
+"""Bulk JSON Lines / CSV / JSON: the 74k arXiv file, the Kaggle dump shape, generic records, bad
+lines."""
 
 from __future__ import annotations
 
@@ -19,14 +20,16 @@ KAGGLE = {
     "id": "0704.0001",
     "submitter": "Pavel Nadolsky",
     "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
-    "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies",
+    "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC "
+             "energies",
     "comments": "37 pages, 15 figures; published version",
     "journal-ref": "Phys.Rev.D76:013009,2007",
     "doi": "10.1103/PhysRevD.76.013009",
     "report-no": "ANL-HEP-PR-07-12",
     "categories": "hep-ph",
     "license": None,
-    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\npresented.\n",
+    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics "
+                "is\npresented.\n",
     "versions": [
         {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
         {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
@@ -161,7 +164,8 @@ def test_csv_with_semicolon_lists_quoted_newlines_and_bad_rows(tmp_path: Path) -
     path = tmp_path / "papers.csv"
     path.write_text(
         "\ufeffarxiv_id,title,abstract,authors,categories,published\n"
-        '2501.00001,First,"An abstract\nover two lines","Smith, J.; Doe, A.",cs.CL;cs.AI,2025-01-01\n'
+        '2501.00001,First,"An abstract\nover two lines","Smith, J.; Doe, '
+        'A.",cs.CL;cs.AI,2025-01-01\n'
         "2501.00002,Second,Short,A and B,cs.LG cs.AI,\n"
         "2501.00003,,No title,,,\n"
         "2501.00004,Too,many,columns,here,2025-01-01,extra\n"

@@ -1,4 +1,5 @@
-"""Hugging Face Daily Papers: the two real files, AI-summary stripping, the API shape and fetcher."""
+"""Hugging Face Daily Papers: the two real files, AI-summary stripping, the API shape and
+fetcher."""
 
 from __future__ import annotations
 

@@ -186,7 +186,8 @@ def test_a_redirect_from_a_public_host_to_a_private_one_is_refused() -> None:
         with pytest.raises(SourceError, match="redirected to http://127.0.0.1, a private address"):
             http.get("http://93.184.216.34/feed")
         assert sent == ["http://93.184.216.34/feed"]  # the internal host was never asked
-        public = http.get("http://93.184.216.34/feed?to=http://8.8.8.8/x")  # public to public: followed
+        # public to public: followed
+        public = http.get("http://93.184.216.34/feed?to=http://8.8.8.8/x")
         assert public.text == "ok"
         local = http.get("http://127.0.0.1:9/x")  # a local origin is the operator's own choice
         assert local.status_code == 200

@@ -7,8 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from paperfeed.core.errors import BadRequest, RecordError
 from paperfeed.core.models import Paper
@@ -37,7 +36,8 @@ def _read(name: str) -> bytes:
 
 
 def _consume(data: bytes, name: str) -> list[Paper | RecordError]:
-    """Detect and parse as the ingest does: BadRequest is a clear refusal; anything else must not escape."""
+    """Detect and parse as the ingest does: BadRequest is a clear refusal; anything else must not
+    escape."""
     try:
         fmt = detect_bytes(data[:65536], name)
         items = list(parse_bytes(data, name, fmt))
@@ -66,8 +66,23 @@ def mutated(draw: st.DrawFn, files: list[str]) -> tuple[str, bytes]:
         elif kind == "delete":
             del data[at : at + span]
         elif kind == "insert":
-            data[at:at] = draw(st.binary(max_size=40) | st.sampled_from(
-                [b"<", b"</record>", b"&bogus;", b"\x00", b'"', b"{", b"]", b"<entry>", b"\xff\xfe", b"<!DOCTYPE x>"]))
+            data[at:at] = draw(
+                st.binary(max_size=40)
+                | st.sampled_from(
+                    [
+                        b"<",
+                        b"</record>",
+                        b"&bogus;",
+                        b"\x00",
+                        b'"',
+                        b"{",
+                        b"]",
+                        b"<entry>",
+                        b"\xff\xfe",
+                        b"<!DOCTYPE x>",
+                    ]
+                )
+            )
         elif kind == "replace":
             data[at : at + span] = draw(st.binary(min_size=1, max_size=span))
         else:
@@ -87,8 +102,14 @@ def test_mutated_xml_gives_clear_errors(case: tuple[str, bytes]) -> None:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-5, 10**12) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=8), kids, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -105,7 +126,8 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def _api_list() -> bytes:
-    """The recorded day as Hugging Face's /api/daily_papers answers it (the replay server's shape)."""
+    """The recorded day as Hugging Face's /api/daily_papers answers it (the replay server's
+    shape)."""
     from datetime import date
 
     from tests.replay_server import hf_item
@@ -141,7 +163,10 @@ def test_mutated_json_bytes_give_clear_errors(case: tuple[str, bytes]) -> None:
 
 def test_the_unmutated_shapes_are_read() -> None:
     """The baseline: every recorded response is read whole, with the counts the files hold."""
-    counts = {name: len([r for r in _consume(_read(name), name) if isinstance(r, Paper)]) for name in XML_FILES + JSON_FILES}
+    counts = {
+        name: len([r for r in _consume(_read(name), name) if isinstance(r, Paper)])
+        for name in XML_FILES + JSON_FILES
+    }
     assert counts == {
         "oai-pmh/hepcrawl-listrecords-arXiv-hep-th-2017-12-14.xml": 3,
         "oai-pmh/inspire-getrecord-arXiv-1305.0014.xml": 1,

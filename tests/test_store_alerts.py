@@ -41,7 +41,8 @@ def _events(store: Store) -> list[tuple[str, str]]:
 
 
 def test_first_ingest_is_no_event_and_a_merge_is(store: Store) -> None:
-    store.papers.upsert_papers([V1, _v(2)])  # a new paper, even in two versions at once, is not news
+    # a new paper, even in two versions at once, is not news
+    store.papers.upsert_papers([V1, _v(2)])
     assert _events(store) == []
     paper = store.papers.get_paper_by_arxiv("2503.01234")
     assert paper is not None and paper.id is not None
@@ -107,7 +108,8 @@ def test_alerts_reach_who_upvoted_collected_or_authored_once(store: Store) -> No
         ("journal_ref", "10.1000/x", "upvoted"),
         ("new_version", "2", "upvoted"),
     ]
-    assert {a.why for a in store.alerts.alerts([collector.id])} == {"collected"}  # once, the closest tie
+    # once, the closest tie
+    assert {a.why for a in store.alerts.alerts([collector.id])} == {"collected"}
     assert len(store.alerts.alerts([collector.id])) == 2
     assert {a.why for a in store.alerts.alerts([author.id])} == {"authored"}
     assert store.alerts.alerts([stranger.id]) == []
@@ -115,7 +117,10 @@ def test_alerts_reach_who_upvoted_collected_or_authored_once(store: Store) -> No
     assert store.alerts.unread_alert_count(voter.id) == 2
     assert store.alerts.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 2
     assert store.alerts.mark_alerts(voter.id, [a.event_id for a in mine], "web") == 0
-    assert store.alerts.unread_alert_count(voter.id) == 0 and store.alerts.unread_alert_count(collector.id) == 2
+    assert (
+        store.alerts.unread_alert_count(voter.id) == 0
+        and store.alerts.unread_alert_count(collector.id) == 2
+    )
     assert all(a.seen and not a.mailed for a in store.alerts.alerts([voter.id]))
     assert store.alerts.alerts([voter.id], not_on="web") == []
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
@@ -174,15 +179,22 @@ def test_migration_0009_enables_the_section_and_steps_down(store_url: str) -> No
                 {"n": now},
             )
         s.migrate()
-        assert s.subscriptions.get_subscription(1).sections == ("trending", "discussion", "alerts", "rising")  # type: ignore[union-attr]
+        assert s.subscriptions.get_subscription(1).sections == (  # type: ignore[union-attr]
+            "trending",
+            "discussion",
+            "alerts",
+            "rising",
+        )
         s.papers.upsert_papers([V1])
         s.papers.upsert_papers([_v(2)])
         assert _events(s) == [("new_version", "2")]
         s.downgrade("0008")
         with s.engine.connect() as conn:
             raw = conn.execute(text("SELECT sections FROM subscriptions")).scalar_one()
-            assert "alerts" not in raw and "rising" not in raw and "paper_events" not in s.engine.dialect.get_table_names(
-                conn
+            assert (
+                "alerts" not in raw
+                and "rising" not in raw
+                and "paper_events" not in s.engine.dialect.get_table_names(conn)
             )
         s.migrate()
         assert s.check() == []
@@ -216,7 +228,10 @@ def test_a_digest_records_its_alerts_mailed_and_a_failed_one_gives_them_back(sto
             ],
             "me",
         )
-        assert store.alerts.alerts([user.id], not_on="email") == [] and store.alerts.alerts([user.id])[0].mailed
+        assert (
+            store.alerts.alerts([user.id], not_on="email") == []
+            and store.alerts.alerts([user.id])[0].mailed
+        )
         assert store.deliveries.claim_send(won[user.id], "me", now)
         store.deliveries.finish_send(won[user.id], "me", status)
         left = store.alerts.alerts([user.id], not_on="email")

@@ -1,7 +1,9 @@
 """Concurrent writers of lifecycle events and alert deliveries never fail on each other (issue 22):
+
 what a second writer brings that the first stored already is skipped, not an IntegrityError. Both
-backends; the second writer is a second transaction over the same rows, as when two harvest
-workers merge the same record, or two pages mark the same alert while the first commits."""
+backends; the second writer is a second transaction over the same rows, as when two harvest workers
+merge the same record, or two pages mark the same alert while the first commits.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +20,17 @@ from paperfeed.store.runs import now_utc
 
 
 def _paper(store: Store) -> int:
-    store.papers.upsert_papers([Paper(title="T", arxiv_id="2503.01234", version=1, published=date(2025, 3, 3),
-                               source="arxiv-api")])
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="T",
+                arxiv_id="2503.01234",
+                version=1,
+                published=date(2025, 3, 3),
+                source="arxiv-api",
+            )
+        ]
+    )
     paper = store.papers.get_paper_by_arxiv("2503.01234")
     assert paper is not None and paper.id is not None
     return paper.id

@@ -1,4 +1,5 @@
-"""The community repositories (users, votes, collections, submissions): accounts, one vote per user per paper, collections owned by users, tokens, submissions."""
+"""The community repositories (users, votes, collections, submissions): accounts, one vote per user
+per paper, collections owned by users, tokens, submissions."""
 
 from __future__ import annotations
 
@@ -52,9 +53,14 @@ def test_paper_votes_and_stamp_change_on_writes(seeded: Store) -> None:
     seeded.votes.remove_vote(a.id, pid)
     assert seeded.votes.community_stamp() != after_vote
     seeded.votes.add_vote(a.id, pid)
-    rows = {r.paper_id: r for r in seeded.votes.paper_votes(since=date(2025, 1, 6), until=date(2025, 1, 6))}
+    rows = {
+        r.paper_id: r
+        for r in seeded.votes.paper_votes(since=date(2025, 1, 6), until=date(2025, 1, 6))
+    }
     assert len(rows) == 3 and rows[pid].votes == 1 and rows[pid].external_upvotes == 10
-    assert {r.paper_id for r in seeded.votes.paper_votes(category="cs.CV")} == {paper_id(seeded, "2501.00004")}
+    assert {r.paper_id for r in seeded.votes.paper_votes(category="cs.CV")} == {
+        paper_id(seeded, "2501.00004")
+    }
     assert seeded.votes.category_counts()["cs.LG"] == 2
 
 
@@ -111,7 +117,9 @@ def test_merging_papers_moves_votes(seeded: Store) -> None:
     only = seeded.papers.find_by_title("A Title Only Paper")
     assert only is not None and only.id is not None
     seeded.votes.add_vote(a.id, only.id)
-    seeded.papers.upsert_papers([Paper(title="A Title Only Paper", arxiv_id="2503.00009", source="arxiv-api")])
+    seeded.papers.upsert_papers(
+        [Paper(title="A Title Only Paper", arxiv_id="2503.00009", source="arxiv-api")]
+    )
     merged = seeded.papers.get_paper_by_arxiv("2503.00009")
     assert merged is not None and merged.id is not None
     assert seeded.votes.vote_counts([merged.id]).get(merged.id) == 1

@@ -37,17 +37,30 @@ def _seed_0001(store: Store, n: int) -> None:
         for i in range(n):
             pid = conn.execute(
                 text(
-                    "INSERT INTO papers (arxiv_id, version, title, title_key, day, first_seen_at, updated_at,"
+                    "INSERT INTO papers (arxiv_id, version, title, title_key, day, first_seen_at, "
+                    "updated_at,"
                     " content_hash) VALUES (:a, 1, :t, :k, :d, :n, :n, 'x') RETURNING id"
                 ),
-                {"a": f"2501.{i:05d}", "t": f"Paper {i}", "k": f"paper {i}", "d": now.date(), "n": now},
+                {
+                    "a": f"2501.{i:05d}",
+                    "t": f"Paper {i}",
+                    "k": f"paper {i}",
+                    "d": now.date(),
+                    "n": now,
+                },
             ).scalar_one()
             conn.execute(
-                text("INSERT INTO paper_sources (paper_id, source, first_seen_at) VALUES (:p, 'jsonl', :n)"),
+                text(
+                    "INSERT INTO paper_sources (paper_id, source, first_seen_at) VALUES (:p, "
+                    "'jsonl', :n)"
+                ),
                 {"p": pid, "n": now},
             )
             conn.execute(
-                text("INSERT INTO paper_versions (paper_id, version, seen_at, source) VALUES (:p, 1, :n, 'jsonl')"),
+                text(
+                    "INSERT INTO paper_versions (paper_id, version, seen_at, source) VALUES (:p, "
+                    "1, :n, 'jsonl')"
+                ),
                 {"p": pid, "n": now},
             )
 

@@ -1,5 +1,8 @@
 """Merge rules, one test per rule, each failing when its comparison is changed (issue 20): which
-record wins which field, and which merges are news (lifecycle events). On both backends."""
+record wins which field, and which merges are news (lifecycle events).
+
+On both backends.
+"""
 
 from __future__ import annotations
 
@@ -112,7 +115,8 @@ def test_every_doi_kept_and_replaced_by_a_newer_record(store: Store) -> None:
     store.papers.upsert_papers([_arxiv(2, doi="10.1/b", dois=("10.1/b",))])
     paper = store.papers.get_paper_by_arxiv(ID)
     assert paper is not None and paper.dois == ("10.1/b",)
-    store.papers.upsert_papers([_arxiv(1, doi="10.1/old")])  # an older version's DOI does not replace them
+    # an older version's DOI does not replace them
+    store.papers.upsert_papers([_arxiv(1, doi="10.1/old")])
     assert store.papers.get_paper_by_arxiv(ID).dois == ("10.1/b",)  # type: ignore[union-attr]
 
 

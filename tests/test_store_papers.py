@@ -9,14 +9,23 @@ from paperfeed.store import Store
 
 
 def _p(**kw: object) -> Paper:
-    base: dict[str, object] = {"title": "A Study of Things", "abstract": "We study things.", "source": "jsonl"}
+    base: dict[str, object] = {
+        "title": "A Study of Things",
+        "abstract": "We study things.",
+        "source": "jsonl",
+    }
     base.update(kw)
     return Paper(**base)  # type: ignore[arg-type]
 
 
 def test_insert_then_same_input_changes_nothing(store: Store) -> None:
     batch = [
-        _p(arxiv_id="2501.00001", title="First", authors=("Ann", "Bo"), categories=("cs.CL", "cs.AI")),
+        _p(
+            arxiv_id="2501.00001",
+            title="First",
+            authors=("Ann", "Bo"),
+            categories=("cs.CL", "cs.AI"),
+        ),
         _p(arxiv_id="2501.00002", title="Second", published=date(2025, 1, 2)),
         _p(title="Only a title"),
     ]
@@ -45,7 +54,9 @@ def test_newer_version_updates_and_keeps_history(store: Store) -> None:
 
 
 def test_title_only_paper_gets_arxiv_id_later(store: Store) -> None:
-    store.papers.upsert_papers([_p(title="Attention Is All You Need", abstract="", source="hf-page")])
+    store.papers.upsert_papers(
+        [_p(title="Attention Is All You Need", abstract="", source="hf-page")]
+    )
     counts = store.papers.upsert_papers(
         [_p(arxiv_id="1706.03762", title="Attention is all you need!", abstract="The dominant ...")]
     )
@@ -59,20 +70,26 @@ def test_title_only_paper_gets_arxiv_id_later(store: Store) -> None:
 
 def test_title_only_record_merges_into_existing_arxiv_paper(store: Store) -> None:
     store.papers.upsert_papers([_p(arxiv_id="1706.03762", title="Attention Is All You Need")])
-    counts = store.papers.upsert_papers([_p(title="attention is all you need", abstract="x", source="hf-page")])
+    counts = store.papers.upsert_papers(
+        [_p(title="attention is all you need", abstract="x", source="hf-page")]
+    )
     assert counts == IngestCounts(unchanged=1)
     assert store.papers.count_papers() == 1
 
 
 def test_duplicates_inside_one_batch_are_merged(store: Store) -> None:
-    counts = store.papers.upsert_papers([_p(title="Same"), _p(title="SAME."), _p(arxiv_id="2501.1", title="x")])
+    counts = store.papers.upsert_papers(
+        [_p(title="Same"), _p(title="SAME."), _p(arxiv_id="2501.1", title="x")]
+    )
     assert counts.new == 2 and store.papers.count_papers() == 2
 
 
 def test_orphan_is_absorbed_when_arxiv_paper_is_renamed(store: Store) -> None:
     # An arXiv paper first seen under another title, and a listing-page entry under the final one.
     store.papers.upsert_papers([_p(arxiv_id="2502.00001", version=1, title="Draft title")])
-    store.papers.upsert_papers([_p(title="Final Title", abstract="from a listing page", source="hf-page")])
+    store.papers.upsert_papers(
+        [_p(title="Final Title", abstract="from a listing page", source="hf-page")]
+    )
     assert store.papers.count_papers() == 2
     orphan = store.papers.find_by_title("Final Title")
     assert orphan is not None and orphan.arxiv_id is None
@@ -85,8 +102,12 @@ def test_orphan_is_absorbed_when_arxiv_paper_is_renamed(store: Store) -> None:
 
 
 def test_external_upvotes_and_featured_day(store: Store) -> None:
-    store.papers.upsert_papers([_p(arxiv_id="2402.1", featured_on=date(2024, 2, 3), external_upvotes=5, source="hf-daily")])
-    store.papers.upsert_papers([_p(arxiv_id="2402.1", featured_on=date(2024, 2, 5), external_upvotes=9, source="hf-daily")])
+    store.papers.upsert_papers(
+        [_p(arxiv_id="2402.1", featured_on=date(2024, 2, 3), external_upvotes=5, source="hf-daily")]
+    )
+    store.papers.upsert_papers(
+        [_p(arxiv_id="2402.1", featured_on=date(2024, 2, 5), external_upvotes=9, source="hf-daily")]
+    )
     paper = store.papers.get_paper_by_arxiv("2402.1")
     assert paper is not None
     assert paper.featured_on == date(2024, 2, 3) and paper.external_upvotes == 9
@@ -98,12 +119,20 @@ def test_list_filters_and_days(store: Store) -> None:
         [
             _p(arxiv_id="1", title="a", published=date(2025, 1, 1), categories=("cs.CL",)),
             _p(arxiv_id="2", title="b", published=date(2025, 1, 2), categories=("cs.CV", "cs.CL")),
-            _p(arxiv_id="3", title="c", published=date(2025, 1, 3), categories=("math.AG",), external_upvotes=4),
+            _p(
+                arxiv_id="3",
+                title="c",
+                published=date(2025, 1, 3),
+                categories=("math.AG",),
+                external_upvotes=4,
+            ),
         ]
     )
     assert [p.title for p in store.papers.list_papers()] == ["c", "b", "a"]
     assert [p.title for p in store.papers.list_papers(category="cs.CL")] == ["b", "a"]
-    assert [p.title for p in store.papers.list_papers(since=date(2025, 1, 2), until=date(2025, 1, 2))] == ["b"]
+    assert [
+        p.title for p in store.papers.list_papers(since=date(2025, 1, 2), until=date(2025, 1, 2))
+    ] == ["b"]
     assert store.papers.list_papers(order="upvotes")[0].title == "c"
     assert store.papers.paper_days() == [date(2025, 1, 3), date(2025, 1, 2), date(2025, 1, 1)]
     assert [p.title for p in store.papers.iter_papers(batch=2)] == ["a", "b", "c"]
@@ -128,12 +157,24 @@ def test_unicode_and_markup_survive(store: Store) -> None:
 
 
 def test_index_papers_carry_what_the_index_reads(store: Store) -> None:
-    store.papers.upsert_papers([
-        _p(title="Kernel Methods", arxiv_id="2401.00001", authors=("Léon Bottou", "Ada Lovelace"),
-           categories=("cs.LG", "stat.ML"), published=date(2024, 1, 2), abs_url="https://arxiv.org/abs/2401.00001"),
-        _p(title="Featured Work", abstract="Code at https://github.com/a/b", featured_on=date(2024, 3, 1)),
-        _p(title="Undated", abstract="No day."),
-    ])
+    store.papers.upsert_papers(
+        [
+            _p(
+                title="Kernel Methods",
+                arxiv_id="2401.00001",
+                authors=("Léon Bottou", "Ada Lovelace"),
+                categories=("cs.LG", "stat.ML"),
+                published=date(2024, 1, 2),
+                abs_url="https://arxiv.org/abs/2401.00001",
+            ),
+            _p(
+                title="Featured Work",
+                abstract="Code at https://github.com/a/b",
+                featured_on=date(2024, 3, 1),
+            ),
+            _p(title="Undated", abstract="No day."),
+        ]
+    )
 
     def fields(p: Paper) -> tuple[object, ...]:
         return p.id, p.title, p.abstract, p.authors, p.categories, p.day

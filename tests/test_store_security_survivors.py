@@ -1,5 +1,8 @@
 """Server-side sessions end when they expire (issue 22): a session row past its expiry is refused
-and deleted, however long its cookie lives; one still inside its lifetime is accepted. Both backends."""
+and deleted, however long its cookie lives; one still inside its lifetime is accepted.
+
+Both backends.
+"""
 
 from __future__ import annotations
 

@@ -43,7 +43,9 @@ def test_alerts_on_page_api_and_in_one_digest(
     pid = paper_id(seeded, "2501.00001")
     seeded.votes.add_vote(ada.id, pid)
     seeded.comments.mark_email_verified(ada.id, ada.email)
-    seeded.subscriptions.save_subscription(ada.id, send_hour=0, timezone="UTC", sections=("alerts",))
+    seeded.subscriptions.save_subscription(
+        ada.id, send_hour=0, timezone="UTC", sections=("alerts",)
+    )
     assert c.get("/api/v1/alerts").json() == {"unread": 0, "alerts": []}
     newer = replace(
         SAMPLE[0],
@@ -87,7 +89,9 @@ def test_alerts_on_page_api_and_in_one_digest(
         and _mailed(seeded) == 2
     )
     # A version that appears the day after is new: it comes in the digest after, alone.
-    seeded.papers.upsert_papers([replace(newer, version=4)], now=now_utc() + timedelta(days=1, minutes=30))
+    seeded.papers.upsert_papers(
+        [replace(newer, version=4)], now=now_utc() + timedelta(days=1, minutes=30)
+    )
     third = run_digests(
         smtp_settings(settings, port), seeded, now=now_utc() + timedelta(days=2, minutes=1)
     )
@@ -95,7 +99,9 @@ def test_alerts_on_page_api_and_in_one_digest(
     text = body_of(sink.by_recipient()["ada@example.org"][1].message)
     # only v4 is new: the v3 alert went out the day before (the links' random tokens may hold "v3")
     alerts = [line for line in text.splitlines() if "New version" in line]
-    assert alerts == [line for line in alerts if "v4" in line] and alerts and "published:" not in text
+    assert (
+        alerts == [line for line in alerts if "v4" in line] and alerts and "published:" not in text
+    )
 
 
 def test_profile_download_and_account_deletion(settings: Settings, seeded: Store) -> None:
@@ -131,6 +137,9 @@ def test_profile_download_and_account_deletion(settings: Settings, seeded: Store
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/"
-    assert seeded.users.get_user_by_name("ada") is None and seeded.users.get_user_by_name("bob") is not None
+    assert (
+        seeded.users.get_user_by_name("ada") is None
+        and seeded.users.get_user_by_name("bob") is not None
+    )
     assert c.get("/profile", follow_redirects=False).status_code in (302, 303)
     assert other.get("/profile").status_code == 200  # bob is still logged in

@@ -1,4 +1,5 @@
-"""Accounts and security: argon2, session cookies, CSRF, rate limits, ownership, production secret."""
+"""Accounts and security: argon2, session cookies, CSRF, rate limits, ownership, production
+secret."""
 
 from __future__ import annotations
 
@@ -52,14 +53,26 @@ def test_login_logout_and_wrong_password(client: TestClient) -> None:
     signup(client, "ada")
     token = page_csrf(client)
     client.post("/logout", data={"csrf_token": token})
-    assert client.get("/profile", follow_redirects=False).headers["location"] == "/login?next=/profile"
+    assert (
+        client.get("/profile", follow_redirects=False).headers["location"] == "/login?next=/profile"
+    )
     token = csrf_from(client.get("/login").text)
-    r = client.post("/login", data={"login": "ada", "password": "wrong password", "csrf_token": token})
+    r = client.post(
+        "/login", data={"login": "ada", "password": "wrong password", "csrf_token": token}
+    )
     assert r.status_code == 400 and "wrong username/email or password" in r.text
     r = client.post("/login", data={"login": "nobody", "password": "x" * 10, "csrf_token": token})
     assert r.status_code == 400 and "wrong username/email or password" in r.text
-    r = client.post("/login", data={"login": "ADA@example.org", "password": PASSWORD, "csrf_token": token,
-                                    "next": "/trending"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "login": "ADA@example.org",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/trending",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/trending"
     assert "ada" in client.get("/profile").text
 
@@ -71,7 +84,10 @@ def test_signup_validation_and_duplicates(client: TestClient) -> None:
     for data, message in (
         ({"username": "a", "email": "a@example.org", "password": PASSWORD}, "username:"),
         ({"username": "bob", "email": "not-an-email", "password": PASSWORD}, "email:"),
-        ({"username": "Ada", "email": "x@example.org", "password": PASSWORD}, "that username is taken"),
+        (
+            {"username": "Ada", "email": "x@example.org", "password": PASSWORD},
+            "that username is taken",
+        ),
         ({"username": "<b>bob</b>", "email": "b@example.org", "password": PASSWORD}, "username:"),
     ):
         r = other.post("/signup", data={**data, "csrf_token": token})
@@ -88,7 +104,9 @@ def test_csrf_is_required_on_every_form(client: TestClient, seeded: Store) -> No
     assert r.status_code == 403 and "CSRF" in r.text
     signup(client, "ada")
     good = page_csrf(client)
-    coll = client.post("/collections", data={"name": "Mine", "csrf_token": good}, follow_redirects=False)
+    coll = client.post(
+        "/collections", data={"name": "Mine", "csrf_token": good}, follow_redirects=False
+    )
     cid = int(coll.headers["location"].rsplit("/", 1)[1])
     for path, data in (
         (f"/papers/{pid}/upvote", {}),
@@ -115,8 +133,12 @@ def test_csrf_is_required_on_every_form(client: TestClient, seeded: Store) -> No
 def test_login_rate_limit(settings: Settings, seeded: Store) -> None:
     with make_app(settings, seeded, rate_limit_login="3/minute") as c:
         token = csrf_from(c.get("/login").text)
-        codes = [c.post("/login", data={"login": "x", "password": "y" * 8, "csrf_token": token}).status_code
-                 for _ in range(5)]
+        codes = [
+            c.post(
+                "/login", data={"login": "x", "password": "y" * 8, "csrf_token": token}
+            ).status_code
+            for _ in range(5)
+        ]
         assert codes == [400, 400, 400, 429, 429]
 
 
@@ -125,17 +147,26 @@ def test_write_rate_limit(settings: Settings, seeded: Store) -> None:
     with make_app(settings, seeded, rate_limit_write="2/minute") as c:
         signup(c, "ada")
         token = page_csrf(c)
-        codes = [c.post(f"/papers/{pid}/upvote", data={"csrf_token": token}, follow_redirects=False).status_code
-                 for _ in range(3)]
+        codes = [
+            c.post(
+                f"/papers/{pid}/upvote", data={"csrf_token": token}, follow_redirects=False
+            ).status_code
+            for _ in range(3)
+        ]
         assert codes == [303, 303, 429]
 
 
-def test_users_only_change_their_own_collections_and_tokens(client: TestClient, seeded: Store) -> None:
+def test_users_only_change_their_own_collections_and_tokens(
+    client: TestClient, seeded: Store
+) -> None:
     pid = paper_id(seeded, "2501.00001")
     signup(client, "ada")
     token = page_csrf(client)
-    r = client.post("/collections", data={"name": "Ada's private", "csrf_token": token, "paper_id": str(pid)},
-                    follow_redirects=False)
+    r = client.post(
+        "/collections",
+        data={"name": "Ada's private", "csrf_token": token, "paper_id": str(pid)},
+        follow_redirects=False,
+    )
     cid = int(r.headers["location"].rsplit("/", 1)[1])
     client.post("/profile/tokens", data={"name": "ada-token", "csrf_token": token})
     ada_token_id = seeded.users.user_tokens(seeded.users.user_credentials("ada")[0].id)[0].id  # type: ignore[index]
@@ -172,18 +203,35 @@ def test_api_token_is_shown_once_and_stored_hashed(client: TestClient, seeded: S
 
 def test_safe_next() -> None:
     assert safe_next("/papers/1?x=2") == "/papers/1?x=2"
-    for bad in ("//evil.example", "https://evil.example", "/\\evil", "javascript:alert(1)", "", None, "/a\nb"):
+    for bad in (
+        "//evil.example",
+        "https://evil.example",
+        "/\\evil",
+        "javascript:alert(1)",
+        "",
+        None,
+        "/a\nb",
+    ):
         assert safe_next(bad) == "/"
 
 
-def test_production_needs_a_secret_key_from_the_environment(settings: Settings, seeded: Store, tmp_path: Path) -> None:
-    prod = with_overrides(settings, env="production", secret_key="", base_url="https://papers.example.org")
+def test_production_needs_a_secret_key_from_the_environment(
+    settings: Settings, seeded: Store, tmp_path: Path
+) -> None:
+    prod = with_overrides(
+        settings, env="production", secret_key="", base_url="https://papers.example.org"
+    )
     with pytest.raises(ConfigError, match="PAPERFEED_SECRET_KEY"):
         create_app(AppContext(prod, seeded))
     with pytest.raises(ConfigError, match="at least 32"):
         create_app(AppContext(with_overrides(prod, secret_key="short"), seeded))
-    create_app(AppContext(with_overrides(prod, secret_key="Xq3v-9LmZ_r7TbW2pKd8sYc4NfJ0hGe6uAiO5"), seeded))
-    assert not (settings.data_path / "secret_key").exists() or (settings.data_path / "secret_key").stat().st_mode & 0o077 == 0
+    create_app(
+        AppContext(with_overrides(prod, secret_key="Xq3v-9LmZ_r7TbW2pKd8sYc4NfJ0hGe6uAiO5"), seeded)
+    )
+    assert (
+        not (settings.data_path / "secret_key").exists()
+        or (settings.data_path / "secret_key").stat().st_mode & 0o077 == 0
+    )
 
 
 def test_development_key_is_shared_by_workers(settings: Settings, seeded: Store) -> None:
@@ -192,11 +240,14 @@ def test_development_key_is_shared_by_workers(settings: Settings, seeded: Store)
     assert a == b and len(a) >= 32
 
 
-@pytest.mark.parametrize(("mailer", "hint"), [("console", "printed in the log"), ("file", ".eml</code> file")])
+@pytest.mark.parametrize(
+    ("mailer", "hint"), [("console", "printed in the log"), ("file", ".eml</code> file")]
+)
 def test_signup_page_says_where_the_link_went_without_a_mail_server(
     settings: Settings, seeded: Store, mailer: str, hint: str
 ) -> None:
-    """After `make run` there is no SMTP server: the page tells whoever runs it where the mail is."""
+    """After `make run` there is no SMTP server: the page tells whoever runs it where the mail
+    is."""
     with make_app(with_overrides(settings, mailer=mailer), seeded) as client:
         token = csrf_from(client.get("/signup").text)
         r = client.post("/signup", data={"username": "newbie", "email": "newbie@example.org",

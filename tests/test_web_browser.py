@@ -34,7 +34,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 OUT = ROOT / "test-output"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)",
+    ),
 ]
 
 
@@ -70,23 +73,31 @@ def _serving(settings: Settings, store: Store) -> Iterator[str]:
 @pytest.fixture
 def server(settings: Settings, seeded: Store, fake_arxiv: FakeArxiv) -> Iterator[str]:
     """The site over the sample papers, with arXiv pointed at the fake."""
-    with _serving(with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0), seeded) as base:
+    with _serving(
+        with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0), seeded
+    ) as base:
         yield base
 
 
 def _launch(pw: Any) -> Any:
-    return pw.chromium.launch(executable_path=str(CHROMIUM),
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
 
 
-def test_user_journey_in_chromium(server: str, seeded: Store, settings: Settings, fake_arxiv: FakeArxiv) -> None:
+def test_user_journey_in_chromium(
+    server: str, seeded: Store, settings: Settings, fake_arxiv: FakeArxiv
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = _launch(pw)
         try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True).new_page()
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 900}, accept_downloads=True
+            ).new_page()
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.goto(server + "/")
@@ -99,7 +110,8 @@ def test_user_journey_in_chromium(server: str, seeded: Store, settings: Settings
             # Sign up, log out, log in.
             page.click("text=Sign up")
             expect(page.locator("h1")).to_have_text("Sign up")
-            browser_signup(page, server, resolve_secret_key(settings), "ada")  # the form, then the mailed link
+            # the form, then the mailed link
+            browser_signup(page, server, resolve_secret_key(settings), "ada")
             expect(page.locator(".flash").first).to_contain_text("Welcome, ada!")
             page.click("button:has-text('Log out')")
             page.click("text=Log in")
@@ -147,8 +159,12 @@ def test_user_journey_in_chromium(server: str, seeded: Store, settings: Settings
             page.click("form.stack button:has-text('Submit')")
             expect(page.locator(".flash")).to_contain_text("2503.11731 is queued")
             expect(page.locator("main")).to_contain_text("2503.11731 · queued")
-            assert process_submissions(with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0),
-                                       seeded)["done"] == 1
+            assert (
+                process_submissions(
+                    with_overrides(settings, arxiv_api_url=fake_arxiv.url, arxiv_delay=0.0), seeded
+                )["done"]
+                == 1
+            )
             page.reload()
             page.click("main li:has-text('2503.11731') >> text=open")
             expect(page.locator("h1.paper-title")).to_have_text("Submitted Paper on Tokenizers")
@@ -160,8 +176,12 @@ def test_user_journey_in_chromium(server: str, seeded: Store, settings: Settings
             assert [e for e in errors if "status of 400" not in e] == [], errors
 
             # Phone-sized screen.
-            phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                                        is_mobile=True, has_touch=True).new_page()
+            phone = browser.new_context(
+                viewport={"width": 390, "height": 844},
+                device_scale_factor=2,
+                is_mobile=True,
+                has_touch=True,
+            ).new_page()
             phone.goto(server + "/")
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"page scrolls sideways on a phone ({width}px)"
@@ -191,7 +211,8 @@ def test_forms_work_without_javascript(server: str, seeded: Store, settings: Set
 
 def test_subscribe_receive_a_digest_and_use_its_links(settings: Settings, seeded: Store,
                                                        smtp_sink: tuple[SinkHandler, int]) -> None:
-    """Subscribe on the site, get the digest through a real SMTP server, click less-like-this and unsubscribe."""
+    """Subscribe on the site, get the digest through a real SMTP server, click less-like-this and
+    unsubscribe."""
     from playwright.sync_api import expect, sync_playwright
 
     sink, port = smtp_sink

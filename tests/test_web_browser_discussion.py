@@ -1,4 +1,5 @@
-"""A paper's discussion in real headless Chromium: post, reply, edit, hide; XSS payloads must not run."""
+"""A paper's discussion in real headless Chromium: post, reply, edit, hide; XSS payloads must not
+run."""
 
 from __future__ import annotations
 
@@ -86,11 +87,16 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store, sec
             page.reload()
             first = page.locator(".thread > li.comment").first
             first.locator("details.edit summary").first.click()
-            first.locator("textarea[id^=edit-]").first.fill("Does this scale past a billion images?")
+            first.locator("textarea[id^=edit-]").first.fill(
+                "Does this scale past a billion images?"
+            )
             first.locator("button:has-text('Save')").first.click()
-            expect(page.locator(".thread > li.comment").first.locator(".comment-body").first).to_contain_text(
-                "past a billion images")
-            expect(page.locator(".thread > li.comment .comment-head").first).to_contain_text("(edited)")
+            expect(
+                page.locator(".thread > li.comment").first.locator(".comment-body").first
+            ).to_contain_text("past a billion images")
+            expect(page.locator(".thread > li.comment .comment-head").first).to_contain_text(
+                "(edited)"
+            )
 
             # ada, made an admin, hides bob's reply with a reason
             seeded.users.set_admin("ada")
@@ -103,13 +109,19 @@ def test_thread_post_reply_edit_hide_in_chromium(server: str, seeded: Store, sec
             anon = browser.new_context().new_page()
             anon.goto(f"{server}/papers/{pid}")
             hidden = anon.locator(".replies li.comment").first
-            expect(hidden.locator(".hidden-note")).to_have_text("Hidden by a moderator: Spoilers for the benchmark")
+            expect(hidden.locator(".hidden-note")).to_have_text(
+                "Hidden by a moderator: Spoilers for the benchmark"
+            )
             expect(hidden.locator(".comment-body")).to_have_count(0)
             expect(anon.locator("#comments-h")).to_contain_text("1 comment")
 
             # the count on the Daily page's card
             anon.goto(f"{server}/?day=2025-01-05")
-            expect(anon.locator(".card", has_text="Vision Transformers at Scale").locator(".comments-link")).to_have_text("1")
+            expect(
+                anon.locator(".card", has_text="Vision Transformers at Scale").locator(
+                    ".comments-link"
+                )
+            ).to_have_text("1")
             page.goto(f"{server}/papers/{pid}")
             OUT.mkdir(exist_ok=True)
             page.screenshot(path=str(OUT / "paper-discussion.png"), full_page=True)
@@ -144,8 +156,12 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store, secret:
             bodies = page.locator(".comment-body")
             assert page.locator(".comment-body script, .comment-body img, .comment-body svg, "
                                 ".comment-body iframe, .comment-body [onmouseover]").count() == 0
-            hrefs = page.eval_on_selector_all(".comment-body a", "els => els.map(e => e.getAttribute('href'))")
-            assert all(h is None or h.startswith(("http:", "https:", "mailto:")) for h in hrefs), hrefs
+            hrefs = page.eval_on_selector_all(
+                ".comment-body a", "els => els.map(e => e.getAttribute('href'))"
+            )
+            assert all(h is None or h.startswith(("http:", "https:", "mailto:")) for h in hrefs), (
+                hrefs
+            )
             for i in range(bodies.count()):  # hover and click everything a payload left behind
                 body = bodies.nth(i)
                 body.hover()
@@ -154,12 +170,16 @@ def test_xss_payloads_do_not_run_in_chromium(server: str, seeded: Store, secret:
             page.wait_for_timeout(300)
             assert page.evaluate("window.pwned") is None and dialogs == []
             # the payloads are shown as text, not lost
-            expect(page.locator(".thread")).to_contain_text("<script>window.pwned = 'script'</script>")
+            expect(page.locator(".thread")).to_contain_text(
+                "<script>window.pwned = 'script'</script>"
+            )
         finally:
             browser.close()
 
 
-def test_lab_create_invite_accept_share_and_feed_in_chromium(server: str, seeded: Store, secret: str) -> None:
+def test_lab_create_invite_accept_share_and_feed_in_chromium(
+    server: str, seeded: Store, secret: str
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     pid = paper_id(seeded, "2501.00004")

@@ -1,12 +1,13 @@
-"""What a daily reader sees (issue 19), in Chromium, on the bundled sample served on a port that is not 8000.
+"""What a daily reader sees (issue 19), in Chromium, on the bundled sample served on a port that is
+not 8000.
 
 The instance is set up as `make run` sets it up (ingest of the bundled sample, topics built from it)
-and served with `paperfeed serve --port N`; mail goes to the file mailer so the verification mail can
-be read as a reader's mail program would. Each check is a thing a reader coming from Hugging Face
-Daily Papers meets in the first minutes: arXiv-id addresses, links on the served port, one person
-per author page, math and accents as they are meant, one search box, a date picker, a dark scheme,
-the first paper above the fold on a phone, marked search words, distinct topic names, an /about
-without internals, readable API operation names, and no axe-core violation.
+and served with `paperfeed serve --port N`; mail goes to the file mailer so the verification mail
+can be read as a reader's mail program would. Each check is a thing a reader coming from Hugging
+Face Daily Papers meets in the first minutes: arXiv-id addresses, links on the served port, one
+person per author page, math and accents as they are meant, one search box, a date picker, a dark
+scheme, the first paper above the fold on a phone, marked search words, distinct topic names, an
+/about without internals, readable API operation names, and no axe-core violation.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from tests.test_web_browser_sample import CHROMIUM, SAMPLE, _cli, _env, _launch,
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)",
+    ),
 ]
 AXE_TAGS = ["wcag2a", "wcag2aa", "best-practice"]
 PASSWORD = "correct horse battery staple 1871"
@@ -61,7 +65,9 @@ def _get(url: str) -> tuple[int, str]:
 def _axe(page: Any) -> list[dict[str, Any]]:
     import axe_playwright_python
 
-    script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+    script = (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(
+        encoding="utf-8"
+    )
     page.evaluate(script)
     result = page.evaluate(
         "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
@@ -117,8 +123,10 @@ def test_author_pages_keep_different_people_apart(site: tuple[str, Path]) -> Non
     status, html = _get(base + "/authors/Jingxuan%20Wei")
     assert status == 200
     head, _, body = html.partition('id="ap-h"')
-    assert body and "Jerry Wei" not in body  # another first name is another person: not among the papers
-    assert "Different people with a similar name" in head and "Jerry Wei" in head  # pointed to instead
+    # another first name is another person: not among the papers
+    assert body and "Jerry Wei" not in body
+    # pointed to instead
+    assert "Different people with a similar name" in head and "Jerry Wei" in head
 
 
 def test_math_and_accents_read_as_meant(site: tuple[str, Path]) -> None:
@@ -144,7 +152,8 @@ def test_daily_page_layout_desktop_phone_and_dark(site: tuple[str, Path]) -> Non
             assert page.locator("input[type=search]").count() == 1  # one search box
             first = page.locator(".card").first
             count = first.locator(".vote-btn .count").inner_text()
-            assert count not in first.locator(".meta").inner_text()  # the upvote count is shown once
+            # the upvote count is shown once
+            assert count not in first.locator(".meta").inner_text()
             # the date picker, without JavaScript's help: a GET form
             day = page.locator("input[type=date][name=day]")
             expect(day).to_be_visible()
@@ -152,7 +161,9 @@ def test_daily_page_layout_desktop_phone_and_dark(site: tuple[str, Path]) -> Non
             page.locator("form.day-pick button").click()
             expect(page.locator("h1#daily")).to_contain_text("26 February 2026")
             # anchors land below the sticky header
-            margin = page.evaluate("getComputedStyle(document.querySelector('#main')).scrollMarginTop")
+            margin = page.evaluate(
+                "getComputedStyle(document.querySelector('#main')).scrollMarginTop"
+            )
             assert float(margin.removesuffix("px")) >= 92
 
             phone = browser.new_page(viewport={"width": 390, "height": 844})
@@ -161,7 +172,9 @@ def test_daily_page_layout_desktop_phone_and_dark(site: tuple[str, Path]) -> Non
             assert box is not None and box["y"] + box["height"] <= 844  # first paper above the fold
             phone.screenshot(path=str(shots / "reader-home-phone.png"))
 
-            dark = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900}).new_page()
+            dark = browser.new_context(
+                color_scheme="dark", viewport={"width": 1280, "height": 900}
+            ).new_page()
             dark.goto(base + "/")
             bg = dark.evaluate("getComputedStyle(document.body).backgroundColor")
             rgb = [int(x) for x in re.findall(r"\d+", bg)[:3]]
@@ -181,7 +194,9 @@ def test_search_marks_matched_words(site: tuple[str, Path]) -> None:
             page = browser.new_page()
             page.goto(base + "/search?mode=lexical&q=diffusion+video+generation")
             line = page.locator("#result-count").inner_text()
-            assert re.match(r"\d+ papers? with all the words .*, shown first · \d+ more with some of them", line), line
+            assert re.match(
+                r"\d+ papers? with all the words .*, shown first · \d+ more with some of them", line
+            ), line
             assert page.locator(".card-title mark").count() > 0
             assert page.locator(".card .why").first.inner_text().startswith("matched:")
             assert page.locator("input[type=search]").count() == 1  # the search page's own box only
@@ -229,7 +244,9 @@ def test_no_axe_violations_on_the_reader_pages(site: tuple[str, Path]) -> None:
                 for path in pages:
                     page.goto(base + path)
                     for v in _axe(page):
-                        found.setdefault(f"{scheme} {path}", []).append(f"{v['id']}: {v['nodes'][0]['html'][:120]}")
+                        found.setdefault(f"{scheme} {path}", []).append(
+                            f"{v['id']}: {v['nodes'][0]['html'][:120]}"
+                        )
         finally:
             browser.close()
     assert not found, found

@@ -1,9 +1,10 @@
 """The first run a new user sees: `make run`'s own commands over the bundled sample, in Chromium.
 
 The instance is started the way `make run` starts it (paperfeed ingest of the bundled sample, which
-indexes it for lexical search, then paperfeed serve; vectors are left out) in a fresh data directory; the browser then
-checks that it is a real multi-day feed (authors, upvotes, code links, real days, prev/next, week
-and month) and that Trending is not the Daily list again. An empty instance shows how to add sources.
+indexes it for lexical search, then paperfeed serve; vectors are left out) in a fresh data
+directory; the browser then checks that it is a real multi-day feed (authors, upvotes, code links,
+real days, prev/next, week and month) and that Trending is not the Daily list again. An empty
+instance shows how to add sources.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 SAMPLE = ROOT / "paperfeed" / "data" / "sample-feed.jsonl.gz"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)",
+    ),
 ]
 
 
@@ -41,14 +45,25 @@ def _free_port() -> int:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "paperfeed", *args], check=False, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "paperfeed", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _serve(env: dict[str, str]) -> Iterator[str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     try:
@@ -87,8 +102,10 @@ def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _launch(pw: Any) -> Any:
-    return pw.chromium.launch(executable_path=str(CHROMIUM),
-                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    return pw.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
 
 
 def _titles(page: Any) -> list[str]:
@@ -110,7 +127,9 @@ def test_first_run_is_a_real_multi_day_feed_and_trending_differs(sample_site: st
             # What paperfeed is, and what a visitor does first.
             expect(page.locator(".tagline")).to_contain_text("searchable by words and by meaning")
             expect(page.locator("#nav-q")).to_be_visible()  # the one search box
-            expect(page.locator(".tagline a", has_text="by email")).to_have_attribute("href", "/subscriptions")
+            expect(page.locator(".tagline a", has_text="by email")).to_have_attribute(
+                "href", "/subscriptions"
+            )
             # The latest day with papers, said so (the clock is far past the sample's last day).
             expect(page.locator("h1#daily")).to_contain_text("27 February 2026")
             expect(page.locator(".notice")).to_contain_text("latest day with papers")
@@ -118,7 +137,8 @@ def test_first_run_is_a_real_multi_day_feed_and_trending_differs(sample_site: st
             assert cards.count() >= 10
             daily = _titles(page)
             counts = _counts(page)
-            assert counts == sorted(counts, reverse=True) and counts[0] > 10  # real upvotes, most first
+            # real upvotes, most first
+            assert counts == sorted(counts, reverse=True) and counts[0] > 10
             assert page.locator(".card .authors").count() == cards.count()  # every card has authors
             assert page.locator(".card .code-link").count() >= 3  # code links
             assert page.locator(".card .day").all_inner_texts()[0] == "2026-02-27"
@@ -151,7 +171,9 @@ def test_first_run_is_a_real_multi_day_feed_and_trending_differs(sample_site: st
             assert trending[: len(daily)] != daily
             days = set(page.locator(".card .day").all_inner_texts()[:30])
             assert len(days) > 1  # several days compete
-            page.screenshot(path=str(ROOT / "test-output" / "first-run-trending.png"), full_page=True)
+            page.screenshot(
+                path=str(ROOT / "test-output" / "first-run-trending.png"), full_page=True
+            )
         finally:
             browser.close()
 
@@ -160,7 +182,9 @@ def test_undated_listing_paper_is_searchable_and_marked(sample_site: str) -> Non
     from playwright.sync_api import expect, sync_playwright
 
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as f:
-        undated = next(r for r in map(json.loads, f) if "featured_on" not in r and "published" not in r)
+        undated = next(
+            r for r in map(json.loads, f) if "featured_on" not in r and "published" not in r
+        )
     words = " ".join(undated["title"].split()[:6])
     with sync_playwright() as pw:
         browser = _launch(pw)

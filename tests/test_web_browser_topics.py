@@ -1,5 +1,5 @@
-"""Real headless Chromium (Playwright): /topics shows each topic's chart as visible SVG, with JavaScript
-off, under the site's Content-Security-Policy (no inline style is refused)."""
+"""Real headless Chromium (Playwright): /topics shows each topic's chart as visible SVG, with
+JavaScript off, under the site's Content-Security-Policy (no inline style is refused)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from tests.test_web_browser import CHROMIUM, OUT, _launch, _serving
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium (apt-get install chromium, or `make chromium`)",
+    ),
 ]
 
 
@@ -27,10 +30,15 @@ def test_topics_chart_is_visible_without_javascript(settings: Settings, store: S
     with _serving(settings, store) as base, sync_playwright() as pw:
         browser = _launch(pw)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 900}, java_script_enabled=False
+            )
             page = context.new_page()
             errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+            page.on(
+                "console",
+                lambda m: errors.append(m.text) if m.type in ("error", "warning") else None,
+            )
             page.goto(base + "/")
             page.click("nav >> text=Topics")
             expect(page.locator("h1")).to_have_text("Emerging topics")

@@ -1,4 +1,6 @@
-"""A short, bounded brute-force run against /login on a real uvicorn server on 127.0.0.1 (issue #11):
+"""A short, bounded brute-force run against /login on a real uvicorn server on 127.0.0.1 (issue
+#11):
+
 the throttle stops the guesses, and the owner still logs in from their own browser meanwhile.
 """
 
@@ -75,11 +77,16 @@ def test_bounded_brute_force_is_throttled_and_the_owner_gets_in(
         httpx.Client(base_url=base, timeout=30) as attacker,
     ):
         token = _csrf(owner, "/signup")
-        r = owner.post("/signup", data={"username": "ada", "email": "ada@example.org", "csrf_token": token})
+        r = owner.post(
+            "/signup", data={"username": "ada", "email": "ada@example.org", "csrf_token": token}
+        )
         assert r.status_code == 200  # the account is made behind the mailed link (#21 F13)
         page = owner.get(signup_link(resolve_secret_key(fast), "ada"))
         t = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
-        r = owner.post("/signup/finish", data={"t": t, "password": PASSWORD, "csrf_token": _CSRF.search(page.text).group(1)})  # type: ignore[union-attr]
+        r = owner.post(
+            "/signup/finish",
+            data={"t": t, "password": PASSWORD, "csrf_token": _CSRF.search(page.text).group(1)},  # type: ignore[union-attr]
+        )
         assert r.status_code == 303 and "pf_device" in owner.cookies
         owner.post("/logout", data={"csrf_token": _csrf(owner, "/profile")})
         token = _csrf(attacker)
@@ -91,7 +98,8 @@ def test_bounded_brute_force_is_throttled_and_the_owner_gets_in(
         assert all(int(a.headers["Retry-After"]) >= 1 for a in answers[checked:])
         # The attacker's right guess now is refused too, without being checked.
         assert _try(attacker, token, "ada", PASSWORD).status_code == 429
-        # The owner, from the browser they used before (same address here), logs in during the attack.
+        # The owner, from the browser they used before (same address here), logs in during the
+        # attack.
         r = _try(owner, _csrf(owner), "ada", PASSWORD)
         assert r.status_code == 303 and r.headers["location"] == "/"
         assert owner.get("/profile").status_code == 200

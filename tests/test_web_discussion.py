@@ -1,5 +1,6 @@
 """Discussion through the web: forms on the paper page, the JSON API, the Atom feed, counts, limits,
-notifications, email verification, and the digest's discussion section through a real SMTP server."""
+notifications, email verification, and the digest's discussion section through a real SMTP
+server."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def _post(c: TestClient, path: str, **data: str) -> object:
 def test_thread_through_the_forms(settings: Settings, seeded: Store) -> None:
     pid = paper_id(seeded, "2501.00004")
     ada = make_app(settings, seeded)
-    bob, root, anon = (TestClient(ada.app) for _ in range(3))  # one app (one page cache), four browsers
+    # one app (one page cache), four browsers
+    bob, root, anon = (TestClient(ada.app) for _ in range(3))
     for c, name in ((ada, "ada"), (bob, "bob"), (root, "root")):
         signup(c, name)
     seeded.users.set_admin("root")
@@ -87,24 +89,58 @@ def test_api_feed_limits_and_notifications(settings: Settings, seeded: Store) ->
     h_bob = {"Authorization": "Bearer pf_bob-token-000000000000000000000"}
 
     assert api.post(f"/api/v1/papers/{pid}/comments", json={"body": "hi"}).status_code == 401
-    r = api.post(f"/api/v1/papers/{pid}/comments", json={"body": "<script>alert(1)</script> *hi*"}, headers=h_ada)
+    r = api.post(
+        f"/api/v1/papers/{pid}/comments",
+        json={"body": "<script>alert(1)</script> *hi*"},
+        headers=h_ada,
+    )
     assert r.status_code == 201, r.text
     first = r.json()
-    assert first["html"] == "<p>&lt;script&gt;alert(1)&lt;/script&gt; <em>hi</em></p>\n" and first["author"] == "ada"
-    r = api.post(f"/api/v1/papers/{pid}/comments", json={"body": "reply", "parent_id": first["id"]}, headers=h_bob)
+    assert (
+        first["html"] == "<p>&lt;script&gt;alert(1)&lt;/script&gt; <em>hi</em></p>\n"
+        and first["author"] == "ada"
+    )
+    r = api.post(
+        f"/api/v1/papers/{pid}/comments",
+        json={"body": "reply", "parent_id": first["id"]},
+        headers=h_bob,
+    )
     assert r.status_code == 201 and r.json()["depth"] == 1
     bad = api.post(f"/api/v1/papers/{pid}/comments", json={"body": "   "}, headers=h_bob)
     assert bad.status_code == 400 and "body" in bad.json()["message"]
-    assert api.post("/api/v1/papers/999999/comments", json={"body": "x"}, headers=h_bob).status_code == 404
-    assert api.patch(f"/api/v1/comments/{first['id']}", json={"body": "x"}, headers=h_bob).status_code == 404
-    assert api.patch(f"/api/v1/comments/{first['id']}", json={"body": "edited"}, headers=h_ada).json()["body"] == "edited"
-    assert api.post(f"/api/v1/comments/{first['id']}/hide", json={"reason": "x"}, headers=h_bob).status_code == 403
-    rep = api.post(f"/api/v1/comments/{first['id']}/report", json={"reason": "spam"}, headers=h_bob).json()
+    assert (
+        api.post("/api/v1/papers/999999/comments", json={"body": "x"}, headers=h_bob).status_code
+        == 404
+    )
+    assert (
+        api.patch(f"/api/v1/comments/{first['id']}", json={"body": "x"}, headers=h_bob).status_code
+        == 404
+    )
+    assert (
+        api.patch(f"/api/v1/comments/{first['id']}", json={"body": "edited"}, headers=h_ada).json()[
+            "body"
+        ]
+        == "edited"
+    )
+    assert (
+        api.post(
+            f"/api/v1/comments/{first['id']}/hide", json={"reason": "x"}, headers=h_bob
+        ).status_code
+        == 403
+    )
+    rep = api.post(
+        f"/api/v1/comments/{first['id']}/report", json={"reason": "spam"}, headers=h_bob
+    ).json()
     assert rep == {"comment_id": first["id"], "reported": True, "new": True}
 
     # per-user comment limit: ada posted 1, 2 more are allowed, the 4th is refused
     for i in range(2):
-        assert api.post(f"/api/v1/papers/{pid}/comments", json={"body": f"n{i}"}, headers=h_ada).status_code == 201
+        assert (
+            api.post(
+                f"/api/v1/papers/{pid}/comments", json={"body": f"n{i}"}, headers=h_ada
+            ).status_code
+            == 201
+        )
     over = api.post(f"/api/v1/papers/{pid}/comments", json={"body": "too many"}, headers=h_ada)
     assert over.status_code == 429 and "too many requests" in over.json()["message"]
 
@@ -115,12 +151,14 @@ def test_api_feed_limits_and_notifications(settings: Settings, seeded: Store) ->
 
     feed = feedparser.parse(api.get(f"/feeds/papers/{pid}/comments.atom").content)
     assert feed.bozo == 0 and feed.feed.title.startswith("Discussion: Attention Is Still")
-    assert sorted(e.author for e in feed.entries) == ["ada", "ada", "bob"]  # the deleted one is gone
+    # the deleted one is gone
+    assert sorted(e.author for e in feed.entries) == ["ada", "ada", "bob"]
     assert api.get("/feeds/papers/999999/comments.atom").status_code == 404
 
     notes = api.get("/api/v1/notifications", headers=h_ada).json()
     assert [(n["why"], n["author"], n["excerpt"]) for n in notes] == [("reply", "bob", "reply")]
-    seeded.comments.add_comment(pid, bob.id, "to ada", thread["comments"][2]["id"])  # bob is at his limit of 3 too
+    # bob is at his limit of 3 too
+    seeded.comments.add_comment(pid, bob.id, "to ada", thread["comments"][2]["id"])
     notes = api.get("/api/v1/notifications", headers=h_ada).json()
     assert [(n["why"], n["author"], n["excerpt"], n["new"]) for n in notes] == [
         ("reply", "bob", "to ada", True), ("reply", "bob", "reply", True)]
@@ -160,7 +198,8 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
     assert link
     path = link.group(1).split("8000", 1)[1]
     assert c.get(path[:-3]).status_code == 400  # cut short
-    # the GET (a mail scanner follows it too) changes nothing: it shows a button that POSTs (#21 F10)
+    # the GET (a mail scanner follows it too) changes nothing: it shows a button that POSTs (#21
+    # F10)
     asked = c.get(path)
     assert asked.status_code == 200 and "Confirm my email address" in asked.text
     assert not seeded.users.get_user_by_name("vera").email_verified  # type: ignore[union-attr]
@@ -181,15 +220,19 @@ def test_email_verification_link(settings: Settings, seeded: Store, tmp_path: Pa
         from sqlalchemy import update
 
         from paperfeed.store.schema import users
-        conn.execute(update(users).where(users.c.id == other.id).values(email="olga@new.example.org"))
+
+        conn.execute(
+            update(users).where(users.c.id == other.id).values(email="olga@new.example.org")
+        )
     bad = c.get("/verify-email", params={"t": stale})
     assert bad.status_code == 400 and "no longer has" in bad.text
     assert not seeded.users.get_user_by_name("olga").email_verified  # type: ignore[union-attr]
     assert c.get("/verify-email", params={"t": "garbage"}).status_code == 400
 
 
-def test_digest_has_discussion_section_only_for_verified(settings: Settings, seeded: Store,
-                                                         smtp_sink: tuple[SinkHandler, int]) -> None:
+def test_digest_has_discussion_section_only_for_verified(
+    settings: Settings, seeded: Store, smtp_sink: tuple[SinkHandler, int]
+) -> None:
     sink, port = smtp_sink
     s = smtp_settings(settings, port)
     pid = paper_id(seeded, "2501.00001")
@@ -198,7 +241,9 @@ def test_digest_has_discussion_section_only_for_verified(settings: Settings, see
     bob = seeded.users.create_user("bob", "bob@example.org", "x")
     seeded.comments.mark_email_verified(ada.id, ada.email)
     for u in (ada, una):
-        seeded.subscriptions.save_subscription(u.id, send_hour=0, timezone="UTC", sections=("discussion",))
+        seeded.subscriptions.save_subscription(
+            u.id, send_hour=0, timezone="UTC", sections=("discussion",)
+        )
         coll = seeded.collections.create_collection(u.id, "Reading")
         seeded.collections.add_to_collection(u.id, coll.id, pid)
     root = seeded.comments.add_comment(pid, ada.id, "My question")

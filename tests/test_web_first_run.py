@@ -10,12 +10,22 @@ from paperfeed.store import Store
 from tests.web_fixtures import make_app
 
 
-def test_text_links_reach_the_api_and_pages_and_notices_show(settings: Settings, store: Store) -> None:
-    store.papers.upsert_papers([
-        Paper(title="Paper with code in its abstract", arxiv_id="2602.00001", featured_on=date(2026, 2, 27),
-              external_upvotes=7, abstract="Code: https://github.com/lab/tool. Demo: https://huggingface.co/spaces/lab/demo"),
-        Paper(title="An undated listing paper", abstract="Nothing dated here."),
-    ])
+def test_text_links_reach_the_api_and_pages_and_notices_show(
+    settings: Settings, store: Store
+) -> None:
+    store.papers.upsert_papers(
+        [
+            Paper(
+                title="Paper with code in its abstract",
+                arxiv_id="2602.00001",
+                featured_on=date(2026, 2, 27),
+                external_upvotes=7,
+                abstract="Code: https://github.com/lab/tool. Demo: "
+                         "https://huggingface.co/spaces/lab/demo",
+            ),
+            Paper(title="An undated listing paper", abstract="Nothing dated here."),
+        ]
+    )
     with make_app(settings, store) as client:
         pid = store.papers.get_paper_by_arxiv("2602.00001").id  # type: ignore[union-attr]
         data = client.get(f"/api/v1/papers/{pid}").json()

@@ -1,6 +1,7 @@
 """Property-based fuzz (hypothesis) of the query syntax and of every query parameter of the list,
-search and paper routes (pages, API and feeds): no input may answer 5xx. 10,000 cases per backend,
-through the in-process TestClient; every 4xx must carry a message.
+search and paper routes (pages, API and feeds): no input may answer 5xx.
+
+10,000 cases per backend, through the in-process TestClient; every 4xx must carry a message.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from urllib.parse import urlencode
 
 import hypothesis
 import pytest
-from hypothesis import HealthCheck
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, strategies as st
 from starlette.testclient import TestClient
 
 from paperfeed.ranking.query import parse_query

@@ -1,4 +1,5 @@
-"""Server-rendered pages: home ordering and day navigation, escaping, paper page, categories, about, caching."""
+"""Server-rendered pages: home ordering and day navigation, escaping, paper page, categories, about,
+caching."""
 
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ def test_home_shows_newest_day_most_upvoted_first(client: TestClient) -> None:
     assert 'href="/?period=day&amp;day=2025-01-05" rel="prev"' in r.text
     assert "Next day" not in r.text
     # Card contents: authors, category names, links, upvote count.
-    assert "Ada Lovelace, Alan Turing" in re.sub(r"<[^>]+>", "", r.text)  # each name links to its author page
+    # each name links to its author page
+    assert "Ada Lovelace, Alan Turing" in re.sub(r"<[^>]+>", "", r.text)
     assert 'href="/authors/Ada%20Lovelace"' in r.text
     assert "Computation and Language" in r.text and 'href="/c/cs.CL"' in r.text
-    assert 'href="https://arxiv.org/pdf/2501.00001"' in r.text and 'href="https://github.com/example/attn"' in r.text
+    assert (
+        'href="https://arxiv.org/pdf/2501.00001"' in r.text
+        and 'href="https://github.com/example/attn"' in r.text
+    )
     assert '<span class="count">40</span>' in r.text
 
 
@@ -60,7 +65,9 @@ def test_paper_page(client: TestClient, seeded: Store) -> None:
     assert r.status_code == 200
     html = r.text
     assert "We revisit attention for sequence models." in html
-    assert "Ada Lovelace, Alan Turing" in re.sub(r"<[^>]+>", "", html) and "Machine Learning" in html
+    assert (
+        "Ada Lovelace, Alan Turing" in re.sub(r"<[^>]+>", "", html) and "Machine Learning" in html
+    )
     assert "2501.00001v2" in html and "https://arxiv.org/abs/2501.00001v2" in html
     assert "Not in any collection yet." in html and "Log in</a> to upvote" in html
     assert client.get("/papers/999999").status_code == 404
@@ -115,46 +122,74 @@ def test_cached_home_changes_after_a_vote(client: TestClient, seeded: Store) -> 
     assert client.get("/").headers["cache-control"].startswith("public")
     signup(client, "voter")
     token = page_csrf(client)
-    r = client.post(f"/papers/{pid}/upvote", data={"csrf_token": token, "next": "/"}, follow_redirects=False)
+    r = client.post(
+        f"/papers/{pid}/upvote", data={"csrf_token": token, "next": "/"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == "/"
     html = client.get("/").text
     assert '<span class="count">11</span>' in html and 'aria-pressed="true"' in html
     assert client.get("/").headers["cache-control"] == "private, no-store"
     client.post("/logout", data={"csrf_token": token})
-    assert '<span class="count">11</span>' in client.get("/").text  # the anonymous cache moved on too
+    # the anonymous cache moved on too
+    assert '<span class="count">11</span>' in client.get("/").text
 
 
 def test_upvote_form_with_json_accept_and_next_is_local(client: TestClient, seeded: Store) -> None:
     pid = paper_id(seeded, "2501.00001")
     signup(client, "jsuser")
     token = page_csrf(client)
-    r = client.post(f"/papers/{pid}/upvote", data={"csrf_token": token}, headers={"accept": "application/json"})
+    r = client.post(
+        f"/papers/{pid}/upvote", data={"csrf_token": token}, headers={"accept": "application/json"}
+    )
     assert r.json() == {"paper_id": pid, "upvotes": 41, "voted": True}
-    r = client.post(f"/papers/{pid}/upvote", data={"csrf_token": token}, headers={"accept": "application/json"})
+    r = client.post(
+        f"/papers/{pid}/upvote", data={"csrf_token": token}, headers={"accept": "application/json"}
+    )
     assert r.json()["upvotes"] == 41  # a second vote changes nothing
     r = client.post(f"/papers/{pid}/unvote", data={"csrf_token": token, "next": "//evil.example/x"},
                     follow_redirects=False)
     assert r.headers["location"] == f"/papers/{pid}"
 
 
-def test_cards_and_paper_page_show_hugging_face_facts_and_math(client: TestClient, seeded: Store) -> None:
+def test_cards_and_paper_page_show_hugging_face_facts_and_math(
+    client: TestClient, seeded: Store
+) -> None:
     from datetime import date
 
     from paperfeed.core.models import Paper
 
-    seeded.papers.upsert_papers([Paper(
-        title="Sparse $\\mathcal{O}(n)$ attention", abstract="We study Schrödinger bridges in $x^2$ time.",
-        arxiv_id="2501.09999", authors=("Grace Hopper",), categories=("cs.LG",), featured_on=date(2025, 1, 6), published=date(2025, 1, 6),
-        external_upvotes=3, source="hf-daily", github_stars=12345, organization="nvidia", organization_name="NVIDIA",
-        project_page="https://research.nvidia.com/labs/sparse", ai_summary="A one-line summary by a model.",
-    )])
+    seeded.papers.upsert_papers(
+        [
+            Paper(
+                title="Sparse $\\mathcal{O}(n)$ attention",
+                abstract="We study Schrödinger bridges in $x^2$ time.",
+                arxiv_id="2501.09999",
+                authors=("Grace Hopper",),
+                categories=("cs.LG",),
+                featured_on=date(2025, 1, 6),
+                published=date(2025, 1, 6),
+                external_upvotes=3,
+                source="hf-daily",
+                github_stars=12345,
+                organization="nvidia",
+                organization_name="NVIDIA",
+                project_page="https://research.nvidia.com/labs/sparse",
+                ai_summary="A one-line summary by a model.",
+            )
+        ]
+    )
     home = client.get("/").text
     card = home[home.index('<a href="/papers/', home.index("Sparse")):][:4000]
-    assert "12,345" in card and "NVIDIA" in card and 'href="https://research.nvidia.com/labs/sparse"' in card
+    assert (
+        "12,345" in card
+        and "NVIDIA" in card
+        and 'href="https://research.nvidia.com/labs/sparse"' in card
+    )
     title = card.split("</h2>")[0]
     assert "<math" in title and "$" not in title  # TeX as MathML, no dollar signs
     page = client.get("/papers/2501.09999").text
     assert ">Organisation</dt>" in page and "12,345" in page
     assert "AI summary" in page and "A one-line summary by a model." in page
     abstract = page[page.index("<h2>Abstract</h2>"):][:600]
-    assert "Schrödinger" in abstract and "A one-line summary" not in abstract  # never as the abstract
+    # never as the abstract
+    assert "Schrödinger" in abstract and "A one-line summary" not in abstract

@@ -1,4 +1,5 @@
-"""Search page, API and similar papers over the real search index (paperfeed.index + ranking.search)."""
+"""Search page, API and similar papers over the real search index (paperfeed.index +
+ranking.search)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def test_search_page_finds_and_filters(client: TestClient) -> None:
     assert '<p class="why">matched: <mark>transformers</mark></p>' in r.text  # why it matched
     assert 'value="transformers"' in r.text
     r = client.get("/search", params={"q": "transformers", "category": "cs.CV"})
-    titles = [re.sub(r"</?mark>", "", t)
-              for t in re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)]
+    titles = [
+        re.sub(r"</?mark>", "", t)
+        for t in re.findall(r'<h2 class="card-title"><a href="/papers/\d+">(.*?)</a></h2>', r.text)
+    ]
     assert titles == ["Vision Transformers at Scale"]
     r = client.get("/search", params={"q": "protein author:franklin"})
     assert "Diffusion Models for Protein Design" in r.text
@@ -31,16 +34,24 @@ def test_search_page_finds_and_filters(client: TestClient) -> None:
 
 
 def test_search_api_paging_and_sorting(client: TestClient) -> None:
-    data = client.get("/api/v1/search", params={"q": "transformers", "mode": "lexical", "limit": 1}).json()
+    data = client.get(
+        "/api/v1/search", params={"q": "transformers", "mode": "lexical", "limit": 1}
+    ).json()
     assert data["total"] >= 2 and len(data["papers"]) == 1 and data["papers"][0]["score"] > 0
-    page2 = client.get("/api/v1/search", params={"q": "transformers", "mode": "lexical", "limit": 1, "page": 2}).json()
+    page2 = client.get(
+        "/api/v1/search", params={"q": "transformers", "mode": "lexical", "limit": 1, "page": 2}
+    ).json()
     assert page2["papers"][0]["id"] != data["papers"][0]["id"]
     assert data["all_words"] == data["total"] and data["some_words"] == 0
     assert data["papers"][0]["matched_terms"] == ["transformers"]
-    by_date = client.get("/api/v1/search", params={"q": "transformers", "sort": "date"}).json()["papers"]
+    by_date = client.get("/api/v1/search", params={"q": "transformers", "sort": "date"}).json()[
+        "papers"
+    ]
     days = [p["day"] for p in by_date]
     assert days == sorted(days, reverse=True)
-    r = client.get("/api/v1/search", params={"q": "x", "since": "2025-02-01", "until": "2025-01-01"})
+    r = client.get(
+        "/api/v1/search", params={"q": "x", "since": "2025-02-01", "until": "2025-01-01"}
+    )
     assert r.status_code == 400 and r.json()["status"] == 400
     assert client.get("/api/v1/search", params={"sort": "upvotes"}).status_code == 400
 

@@ -1,7 +1,8 @@
-"""The outside review's 15 findings (issue #11), each replayed with its exact request, on both backends.
+"""The outside review's 15 findings (issue #11), each replayed with its exact request, on both
+backends.
 
-Every test asserts the clean outcome (a 4xx with a message, or the safe behaviour) and that what
-was stored before is unchanged.
+Every test asserts the clean outcome (a 4xx with a message, or the safe behaviour) and that what was
+stored before is unchanged.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from paperfeed.core.urls import safe_url
 from paperfeed.delivery.app import accounts
 from paperfeed.delivery.common.context import AppContext
 from paperfeed.delivery.common.secret_key import resolve_secret_key
-from paperfeed.delivery.mail.compose import DigestContent, view
-from paperfeed.delivery.mail.compose import render as render_digest
+from paperfeed.delivery.mail.compose import DigestContent, render as render_digest, view
 from paperfeed.delivery.mail.tokens import feedback_token
 from paperfeed.delivery.web.app import create_app
 from paperfeed.delivery.web.security import token_hash
@@ -72,7 +72,8 @@ def _snapshot(store: Store) -> list[Any]:
 
 
 def _nasty_paper(store: Store) -> int:
-    """A paper whose stored links are scripts (written past the URL policy, as old rows could be)."""
+    """A paper whose stored links are scripts (written past the URL policy, as old rows could
+    be)."""
     store.papers.upsert_papers(
         [
             Paper(
@@ -200,7 +201,8 @@ def test_feeds_declare_paper_text_as_text(client: TestClient, seeded: Store) -> 
                 and entry.title_detail.type == "text/plain"
             )
             if entry.title == "Links from elsewhere":
-                # The markup arrives as the characters it is (text), once: not double-escaped either.
+                # The markup arrives as the characters it is (text), once: not double-escaped
+                # either.
                 assert XSS_TEXT in entry.summary and "&lt;" not in entry.summary
                 assert any("<svg" in a.name for a in entry.authors)
     assert _snapshot(seeded) == before
@@ -352,7 +354,10 @@ def test_throttle_slows_guessing_but_not_the_owner_on_their_browser(
         )  # even the right password waits
         assert "try again in" in r.text
         assert _login(owner, "ada") == 303  # the owner's browser is not locked out
-        assert seeded.security.login_failures(f"user:{seeded.users.get_user_by_name('ada').id}") is None  # type: ignore[union-attr]
+        assert (
+            seeded.security.login_failures(f"user:{seeded.users.get_user_by_name('ada').id}")  # type: ignore[union-attr]
+            is None
+        )
 
 
 def test_unknown_accounts_are_throttled_alike(settings: Settings, seeded: Store) -> None:
@@ -395,7 +400,9 @@ def test_weak_passwords_are_refused(client: TestClient, seeded: Store, weak: str
 # ----- 6. requests that answered 500 --------------------------------------------------------------
 
 
-_TOO_EARLY = "day: 0001-01-01 is too early for a month listing (the month would start before year 1)"
+_TOO_EARLY = (
+    "day: 0001-01-01 is too early for a month listing (the month would start before year 1)"
+)
 _PAPER_ID = "path paper_id: Input should be less than or equal to 2147483647"
 _COLLECTION_ID = "path collection_id: Input should be less than or equal to 2147483647"
 

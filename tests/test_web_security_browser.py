@@ -1,4 +1,5 @@
-"""Real headless Chromium: script links from paper data and paper markup in feeds never run (issue #11).
+"""Real headless Chromium: script links from paper data and paper markup in feeds never run (issue
+#11).
 
 The payload sets document.title; a control page first shows it *would* run where it is used raw.
 """
@@ -14,8 +15,7 @@ import httpx
 import pytest
 
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.mail.compose import DigestContent, view
-from paperfeed.delivery.mail.compose import render as render_digest
+from paperfeed.delivery.mail.compose import DigestContent, render as render_digest, view
 from paperfeed.store import Store
 from tests.test_web_browser import CHROMIUM, _launch, _serving
 from tests.test_web_security import XSS_TEXT, _nasty_paper
@@ -53,7 +53,8 @@ def _page(browser: Any) -> Any:
 
 
 def _click_every_link(page: Any, selector: str) -> list[str]:
-    """Click each matching link in turn (coming back each time); the titles seen after each click."""
+    """Click each matching link in turn (coming back each time); the titles seen after each
+    click."""
     start = page.url
     titles = []
     for i in range(page.locator(selector).count()):
@@ -77,7 +78,8 @@ def test_script_links_do_not_run_in_chromium(
             page = _page(browser)
             # Control: the payload runs when a page uses it as a raw href (and has no CSP).
             page.set_content(
-                "<title>control</title><a id=x href=\"javascript:void(document.title='pwned')\">x</a>"
+                "<title>control</title><a id=x "
+                "href=\"javascript:void(document.title='pwned')\">x</a>"
             )
             page.click("#x")
             page.wait_for_timeout(100)
@@ -117,7 +119,8 @@ def test_script_links_do_not_run_in_chromium(
 
 
 def _reader_page(feed: feedparser.FeedParserDict) -> str:
-    """What a feed reader shows: each entry's title and summary inserted as its declared type says."""
+    """What a feed reader shows: each entry's title and summary inserted as its declared type
+    says."""
 
     def put(detail: Any) -> str:
         return (

@@ -1,7 +1,8 @@
-"""The outside review's findings 7-15 (issue #11), each replayed with its exact request, on both backends.
+"""The outside review's findings 7-15 (issue #11), each replayed with its exact request, on both
+backends.
 
-Every test asserts the clean outcome (a 4xx with a message, or the safe behaviour) and that what
-was stored before is unchanged.
+Every test asserts the clean outcome (a 4xx with a message, or the safe behaviour) and that what was
+stored before is unchanged.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _snapshot(store: Store) -> list[Any]:
 
 
 def _nasty_paper(store: Store) -> int:
-    """A paper whose stored links are scripts (written past the URL policy, as old rows could be)."""
+    """A paper whose stored links are scripts (written past the URL policy, as old rows could
+    be)."""
     store.papers.upsert_papers(
         [
             Paper(
@@ -150,11 +152,16 @@ def test_signup_answers_a_taken_email_like_a_new_one(client: TestClient, seeded:
     token = csrf_from(other.get("/signup").text)
     before = _snapshot(seeded)
     answers = []
-    for data in ({"username": "fresh1", "email": "ada@example.org"}, {"username": "fresh1", "email": "new@example.org"}):
+    for data in (
+        {"username": "fresh1", "email": "ada@example.org"},
+        {"username": "fresh1", "email": "new@example.org"},
+    ):
         r = other.post("/signup", data={**data, "csrf_token": token})
         answers.append((r.status_code, re.sub(r'name="csrf_token" value="[^"]+"', "", r.text)))
     assert answers[0] == answers[1] and answers[0][0] == 200
-    taken = other.post("/signup", data={"username": "ada", "email": "new@example.org", "csrf_token": token})
+    taken = other.post(
+        "/signup", data={"username": "ada", "email": "new@example.org", "csrf_token": token}
+    )
     assert taken.status_code == 409 and "that username is taken" in taken.text
     assert _snapshot(seeded) == before
 
@@ -223,7 +230,11 @@ def test_feedback_get_asks_and_post_records(settings: Settings, seeded: Store) -
     token = feedback_token(resolve_secret_key(settings), user, pid)
     with make_app(settings, seeded) as c:
         r = c.get("/feedback", params={"t": token, "s": "1"})
-        assert r.status_code == 200 and 'method="post"' in r.text and seeded.subscriptions.feedback(user.id) == {}
+        assert (
+            r.status_code == 200
+            and 'method="post"' in r.text
+            and seeded.subscriptions.feedback(user.id) == {}
+        )
         assert c.post("/feedback", data={"t": token, "s": "1"}).status_code == 200
         assert seeded.subscriptions.feedback(user.id) == {pid: 1}
 

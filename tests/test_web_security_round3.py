@@ -18,12 +18,11 @@ from paperfeed.core.settings import Settings
 from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.delivery.web.security import token_hash
 from paperfeed.store import Store
-from tests._round3_fixtures import BEARER, SlowSink, serving
-from tests._round3_fixtures import login as _login
-from tests._round3_fixtures import uid as _uid
+from tests._round3_fixtures import BEARER, SlowSink, login as _login, serving, uid as _uid
 from tests.web_fixtures import PASSWORD, csrf_from, make_app, page_csrf, signup
 
-# ----- F4: device cookies do not widen the per-address limit ---------------------------------------
+# ----- F4: device cookies do not widen the per-address limit
+# ---------------------------------------
 
 
 def test_device_cookie_of_an_own_account_buys_no_extra_guesses(
@@ -35,7 +34,8 @@ def test_device_cookie_of_an_own_account_buys_no_extra_guesses(
         )  # one hit on the address; the browser now carries eve's device cookie
         attacker.post("/logout", data={"csrf_token": page_csrf(attacker)})
         assert "pf_device" in attacker.cookies
-        # distinct names, so the per-account wait never starts: only the per-address bound can stop it
+        # distinct names, so the per-account wait never starts: only the per-address bound can stop
+        # it
         codes = [_login(attacker, f"victim{i}", "guess") for i in range(8)]
         assert codes[:5] == [400] * 5 and codes[5:] == [429] * 3, codes
 
@@ -51,7 +51,9 @@ def test_device_cookie_is_revoked_by_a_password_change(settings: Settings, seede
         for i in range(7):
             _login(attacker, "ada", f"guess-again-{i}")
         # the password changes elsewhere (e.g. a reset): the old device cookie no longer trusts
-        seeded.users.set_password_hash(_uid(seeded, "ada"), hash_password("violet quasar lemonade 42"))
+        seeded.users.set_password_hash(
+            _uid(seeded, "ada"), hash_password("violet quasar lemonade 42")
+        )
         assert _login(owner, "ada", "violet quasar lemonade 42") == 429
 
 

@@ -15,12 +15,11 @@ from starlette.testclient import TestClient
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.app.credentials import hash_password
 from paperfeed.store import Store
-from tests._round3_fixtures import BEARER, serving
-from tests._round3_fixtures import uid as _uid
-from tests._round3_fixtures import verified_token as _verified_token
+from tests._round3_fixtures import BEARER, serving, uid as _uid, verified_token as _verified_token
 from tests.web_fixtures import PASSWORD, make_app, page_csrf, signup
 
-# ----- F1 / F2 / F18: labs -------------------------------------------------------------------------
+# ----- F1 / F2 / F18: labs
+# -------------------------------------------------------------------------
 
 
 def test_a_shared_collection_does_not_outlive_membership(client: TestClient, seeded: Store) -> None:
@@ -343,7 +342,8 @@ def test_migration_0011_rebuilds_with_autoincrement_and_keeps_rows(store_url: st
         assert old.check() == []
         assert old.groups.shared_collection_ids(lab.id) == [kept.id]
         assert [m.username for m in old.groups.members(lab.id)] == ["ada"]
-        assert old.collections.get_collection(coll.id) is not None  # bob's collection stays, unshared
+        # bob's collection stays, unshared
+        assert old.collections.get_collection(coll.id) is not None
         if old.backend == "sqlite":
             with old.engine.connect() as conn:
                 sql = " ".join(
@@ -470,13 +470,17 @@ def test_only_one_account_is_confirmed_as_one_author(seeded: Store) -> None:
         ]
     )
     pid = paper_id(seeded, "2502.00777")
-    first, second = (seeded.users.create_user(n, f"{n}@lab.example.edu", "x") for n in ("ada", "ada2"))
+    first, second = (
+        seeded.users.create_user(n, f"{n}@lab.example.edu", "x") for n in ("ada", "ada2")
+    )
     for u in (first, second):
         seeded.comments.mark_email_verified(u.id, u.email)
     c1 = au.claim_paper(seeded, seeded.users.get_user(first.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
     c2 = au.claim_paper(seeded, seeded.users.get_user(second.id), pid, "Ada Lovelace")  # type: ignore[arg-type]
     assert (c1.status, c2.status, c2.method) == ("confirmed", "pending", "admin")
-    root = seeded.users.set_admin(seeded.users.create_user("root", "root@example.org", "x").username)
+    root = seeded.users.set_admin(
+        seeded.users.create_user("root", "root@example.org", "x").username
+    )
     assert (
         au.decide_claim(seeded, root, pid, second.id, True).status == "confirmed"
     )  # the admin says so

@@ -1,8 +1,8 @@
 """Issue #21 F13, second half: sign-up does not reveal which email addresses are registered.
 
-The form answers the same page with the same status for a registered address and a new one; the
-mail goes out after the answer. A new address gets the link that creates the account (nothing
-exists before it is followed); a registered one gets "someone tried to sign up with your address".
+The form answers the same page with the same status for a registered address and a new one; the mail
+goes out after the answer. A new address gets the link that creates the account (nothing exists
+before it is followed); a registered one gets "someone tried to sign up with your address".
 Usernames are public, so a taken one is still named. Both backends (the `store` fixtures).
 """
 
@@ -57,7 +57,10 @@ def test_signup_answers_alike_for_a_registered_and_a_new_email(
         assert known == fresh  # status, page text (but the CSRF token), header names
         assert known[0] == 200 and "Check your inbox" in known[1]
         # nothing exists yet for either: a log-in cannot tell them apart
-        assert seeded.users.get_user_by_name("newcomer1") is None and seeded.users.get_user_by_name("newcomer2") is None
+        assert (
+            seeded.users.get_user_by_name("newcomer1") is None
+            and seeded.users.get_user_by_name("newcomer2") is None
+        )
     mails = _mails(outbox)
     assert set(mails) == {"ada@example.org", "fresh@example.org"}
     tried = mails["ada@example.org"][0]
@@ -80,8 +83,11 @@ def test_the_mailed_link_creates_the_account_once_and_logs_in(
         asked = c.get(path)  # a GET (a mail scanner) creates nothing
         assert asked.status_code == 200 and "Create my account" in asked.text
         assert seeded.users.get_user_by_name("vera") is None
-        form = {"t": html.unescape(re.search(r'name="t" value="([^"]+)"', asked.text).group(1)),  # type: ignore[union-attr]
-                "csrf_token": csrf_from(asked.text), "password": PASSWORD}
+        form = {
+            "t": html.unescape(re.search(r'name="t" value="([^"]+)"', asked.text).group(1)),  # type: ignore[union-attr]
+            "csrf_token": csrf_from(asked.text),
+            "password": PASSWORD,
+        }
         done = c.post("/signup/finish", data=form, follow_redirects=False)
         assert done.status_code == 303 and "pf_device" in done.headers.get("set-cookie", "")
         vera = seeded.users.get_user_by_name("vera")
@@ -98,13 +104,19 @@ def test_a_taken_username_is_named_but_never_an_email(settings: Settings, seeded
     with make_app(settings, seeded) as c:
         status, text, _ = _post(c, "ada", "someone@example.org")
         assert status == 409 and "username: that username is taken" in text
-        assert "email" not in re.sub(r"<[^>]+>", "", text.split('class="flash error"')[1].split("</p>")[0])
+        assert "email" not in re.sub(
+            r"<[^>]+>", "", text.split('class="flash error"')[1].split("</p>")[0]
+        )
 
 
-def test_signup_mail_to_an_address_is_bounded(settings: Settings, seeded: Store, tmp_path: Path) -> None:
+def test_signup_mail_to_an_address_is_bounded(
+    settings: Settings, seeded: Store, tmp_path: Path
+) -> None:
     _registered(seeded)
     outbox = tmp_path / "outbox"
     with make_app(settings, seeded, mailer="file", mail_dir=str(outbox)) as c:
-        answers = {_post(TestClient(c.app), f"newcomer{i}", "ada@example.org")[:2] for i in range(5)}
+        answers = {
+            _post(TestClient(c.app), f"newcomer{i}", "ada@example.org")[:2] for i in range(5)
+        }
         assert len(answers) == 1  # the same answer over the bound too
     assert len(_mails(outbox)["ada@example.org"]) == 3  # UNCONFIRMED_MAIL_LIMIT (#21 F14)

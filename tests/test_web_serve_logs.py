@@ -1,9 +1,10 @@
-"""`paperfeed serve` as a real process with JSON logs: every line parses, and no secret is ever logged.
+"""`paperfeed serve` as a real process with JSON logs: every line parses, and no secret is ever
+logged.
 
-A realistic flow runs against it on 127.0.0.1 (sign up, log in with a wrong then the right
-password, create an API token, use it to upvote, send a digest through the CLI with JSON logs),
-then the whole log is searched for the passwords, the secret key, the token, the session cookie
-and the digest's unsubscribe token.
+A realistic flow runs against it on 127.0.0.1 (sign up, log in with a wrong then the right password,
+create an API token, use it to upvote, send a digest through the CLI with JSON logs), then the whole
+log is searched for the passwords, the secret key, the token, the session cookie and the digest's
+unsubscribe token.
 """
 
 from __future__ import annotations
@@ -55,8 +56,14 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "paperfeed", *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "paperfeed", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _plain_bodies(outbox: Path) -> list[str]:
@@ -73,7 +80,11 @@ def _signup_link(outbox: Path) -> str:
     """The link of the newest sign-up mail (written just after the answer: waited for a little)."""
     deadline = time.monotonic() + 10
     while True:
-        links = [m.group(0) for b in _plain_bodies(outbox) for m in re.finditer(r"\S+/signup/finish\?t=\S+", b)]
+        links = [
+            m.group(0)
+            for b in _plain_bodies(outbox)
+            for m in re.finditer(r"\S+/signup/finish\?t=\S+", b)
+        ]
         if links or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -89,8 +100,12 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
     port = _free_port()
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen([sys.executable, "-m", "paperfeed", "serve", "--port", str(port)], env=env,
-                                stdout=log_file, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90
@@ -104,37 +119,67 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
                 time.sleep(0.3)
             with httpx.Client(base_url=base, timeout=30) as c:
                 token = csrf_from(c.get("/signup").text)
-                r = c.post("/signup", data={"username": "zoe", "email": "zoe@example.org", "csrf_token": token})
+                r = c.post(
+                    "/signup",
+                    data={"username": "zoe", "email": "zoe@example.org", "csrf_token": token},
+                )
                 assert r.status_code == 200, r.text
-                # The account is made behind the mailed link, the password chosen there (#21 F13): open it.
+                # The account is made behind the mailed link, the password chosen there (#21 F13):
+                # open it.
                 signup_url = _signup_link(Path(settings.data_dir) / "outbox")
                 link = urlsplit(signup_url)
-                asked = c.get(f"{link.path}?{link.query}")  # shows a form; its POST makes the account
+                # shows a form; its POST makes the account
+                asked = c.get(f"{link.path}?{link.query}")
                 assert asked.status_code == 200, asked.text
                 t = re.search(r'name="t" value="([^"]+)"', asked.text)
                 assert t, asked.text
-                made = c.post("/signup/finish", data={"t": html.unescape(t.group(1)), "password": PASSWORD,
-                                                      "csrf_token": csrf_from(asked.text)})
+                made = c.post(
+                    "/signup/finish",
+                    data={
+                        "t": html.unescape(t.group(1)),
+                        "password": PASSWORD,
+                        "csrf_token": csrf_from(asked.text),
+                    },
+                )
                 assert made.status_code == 303, made.text
                 assert "is confirmed" in c.get("/profile").text
                 c.post("/logout", data={"csrf_token": csrf_from(c.get("/profile").text)})
                 login_csrf = csrf_from(c.get("/login").text)
-                bad = c.post("/login", data={"login": "zoe", "password": WRONG, "csrf_token": login_csrf})
+                bad = c.post(
+                    "/login", data={"login": "zoe", "password": WRONG, "csrf_token": login_csrf}
+                )
                 assert bad.status_code in (400, 401, 403)
                 login_csrf = csrf_from(c.get("/login").text)
-                ok = c.post("/login", data={"login": "zoe", "password": PASSWORD, "csrf_token": login_csrf})
+                ok = c.post(
+                    "/login", data={"login": "zoe", "password": PASSWORD, "csrf_token": login_csrf}
+                )
                 assert ok.status_code in (200, 303), ok.text
                 session_cookie = next(v for k, v in c.cookies.items() if "session" in k)
-                page = c.post("/profile/tokens", data={"name": "laptop", "scope": "write", "csrf_token": csrf_from(c.get("/profile").text)})
+                page = c.post(
+                    "/profile/tokens",
+                    data={
+                        "name": "laptop",
+                        "scope": "write",
+                        "csrf_token": csrf_from(c.get("/profile").text),
+                    },
+                )
                 api_token = re.search(r"pf_[A-Za-z0-9_\-]{20,}", page.text)
                 assert api_token, page.text
                 api_token_value = api_token.group(0)
             with httpx.Client(base_url=base, timeout=30) as api:
                 paper = api.get("/api/v1/papers?limit=1").json()
                 pid = (paper.get("papers") or paper.get("items") or paper)[0]["id"]
-                voted = api.post(f"/api/v1/papers/{pid}/upvote", headers={"Authorization": f"Bearer {api_token_value}"})
+                voted = api.post(
+                    f"/api/v1/papers/{pid}/upvote",
+                    headers={"Authorization": f"Bearer {api_token_value}"},
+                )
                 assert voted.status_code == 200, voted.text
-                assert api.get("/api/v1/search?q=agents", headers={"X-Request-ID": "flow-1"}).status_code == 200
+                assert (
+                    api.get(
+                        "/api/v1/search?q=agents", headers={"X-Request-ID": "flow-1"}
+                    ).status_code
+                    == 200
+                )
                 assert api.get("/nothing/here").status_code == 404
         finally:
             proc.send_signal(signal.SIGINT)
@@ -148,7 +193,13 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
     assert sub.returncode == 0, sub.stderr
     fresh = _cli(env, "ingest", str(write_jsonl(tmp_path / "fresh.jsonl", 0, 30)), "--no-index")
     assert fresh.returncode == 0, fresh.stderr
-    sent = _cli(env, "digest", "send", "--now", (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
+    sent = _cli(
+        env,
+        "digest",
+        "send",
+        "--now",
+        (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+    )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     bodies = _plain_bodies(Path(settings.data_dir) / "outbox")
     digests = [b for b in bodies if "/unsubscribe?t=" in b]
@@ -159,15 +210,29 @@ def test_serve_json_logs_parse_and_hold_no_secrets(settings: Settings, tmp_path:
 
     serve_lines = log_path.read_text().splitlines()
     records = [json.loads(line) for line in serve_lines]  # every line is one JSON object
-    assert records and all({"time", "level", "logger", "message", "request_id"} <= set(r) for r in records)
+    assert records and all(
+        {"time", "level", "logger", "message", "request_id"} <= set(r) for r in records
+    )
     access = [r for r in records if r["logger"] == "paperfeed.access"]
     assert len(access) >= 10 and all(r["request_id"] for r in access)
     assert any(r["request_id"] == "flow-1" and r["route"] == "/api/v1/search" for r in access)
-    cli_lines = [json.loads(line) for line in (sent.stderr + ingest.stderr + sub.stderr).splitlines() if line.strip()]
+    cli_lines = [
+        json.loads(line)
+        for line in (sent.stderr + ingest.stderr + sub.stderr).splitlines()
+        if line.strip()
+    ]
     assert all("message" in r for r in cli_lines)
 
     everything = log_path.read_text() + sent.stdout + sent.stderr + ingest.stderr + sub.stderr
-    secrets = [PASSWORD, WRONG, SECRET, SMTP_PASSWORD, api_token_value, session_cookie, *unsubscribe,
-               signup_url.split("t=", 1)[1]]
+    secrets = [
+        PASSWORD,
+        WRONG,
+        SECRET,
+        SMTP_PASSWORD,
+        api_token_value,
+        session_cookie,
+        *unsubscribe,
+        signup_url.split("t=", 1)[1],
+    ]
     for secret in secrets:
         assert secret not in everything, f"a secret reached the log: {secret[:6]}..."

@@ -1,4 +1,5 @@
-"""The topics pages, the topics feed and the SVG charts (paper, category, profile) on both backends."""
+"""The topics pages, the topics feed and the SVG charts (paper, category, profile) on both
+backends."""
 
 from __future__ import annotations
 
@@ -38,21 +39,34 @@ def test_topics_page_topic_page_and_feed(settings: Settings, store: Store) -> No
         assert "TF-IDF" in page.text  # says how it clustered (no embeddings here)
         first = re.search(r'<a href="/topics/1">([^<]+)</a>', page.text)
         assert first is not None
-        # the label says which measure, and the chart beside it shows that measure with the same figure
-        label = re.search(r'<small class="growth">(\+\d+% share of papers, weighted by upvotes)</small>', page.text)
+        # the label says which measure, and the chart beside it shows that measure with the same
+        # figure
+        label = re.search(
+            r'<small class="growth">(\+\d+% share of papers, weighted by upvotes)</small>',
+            page.text,
+        )
         assert label, page.text[:3000]
         chart = SVG.search(page.text.split('id="topic-1"', 1)[1])
-        assert chart and label.group(1) in chart.group(0) and "Share of papers, weighted by upvotes, week by week" in chart.group(0)
+        assert (
+            chart
+            and label.group(1) in chart.group(0)
+            and "Share of papers, weighted by upvotes, week by week" in chart.group(0)
+        )
         assert set(first.group(1).replace(",", " ").split()) <= set(THEMES[GROWING][0])
         one = client.get("/topics/1")
         assert one.status_code == 200 and SVG.search(one.text)
-        assert re.search(r'id="per-week">Papers per week, oldest first[^<]*: (\d+, ){7}\d+\.</p>', one.text)
+        assert re.search(
+            r'id="per-week">Papers per week, oldest first[^<]*: (\d+, ){7}\d+\.</p>', one.text
+        )
         assert one.text.count('class="card"') == 50  # its papers as listing cards, best first
         assert "cs.CV" in one.text
         assert client.get("/topics/99").status_code == 404
         svg = client.get("/charts/topics/1.svg")
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-        assert svg.text.startswith("<svg") and "Share of papers, weighted by upvotes, week by week" in svg.text
+        assert (
+            svg.text.startswith("<svg")
+            and "Share of papers, weighted by upvotes, week by week" in svg.text
+        )
         feed = feedparser.parse(client.get("/feeds/topics.xml").content)
         assert not feed.bozo, feed.bozo_exception
         assert len(feed.entries) == 4
@@ -76,7 +90,8 @@ def test_charts_on_paper_category_and_profile_pages(settings: Settings, store: S
     assert paper is not None and paper.id is not None and paper.external_upvotes == 3
     with client:
         before = client.get(f"/papers/{paper.id}").text
-        assert "1 reading: 0 paperfeed upvotes; 3 on Hugging Face" in before  # one point in time: no chart
+        # one point in time: no chart
+        assert "1 reading: 0 paperfeed upvotes; 3 on Hugging Face" in before
         assert not SVG.search(before.split('id="upvotes-h"', 1)[1])
         signup(client, "reader")
         token = page_csrf(client)
@@ -85,7 +100,10 @@ def test_charts_on_paper_category_and_profile_pages(settings: Settings, store: S
         page = client.get(f"/papers/{paper.id}")
         assert "Upvotes over time" in page.text
         # not drawn yet (a vote since the last job): the page does not wait, it links the image
-        img = re.search(r'<img class="chart" src="(/charts/papers/\d+/upvotes\.svg\?v=\w+)" alt="([^"]+)"', page.text)
+        img = re.search(
+            r'<img class="chart" src="(/charts/papers/\d+/upvotes\.svg\?v=\w+)" alt="([^"]+)"',
+            page.text,
+        )
         assert img and "1 paperfeed upvotes; 3 on Hugging Face" in img.group(2)
         svg = client.get(img.group(1))
         assert svg.status_code == 200 and svg.text.startswith("<svg")
@@ -100,7 +118,9 @@ def test_charts_on_paper_category_and_profile_pages(settings: Settings, store: S
         assert client.get("/charts/c/xx.YY.svg").status_code == 404
 
 
-def test_pages_say_which_extra_is_missing(settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pages_say_which_extra_is_missing(
+    settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(charts, "charts_available", lambda: False)
     monkeypatch.setattr(topic_routes, "topics_extra_installed", lambda: False)
     settings, client = _site(settings, store)

@@ -24,28 +24,74 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # Titles and abstracts with markup, ampersands and LaTeX: they must come out escaped.
 NASTY_TITLE = "<script>alert('x')</script> & $\\alpha<\\beta$ Transformers"
 SAMPLE = [
-    Paper(title="Attention Is Still All You Need", abstract="We revisit attention for sequence models.",
-          arxiv_id="2501.00001", version=2, authors=("Ada Lovelace", "Alan Turing"), categories=("cs.CL", "cs.LG"),
-          published=date(2025, 1, 6), featured_on=date(2025, 1, 6), external_upvotes=40, source="hf-daily",
-          code_url="https://github.com/example/attn"),
-    Paper(title="Diffusion Models for Protein Design", abstract="Protein structure generation with diffusion.",
-          arxiv_id="2501.00002", version=1, authors=("Rosalind Franklin",), categories=("q-bio.BM", "cs.LG"),
-          published=date(2025, 1, 6), featured_on=date(2025, 1, 6), external_upvotes=10, source="hf-daily"),
-    Paper(title=NASTY_TITLE, abstract="Bounds with $O(n \\log n)$ & <b>bold</b> claims for transformers.",
-          arxiv_id="2501.00003", version=1, authors=("Grace Hopper",), categories=("cs.LG",),
-          published=date(2025, 1, 6), featured_on=date(2025, 1, 6), external_upvotes=10, source="hf-daily"),
-    Paper(title="Vision Transformers at Scale", abstract="Scaling vision transformers to billions of images.",
-          arxiv_id="2501.00004", version=1, authors=("Fei-Fei Li",), categories=("cs.CV",),
-          published=date(2025, 1, 5), featured_on=date(2025, 1, 5), external_upvotes=99, source="hf-daily"),
-    Paper(title="Graph Neural Networks for Chemistry", abstract="Message passing networks predict molecules.",
-          arxiv_id="2501.00005", version=1, authors=("Marie Curie",), categories=("cs.LG", "physics.chem-ph"),
-          published=date(2025, 1, 3), source="arxiv-api"),
+    Paper(
+        title="Attention Is Still All You Need",
+        abstract="We revisit attention for sequence models.",
+        arxiv_id="2501.00001",
+        version=2,
+        authors=("Ada Lovelace", "Alan Turing"),
+        categories=("cs.CL", "cs.LG"),
+        published=date(2025, 1, 6),
+        featured_on=date(2025, 1, 6),
+        external_upvotes=40,
+        source="hf-daily",
+        code_url="https://github.com/example/attn",
+    ),
+    Paper(
+        title="Diffusion Models for Protein Design",
+        abstract="Protein structure generation with diffusion.",
+        arxiv_id="2501.00002",
+        version=1,
+        authors=("Rosalind Franklin",),
+        categories=("q-bio.BM", "cs.LG"),
+        published=date(2025, 1, 6),
+        featured_on=date(2025, 1, 6),
+        external_upvotes=10,
+        source="hf-daily",
+    ),
+    Paper(
+        title=NASTY_TITLE,
+        abstract="Bounds with $O(n \\log n)$ & <b>bold</b> claims for transformers.",
+        arxiv_id="2501.00003",
+        version=1,
+        authors=("Grace Hopper",),
+        categories=("cs.LG",),
+        published=date(2025, 1, 6),
+        featured_on=date(2025, 1, 6),
+        external_upvotes=10,
+        source="hf-daily",
+    ),
+    Paper(
+        title="Vision Transformers at Scale",
+        abstract="Scaling vision transformers to billions of images.",
+        arxiv_id="2501.00004",
+        version=1,
+        authors=("Fei-Fei Li",),
+        categories=("cs.CV",),
+        published=date(2025, 1, 5),
+        featured_on=date(2025, 1, 5),
+        external_upvotes=99,
+        source="hf-daily",
+    ),
+    Paper(
+        title="Graph Neural Networks for Chemistry",
+        abstract="Message passing networks predict molecules.",
+        arxiv_id="2501.00005",
+        version=1,
+        authors=("Marie Curie",),
+        categories=("cs.LG", "physics.chem-ph"),
+        published=date(2025, 1, 3),
+        source="arxiv-api",
+    ),
 ]
 
 
 def make_app(settings: Settings, store: Store, **overrides: object) -> TestClient:
     """A test client over an app on this store (rate limits generous unless overridden)."""
-    values: dict[str, object] = {"rate_limit_login": "1000/minute", "rate_limit_write": "1000/minute"}
+    values: dict[str, object] = {
+        "rate_limit_login": "1000/minute",
+        "rate_limit_write": "1000/minute",
+    }
     values.update(overrides)
     refresh_index_after_ingest(settings, store, embed_new=False)  # as `paperfeed ingest` does
     app = create_app(AppContext(with_overrides(settings, **values), store))
@@ -70,12 +116,16 @@ def signup_link(secret: str, username: str, email: str | None = None, next: str 
 
 
 def finish_signup(client: TestClient, path: str, password: str = PASSWORD) -> object:
-    """Follow a sign-up link: the page, then its form with the password (the response of that POST)."""
+    """Follow a sign-up link: the page, then its form with the password (the response of that
+    POST)."""
     page = client.get(path)
     assert page.status_code == 200, page.text
     t = html.unescape(re.search(r'name="t" value="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
-    return client.post("/signup/finish", data={"t": t, "password": password, "csrf_token": csrf_from(page.text)},
-                       follow_redirects=False)
+    return client.post(
+        "/signup/finish",
+        data={"t": t, "password": password, "csrf_token": csrf_from(page.text)},
+        follow_redirects=False,
+    )
 
 
 def signup(client: TestClient, username: str, password: str = PASSWORD) -> None:
@@ -89,8 +139,11 @@ def signup(client: TestClient, username: str, password: str = PASSWORD) -> None:
     assert done.status_code == 303, done.text  # type: ignore[attr-defined]
 
 
-def browser_signup(page: Any, base: str, secret: str, username: str, password: str = PASSWORD) -> None:
-    """Sign up in a browser: the form, then the mailed link (minted here with the site's key), the password."""
+def browser_signup(
+    page: Any, base: str, secret: str, username: str, password: str = PASSWORD
+) -> None:
+    """Sign up in a browser: the form, then the mailed link (minted here with the site's key), the
+    password."""
     page.goto(base + "/signup")
     page.fill("#username", username)
     page.fill("#email", f"{username}@example.org")
@@ -108,7 +161,8 @@ def page_csrf(client: TestClient, path: str = "/profile") -> str:
 
 
 def hf_daily_papers(path: Path) -> list[Paper]:
-    """Papers from the shared hf-daily JSONL (Feb 2026), parsed here so these tests need no source module."""
+    """Papers from the shared hf-daily JSONL (Feb 2026), parsed here so these tests need no source
+    module."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -175,8 +229,11 @@ class FakeArxiv:
                 requests.append(self.path)
                 query = parse_qs(urlparse(self.path).query)
                 ids = [i for raw in query.get("id_list", []) for i in raw.split(",") if i]
-                entries = [ATOM_ENTRY.format(id=i.split("v")[0], v=1, title=KNOWN_IDS[i.split("v")[0]])
-                           for i in ids if i.split("v")[0] in KNOWN_IDS]
+                entries = [
+                    ATOM_ENTRY.format(id=i.split("v")[0], v=1, title=KNOWN_IDS[i.split("v")[0]])
+                    for i in ids
+                    if i.split("v")[0] in KNOWN_IDS
+                ]
                 body = ATOM_FEED.format(n=len(entries), entries="\n".join(entries)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/atom+xml; charset=utf-8")

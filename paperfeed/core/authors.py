@@ -33,7 +33,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-PARTICLES = frozenset({"van", "von", "de", "da", "del", "della", "di", "le", "la", "der", "den", "du", "dos", "ter"})
+PARTICLES = frozenset(
+    {"van", "von", "de", "da", "del", "della", "di", "le", "la", "der", "den", "du", "dos", "ter"}
+)
 _PUNCT = re.compile(r"[^\w\s-]+")
 # Vowels are the letters that most often carry diacritics in stored names: the LIKE prefilter
 # matches any character there (a consonant with a diacritic, say Š, is missed by the prefilter).
@@ -78,7 +80,8 @@ class Name:
 
     @functools.cached_property
     def key(self) -> str:
-        """The spelling key: full given names run together ("jingxuan wei"), initials apart ("j x wei")."""
+        """The spelling key: full given names run together ("jingxuan wei"), initials apart ("j x
+        wei")."""
         if self.initialled:
             return " ".join([*self.given, self.family])
         return f"{''.join(self.given)} {self.family}"
@@ -101,7 +104,8 @@ def parse_name(name: str) -> Name | None:
 
 
 def compatible(a: Name, b: Name) -> bool:
-    """Whether two names may be one person: same family, each given part equal or an initial of the other."""
+    """Whether two names may be one person: same family, each given part equal or an initial of the
+    other."""
     if a.family != b.family or len(a.given) != len(b.given):
         return False
     for x, y in zip(a.given, b.given, strict=True):
@@ -126,7 +130,8 @@ def family_name(name: str) -> str:
 
 
 def like_pattern(name: str) -> str:
-    """A SQL LIKE pattern (lower case) that the stored JSON author list of each of the author's papers matches.
+    """A SQL LIKE pattern (lower case) that the stored JSON author list of each of the author's
+    papers matches.
 
     Letters that may carry a diacritic in the stored spelling match any one character; a prefilter
     only: callers compare parsed names afterwards.
@@ -142,7 +147,8 @@ def like_pattern(name: str) -> str:
 
 @dataclass(frozen=True)
 class Occurrence:
-    """One author name on one paper: the spelling, the other authors, and who confirmed it as theirs."""
+    """One author name on one paper: the spelling, the other authors, and who confirmed it as
+    theirs."""
 
     paper: int
     spelling: str
@@ -155,7 +161,8 @@ class Resolution:
     """Which identity each occurrence belongs to, and why an initialled spelling joined one."""
 
     identity: list[str]  # per occurrence: "name:<key>", "user:<username>" or "initials:<key>"
-    joined: dict[int, list[str]] = field(default_factory=dict)  # occurrence -> shared co-authors it joined by
+    # occurrence -> shared co-authors it joined by
+    joined: dict[int, list[str]] = field(default_factory=dict)
 
     def members(self, identity: str) -> list[int]:
         """The occurrences of one identity."""
@@ -179,8 +186,11 @@ class _Union:
             self.parent[rb if ra.startswith("user:") else ra] = ra if ra.startswith("user:") else rb
 
 
-def _support(names: Sequence[tuple[str, Name]], known: dict[str, set[Name]]) -> tuple[float, list[str]]:
-    """How much the co-authors `names` support an identity whose co-authors are `known` (by block)."""
+def _support(
+    names: Sequence[tuple[str, Name]], known: dict[str, set[Name]]
+) -> tuple[float, list[str]]:
+    """How much the co-authors `names` support an identity whose co-authors are `known` (by
+    block)."""
     score, shared = 0.0, []
     for raw, n in names:
         best = 0.0
@@ -194,7 +204,8 @@ def _support(names: Sequence[tuple[str, Name]], known: dict[str, set[Name]]) -> 
 
 
 def identities(occurrences: Sequence[Occurrence]) -> Resolution:
-    """Group occurrences of names from one block into people by the rules of the module docstring."""
+    """Group occurrences of names from one block into people by the rules of the module
+    docstring."""
     names = [parse_name(o.spelling) for o in occurrences]
     union = _Union()
     node: list[str | None] = []
@@ -216,7 +227,9 @@ def identities(occurrences: Sequence[Occurrence]) -> Resolution:
     spellings: dict[str, set[Name]] = {}
     on_paper: dict[str, set[int]] = {}
     coauthors: dict[str, dict[str, set[Name]]] = {}
-    parsed_co = [[(x, c) for x in o.coauthors if (c := parse_name(x)) is not None] for o in occurrences]
+    parsed_co = [
+        [(x, c) for x in o.coauthors if (c := parse_name(x)) is not None] for o in occurrences
+    ]
     for i, root in enumerate(roots):
         if root is None:
             continue
@@ -263,5 +276,7 @@ def display_name(spellings: Sequence[str], prefer: str | None = None) -> str:
     """
     counts = Counter(spellings)
     folded = Counter(fold(s) for s in spellings)
-    full = [s for s in counts if (n := parse_name(s)) is not None and not n.initialled] or list(counts)
+    full = [s for s in counts if (n := parse_name(s)) is not None and not n.initialled] or list(
+        counts
+    )
     return min(full, key=lambda s: (-counts[s], -folded[fold(s)], s != prefer, s.isupper()))

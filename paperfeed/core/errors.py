@@ -52,7 +52,8 @@ class PayloadTooLarge(PaperfeedError):
 
 
 class TooManyRequests(PaperfeedError):
-    """The caller went over a rate limit; `retry_after` is the seconds to wait (the Retry-After header)."""
+    """The caller went over a rate limit; `retry_after` is the seconds to wait (the Retry-After
+    header)."""
 
     status = 429
 

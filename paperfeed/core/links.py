@@ -1,4 +1,5 @@
-"""Code and project links written in a paper's text (abstract, comment): GitHub, GitLab, Hugging Face.
+"""Code and project links written in a paper's text (abstract, comment): GitHub, GitLab, Hugging
+Face.
 
 Authors often write "Code is available at https://github.com/org/repo." in the abstract or the arXiv
 comment. The first repository URL becomes the paper's code link and the first Hugging Face model,
@@ -16,13 +17,22 @@ if TYPE_CHECKING:
     from paperfeed.core.models import Paper
 
 # A URL ends at whitespace, a closing bracket or quote; trailing punctuation is trimmed after.
-_URL = re.compile(r"(?:https?://|(?<![\w./@-])(?=(?:www\.)?(?:github|gitlab)\.com/))[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://|(?<![\w./@-])(?=(?:www\.)?(?:github|gitlab)\.com/))[^\s<>\"'()\[\]{}]+",
+    re.IGNORECASE,
+)
 _TRAILING = ".,;:!?*'\"`"
 _CODE = re.compile(r"^(?:www\.)?(?:github\.com|gitlab\.com)/[\w.-]+/[\w.-]+", re.IGNORECASE)
-_HF = re.compile(r"^(?:www\.)?huggingface\.co/(?:(?:datasets|spaces)/)?[\w.-]+/[\w.-]+", re.IGNORECASE)
-_HF_NOT_PROJECT = frozenset({"papers", "docs", "blog", "learn", "join", "login", "pricing", "settings"})
+_HF = re.compile(
+    r"^(?:www\.)?huggingface\.co/(?:(?:datasets|spaces)/)?[\w.-]+/[\w.-]+", re.IGNORECASE
+)
+_HF_NOT_PROJECT = frozenset(
+    {"papers", "docs", "blog", "learn", "join", "login", "pricing", "settings"}
+)
 _PAGES = re.compile(r"^[\w-]+\.(?:github|gitlab)\.io(?:/|$)", re.IGNORECASE)
-_REPO_NOT_REPO = frozenset({"orgs", "topics", "features", "about", "sponsors", "settings", "marketplace"})
+_REPO_NOT_REPO = frozenset(
+    {"orgs", "topics", "features", "about", "sponsors", "settings", "marketplace"}
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ def find_text_links(*texts: str | None) -> TextLinks:
 
 
 def with_text_links(paper: Paper) -> Paper:
-    """The paper with code/project links from its abstract and comment where the source gave none."""
+    """The paper with code/project links from its abstract and comment where the source gave
+    none."""
     if paper.code_url and paper.project_url:
         return paper
     found = find_text_links(paper.comment, paper.abstract)

@@ -33,7 +33,9 @@ def parse_arxiv_ref(text: str) -> tuple[str, int | None]:
     stripped = text.strip().removesuffix(".pdf")
     m = _ARXIV_IN_TEXT.search(stripped)
     if not m:
-        raise ValueError(f"no arXiv id in {text!r} (expected an id like 2503.11731 or an arxiv.org URL)")
+        raise ValueError(
+            f"no arXiv id in {text!r} (expected an id like 2503.11731 or an arxiv.org URL)"
+        )
     return split_arxiv_id(m.group(1))
 
 
@@ -74,7 +76,8 @@ class Paper:
     license: str | None = None  # the license URL arXiv states
     announced_on: date | None = None  # the day arXiv announced (listed) it
     withdrawn: bool = False  # the authors withdrew it: kept, shown as withdrawn, left out of feeds
-    affiliations: tuple[tuple[str, ...], ...] = ()  # per author, in author order (empty when unknown)
+    # per author, in author order (empty when unknown)
+    affiliations: tuple[tuple[str, ...], ...] = ()
     external_comments: int | None = None  # comments on Hugging Face
     dois: tuple[str, ...] = ()  # every DOI the source gives, the main one (`doi`) first
     project_page: str | None = None  # the source's own project page (Hugging Face projectPage)

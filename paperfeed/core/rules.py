@@ -12,7 +12,14 @@ from paperfeed.core.errors import BadRequest
 # The digest sections, in the order they take turns in (and are shown in). The one list: the
 # store validates against it, selection ranks by it, pages and emails title by it.
 DIGEST_SECTIONS: tuple[str, ...] = (
-    "alerts", "discussion", "searches", "authors", "categories", "recommended", "rising", "trending",
+    "alerts",
+    "discussion",
+    "searches",
+    "authors",
+    "categories",
+    "recommended",
+    "rising",
+    "trending",
 )
 SECTION_TITLES = {
     "alerts": "Alerts: new versions, code and journal references of your papers",
@@ -26,7 +33,15 @@ SECTION_TITLES = {
 }
 FREQUENCIES = ("daily", "weekly")
 # What a user may set on a subscription (delivery.app.subscriptions.save_subscription checks them).
-SUBSCRIPTION_FIELDS = ("frequency", "send_hour", "weekday", "timezone", "max_papers", "sections", "active")
+SUBSCRIPTION_FIELDS = (
+    "frequency",
+    "send_hour",
+    "weekday",
+    "timezone",
+    "max_papers",
+    "sections",
+    "active",
+)
 MAX_DIGEST_PAPERS = 200
 MAX_SAVED_SEARCHES = 50
 MAX_FOLLOWS = 200
@@ -36,7 +51,8 @@ INGEST_LEASE = "ingest"  # one scheduled ingest at a time, across workers and ma
 
 
 def ingest_lease_seconds(ingest_minutes: float) -> float:
-    """How long the ingest lease is held: far longer than a slow ingest; a crashed holder's lease expires."""
+    """How long the ingest lease is held: far longer than a slow ingest; a crashed holder's lease
+    expires."""
     return max(3600.0, ingest_minutes * 60)
 
 
@@ -45,8 +61,14 @@ def ingest_due(last_run: datetime | None, now: datetime, ingest_minutes: float) 
     return last_run is None or now - last_run >= timedelta(minutes=ingest_minutes)
 
 
-def validate_subscription(frequency: str, send_hour: int, weekday: int, timezone: str, max_papers: int,
-                          sections: Sequence[str]) -> None:
+def validate_subscription(
+    frequency: str,
+    send_hour: int,
+    weekday: int,
+    timezone: str,
+    max_papers: int,
+    sections: Sequence[str],
+) -> None:
     """Raise BadRequest naming the first bad subscription value."""
     if frequency not in FREQUENCIES:
         raise BadRequest(f"frequency {frequency!r}: valid: {', '.join(FREQUENCIES)}")
@@ -64,11 +86,14 @@ def validate_subscription(frequency: str, send_hour: int, weekday: int, timezone
             raise ValueError(timezone)
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)") from None
+        raise BadRequest(
+            f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
 
 
 def no_nul(field: str, *values: str | None) -> None:
-    """Refuse text with NUL characters (PostgreSQL cannot store it; refused alike on both backends)."""
+    """Refuse text with NUL characters (PostgreSQL cannot store it; refused alike on both
+    backends)."""
     if any(v and "\x00" in v for v in values):
         raise BadRequest(f"{field} must not contain NUL characters")
 

@@ -25,7 +25,8 @@ def safe_url(raw: str | None) -> str | None:
     if not url or len(url) > MAX_URL_LENGTH:
         return None
     # Browsers drop tabs/newlines inside schemes ("java\tscript:"), so any control or space rejects.
-    if _CONTROL_OR_SPACE.search(url):  # one C-level scan: a per-character generator was a tenth of an ingest
+    # one C-level scan: a per-character generator was a tenth of an ingest
+    if _CONTROL_OR_SPACE.search(url):
         return None
     try:
         parts = urlsplit(url)
@@ -54,7 +55,13 @@ class _HasLinks(Protocol):
 
 
 def paper_links(p: _HasLinks) -> dict[str, str | None]:
-    """The arXiv, PDF, code and project links of a paper, each through `safe_url` (arXiv's own as fallback)."""
+    """The arXiv, PDF, code and project links of a paper, each through `safe_url` (arXiv's own as
+    fallback)."""
     abs_url = safe_url(p.abs_url) or (f"https://arxiv.org/abs/{p.arxiv_id}" if p.arxiv_id else None)
     pdf_url = safe_url(p.pdf_url) or (f"https://arxiv.org/pdf/{p.arxiv_id}" if p.arxiv_id else None)
-    return {"arxiv": abs_url, "pdf": pdf_url, "code": safe_url(p.code_url), "project": safe_url(p.project_url)}
+    return {
+        "arxiv": abs_url,
+        "pdf": pdf_url,
+        "code": safe_url(p.code_url),
+        "project": safe_url(p.project_url),
+    }

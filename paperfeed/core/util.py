@@ -44,7 +44,9 @@ def atomic_file(path: Path, *, before_replace: Callable[[], None] | None = None,
         raise
 
 
-def write_atomic(path: Path, data: bytes, *, before_replace: Callable[[], None] | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, before_replace: Callable[[], None] | None = None
+) -> None:
     """Write `data` to `path` atomically (see atomic_file)."""
     with atomic_file(path, before_replace=before_replace) as tmp:
         tmp.write_bytes(data)

@@ -1,4 +1,5 @@
-"""Index layer: the lexical BM25 index and the paper vectors, built from the store, swapped atomically.
+"""Index layer: the lexical BM25 index and the paper vectors, built from the store, swapped
+atomically.
 
 See paperfeed.index.search_index for the files and who may write them.
 """

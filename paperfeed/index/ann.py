@@ -1,27 +1,31 @@
 """Approximate nearest neighbours for large vector collections: a usearch HNSW graph of int8 codes.
 
-The graph holds int8 codes of the vectors (a quarter of float32), keyed by paper id. The codes
-use one scale for the whole graph, fixed when it is created from the largest component seen
-(usearch's own conversion maps unit vectors onto +-127, which for 384 dimensions leaves ~6 levels
-per component and cost 3-5 points of recall@10 in tests; ours uses ~3x finer steps). It is saved
-as one file per generation and memory-mapped for serving (`view=True`), so a searching process
-keeps only the pages it touches. It is extended in place as vectors arrive: new vectors first
-form a small "tail" searched exactly, and once the tail reaches TAIL_MAX the writer loads the
-graph, drops keys whose vectors were replaced or removed, adds the tail and saves a new
-generation (never a rebuild from scratch). Candidates from the graph are re-scored exactly with
-the float32 vectors, so the scores returned are exact and only recall is approximate.
+The graph holds int8 codes of the vectors (a quarter of float32), keyed by paper id. The codes use
+one scale for the whole graph, fixed when it is created from the largest component seen (usearch's
+own conversion maps unit vectors onto +-127, which for 384 dimensions leaves ~6 levels per component
+and cost 3-5 points of recall@10 in tests; ours uses ~3x finer steps). It is saved as one file per
+generation and memory-mapped for serving (`view=True`), so a searching process keeps only the pages
+it touches. It is extended in place as vectors arrive: new vectors first form a small "tail"
+searched exactly, and once the tail reaches TAIL_MAX the writer loads the graph, drops keys whose
+vectors were replaced or removed, adds the tail and saves a new generation (never a rebuild from
+scratch). Candidates from the graph are re-scored exactly with the float32 vectors, so the scores
+returned are exact and only recall is approximate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from paperfeed.core.util import atomic_file
+
+if TYPE_CHECKING:  # usearch is imported on first use, after onnxruntime (see usearch_index)
+    from usearch.index import Index
 
 THRESHOLD = 200_000  # live vectors above which search goes through the graph
 CONNECTIVITY = 32  # HNSW M: 16 gave recall@10 0.982 against 0.9965 at 30k (real queries, ef 512)
@@ -44,8 +48,8 @@ def ann_available() -> bool:
     return importlib.util.find_spec("usearch") is not None
 
 
-def usearch_index() -> Any:
-    """usearch's index module, imported after onnxruntime when that is installed.
+def usearch_index() -> ModuleType:
+    """Usearch's index module, imported after onnxruntime when that is installed.
 
     onnxruntime 1.32 segfaults in get_available_providers() when usearch 2.26 (its bundled SIMD
     kernels) was loaded first in the process; loaded in the other order both work.
@@ -59,23 +63,27 @@ def usearch_index() -> Any:
     return usearch.index
 
 
-def _new_index(dim: int) -> Any:
-    Index = usearch_index().Index
-    return Index(ndim=dim, metric="ip", dtype="i8", connectivity=CONNECTIVITY,
+def _index_class() -> type[Index]:
+    cls: type[Index] = usearch_index().Index
+    return cls
+
+
+def _new_index(dim: int) -> Index:
+    return _index_class()(ndim=dim, metric="ip", dtype="i8", connectivity=CONNECTIVITY,
                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
 
-def open_graph(path: Path) -> Any:
+def open_graph(path: Path) -> Index:
     """The saved graph, memory-mapped read-only (for search)."""
-    graph = usearch_index().Index.restore(str(path), view=True)
+    graph = _index_class().restore(str(path), view=True)
     if graph is None:
         raise FileNotFoundError(path)
-    graph.expansion_search = EXPANSION_SEARCH
+    graph.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # has a setter (see below)
     return graph
 
 
 def codes(vectors: FloatArray, scale: float) -> npt.NDArray[np.int8]:
-    """int8 codes of float vectors at the graph's scale (outliers clipped)."""
+    """Int8 codes of float vectors at the graph's scale (outliers clipped)."""
     out: npt.NDArray[np.int8] = np.clip(
         np.rint(np.asarray(vectors, dtype=np.float32) * scale), -127, 127
     ).astype(np.int8)
@@ -100,8 +108,8 @@ def extend_graph(
 ) -> int:
     """Write a new graph generation to `out`: the previous one less `drop`, plus `add_ids`.
 
-    `vectors_of(ids)` returns the float32 rows of some ids; they are fetched ADD_STEP at a time
-    so memory stays bounded by the graph itself. Returns the number of keys in the new graph.
+    `vectors_of(ids)` returns the float32 rows of some ids; they are fetched ADD_STEP at a time so
+    memory stays bounded by the graph itself. Returns the number of keys in the new graph.
     """
     if previous is not None:
         graph = usearch_index().Index.restore(str(previous), view=False)
@@ -124,9 +132,10 @@ def extend_graph(
     return size
 
 
-def graph_candidates(graph: Any, query: FloatArray, scale: float, want: int) -> IntArray:
+def graph_candidates(graph: Index, query: FloatArray, scale: float, want: int) -> IntArray:
     """Paper ids of up to `want` approximate nearest neighbours of a query (best first)."""
-    graph.expansion_search = max(EXPANSION_SEARCH, want)
+    # usearch's stub types the property read-only; it has a setter (Index.expansion_search.fset)
+    graph.expansion_search = max(EXPANSION_SEARCH, want)  # type: ignore[misc]
     matches = graph.search(codes(query, scale), want, threads=1)
     keys = np.asarray(matches.keys, dtype=np.uint64)
     return keys.astype(np.int64)
@@ -171,8 +180,9 @@ def load_state(vi: _Vectors) -> tuple[IntArray, IntArray, IntArray]:
     return keys, stale, tail
 
 
-def candidate_rows(vi: _Vectors, graph: Any, query: FloatArray, k: int) -> IntArray:
-    """Live rows to re-score for a query: the graph's candidates (stale ones dropped) and the tail."""
+def candidate_rows(vi: _Vectors, graph: Index, query: FloatArray, k: int) -> IntArray:
+    """Live rows to re-score for a query: the graph's candidates (stale ones dropped) and the
+    tail."""
     # graph candidates are already near-exact (int8 HNSW): twice k, at least 100, suffice
     want = min(len(vi.ids), max(2 * k, 100))
     keys = graph_candidates(graph, query, float(vi.meta["ann"]["scale"]), want)
@@ -230,7 +240,8 @@ def int8_scan(codes: np.ndarray, scale: float, query: FloatArray, want: int) -> 
 
 
 def write_int8_codes(take: Callable[[IntArray], FloatArray], n: int, dim: int, path: Path) -> float:
-    """Write int8 codes of n rows (read through `take`, a chunk at a time) to path; returns the scale."""
+    """Write int8 codes of n rows (read through `take`, a chunk at a time) to path; returns the
+    scale."""
     step = 100_000  # bounded memory: rows are converted a chunk at a time
 
     def chunk(i: int) -> FloatArray:

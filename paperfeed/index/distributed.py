@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -39,7 +40,9 @@ if TYPE_CHECKING:  # types only: the job is handed a SearchIndex
     from paperfeed.index.lexical import LexicalIndex
     from paperfeed.index.semantic import SemanticIndex
 
-INSTALL_HINT = "distributed embedding needs the optional extra: pip install 'paperfeed[distributed]'"
+INSTALL_HINT = (
+    "distributed embedding needs the optional extra: pip install 'paperfeed[distributed]'"
+)
 BATCH = 256  # papers per task: large enough to amortise the round trip, small enough to redo
 IN_FLIGHT = 2  # tasks queued per worker, so a worker never waits for the driver
 MAX_REDO = 10  # a batch whose workers keep dying is given up on, with an error
@@ -123,7 +126,7 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         raise ConfigError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
 
 
-def _ray() -> Any:
+def _ray() -> ModuleType:
     if not ray_available():
         raise ConfigError(INSTALL_HINT)
     import ray
@@ -225,7 +228,10 @@ def embed_on_cluster(
                 chunk = [int(x) for x in todo[batch_id : batch_id + batch]]
                 papers = index.store.papers.get_papers(chunk)
                 ids = [pid for pid in chunk if pid in papers]
-                texts_of[batch_id] = (ids, [paper_text(papers[i].title, papers[i].abstract) for i in ids])
+                texts_of[batch_id] = (
+                    ids,
+                    [paper_text(papers[i].title, papers[i].abstract) for i in ids],
+                )
             ids, texts = texts_of[batch_id]
             ref = actors[actor_no].embed.remote(batch_id, ids, texts)
             running[ref] = (batch_id, actor_no)
@@ -250,7 +256,9 @@ def embed_on_cluster(
                 report.redone += 1
                 redos[batch_id] = redos.get(batch_id, 0) + 1
                 if redos[batch_id] > MAX_REDO:
-                    raise ConfigError(f"batch {batch_id} lost its worker {MAX_REDO} times: {exc}") from None
+                    raise ConfigError(
+                        f"batch {batch_id} lost its worker {MAX_REDO} times: {exc}"
+                    ) from None
                 pending.appendleft(batch_id)
                 submit(actor_no)  # the actor restarts; calls queue until it is back
                 continue

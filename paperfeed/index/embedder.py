@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from paperfeed.index.weights import (
     model_dir,
     verified_model_dir,
 )
+
+if TYPE_CHECKING:  # tokenizers is part of the semantic extra, imported on first use
+    from tokenizers import Tokenizer
 
 MAX_LENGTH = 256  # the model's own max_seq_length; 128 loses ~0.02 nDCG@10 on SciFact
 _REQUIRED_MODULES = ("onnxruntime", "onnx", "tokenizers", MODEL_PACKAGE)
@@ -114,10 +117,22 @@ def _providers(device: str) -> list[str]:
     raise ConfigError(f"device {device!r} is not one of auto, cpu, cuda")
 
 
+class _Session(Protocol):
+    """What the embedder uses of an onnxruntime InferenceSession (onnxruntime ships no types)."""
+
+    def get_providers(self) -> list[str]:
+        """Execution providers in use, best first."""
+        ...
+
+    def run(self, output_names: list[str], input_feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run the graph on one batch."""
+        ...
+
+
 class OnnxEmbedder:
     """An Embedder running a BERT ONNX graph with batches sorted by token length."""
 
-    def __init__(self, session: Any, tokenizer: Any, name: str, dim: int) -> None:
+    def __init__(self, session: _Session, tokenizer: Tokenizer, name: str, dim: int) -> None:
         self._session = session
         self._tokenizer = tokenizer
         self._name = name

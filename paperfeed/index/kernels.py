@@ -3,11 +3,11 @@
 `match_top` does in one compiled pass what LexicalIndex's numpy path does in a dozen numpy calls:
 the BM25 score and distinct-term count of every row for a query's term columns (main and delta
 segment), the number of rows that hold some term and all terms, and the best `size` rows, rows
-holding every term first when asked. One numpy call costs a few microseconds of Python, and a
-query made ~40 of them: that, not the arithmetic, was most of a query's time (BENCHMARKS.md 2.7).
+holding every term first when asked. One numpy call costs a few microseconds of Python, and a query
+made ~40 of them: that, not the arithmetic, was most of a query's time (BENCHMARKS.md 2.7).
 
-Without numba (a plain `pip install paperfeed`) the numpy path gives the same scores, counts and
-top rows (tests/test_index_kernels.py); numba adds ~200 MB (llvmlite), so it is not required.
+Without numba (a plain `pip install paperfeed`) the numpy path gives the same scores, counts and top
+rows (tests/test_index_kernels.py); numba adds ~200 MB (llvmlite), so it is not required.
 """
 
 from __future__ import annotations

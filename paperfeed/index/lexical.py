@@ -1,7 +1,7 @@
 """Reads over the lexical index: a main segment and a small delta segment seen as one set of rows.
 
-Rows 0..n_main-1 are the main segment's, then the delta's; main rows whose paper changed since
-are masked (not alive). Segments are written and loaded by paperfeed.index.segment.
+Rows 0..n_main-1 are the main segment's, then the delta's; main rows whose paper changed since are
+masked (not alive). Segments are written and loaded by paperfeed.index.segment.
 """
 
 from __future__ import annotations
@@ -142,11 +142,11 @@ class LexicalIndex:
         top: int = 0,
         all_first: bool = False,
     ) -> Matches:
-        """Per row: the BM25 score for the query terms and how many distinct terms it holds;
-        with `top`, the best `top` rows ranked (rows holding every term first with `all_first`).
+        """Per row: the BM25 score for the query terms and how many distinct terms it holds; with
+        `top`, the best `top` rows ranked (rows holding every term first with `all_first`).
 
-        A term given twice counts twice in the score (as BM25 over the query's tokens does) and
-        once in the count; masked rows (dead, or outside `mask`) get 0 in both.
+        A term given twice counts twice in the score (as BM25 over the query's tokens does) and once
+        in the count; masked rows (dead, or outside `mask`) get 0 in both.
         """
         merged: dict[str, float] = {}
         for j, term in enumerate(terms):
@@ -224,7 +224,8 @@ class LexicalIndex:
             where = cache.get(term)
             if where is None:
                 where = self._term_spans(term)
-                if len(cache) >= SPAN_CACHE_MAX:  # segments are immutable: only the size needs a bound
+                # segments are immutable: only the size needs a bound
+                if len(cache) >= SPAN_CACHE_MAX:
                     cache.clear()
                 cache[term] = where
             for seg, start, end in where:
@@ -233,7 +234,8 @@ class LexicalIndex:
         return np.asarray(spans, dtype=np.int64).reshape(-1, 4), np.asarray(ws, dtype=np.float32)
 
     def _term_spans(self, term: str) -> tuple[tuple[int, int, int], ...]:
-        """(segment 0 main / 1 delta, start, end) of the term's column in each segment holding it."""
+        """(segment 0 main / 1 delta, start, end) of the term's column in each segment holding
+        it."""
         out = []
         for seg, _ in self._segments():
             i = seg.vocab.get(term)

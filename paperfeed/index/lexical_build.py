@@ -1,19 +1,19 @@
 """Bounded-memory builds of a main lexical segment: sorted runs on disk, then a streaming merge.
 
-`lexical.write_segment` builds the whole BM25 matrix in memory (about 50 bytes per token: 7.5 GiB
-at a million papers). Here papers are read as a stream and tokenised into runs that fit a memory
+`lexical.write_segment` builds the whole BM25 matrix in memory (about 50 bytes per token: 7.5 GiB at
+a million papers). Here papers are read as a stream and tokenised into runs that fit a memory
 ceiling; each run is flushed to disk as immutable postings sorted by term (rows, term frequencies,
 per-term counts), and the global statistics (N, document frequencies, document lengths) are
-accumulated. A k-way merge then walks the vocabulary in blocks, reads each run's slice of the
-block, and writes the scored columns of the final matrix sequentially. Scores use the global
-statistics with the same float64 expression as `lexical.bm25_matrix`, so the files are equal,
-value for value, to a one-shot build of the same papers (tests/test_index_lexical_build.py).
+accumulated. A k-way merge then walks the vocabulary in blocks, reads each run's slice of the block,
+and writes the scored columns of the final matrix sequentially. Scores use the global statistics
+with the same float64 expression as `lexical.bm25_matrix`, so the files are equal, value for value,
+to a one-shot build of the same papers (tests/test_index_lexical_build.py).
 
 Runs are merged while tokenising goes on, log-structured: whenever FAN_IN consecutive runs of one
 tier exist, a background thread merges them into one run of the next tier (postings with raw term
 frequencies, so nothing depends on statistics not known yet), which keeps the final merge's fan-in
-small. The old index keeps serving while a build runs (the new segment is swapped in at the end), and
-changes after the build go to the small delta segment, as before.
+small. The old index keeps serving while a build runs (the new segment is swapped in at the end),
+and changes after the build go to the small delta segment, as before.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from paperfeed.index.text import TITLE_WEIGHT, author_keys, word_stems, words
 
 DEFAULT_MEMORY_MB = 2048
 # BM25 scores of merged postings: (term ids, rows, term frequencies) -> float32 scores
-Scorer = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]], npt.NDArray[np.float32]]
+Scorer = Callable[
+    [npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]], npt.NDArray[np.float32]
+]
 _NOT_STOP = (-1).__ne__  # stop words have term id -1 in SegmentBuilder._word_tid
 # Bytes of working memory per token while a run is sorted (flat ids, int64 keys, np.unique's
 # copy and counts, term order): measured ~56 on numpy 2; 80 leaves headroom.
@@ -56,7 +58,9 @@ IntArray = npt.NDArray[np.int64]
 class _Run:
     """One flushed run: file stem and its per-key posting counts."""
 
-    def __init__(self, stem: Path, counts: IntArray, kcounts: list[IntArray], tier: int = 0) -> None:
+    def __init__(
+        self, stem: Path, counts: IntArray, kcounts: list[IntArray], tier: int = 0
+    ) -> None:
         self.stem = stem
         self.tier = tier  # how many compactions its postings went through
         self.counts = counts  # postings per term id (length = vocabulary size at flush)
@@ -133,7 +137,7 @@ def merge_runs(
             end = int(np.searchsorted(indptr, indptr[start] + block, side="right")) - 1
             end = min(max(end, start + 1), n_keys)
             parts_rows, parts_tf, parts_terms = [], [], []
-            for run, p in zip(runs, run_ptrs):
+            for run, p in zip(runs, run_ptrs, strict=False):
                 lo, hi = min(start, len(p) - 1), min(end, len(p) - 1)
                 a, b = int(p[lo]), int(p[hi])
                 if a == b:
@@ -159,7 +163,7 @@ def merge_runs(
                         blobs.append(tf.astype("<i4").tobytes())
                     if scorer is not None:
                         blobs.append(scorer(terms[order], rows, tf).tobytes())
-                for (fh, off), blob in zip(outs, blobs):
+                for (fh, off), blob in zip(outs, blobs, strict=False):
                     fh.seek(off + 4 * written)
                     fh.write(blob)
                 written += len(rows)
@@ -259,8 +263,9 @@ class SegmentBuilder:
                 (cat_k, cat_r), (au_k, au_r) = self.pairs
 
     def _term_ids(self, p: Paper) -> list[int]:
-        """The term ids of document_terms(p): each folded word is looked up once per build (a C-level
-        map over the words), not stemmed, cached and looked up again per token (3x faster)."""
+        """The term ids of document_terms(p): each folded word is looked up once per build (a
+        C-level map over the words), not stemmed, cached and looked up again per token (3x
+        faster)."""
         look = self._word_tid.__getitem__
         parts = []
         for text in (p.title, p.abstract, " ".join(p.authors)):
@@ -274,10 +279,11 @@ class SegmentBuilder:
         return parts[0] * TITLE_WEIGHT + parts[1] + parts[2]
 
     def _learn(self, ws: list[str]) -> None:
-        """Give unseen words their term id (-1 for stop words), in first-seen order like setdefault."""
+        """Give unseen words their term id (-1 for stop words), in first-seen order like
+        setdefault."""
         new = [w for w in dict.fromkeys(ws) if w not in self._word_tid]
         vocab = self.vocab
-        for w, st in zip(new, word_stems(new)):
+        for w, st in zip(new, word_stems(new), strict=False):
             self._word_tid[w] = vocab.setdefault(st, len(vocab)) if st else -1
 
     def _flush(self) -> None:
@@ -309,7 +315,9 @@ class SegmentBuilder:
         self.df = _grow(self.df, len(counts))
         self.df[: len(counts)] += counts
         kcounts = []
-        for j, ((keys_a, rows_a), vocab) in enumerate(zip(self.pairs, self.key_vocabs)):
+        for j, ((keys_a, rows_a), vocab) in enumerate(
+            zip(self.pairs, self.key_vocabs, strict=False)
+        ):
             keys = np.frombuffer(keys_a, dtype=np.int32) if len(keys_a) else np.empty(0, np.int32)
             krows = np.frombuffer(rows_a, dtype=np.int32) if len(rows_a) else np.empty(0, np.int32)
             korder = np.lexsort((krows, keys))
@@ -333,7 +341,8 @@ class SegmentBuilder:
             return self.work / f"run{self._serial:05d}"
 
     def _maybe_compact(self) -> None:
-        """Start merging FAN_IN consecutive runs of one tier in the background, if none is running."""
+        """Start merging FAN_IN consecutive runs of one tier in the background, if none is
+        running."""
         if self._compacting is not None:
             if not self._compacting.done():
                 return
@@ -348,7 +357,8 @@ class SegmentBuilder:
                 return
 
     def _compact(self, group: list[_Run]) -> None:
-        """Merge consecutive runs into one (raw term frequencies kept: scoring needs final stats)."""
+        """Merge consecutive runs into one (raw term frequencies kept: scoring needs final
+        stats)."""
         stem = self._stem()
         block = max(MIN_RUN_TOKENS, self.run_tokens() // 4)
         counts_ptr = merge_runs(group, "rows", [r.counts for r in group], block,
@@ -384,26 +394,46 @@ class SegmentBuilder:
         avgdl = max(avgdl, 1e-9)
         df = self.df[:n_vocab]
         # Same float64 expression, same operand order as lexical.bm25_matrix: equal float32 scores.
-        idf_of_term = np.log1p((n_docs - df.astype(np.float64) + 0.5) / (df.astype(np.float64) + 0.5))
+        idf_of_term = np.log1p(
+            (n_docs - df.astype(np.float64) + 0.5) / (df.astype(np.float64) + 0.5)
+        )
 
-        def score(terms: IntArray, rows: npt.NDArray[np.int32], tf: npt.NDArray[np.int32]) -> npt.NDArray[np.float32]:
+        def score(
+            terms: IntArray, rows: npt.NDArray[np.int32], tf: npt.NDArray[np.int32]
+        ) -> npt.NDArray[np.float32]:
             tff = tf.astype(np.float64)
             norm = K1 * ((1 - B) + B * lengths[rows].astype(np.float64) / avgdl)
             return (idf_of_term[terms] * (tff / (norm + tff))).astype("<f4")
 
         block = max(MIN_RUN_TOKENS, self.run_tokens() // 2)
         counts = [r.counts for r in self.runs] + [np.zeros(n_vocab, dtype=np.int64)]
-        indptr = merge_runs(self.runs, "rows", counts, block, self.directory / "indices.csc.index.npy",
-                            data_path=self.directory / "data.csc.index.npy", scorer=score,
-                            progress=self.progress, label="merging matrix")
+        indptr = merge_runs(
+            self.runs,
+            "rows",
+            counts,
+            block,
+            self.directory / "indices.csc.index.npy",
+            data_path=self.directory / "data.csc.index.npy",
+            scorer=score,
+            progress=self.progress,
+            label="merging matrix",
+        )
         np.save(self.directory / "indptr.csc.index.npy", indptr)
         for j, name in enumerate(("categories", "authors")):
             vocab = self.key_vocabs[j]
             kcounts = [r.kcounts[j] for r in self.runs] + [np.zeros(len(vocab), dtype=np.int64)]
-            kptr = merge_runs(self.runs, f"k{j}", kcounts, block, self.directory / f"{name}_rows.npy",
-                              progress=self.progress, label=f"merging {name}")
-            (self.directory / f"{name}.json").write_text(json.dumps(list(vocab), ensure_ascii=False),
-                                                         encoding="utf-8")
+            kptr = merge_runs(
+                self.runs,
+                f"k{j}",
+                kcounts,
+                block,
+                self.directory / f"{name}_rows.npy",
+                progress=self.progress,
+                label=f"merging {name}",
+            )
+            (self.directory / f"{name}.json").write_text(
+                json.dumps(list(vocab), ensure_ascii=False), encoding="utf-8"
+            )
             np.save(self.directory / f"{name}_indptr.npy", kptr)
         n_runs = self.n_flushed
         shutil.rmtree(self.work)

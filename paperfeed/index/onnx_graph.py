@@ -17,9 +17,9 @@ def build_bert_onnx(
 ) -> Any:  # onnx.ModelProto; Any because onnx is an optional import
     """An ONNX graph for a BERT encoder + masked mean pooling, built from its weight tensors.
 
-    Inputs `input_ids` and `attention_mask` (int64, batch x seq); output `embedding`
-    (float32, batch x hidden), not normalised. Uses ONNX Runtime's fused contrib ops
-    (Attention, SkipLayerNormalization, BiasGelu), available on CPU and CUDA.
+    Inputs `input_ids` and `attention_mask` (int64, batch x seq); output `embedding` (float32, batch
+    x hidden), not normalised. Uses ONNX Runtime's fused contrib ops (Attention,
+    SkipLayerNormalization, BiasGelu), available on CPU and CUDA.
     """
     from onnx import TensorProto, helper, numpy_helper
 
@@ -37,7 +37,9 @@ def build_bert_onnx(
     w = weights
     hidden = int(w["embeddings.word_embeddings.weight"].shape[1])
     # token_type_ids are always 0 for single texts: fold that row into the positions.
-    pos = w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
+    pos = (
+        w["embeddings.position_embeddings.weight"] + w["embeddings.token_type_embeddings.weight"][0]
+    )
     const("word_emb", w["embeddings.word_embeddings.weight"])
     const("pos_emb", pos.astype(np.float32))
     const("i64_0", np.array([0], dtype=np.int64))

@@ -1,4 +1,5 @@
-"""The ONNX files of the packaged model: the float graph, and its int8 quantisation, cached on disk."""
+"""The ONNX files of the packaged model: the float graph, and its int8 quantisation, cached on
+disk."""
 
 from __future__ import annotations
 

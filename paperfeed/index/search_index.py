@@ -1,11 +1,12 @@
 """SearchIndex: the lexical BM25 index and the paper vectors of one data directory.
 
-Readers only read: `reload_if_changed` re-reads the pointer file (at most every CHECK_EVERY
-seconds) and maps the segments it names. Writers (`refresh`, `build`, `embed`) are jobs: after an
-ingest, in the worker, `paperfeed index refresh`; never the search path. Files live under `<data_dir>/index/`: segment directories (`main-*`, `delta-*`), `vectors/`,
-and `current.json`, the pointer naming the live segments. Writers build a new directory beside
-the old, then replace the pointer with os.replace, so readers see the old index or the new one,
-never a half-written one. Writers hold `index/.lock`.
+Readers only read: `reload_if_changed` re-reads the pointer file (at most every CHECK_EVERY seconds)
+and maps the segments it names. Writers (`refresh`, `build`, `embed`) are jobs: after an ingest, in
+the worker, `paperfeed index refresh`; never the search path. Files live under `<data_dir>/index/`:
+segment directories (`main-*`, `delta-*`), `vectors/`, and `current.json`, the pointer naming the
+live segments. Writers build a new directory beside the old, then replace the pointer with
+os.replace, so readers see the old index or the new one, never a half-written one. Writers hold
+`index/.lock`.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ def _parse(value: str | None) -> datetime | None:
 class SearchIndex:
     """The lexical index (main + delta segments) and the vectors of one data directory."""
 
-    def __init__(self, settings: Settings, store: PaperHolder, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: PaperHolder, embedder: Embedder | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.root = settings.data_path / "index"
@@ -123,7 +126,8 @@ class SearchIndex:
         return False
 
     def expire_check(self) -> None:
-        """Make the next `reload_if_changed` look at the pointer (a write in this process swapped it)."""
+        """Make the next `reload_if_changed` look at the pointer (a write in this process swapped
+        it)."""
         self._checked = 0.0
 
     def reload_if_changed(self) -> None:
@@ -158,9 +162,18 @@ class SearchIndex:
         write_atomic(self.root / POINTER, json.dumps(pointer, indent=1).encode("utf-8"))
         previous = self._pointer
         self._load()
-        keep = {pointer.get("main"), pointer.get("delta"), previous.get("main"), previous.get("delta")}
+        keep = {
+            pointer.get("main"),
+            pointer.get("delta"),
+            previous.get("main"),
+            previous.get("delta"),
+        }
         for child in self.root.iterdir():
-            if child.is_dir() and child.name.startswith(("main-", "delta-", ".tmp-")) and child.name not in keep:
+            if (
+                child.is_dir()
+                and child.name.startswith(("main-", "delta-", ".tmp-"))
+                and child.name not in keep
+            ):
                 shutil.rmtree(child, ignore_errors=True)
 
     def build(self, progress: Progress | None = None, *, embed: bool = True) -> None:
@@ -204,7 +217,9 @@ class SearchIndex:
         self._reload_if_changed()
         main = self.lexical.main
         if main is None:
-            if self.store.papers.count_papers() == 0 and self._pointer.get("synced_to") == _iso(self.store.papers.last_change()):
+            if self.store.papers.count_papers() == 0 and self._pointer.get("synced_to") == _iso(
+                self.store.papers.last_change()
+            ):
                 return
             self._build_lexical_locked(None)
             main = self.lexical.main
@@ -223,7 +238,9 @@ class SearchIndex:
         main_ids = main.paper_ids
         main_hashes = main.text_hashes
         before: dict[int, int] = (
-            dict(zip(prev.paper_ids.tolist(), np.asarray(prev.text_hashes).tolist())) if prev else {}
+            dict(zip(prev.paper_ids.tolist(), np.asarray(prev.text_hashes).tolist(), strict=False))
+            if prev
+            else {}
         )
         for p in self.store.papers.iter_index_papers(updated_since=since):
             pid = int(p.id or 0)
@@ -246,13 +263,18 @@ class SearchIndex:
                 masked.add(pos)
         carry = [pid for pid in before if pid not in found and pid not in gone]
         if carry:
-            found.update(self.store.papers.get_papers(carry))  # papers merged away meanwhile are absent
+            # papers merged away meanwhile are absent
+            found.update(self.store.papers.get_papers(carry))
         changed = sorted(found.values(), key=lambda p: p.id or 0)
         if len(changed) > max(DELTA_MAX, DELTA_MAX_FRACTION * main.n_docs):
             self._build_lexical_locked(None)
             self._refresh_locked()
             return
-        pointer: dict[str, Any] = {"main": self._pointer.get("main"), "delta": None, "synced_to": _iso(last)}
+        pointer: dict[str, Any] = {
+            "main": self._pointer.get("main"),
+            "delta": None,
+            "synced_to": _iso(last),
+        }
         if changed or masked:
             name = f"delta-{_stamp()}"
             tmp = self.root / f".tmp-{name}"
@@ -281,8 +303,10 @@ class SearchIndex:
 
             try:
                 self._embedder = load_embedder(
-                    self.settings.data_path / "models", device=self.settings.embed_device,
-                    precision=self.settings.embed_precision, max_length=self.settings.embed_max_length,
+                    self.settings.data_path / "models",
+                    device=self.settings.embed_device,
+                    precision=self.settings.embed_precision,
+                    max_length=self.settings.embed_max_length,
                 )
             except ConfigError as exc:
                 self._embedder_failed = exc.message
@@ -290,7 +314,8 @@ class SearchIndex:
         return self._embedder
 
     def _embedder_name(self) -> str | None:
-        """The configured embedder's vector name, without loading the model; None when unavailable."""
+        """The configured embedder's vector name, without loading the model; None when
+        unavailable."""
         if self._embedder is not None:
             return self._embedder.name
         if self._embedder_failed is not None or not embedder_available():
@@ -305,8 +330,8 @@ class SearchIndex:
 
         A paper of the bundled sample whose text is unchanged takes its shipped vector (when the
         installed model is the one they were made with); the others are embedded, the model loaded
-        only when one needs it. With shipped_only, papers without a shipped vector are left.
-        Returns the papers given a vector; `last_embed` says how many were shipped and embedded.
+        only when one needs it. With shipped_only, papers without a shipped vector are left. Returns
+        the papers given a vector; `last_embed` says how many were shipped and embedded.
         """
         from paperfeed.index.embedder import paper_text
 
@@ -359,8 +384,12 @@ class SearchIndex:
             with self._lock(name=".vectors.lock"):
                 # a refresh may have seen new text meanwhile: keep only vectors of unchanged text
                 again = self.store.papers.get_papers([ids[j] for j in keep_rows])
-                keep = [j for j in keep_rows
-                        if ids[j] in again and paper_text(again[ids[j]].title, again[ids[j]].abstract) == texts[j]]
+                keep = [
+                    j
+                    for j in keep_rows
+                    if ids[j] in again
+                    and paper_text(again[ids[j]].title, again[ids[j]].abstract) == texts[j]
+                ]
                 self.semantic.append([ids[j] for j in keep], vecs[keep])
             done += len(chunk)
             given += len(keep_rows)
@@ -390,7 +419,11 @@ class SearchIndex:
         """Papers indexed, vectors, when it was built, whether semantic search is available."""
         main = self.lexical.main
         delta = self.lexical.delta
-        alive = self.lexical.paper_ids[self.lexical.alive] if self.lexical.n_rows else np.empty(0, np.int64)
+        alive = (
+            self.lexical.paper_ids[self.lexical.alive]
+            if self.lexical.n_rows
+            else np.empty(0, np.int64)
+        )
         with_vectors = int(np.isin(alive, self.semantic.ids()).sum()) if len(alive) else 0
         return {
             "papers_indexed": len(alive),
@@ -412,6 +445,9 @@ class SearchIndex:
         return self.store.papers.get_papers(list(ids))
 
 
-def open_search_index(settings: Settings, store: PaperHolder, *, embedder: Embedder | None = None) -> SearchIndex:
-    """Load `<data_dir>/index` (cheap when there is none yet); jobs refresh it, readers reload it."""
+def open_search_index(
+    settings: Settings, store: PaperHolder, *, embedder: Embedder | None = None
+) -> SearchIndex:
+    """Load `<data_dir>/index` (cheap when there is none yet); jobs refresh it, readers reload
+    it."""
     return SearchIndex(settings, store, embedder=embedder)

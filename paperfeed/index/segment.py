@@ -3,11 +3,11 @@
 Reads over a main and a delta segment together are paperfeed.index.lexical.LexicalIndex.
 
 A segment directory holds bm25s's eager score matrix (`data/indices/indptr.csc.index.npy`,
-`vocab.index.json`, `params.index.json`, loadable with `bm25s.BM25.load(dir, mmap=True)`), plus
-per-row arrays (paper id, day, title hash, text hash) and two small inverted lists (categories,
-author name words) used for filters. The matrix is computed here with vectorised numpy using
-bm25s's Lucene formula (tested equal to `bm25s.BM25.index`), because bm25s's own builder keeps
-every token as a Python object and needs several GB at a million papers.
+`vocab.index.json`, `params.index.json`, loadable with `bm25s.BM25.load(dir, mmap=True)`), plus per-
+row arrays (paper id, day, title hash, text hash) and two small inverted lists (categories, author
+name words) used for filters. The matrix is computed here with vectorised numpy using bm25s's Lucene
+formula (tested equal to `bm25s.BM25.index`), because bm25s's own builder keeps every token as a
+Python object and needs several GB at a million papers.
 
 A delta segment is scored with the main segment's statistics (N, document frequencies, average
 length) so its scores are comparable to the main segment's; it masks main rows whose paper changed.
@@ -41,7 +41,9 @@ FloatArray = npt.NDArray[np.float32]
 
 
 def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little", signed=True
+    )
 
 
 def title_hash(title: str) -> int:
@@ -52,7 +54,13 @@ def title_hash(title: str) -> int:
 def text_hash(p: Paper) -> int:
     """A stable 64-bit hash of everything a segment stores about a paper."""
     blob = json.dumps(
-        [p.title, p.abstract, list(p.authors), list(p.categories), p.day.isoformat() if p.day else None],
+        [
+            p.title,
+            p.abstract,
+            list(p.authors),
+            list(p.categories),
+            p.day.isoformat() if p.day else None,
+        ],
         ensure_ascii=False,
     )
     return _hash64(blob)
@@ -69,7 +77,8 @@ def bm25_matrix(
     k1: float = K1,
     b: float = B,
 ) -> tuple[FloatArray, npt.NDArray[np.int32], IntArray, IntArray, float]:
-    """Eager BM25 (Lucene variant) scores as CSC arrays (data, indices, indptr), the df and avgdl used.
+    """Eager BM25 (Lucene variant) scores as CSC arrays (data, indices, indptr), the df and avgdl
+    used.
 
     `df`, `n_docs_stat` and `avgdl` default to this corpus's own; a delta passes the main segment's.
     """
@@ -107,7 +116,7 @@ def bm25_matrix(
 
 @dataclass
 class _Inverted:
-    """key -> ascending rows, as a vocabulary plus CSR arrays."""
+    """Key -> ascending rows, as a vocabulary plus CSR arrays."""
 
     vocab: dict[str, int]
     indptr: IntArray
@@ -123,7 +132,9 @@ class _Inverted:
         return list(self.vocab)
 
 
-def _build_inverted(pairs_key: array.array[int], pairs_row: array.array[int], vocab: dict[str, int]) -> _Inverted:
+def _build_inverted(
+    pairs_key: array.array[int], pairs_row: array.array[int], vocab: dict[str, int]
+) -> _Inverted:
     keys = np.frombuffer(pairs_key, dtype=np.int32) if len(pairs_key) else np.empty(0, np.int32)
     rows = np.frombuffer(pairs_row, dtype=np.int32) if len(pairs_row) else np.empty(0, np.int32)
     order = np.lexsort((rows, keys))
@@ -134,15 +145,19 @@ def _build_inverted(pairs_key: array.array[int], pairs_row: array.array[int], vo
 
 
 def _save_inverted(inv: _Inverted, directory: Path, name: str) -> None:
-    (directory / f"{name}.json").write_text(json.dumps(list(inv.vocab), ensure_ascii=False), encoding="utf-8")
+    (directory / f"{name}.json").write_text(
+        json.dumps(list(inv.vocab), ensure_ascii=False), encoding="utf-8"
+    )
     np.save(directory / f"{name}_indptr.npy", inv.indptr)
     np.save(directory / f"{name}_rows.npy", inv.rows)
 
 
 def _plain(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """A plain ndarray view of a (memory-mapped) array: np.memmap's slicing costs ~2 us a call
-    in Python (__getitem__, __array_finalize__), several times a query per term. The view keeps
-    the map alive through its base."""
+    """A plain ndarray view of a (memory-mapped) array: np.memmap's slicing costs ~2 us a call in
+    Python (__getitem__, __array_finalize__), several times a query per term.
+
+    The view keeps the map alive through its base.
+    """
     return arr.view(np.ndarray) if isinstance(arr, np.memmap) else arr
 
 
@@ -262,7 +277,8 @@ def write_segment(
     total: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Index papers into a new segment directory; with `base`, a delta scored by base's statistics."""
+    """Index papers into a new segment directory; with `base`, a delta scored by base's
+    statistics."""
     directory.mkdir(parents=True, exist_ok=False)
     vocab: dict[str, int] = {}
     parts, _ = _tokenise(papers, vocab, progress, total)
@@ -273,7 +289,9 @@ def write_segment(
         # a delta has its own small vocabulary but the main segment's statistics
         own = np.zeros(n_vocab, dtype=np.int64)
         if len(parts["flat"]):
-            rows = np.repeat(np.arange(len(parts["offsets"]) - 1, dtype=np.int64), np.diff(parts["offsets"]))
+            rows = np.repeat(
+                np.arange(len(parts["offsets"]) - 1, dtype=np.int64), np.diff(parts["offsets"])
+            )
             pairs = np.unique(rows * n_vocab + parts["flat"].astype(np.int64))
             own = np.bincount(pairs % n_vocab, minlength=n_vocab).astype(np.int64)
         base_df = base.df()
@@ -284,7 +302,12 @@ def write_segment(
                 df[i] += base_df[j]
         n_stat = int(base.meta["n_docs"]) + (len(parts["offsets"]) - 1)
         data, indices, indptr, _, avgdl = bm25_matrix(
-            parts["flat"], parts["offsets"], n_vocab, df=df, n_docs_stat=n_stat, avgdl=float(base.meta["avgdl"])
+            parts["flat"],
+            parts["offsets"],
+            n_vocab,
+            df=df,
+            n_docs_stat=n_stat,
+            avgdl=float(base.meta["avgdl"]),
         )
     else:
         data, indices, indptr, _, avgdl = bm25_matrix(parts["flat"], parts["offsets"], n_vocab)
@@ -292,15 +315,30 @@ def write_segment(
     np.save(directory / "indices.csc.index.npy", indices)
     np.save(directory / "indptr.csc.index.npy", indptr)
     n_docs = len(parts["ids"])
-    (directory / "vocab.index.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    params = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
-              "int_dtype": "int32", "num_docs": n_docs, "version": bm25s.__version__, "backend": "numpy"}
+    (directory / "vocab.index.json").write_text(
+        json.dumps(vocab, ensure_ascii=False), encoding="utf-8"
+    )
+    params = {
+        "k1": K1,
+        "b": B,
+        "delta": 0.5,
+        "method": "lucene",
+        "idf_method": "lucene",
+        "dtype": "float32",
+        "int_dtype": "int32",
+        "num_docs": n_docs,
+        "version": bm25s.__version__,
+        "backend": "numpy",
+    }
     (directory / "params.index.json").write_text(json.dumps(params), encoding="utf-8")
     np.save(directory / "paper_ids.npy", parts["ids"])
     np.save(directory / "days.npy", parts["days"])
     np.save(directory / "title_hashes.npy", parts["thash"])
     np.save(directory / "text_hashes.npy", parts["xhash"])
-    np.save(directory / "masked_main_rows.npy", np.asarray(sorted(set(masked_main_rows)), dtype=np.int64))
+    np.save(
+        directory / "masked_main_rows.npy",
+        np.asarray(sorted(set(masked_main_rows)), dtype=np.int64),
+    )
     _save_inverted(parts["cats"], directory, "categories")
     _save_inverted(parts["authors"], directory, "authors")
     meta = {
@@ -327,7 +365,9 @@ def load_segment(directory: Path, mmap: bool = True) -> Segment:
     """Load a segment; the matrix through bm25s.BM25.load (memory-mapped by default)."""
     meta = json.loads((directory / "segment.json").read_text(encoding="utf-8"))
     if meta.get("format") != FORMAT:
-        raise ValueError(f"index segment {directory} has format {meta.get('format')}, expected {FORMAT}")
+        raise ValueError(
+            f"index segment {directory} has format {meta.get('format')}, expected {FORMAT}"
+        )
     model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False)
     mode: Literal["r"] | None = "r" if mmap else None
     scores = model.scores

@@ -1,8 +1,8 @@
 """The search side of paper vectors: a thin adapter over paperfeed.index.vectors.
 
-It gives the index and ranking code the few operations they need (ids, append, remove, exact
-scores for a candidate pool, nearest neighbours), reloads when another process appended, and
-keeps working (empty) when the vector directory does not exist yet.
+It gives the index and ranking code the few operations they need (ids, append, remove, exact scores
+for a candidate pool, nearest neighbours), reloads when another process appended, and keeps working
+(empty) when the vector directory does not exist yet.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:  # the vectors module is imported on first use (it pulls the ANN code)
+    from paperfeed.index.vectors import VectorIndex
 
 EMBED_BATCH = 128  # papers embedded and saved per step of the resumable embedding job
 
@@ -21,7 +25,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 
 
-def _vectors() -> Any:
+def _vectors() -> ModuleType:
     from paperfeed.index import vectors
 
     return vectors
@@ -41,7 +45,7 @@ class SemanticIndex:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._index: Any | None = None
+        self._index: VectorIndex | None = None
         self._stamp: tuple[float, ...] | None = None
         self._ids = np.empty(0, dtype=np.int64)
         self._order = np.empty(0, dtype=np.int64)
@@ -147,7 +151,9 @@ class SemanticIndex:
             return None
         return np.asarray(self._index.take(rows[:1])[0], dtype=np.float32)
 
-    def search(self, query: FloatArray, k: int, allowed: IntArray | None = None) -> list[tuple[int, float]]:
+    def search(
+        self, query: FloatArray, k: int, allowed: IntArray | None = None
+    ) -> list[tuple[int, float]]:
         """The k nearest papers to a query vector, optionally among allowed paper ids."""
         if self._index is None or k <= 0:
             return []

@@ -28,7 +28,8 @@ def _ignore(_dir: str, names: list[str]) -> set[str]:
 
 
 def snapshot_index(root: Path, dest: Path) -> bool:
-    """Copy the live index directory `root` to `dest` (waits for a running build); False when none."""
+    """Copy the live index directory `root` to `dest` (waits for a running build); False when
+    none."""
     if not (root / "current.json").exists():
         return False
     with _locked(root):

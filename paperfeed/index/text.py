@@ -42,7 +42,7 @@ def word_stems(items: Sequence[str]) -> list[str]:
         if len(_CACHE) > _CACHE_LIMIT:
             _CACHE.clear()
         uniq = list(dict.fromkeys(missing))
-        for w, s in zip(uniq, _STEMMER.stemWords(uniq)):
+        for w, s in zip(uniq, _STEMMER.stemWords(uniq), strict=False):
             _CACHE[w] = "" if w in _STOP else s
     return [_CACHE[w] for w in items]
 
@@ -69,7 +69,8 @@ def is_stop_word(word: str) -> bool:
 
 
 def document_terms(title: str, abstract: str, authors: Iterable[str]) -> list[str]:
-    """The terms a paper is indexed under: title (weighted by repetition), abstract, author names."""
+    """The terms a paper is indexed under: title (weighted by repetition), abstract, author
+    names."""
     title_terms = analyse(title)
     terms = title_terms * TITLE_WEIGHT
     terms += analyse(abstract)

@@ -14,7 +14,8 @@ META = "meta.json"
 
 
 def _save_npy_chunks(path: Path, shape: tuple[int, int], chunks: Iterator[np.ndarray]) -> None:
-    """Write a float32 .npy of `shape` from row chunks, through a temporary name (bounded memory)."""
+    """Write a float32 .npy of `shape` from row chunks, through a temporary name (bounded
+    memory)."""
     with atomic_file(path) as tmp, open(tmp, "wb") as f:
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                   "fortran_order": False, "shape": shape}

@@ -20,11 +20,12 @@ job that saves every few hundred papers from rewriting the whole matrix each tim
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,9 @@ from paperfeed.core.errors import BadRequest, ConfigError
 from paperfeed.core.util import atomic_file, write_atomic
 from paperfeed.index import ann
 from paperfeed.index.vector_files import _cleanup, _save_npy_chunks
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 FORMAT = 1
 META = "meta.json"
@@ -94,7 +98,7 @@ class VectorIndex:
         masks = [s.alive_mask() for s in segments]
         self._masks = masks
         self.ids: IntArray = (
-            np.concatenate([np.asarray(s.ids)[m] for s, m in zip(segments, masks)])
+            np.concatenate([np.asarray(s.ids)[m] for s, m in zip(segments, masks, strict=False)])
             if segments else np.empty(0, dtype=np.int64)
         )
         self._sorter = np.argsort(self.ids, kind="stable")
@@ -103,7 +107,7 @@ class VectorIndex:
         # live row -> (segment, local row), for reading rows without concatenating segments
         self._starts = np.cumsum([0] + [int(m.sum()) for m in masks])
         self._local = [np.flatnonzero(m) for m in masks]
-        self._graph: Any | None = None
+        self._graph: Index | None = None
         self._load_ann()
 
     def _load_ann(self) -> None:
@@ -144,7 +148,7 @@ class VectorIndex:
                 self._vectors = np.empty((0, self.dim), dtype=np.float32)
             else:
                 self._vectors = np.concatenate(
-                    [np.asarray(s.vectors)[m] for s, m in zip(segs, self._masks)]
+                    [np.asarray(s.vectors)[m] for s, m in zip(segs, self._masks, strict=False)]
                 )
         return self._vectors
 
@@ -183,7 +187,7 @@ class VectorIndex:
         if allowed_ids is None:
             scores = np.concatenate(
                 [np.asarray(s.vectors[loc] if len(s.dead) else s.vectors, dtype=np.float32) @ q
-                 for s, loc in zip(self._segments, self._local)]
+                 for s, loc in zip(self._segments, self._local, strict=False)]
             ) if len(self._segments) > 1 else np.asarray(self.vectors @ q, dtype=np.float32)
             cand = np.arange(len(scores))
         else:
@@ -228,7 +232,7 @@ class VectorIndex:
         # Over-fetch so that, after dropping disallowed papers, k are very likely left.
         hits = approximate(q, min(n, int(k / share * 2) + 10))
         ok = np.isin(np.asarray([pid for pid, _ in hits], dtype=np.int64), allowed)
-        keep = [h for h, good in zip(hits, ok) if good]
+        keep = [h for h, good in zip(hits, ok, strict=False) if good]
         if len(keep) >= min(k, len(allowed)):
             return keep[:k]
         return self.exact_search(q, k, allowed)
@@ -444,10 +448,8 @@ def create_vectors(directory: Path, *, model: str, dim: int) -> VectorIndex:
         raise BadRequest(f"dim must be positive, not {dim}")
     directory.mkdir(parents=True, exist_ok=True)
     previous = 0
-    try:
+    with contextlib.suppress(FileNotFoundError, ValueError):
         previous = int(json.loads((directory / META).read_text(encoding="utf-8")).get("next", 0))
-    except (FileNotFoundError, ValueError):
-        pass
     # Generation numbers keep growing so no file name is reused while a reader may map it.
     meta = {"format": FORMAT, "model": model, "dim": int(dim), "dtype": "float32", "count": 0,
             "segments": [], "next": previous + 1}

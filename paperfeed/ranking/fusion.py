@@ -1,7 +1,7 @@
 """Score fusion of a lexical and a semantic run: convex combination and reciprocal rank fusion.
 
-Both take dense arrays over one candidate pool (NaN where a run has no score for a candidate)
-and return one fused score per candidate, higher is better.
+Both take dense arrays over one candidate pool (NaN where a run has no score for a candidate) and
+return one fused score per candidate, higher is better.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def convex(lexical: FloatArray, semantic: FloatArray, alpha: float = DEFAULT_ALP
 
 
 def ranks(scores: FloatArray) -> FloatArray:
-    """1-based rank of each candidate by descending score; NaN and non-positive-lexical gaps get inf."""
+    """1-based rank of each candidate by descending score; NaN and non-positive-lexical gaps get
+    inf."""
     out = np.full(len(scores), np.inf)
     finite = np.flatnonzero(np.isfinite(scores))
     if len(finite):
@@ -47,6 +48,7 @@ def ranks(scores: FloatArray) -> FloatArray:
 
 
 def rrf(lexical: FloatArray, semantic: FloatArray, k: float | None = None) -> FloatArray:
-    """Reciprocal rank fusion: sum over runs of 1 / (k + rank); a run without the candidate adds 0."""
+    """Reciprocal rank fusion: sum over runs of 1 / (k + rank); a run without the candidate adds
+    0."""
     k = RRF_K if k is None else k
     return 1.0 / (k + ranks(lexical)) + 1.0 / (k + ranks(semantic))

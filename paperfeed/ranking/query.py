@@ -1,4 +1,5 @@
-"""Search query syntax: words, "exact phrases", -excluded words, author:, cat:, year:, since:, until:.
+"""Search query syntax: words, "exact phrases", -excluded words, author:, cat:, year:, since:,
+until:.
 
 Parsing never fails: anything malformed is searched as plain words and a notice says so.
 """
@@ -39,7 +40,8 @@ class ParsedQuery:
 
 
 def _period(text: str, end: bool) -> date | None:
-    """A date from YYYY, YYYY-MM or YYYY-MM-DD: the first day of the period, or its last with end."""
+    """A date from YYYY, YYYY-MM or YYYY-MM-DD: the first day of the period, or its last with
+    end."""
     m = _DAY.match(text)
     if not m:
         return None
@@ -84,7 +86,12 @@ def parse_query(raw: str) -> ParsedQuery:
             # "covid:" or "arXiv:2401.1" are words, not operators
             plain(m.group(0)[1:] if neg else m.group(0))
             continue
-        if name is None and quoted is None and value.endswith(":") and value[:-1].casefold() in FIELDS:
+        if (
+            name is None
+            and quoted is None
+            and value.endswith(":")
+            and value[:-1].casefold() in FIELDS
+        ):
             notices.append(f"{value} needs a value right after the colon: ignored")
             continue
         if name is None:
@@ -121,12 +128,17 @@ def parse_query(raw: str) -> ParsedQuery:
             elif r and 1 <= int(r.group(1)) <= int(r.group(2)):
                 since, until = date(int(r.group(1)), 1, 1), date(int(r.group(2)), 12, 31)
             else:
-                notices.append(f"year:{value} is not a year (e.g. year:2024 or year:2022-2024): searched as words")
+                notices.append(
+                    f"year:{value} is not a year (e.g. year:2024 or year:2022-2024): searched as "
+                    "words"
+                )
                 plain(value)
         else:  # since / until
             parsed = _period(value, end=(name == "until"))
             if parsed is None:
-                notices.append(f"{name}:{value} is not a date (YYYY, YYYY-MM or YYYY-MM-DD): searched as words")
+                notices.append(
+                    f"{name}:{value} is not a date (YYYY, YYYY-MM or YYYY-MM-DD): searched as words"
+                )
                 plain(value)
             elif name == "since":
                 since = parsed

@@ -63,7 +63,8 @@ class Recommendation:
 
 
 class Features:
-    """Dense L2-normalised feature rows for a set of paper ids, in one space ('vectors' or 'lexical')."""
+    """Dense L2-normalised feature rows for a set of paper ids, in one space ('vectors' or
+    'lexical')."""
 
     def __init__(self, ids: Sequence[int], matrix: FloatMatrix, space: str) -> None:
         self.space = space
@@ -88,7 +89,9 @@ class Features:
 class Background:
     """The shared part of every user's ridge system, inverted once per run."""
 
-    def __init__(self, background: FloatMatrix, alpha: float = BACKGROUND_WEIGHT, lam: float = RIDGE_LAMBDA) -> None:
+    def __init__(
+        self, background: FloatMatrix, alpha: float = BACKGROUND_WEIGHT, lam: float = RIDGE_LAMBDA
+    ) -> None:
         x = np.asarray(background, dtype=np.float64)
         d = x.shape[1]
         self.mean = x.mean(axis=0) if len(x) else np.zeros(d)
@@ -96,7 +99,9 @@ class Background:
         cov = xc.T @ xc / max(len(x), 1)
         self.inverse = np.linalg.inv(alpha * cov + lam * np.eye(d))
 
-    def fit(self, examples: FloatMatrix, labels: Sequence[float], weights: Sequence[float]) -> FloatVector:
+    def fit(
+        self, examples: FloatMatrix, labels: Sequence[float], weights: Sequence[float]
+    ) -> FloatVector:
         """The user's weight vector from their examples (rows), labels and example weights."""
         u = np.asarray(examples, dtype=np.float64) - self.mean
         c = np.asarray(weights, dtype=np.float64)
@@ -125,7 +130,8 @@ class Model:
 
 
 def fit(features: Features, background: Background, examples: Sequence[Example]) -> Model | None:
-    """Fit the user's ridge model on the examples that have features; None without a positive one."""
+    """Fit the user's ridge model on the examples that have features; None without a positive
+    one."""
     ex_ids, ex_rows = features.rows([e.paper_id for e in examples])
     if not ex_ids:
         return None
@@ -137,12 +143,20 @@ def fit(features: Features, background: Background, examples: Sequence[Example])
     return Model(background.fit(ex_rows, labels, weights), ex_ids, ex_rows, labels, sources)
 
 
-def top(model: Model, space: str, cand_ids: Sequence[int], cand_rows: FloatMatrix, scores: FloatVector, k: int,
-        min_score: float = 0.0) -> list[Recommendation]:
-    """The k best-scoring candidates above min_score, each with the user's examples it is most like."""
+def top(
+    model: Model,
+    space: str,
+    cand_ids: Sequence[int],
+    cand_rows: FloatMatrix,
+    scores: FloatVector,
+    k: int,
+    min_score: float = 0.0,
+) -> list[Recommendation]:
+    """The k best-scoring candidates above min_score, each with the user's examples it is most
+    like."""
     if k <= 0 or not len(cand_ids):
         return []
-    order = np.argsort(-scores, kind="stable") if len(scores) <= k else \
+    order = np.argsort(-scores, kind="stable") if len(scores) <= k else\
         np.argpartition(-scores, k - 1)[:k]
     order = order[np.argsort(-scores[order], kind="stable")][:k]
     pos_idx = [i for i, lab in enumerate(model.labels) if lab > 0]
@@ -162,14 +176,23 @@ def top(model: Model, space: str, cand_ids: Sequence[int], cand_rows: FloatMatri
 
 def recommend(features: Features, background: Background, examples: Sequence[Example],
               candidate_ids: Sequence[int], k: int, min_score: float = 0.0) -> list[Recommendation]:
-    """The k candidates the user's model scores highest (above min_score), with their closest examples."""
+    """The k candidates the user's model scores highest (above min_score), with their closest
+    examples."""
     model = fit(features, background, examples)
     if model is None or k <= 0:
         return []
     cand_ids, cand_rows = features.rows(candidate_ids)
     if not cand_ids:
         return []
-    return top(model, features.space, cand_ids, cand_rows, background.scores(cand_rows, model.w), k, min_score)
+    return top(
+        model,
+        features.space,
+        cand_ids,
+        cand_rows,
+        background.scores(cand_rows, model.w),
+        k,
+        min_score,
+    )
 
 
 # ----- the lexical stand-in for paper vectors -----------------------------------------------------
@@ -178,7 +201,9 @@ def recommend(features: Features, background: Background, examples: Sequence[Exa
 @lru_cache(maxsize=4)
 def _projection(dim: int, seed: int) -> FloatMatrix:
     rng = np.random.default_rng(seed)
-    proj: FloatMatrix = (rng.standard_normal((_HASH_BUCKETS, dim)) / np.sqrt(dim)).astype(np.float32)
+    proj: FloatMatrix = (rng.standard_normal((_HASH_BUCKETS, dim)) / np.sqrt(dim)).astype(
+        np.float32
+    )
     return proj
 
 
@@ -197,7 +222,8 @@ def _bucket(stem: str) -> int:
 def lexical_features(ids: Sequence[int], term_counts: Sequence[Mapping[str, int]],
                      df: Mapping[str, int] | None = None, n_docs: int | None = None,
                      dim: int = LEXICAL_DIM, seed: int = 42) -> Features:
-    """Hashed, randomly projected sublinear TF-IDF rows (L2-normalised) for papers' analysed terms."""
+    """Hashed, randomly projected sublinear TF-IDF rows (L2-normalised) for papers' analysed
+    terms."""
     if df is None:
         counted: dict[str, int] = {}
         for tf in term_counts:

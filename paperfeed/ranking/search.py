@@ -1,11 +1,11 @@
-"""Search and similar papers: the one query evaluator used by the CLI, the web pages, the API,
-feeds and digests (a saved search in a digest is `search_papers` restricted to the window's papers).
+"""Search and similar papers: the one query evaluator used by the CLI, the web pages, the API, feeds
+and digests (a saved search in a digest is `search_papers` restricted to the window's papers).
 
 Search never writes: it re-reads the index's pointer file (bounded staleness), nothing more.
 
-A query is parsed (paperfeed.ranking.query), filters become a row mask over the lexical index,
-BM25 scores every row, the semantic run scores its nearest neighbours, and the two are fused
-(convex combination of min-max normalised scores by default, or reciprocal rank fusion).
+A query is parsed (paperfeed.ranking.query), filters become a row mask over the lexical index, BM25
+scores every row, the semantic run scores its nearest neighbours, and the two are fused (convex
+combination of min-max normalised scores by default, or reciprocal rank fusion).
 """
 
 from __future__ import annotations
@@ -41,8 +41,21 @@ from paperfeed.ranking.search_request import (
 )
 
 # the request types and choices live in search_request; callers import them from here too
-__all__ = ["DEFAULT_FUSION", "FUSIONS", "MAX_K", "MODES", "SORTS", "Hit", "SearchFilters", "SearchRequest",
-           "SearchResult", "Searchable", "run_search", "search_papers", "similar_papers"]
+__all__ = [
+    "DEFAULT_FUSION",
+    "FUSIONS",
+    "MAX_K",
+    "MODES",
+    "SORTS",
+    "Hit",
+    "SearchFilters",
+    "SearchRequest",
+    "SearchResult",
+    "Searchable",
+    "run_search",
+    "search_papers",
+    "similar_papers",
+]
 
 LEXICAL_POOL = 1000  # lexical candidates fused with the semantic ones
 SEMANTIC_MATCHES = 100  # nearest neighbours the semantic run contributes as matches
@@ -60,7 +73,8 @@ _NO_SCORES: FloatArray64 = np.empty(0, dtype=np.float64)
 
 
 class Searchable(Protocol):
-    """What the query evaluator reads from an index (paperfeed.index.SearchIndex is one); it never writes."""
+    """What the query evaluator reads from an index (paperfeed.index.SearchIndex is one); it never
+    writes."""
 
     lexical: LexicalIndex
     semantic: SemanticIndex
@@ -135,8 +149,11 @@ def _phrase_ok(text: str, phrases: Sequence[str], excluded: Sequence[str]) -> bo
     return True
 
 
-def _check_phrases(index: Searchable, rows: RowArray, pq: ParsedQuery, need: int) -> tuple[RowArray, int]:
-    """Keep rows whose text holds every phrase (checked in ranked order); the total, estimated past the cap."""
+def _check_phrases(
+    index: Searchable, rows: RowArray, pq: ParsedQuery, need: int
+) -> tuple[RowArray, int]:
+    """Keep rows whose text holds every phrase (checked in ranked order); the total, estimated past
+    the cap."""
     lex = index.lexical
     kept: list[int] = []
     checked = 0
@@ -173,11 +190,13 @@ def search_papers(
 ) -> SearchResult:
     """Search papers: query syntax, filters, hybrid ranking; a page of hits with why each matched.
 
-    `within` restricts the search to these paper ids (a digest's window), everything else equal.
-    The keyword form of `run_search(index, SearchRequest(...))`.
+    `within` restricts the search to these paper ids (a digest's window), everything else equal. The
+    keyword form of `run_search(index, SearchRequest(...))`.
     """
     filters = SearchFilters(since, until, category, author, within)
-    return run_search(index, SearchRequest(query, k, offset, sort, mode, fusion_method, alpha, filters))
+    return run_search(
+        index, SearchRequest(query, k, offset, sort, mode, fusion_method, alpha, filters)
+    )
 
 
 @dataclass
@@ -207,7 +226,8 @@ class _Candidates:
 
 
 def run_search(index: Searchable, req: SearchRequest) -> SearchResult:
-    """Run one search request: a candidate step for its mode, then fuse, order, phrase-check, page."""
+    """Run one search request: a candidate step for its mode, then fuse, order, phrase-check,
+    page."""
     req.check()
     index.reload_if_changed()
     lex = index.lexical
@@ -221,13 +241,17 @@ def run_search(index: Searchable, req: SearchRequest) -> SearchResult:
     if req.mode != "lexical" and pq.positive_text:
         qvec = index.query_vector(pq.positive_text)
         if qvec is None and req.mode == "semantic":
-            notices.append("semantic search is not available (no vectors yet or the semantic extra is "
-                           "missing): showing lexical results")
+            notices.append(
+                "semantic search is not available (no vectors yet or the semantic extra is "
+                "missing): showing lexical results"
+            )
     mode = req.mode if qvec is not None else "lexical"
     if not terms.stems and qvec is None:
         return _filters_only(lex, req, pq, mask, mode, _notice(notices))
     n_terms = len(set(terms.stems))
-    q = _Query(req, pq, terms, mask, qvec, mode, mode != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS)
+    q = _Query(
+        req, pq, terms, mask, qvec, mode, mode != "semantic" and 0 < n_terms <= ALL_FIRST_MAX_TERMS
+    )
     cands = _lexical_candidates(index, q) if mode == "lexical" else _fused_candidates(index, q)
     m = cands.match
     all_words = m.total_full() if n_terms else None
@@ -251,28 +275,41 @@ def _filters_only(lex: LexicalIndex, req: SearchRequest, pq: ParsedQuery, mask: 
 
 
 def _lexical_candidates(index: Searchable, q: _Query) -> _Candidates:
-    """BM25 alone: a relevance page without phrases is ranked by the match itself, nothing to fuse."""
+    """BM25 alone: a relevance page without phrases is ranked by the match itself, nothing to
+    fuse."""
     lex, req = index.lexical, q.req
     exact = req.sort == "relevance" and not (q.pq.phrases or q.pq.excluded_phrases)
     # a phrase check walks further down the ranking than the page
     size = req.need if exact else max(LEXICAL_POOL, req.need)
-    m = lex.match(q.terms.stems, mask=q.mask, top=size if req.sort == "relevance" else 0, all_first=q.all_first)
+    m = lex.match(
+        q.terms.stems,
+        mask=q.mask,
+        top=size if req.sort == "relevance" else 0,
+        all_first=q.all_first,
+    )
     top = m.top if m.top is not None else m.rows()
     if exact:  # the page is read off the ranking: no pool scores needed
         return _Candidates(m, top, _NO_SCORES, _NO_SCORES, _NO_ROWS, m.total(), top)
     pool = np.sort(top)
-    return _Candidates(m, pool, m.scores[pool].astype(np.float64), np.full(len(pool), np.nan), _NO_ROWS, m.total())
+    return _Candidates(
+        m, pool, m.scores[pool].astype(np.float64), np.full(len(pool), np.nan), _NO_ROWS, m.total()
+    )
 
 
 def _fused_candidates(index: Searchable, q: _Query) -> _Candidates:
-    """Semantic or hybrid: the best lexical rows plus every semantic match, scored both ways and fused."""
+    """Semantic or hybrid: the best lexical rows plus every semantic match, scored both ways and
+    fused."""
     lex, req, qvec = index.lexical, q.req, q.qvec
     assert qvec is not None
     # without filters, let the vector index search everything: dead rows are dropped below
     allowed = None if q.mask is None else lex.paper_ids[q.mask]
     sem_ids = index.semantic.search(qvec, max(SEMANTIC_MATCHES, req.need), allowed)
-    m = lex.match(q.terms.stems, mask=q.mask, top=max(LEXICAL_POOL, req.need) if req.sort == "relevance" else 0,
-                  all_first=q.all_first)
+    m = lex.match(
+        q.terms.stems,
+        mask=q.mask,
+        top=max(LEXICAL_POOL, req.need) if req.sort == "relevance" else 0,
+        all_first=q.all_first,
+    )
     rows_map = lex.rows_of(pid for pid, _ in sem_ids)
     sem_rows = np.asarray([rows_map[pid] for pid, _ in sem_ids if pid in rows_map], dtype=np.int64)
     if q.mask is not None:
@@ -281,7 +318,8 @@ def _fused_candidates(index: Searchable, q: _Query) -> _Candidates:
         pool, total = sem_rows, len(sem_rows)
     else:
         top = m.top if m.top is not None else m.rows()
-        pool = np.unique(np.concatenate([top, sem_rows]))  # both small: cheaper than union1d on all matches
+        # both small: cheaper than union1d on all matches
+        pool = np.unique(np.concatenate([top, sem_rows]))
         total = m.total() + int((m.counts[sem_rows] == 0).sum())
     lex_pool = m.scores[pool].astype(np.float64)
     sem_pool = index.semantic.scores_for(lex.paper_ids[pool], qvec)
@@ -325,11 +363,22 @@ def _page_hits(lex: LexicalIndex, q: _Query, c: _Candidates, page: RowArray) -> 
     ids = lex.paper_ids[page].tolist()
     matched = _matched_terms(lex, page, q.terms)
     if c.ranked is not None:  # a lexical page: the pool is the ranking
-        return [Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt) for n, mt in enumerate(matched)]
+        return [
+            Hit(ids[n], round(lxs[n], 6), round(lxs[n], 4), None, mt)
+            for n, mt in enumerate(matched)
+        ]
     pool = c.pool
     if not len(pool):
-        return [Hit(ids[n], round(lxs[n], 6) if lxs[n] > 0 else 0.0, round(lxs[n], 4) if lxs[n] > 0 else None,
-                    None, mt) for n, mt in enumerate(matched)]
+        return [
+            Hit(
+                ids[n],
+                round(lxs[n], 6) if lxs[n] > 0 else 0.0,
+                round(lxs[n], 4) if lxs[n] > 0 else None,
+                None,
+                mt,
+            )
+            for n, mt in enumerate(matched)
+        ]
     # where each page row sits in the pool (sorted by np.unique, except in semantic mode), at once
     sorter = np.argsort(pool, kind="stable")
     at = sorter[np.minimum(np.searchsorted(pool, page, sorter=sorter), len(pool) - 1)]
@@ -359,8 +408,11 @@ def _matched_terms(lex: LexicalIndex, rows: RowArray, terms: _Terms) -> list[tup
         # the usual case: one stem per word, each its own, so the columns are the words in order
         return [tuple(compress(surface, row)) for row in has.tolist()]
     pos = {st: i for i, st in enumerate(stems)}
-    # rows x query words: a word is held when every one of its stems is (numpy, not a generator per row)
-    held = np.stack([has[:, [pos[st] for st in sts]].all(axis=1) for sts in terms.surface.values()], axis=1)
+    # rows x query words: a word is held when every one of its stems is (numpy, not a generator per
+    # row)
+    held = np.stack(
+        [has[:, [pos[st] for st in sts]].all(axis=1) for sts in terms.surface.values()], axis=1
+    )
     return [tuple(compress(surface, row)) for row in held.tolist()]
 
 
@@ -371,8 +423,8 @@ def _notice(notices: list[str]) -> str | None:
 def similar_papers(index: Searchable, paper_id: int, k: int = 10) -> list[Hit]:
     """Papers like this one: nearest vectors, or distinctive shared words when it has no vector.
 
-    Excludes the paper itself and papers with the same normalised title (its duplicates), and
-    lists each title once.
+    Excludes the paper itself and papers with the same normalised title (its duplicates), and lists
+    each title once.
     """
     if not 1 <= k <= MAX_K:
         raise BadRequest(f"k must be between 1 and {MAX_K}, got {k}")
@@ -422,9 +474,18 @@ def similar_papers(index: Searchable, paper_id: int, k: int = 10) -> list[Hit]:
         if th in seen:
             continue
         seen.add(th)
-        shared = tuple(st for _, st in chosen if lex.has_term(np.asarray([r]), st)[0] and not is_stop_word(st))
-        hits.append(Hit(int(lex.paper_ids[r]), round(float(scores[r]) / top, 6), round(float(scores[r]), 4),
-                        None, shared[:10]))
+        shared = tuple(
+            st for _, st in chosen if lex.has_term(np.asarray([r]), st)[0] and not is_stop_word(st)
+        )
+        hits.append(
+            Hit(
+                int(lex.paper_ids[r]),
+                round(float(scores[r]) / top, 6),
+                round(float(scores[r]), 4),
+                None,
+                shared[:10],
+            )
+        )
         if len(hits) >= k:
             break
     return hits

@@ -1,4 +1,5 @@
-"""A search request (the query, the page, the ranking, the filters) and the row mask its filters make.
+"""A search request (the query, the page, the ranking, the filters) and the row mask its filters
+make.
 
 paperfeed.ranking.search runs a request; this module only checks it and turns filters into rows.
 """
@@ -37,7 +38,8 @@ def choice(name: str, value: str, valid: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """What restricts a search besides its query text (the query's own author:, cat:, year: add to these)."""
+    """What restricts a search besides its query text (the query's own author:, cat:, year: add to
+    these)."""
 
     since: date | None = None
     until: date | None = None
@@ -94,7 +96,10 @@ def filter_mask(lex: LexicalIndex, pq: ParsedQuery, filters: SearchFilters,
     if category:
         codes = resolve_category(category, lex.category_codes())
         if not codes:
-            raise BadRequest(f"unknown category {category!r} (use an arXiv code such as cs.CL, or an archive such as cs)")
+            raise BadRequest(
+                f"unknown category {category!r} (use an arXiv code such as cs.CL, or an archive "
+                "such as cs)"
+            )
         mask = and_mask(mask, rows_mask(lex, lex.rows_in_categories(codes)))
     extra_words: list[str] = []
     for value in pq.categories:

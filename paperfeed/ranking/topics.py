@@ -6,11 +6,11 @@ Pure functions over plain arrays (vectors, texts, days, votes): no store, no fil
 Growth (documented in README "Emerging topics"): each paper weighs
 `w = 1 + vote_weight * ln(1 + local votes + external upvotes)`; a topic's activity in week t is the
 sum of its papers' weights, `share_t = (activity_t + 1) / (all activity_t + k)` (Laplace-smoothed
-share of the week's activity, so a quiet or half-finished week of arXiv does not look like a decline),
-and `growth = log2(mean share over the last `recent_weeks` weeks / mean share over the weeks before)`.
-A topic that doubled its share scores 1.0; a stable one 0. Each topic keeps its weekly share, so the
-page charts the very measure its growth figure is of, and says which (`measure`: the share of
-papers, weighted by upvotes unless vote_weight is 0).
+share of the week's activity, so a quiet or half-finished week of arXiv does not look like a
+decline), and `growth = log2(mean share over the last `recent_weeks` weeks / mean share over the
+weeks before)`. A topic that doubled its share scores 1.0; a stable one 0. Each topic keeps its
+weekly share, so the page charts the very measure its growth figure is of, and says which
+(`measure`: the share of papers, weighted by upvotes unless vote_weight is 0).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ SHARE_OF_PAPERS = "share of papers"
 SHARE_WEIGHTED = "share of papers, weighted by upvotes"
 MAX_NAME_USES = 2  # no word in more than this many topic names
 EXTRA_HINT = "emerging topics need the topics extra: pip install 'paperfeed[topics]'"
-# Words that name no topic in an abstract (c-TF-IDF already discounts words common to every cluster).
+# Words that name no topic in an abstract (c-TF-IDF already discounts words common to every
+# cluster).
 _EXTRA_STOP = frozenset({
     "paper", "propose", "proposed", "proposes", "approach", "approaches", "method", "methods",
     "result", "results", "show", "shows", "using", "use", "used", "based", "new", "novel",
@@ -69,8 +70,10 @@ class Topic:
     weekly_papers: tuple[int, ...]
     weekly_activity: tuple[float, ...]
     paper_ids: tuple[int, ...]
-    categories: tuple[tuple[str, int], ...] = field(default=())  # (code, papers listing it), most first
-    # The measure growth compares, week by week (percent, smoothed as in the formula): the chart shows it.
+    # (code, papers listing it), most first
+    categories: tuple[tuple[str, int], ...] = field(default=())
+    # The measure growth compares, week by week (percent, smoothed as in the formula): the chart
+    # shows it.
     weekly_share: tuple[float, ...] = field(default=())
     recent_weeks: int = 0  # how many of the last weeks growth compares with the weeks before
     measure: str = SHARE_OF_PAPERS
@@ -78,16 +81,26 @@ class Topic:
     def as_dict(self) -> dict[str, object]:
         """JSON form (topics.json)."""
         return {
-            "id": self.id, "name": self.name, "terms": list(self.terms), "growth": self.growth,
-            "papers": self.papers, "votes": self.votes, "weeks": [w.isoformat() for w in self.weeks],
-            "weekly_papers": list(self.weekly_papers), "weekly_activity": list(self.weekly_activity),
-            "paper_ids": list(self.paper_ids), "categories": [list(c) for c in self.categories],
-            "weekly_share": list(self.weekly_share), "recent_weeks": self.recent_weeks, "measure": self.measure,
+            "id": self.id,
+            "name": self.name,
+            "terms": list(self.terms),
+            "growth": self.growth,
+            "papers": self.papers,
+            "votes": self.votes,
+            "weeks": [w.isoformat() for w in self.weeks],
+            "weekly_papers": list(self.weekly_papers),
+            "weekly_activity": list(self.weekly_activity),
+            "paper_ids": list(self.paper_ids),
+            "categories": [list(c) for c in self.categories],
+            "weekly_share": list(self.weekly_share),
+            "recent_weeks": self.recent_weeks,
+            "measure": self.measure,
         }
 
     @staticmethod
     def from_dict(data: dict[str, object]) -> Topic:
         """Read the JSON form back."""
+
         def ints(key: str) -> tuple[int, ...]:
             raw = data[key]
             assert isinstance(raw, list)
@@ -101,17 +114,25 @@ class Topic:
         assert isinstance(weeks, list) and isinstance(terms, list) and isinstance(activity, list)
         assert isinstance(cats, list) and isinstance(share, list)
         return Topic(
-            id=int(str(data["id"])), name=str(data["name"]), terms=tuple(str(t) for t in terms),
-            growth=float(str(data["growth"])), papers=int(str(data["papers"])), votes=int(str(data["votes"])),
-            weeks=tuple(date.fromisoformat(str(w)) for w in weeks), weekly_papers=ints("weekly_papers"),
-            weekly_activity=tuple(float(a) for a in activity), paper_ids=ints("paper_ids"),
+            id=int(str(data["id"])),
+            name=str(data["name"]),
+            terms=tuple(str(t) for t in terms),
+            growth=float(str(data["growth"])),
+            papers=int(str(data["papers"])),
+            votes=int(str(data["votes"])),
+            weeks=tuple(date.fromisoformat(str(w)) for w in weeks),
+            weekly_papers=ints("weekly_papers"),
+            weekly_activity=tuple(float(a) for a in activity),
+            paper_ids=ints("paper_ids"),
             categories=tuple((str(c[0]), int(c[1])) for c in cats),
-            weekly_share=tuple(float(x) for x in share), recent_weeks=int(str(data.get("recent_weeks") or 0)),
+            weekly_share=tuple(float(x) for x in share),
+            recent_weeks=int(str(data.get("recent_weeks") or 0)),
             measure=str(data.get("measure") or SHARE_OF_PAPERS),
         )
 
     def share_of(self, code: str) -> float:
-        """Fraction of the topic's papers listed in a category or an archive ('cs' matches 'cs.CL')."""
+        """Fraction of the topic's papers listed in a category or an archive ('cs' matches
+        'cs.CL')."""
         if not self.papers:
             return 0.0
         n = sum(c for cat, c in self.categories if cat == code or cat.startswith(code + "."))
@@ -136,7 +157,8 @@ def _sklearn() -> None:
 
 
 def lsa_vectors(texts: Sequence[str], dim: int = 128, seed: int = 0) -> FloatMatrix:
-    """TF-IDF + TruncatedSVD (LSA) vectors, L2-normalised: the fallback when papers have no embeddings."""
+    """TF-IDF + TruncatedSVD (LSA) vectors, L2-normalised: the fallback when papers have no
+    embeddings."""
     _sklearn()
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -169,15 +191,16 @@ def cluster(vectors: FloatMatrix, k: int, seed: int = 0) -> npt.NDArray[np.int64
 
 def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: int,
                       top: int = 8) -> list[tuple[str, ...]]:
-    """Each cluster's most distinctive terms by class-based TF-IDF against the whole window, best first.
+    """Each cluster's most distinctive terms by class-based TF-IDF against the whole window, best
+    first.
 
     c-TF-IDF (as BERTopic): tf = a term's count in the cluster / the cluster's words, weighted by
     log(1 + mean words per cluster / the term's count over the whole window). The window's own
     frequent words ("models", "data", "learning" in a year of cs papers) score in every cluster, so
     the score is also multiplied by the term's document IDF, log(papers / papers with the term)
     (BERTopic's "reduce frequent words" in spirit). A unigram already inside a chosen bigram, or a
-    plural of a chosen word, is skipped ("graph neural, message passing", not "graph, neural"; "game"
-    once, not "games, game").
+    plural of a chosen word, is skipped ("graph neural, message passing", not "graph, neural";
+    "game" once, not "games, game").
     """
     _sklearn()
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
@@ -217,8 +240,11 @@ def distinctive_terms(texts: Sequence[str], labels: npt.NDArray[np.int64], k: in
     return out
 
 
-def topic_names(terms: Sequence[Sequence[str]], per_name: int = NAME_TERMS, max_uses: int = MAX_NAME_USES) -> list[str]:
-    """A name per topic from its distinctive terms, best first, with no word in more than `max_uses` names.
+def topic_names(
+    terms: Sequence[Sequence[str]], per_name: int = NAME_TERMS, max_uses: int = MAX_NAME_USES
+) -> list[str]:
+    """A name per topic from its distinctive terms, best first, with no word in more than `max_uses`
+    names.
 
     Topics are named in turn, the most distinctive first term first; a term with a word (stemmed)
     already in `max_uses` names is passed over for the topic's next term.
@@ -289,8 +315,11 @@ def rank_topics(
         # best papers first: most votes, then newest
         order = rows[np.lexsort((-ids[rows], -ordinals[rows], -votes_arr[rows]))]
         counter: Counter[str] = Counter(code for r in rows for code in dict.fromkeys(cats[r]))
-        cat_rows = tuple((code, cnt) for code, cnt in sorted(counter.items(), key=lambda x: (-x[1], x[0]))
-                         if cnt * 20 >= len(rows))[:8]
+        cat_rows = tuple(
+            (code, cnt)
+            for code, cnt in sorted(counter.items(), key=lambda x: (-x[1], x[0]))
+            if cnt * 20 >= len(rows)
+        )[:8]
         terms = candidates[c][: params.terms]
         topics.append(Topic(
             id=0, name=names[c], terms=terms,
@@ -307,8 +336,8 @@ def rank_topics(
 
 def rising_in(topics: Sequence[Topic], categories: Sequence[str], min_share: float = 0.2,
               min_growth: float = 0.0) -> list[tuple[Topic, str]]:
-    """Topics growing (growth > min_growth) whose papers are mostly enough (min_share) in one of
-    the categories, each with the category it matched, fastest growing first."""
+    """Topics growing (growth > min_growth) whose papers are mostly enough (min_share) in one of the
+    categories, each with the category it matched, fastest growing first."""
     out: list[tuple[Topic, str]] = []
     for t in sorted(topics, key=lambda t: -t.growth):
         if t.growth <= min_growth:
@@ -320,17 +349,20 @@ def rising_in(topics: Sequence[Topic], categories: Sequence[str], min_share: flo
 
 
 def growth_label(growth: float) -> str:
-    """Growth as a share change people read: '+100%' for a doubled share, '-50%' for a halved one."""
+    """Growth as a share change people read: '+100%' for a doubled share, '-50%' for a halved
+    one."""
     return f"{(2.0 ** growth - 1.0) * 100:+.0f}%"
 
 
 def growth_text(topic: Topic) -> str:
-    """The growth with the measure it is of: '+41% share of papers' (the chart shows the same share)."""
+    """The growth with the measure it is of: '+41% share of papers' (the chart shows the same
+    share)."""
     return f"{growth_label(topic.growth)} {topic.measure}"
 
 
 def share_means(topic: Topic) -> tuple[float, float] | None:
-    """(mean share of the weeks before, mean share of the recent weeks) in percent: growth is log2 of their ratio."""
+    """(mean share of the weeks before, mean share of the recent weeks) in percent: growth is log2
+    of their ratio."""
     r = topic.recent_weeks
     if not topic.weekly_share or r <= 0 or r >= len(topic.weekly_share):
         return None

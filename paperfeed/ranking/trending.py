@@ -93,14 +93,21 @@ def trending_score(points: float, hours: float, params: TrendingParams) -> float
 
 
 def rank_trending(
-    items: Iterable[Votes], ref: datetime, params: TrendingParams = TrendingParams(), limit: int | None = None
+    items: Iterable[Votes],
+    ref: datetime,
+    params: TrendingParams = TrendingParams(),
+    limit: int | None = None,
 ) -> list[Ranked]:
     """Score papers and sort them, best first; ties go to the fresher paper, then the newer id."""
     ranked = []
     for it in items:
         points = trending_points(it.votes, it.external_upvotes, params)
         hours = age_hours(it.day, ref)
-        ranked.append(Ranked(it.paper_id, trending_score(points, hours, params), points, hours, total_upvotes(it)))
+        ranked.append(
+            Ranked(
+                it.paper_id, trending_score(points, hours, params), points, hours, total_upvotes(it)
+            )
+        )
     ranked.sort(key=lambda r: (-r.score, r.age_hours, -r.paper_id))
     return ranked[:limit] if limit is not None else ranked
 

@@ -1,12 +1,14 @@
 """The arXiv API (export.arxiv.org/api/query): a pure Atom parser and fetchers by id and by query.
 
 Reference: https://info.arxiv.org/help/api/user-manual.html. The API answers an Atom 1.0 feed with
-OpenSearch totals; each entry's <id> is the abs URL with the version ('.../abs/2503.11731v2').
-A bad request answers a feed whose single entry has an id under http://arxiv.org/api/errors.
+OpenSearch totals; each entry's <id> is the abs URL with the version ('.../abs/2503.11731v2'). A bad
+request answers a feed whose single entry has an id under
+http://arxiv.org/api/errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
@@ -92,7 +94,13 @@ def _entry_to_paper(entry: Element, location: str) -> Paper | RecordError:
         if name:
             authors.append(name)
             affiliations.append(
-                tuple(t for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV}affiliation")) if t)
+                tuple(
+                    t
+                    for t in (
+                        squash("".join(f.itertext())) for f in a.findall(f"{ARXIV}affiliation")
+                    )
+                    if t
+                )
             )
     comment = squash(child_text(entry, f"{ARXIV}comment")) or None
     abstract = squash(child_text(entry, f"{ATOM}summary"))
@@ -145,10 +153,8 @@ def parse_atom(xml_bytes: bytes, location: str) -> AtomFeed:
             feed.api_error = message
             feed.records.append(RecordError(where, f"arXiv API error: {message}"))
             continue
-        try:
+        with contextlib.suppress(ValueError):  # _entry_to_paper reports it
             feed.ids.append(parse_arxiv_ref(child_text(entry, f"{ATOM}id"))[0])
-        except ValueError:
-            pass  # _entry_to_paper reports it
         feed.records.append(_entry_to_paper(entry, where))
     if feed.error:
         feed.records.append(RecordError(location, feed.error.removeprefix(f"{location}: ")))
@@ -173,7 +179,8 @@ def _fetch_feed(http: HttpClient, params: dict[str, str | int]) -> tuple[AtomFee
 def fetch_arxiv_ids(
     ids: Iterable[str], settings: Settings, client: HttpClient | httpx.Client | None = None
 ) -> Iterator[Paper | RecordError]:
-    """Papers for arXiv ids (or URLs), asked in chunks of id_list; unknown ids yield RecordErrors."""
+    """Papers for arXiv ids (or URLs), asked in chunks of id_list; unknown ids yield
+    RecordErrors."""
     wanted: list[tuple[str, str]] = []  # (what to ask for, the bare id it answers with)
     for raw in ids:
         try:
@@ -215,7 +222,8 @@ def search_arxiv(
     sort_order: str = "descending",
     start: int = 0,
 ) -> Iterator[Paper | RecordError]:
-    """Papers matching an API search_query ('cat:cs.CL AND ti:llm'), paged with start/max_results."""
+    """Papers matching an API search_query ('cat:cs.CL AND ti:llm'), paged with
+    start/max_results."""
     http = as_http(client, settings)
     empty_retries = 0
     try:
@@ -237,7 +245,8 @@ def search_arxiv(
                 # arXiv sometimes answers an empty page mid-way through a result set; ask again.
                 if empty_retries >= settings.http_retries:
                     raise SourceError(
-                        f"arXiv API kept answering an empty page at start={start} of {total} ({location})"
+                        f"arXiv API kept answering an empty page at start={start} of {total} "
+                        f"({location})"
                     )
                 empty_retries += 1
                 http.sleep(settings.http_backoff * 2 ** (empty_retries - 1))

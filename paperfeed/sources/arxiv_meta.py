@@ -13,7 +13,8 @@ from datetime import date
 
 from paperfeed.sources.fields import squash
 
-# arXiv's own wording for a withdrawal ("This paper has been withdrawn by the author(s) ..."), in the
+# arXiv's own wording for a withdrawal ("This paper has been withdrawn by the author(s) ..."), in
+# the
 # comment or, for old records, as the whole abstract; "withdrawn" alone as the comment too.
 _WITHDRAWN = re.compile(
     r"\b(?:this|the)\s+(?:paper|article|submission|manuscript|preprint|work)\s+(?:has\s+been|is|was)\s+withdrawn\b"
@@ -42,23 +43,27 @@ def doi_of(text: str | None) -> str | None:
 
 
 def dois_of(text: str | None) -> tuple[str, ...]:
-    """Every DOI in a field, in order, no repeats: arXiv separates several with spaces (an erratum's)."""
+    """Every DOI in a field, in order, no repeats: arXiv separates several with spaces (an
+    erratum's)."""
     if not text or "10." not in text:
         return ()
     return tuple(dict.fromkeys(m.rstrip(".,;") for m in _DOI.findall(text)))
 
 
 def withdrawn_by_size(sizes: list[str]) -> bool:
-    """Whether arXivRaw's versions say withdrawn: the latest version's <size> is 0kb (arXiv
-    replaces a withdrawn paper by an empty version; earlier versions stay readable)."""
+    """Whether arXivRaw's versions say withdrawn: the latest version's <size> is 0kb (arXiv replaces
+    a withdrawn paper by an empty version; earlier versions stay readable)."""
     return bool(sizes) and sizes[-1].strip().lower() in ("0kb", "0 kb", "0")
 
 
-def announced_from_datestamp(stamp: date | None, created: date | None, version: int | None) -> date | None:
-    """The announcement day an OAI datestamp tells: only for a first version stamped soon after creation.
+def announced_from_datestamp(
+    stamp: date | None, created: date | None, version: int | None
+) -> date | None:
+    """The announcement day an OAI datestamp tells: only for a first version stamped soon after
+    creation.
 
-    A record is re-stamped whenever its metadata changes, so a datestamp says "announced" only for
-    a v1 whose creation day lies at most ANNOUNCE_WINDOW_DAYS before it.
+    A record is re-stamped whenever its metadata changes, so a datestamp says "announced" only for a
+    v1 whose creation day lies at most ANNOUNCE_WINDOW_DAYS before it.
     """
     if stamp is None or created is None or (version or 1) != 1:
         return None

@@ -1,9 +1,10 @@
 """arXiv over OAI-PMH: a pure ListRecords parser (arXiv and arXivRaw formats) and a harvester.
 
 Reference: https://www.openarchives.org/OAI/openarchivesprotocol.html and
-https://info.arxiv.org/help/oa/index.html. A harvest sends verb=ListRecords with metadataPrefix and
-optional from/until/set, then follows resumptionTokens; a follow-up request carries only the verb and
-the token. `noRecordsMatch` is an empty result, not a failure. Deleted records (header
+https://info.arxiv.org/help/oa/index.html.
+A harvest sends verb=ListRecords with metadataPrefix and
+optional from/until/set, then follows resumptionTokens; a follow-up request carries only the verb
+and the token. `noRecordsMatch` is an empty result, not a failure. Deleted records (header
 status="deleted") yield nothing and are counted in `Harvest.deleted`.
 
 Incremental harvests: iterate a `harvest(...)` to the end, then store its `last_datestamp` (the
@@ -85,7 +86,11 @@ def _from_arxiv(meta: Element) -> Paper:
     named = [(a, n) for a, n in named if any(c.isalnum() for c in n)]
     authors = tuple(name for _, name in named if name)
     affiliations = tuple(
-        tuple(t for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV_NS}affiliation")) if t)
+        tuple(
+            t
+            for t in (squash("".join(f.itertext())) for f in a.findall(f"{ARXIV_NS}affiliation"))
+            if t
+        )
         for a, name in named
         if name
     )
@@ -233,7 +238,9 @@ def parse_list_records(xml_bytes: bytes, location: str) -> OaiPage:
     listing = root.find(f"{OAI}ListRecords")
     if listing is None:
         listing = root.find(f"{OAI}GetRecord")  # one record, no resumption token
-    answered = [local(c.tag) for c in root if local(c.tag) not in ("responseDate", "request", "error")]
+    answered = [
+        local(c.tag) for c in root if local(c.tag) not in ("responseDate", "request", "error")
+    ]
     if listing is None and answered and not page.oai_error and not page.error:
         page.error = (
             f"{location}: OAI-PMH answer <{answered[0]}> holds no records"
@@ -308,7 +315,8 @@ class Harvest:
                 if self.resumption_token and self.pages >= limit:
                     raise SourceError(
                         f"OAI-PMH list still not finished after {self.pages} pages"
-                        f" (sources_max_requests={self.settings.sources_max_requests}); resume from token"
+                        f" (sources_max_requests={self.settings.sources_max_requests}); resume "
+                        "from token"
                         f" {self.resumption_token!r}"
                     )
             self.last_datestamp = self.max_datestamp_seen
@@ -334,7 +342,9 @@ def list_params(
 ) -> dict[str, str]:
     """The query of a first ListRecords request."""
     if prefix not in PREFIXES:
-        raise ValueError(f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}")
+        raise ValueError(
+            f"metadataPrefix {prefix!r} is not supported; use one of {', '.join(PREFIXES)}"
+        )
     params = {"verb": "ListRecords", "metadataPrefix": prefix}
     if from_date:
         params["from"] = from_date.isoformat()
@@ -345,8 +355,11 @@ def list_params(
     return params
 
 
-def fetch_page(http: HttpClient, base_url: str, params: dict[str, str] | None, token: str | None) -> OaiPage:
-    """One ListRecords page: the first (params) or a follow-up (token); SourceError on unusable answers."""
+def fetch_page(
+    http: HttpClient, base_url: str, params: dict[str, str] | None, token: str | None
+) -> OaiPage:
+    """One ListRecords page: the first (params) or a follow-up (token); SourceError on unusable
+    answers."""
     query = {"verb": "ListRecords", "resumptionToken": token} if token else params
     response = http.get(base_url, params=query)
     location = str(response.url)
@@ -363,13 +376,18 @@ def list_pages(
 ) -> Iterator[OaiPage]:
     """Every page of a ListRecords list, from `params` (or from `token`, resuming), following the
     resumption tokens; SourceError when the server answers a token it answered before (a page
-    carrying such a token is not given out). A caller bounds how many pages it takes."""
+    carrying such a token is not given out).
+
+    A caller bounds how many pages it takes.
+    """
     seen: set[str] = set()
     while True:
         page = fetch_page(http, base_url, params, token)
         token = page.resumption_token
         if token in seen:
-            raise SourceError(f"OAI-PMH answered the resumption token {token!r} twice: the list never ends")
+            raise SourceError(
+                f"OAI-PMH answered the resumption token {token!r} twice: the list never ends"
+            )
         yield page
         if not token:
             return
@@ -384,19 +402,27 @@ def parse_list_sets(xml_bytes: bytes, location: str) -> tuple[list[str], str | N
     doc = parse_xml(xml_bytes, location)
     root = doc.root
     if doc.error or root is None or root.tag != f"{OAI}OAI-PMH":
-        raise SourceError(f"OAI-PMH ListSets answered unusable XML at {location}: {doc.error or 'not OAI-PMH'}")
+        raise SourceError(
+            f"OAI-PMH ListSets answered unusable XML at {location}: {doc.error or 'not OAI-PMH'}"
+        )
     for err in root.findall(f"{OAI}error"):
-        raise SourceError(f"OAI-PMH error from {location}: {err.get('code', 'unknown')}: {squash(''.join(err.itertext()))}")
+        raise SourceError(
+            f"OAI-PMH error from {location}: {err.get('code', 'unknown')}: "
+            f"{squash(''.join(err.itertext()))}"
+        )
     listing = root.find(f"{OAI}ListSets")
     if listing is None:
         raise SourceError(f"OAI-PMH answer at {location} holds no <ListSets>")
     specs = [child_text(s, f"{OAI}setSpec").strip() for s in listing.findall(f"{OAI}set")]
     token = listing.find(f"{OAI}resumptionToken")
-    return [s for s in specs if s], ((token.text or "").strip() or None) if token is not None else None
+    return [s for s in specs if s], (
+        (token.text or "").strip() or None
+    ) if token is not None else None
 
 
 def list_sets(http: HttpClient, base_url: str) -> list[str]:
-    """Every set the repository lists (verb=ListSets, tokens followed, at most MAX_SET_PAGES pages)."""
+    """Every set the repository lists (verb=ListSets, tokens followed, at most MAX_SET_PAGES
+    pages)."""
     specs: list[str] = []
     token: str | None = None
     for _ in range(MAX_SET_PAGES):
@@ -406,4 +432,6 @@ def list_sets(http: HttpClient, base_url: str) -> list[str]:
         specs.extend(page)
         if not token:
             return specs
-    raise SourceError(f"OAI-PMH ListSets at {base_url} still not finished after {MAX_SET_PAGES} pages")
+    raise SourceError(
+        f"OAI-PMH ListSets at {base_url} still not finished after {MAX_SET_PAGES} pages"
+    )

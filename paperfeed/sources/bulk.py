@@ -24,6 +24,7 @@ like 'Smith, J.' survive only when ';' separates them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping
@@ -74,7 +75,8 @@ def _first(rec: Mapping[str, object], keys: tuple[str, ...]) -> tuple[str, objec
 
 
 def _arxiv_id(rec: Mapping[str, object]) -> tuple[str | None, int | None]:
-    # An explicit arxiv_id key wins, even when null: paperfeed's own export has an internal int `id`.
+    # An explicit arxiv_id key wins, even when null: paperfeed's own export has an internal int
+    # `id`.
     if "arxiv_id" in rec:
         key, raw = "arxiv_id", rec["arxiv_id"]
     else:
@@ -83,7 +85,8 @@ def _arxiv_id(rec: Mapping[str, object]) -> tuple[str | None, int | None]:
         return None, None
     if not isinstance(raw, str):
         raise FieldError(
-            f"{key}: expected an arXiv id string like '2503.11731', got {type(raw).__name__} {raw!r}"
+            f"{key}: expected an arXiv id string like '2503.11731', got {type(raw).__name__} "
+            f"{raw!r}"
         )
     try:
         return parse_arxiv_ref(raw)
@@ -130,7 +133,8 @@ _MAX_DEPTH = 4
 
 
 def _ref_in(value: object, where: str, depth: int = 0) -> tuple[str, str] | None:
-    """The first (field path, text) naming an arXiv paper in URL-like fields, nested objects included."""
+    """The first (field path, text) naming an arXiv paper in URL-like fields, nested objects
+    included."""
     if depth > _MAX_DEPTH:
         return None
     if isinstance(value, str):
@@ -152,7 +156,8 @@ def _ref_in(value: object, where: str, depth: int = 0) -> tuple[str, str] | None
 
 
 def _nested(rec: Mapping[str, object]) -> Mapping[str, object]:
-    """A record whose paper fields sit in one nested object ({"paper": {...}}) merged flat; else itself."""
+    """A record whose paper fields sit in one nested object ({"paper": {...}}) merged flat; else
+    itself."""
     inner = rec.get("paper")
     if isinstance(inner, dict) and ("title" in inner or "summary" in inner or "abstract" in inner):
         return {**{k: v for k, v in rec.items() if k != "paper"}, **inner}
@@ -181,10 +186,9 @@ def record_to_paper(rec: Mapping[str, object], source: str) -> Paper:
     if arxiv_id is None:
         found = _ref_in(rec, "")
         if found:
-            try:
+            # an arxiv.org URL without an id (a listing page, say) identifies nothing
+            with contextlib.suppress(ValueError):
                 arxiv_id, version = parse_arxiv_ref(found[1])
-            except ValueError:
-                pass  # an arxiv.org URL without an id (a listing page, say) identifies nothing
     dump = is_dump_record(rec)
     history: tuple[int, ...] = ()
     if dump:
@@ -214,7 +218,9 @@ def record_to_paper(rec: Mapping[str, object], source: str) -> Paper:
     cats = rec.get("arxiv_categories")
     upvotes = rec.get("upvotes")
     comment = optional_text(rec.get("comment") or rec.get("comments"), "comment")
-    abstract = text_of(rec.get("abstract") or rec.get("summary") or rec.get("description"), "abstract")
+    abstract = text_of(
+        rec.get("abstract") or rec.get("summary") or rec.get("description"), "abstract"
+    )
     doi = rec.get("doi")
     dois = _dois(rec.get("dois"), optional_text(doi, "doi")) if doi or "dois" in rec else ()
     return detex_paper(Paper(
@@ -248,7 +254,15 @@ def record_to_paper(rec: Mapping[str, object], source: str) -> Paper:
 
 
 _HF_KEYS = frozenset(
-    ("project_page", "projectPage", "organization", "organization_name", "github_stars", "githubStars", "ai_summary")
+    (
+        "project_page",
+        "projectPage",
+        "organization",
+        "organization_name",
+        "github_stars",
+        "githubStars",
+        "ai_summary",
+    )
 )
 
 
@@ -263,12 +277,16 @@ class _HfFields(TypedDict, total=False):
 
 
 def _hf_fields(rec: Mapping[str, object]) -> _HfFields:
-    """Hugging Face's own fields of a record (looked up only when it has one: big dumps have none)."""
+    """Hugging Face's own fields of a record (looked up only when it has one: big dumps have
+    none)."""
     org, org_name = organization_of(rec.get("organization"))
     return {
-        "project_page": optional_text(rec.get("project_page") or rec.get("projectPage"), "project_page"),
+        "project_page": optional_text(
+            rec.get("project_page") or rec.get("projectPage"), "project_page"
+        ),
         "organization": org,
-        "organization_name": optional_text(rec.get("organization_name"), "organization_name") or org_name,
+        "organization_name": optional_text(rec.get("organization_name"), "organization_name")
+        or org_name,
         "github_stars": int_of(rec.get("github_stars", rec.get("githubStars")), "github_stars"),
         "ai_summary": optional_text(rec.get("ai_summary"), "ai_summary"),
     }
@@ -307,7 +325,8 @@ def parse_json_record(line: str | bytes, location: str, source: str) -> Paper | 
 def parse_jsonl(
     lines: Iterable[tuple[int, str | bytes]], name: str, source: str = SOURCE_JSONL
 ) -> Iterator[Paper | RecordError]:
-    """Papers from numbered JSON Lines; a bad line yields a RecordError at name:line, the rest go on."""
+    """Papers from numbered JSON Lines; a bad line yields a RecordError at name:line, the rest go
+    on."""
     for number, line in lines:
         item = parse_json_record(line, f"{name}:{number}", source)
         if item is not None:
@@ -378,7 +397,7 @@ def parse_csv(
             yield RecordError(location, f"expected {len(header)} columns, got {len(row)}")
             continue
         rec: dict[str, object] = {}
-        for key, cell in zip(header, row):
+        for key, cell in zip(header, row, strict=False):
             if not cell.strip():
                 continue
             if key in ("authors", "categories", "arxiv_categories"):

@@ -79,9 +79,9 @@ _FOOTNOTE = re.compile(r"\(\s*(\d+)\s*\)\s*([^()]+?)\s*(?=,?\s*\(\s*\d+\s*\)|$)"
 def split_authors_affiliations(text: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
     """Names and per-author affiliations from arXiv's author string.
 
-    'A (MIT, USA), B and C (ETH)' gives (A, B, C) and ((MIT, USA), (), (ETH)); numbered
-    affiliations 'A (1), B (1, 2) ((1) MIT, (2) ETH)' are resolved through their labels;
-    'ATLAS Collaboration: G. Aad, ...' keeps the collaboration as one name, never ':' itself.
+    'A (MIT, USA), B and C (ETH)' gives (A, B, C) and ((MIT, USA), (), (ETH)); numbered affiliations
+    'A (1), B (1, 2) ((1) MIT, (2) ETH)' are resolved through their labels; 'ATLAS Collaboration: G.
+    Aad, ...' keeps the collaboration as one name, never ':' itself.
     """
     names: list[str] = []
     raw: list[list[str]] = []
@@ -114,7 +114,8 @@ def split_authors_affiliations(text: str) -> tuple[tuple[str, ...], tuple[tuple[
 
 
 def split_authors(text: str) -> tuple[str, ...]:
-    """Split 'A, B and C' (also 'A; B', 'A, B, and C') into names, in order, affiliations left out."""
+    """Split 'A, B and C' (also 'A; B', 'A, B, and C') into names, in order, affiliations left
+    out."""
     return split_authors_affiliations(text)[0]
 
 
@@ -150,7 +151,8 @@ def authors_of(value: object, name: str = "authors") -> tuple[str, ...]:
 
 
 def categories_of(value: object, name: str = "categories") -> tuple[str, ...]:
-    """Categories from a list or a 'cs.CL cs.AI' / 'cs.CL; cs.AI' string, primary first, no repeats."""
+    """Categories from a list or a 'cs.CL cs.AI' / 'cs.CL; cs.AI' string, primary first, no
+    repeats."""
     if value is None:
         return ()
     if isinstance(value, str):
@@ -220,7 +222,8 @@ def optional_text(value: object, name: str) -> str | None:
 
 
 def organization_of(value: object, name: str = "organization") -> tuple[str | None, str | None]:
-    """(id, full name) of a Hugging Face organisation: {"name": "nvidia", "fullname": "NVIDIA"} or "nvidia"."""
+    """(id, full name) of a Hugging Face organisation: {"name": "nvidia", "fullname": "NVIDIA"} or
+    "nvidia"."""
     if value is None or value == "":
         return None, None
     if isinstance(value, str):

@@ -75,7 +75,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def iter_byte_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number from 1, raw line), streaming; json.loads takes bytes, so JSONL skips a decode pass."""
+    """(line number from 1, raw line), streaming; json.loads takes bytes, so JSONL skips a decode
+    pass."""
     where = [0]
     with _readable(path, where), open_binary(path) as fh:
         for number, line in enumerate(fh, start=1):

@@ -1,4 +1,5 @@
-"""Input formats: their names, detection from content, and reading a local file or downloaded bytes."""
+"""Input formats: their names, detection from content, and reading a local file or downloaded
+bytes."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from paperfeed.sources import arxiv_api, arxiv_oai, bulk, hf_daily, hf_pages
 from paperfeed.sources.files import GZIP_MAGIC, decode, iter_lines, peek, read_bytes
 
 FORMATS: dict[str, str] = {
-    "jsonl": "JSON Lines, one paper per line: arXiv listing dumps (like arxiv-74k), Kaggle arXiv metadata or generic fields",
+    "jsonl": "JSON Lines, one paper per line: arXiv listing dumps (like arxiv-74k), Kaggle arXiv "
+             "metadata or generic fields",
     "arxiv-dump": "the Kaggle arXiv metadata dump (JSON Lines with versions/authors_parsed)",
-    "csv": "CSV with a header row naming the fields (title, abstract, authors 'A; B', categories, ...)",
+    "csv": "CSV with a header row naming the fields (title, abstract, authors 'A; B', categories, "
+           "...)",
     "json": "a JSON array of paper objects with the generic fields",
-    "hf-daily": "Hugging Face Daily Papers: hf_bot JSON Lines, an object keyed by arXiv id, or an /api/daily_papers list",
+    "hf-daily": "Hugging Face Daily Papers: hf_bot JSON Lines, an object keyed by arXiv id, or an "
+                "/api/daily_papers list",
     "hf-page": "text saved from a Hugging Face papers listing page (title and abstract lines)",
     "arxiv-atom": "an arXiv API Atom feed (export.arxiv.org/api/query)",
     "oai-pmh": "an OAI-PMH ListRecords response in the arXiv or arXivRaw metadata format",
@@ -44,7 +48,8 @@ def check_format(fmt: str) -> str:
 
 def _unknown(name: str, why: str) -> BadRequest:
     return BadRequest(
-        f"cannot tell the format of {name}: {why}; valid formats: {valid_formats()} (give one with --format)"
+        f"cannot tell the format of {name}: {why}; valid formats: {valid_formats()} (give one "
+        "with --format)"
     )
 
 
@@ -120,7 +125,8 @@ def detect_bytes(head: bytes, name: str) -> str:
 
 
 def detect_format(path: Path) -> str:
-    """The format of a file from its content (through gzip); BadRequest for empty or unknown content."""
+    """The format of a file from its content (through gzip); BadRequest for empty or unknown
+    content."""
     return detect_bytes(peek(path, PEEK), str(path))
 
 

@@ -55,7 +55,8 @@ def is_keyed_object(head: bytes) -> bool:
 
 
 def strip_ai_summary(abstract: str, summary: str | None) -> str:
-    """The abstract without a leading copy of the AI summary ('' when it is nothing but that copy)."""
+    """The abstract without a leading copy of the AI summary ('' when it is nothing but that
+    copy)."""
     text = squash(abstract)
     lead = squash(summary or "")
     if lead and text.startswith(lead):
@@ -231,7 +232,9 @@ def parse_hf_api(
             yield RecordError(location, str(exc))
 
 
-def _one_record(rec: Mapping[str, object], location: str, day: date | None = None) -> Paper | RecordError:
+def _one_record(
+    rec: Mapping[str, object], location: str, day: date | None = None
+) -> Paper | RecordError:
     try:
         paper = api_item_to_paper(rec, day) if "paper" in rec else line_to_paper(rec)
     except FieldError as exc:
@@ -240,7 +243,8 @@ def _one_record(rec: Mapping[str, object], location: str, day: date | None = Non
 
 
 def parse_hf_document(data: object, name: str) -> Iterator[Paper | RecordError]:
-    """Papers from one decoded JSON object: a wrapper {"date", "count", "papers": [...]} or one record.
+    """Papers from one decoded JSON object: a wrapper {"date", "count", "papers": [...]} or one
+    record.
 
     hf_bot saves a day as the wrapper and each paper as one pretty-printed record per file. A
     wrapper whose `count` disagrees with its papers is reported (the file may be cut short).
@@ -338,7 +342,8 @@ def fetch_hf_daily(
             raise SourceError(f"Hugging Face answered invalid JSON at {location}: {exc}") from None
         if not isinstance(data, list):
             raise SourceError(
-                f"Hugging Face answered {type(data).__name__} at {location}, expected a list of papers"
+                f"Hugging Face answered {type(data).__name__} at {location}, expected a list of "
+                "papers"
             )
         items = list(parse_hf_api(data, location, featured_on=day))
     finally:

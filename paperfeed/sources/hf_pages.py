@@ -1,8 +1,8 @@
 """Saved Hugging Face papers listing pages (text copied from a browser): title/abstract line pairs.
 
 The page text starts with a few header lines ('new', 'Get trending papers in your email inbox!',
-'Subscribe', 'Daily Papers', 'byAK and the research community', a day like 'Aug 6'); when the
-page was saved without blank lines the 'Subscribe' button text runs into the first title
+'Subscribe', 'Daily Papers', 'byAK and the research community', a day like 'Aug 6'); when the page
+was saved without blank lines the 'Subscribe' button text runs into the first title
 ('SubscribeCounterfactuals for Design: ...'). Then every paper is one title line followed by one
 abstract line. There are no arXiv ids: the store keys these papers by normalised title.
 """
@@ -95,7 +95,8 @@ def parse_hf_page(text: str, name: str) -> Iterator[Paper | RecordError]:
         if looks_like_abstract(title):
             yield RecordError(
                 f"{name}:{number}",
-                f"a {len(title)}-character paragraph where a title was expected (abstract without a title?)",
+                f"a {len(title)}-character paragraph where a title was expected (abstract without "
+                "a title?)",
             )
             i += 1
             continue

@@ -1,9 +1,9 @@
 """The one HTTP client every fetcher uses: per-host pacing, timeouts, retries with backoff.
 
-arXiv asks for at most one request every three seconds on a single connection, so requests to a
-host with a delay hold that host's lock for the whole request and the next one starts no sooner
-than `delay` seconds after the previous one ended. The pacing state is shared by every client in
-the process (one RateLimiter), so two jobs in one process cannot together go faster.
+arXiv asks for at most one request every three seconds on a single connection, so requests to a host
+with a delay hold that host's lock for the whole request and the next one starts no sooner than
+`delay` seconds after the previous one ended. The pacing state is shared by every client in the
+process (one RateLimiter), so two jobs in one process cannot together go faster.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class RateLimiter:
 
     @contextmanager
     def hold(self, host: str, delay: float, sleep: Sleep) -> Iterator[None]:
-        """Wait for the host's turn, keep it during the block, and space the next one `delay` after."""
+        """Wait for the host's turn, keep it during the block, and space the next one `delay`
+        after."""
         if delay <= 0:
             yield
             return
@@ -118,11 +119,13 @@ class Budget:
             self.started = now
         if self.used >= self.max_requests:
             raise SourceError(
-                f"stopped before GET {url}: {self.used} requests sent, the most one run may send ({self.what})"
+                f"stopped before GET {url}: {self.used} requests sent, the most one run may send "
+                f"({self.what})"
             )
         if now - self.started > self.max_seconds:
             raise SourceError(
-                f"stopped before GET {url}: the run took {now - self.started:.0f} s, longer than allowed ({self.what})"
+                f"stopped before GET {url}: the run took {now - self.started:.0f} s, longer than "
+                f"allowed ({self.what})"
             )
         self.used += 1
 
@@ -131,7 +134,8 @@ MAX_REDIRECTS = 10
 
 
 def is_private_host(host: str) -> bool:
-    """Whether a host name or address is (or resolves to) a non-public address: loopback, private, link-local."""
+    """Whether a host name or address is (or resolves to) a non-public address: loopback, private,
+    link-local."""
     name = host.strip("[]")
     if not name:
         return False
@@ -149,8 +153,8 @@ def is_private_host(host: str) -> bool:
 class HttpClient:
     """GET with pacing and retries over an httpx.Client; raises SourceError when a source fails.
 
-    `requests` counts every attempt sent (failed ones and retries too); a `budget`, when set,
-    bounds them in number and time.
+    `requests` counts every attempt sent (failed ones and retries too); a `budget`, when set, bounds
+    them in number and time.
     """
 
     def __init__(
@@ -215,7 +219,8 @@ class HttpClient:
         return min(self.settings.http_backoff * 2.0**attempt, self.max_retry_after)
 
     def _follow(self, url: str, response: httpx.Response) -> httpx.Response:
-        """Follow redirects one hop at a time, refusing a hop from a public host to a private one."""
+        """Follow redirects one hop at a time, refusing a hop from a public host to a private
+        one."""
         origin_private = is_private_host(urlsplit(url).hostname or "")
         for _ in range(MAX_REDIRECTS):
             nxt = response.next_request
@@ -240,7 +245,8 @@ class HttpClient:
         *,
         accept: frozenset[int] = frozenset({200}),
     ) -> httpx.Response:
-        """GET url, retrying 429/5xx, timeouts and connection errors; SourceError after the last try."""
+        """GET url, retrying 429/5xx, timeouts and connection errors; SourceError after the last
+        try."""
         tries = max(0, self.settings.http_retries) + 1
         problem = ""
         for attempt in range(tries):
@@ -250,7 +256,9 @@ class HttpClient:
             self.requests += 1
             try:
                 with self.limiter.hold(host_of(url), self.delay_for(url), self.sleep):
-                    response = self._follow(url, self.client.get(url, params=params, follow_redirects=False))
+                    response = self._follow(
+                        url, self.client.get(url, params=params, follow_redirects=False)
+                    )
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
                 raise SourceError(f"GET {url}: {exc}") from None
             except httpx.TimeoutException as exc:
@@ -278,7 +286,8 @@ class HttpClient:
 
 
 def as_http(client: HttpClient | httpx.Client | None, settings: Settings) -> HttpClient:
-    """An HttpClient: the given one, one wrapping a given httpx.Client, or a new one (caller closes)."""
+    """An HttpClient: the given one, one wrapping a given httpx.Client, or a new one (caller
+    closes)."""
     if isinstance(client, HttpClient):
         return client
     return HttpClient(settings, client)

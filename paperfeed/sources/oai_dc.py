@@ -74,7 +74,9 @@ def dc_to_paper(meta: Element, source_arxiv: str) -> Paper:
         elif arxiv_id is not None and journal_ref is None:
             journal_ref = ident  # arXiv writes the journal reference as a bare identifier
     descriptions = _texts(meta, "description")
-    comment = next((d[len(_COMMENT):].strip() for d in descriptions if d.startswith(_COMMENT)), None)
+    comment = next(
+        (d[len(_COMMENT) :].strip() for d in descriptions if d.startswith(_COMMENT)), None
+    )
     abstract = next((d for d in descriptions if not d.startswith(_COMMENT)), "")
     days = sorted(_dates(meta))
     authors = tuple(dict.fromkeys(_creator(c) for c in _texts(meta, "creator")))

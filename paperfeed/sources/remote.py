@@ -1,4 +1,5 @@
-"""Records from a URL: arXiv API and OAI-PMH URLs are paged, HF API URLs fetched, others downloaded."""
+"""Records from a URL: arXiv API and OAI-PMH URLs are paged, HF API URLs fetched, others
+downloaded."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def _oai(
         return _download(url, settings, http, "oai-pmh")
     if query.get("verb") != "ListRecords":
         raise BadRequest(
-            f"only OAI-PMH verb=ListRecords or GetRecord can be ingested, not {query.get('verb')!r} ({url})"
+            "only OAI-PMH verb=ListRecords or GetRecord can be ingested, not "
+            f"{query.get('verb')!r} ({url})"
         )
     prefix = query.get("metadataPrefix", "arXiv")
     if "resumptionToken" not in query and prefix not in arxiv_oai.PREFIXES:
@@ -122,7 +124,8 @@ def fetch_records(
     fmt: str | None = None,
     client: HttpClient | httpx.Client | None = None,
 ) -> Iterator[Paper | RecordError]:
-    """Records from a URL (lazy); BadRequest up front for a bad URL or format, SourceError on failure."""
+    """Records from a URL (lazy); BadRequest up front for a bad URL or format, SourceError on
+    failure."""
     if fmt is not None:
         check_format(fmt)
     parts = urlsplit(url)

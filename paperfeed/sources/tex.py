@@ -1,9 +1,9 @@
 """TeX accents and escapes to letters, math left alone: `B\\'ela Bollob\\'as` -> `Béla Bollobás`.
 
-arXiv stores names, titles and abstracts as their authors typed them, in TeX. Only the accent
-macros (\\'e, \\"o, \\v{s}, {\\o}, \\ss, ...), the escaped specials (\\&, \\%, \\_, \\#, \\$) and a
-tie between two words (`Fig.~3`) are converted, each fragment by pylatexenc's latex2text (its
-accent tables, not ours). Everything inside $...$, $$...$$, \\(...\\) and \\[...\\] stays TeX, so
+arXiv stores names, titles and abstracts as their authors typed them, in TeX. Only the accent macros
+(\\'e, \\"o, \\v{s}, {\\o}, \\ss, ...), the escaped specials (\\&, \\%, \\_, \\#, \\$) and a tie
+between two words (`Fig.~3`) are converted, each fragment by pylatexenc's latex2text (its accent
+tables, not ours). Everything inside $...$, $$...$$, \\(...\\) and \\[...\\] stays TeX, so
 `$\\mathcal{O}(n)$` still renders as math on the page. A whole-text latex2text pass is not used on
 purpose: it would drop everything after a bare `%` (a TeX comment) and rewrite math.
 """
@@ -24,7 +24,8 @@ _MATH = re.compile(
     r"(?<!\\)\$\$.+?(?<!\\)\$\$|(?<!\\)\$.+?(?<!\\)\$|\\\(.+?\\\)|\\\[.+?\\\]", re.DOTALL
 )
 _LETTER = r"(?:\\[ij](?![A-Za-z])|[A-Za-z])"
-# One accent macro with its letter: \'e  \'{e}  \' e  \"{\i}  \v{s}  \c c, or a letter macro: \o \ss.
+# One accent macro with its letter: \'e  \'{e}  \' e  \"{\i}  \v{s}  \c c, or a letter macro: \o
+# \ss.
 _ACCENT = (
     rf"\\['\"`^~=.]\s*(?:\{{\s*{_LETTER}\s*\}}|{_LETTER})"
     rf"|\\[uvHckdbr](?:\s*\{{\s*{_LETTER}\s*\}}|\s+{_LETTER}(?![A-Za-z]))"
@@ -32,7 +33,8 @@ _ACCENT = (
 )
 _FRAGMENT = re.compile(rf"\{{\s*(?:{_ACCENT})\s*\}}|{_ACCENT}|\\[&%_#$,]")
 _TIE = re.compile(r"(?<=[A-Za-z.,;:)])~(?=[A-Za-z0-9(\\])")
-# Anything _FRAGMENT or _TIE could change: most TeX in abstracts is math macros (\\mathcal, \\alpha),
+# Anything _FRAGMENT or _TIE could change: most TeX in abstracts is math macros (\\mathcal,
+# \\alpha),
 # which this rejects at once, so big dumps pay one search per text, not a split around math.
 _HINT = re.compile(
     r"\\(?:['\"`^~=.&%_#$,]|(?:[uvHckdbr]|ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z]))"

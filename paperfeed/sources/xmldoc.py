@@ -1,8 +1,8 @@
 """Incremental XML parsing for the arXiv Atom and OAI-PMH parsers, safe on cut-off documents.
 
 The stdlib parser is used because defusedxml is not a dependency. It is safe enough here because
-every document with a DTD is refused before parsing: without a DTD there are no entity
-declarations, so no entity-expansion bombs, and expat never fetches external resources.
+every document with a DTD is refused before parsing: without a DTD there are no entity declarations,
+so no entity-expansion bombs, and expat never fetches external resources.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class XmlDoc:
     _ended: set[int] = field(default_factory=set, repr=False)
 
     def finished(self, element: Element) -> bool:
-        """Whether the element's end tag was reached (a cut-off document leaves the last one open)."""
+        """Whether the element's end tag was reached (a cut-off document leaves the last one
+        open)."""
         return id(element) in self._ended
 
 

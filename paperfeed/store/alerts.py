@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
     Exists,
+    Subquery,
     and_,
     delete,
     desc,
@@ -37,7 +37,8 @@ _WHY = {1: "authored", 2: "collected", 3: "upvoted"}
 
 @dataclass(frozen=True)
 class Alert:
-    """One event on a paper as one user hears of it, why, and whether it was shown / mailed already."""
+    """One event on a paper as one user hears of it, why, and whether it was shown / mailed
+    already."""
 
     event_id: int
     user_id: int
@@ -70,7 +71,8 @@ def mark_delivered(
     delivery_id: int | None,
     now: datetime,
 ) -> int:
-    """Record alerts as shown ('web') or mailed ('email') inside the caller's transaction; rows added."""
+    """Record alerts as shown ('web') or mailed ('email') inside the caller's transaction; rows
+    added."""
     if channel not in CHANNELS:
         raise BadRequest(f"channel {channel!r}: valid: {', '.join(CHANNELS)}")
     wanted = list(dict.fromkeys(event_ids))
@@ -126,8 +128,9 @@ def _best(
     since: datetime | None,
     until: datetime | None,
     not_on: str | None,
-) -> Any:
-    """(uid, eid, rank): each event once per user, for the closest tie (authored, collected, upvoted)."""
+) -> Subquery:
+    """(uid, eid, rank): each event once per user, for the closest tie (authored, collected,
+    upvoted)."""
     rel = union_all(
         select(
             paper_claims.c.user_id.label("uid"),
@@ -233,6 +236,7 @@ class AlertRepo:
             return int(conn.execute(select(func.count()).select_from(best)).scalar_one())
 
     def mark_alerts(self, user_id: int, event_ids: Sequence[int], channel: str) -> int:
-        """Record alerts as shown ('web') or mailed ('email'); returns how many were not recorded yet."""
+        """Record alerts as shown ('web') or mailed ('email'); returns how many were not recorded
+        yet."""
         with self.engine.begin() as conn:
             return mark_delivered(conn, user_id, event_ids, channel, None, now_utc())

@@ -1,4 +1,5 @@
-"""Authors: the papers whose author lists match a name prefilter, upvotes per month, claims, submitters."""
+"""Authors: the papers whose author lists match a name prefilter, upvotes per month, claims,
+submitters."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, and_, desc, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, Select, and_, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.core.errors import Conflict, NotFound
 from paperfeed.core.models import Paper
-from paperfeed.store.papers import row_to_paper
+from paperfeed.store.paper_rows import row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import papers, submissions, users, votes
 from paperfeed.store.social_schema import paper_claims
@@ -37,11 +38,20 @@ class Claim:
 
 
 def _claim(row: RowMapping) -> Claim:
-    return Claim(int(row["paper_id"]), int(row["user_id"]), row["username"], row["author"], row["status"],
-                 row["method"], utc(row["created_at"]) or now_utc(), utc(row["decided_at"]), row["title"])
+    return Claim(
+        int(row["paper_id"]),
+        int(row["user_id"]),
+        row["username"],
+        row["author"],
+        row["status"],
+        row["method"],
+        utc(row["created_at"]) or now_utc(),
+        utc(row["decided_at"]),
+        row["title"],
+    )
 
 
-def _claims() -> Any:
+def _claims() -> Select[Any]:
     return (select(paper_claims, users.c.username, papers.c.title)
             .join(users, users.c.id == paper_claims.c.user_id)
             .join(papers, papers.c.id == paper_claims.c.paper_id))
@@ -54,7 +64,8 @@ class AuthorRepo:
         self.engine = engine
 
     def papers_matching_authors(self, pattern: str, limit: int = 5000) -> list[Paper]:
-        """Papers whose lower-cased author list matches a LIKE pattern, newest day first (a prefilter)."""
+        """Papers whose lower-cased author list matches a LIKE pattern, newest day first (a
+        prefilter)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(papers).where(func.lower(papers.c.authors).like(pattern))
@@ -68,7 +79,9 @@ class AuthorRepo:
         ids = list(paper_ids)
         with self.engine.connect() as conn:
             for i in range(0, len(ids), _CHUNK):
-                for (when,) in conn.execute(select(votes.c.created_at).where(votes.c.paper_id.in_(ids[i : i + _CHUNK]))):
+                for (when,) in conn.execute(
+                    select(votes.c.created_at).where(votes.c.paper_id.in_(ids[i : i + _CHUNK]))
+                ):
                     stamp = utc(when)
                     if stamp is not None:
                         key = f"{stamp.year:04d}-{stamp.month:02d}"
@@ -77,7 +90,9 @@ class AuthorRepo:
 
     # ----- claims -----------------------------------------------------------------------------
 
-    def add_claim(self, paper_id: int, user_id: int, author: str, status: str, method: str) -> Claim:
+    def add_claim(
+        self, paper_id: int, user_id: int, author: str, status: str, method: str
+    ) -> Claim:
         """Record a claim; Conflict when this user already claimed the paper."""
         now = now_utc()
         try:
@@ -94,8 +109,15 @@ class AuthorRepo:
     def get_claim(self, paper_id: int, user_id: int) -> Claim | None:
         """One claim."""
         with self.engine.connect() as conn:
-            row = conn.execute(_claims().where(and_(paper_claims.c.paper_id == paper_id,
-                                                    paper_claims.c.user_id == user_id))).mappings().first()
+            row = (
+                conn.execute(
+                    _claims().where(
+                        and_(paper_claims.c.paper_id == paper_id, paper_claims.c.user_id == user_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return _claim(row) if row else None
 
     def decide_claim(self, paper_id: int, user_id: int, status: str) -> Claim:
@@ -111,8 +133,13 @@ class AuthorRepo:
         assert found is not None
         return found
 
-    def claims(self, status: str | None = None, paper_id: int | None = None, user_id: int | None = None,
-               limit: int = 500) -> list[Claim]:
+    def claims(
+        self,
+        status: str | None = None,
+        paper_id: int | None = None,
+        user_id: int | None = None,
+        limit: int = 500,
+    ) -> list[Claim]:
         """Claims, oldest first, by state, paper or user."""
         query = _claims()
         if status is not None:
@@ -131,8 +158,14 @@ class AuthorRepo:
         ids = list(paper_ids)
         with self.engine.connect() as conn:
             for i in range(0, len(ids), _CHUNK):
-                rows = conn.execute(_claims().where(and_(paper_claims.c.paper_id.in_(ids[i : i + _CHUNK]),
-                                                         paper_claims.c.status == "confirmed"))).mappings()
+                rows = conn.execute(
+                    _claims().where(
+                        and_(
+                            paper_claims.c.paper_id.in_(ids[i : i + _CHUNK]),
+                            paper_claims.c.status == "confirmed",
+                        )
+                    )
+                ).mappings()
                 for r in rows:
                     out.setdefault(int(r["paper_id"]), []).append(_claim(r))
         return out
@@ -148,7 +181,12 @@ class AuthorRepo:
                 rows = conn.execute(
                     select(submissions.c.paper_id, users.c.username)
                     .join(users, users.c.id == submissions.c.user_id)
-                    .where(and_(submissions.c.paper_id.in_(ids[i : i + _CHUNK]), submissions.c.status == "done"))
+                    .where(
+                        and_(
+                            submissions.c.paper_id.in_(ids[i : i + _CHUNK]),
+                            submissions.c.status == "done",
+                        )
+                    )
                     .order_by(submissions.c.id)
                 )
                 for pid, name in rows:

@@ -1,8 +1,8 @@
 """Backups, restores and copies of the database: snapshots, pg_dump/pg_restore, table checksums.
 
-Table facts (row count + an order-independent SHA-256 of the rows' canonical form) compare
-equal across SQLite and PostgreSQL, so a backup, a restore and `db copy` can all be verified
-table by table. Datetimes are compared in UTC, dates as ISO strings.
+Table facts (row count + an order-independent SHA-256 of the rows' canonical form) compare equal
+across SQLite and PostgreSQL, so a backup, a restore and `db copy` can all be verified table by
+table. Datetimes are compared in UTC, dates as ISO strings.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def pg_tool(name: str) -> str:
 
 
 def _pg_conninfo(engine: Engine) -> tuple[list[str], dict[str, str]]:
-    """libpq arguments and environment for an engine's database; the password only in the env."""
+    """Libpq arguments and environment for an engine's database; the password only in the env."""
     url = engine.url
     args = []
     if url.host:
@@ -216,8 +216,8 @@ class BackupRepository:
     def pg_dump(self, dest: Path) -> tuple[dict[str, TableFacts], str]:
         """pg_dump the current schema to `dest` (custom format) from one exported snapshot.
 
-        The facts are read inside the very transaction whose snapshot pg_dump uses, so they
-        describe exactly the rows in the dump even while the site keeps writing.
+        The facts are read inside the very transaction whose snapshot pg_dump uses, so they describe
+        exactly the rows in the dump even while the site keeps writing.
         """
         tool = pg_tool("pg_dump")
         schema = self.pg_schema()
@@ -245,8 +245,9 @@ class BackupRepository:
                 f"database whose search_path is {schema!r}"
             )
         args, env = _pg_conninfo(self.engine)
-        listing = subprocess.run([tool, "--list", str(src)], env=env, capture_output=True, text=True,
-                                 check=False)
+        listing = subprocess.run(
+            [tool, "--list", str(src)], env=env, capture_output=True, text=True, check=False
+        )
         if listing.returncode != 0:
             raise ConfigError(f"pg_restore cannot read {src}: {listing.stderr.strip()[-2000:]}")
         # The schema exists already (created above, or public): restore everything but it.
@@ -254,8 +255,16 @@ class BackupRepository:
         toc = src.parent / f".{src.name}.toc"
         try:
             toc.write_text("\n".join(keep) + "\n", encoding="utf-8")
-            cmd = [tool, *args, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                   f"--use-list={toc}", str(src)]
+            cmd = [
+                tool,
+                *args,
+                "--no-owner",
+                "--no-privileges",
+                "--exit-on-error",
+                "--single-transaction",
+                f"--use-list={toc}",
+                str(src),
+            ]
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         finally:
             toc.unlink(missing_ok=True)
@@ -300,7 +309,9 @@ class BackupRepository:
         return copied
 
 
-def _batches(conn: Connection, table: Table, size: int, have: set[str]) -> Iterator[list[dict[str, object]]]:
+def _batches(
+    conn: Connection, table: Table, size: int, have: set[str]
+) -> Iterator[list[dict[str, object]]]:
     cols = [c for c in table.columns if c.name in have]
     names = [c.name for c in cols]
     result = conn.execution_options(yield_per=size).execute(select(*cols))
@@ -317,8 +328,13 @@ def _reset_sequences(conn: Connection) -> None:
         seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
                            {"t": table.name, "c": pk[0].name}).scalar()
         if seq:
-            conn.execute(text(f'SELECT setval(:s, COALESCE((SELECT MAX("{pk[0].name}") FROM "{table.name}"), 0) + 1, false)'),
-                         {"s": seq})
+            conn.execute(
+                text(
+                    f'SELECT setval(:s, COALESCE((SELECT MAX("{pk[0].name}") FROM '
+                    f'"{table.name}"), 0) + 1, false)'
+                ),
+                {"s": seq},
+            )
 
 
 def readonly_sqlite(path: Path) -> Engine:

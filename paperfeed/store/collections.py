@@ -13,7 +13,7 @@ from paperfeed.store.community import (
     _collection_query,
     paper_exists,
 )
-from paperfeed.store.papers import row_to_paper
+from paperfeed.store.paper_rows import row_to_paper
 from paperfeed.store.runs import now_utc
 from paperfeed.store.schema import (
     collection_papers,
@@ -28,7 +28,9 @@ class CollectionRepo:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create_collection(self, user_id: int, name: str, description: str = "", is_public: bool = False) -> Collection:
+    def create_collection(
+        self, user_id: int, name: str, description: str = "", is_public: bool = False
+    ) -> Collection:
         """Create a collection owned by `user_id`."""
         with self.engine.begin() as conn:
             new_id = conn.execute(
@@ -46,7 +48,11 @@ class CollectionRepo:
     def get_collection(self, collection_id: int) -> Collection | None:
         """One collection by id (visibility is the caller's check)."""
         with self.engine.connect() as conn:
-            row = conn.execute(_collection_query().where(collections.c.id == collection_id)).mappings().first()
+            row = (
+                conn.execute(_collection_query().where(collections.c.id == collection_id))
+                .mappings()
+                .first()
+            )
         return _collection(row) if row else None
 
     def user_collections(self, user_id: int, public_only: bool = False) -> list[Collection]:
@@ -55,10 +61,14 @@ class CollectionRepo:
         if public_only:
             query = query.where(collections.c.is_public == 1)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(desc(collections.c.created_at), desc(collections.c.id))).mappings()
+            rows = conn.execute(
+                query.order_by(desc(collections.c.created_at), desc(collections.c.id))
+            ).mappings()
             return [_collection(r) for r in rows]
 
-    def collections_with_paper(self, paper_id: int, viewer_id: int | None = None) -> list[Collection]:
+    def collections_with_paper(
+        self, paper_id: int, viewer_id: int | None = None
+    ) -> list[Collection]:
         """Collections holding a paper that the viewer may see: public ones and the viewer's own."""
         visible = collections.c.is_public == 1
         if viewer_id is not None:
@@ -67,12 +77,16 @@ class CollectionRepo:
             and_(
                 visible,
                 collections.c.id.in_(
-                    select(collection_papers.c.collection_id).where(collection_papers.c.paper_id == paper_id)
+                    select(collection_papers.c.collection_id).where(
+                        collection_papers.c.paper_id == paper_id
+                    )
                 ),
             )
         )
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(collections.c.name, collections.c.id).limit(100)).mappings()
+            rows = conn.execute(
+                query.order_by(collections.c.name, collections.c.id).limit(100)
+            ).mappings()
             return [_collection(r) for r in rows]
 
     def update_collection(
@@ -92,7 +106,9 @@ class CollectionRepo:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(collections)
-                    .where(and_(collections.c.id == collection_id, collections.c.user_id == owner_id))
+                    .where(
+                        and_(collections.c.id == collection_id, collections.c.user_id == owner_id)
+                    )
                     .values(values)
                 )
         found = self.get_collection(collection_id)

@@ -1,4 +1,5 @@
-"""Discussion on papers: comments (threaded by parent), reports, moderation, notifications, verified email.
+"""Discussion on papers: comments (threaded by parent), reports, moderation, notifications, verified
+email.
 
 Ownership is enforced in the queries (`WHERE user_id = :owner`). A deleted comment keeps its row
 (body emptied, deleted_at set) so that its replies stay in the thread; a hidden comment keeps its
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     RowMapping,
+    Select,
     and_,
     desc,
     exists,
@@ -83,7 +85,8 @@ class Report:
 
 @dataclass(frozen=True)
 class DiscussionEvent:
-    """A comment someone should hear about, and why: 'reply' (to their comment), 'authored' or 'collected'."""
+    """A comment someone should hear about, and why: 'reply' (to their comment), 'authored' or
+    'collected'."""
 
     user_id: int
     why: str
@@ -94,19 +97,30 @@ class DiscussionEvent:
 def _comment(row: RowMapping) -> Comment:
     deleted = row["deleted_at"] is not None
     return Comment(
-        id=int(row["id"]), paper_id=int(row["paper_id"]), user_id=int(row["user_id"]), author=row["author"],
-        parent_id=row["parent_id"], body="" if deleted else row["body"],
-        created_at=utc(row["created_at"]) or now_utc(), edited_at=utc(row["edited_at"]), deleted=deleted,
-        hidden_reason=row["hidden_reason"], hidden_at=utc(row["hidden_at"]), group_id=row["group_id"],
+        id=int(row["id"]),
+        paper_id=int(row["paper_id"]),
+        user_id=int(row["user_id"]),
+        author=row["author"],
+        parent_id=row["parent_id"],
+        body="" if deleted else row["body"],
+        created_at=utc(row["created_at"]) or now_utc(),
+        edited_at=utc(row["edited_at"]),
+        deleted=deleted,
+        hidden_reason=row["hidden_reason"],
+        hidden_at=utc(row["hidden_at"]),
+        group_id=row["group_id"],
     )
 
 
-def _query() -> Any:
-    return select(comments, users.c.username.label("author")).join(users, users.c.id == comments.c.user_id)
+def _query() -> Select[Any]:
+    return select(comments, users.c.username.label("author")).join(
+        users, users.c.id == comments.c.user_id
+    )
 
 
 _VISIBLE = and_(comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
-_PUBLIC = and_(_VISIBLE, comments.c.group_id.is_(None))  # what counts, cards and feeds show everyone
+# what counts, cards and feeds show everyone
+_PUBLIC = and_(_VISIBLE, comments.c.group_id.is_(None))
 
 
 class CommentRepo:
@@ -125,8 +139,14 @@ class CommentRepo:
             with self.engine.begin() as conn:
                 new_id = conn.execute(
                     insert(comments)
-                    .values(paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, created_at=now,
-                            group_id=group_id)
+                    .values(
+                        paper_id=paper_id,
+                        user_id=user_id,
+                        parent_id=parent_id,
+                        body=body,
+                        created_at=now,
+                        group_id=group_id,
+                    )
                     .returning(comments.c.id)
                 ).scalar_one()
         except IntegrityError:
@@ -204,7 +224,8 @@ class CommentRepo:
         return found
 
     def comment_counts(self, paper_ids: Sequence[int]) -> dict[int, int]:
-        """Visible public comments per paper (papers without any are absent; group-only ones never count)."""
+        """Visible public comments per paper (papers without any are absent; group-only ones never
+        count)."""
         out: dict[int, int] = {}
         ids = list(paper_ids)
         with self.engine.connect() as conn:
@@ -258,28 +279,43 @@ class CommentRepo:
 
     # ----- who hears about a comment ----------------------------------------------------------
 
-    def discussion_events(self, user_ids: Sequence[int] | None, since: datetime | None, until: datetime,
-                          limit: int = 2000) -> list[DiscussionEvent]:
-        """Visible comments in (since, until] that reply to a user, or sit on a paper the user authored
-        (a confirmed claim) or collected.
+    def discussion_events(
+        self,
+        user_ids: Sequence[int] | None,
+        since: datetime | None,
+        until: datetime,
+        limit: int = 2000,
+    ) -> list[DiscussionEvent]:
+        """Visible comments in (since, until] that reply to a user, or sit on a paper the user
+        authored (a confirmed claim) or collected.
 
         A user's own comments are left out; a comment that is several of these comes once, as the
         first of reply, authored, collected.
         """
         parent = comments.alias("parent")
-        replies = (
-            select(parent.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("1").label("rank"))
-            .join(parent, parent.c.id == comments.c.parent_id)
-        )
+        replies = select(
+            parent.c.user_id.label("uid"),
+            comments.c.id.label("cid"),
+            literal_column("1").label("rank"),
+        ).join(parent, parent.c.id == comments.c.parent_id)
         collected = (
-            select(collections.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("3").label("rank"))
+            select(
+                collections.c.user_id.label("uid"),
+                comments.c.id.label("cid"),
+                literal_column("3").label("rank"),
+            )
             .join(collection_papers, collection_papers.c.paper_id == comments.c.paper_id)
             .join(collections, collections.c.id == collection_papers.c.collection_id)
         )
-        authored = (
-            select(paper_claims.c.user_id.label("uid"), comments.c.id.label("cid"), literal_column("2").label("rank"))
-            .join(paper_claims, and_(paper_claims.c.paper_id == comments.c.paper_id,
-                                     paper_claims.c.status == "confirmed"))
+        authored = select(
+            paper_claims.c.user_id.label("uid"),
+            comments.c.id.label("cid"),
+            literal_column("2").label("rank"),
+        ).join(
+            paper_claims,
+            and_(
+                paper_claims.c.paper_id == comments.c.paper_id, paper_claims.c.status == "confirmed"
+            ),
         )
         window = [_VISIBLE, comments.c.created_at <= until]
         if since is not None:
@@ -296,19 +332,35 @@ class CommentRepo:
         best = (select(both.c.uid, both.c.cid, func.min(both.c.rank).label("rank"))
                 .group_by(both.c.uid, both.c.cid).subquery("best"))
         query = (
-            select(best.c.uid, best.c.rank, comments, users.c.username.label("author"), papers.c.title)
+            select(
+                best.c.uid, best.c.rank, comments, users.c.username.label("author"), papers.c.title
+            )
             .join(comments, comments.c.id == best.c.cid)
             .join(users, users.c.id == comments.c.user_id)
             .join(papers, papers.c.id == comments.c.paper_id)
             .where(comments.c.user_id != best.c.uid)
-            .where(or_(comments.c.group_id.is_(None), exists().where(and_(  # group-only: members only
-                group_members.c.group_id == comments.c.group_id, group_members.c.user_id == best.c.uid))))
-            .order_by(desc(comments.c.id)).limit(limit)
+            # group-only: members only
+            .where(
+                or_(
+                    comments.c.group_id.is_(None),
+                    exists().where(
+                        and_(
+                            group_members.c.group_id == comments.c.group_id,
+                            group_members.c.user_id == best.c.uid,
+                        )
+                    ),
+                )
+            )
+            .order_by(desc(comments.c.id))
+            .limit(limit)
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         why = {1: "reply", 2: "authored", 3: "collected"}
-        return [DiscussionEvent(int(r["uid"]), why[int(r["rank"])], _comment(r), r["title"]) for r in rows]
+        return [
+            DiscussionEvent(int(r["uid"]), why[int(r["rank"])], _comment(r), r["title"])
+            for r in rows
+        ]
 
     def notifications_seen(self, user_id: int) -> datetime | None:
         """When the user last opened their notifications."""
@@ -321,20 +373,29 @@ class CommentRepo:
     def mark_notifications_seen(self, user_id: int, when: datetime) -> None:
         """Remember that the user has read their notifications up to `when`."""
         with self.engine.begin() as conn:
-            done = conn.execute(update(notification_reads).where(notification_reads.c.user_id == user_id)
-                                .values(seen_at=when))
+            done = conn.execute(
+                update(notification_reads)
+                .where(notification_reads.c.user_id == user_id)
+                .values(seen_at=when)
+            )
             if not done.rowcount:
                 try:
                     with conn.begin_nested():
-                        conn.execute(insert(notification_reads).values(user_id=user_id, seen_at=when))
+                        conn.execute(
+                            insert(notification_reads).values(user_id=user_id, seen_at=when)
+                        )
                 except IntegrityError:
-                    conn.execute(update(notification_reads).where(notification_reads.c.user_id == user_id)
-                                 .values(seen_at=when))
+                    conn.execute(
+                        update(notification_reads)
+                        .where(notification_reads.c.user_id == user_id)
+                        .values(seen_at=when)
+                    )
 
     # ----- verified email ---------------------------------------------------------------------
 
     def mark_email_verified(self, user_id: int, email: str) -> bool:
-        """Record that the user confirmed `email`; False when the account's address is another by now."""
+        """Record that the user confirmed `email`; False when the account's address is another by
+        now."""
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(users)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, func, select
+from sqlalchemy import Engine, RowMapping, Select, func, select
 
 from paperfeed.core.models import User
 from paperfeed.store.runs import now_utc, utc
@@ -113,11 +113,13 @@ def _submission(row: RowMapping) -> Submission:
 
 
 _VOTE_COUNTS = (
-    select(votes.c.paper_id, func.count().label("n")).group_by(votes.c.paper_id).subquery("vote_counts")
+    select(votes.c.paper_id, func.count().label("n"))
+    .group_by(votes.c.paper_id)
+    .subquery("vote_counts")
 )
 
 
-def _collection_query() -> Any:
+def _collection_query() -> Select[Any]:
     counts = (
         select(collection_papers.c.collection_id, func.count().label("n"))
         .group_by(collection_papers.c.collection_id)
@@ -203,5 +205,13 @@ def group_from_row(row: RowMapping) -> Group:
 
 def invite_from_row(row: RowMapping) -> Invite:
     """An Invite from a group_invites row."""
-    return Invite(int(row["id"]), int(row["group_id"]), row["email"], row["role"], utc(row["created_at"]) or now_utc(),
-                  utc(row["expires_at"]) or now_utc(), utc(row["used_at"]), utc(row["revoked_at"]))
+    return Invite(
+        int(row["id"]),
+        int(row["group_id"]),
+        row["email"],
+        row["role"],
+        utc(row["created_at"]) or now_utc(),
+        utc(row["expires_at"]) or now_utc(),
+        utc(row["used_at"]),
+        utc(row["revoked_at"]),
+    )

@@ -49,7 +49,8 @@ def _normalise_url(url: str) -> str:
 
 
 def _private_file(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (0600; SQLite gives -wal/-shm the same mode)."""
+    """Create the SQLite file readable by its owner only (0600; SQLite gives -wal/-shm the same
+    mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR))
@@ -64,7 +65,9 @@ def create_db_engine(url: str) -> Engine:
     try:
         parsed = make_url(_normalise_url(url))
     except ArgumentError:
-        raise ConfigError(f"database_url {url!r} is not a database URL (e.g. sqlite:///path.db)") from None
+        raise ConfigError(
+            f"database_url {url!r} is not a database URL (e.g. sqlite:///path.db)"
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _private_file(Path(parsed.database).expanduser())
@@ -147,7 +150,8 @@ class Store:
         with self.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:
-                # Batch mode rebuilds a SQLite table by copy and DROP; with foreign keys on, that DROP
+                # Batch mode rebuilds a SQLite table by copy and DROP; with foreign keys on, that
+                # DROP
                 # deletes every row that references the table (votes of dropped `users`). The pragma
                 # is a no-op inside a transaction, so it is set before; integrity is checked after.
                 conn.exec_driver_sql("PRAGMA foreign_keys=OFF")

@@ -15,9 +15,15 @@ def insert_or_ignore(bind: Connection | Engine, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def upsert(bind: Connection | Engine, table: Table, values: Mapping[str, object], keys: Sequence[str],
-           changes: Mapping[str, object]) -> Insert:
-    """One atomic INSERT of `values` that, when the row with the same `keys` exists, sets `changes` instead."""
+def upsert(
+    bind: Connection | Engine,
+    table: Table,
+    values: Mapping[str, object],
+    keys: Sequence[str],
+    changes: Mapping[str, object],
+) -> Insert:
+    """One atomic INSERT of `values` that, when the row with the same `keys` exists, sets `changes`
+    instead."""
     if bind.dialect.name == "postgresql":
         pg = postgresql.insert(table).values(dict(values))
         return pg.on_conflict_do_update(index_elements=list(keys), set_=dict(changes))

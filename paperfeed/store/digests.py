@@ -1,14 +1,13 @@
 """Digest records shared by the digest repositories (store/subscriptions.py, store/deliveries.py).
 
 The delivery log (`digest_deliveries`) has one row per (user, period), enforced by a UNIQUE
-constraint, and walks a small state machine that makes sending safe to run twice at once and
-safe to kill at any point (see docs/digests.md):
+constraint, and walks a small state machine that makes sending safe to run twice at once and safe to
+kill at any point (see docs/digests.md):
 
-    composing -> ready -> sending -> data_end -> sent
-                   |         |           |
-                   |         +-> retry --+ (transient failure; `sending` again later)
-                   +-> empty             +-> failed (permanent 5xx, or too many attempts)
-    data_end whose sender died -> unconfirmed (counted as delivered: the final dot may be out)
+composing -> ready -> sending -> data_end -> sent                |         |           |
+|         +-> retry --+ (transient failure; `sending` again later)                +-> empty
++-> failed (permanent 5xx, or too many attempts) data_end whose sender died -> unconfirmed (counted
+as delivered: the final dot may be out)
 """
 
 from __future__ import annotations
@@ -37,7 +36,18 @@ from paperfeed.store.schema import (
 WINDOW_STATES = ("ready", "sending", "data_end", "sent", "unconfirmed", "retry", "empty")
 DELIVERED = ("sent", "unconfirmed")
 CLAIMED = ("composing", "sending", "data_end")
-STATUSES = ("composing", "ready", "empty", "sending", "data_end", "sent", "unconfirmed", "retry", "failed", "skipped")
+STATUSES = (
+    "composing",
+    "ready",
+    "empty",
+    "sending",
+    "data_end",
+    "sent",
+    "unconfirmed",
+    "retry",
+    "failed",
+    "skipped",
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ class Delivery:
 
 @dataclass(frozen=True)
 class ComposedDigest:
-    """One composed digest the compose phase stores: its picks (paper_id, section, reason) and where it goes."""
+    """One composed digest the compose phase stores: its picks (paper_id, section, reason) and where
+    it goes."""
 
     delivery_id: int
     user_id: int
@@ -145,19 +156,31 @@ def _user(row: Mapping[str, Any]) -> User:
 
 def _delivery(row: RowMapping) -> Delivery:
     return Delivery(
-        id=int(row["id"]), user_id=int(row["user_id"]), period=row["period"], status=row["status"],
-        message_id=row["message_id"], recipient=row["recipient"], window_start=utc(row["window_start"]),
-        window_end=utc(row["window_end"]) or now_utc(), items=json.loads(row["items"] or "[]"),
-        n_papers=int(row["n_papers"]), gap_days=int(row["gap_days"]), attempts=int(row["attempts"]),
-        next_attempt_at=utc(row["next_attempt_at"]), last_error=row["last_error"],
-        claimed_by=row["claimed_by"], claimed_at=utc(row["claimed_at"]),
-        created_at=utc(row["created_at"]) or now_utc(), sent_at=utc(row["sent_at"]),
+        id=int(row["id"]),
+        user_id=int(row["user_id"]),
+        period=row["period"],
+        status=row["status"],
+        message_id=row["message_id"],
+        recipient=row["recipient"],
+        window_start=utc(row["window_start"]),
+        window_end=utc(row["window_end"]) or now_utc(),
+        items=json.loads(row["items"] or "[]"),
+        n_papers=int(row["n_papers"]),
+        gap_days=int(row["gap_days"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=utc(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        claimed_by=row["claimed_by"],
+        claimed_at=utc(row["claimed_at"]),
+        created_at=utc(row["created_at"]) or now_utc(),
+        sent_at=utc(row["sent_at"]),
         username=row.get("username", "") or "",
     )
 
 
 class DeliveryMarker:
-    """Writes the 'data_end' mark on a connection held open, so the commit is the last step before the dot."""
+    """Writes the 'data_end' mark on a connection held open, so the commit is the last step before
+    the dot."""
 
     def __init__(self, engine: Engine) -> None:
         self._conn: Connection = engine.connect()
@@ -184,7 +207,14 @@ class DeliveryMarker:
 
 
 def _search(row: RowMapping) -> SavedSearch:
-    return SavedSearch(int(row["id"]), int(row["user_id"]), row["name"], row["query"], row["category"], row["author"])
+    return SavedSearch(
+        int(row["id"]),
+        int(row["user_id"]),
+        row["name"],
+        row["query"],
+        row["category"],
+        row["author"],
+    )
 
 
 def _follow_table(kind: str) -> tuple[Table, str]:

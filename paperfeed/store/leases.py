@@ -22,7 +22,8 @@ class LeaseRepo:
     # ----- leases -------------------------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, seconds: float) -> bool:
-        """Hold the named lease for `seconds` (renewing our own); False while another holder has it."""
+        """Hold the named lease for `seconds` (renewing our own); False while another holder has
+        it."""
         now = now_utc()
         until = now + timedelta(seconds=seconds)
         with self.engine.begin() as conn:
@@ -34,7 +35,9 @@ class LeaseRepo:
                 return True
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(worker_leases).values(name=name, holder=holder, expires_at=until))
+                conn.execute(
+                    insert(worker_leases).values(name=name, holder=holder, expires_at=until)
+                )
         except IntegrityError:
             return False
         return True
@@ -45,12 +48,17 @@ class LeaseRepo:
         if ran:
             values["last_run_at"] = now_utc()
         with self.engine.begin() as conn:
-            conn.execute(update(worker_leases).where(and_(worker_leases.c.name == name,
-                                                          worker_leases.c.holder == holder)).values(values))
+            conn.execute(
+                update(worker_leases)
+                .where(and_(worker_leases.c.name == name, worker_leases.c.holder == holder))
+                .values(values)
+            )
 
     def lease_last_run(self, name: str) -> datetime | None:
         """When the job under this lease last finished."""
         with self.engine.connect() as conn:
-            value = conn.execute(select(worker_leases.c.last_run_at).where(worker_leases.c.name == name)).scalar()
+            value = conn.execute(
+                select(worker_leases.c.last_run_at).where(worker_leases.c.name == name)
+            ).scalar()
         return utc(value)
 

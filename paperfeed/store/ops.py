@@ -1,4 +1,5 @@
-"""Facts operators watch (health checks, metrics): papers per source, ingest runs per source, due digests."""
+"""Facts operators watch (health checks, metrics): papers per source, ingest runs per source, due
+digests."""
 
 from __future__ import annotations
 
@@ -49,8 +50,11 @@ class OpsRepository:
             failed_ids = {str(s): int(i) for s, i in conn.execute(bad)}
             failures = {}
             if failed_ids:
-                rows = conn.execute(select(ingest_runs.c.source, ingest_runs.c.finished_at, ingest_runs.c.error)
-                                    .where(ingest_runs.c.id.in_(list(failed_ids.values()))))
+                rows = conn.execute(
+                    select(
+                        ingest_runs.c.source, ingest_runs.c.finished_at, ingest_runs.c.error
+                    ).where(ingest_runs.c.id.in_(list(failed_ids.values())))
+                )
                 failures = {str(s): (utc(t), e) for s, t, e in rows}
         out = {}
         for source in sorted(set(success) | set(failures)):
@@ -60,9 +64,18 @@ class OpsRepository:
 
     def due_digests(self, now: datetime) -> int:
         """Digests composed and waiting to be sent ('ready', or 'retry' whose wait is over)."""
-        query = select(func.count()).select_from(digest_deliveries).where(and_(
-            digest_deliveries.c.status.in_(("ready", "retry")),
-            or_(digest_deliveries.c.next_attempt_at.is_(None), digest_deliveries.c.next_attempt_at <= now),
-        ))
+        query = (
+            select(func.count())
+            .select_from(digest_deliveries)
+            .where(
+                and_(
+                    digest_deliveries.c.status.in_(("ready", "retry")),
+                    or_(
+                        digest_deliveries.c.next_attempt_at.is_(None),
+                        digest_deliveries.c.next_attempt_at <= now,
+                    ),
+                )
+            )
+        )
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())

@@ -1,5 +1,7 @@
 """Merging records into stored paper values, in memory: which record wins which field, the derived
-columns and the content hash that tells "updated" from "unchanged". Pure; store/papers.py writes.
+columns and the content hash that tells "updated" from "unchanged".
+
+Pure; store/papers.py writes.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ class _Row:
     versions: set[int] = field(default_factory=set)
     new_versions: dict[int, str] = field(default_factory=dict)
     absorbs: list[int] = field(default_factory=list)  # ids of title-only rows merged into this one
-    signal: tuple[int, int | None] | None = None  # Hugging Face (upvotes, comments) read in this batch
-    before: dict[str, Any] | None = None  # the stored values a lifecycle event compares with (None: new)
+    # Hugging Face (upvotes, comments) read in this batch
+    signal: tuple[int, int | None] | None = None
+    # the stored values a lifecycle event compares with (None: new)
+    before: dict[str, Any] | None = None
 
 
 def _content_hash(values: dict[str, Any]) -> str:
@@ -113,15 +117,22 @@ def _merge(values: dict[str, Any], rec: Paper) -> None:
         values["withdrawn"] = new["withdrawn"]
     elif rec.withdrawn:
         values["withdrawn"] = 1
-    if rec.announced_on and (not values.get("announced_on") or rec.announced_on < values["announced_on"]):
-        values["announced_on"] = rec.announced_on  # the first announcement (v1), not a replacement's
+    if rec.announced_on and (
+        not values.get("announced_on") or rec.announced_on < values["announced_on"]
+    ):
+        # the first announcement (v1), not a replacement's
+        values["announced_on"] = rec.announced_on
     if rec.external_comments is not None:
-        values["external_comments"] = max(rec.external_comments, values.get("external_comments") or 0)
+        values["external_comments"] = max(
+            rec.external_comments, values.get("external_comments") or 0
+        )
     if rec.arxiv_id and not values.get("arxiv_id"):
         values["arxiv_id"] = rec.arxiv_id
     if rec.version is not None:
         values["version"] = max(rec.version, old_version or 0)
-    if rec.featured_on and (not values.get("featured_on") or rec.featured_on < values["featured_on"]):
+    if rec.featured_on and (
+        not values.get("featured_on") or rec.featured_on < values["featured_on"]
+    ):
         values["featured_on"] = rec.featured_on  # the first day it was featured
     if rec.external_upvotes is not None:
         values["external_upvotes"] = max(rec.external_upvotes, values.get("external_upvotes") or 0)
@@ -133,7 +144,9 @@ def _finish(values: dict[str, Any], first_seen: datetime) -> dict[str, Any]:
     values["primary_category"] = cats[0] if cats else None
     values["title_key"] = normalise_title(values["title"])
     # Paper.day's rule; no first-seen fallback: a paper without a known day stays undated (NULL).
-    values["day"] = values.get("featured_on") or values.get("announced_on") or values.get("published")
+    values["day"] = (
+        values.get("featured_on") or values.get("announced_on") or values.get("published")
+    )
     values["content_hash"] = _content_hash(values)
     return values
 
@@ -166,8 +179,10 @@ def _text_code(values: dict[str, Any]) -> str | None:
 
 def _code_appeared(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     """The code link a merge brought: the source's own, else the first repository named in the text;
-    None when the paper had one already. The text is searched only when it matters (bulk re-ingests
-    of unchanged papers stay cheap)."""
+    None when the paper had one already.
+
+    The text is searched only when it matters (bulk re-ingests of unchanged papers stay cheap).
+    """
     if before.get("code_url"):
         return None
     if after.get("code_url"):
@@ -180,8 +195,11 @@ def _code_appeared(before: dict[str, Any], after: dict[str, Any]) -> str | None:
 
 
 def lifecycle_events(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
-    """(kind, key) of what a merge brought to a stored paper: a newer arXiv version, a code link that
-    appeared, a DOI or else a journal reference that appeared. Keys are cut to MAX_KEY characters."""
+    """(kind, key) of what a merge brought to a stored paper: a newer arXiv version, a code link
+    that appeared, a DOI or else a journal reference that appeared.
+
+    Keys are cut to MAX_KEY characters.
+    """
     out: list[tuple[str, str]] = []
     old_v, new_v = before.get("version"), after.get("version")
     if old_v is not None and new_v is not None and int(new_v) > int(old_v):

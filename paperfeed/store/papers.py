@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -18,15 +17,12 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from paperfeed.core.links import with_text_links
 from paperfeed.core.models import IngestCounts, Paper, normalise_title
-from paperfeed.core.urls import safe_url
 from paperfeed.core.util import chunks
 from paperfeed.store.alerts import write_events
 from paperfeed.store.community import _VOTE_COUNTS
@@ -40,6 +36,7 @@ from paperfeed.store.paper_merge import (
     event_fields,
     lifecycle_events,
 )
+from paperfeed.store.paper_rows import filter_papers, row_to_paper
 from paperfeed.store.runs import add_run_counts, now_utc, utc
 from paperfeed.store.schema import (
     PAPER_REFERENCES,
@@ -49,62 +46,6 @@ from paperfeed.store.schema import (
     papers,
     upvote_history,
 )
-
-
-def filter_papers(query: Any, since: date | None, until: date | None, category: str | None) -> Any:
-    """Narrow a select over papers to a day range and a category (primary or cross-listed).
-
-    Withdrawn papers are left out: listings, feeds and trending show only papers that stand.
-    """
-    query = query.where(papers.c.withdrawn == 0)
-    if since:
-        query = query.where(papers.c.day >= since)
-    if until:
-        query = query.where(papers.c.day <= until)
-    if category:
-        query = query.where(
-            or_(papers.c.primary_category == category, papers.c.categories.contains(f'"{category}"'))
-        )
-    return query
-
-
-def row_to_paper(row: RowMapping, sources: Iterable[str] = (), versions: Iterable[int] = ()) -> Paper:
-    """Build a Paper from a papers row (a mapping), with code/project links found in its text."""
-    # Derived on read: the stored code_url stays the source's own, so a later source link still wins.
-    return with_text_links(Paper(
-        id=row["id"],
-        arxiv_id=row["arxiv_id"],
-        version=row["version"],
-        title=row["title"],
-        abstract=row["abstract"],
-        authors=tuple(json.loads(row["authors"])),
-        categories=tuple(json.loads(row["categories"])),
-        published=row["published"],
-        updated=row["updated"],
-        comment=row["comment"],
-        abs_url=safe_url(row["abs_url"]),  # rows stored before the URL policy existed
-        pdf_url=safe_url(row["pdf_url"]),
-        code_url=safe_url(row["code_url"]),
-        featured_on=row["featured_on"],
-        external_upvotes=row["external_upvotes"],
-        doi=row["doi"],
-        journal_ref=row["journal_ref"],
-        license=row["license"],
-        announced_on=row["announced_on"],
-        withdrawn=bool(row["withdrawn"]),
-        affiliations=tuple(tuple(a) for a in json.loads(row["affiliations"] or "[]")),
-        external_comments=row["external_comments"],
-        dois=tuple(json.loads(row["dois"] or "[]")),
-        project_page=safe_url(row["project_page"]),
-        project_url=safe_url(row["project_page"]),  # the source's own page wins over one in the text
-        organization=row["organization"],
-        organization_name=row["organization_name"],
-        github_stars=row["github_stars"],
-        ai_summary=row["ai_summary"],
-        first_seen_at=utc(row["first_seen_at"]),
-        sources=tuple(sorted(sources)),
-        versions=tuple(sorted(versions)),
-    ))
 
 
 class PaperRepo:
@@ -119,8 +60,11 @@ class PaperRepo:
         self, records: Sequence[Paper], now: datetime | None = None, run_id: int | None = None,
         rejected: int = 0,
     ) -> IngestCounts:
-        """Merge a batch of records into the store in one transaction; idempotent. With run_id the
-        batch's counts (and `rejected` records) are added to that run in the same transaction."""
+        """Merge a batch of records into the store in one transaction; idempotent.
+
+        With run_id the batch's counts (and `rejected` records) are added to that run in the same
+        transaction.
+        """
         if not records and (run_id is None or not rejected):
             return IngestCounts()
         now = now or now_utc()
@@ -130,8 +74,11 @@ class PaperRepo:
                 add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
             return counts
 
-    def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
-        """Merge records inside the caller's transaction (a source commits its cursor in the same one)."""
+    def write_papers(
+        self, conn: Connection, records: Sequence[Paper], now: datetime
+    ) -> IngestCounts:
+        """Merge records inside the caller's transaction (a source commits its cursor in the same
+        one)."""
         if not records:
             return IngestCounts()
         rows, counts = self._merge_batch(conn, records, now)
@@ -171,10 +118,15 @@ class PaperRepo:
             if row is None:
                 row = _Row(values={**_EMPTY, "title": rec.title, "first_seen_at": now})
             before = _content_hash(row.values) if not created else None
-            before_signal = (row.values.get("external_upvotes"), row.values.get("external_comments"))
+            before_signal = (
+                row.values.get("external_upvotes"),
+                row.values.get("external_comments"),
+            )
             _merge(row.values, rec)
             if rec.external_upvotes is not None and (
-                created or (row.values.get("external_upvotes"), row.values.get("external_comments")) != before_signal
+                created
+                or (row.values.get("external_upvotes"), row.values.get("external_comments"))
+                != before_signal
             ):
                 row.signal = (row.values["external_upvotes"], row.values.get("external_comments"))
             _finish(row.values, utc(row.values["first_seen_at"]) or now)
@@ -212,8 +164,15 @@ class PaperRepo:
         for chunk in chunks(keys):
             for r in conn.execute(select(papers).where(papers.c.title_key.in_(chunk))).mappings():
                 found[r["id"]] = r
-        rows = {pid: _Row(values=dict(r), id=pid, original_hash=r["content_hash"], before=event_fields(dict(r)))
-                for pid, r in found.items()}
+        rows = {
+            pid: _Row(
+                values=dict(r),
+                id=pid,
+                original_hash=r["content_hash"],
+                before=event_fields(dict(r)),
+            )
+            for pid, r in found.items()
+        }
         pids = sorted(rows)
         for id_chunk in chunks(pids):
             for pid, source in conn.execute(
@@ -242,9 +201,13 @@ class PaperRepo:
             result = conn.execute(
                 insert(papers).returning(papers.c.id, sort_by_parameter_order=True), payload
             )
-            for r, new_id in zip(fresh, result.scalars().all()):
+            for r, new_id in zip(fresh, result.scalars().all(), strict=False):
                 r.id = new_id
-        changed = [r for r in rows if r.original_hash is not None and r.original_hash != r.values["content_hash"]]
+        changed = [
+            r
+            for r in rows
+            if r.original_hash is not None and r.original_hash != r.values["content_hash"]
+        ]
         if changed:
             settable = [c for c in columns if c not in ("first_seen_at",)]
             stmt = (
@@ -255,7 +218,11 @@ class PaperRepo:
             conn.execute(
                 stmt,
                 [
-                    {"b_id": r.id, **{f"b_{c}": r.values.get(c) for c in settable}, "b_updated_at": now}
+                    {
+                        "b_id": r.id,
+                        **{f"b_{c}": r.values.get(c) for c in settable},
+                        "b_updated_at": now,
+                    }
                     for r in changed
                 ],
             )
@@ -263,7 +230,9 @@ class PaperRepo:
             for gone in r.absorbs:
                 _repoint(conn, gone, r.id or 0, now)
         sources = [
-            {"paper_id": r.id, "source": s, "first_seen_at": now} for r in rows for s in sorted(r.new_sources)
+            {"paper_id": r.id, "source": s, "first_seen_at": now}
+            for r in rows
+            for s in sorted(r.new_sources)
         ]
         if sources:
             conn.execute(insert(paper_sources), sources)
@@ -349,13 +318,18 @@ class PaperRepo:
         offset: int = 0,
         order: str = "recent",
     ) -> list[Paper]:
-        """Papers whose day lies in [since, until], newest first or most upvoted first (as ranking.order_by_votes)."""
+        """Papers whose day lies in [since, until], newest first or most upvoted first (as
+        ranking.order_by_votes)."""
         query = select(papers)
         query = filter_papers(query, since, until, category)
         if order == "upvotes":  # community votes plus outside upvotes: the count every card shows
             query = query.outerjoin(_VOTE_COUNTS, _VOTE_COUNTS.c.paper_id == papers.c.id).order_by(
-                desc(func.coalesce(papers.c.external_upvotes, 0) + func.coalesce(_VOTE_COUNTS.c.n, 0)),
-                desc(papers.c.day).nulls_last(), desc(papers.c.id))
+                desc(
+                    func.coalesce(papers.c.external_upvotes, 0) + func.coalesce(_VOTE_COUNTS.c.n, 0)
+                ),
+                desc(papers.c.day).nulls_last(),
+                desc(papers.c.id),
+            )
         elif order == "recent":
             query = query.order_by(desc(papers.c.day).nulls_last(), desc(papers.c.id))
         else:
@@ -368,11 +342,17 @@ class PaperRepo:
         """Days that have papers, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(papers.c.day).where(papers.c.day.is_not(None)).distinct().order_by(desc(papers.c.day)).limit(limit)
+                select(papers.c.day)
+                .where(papers.c.day.is_not(None))
+                .distinct()
+                .order_by(desc(papers.c.day))
+                .limit(limit)
             ).scalars()
             return list(rows)
 
-    def iter_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+    def iter_papers(
+        self, updated_since: datetime | None = None, batch: int = 5000
+    ) -> Iterator[Paper]:
         """Every paper (or those changed since a time) in id order, read in batches."""
         last = 0
         while True:
@@ -387,11 +367,23 @@ class PaperRepo:
                 yield row_to_paper(r)
             last = rows[-1]["id"]
 
-    def iter_index_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+    def iter_index_papers(
+        self, updated_since: datetime | None = None, batch: int = 5000
+    ) -> Iterator[Paper]:
         """Like iter_papers, with only what the search index reads (id, texts, categories, day):
-        no URL checks or links found in the text, which were half of an index build's read."""
-        cols = [papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
-                papers.c.published, papers.c.featured_on, papers.c.announced_on]
+
+        no URL checks or links found in the text, which were half of an index build's read.
+        """
+        cols = [
+            papers.c.id,
+            papers.c.title,
+            papers.c.abstract,
+            papers.c.authors,
+            papers.c.categories,
+            papers.c.published,
+            papers.c.featured_on,
+            papers.c.announced_on,
+        ]
         last = 0
         loads = json.loads
         while True:
@@ -402,7 +394,16 @@ class PaperRepo:
                 rows = list(conn.execute(query))
             if not rows:
                 return
-            for pid, title, abstract, authors, categories, published, featured_on, announced_on in rows:
+            for (
+                pid,
+                title,
+                abstract,
+                authors,
+                categories,
+                published,
+                featured_on,
+                announced_on,
+            ) in rows:
                 yield Paper(id=pid, title=title, abstract=abstract, authors=tuple(loads(authors)),
                             categories=tuple(loads(categories)), published=published,
                             featured_on=featured_on, announced_on=announced_on)
@@ -467,7 +468,9 @@ class PaperRepo:
                 )
             ).scalar_one()
             if bad_version:
-                problems.append(f"{bad_version} papers lack a history entry for their latest version")
+                problems.append(
+                    f"{bad_version} papers lack a history entry for their latest version"
+                )
         return problems
 
 

@@ -45,9 +45,12 @@ _SUB_FIELDS = ("frequency", "send_hour", "weekday", "timezone", "max_papers", "s
 
 @dataclass
 class ProfileRows:
-    """Everything a user has, as plain rows. Read from a store, papers are named by `arxiv_id` and
-    `title`; written to one, by `paper_id`. A comment's `parent_author` / `parent_at` name the comment
-    it replies to; `groups` are read only (memberships are not imported)."""
+    """Everything a user has, as plain rows.
+
+    Read from a store, papers are named by `arxiv_id` and `title`; written to one, by `paper_id`. A
+    comment's `parent_author` / `parent_at` name the comment it replies to; `groups` are read only
+    (memberships are not imported).
+    """
 
     account: Row
     votes: list[Row] = field(default_factory=list)
@@ -195,7 +198,10 @@ class ProfileRepo:
         self, user_id: int | None, rows: ProfileRows, password_hash: str
     ) -> tuple[int, dict[str, int]]:
         """Write imported rows in one transaction into the user (a new account from `rows.account`
-        when None); rows that exist stay as they are. Returns the user id and the rows added per kind."""
+        when None); rows that exist stay as they are.
+
+        Returns the user id and the rows added per kind.
+        """
         added: dict[str, int] = {}
 
         def count(kind: str, n: int = 1) -> None:
@@ -300,8 +306,11 @@ class ProfileRepo:
         return uid, {k: n for k, n in added.items() if n}
 
     def delete_user(self, user_id: int) -> None:
-        """Delete the account and everything it owns (the schema's cascades). The user's comments
-        go; replies to them by others stay, moved up to the nearest remaining comment (or the paper)."""
+        """Delete the account and everything it owns (the schema's cascades).
+
+        The user's comments go; replies to them by others stay, moved up to the nearest remaining
+        comment (or the paper).
+        """
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
                 raise NotFound(f"no user {user_id}")
@@ -329,7 +338,8 @@ class ProfileRepo:
 
 
 def _hand_over_labs(conn: Connection, user_id: int) -> None:
-    """Before a sole owner's account goes, the longest-standing admin (else member) becomes owner (F18).
+    """Before a sole owner's account goes, the longest-standing admin (else member) becomes owner
+    (F18).
 
     A lab nobody else is in goes with the account: nobody could ever manage or read it again.
     """
@@ -383,7 +393,8 @@ def _new_account(conn: Connection, account: Row, password_hash: str) -> int:
     if taken is not None:
         what = "username" if str(taken).lower() == name.lower() else "email"
         raise Conflict(
-            f"account: that {what} is already registered here (import with --as an existing account)"
+            f"account: that {what} is already registered here (import with --as an existing "
+            "account)"
         )
     return int(
         conn.execute(

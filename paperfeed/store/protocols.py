@@ -1,4 +1,5 @@
-"""The seams other layers type against: what index and ranking read, what one repository needs of another."""
+"""The seams other layers type against: what index and ranking read, what one repository needs of
+another."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from paperfeed.core.models import IngestCounts, Paper
 
 
 class PaperWriter(Protocol):
-    """Merging papers inside a caller's transaction (the followed-sources repository commits its cursor
-    in the same one)."""
+    """Merging papers inside a caller's transaction (the followed-sources repository commits its
+    cursor in the same one)."""
 
-    def write_papers(self, conn: Connection, records: Sequence[Paper], now: datetime) -> IngestCounts:
+    def write_papers(
+        self, conn: Connection, records: Sequence[Paper], now: datetime
+    ) -> IngestCounts:
         """Merge records inside the caller's transaction."""
         ...
 
@@ -31,11 +34,15 @@ class PaperReader(Protocol):
         """Papers by id (missing ids are absent)."""
         ...
 
-    def iter_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+    def iter_papers(
+        self, updated_since: datetime | None = None, batch: int = 5000
+    ) -> Iterator[Paper]:
         """Every paper (changed since `updated_since`), in batches."""
         ...
 
-    def iter_index_papers(self, updated_since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+    def iter_index_papers(
+        self, updated_since: datetime | None = None, batch: int = 5000
+    ) -> Iterator[Paper]:
         """Papers with only what the search index reads, in id order."""
         ...
 

@@ -70,8 +70,11 @@ class RunRepo:
     def finish_run(
         self, run_id: int, counts: IngestCounts | None, error: str | None = None
     ) -> None:
-        """Record how the run ended: ok with counts, or failed with an error. counts None keeps the
-        counts its committed batches added (add_run_counts), so a failed run says what it stored."""
+        """Record how the run ended: ok with counts, or failed with an error.
+
+        counts None keeps the counts its committed batches added (add_run_counts), so a failed run
+        says what it stored.
+        """
         values: dict[str, object] = {
             "finished_at": now_utc(),
             "status": "failed" if error else "ok",
@@ -112,8 +115,8 @@ class RunRepo:
 
 
 def add_run_counts(conn: Connection, run_id: int, counts: IngestCounts) -> None:
-    """Add a committed batch's counts to its run, in the batch's own transaction: a run killed
-    later (kill -9) still says what it stored."""
+    """Add a committed batch's counts to its run, in the batch's own transaction: a run killed later
+    (kill -9) still says what it stored."""
     c = ingest_runs.c
     conn.execute(
         update(ingest_runs)

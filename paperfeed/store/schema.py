@@ -1,4 +1,7 @@
-"""Table definitions (SQLAlchemy Core). Migrations in migrations/versions create and change them."""
+"""Table definitions (SQLAlchemy Core).
+
+Migrations in migrations/versions create and change them.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,8 @@ papers = Table(
     Column("code_url", Text, nullable=True),
     Column("featured_on", Date, nullable=True),
     Column("external_upvotes", Integer, nullable=True),
-    Column("day", Date, nullable=True, index=True),  # featured_on, announced_on or published; NULL: undated (0005)
+    # featured_on, announced_on or published; NULL: undated (0005)
+    Column("day", Date, nullable=True, index=True),
     # migration 0006 (live sources)
     Column("doi", Text, nullable=True),
     Column("journal_ref", Text, nullable=True),
@@ -138,7 +142,9 @@ collections = Table(
     "collections",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False, server_default=""),
     Column("is_public", Integer, nullable=False, server_default="0"),
@@ -149,8 +155,16 @@ collections = Table(
 collection_papers = Table(
     "collection_papers",
     metadata,
-    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
-    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     Column("added_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -158,7 +172,9 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("name", String(100), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -180,7 +196,9 @@ submissions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-PAPER_REFERENCES.extend([(votes, "paper_id"), (collection_papers, "paper_id"), (submissions, "paper_id")])
+PAPER_REFERENCES.extend(
+    [(votes, "paper_id"), (collection_papers, "paper_id"), (submissions, "paper_id")]
+)
 
 # ----- digests (migration 0004) -------------------------------------------------------------------
 
@@ -195,7 +213,8 @@ subscriptions = Table(
     Column("weekday", Integer, nullable=False, server_default="0"),  # weekly digests: 0 = Monday
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("max_papers", Integer, nullable=False, server_default="20"),
-    Column("sections", Text, nullable=False, server_default=DEFAULT_SECTIONS),  # JSON list, enabled ones
+    # JSON list, enabled ones
+    Column("sections", Text, nullable=False, server_default=DEFAULT_SECTIONS),
     Column("active", Integer, nullable=False, server_default="1"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -205,7 +224,9 @@ saved_searches = Table(
     "saved_searches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("name", String(200), nullable=False),
     Column("query", Text, nullable=False),
     Column("category", String(64), nullable=True),
@@ -234,7 +255,13 @@ digest_feedback = Table(
     "digest_feedback",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     Column("signal", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -252,7 +279,8 @@ digest_deliveries = Table(
     Column("recipient", String(320), nullable=True),
     Column("window_start", DateTime(timezone=True), nullable=True),
     Column("window_end", DateTime(timezone=True), nullable=False),
-    Column("items", Text, nullable=False, server_default="[]"),  # JSON: [{paper_id, section, reason}]
+    # JSON: [{paper_id, section, reason}]
+    Column("items", Text, nullable=False, server_default="[]"),
     Column("n_papers", Integer, nullable=False, server_default="0"),
     Column("gap_days", Integer, nullable=False, server_default="0"),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -271,8 +299,20 @@ digest_items = Table(
     "digest_items",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True),
-    Column("delivery_id", Integer, ForeignKey("digest_deliveries.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    Column(
+        "delivery_id",
+        Integer,
+        ForeignKey("digest_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     Column("section", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -296,7 +336,9 @@ sessions = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
@@ -339,7 +381,8 @@ followed_sources = Table(
     Column("lease_until", DateTime(timezone=True), nullable=True),
 )
 
-# Hugging Face upvotes (and comments) each time a paper was read and they had changed: a paper's upvote chart.
+# Hugging Face upvotes (and comments) each time a paper was read and they had changed: a paper's
+# upvote chart.
 upvote_history = Table(
     "upvote_history",
     metadata,

@@ -1,7 +1,7 @@
 """Account security data: server-side sessions, failed log-ins per account, scoped API tokens.
 
-A repository over SQLAlchemy Core (composed by Store as `store.security`). Secrets are never
-stored: sessions and tokens are kept by their SHA-256, so a database leak yields no usable cookie.
+A repository over SQLAlchemy Core (composed by Store as `store.security`). Secrets are never stored:
+sessions and tokens are kept by their SHA-256, so a database leak yields no usable cookie.
 """
 
 from __future__ import annotations
@@ -177,11 +177,15 @@ class SecurityRepo:
         return int(row["failures"]), utc(row["last_failure_at"]) or now_utc()
 
     def record_login_failure(self, key: str) -> int:
-        """Count one more failure (atomically, also under concurrent attempts); returns the new count."""
+        """Count one more failure (atomically, also under concurrent attempts); returns the new
+        count."""
         now = now_utc()
         stmt = upsert(
-            self.engine, login_failures, {"key": key, "failures": 1, "last_failure_at": now},
-            keys=["key"], changes={"failures": login_failures.c.failures + 1, "last_failure_at": now},
+            self.engine,
+            login_failures,
+            {"key": key, "failures": 1, "last_failure_at": now},
+            keys=["key"],
+            changes={"failures": login_failures.c.failures + 1, "last_failure_at": now},
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)
@@ -243,7 +247,10 @@ class SecurityRepo:
         ]
 
     def token_user(self, token_hash: str) -> tuple[User, str] | None:
-        """(account, scope) of a live token; None when unknown, revoked or expired. Notes the use."""
+        """(account, scope) of a live token; None when unknown, revoked or expired.
+
+        Notes the use.
+        """
         now = now_utc()
         with self.engine.connect() as conn:
             row = (

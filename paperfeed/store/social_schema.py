@@ -21,17 +21,28 @@ comments = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column(
+        "parent_id",
+        Integer,
+        ForeignKey("comments.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
     Column("body", Text, nullable=False),  # Markdown source; rendered and sanitised on output
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("edited_at", DateTime(timezone=True), nullable=True),
-    Column("deleted_at", DateTime(timezone=True), nullable=True),  # soft delete keeps replies threaded
+    # soft delete keeps replies threaded
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
     Column("hidden_at", DateTime(timezone=True), nullable=True),
     Column("hidden_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("hidden_reason", Text, nullable=True),
     # A group-only comment: only the group's members see it (NULL: everyone).
-    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True),
+    Column(
+        "group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True
+    ),
     Index("ix_comments_paper_id", "paper_id", "id"),
 )
 
@@ -60,8 +71,16 @@ paper_claims = Table(
     "paper_claims",
     metadata,
     # (paper, user) is the key, so merging two papers keeps one claim per user (see _repoint).
-    Column("paper_id", Integer, ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "paper_id",
+        Integer,
+        ForeignKey("papers.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
     Column("author", Text, nullable=False),  # the name on the paper, as listed
     Column("status", Text, nullable=False),  # pending | confirmed | rejected
     Column("method", Text, nullable=False),  # admin | email-domain
@@ -87,7 +106,9 @@ group_members = Table(
     "group_members",
     metadata,
     Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
     Column("role", String(16), nullable=False),  # owner | admin | member
     Column("digest", Integer, nullable=False, server_default="1"),  # weekly group digest on/off
     Column("joined_at", DateTime(timezone=True), nullable=False),
@@ -97,9 +118,12 @@ group_invites = Table(
     "group_invites",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("email", String(320), nullable=True),  # NULL: a link anyone holding it may use until it expires
+    # NULL: a link anyone holding it may use until it expires
+    Column("email", String(320), nullable=True),
     Column("role", String(16), nullable=False),
     Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -112,7 +136,13 @@ group_collections = Table(
     "group_collections",
     metadata,
     Column("group_id", Integer, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
-    Column("collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
     Column("shared_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("shared_at", DateTime(timezone=True), nullable=False),
 )

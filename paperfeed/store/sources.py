@@ -1,6 +1,8 @@
 """Followed sources: their list, the cursor each harvest leaves, health, the harvest lock, and the
-Hugging Face upvote history. A page of papers and the cursor after it commit in one transaction,
-so a harvest killed at any point resumes exactly where its last committed page ended.
+Hugging Face upvote history.
+
+A page of papers and the cursor after it commit in one transaction, so a harvest killed at any point
+resumes exactly where its last committed page ended.
 """
 
 from __future__ import annotations
@@ -91,23 +93,32 @@ class SourceRepo:
 
     # ----- the list ------------------------------------------------------------------------------
 
-    def add_source(self, name: str, kind: str, params: Mapping[str, object], origin: str = "database") -> FollowedSource:
+    def add_source(
+        self, name: str, kind: str, params: Mapping[str, object], origin: str = "database"
+    ) -> FollowedSource:
         """Follow a new source; Conflict when the name is taken."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     insert(followed_sources).values(
-                        name=name, kind=kind, params=json.dumps(params, sort_keys=True), origin=origin,
+                        name=name,
+                        kind=kind,
+                        params=json.dumps(params, sort_keys=True),
+                        origin=origin,
                         created_at=now_utc(),
                     )
                 )
         except IntegrityError:
-            raise Conflict(f"a source named {name!r} is already followed (remove it first or pick --name)") from None
+            raise Conflict(
+                f"a source named {name!r} is already followed (remove it first or pick --name)"
+            ) from None
         found = self.get_source(name)
         assert found is not None
         return found
 
-    def update_source_params(self, source_id: int, params: Mapping[str, object], origin: str) -> None:
+    def update_source_params(
+        self, source_id: int, params: Mapping[str, object], origin: str
+    ) -> None:
         """Replace a source's parameters (a settings-file declaration that changed)."""
         with self.engine.begin() as conn:
             conn.execute(
@@ -119,13 +130,19 @@ class SourceRepo:
     def list_sources(self) -> list[FollowedSource]:
         """Every followed source, by name."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(followed_sources).order_by(followed_sources.c.name)).mappings()
+            rows = conn.execute(
+                select(followed_sources).order_by(followed_sources.c.name)
+            ).mappings()
             return [_source(r) for r in rows]
 
     def get_source(self, name: str) -> FollowedSource | None:
         """One followed source by name."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(followed_sources).where(followed_sources.c.name == name)).mappings().first()
+            row = (
+                conn.execute(select(followed_sources).where(followed_sources.c.name == name))
+                .mappings()
+                .first()
+            )
         return _source(row) if row else None
 
     def remove_source(self, name: str) -> None:
@@ -137,15 +154,25 @@ class SourceRepo:
 
     # ----- the harvest lock ----------------------------------------------------------------------
 
-    def claim_source(self, source_id: int, holder: str, seconds: float, is_dead: Callable[[str], bool]) -> bool:
-        """Take the source's harvest lock; False while a live holder has it (expired or dead ones are taken over)."""
+    def claim_source(
+        self, source_id: int, holder: str, seconds: float, is_dead: Callable[[str], bool]
+    ) -> bool:
+        """Take the source's harvest lock; False while a live holder has it (expired or dead ones
+        are taken over)."""
         now = now_utc()
         until = now + timedelta(seconds=seconds)
         t = followed_sources.c
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(followed_sources)
-                .where(and_(t.id == source_id, or_(t.lease_holder.is_(None), t.lease_holder == holder, t.lease_until < now)))
+                .where(
+                    and_(
+                        t.id == source_id,
+                        or_(
+                            t.lease_holder.is_(None), t.lease_holder == holder, t.lease_until < now
+                        ),
+                    )
+                )
                 .values(lease_holder=holder, lease_until=until)
             )
             if done.rowcount:
@@ -199,7 +226,9 @@ class SourceRepo:
             if row is None:
                 raise NotFound(f"source #{source_id} is no longer followed")
             if row.lease_holder != holder:
-                raise LeaseLost(f"the harvest lock of source #{source_id} passed to {row.lease_holder}")
+                raise LeaseLost(
+                    f"the harvest lock of source #{source_id} passed to {row.lease_holder}"
+                )
             counts = self.papers.write_papers(conn, records, now)
             if run_id is not None:
                 add_run_counts(conn, run_id, counts + IngestCounts(rejected=rejected))
@@ -218,17 +247,27 @@ class SourceRepo:
         return counts
 
     def record_source_run(
-        self, source_id: int, counts: Mapping[str, object], error: str | None = None, now: datetime | None = None
+        self,
+        source_id: int,
+        counts: Mapping[str, object],
+        error: str | None = None,
+        now: datetime | None = None,
     ) -> None:
-        """Record how a run ended: success with its counts, or its error (the cursor stays where it got)."""
+        """Record how a run ended: success with its counts, or its error (the cursor stays where it
+        got)."""
         now = now or now_utc()
-        values: dict[str, object] = {"last_run_at": now, "last_counts": json.dumps(counts, sort_keys=True)}
+        values: dict[str, object] = {
+            "last_run_at": now,
+            "last_counts": json.dumps(counts, sort_keys=True),
+        }
         if error is None:
             values["last_success_at"] = now
         else:
             values.update(last_error_at=now, last_error=error[:2000])
         with self.engine.begin() as conn:
-            conn.execute(update(followed_sources).where(followed_sources.c.id == source_id).values(values))
+            conn.execute(
+                update(followed_sources).where(followed_sources.c.id == source_id).values(values)
+            )
 
     def known_arxiv_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these arXiv ids are stored."""
@@ -236,23 +275,33 @@ class SourceRepo:
         with self.engine.connect() as conn:
             for i in range(0, len(ids), 500):
                 chunk = list(ids[i : i + 500])
-                out.update(conn.execute(select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(chunk))).scalars())
+                out.update(
+                    conn.execute(
+                        select(papers.c.arxiv_id).where(papers.c.arxiv_id.in_(chunk))
+                    ).scalars()
+                )
         return out
 
     # ----- upvote history ------------------------------------------------------------------------
 
     def upvote_history(self, paper_id: int) -> list[tuple[datetime, int, int | None]]:
-        """(observed_at, upvotes, comments) each time the upvotes were read and had changed, oldest first."""
+        """(observed_at, upvotes, comments) each time the upvotes were read and had changed, oldest
+        first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(upvote_history.c.observed_at, upvote_history.c.upvotes, upvote_history.c.comments)
+                select(
+                    upvote_history.c.observed_at,
+                    upvote_history.c.upvotes,
+                    upvote_history.c.comments,
+                )
                 .where(upvote_history.c.paper_id == paper_id)
                 .order_by(upvote_history.c.observed_at)
             ).all()
         return [(utc(r[0]) or now_utc(), r[1], r[2]) for r in rows]
 
     def papers_read_since(self, since: datetime, min_readings: int = 2) -> list[int]:
-        """Papers with an upvote reading at or after a time and at least `min_readings` in all (chart jobs)."""
+        """Papers with an upvote reading at or after a time and at least `min_readings` in all
+        (chart jobs)."""
         h = upvote_history.c
         recent = select(h.paper_id).where(h.observed_at >= since).distinct().subquery()
         query = (select(h.paper_id).where(h.paper_id.in_(select(recent.c.paper_id)))

@@ -45,7 +45,9 @@ class SubmissionRepo:
             row = (
                 conn.execute(
                     select(submissions)
-                    .where(and_(submissions.c.arxiv_id == arxiv_id, submissions.c.status == "queued"))
+                    .where(
+                        and_(submissions.c.arxiv_id == arxiv_id, submissions.c.status == "queued")
+                    )
                     .order_by(submissions.c.id)
                     .limit(1)
                 )
@@ -54,7 +56,9 @@ class SubmissionRepo:
             )
         return _submission(row) if row else None
 
-    def list_submissions(self, status: str | None = None, user_id: int | None = None, limit: int = 100) -> list[Submission]:
+    def list_submissions(
+        self, status: str | None = None, user_id: int | None = None, limit: int = 100
+    ) -> list[Submission]:
         """Submissions, oldest first, optionally by status or user."""
         query = select(submissions)
         if status:
@@ -65,7 +69,9 @@ class SubmissionRepo:
             rows = conn.execute(query.order_by(submissions.c.id).limit(limit)).mappings()
             return [_submission(r) for r in rows]
 
-    def finish_submission(self, submission_id: int, status: str, paper_id: int | None = None, error: str | None = None) -> None:
+    def finish_submission(
+        self, submission_id: int, status: str, paper_id: int | None = None, error: str | None = None
+    ) -> None:
         """Record how a queued submission ended (or the error of a failed retry, still queued)."""
         with self.engine.begin() as conn:
             conn.execute(

@@ -48,32 +48,50 @@ class SubscriptionRepo:
     def get_subscription(self, user_id: int) -> DigestSubscription | None:
         """A user's subscription, or None when they never subscribed."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id)).mappings().first()
+            row = (
+                conn.execute(select(subscriptions).where(subscriptions.c.user_id == user_id))
+                .mappings()
+                .first()
+            )
         return _sub(row) if row else None
 
     def save_subscription(self, user_id: int, **changes: object) -> DigestSubscription:
-        """Create or update a user's subscription with the given fields (None keeps a value); NotFound: no user.
+        """Create or update a user's subscription with the given fields (None keeps a value);
+        NotFound: no user.
 
-        The rules are checked by the use case (delivery.app.subscriptions.save_subscription) before this.
+        The rules are checked by the use case (delivery.app.subscriptions.save_subscription) before
+        this.
         """
         unknown = set(changes) - set(SUBSCRIPTION_FIELDS)
         if unknown:  # a caller's mistake, not a reader's: the use case names unknown fields first
             raise TypeError(f"unknown subscription field {min(unknown)!r}")
-        current = self.get_subscription(user_id) or DigestSubscription(user_id=user_id, frequency="daily")
+        current = self.get_subscription(user_id) or DigestSubscription(
+            user_id=user_id, frequency="daily"
+        )
         merged: dict[str, Any] = {**{k: getattr(current, k) for k in SUBSCRIPTION_FIELDS},
                                   **{k: v for k, v in changes.items() if v is not None}}
         values = {
-            "frequency": merged["frequency"], "send_hour": int(merged["send_hour"]),
-            "weekday": int(merged["weekday"]), "timezone": merged["timezone"],
-            "max_papers": int(merged["max_papers"]), "sections": json.dumps(list(merged["sections"])),
-            "active": 1 if merged["active"] else 0, "updated_at": now_utc(),
+            "frequency": merged["frequency"],
+            "send_hour": int(merged["send_hour"]),
+            "weekday": int(merged["weekday"]),
+            "timezone": merged["timezone"],
+            "max_papers": int(merged["max_papers"]),
+            "sections": json.dumps(list(merged["sections"])),
+            "active": 1 if merged["active"] else 0,
+            "updated_at": now_utc(),
         }
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
                 raise NotFound(f"no user {user_id}")
-            done = conn.execute(update(subscriptions).where(subscriptions.c.user_id == user_id).values(values))
+            done = conn.execute(
+                update(subscriptions).where(subscriptions.c.user_id == user_id).values(values)
+            )
             if not done.rowcount:
-                conn.execute(insert(subscriptions).values(user_id=user_id, created_at=values["updated_at"], **values))
+                conn.execute(
+                    insert(subscriptions).values(
+                        user_id=user_id, created_at=values["updated_at"], **values
+                    )
+                )
         found = self.get_subscription(user_id)
         assert found is not None
         return found
@@ -85,14 +103,26 @@ class SubscriptionRepo:
                                 .values(active=1 if active else 0, updated_at=now_utc()))
         return bool(done.rowcount)
 
-    def active_subscribers(self, user_ids: Sequence[int] | None = None) -> list[tuple[User, DigestSubscription]]:
+    def active_subscribers(
+        self, user_ids: Sequence[int] | None = None
+    ) -> list[tuple[User, DigestSubscription]]:
         """Users with an active subscription (optionally only some), by user id."""
         # the account's created_at under its own name: subscriptions has one too, and the account's
         # stamps its email links (#21 F7)
-        query = (select(subscriptions, users.c.id, users.c.username, users.c.email,
-                        users.c.created_at.label("user_created_at"), users.c.is_admin, users.c.email_verified_at)
-                 .join(users, users.c.id == subscriptions.c.user_id)
-                 .where(subscriptions.c.active == 1).order_by(users.c.id))
+        query = (
+            select(
+                subscriptions,
+                users.c.id,
+                users.c.username,
+                users.c.email,
+                users.c.created_at.label("user_created_at"),
+                users.c.is_admin,
+                users.c.email_verified_at,
+            )
+            .join(users, users.c.id == subscriptions.c.user_id)
+            .where(subscriptions.c.active == 1)
+            .order_by(users.c.id)
+        )
         with self.engine.connect() as conn:
             rows: list[RowMapping] = []
             if user_ids is None:
@@ -104,8 +134,14 @@ class SubscriptionRepo:
 
     # ----- saved searches and follows -----------------------------------------------------------
 
-    def add_saved_search(self, user_id: int, query: str, name: str = "", category: str | None = None,
-                         author: str | None = None) -> SavedSearch:
+    def add_saved_search(
+        self,
+        user_id: int,
+        query: str,
+        name: str = "",
+        category: str | None = None,
+        author: str | None = None,
+    ) -> SavedSearch:
         """Save a search for a user's digest."""
         no_nul("a saved search", query, name, category, author)
         query = " ".join(query.split())
@@ -119,9 +155,18 @@ class SubscriptionRepo:
                                  .where(saved_searches.c.user_id == user_id)).scalar_one()
             if count >= MAX_SAVED_SEARCHES:
                 raise BadRequest(f"at most {MAX_SAVED_SEARCHES} saved searches per user")
-            new_id = conn.execute(insert(saved_searches).values(
-                user_id=user_id, name=name, query=query, category=category or None, author=author or None,
-                created_at=now_utc()).returning(saved_searches.c.id)).scalar_one()
+            new_id = conn.execute(
+                insert(saved_searches)
+                .values(
+                    user_id=user_id,
+                    name=name,
+                    query=query,
+                    category=category or None,
+                    author=author or None,
+                    created_at=now_utc(),
+                )
+                .returning(saved_searches.c.id)
+            ).scalar_one()
         return SavedSearch(int(new_id), user_id, name, query, category or None, author or None)
 
     def saved_searches(self, user_id: int) -> list[SavedSearch]:
@@ -147,12 +192,18 @@ class SubscriptionRepo:
         if not value or len(value) > 200:
             raise BadRequest(f"{kind}: give 1..200 characters")
         with self.engine.begin() as conn:
-            count = conn.execute(select(func.count()).select_from(table).where(table.c.user_id == user_id)).scalar_one()
+            count = conn.execute(
+                select(func.count()).select_from(table).where(table.c.user_id == user_id)
+            ).scalar_one()
             if count >= MAX_FOLLOWS:
                 raise BadRequest(f"at most {MAX_FOLLOWS} followed {kind}s")
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(table).values({"user_id": user_id, column: value, "created_at": now_utc()}))
+                conn.execute(
+                    insert(table).values(
+                        {"user_id": user_id, column: value, "created_at": now_utc()}
+                    )
+                )
         except IntegrityError:
             return False
         return True
@@ -163,7 +214,11 @@ class SubscriptionRepo:
         if "\x00" in value:
             return False  # never followed: follow() refuses NUL
         with self.engine.begin() as conn:
-            done = conn.execute(delete(table).where(and_(table.c.user_id == user_id, table.c[column] == value.strip())))
+            done = conn.execute(
+                delete(table).where(
+                    and_(table.c.user_id == user_id, table.c[column] == value.strip())
+                )
+            )
         return bool(done.rowcount)
 
     def followed(self, user_id: int, kind: str) -> list[str]:
@@ -184,10 +239,17 @@ class SubscriptionRepo:
             if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
                 raise NotFound(f"no paper {paper_id}")
             if not signal:
-                conn.execute(delete(digest_feedback).where(
-                    and_(digest_feedback.c.user_id == user_id, digest_feedback.c.paper_id == paper_id)))
+                conn.execute(
+                    delete(digest_feedback).where(
+                        and_(
+                            digest_feedback.c.user_id == user_id,
+                            digest_feedback.c.paper_id == paper_id,
+                        )
+                    )
+                )
                 return
-            # One atomic upsert: two clicks at once for one paper must not both insert (a 500 before).
+            # One atomic upsert: two clicks at once for one paper must not both insert (a 500
+            # before).
             now = now_utc()
             conn.execute(upsert(
                 conn, digest_feedback,

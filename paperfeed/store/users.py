@@ -32,7 +32,10 @@ class UserRepo:
         with self.engine.connect() as conn:
             taken = conn.execute(
                 select(users.c.username, users.c.email).where(
-                    or_(func.lower(users.c.username) == username.lower(), func.lower(users.c.email) == email.lower())
+                    or_(
+                        func.lower(users.c.username) == username.lower(),
+                        func.lower(users.c.email) == email.lower(),
+                    )
                 )
             ).first()
         if taken is not None:
@@ -42,7 +45,9 @@ class UserRepo:
             with self.engine.begin() as conn:
                 new_id = conn.execute(
                     insert(users)
-                    .values(username=username, email=email, password_hash=password_hash, created_at=now)
+                    .values(
+                        username=username, email=email, password_hash=password_hash, created_at=now
+                    )
                     .returning(users.c.id)
                 ).scalar_one()
         except IntegrityError:
@@ -108,13 +113,18 @@ class UserRepo:
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash (after a rehash with newer parameters)."""
         with self.engine.begin() as conn:
-            conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+            conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
 
     def set_admin(self, username: str, is_admin: bool = True) -> User:
-        """Grant or revoke administrator rights (the digest delivery log); NotFound if no such user."""
+        """Grant or revoke administrator rights (the digest delivery log); NotFound if no such
+        user."""
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(users).where(func.lower(users.c.username) == username.lower()).values(is_admin=int(is_admin))
+                update(users)
+                .where(func.lower(users.c.username) == username.lower())
+                .values(is_admin=int(is_admin))
             )
         if done.rowcount == 0:
             raise NotFound(f"no user named {username!r}")
@@ -139,10 +149,18 @@ class UserRepo:
         """A user's tokens, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(api_tokens).where(api_tokens.c.user_id == user_id).order_by(desc(api_tokens.c.id))
+                select(api_tokens)
+                .where(api_tokens.c.user_id == user_id)
+                .order_by(desc(api_tokens.c.id))
             ).mappings()
             return [
-                ApiToken(r["id"], r["user_id"], r["name"], utc(r["created_at"]) or now_utc(), utc(r["last_used_at"]))
+                ApiToken(
+                    r["id"],
+                    r["user_id"],
+                    r["name"],
+                    utc(r["created_at"]) or now_utc(),
+                    utc(r["last_used_at"]),
+                )
                 for r in rows
             ]
 
@@ -150,13 +168,16 @@ class UserRepo:
         """Delete an owned token; NotFound otherwise."""
         with self.engine.begin() as conn:
             result = conn.execute(
-                delete(api_tokens).where(and_(api_tokens.c.id == token_id, api_tokens.c.user_id == owner_id))
+                delete(api_tokens).where(
+                    and_(api_tokens.c.id == token_id, api_tokens.c.user_id == owner_id)
+                )
             )
         if not result.rowcount:
             raise NotFound(f"no token {token_id} of yours")
 
     def user_for_token(self, token_hash: str) -> User | None:
-        """The account a live (unexpired) token hash belongs to; notes the use (see SecurityRepo.token_user)."""
+        """The account a live (unexpired) token hash belongs to; notes the use (see
+        SecurityRepo.token_user)."""
         from paperfeed.store.security import SecurityRepo
 
         found = SecurityRepo(self.engine).token_user(token_hash)

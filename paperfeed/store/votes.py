@@ -17,7 +17,7 @@ from paperfeed.store.community import (
     PaperVotes,
     paper_exists,
 )
-from paperfeed.store.papers import filter_papers, row_to_paper
+from paperfeed.store.paper_rows import filter_papers, row_to_paper
 from paperfeed.store.runs import now_utc, utc
 from paperfeed.store.schema import (
     collection_papers,
@@ -34,12 +34,15 @@ class VoteRepo:
         self.engine = engine
 
     def add_vote(self, user_id: int, paper_id: int) -> bool:
-        """Upvote a paper; False when this user already had (the primary key refuses a second row)."""
+        """Upvote a paper; False when this user already had (the primary key refuses a second
+        row)."""
         if not paper_exists(self.engine, paper_id):
             raise NotFound(f"no paper {paper_id}")
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(votes).values(user_id=user_id, paper_id=paper_id, created_at=now_utc()))
+                conn.execute(
+                    insert(votes).values(user_id=user_id, paper_id=paper_id, created_at=now_utc())
+                )
         except IntegrityError:
             return False
         return True
@@ -144,7 +147,9 @@ class VoteRepo:
                                 .order_by(votes.c.created_at)).scalars()
             return [utc(r) or now_utc() for r in rows]
 
-    def papers_per_day(self, category: str, since: date | None, until: date | None = None) -> list[tuple[date, int]]:
+    def papers_per_day(
+        self, category: str, since: date | None, until: date | None = None
+    ) -> list[tuple[date, int]]:
         """Papers per day in a category (primary or cross-listed) from `since`, oldest first."""
         query = filter_papers(select(papers.c.day, func.count()), since, until, category)
         with self.engine.connect() as conn:
@@ -152,17 +157,26 @@ class VoteRepo:
         return [(r[0], int(r[1])) for r in rows if r[0] is not None]
 
     def reading_by_category(self, user_id: int) -> dict[str, tuple[int, int]]:
-        """A user's upvoted and collected papers per primary category: code -> (upvoted, collected)."""
+        """A user's upvoted and collected papers per primary category: code -> (upvoted,
+        collected)."""
         cat = func.coalesce(papers.c.primary_category, "")
         with self.engine.connect() as conn:
             voted = conn.execute(
-                select(cat, func.count()).select_from(votes.join(papers, papers.c.id == votes.c.paper_id))
-                .where(votes.c.user_id == user_id).group_by(cat)).all()
+                select(cat, func.count())
+                .select_from(votes.join(papers, papers.c.id == votes.c.paper_id))
+                .where(votes.c.user_id == user_id)
+                .group_by(cat)
+            ).all()
             collected = conn.execute(
                 select(cat, func.count(func.distinct(papers.c.id)))
-                .select_from(collection_papers.join(collections, collections.c.id == collection_papers.c.collection_id)
-                             .join(papers, papers.c.id == collection_papers.c.paper_id))
-                .where(collections.c.user_id == user_id).group_by(cat)).all()
+                .select_from(
+                    collection_papers.join(
+                        collections, collections.c.id == collection_papers.c.collection_id
+                    ).join(papers, papers.c.id == collection_papers.c.paper_id)
+                )
+                .where(collections.c.user_id == user_id)
+                .group_by(cat)
+            ).all()
         out: dict[str, tuple[int, int]] = {}
         for code, n in voted:
             out[str(code or "other")] = (int(n), 0)

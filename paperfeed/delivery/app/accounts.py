@@ -125,7 +125,8 @@ class PasswordChanged:
 def change_password(
     store: Store, user: User, current: str, new: str, keep_sid: str | None
 ) -> PasswordChanged:
-    """Change the password after checking the current one; ends the other sessions, revokes tokens."""
+    """Change the password after checking the current one; ends the other sessions, revokes
+    tokens."""
     found = store.users.user_credentials(user.username)
     if found is None or not verify_password(found[1], current):
         raise BadRequest("current password: wrong password")
@@ -172,7 +173,8 @@ def reset_user(store: Store, secret: str, token: str) -> User:
 
 
 def reset_password(store: Store, secret: str, token: str, new: str) -> User:
-    """Set a new password from a reset link: every session and API token of the account is revoked."""
+    """Set a new password from a reset link: every session and API token of the account is
+    revoked."""
     user = reset_user(store, secret, token)
     check_new_password(new, user)
     store.users.set_password_hash(user.id, hash_password(new))
@@ -193,7 +195,8 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
     msg["Message-ID"] = make_msgid("reset", domain=site_host(settings))
     msg["Auto-Submitted"] = "auto-generated"
     body = (
-        f"Hello {user.username},\n\nsomeone (hopefully you) asked to reset the password of your paperfeed account.\n"
+        f"Hello {user.username},\n\nsomeone (hopefully you) asked to reset the password of your "
+        "paperfeed account.\n"
         f"Open this link within an hour to choose a new one:\n\n  {link}\n\n"
         "Setting a new password logs you out everywhere and revokes your API tokens.\n"
         "If you did not ask for this, ignore this email: your password stays as it is.\n"
@@ -210,11 +213,12 @@ def request_password_reset(
     mailer: Mailer,
     may_mail_unconfirmed: Callable[[str], bool] | None = None,
 ) -> bool:
-    """Email a reset link to the account named by username or email; says nothing about whether it exists.
+    """Email a reset link to the account named by username or email; says nothing about whether it
+    exists.
 
-    An account whose address nobody confirmed gets the mail only while `may_mail_unconfirmed`
-    (the per-address bound, #21 F14) allows it. Returns whether a message went out (for logs and
-    tests, never for the answer to the visitor).
+    An account whose address nobody confirmed gets the mail only while `may_mail_unconfirmed` (the
+    per-address bound, #21 F14) allows it. Returns whether a message went out (for logs and tests,
+    never for the answer to the visitor).
     """
     found = store.users.user_credentials(login) if login.strip() else None
     if found is None:
@@ -222,7 +226,8 @@ def request_password_reset(
     user, hashed = found
     if not user.email_verified and may_mail_unconfirmed and not may_mail_unconfirmed(user.email):
         return False
-    link = f"{settings.base_url.rstrip('/')}/password-reset/confirm?t={quote(reset_token(secret, user.id, hashed))}"
+    token = quote(reset_token(secret, user.id, hashed))
+    link = f"{settings.base_url.rstrip('/')}/password-reset/confirm?t={token}"
     mailer.send(reset_message(settings, user, link, datetime.now(UTC)), lambda: None)
     return True
 
@@ -267,7 +272,8 @@ class DeviceClaim:
 
 
 def device_vouches(store: Store, claim: DeviceClaim | None, login: str) -> bool:
-    """Whether a device cookie is the owner's for the very account `login` names, password unchanged.
+    """Whether a device cookie is the owner's for the very account `login` names, password
+    unchanged.
 
     Only then may a log-in be counted on its own instead of with its address (#21 F4): a cookie of
     an account one made oneself vouches for that account only, so it buys no guesses on others.
@@ -289,7 +295,8 @@ def log_in(
     trusted_device: DeviceClaim | None,
     user_agent: str = "",
 ) -> LoginResult:
-    """Check a username/email and password under the throttle; BadRequest or TooManyRequests otherwise.
+    """Check a username/email and password under the throttle; BadRequest or TooManyRequests
+    otherwise.
 
     `trusted_device` is a valid device cookie the browser sent: it skips the per-account wait for
     that account only, and only while the account's password is the one it was issued under.

@@ -1,6 +1,6 @@
 """Lifecycle alert use cases, written once for the notifications page, the API and the digests: what
-happened to papers a user authored, collected or upvoted (a new arXiv version, a code link, a journal
-reference or DOI), each shown as new once and mailed once."""
+happened to papers a user authored, collected or upvoted (a new arXiv version, a code link, a
+journal reference or DOI), each shown as new once and mailed once."""
 
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def _now() -> str:
 
 @contextlib.contextmanager
 def _private_umask() -> Iterator[None]:
-    """Files and folders made meanwhile (also by sqlite3 and pg_dump) are 0600/0700 from the first byte.
+    """Files and folders made meanwhile (also by sqlite3 and pg_dump) are 0600/0700 from the first
+    byte.
 
     A backup holds emails and password/token hashes (#21 F5). The umask is per process, so this is
     only used by the backup jobs (CLI, migrations), never inside a web request.
@@ -108,20 +109,26 @@ def _private_umask() -> Iterator[None]:
 
 
 def _make_private(root: Path) -> None:
-    """0700 folders and 0600 files under root (copies such as the index keep their source's mode)."""
+    """0700 folders and 0600 files under root (copies such as the index keep their source's
+    mode)."""
     os.chmod(root, 0o700)
     for path in root.rglob("*"):
         if not path.is_symlink():
             os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
-def create_backup(settings: Settings, store: Store, dest: Path, include_index: bool = True) -> BackupReport:
-    """Write a consistent backup of the database (and index) to the new directory `dest` (0700, files 0600)."""
+def create_backup(
+    settings: Settings, store: Store, dest: Path, include_index: bool = True
+) -> BackupReport:
+    """Write a consistent backup of the database (and index) to the new directory `dest` (0700,
+    files 0600)."""
     with _private_umask():
         return _create_backup(settings, store, dest, include_index)
 
 
-def _create_backup(settings: Settings, store: Store, dest: Path, include_index: bool) -> BackupReport:
+def _create_backup(
+    settings: Settings, store: Store, dest: Path, include_index: bool
+) -> BackupReport:
     started = time.monotonic()
     dest = dest.expanduser()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -179,13 +186,17 @@ def read_manifest(src: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise BadRequest(f"cannot read {path}: {exc}") from None
     if manifest.get("format") != FORMAT:
-        raise BadRequest(f"{path}: backup format {manifest.get('format')!r}; this paperfeed reads {FORMAT}")
+        raise BadRequest(
+            f"{path}: backup format {manifest.get('format')!r}; this paperfeed reads {FORMAT}"
+        )
     for rel, digest in manifest.get("files", {}).items():
         file = src / rel
         if not file.is_file():
             raise BadRequest(f"backup {src} is incomplete: {rel} is missing")
         if _sha256(file) != digest:
-            raise BadRequest(f"backup {src} is damaged: the checksum of {rel} does not match the manifest")
+            raise BadRequest(
+                f"backup {src} is damaged: the checksum of {rel} does not match the manifest"
+            )
     return manifest
 
 
@@ -193,8 +204,8 @@ def restore_backup(settings: Settings, src: Path, force: bool = False, rebuild_i
                    migrate: bool = True) -> RestoreReport:
     """Restore a backup into the database and data directory `settings` name.
 
-    Refuses a schema newer than this code knows, and a target that holds data unless `force`.
-    Every table's rows and checksum are compared with the manifest before anything else runs.
+    Refuses a schema newer than this code knows, and a target that holds data unless `force`. Every
+    table's rows and checksum are compared with the manifest before anything else runs.
     """
     started = time.monotonic()
     src = src.expanduser()
@@ -214,11 +225,15 @@ def restore_backup(settings: Settings, src: Path, force: bool = False, rebuild_i
         held = repo.tables_with_rows()
         if held and not force:
             listed = ", ".join(f"{t} ({n})" for t, n in sorted(held.items()))
-            raise BadRequest(f"the target database is not empty: {listed}; restore into an empty one or pass --force")
+            raise BadRequest(
+                f"the target database is not empty: {listed}; restore into an empty one or pass "
+                "--force"
+            )
         backend = manifest.get("backend")
         if backend != repo.backend and not (backend == "sqlite" and repo.backend == "postgresql"):
             raise BadRequest(
-                f"the backup is of a {backend} database and the target is {repo.backend}: restore it "
+                f"the backup is of a {backend} database and the target is {repo.backend}: restore "
+                "it "
                 "into a PostgreSQL database, then move with `paperfeed db copy SRC_URL DST_URL`"
             )
         repo.drop_all()
@@ -234,7 +249,9 @@ def restore_backup(settings: Settings, src: Path, force: bool = False, rebuild_i
         if migrate:
             store.migrate()
         index = _restore_index(settings, store, src, manifest, rebuild_index)
-        return RestoreReport(revision, store.current_revision(), got, index, time.monotonic() - started)
+        return RestoreReport(
+            revision, store.current_revision(), got, index, time.monotonic() - started
+        )
     finally:
         store.close()
 
@@ -257,12 +274,17 @@ def _compare(expected: dict[str, TableFacts], got: dict[str, TableFacts], what: 
         if want != have:
             w = f"{want.rows} rows" if want else "absent"
             h = f"{have.rows} rows" if have else "absent"
-            bad.append(f"{name}: expected {w}, {what} {h}" + (" (contents differ)" if want and have and want.rows == have.rows else ""))
+            bad.append(
+                f"{name}: expected {w}, {what} {h}"
+                + (" (contents differ)" if want and have and want.rows == have.rows else "")
+            )
     if bad:
         raise ConfigError(f"{what} data does not match the backup: " + "; ".join(bad))
 
 
-def _restore_index(settings: Settings, store: Store, src: Path, manifest: dict[str, Any], rebuild: bool) -> str:
+def _restore_index(
+    settings: Settings, store: Store, src: Path, manifest: dict[str, Any], rebuild: bool
+) -> str:
     root = settings.data_path / "index"
     if manifest.get("index") == "included" and not rebuild:
         replace_index(src / "index", root)
@@ -295,22 +317,34 @@ def default_backup_dir(settings: Settings, label: str) -> Path:
     return settings.data_path / "backups" / f"{label}-{stamp}"
 
 
-def migrate_with_backup(settings: Settings, store: Store, revision: str = "head", backup: bool = True,
-                        backup_dir: Path | None = None, downgrade: bool = False) -> MigrateReport:
-    """Back up, move the schema to `revision` (up, or down with `downgrade`), then verify row counts.
+def migrate_with_backup(
+    settings: Settings,
+    store: Store,
+    revision: str = "head",
+    backup: bool = True,
+    backup_dir: Path | None = None,
+    downgrade: bool = False,
+) -> MigrateReport:
+    """Back up, move the schema to `revision` (up, or down with `downgrade`), then verify row
+    counts.
 
-    Every table that exists before must hold as many rows after; a table the migration drops
-    (a downgrade past its creation) is reported, not silently accepted, unless downgrading.
+    Every table that exists before must hold as many rows after; a table the migration drops (a
+    downgrade past its creation) is reported, not silently accepted, unless downgrading.
     """
     before = store.current_revision()
     if not known_revision(before):
-        raise BadRequest(f"the database is at schema {before!r}, newer than this paperfeed knows: upgrade paperfeed")
+        raise BadRequest(
+            f"the database is at schema {before!r}, newer than this paperfeed knows: upgrade "
+            "paperfeed"
+        )
     target = newest_revision() if revision == "head" else revision
     if not known_revision(target):
         raise BadRequest(f"unknown revision {revision!r}; known: {', '.join(revisions())}")
     going_down = before is not None and target != before and _is_ancestor(target, before)
     if going_down and not downgrade:
-        raise BadRequest(f"{target} is older than the database's {before}: use `paperfeed db downgrade {target}`")
+        raise BadRequest(
+            f"{target} is older than the database's {before}: use `paperfeed db downgrade {target}`"
+        )
     if downgrade and not going_down:
         raise BadRequest(f"{target} is not older than the database's schema {before}")
     report = MigrateReport(before=before, after=before, backup=None)
@@ -318,7 +352,9 @@ def migrate_with_backup(settings: Settings, store: Store, revision: str = "head"
         return report
     report.counts_before = _counts(store) if before else {}
     if backup and any(report.counts_before.values()):
-        path = backup_dir or default_backup_dir(settings, f"pre-{'downgrade' if downgrade else 'migrate'}-{before}")
+        path = backup_dir or default_backup_dir(
+            settings, f"pre-{'downgrade' if downgrade else 'migrate'}-{before}"
+        )
         report.backup = create_backup(settings, store, path).path
     try:
         if downgrade:
@@ -329,10 +365,17 @@ def migrate_with_backup(settings: Settings, store: Store, revision: str = "head"
         raise ConfigError(f"migration cannot be undone: {exc}") from None
     report.after = store.current_revision()
     report.counts_after = _counts(store)
-    lost = [f"{t}: {n} -> {report.counts_after.get(t, 'dropped')}" for t, n in report.counts_before.items()
-            if report.counts_after.get(t) != n and not (downgrade and t not in report.counts_after)]
+    lost = [
+        f"{t}: {n} -> {report.counts_after.get(t, 'dropped')}"
+        for t, n in report.counts_before.items()
+        if report.counts_after.get(t) != n and not (downgrade and t not in report.counts_after)
+    ]
     if lost:
-        where = f"; the data before is in {report.backup} (`paperfeed restore {report.backup} --force`)" if report.backup else ""
+        where = (
+            f"; the data before is in {report.backup} (`paperfeed restore {report.backup} --force`)"
+            if report.backup
+            else ""
+        )
         raise ConfigError("row counts changed during the migration: " + ", ".join(lost) + where)
     return report
 
@@ -346,7 +389,9 @@ def _is_ancestor(older: str, newer: str) -> bool:
 # ----- db copy ---------------------------------------------------------------------------------
 
 
-def copy_database(src_url: str, dst_url: str, force: bool = False) -> tuple[dict[str, TableFacts], float]:
+def copy_database(
+    src_url: str, dst_url: str, force: bool = False
+) -> tuple[dict[str, TableFacts], float]:
     """Copy every table from one database to another (SQLite <-> PostgreSQL), then verify them."""
     started = time.monotonic()
     src = open_store(src_url, migrate=False)
@@ -354,7 +399,8 @@ def copy_database(src_url: str, dst_url: str, force: bool = False) -> tuple[dict
     try:
         if src.current_revision() != src.head_revision():
             raise BadRequest(
-                f"the source is at schema {src.current_revision()}, this paperfeed at {src.head_revision()}: "
+                f"the source is at schema {src.current_revision()}, this paperfeed at "
+                f"{src.head_revision()}: "
                 "run `paperfeed db migrate` on the source first"
             )
         dst = open_store(dst_url, migrate=False)

@@ -1,4 +1,5 @@
-"""The bulk-load job: the arXiv metadata snapshot (Kaggle JSON Lines, 2.7M papers) as a resumable stream.
+"""The bulk-load job: the arXiv metadata snapshot (Kaggle JSON Lines, 2.7M papers) as a resumable
+stream.
 
 The file (plain or gzip) is read line by line and merged into the store one transaction per
 batch. After each committed batch a checkpoint - the byte offset just past the batch's last
@@ -80,7 +81,9 @@ def _read_checkpoint(where: Path, ident: dict[str, Any]) -> dict[str, Any] | Non
     except FileNotFoundError:
         return None
     except ValueError as exc:
-        raise BadRequest(f"checkpoint {where} is unreadable ({exc}); rerun with --restart") from None
+        raise BadRequest(
+            f"checkpoint {where} is unreadable ({exc}); rerun with --restart"
+        ) from None
     return data if data.get("file") == ident else None
 
 
@@ -93,7 +96,9 @@ def _lines_from(raw: IO[bytes], gz: bool, offset: int) -> Iterator[bytes]:
             while left > 0:
                 got = stream.read(min(SKIP_CHUNK, left))
                 if not got:
-                    raise BadRequest(f"{raw.name}: shorter than its checkpoint; rerun with --restart")
+                    raise BadRequest(
+                        f"{raw.name}: shorter than its checkpoint; rerun with --restart"
+                    )
                 left -= len(got)
         else:
             raw.seek(offset)
@@ -186,7 +191,9 @@ def load_snapshot(
                     if len(batch) >= size:
                         commit(batch, rejected, offset, lines, False)
                         batch, rejected = [], 0
-                        bar.update(report.counts.new + report.counts.updated + report.counts.unchanged)
+                        bar.update(
+                            report.counts.new + report.counts.updated + report.counts.unchanged
+                        )
                 commit(batch, rejected, offset, lines, True)
                 bar.update(report.counts.new + report.counts.updated + report.counts.unchanged)
             finally:

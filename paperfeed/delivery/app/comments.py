@@ -1,9 +1,9 @@
 """Discussion use cases, written once for pages, API, feeds, CLI and digests: threads, posting,
 editing, deleting, reporting, moderating, notifications and the digest's discussion section.
 
-Visibility rules (one place): a deleted comment shows as "[deleted]" while it has replies that
-are shown, and disappears otherwise; a hidden comment shows its author and the admins its text
-with the moderator's reason, everyone else only the reason. Counts and feeds see visible ones only.
+Visibility rules (one place): a deleted comment shows as "[deleted]" while it has replies that are
+shown, and disappears otherwise; a hidden comment shows its author and the admins its text with the
+moderator's reason, everyone else only the reason. Counts and feeds see visible ones only.
 """
 
 from __future__ import annotations
@@ -90,9 +90,14 @@ def _may_read(c: Comment, viewer: User | None) -> bool:
 
 
 def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
-    """The paper's thread as the viewer may see it (group-only comments, and replies to them, for members only)."""
+    """The paper's thread as the viewer may see it (group-only comments, and replies to them, for
+    members only)."""
     mine = store.groups.member_group_ids(viewer.id if viewer else None)
-    every = [c for c in store.comments.paper_comments(paper_id) if c.group_id is None or c.group_id in mine]
+    every = [
+        c
+        for c in store.comments.paper_comments(paper_id)
+        if c.group_id is None or c.group_id in mine
+    ]
     names = {gid: g.name for gid in {c.group_id for c in every if c.group_id is not None}
              if (g := store.groups.get_group(gid)) is not None}
     kids: dict[int | None, list[Comment]] = {}
@@ -103,7 +108,9 @@ def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
         kids.setdefault(c.parent_id, []).append(c)
 
     def build(c: Comment, depth: int) -> ThreadNode | None:
-        children = [n for k in kids.get(c.id, []) if (n := build(k, min(depth + 1, MAX_DEPTH))) is not None]
+        children = [
+            n for k in kids.get(c.id, []) if (n := build(k, min(depth + 1, MAX_DEPTH))) is not None
+        ]
         if c.deleted and not children:
             return None
         state = "deleted" if c.deleted else "hidden" if c.hidden else "visible"
@@ -121,7 +128,8 @@ def thread(store: Store, paper_id: int, viewer: User | None) -> Thread:
 
 def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: int | None = None,
                  group_id: int | None = None) -> Comment:
-    """Add a comment (a reply when parent_id is given) to a paper's thread; group_id makes it group-only.
+    """Add a comment (a reply when parent_id is given) to a paper's thread; group_id makes it group-
+    only.
 
     A reply to a group-only comment is group-only in the same group.
     """
@@ -131,7 +139,11 @@ def post_comment(store: Store, user: User, paper_id: int, body: str, parent_id: 
     mine = store.groups.member_group_ids(user.id)
     if parent_id is not None:
         parent = store.comments.get_comment(parent_id)
-        if parent is None or parent.paper_id != paper_id or (parent.group_id is not None and parent.group_id not in mine):
+        if (
+            parent is None
+            or parent.paper_id != paper_id
+            or (parent.group_id is not None and parent.group_id not in mine)
+        ):
             raise NotFound(f"no comment {parent_id} on paper {paper_id} to reply to")
         if parent.deleted:
             raise BadRequest(f"comment {parent_id} was deleted: reply to the paper instead")
@@ -159,8 +171,14 @@ def report_comment(store: Store, user: User, comment_id: int, reason: str) -> bo
     """Report a comment to the moderators; False when this user had reported it already."""
     text = clean_reason(reason)
     found = store.comments.get_comment(comment_id)
-    if found is None or found.deleted or (found.group_id is not None
-                                          and found.group_id not in store.groups.member_group_ids(user.id)):
+    if (
+        found is None
+        or found.deleted
+        or (
+            found.group_id is not None
+            and found.group_id not in store.groups.member_group_ids(user.id)
+        )
+    ):
         raise NotFound(f"no comment {comment_id}")
     if found.user_id == user.id:
         raise BadRequest("you cannot report your own comment (edit or delete it instead)")
@@ -185,11 +203,18 @@ def comment_json(node: ThreadNode) -> dict[str, Any]:
     """The API's representation of a comment as the viewer sees it."""
     c = node.comment
     return {
-        "id": c.id, "paper_id": c.paper_id, "parent_id": c.parent_id, "depth": node.depth,
-        "author": None if c.deleted else c.author, "state": node.state,
-        "created_at": c.created_at.isoformat(), "edited_at": c.edited_at.isoformat() if c.edited_at else None,
-        "body": c.body if node.html is not None else None, "html": node.html,
-        "hidden_reason": c.hidden_reason if c.hidden else None, "group_id": c.group_id,
+        "id": c.id,
+        "paper_id": c.paper_id,
+        "parent_id": c.parent_id,
+        "depth": node.depth,
+        "author": None if c.deleted else c.author,
+        "state": node.state,
+        "created_at": c.created_at.isoformat(),
+        "edited_at": c.edited_at.isoformat() if c.edited_at else None,
+        "body": c.body if node.html is not None else None,
+        "html": node.html,
+        "hidden_reason": c.hidden_reason if c.hidden else None,
+        "group_id": c.group_id,
     }
 
 
@@ -216,13 +241,17 @@ class Notification:
     new: bool
 
 
-def notifications(store: Store, user: User, limit: int = 100, mark_seen: bool = True) -> list[Notification]:
+def notifications(
+    store: Store, user: User, limit: int = 100, mark_seen: bool = True
+) -> list[Notification]:
     """Replies to the user and comments on papers they authored or collected, newest first."""
     now = now_utc()
     seen = store.comments.notifications_seen(user.id)
     events = store.comments.discussion_events([user.id], None, now, limit=limit)
-    out = [Notification(e, plain_excerpt(e.comment.body), seen is None or e.comment.created_at > seen)
-           for e in events]
+    out = [
+        Notification(e, plain_excerpt(e.comment.body), seen is None or e.comment.created_at > seen)
+        for e in events
+    ]
     if mark_seen:
         store.comments.mark_notifications_seen(user.id, now)
     return out
@@ -232,7 +261,11 @@ def _reason(events: Sequence[DiscussionEvent]) -> str:
     n = len(events)
     replies = sorted({e.comment.author for e in events if e.why == "reply"})
     others = sorted({e.comment.author for e in events if e.why != "reply"} - set(replies))
-    where = "a paper you authored" if any(e.why == "authored" for e in events) else "a paper you collected"
+    where = (
+        "a paper you authored"
+        if any(e.why == "authored" for e in events)
+        else "a paper you collected"
+    )
     parts = []
     if replies:
         parts.append(f"replies to you from {', '.join(replies)}")
@@ -245,7 +278,8 @@ def _reason(events: Sequence[DiscussionEvent]) -> str:
 
 def discussion_items(store: Store, windows: Mapping[int, datetime], until: datetime,
                      limit: int = DIGEST_THREADS) -> dict[int, list[dict[str, Any]]]:
-    """Digest items of the discussion section per user: papers with new comments since each user's window start."""
+    """Digest items of the discussion section per user: papers with new comments since each user's
+    window start."""
     if not windows:
         return {}
     since = min(windows.values())
@@ -256,5 +290,8 @@ def discussion_items(store: Store, windows: Mapping[int, datetime], until: datet
     out: dict[int, list[dict[str, Any]]] = {}
     for uid, per_paper in by_user.items():
         ranked = sorted(per_paper.items(), key=lambda kv: -max(e.comment.id for e in kv[1]))[:limit]
-        out[uid] = [{"paper_id": pid, "section": "discussion", "reason": _reason(evs)} for pid, evs in ranked]
+        out[uid] = [
+            {"paper_id": pid, "section": "discussion", "reason": _reason(evs)}
+            for pid, evs in ranked
+        ]
     return out

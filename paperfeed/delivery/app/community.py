@@ -26,7 +26,11 @@ class VoteResult:
 def vote(store: Store, user_id: int, paper_id: int, up: bool) -> VoteResult:
     """Upvote a paper (once) or take the upvote back; NotFound for an unknown paper."""
     paper = get_paper(store, paper_id)
-    changed = store.votes.add_vote(user_id, paper_id) if up else store.votes.remove_vote(user_id, paper_id)
+    changed = (
+        store.votes.add_vote(user_id, paper_id)
+        if up
+        else store.votes.remove_vote(user_id, paper_id)
+    )
     return VoteResult(paper_id, upvote_count(store, paper), up, bool(changed))
 
 
@@ -44,7 +48,8 @@ def clean_collection_fields(name: str, description: str) -> tuple[str, str]:
 
 def create_collection(store: Store, user_id: int, name: str, description: str, is_public: bool,
                       first_paper: int | None = None) -> Collection:
-    """A new collection of the user's, optionally with a first paper; a paper that does not exist creates nothing."""
+    """A new collection of the user's, optionally with a first paper; a paper that does not exist
+    creates nothing."""
     name, description = clean_collection_fields(name, description)
     if first_paper is not None and store.papers.get_paper(first_paper) is None:
         raise NotFound(f"no paper {first_paper}")  # before anything is written
@@ -64,7 +69,8 @@ def collect(store: Store, user_id: int, collection_id: int, paper_id: int) -> bo
 
 
 def visible_collection(store: Store, collection_id: int, viewer_id: int | None) -> Collection:
-    """A collection the viewer may see (public, their own, or shared with their lab); NotFound otherwise."""
+    """A collection the viewer may see (public, their own, or shared with their lab); NotFound
+    otherwise."""
     found = store.collections.get_collection(collection_id)
     if found is None or not (found.is_public or found.user_id == viewer_id
                              or store.groups.collection_shared_with(collection_id, viewer_id)):
@@ -72,11 +78,18 @@ def visible_collection(store: Store, collection_id: int, viewer_id: int | None) 
     return found
 
 
-def collection_data(c: Collection, papers: Sequence[Paper] | None = None, full: bool = False) -> JsonDict:
+def collection_data(
+    c: Collection, papers: Sequence[Paper] | None = None, full: bool = False
+) -> JsonDict:
     """A collection as data (with its papers when given)."""
     out: JsonDict = {
-        "id": c.id, "owner": c.owner, "name": c.name, "description": c.description,
-        "is_public": c.is_public, "created_at": c.created_at.isoformat(), "paper_count": c.paper_count,
+        "id": c.id,
+        "owner": c.owner,
+        "name": c.name,
+        "description": c.description,
+        "is_public": c.is_public,
+        "created_at": c.created_at.isoformat(),
+        "paper_count": c.paper_count,
     }
     if papers is not None:
         out["papers"] = [paper_data(p, full=full) for p in papers]

@@ -1,5 +1,8 @@
-"""Credentials without a web framework: argon2id password hashes, password strength (zxcvbn),
-API token secrets. Used by the account use cases and the web adapters alike."""
+"""Credentials without a web framework: argon2id password hashes, password strength (zxcvbn), API
+token secrets.
+
+Used by the account use cases and the web adapters alike.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ MIN_PASSWORD_SCORE = 3  # zxcvbn: 3 = "safely unguessable: moderate protection f
 
 
 def password_problem(password: str, username: str = "", email: str = "") -> str | None:
-    """Why a new password is too weak (zxcvbn's estimate, knowing the user's name and email), or None."""
+    """Why a new password is too weak (zxcvbn's estimate, knowing the user's name and email), or
+    None."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -51,7 +55,8 @@ def password_problem(password: str, username: str = "", email: str = "") -> str 
     from zxcvbn import zxcvbn
 
     inputs = [v for v in (username, email, email.split("@")[0], "paperfeed") if v]
-    # zxcvbn's time grows with length; the first 100 characters decide the score of any real password.
+    # zxcvbn's time grows with length; the first 100 characters decide the score of any real
+    # password.
     result = zxcvbn(password[:100], user_inputs=inputs)
     if int(result["score"]) >= MIN_PASSWORD_SCORE:
         return None

@@ -1,7 +1,7 @@
 """Is this deployment healthy? Source freshness and readiness, for /readyz, /metrics and the CLI.
 
-`source_health` is the one place that decides whether a source is stale. It reads the ingest
-runs for worker_sources; readiness also asks the followed sources' own health (#9).
+`source_health` is the one place that decides whether a source is stale. It reads the ingest runs
+for worker_sources; readiness also asks the followed sources' own health (#9).
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def scheduled_sources(settings: Settings) -> list[str]:
     return [s.strip() for s in settings.worker_sources.split(",") if s.strip()]
 
 
-def source_health(settings: Settings, store: Store, now: datetime | None = None) -> list[SourceHealth]:
+def source_health(
+    settings: Settings, store: Store, now: datetime | None = None
+) -> list[SourceHealth]:
     """Every source with ingest runs, plus every scheduled one; scheduled ones can be stale."""
     now = now or now_utc()
     runs = OpsRepository(store.engine).runs_by_source()
@@ -55,10 +57,16 @@ def source_health(settings: Settings, store: Store, now: datetime | None = None)
     for source in sorted(set(runs) | set(scheduled)):
         r = runs.get(source)
         success = r.last_success if r else None
-        error = r.last_error if r and r.last_failure and (success is None or r.last_failure > success) else None
+        error = (
+            r.last_error
+            if r and r.last_failure and (success is None or r.last_failure > success)
+            else None
+        )
         lag = (now - success).total_seconds() if success else None
         is_scheduled = source in scheduled
-        stale = bool(is_scheduled and limit is not None and (success is None or now - success > limit))
+        stale = bool(
+            is_scheduled and limit is not None and (success is None or now - success > limit)
+        )
         out.append(SourceHealth(source, is_scheduled, success, error, lag, stale))
     return out
 
@@ -69,7 +77,9 @@ class IndexProbe(Protocol):
     def status(self) -> dict[str, Any]: ...
 
 
-def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime | None = None) -> dict[str, Any]:
+def readiness(
+    settings: Settings, store: Store, index: IndexProbe, now: datetime | None = None
+) -> dict[str, Any]:
     """Database reachable, index loaded (when there are papers), scheduled sources not stale."""
     checks: dict[str, Any] = {}
     try:
@@ -77,7 +87,10 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
         papers = store.papers.count_papers()
         checks["database"] = {"ok": True, "backend": store.backend, "papers": papers}
     except Exception as exc:  # noqa: BLE001 - any failure to reach it means not ready
-        checks["database"] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+        checks["database"] = {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+        }
         return {"ready": False, "checks": checks}
     info = index.status()
     indexed = int(info.get("papers_indexed", 0)) if info.get("available") else 0
@@ -87,10 +100,19 @@ def readiness(settings: Settings, store: Store, index: IndexProbe, now: datetime
         checks["index"]["error"] = info.get("error") or "not built: run `paperfeed index build`"
     health = source_health(settings, store, now)
     stale = [h.source for h in health if h.stale]
-    checks["sources"] = {"ok": not stale, "stale": stale, "scheduled": len(scheduled_sources(settings)),
-                         "stale_after_hours": settings.ready_stale_hours}
-    # Followed sources (#9) count too; store.list_sources, not the use case, so readiness never writes.
-    followed = [h.source.name for h in (health_of(s, settings, now) for s in store.sources.list_sources()) if h.stale]
+    checks["sources"] = {
+        "ok": not stale,
+        "stale": stale,
+        "scheduled": len(scheduled_sources(settings)),
+        "stale_after_hours": settings.ready_stale_hours,
+    }
+    # Followed sources (#9) count too; store.list_sources, not the use case, so readiness never
+    # writes.
+    followed = [
+        h.source.name
+        for h in (health_of(s, settings, now) for s in store.sources.list_sources())
+        if h.stale
+    ]
     checks["followed_sources"] = {"ok": not followed, "stale": followed,
                                   "stale_after_hours": settings.sources_stale_hours}
     return {"ready": all(c["ok"] for c in checks.values()), "checks": checks}

@@ -31,5 +31,6 @@ def refresh_index_after_ingest(settings: Settings, store: Store, embed_new: bool
 
 
 def stderr_index_progress() -> StageProgress | None:
-    """tqdm progress bars (one per stage) on stderr when it is a terminal; None (quiet) otherwise."""
+    """tqdm progress bars (one per stage) on stderr when it is a terminal; None (quiet)
+    otherwise."""
     return StageProgress() if on_terminal() else None

@@ -56,8 +56,18 @@ def open_target(target: str, settings: Settings, fmt: str | None) -> Iterator[Pa
 
 def nul_problem(p: Paper) -> RecordError | None:
     """A RecordError when a record's text holds NUL characters (PostgreSQL refuses them in text)."""
-    texts = [p.title, p.abstract, p.comment or "", p.abs_url or "", p.pdf_url or "", p.code_url or "",
-             p.arxiv_id or "", p.source, *p.authors, *p.categories]
+    texts = [
+        p.title,
+        p.abstract,
+        p.comment or "",
+        p.abs_url or "",
+        p.pdf_url or "",
+        p.code_url or "",
+        p.arxiv_id or "",
+        p.source,
+        *p.authors,
+        *p.categories,
+    ]
     if any("\x00" in t for t in texts):
         where = f"{p.source or 'record'}#{p.arxiv_id or p.title[:60].replace(chr(0), '')}"
         return RecordError(where, "contains a NUL character; record skipped")
@@ -67,7 +77,9 @@ def nul_problem(p: Paper) -> RecordError | None:
     return None
 
 
-def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[RecordError], rejected: list[int]) -> Iterator[list[Paper]]:
+def _batches(
+    items: Iterable[Paper | RecordError], size: int, errors: list[RecordError], rejected: list[int]
+) -> Iterator[list[Paper]]:
     batch: list[Paper] = []
     for item in items:
         if isinstance(item, Paper):
@@ -86,7 +98,8 @@ def _batches(items: Iterable[Paper | RecordError], size: int, errors: list[Recor
 
 
 def is_sample(target: str) -> bool:
-    """Whether a target is the bundled sample feed (whose papers come with their vectors), or a copy."""
+    """Whether a target is the bundled sample feed (whose papers come with their vectors), or a
+    copy."""
     if is_url(target) or not SAMPLE_FEED.is_file():
         return False
     path = Path(target)
@@ -115,7 +128,9 @@ def ingest_records(
     rejected = [0]
     seen = counted = 0
     for batch in _batches(records, batch_size, report.errors, rejected):
-        report.counts = report.counts + store.papers.upsert_papers(batch, run_id=run_id, rejected=rejected[0] - counted)
+        report.counts = report.counts + store.papers.upsert_papers(
+            batch, run_id=run_id, rejected=rejected[0] - counted
+        )
         counted = rejected[0]
         seen += len(batch)
         if progress:
@@ -144,14 +159,21 @@ def ingest_targets(
         if problems:
             shown = "; ".join(str(p) for p in problems[:5])
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            raise BadRequest(f"--strict: {len(problems)} bad records, nothing written: {shown}{more}")
+            raise BadRequest(
+                f"--strict: {len(problems)} bad records, nothing written: {shown}{more}"
+            )
     total = IngestReport()
     started = now_utc()
     for target in targets:
         run_id = store.runs.start_run(target)
         try:
-            report = ingest_records(store, open_target(target, settings, fmt), settings.ingest_batch_size, progress,
-                                    run_id)
+            report = ingest_records(
+                store,
+                open_target(target, settings, fmt),
+                settings.ingest_batch_size,
+                progress,
+                run_id,
+            )
         except PaperfeedError as exc:  # the counts its committed batches added stay on the run
             store.runs.finish_run(run_id, None, error=exc.message)
             raise
@@ -162,13 +184,15 @@ def ingest_targets(
         total.counts = total.counts + report.counts
         total.errors.extend(report.errors)
         total.seconds += report.seconds
-    draw_read_charts(store, settings, started)  # the upvotes just read: their charts, before any page asks
+    # the upvotes just read: their charts, before any page asks
+    draw_read_charts(store, settings, started)
     return total
 
 
 def ingest_papers(store: Store, settings: Settings, papers: Sequence[Paper], target: str,
                   refresh: bool = True) -> IngestReport:
-    """Ingest papers already in hand (a submission, say): a run record, the merge, an index refresh."""
+    """Ingest papers already in hand (a submission, say): a run record, the merge, an index
+    refresh."""
     run_id = store.runs.start_run(target)
     try:
         report = ingest_records(store, papers, settings.ingest_batch_size, run_id=run_id)

@@ -1,5 +1,5 @@
-"""Lab (group) use cases: create, invite by link or email, accept, roles, shared collections, the group
-feed ("what the lab upvoted or collected this week") and the weekly group digest.
+"""Lab (group) use cases: create, invite by link or email, accept, roles, shared collections, the
+group feed ("what the lab upvoted or collected this week") and the weekly group digest.
 
 Visibility (one rule, used by pages, API, feeds and digests): a private group, its members, feed,
 shared collections and group-only comments exist only for its members; everyone else gets NotFound,
@@ -59,7 +59,9 @@ def clean_group_fields(name: str, description: str) -> tuple[str, str]:
     return name, description
 
 
-def create_group(store: Store, user: User, name: str, description: str = "", is_private: bool = True) -> Group:
+def create_group(
+    store: Store, user: User, name: str, description: str = "", is_private: bool = True
+) -> Group:
     """Create a lab with the user as its owner."""
     name, description = clean_group_fields(name, description)
     return store.groups.create_group(user.id, name, description, is_private)
@@ -88,13 +90,18 @@ def _member(store: Store, actor: User, group_id: int) -> Group:
     return group
 
 
-def invite_link(store: Store, actor: User, group_id: int, role: str = "member") -> tuple[str, Invite]:
-    """A new invite link (anyone holding it joins, until it expires or is revoked): (token, invite)."""
+def invite_link(
+    store: Store, actor: User, group_id: int, role: str = "member"
+) -> tuple[str, Invite]:
+    """A new invite link (anyone holding it joins, until it expires or is revoked): (token,
+    invite)."""
     _manager(store, actor, group_id)
     if role not in ("admin", "member"):
         raise BadRequest(f"role: {role!r} is not one of admin, member")
     token = secrets.token_urlsafe(24)
-    return token, store.groups.add_invite(group_id, _hash(token), None, role, actor.id, now_utc() + timedelta(days=INVITE_DAYS))
+    return token, store.groups.add_invite(
+        group_id, _hash(token), None, role, actor.id, now_utc() + timedelta(days=INVITE_DAYS)
+    )
 
 
 def invite_url(settings: Settings, token: str) -> str:
@@ -122,11 +129,15 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
     msg["Date"] = format_datetime(now_utc())
     msg["Message-ID"] = f"<invite-{invite.id}.{secrets.token_hex(6)}@{site_host(settings)}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(f"{actor.username} invites you to read papers together in “{group.name}” on paperfeed.\n\n"
-                    f"Join (valid for {INVITE_DAYS} days, once):\n\n{invite_url(settings, token)}\n\n"
-                    "Log in or sign up with this address to accept. If you did not expect this, ignore it.\n")
+    msg.set_content(
+        f"{actor.username} invites you to read papers together in “{group.name}” on paperfeed.\n\n"
+        f"Join (valid for {INVITE_DAYS} days, once):\n\n{invite_url(settings, token)}\n\n"
+        "Log in or sign up with this address to accept. If you did not expect this, ignore it.\n"
+    )
     wide = utf8 or not email.isascii()
-    out = Outgoing(msg["Message-ID"], sender, email, msg.as_bytes(policy=SMTPUTF8 if wide else SMTP), wide)
+    out = Outgoing(
+        msg["Message-ID"], sender, email, msg.as_bytes(policy=SMTPUTF8 if wide else SMTP), wide
+    )
     own = mailer is None
     active = mailer or open_mailer(settings)
     try:
@@ -141,7 +152,8 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
 
 
 def pending_invite(store: Store, token: str) -> tuple[Invite, Group]:
-    """The usable invite of a token; BadRequest when expired, used or revoked, NotFound when unknown."""
+    """The usable invite of a token; BadRequest when expired, used or revoked, NotFound when
+    unknown."""
     invite = store.groups.invite_by_token(_hash(token.strip()[:200]))
     group = store.groups.get_group(invite.group_id) if invite else None
     if invite is None or group is None:
@@ -160,8 +172,12 @@ def accept_invite(store: Store, user: User, token: str) -> Group:
     invite, group = pending_invite(store, token)
     if invite.email is not None:
         if invite.email != user.email.lower():
-            raise Forbidden(f"this invitation is for {invite.email}; log in with that address to accept it")
-        if store.groups.member_role(group.id, user.id) is None and not store.groups.use_invite(invite.id):
+            raise Forbidden(
+                f"this invitation is for {invite.email}; log in with that address to accept it"
+            )
+        if store.groups.member_role(group.id, user.id) is None and not store.groups.use_invite(
+            invite.id
+        ):
             raise BadRequest("this invitation was used already")
         store.comments.mark_email_verified(user.id, user.email)  # the link reached this address
     store.groups.add_member(group.id, user.id, invite.role)
@@ -204,8 +220,8 @@ def share_collection(store: Store, actor: User, group_id: int, collection_id: in
                      confirm_public: bool = False) -> bool:
     """Share one of the actor's collections with a group the actor belongs to.
 
-    A private collection shared with a public lab is read by every member of a lab anyone may
-    join, so it needs `confirm_public` (F2): Conflict says so otherwise.
+    A private collection shared with a public lab is read by every member of a lab anyone may join,
+    so it needs `confirm_public` (F2): Conflict says so otherwise.
     """
     group = _member(store, actor, group_id)
     coll = store.collections.get_collection(collection_id)
@@ -218,9 +234,14 @@ def share_collection(store: Store, actor: User, group_id: int, collection_id: in
 
 
 def unshare_collection(store: Store, actor: User, group_id: int, collection_id: int) -> bool:
-    """Stop sharing (a manager, or the collection's owner always: also after leaving the lab, F1)."""
+    """Stop sharing (a manager, or the collection's owner always: also after leaving the lab,
+    F1)."""
     coll = store.collections.get_collection(collection_id)
-    if coll is not None and coll.user_id == actor.id and store.groups.is_shared(group_id, collection_id):
+    if (
+        coll is not None
+        and coll.user_id == actor.id
+        and store.groups.is_shared(group_id, collection_id)
+    ):
         return store.groups.unshare_collection(group_id, collection_id)
     _group, role = visible_group(store, group_id, actor)
     if role not in MANAGERS or coll is None:
@@ -261,10 +282,18 @@ def feed_json(entries: list[FeedEntry]) -> list[dict[str, Any]]:
              "last_at": e.item.last_at.isoformat()} for e in entries]
 
 
-def group_json(group: Group, role: str | None, members: list[Member] | None = None) -> dict[str, Any]:
+def group_json(
+    group: Group, role: str | None, members: list[Member] | None = None
+) -> dict[str, Any]:
     """The API's representation of a group (members only for members)."""
-    out: dict[str, Any] = {"id": group.id, "name": group.name, "description": group.description,
-                           "is_private": group.is_private, "member_count": group.member_count, "role": role}
+    out: dict[str, Any] = {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "is_private": group.is_private,
+        "member_count": group.member_count,
+        "role": role,
+    }
     if members is not None:
         out["members"] = [{"username": m.username, "role": m.role} for m in members]
     return out
@@ -286,20 +315,36 @@ def group_digest_message(settings: Settings, group: Group, user: User, week: str
                          entries: list[FeedEntry]) -> Outgoing:
     """The weekly digest message of a group for one member."""
     base = settings.base_url.rstrip("/")
-    lines = [f"Hello {user.username},", "", f"this is what “{group.name}” upvoted or collected in {week}:", ""]
+    lines = [
+        f"Hello {user.username},",
+        "",
+        f"this is what “{group.name}” upvoted or collected in {week}:",
+        "",
+    ]
     for e in entries:
         who = []
         if e.item.upvoters:
             who.append("upvoted by " + ", ".join(e.item.upvoters[:8]))
         if e.item.collectors:
             who.append("collected by " + ", ".join(e.item.collectors[:8]))
-        lines += [f"* {' '.join(e.paper.title.split())}", f"  {'; '.join(who)}", f"  {base}/papers/{e.paper.id}", ""]
-    lines += [f"The group: {base}/groups/{group.id}", "Stop these weekly mails on that page (Weekly digest: off)."]
+        lines += [
+            f"* {' '.join(e.paper.title.split())}",
+            f"  {'; '.join(who)}",
+            f"  {base}/papers/{e.paper.id}",
+            "",
+        ]
+    lines += [
+        f"The group: {base}/groups/{group.id}",
+        "Stop these weekly mails on that page (Weekly digest: off).",
+    ]
     from_header, sender, utf8 = sender_address(settings)
     msg = EmailMessage()
     msg["From"] = from_header
     msg["To"] = formataddr((user.username, user.email))
-    msg["Subject"] = f"paperfeed: {len(entries)} paper{'s' if len(entries) != 1 else ''} from {group.name} – {week}"
+    msg["Subject"] = (
+        f"paperfeed: {len(entries)} paper{'s' if len(entries) != 1 else ''} from {group.name} – "
+        f"{week}"
+    )
     msg["Date"] = format_datetime(now_utc())
     message_id = f"<group-{group.id}.{user.id}.{week}@{site_host(settings)}>"
     msg["Message-ID"] = message_id
@@ -307,10 +352,14 @@ def group_digest_message(settings: Settings, group: Group, user: User, week: str
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content("\n".join(lines) + "\n")
     wide = utf8 or not user.email.isascii()
-    return Outgoing(message_id, sender, user.email, msg.as_bytes(policy=SMTPUTF8 if wide else SMTP), wide)
+    return Outgoing(
+        message_id, sender, user.email, msg.as_bytes(policy=SMTPUTF8 if wide else SMTP), wide
+    )
 
 
-def run_group_digests(settings: Settings, store: Store, mailer: Mailer, now: datetime | None = None) -> dict[str, int]:
+def run_group_digests(
+    settings: Settings, store: Store, mailer: Mailer, now: datetime | None = None
+) -> dict[str, int]:
     """Send every group's digest of last week to its verified members who want it, once per week."""
     when = now or now_utc()
     week, start, end = last_week(when)
@@ -328,10 +377,14 @@ def run_group_digests(settings: Settings, store: Store, mailer: Mailer, now: dat
             if not store.groups.claim_group_send(group.id, user.id, week):
                 continue
             try:
-                mailer.send(group_digest_message(settings, group, user, week, entries), lambda: None)
+                mailer.send(
+                    group_digest_message(settings, group, user, week, entries), lambda: None
+                )
             except MailError as exc:
                 transient = isinstance(exc, TransientMailError)
-                store.groups.finish_group_send(group.id, user.id, week, "retry" if transient else "failed", str(exc))
+                store.groups.finish_group_send(
+                    group.id, user.id, week, "retry" if transient else "failed", str(exc)
+                )
                 counts["retry" if transient else "failed"] += 1
                 log.warning("group digest %s to %s: %s", group.id, user.username, exc)
             else:

@@ -1,7 +1,8 @@
-"""Listings and trending, written once: a day's (week's, month's) papers most upvoted first, and trending.
+"""Listings and trending, written once: a day's (week's, month's) papers most upvoted first, and
+trending.
 
-The web pages, the API, the feeds, the CLI and the digests call these; each adapter only adds its own
-caching and rendering, so "most upvoted" and "trending" mean the same everywhere.
+The web pages, the API, the feeds, the CLI and the digests call these; each adapter only adds its
+own caching and rendering, so "most upvoted" and "trending" mean the same everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ DAYS_LOOKED_AT = 5000  # days with papers read to find the landing day and the n
 
 @dataclass(frozen=True)
 class Span:
-    """The days a listing covers: [since, until], and a notice when `until` is not the day asked for."""
+    """The days a listing covers: [since, until], and a notice when `until` is not the day asked
+    for."""
 
     period: str
     since: date
@@ -38,8 +40,11 @@ class Span:
     notice: str | None = None
 
 
-def listing_span(requested: date | None, period: str, today: date, days: Sequence[date]) -> Span | None:
-    """The days a day/week/month listing covers (ending at `requested`, default the landing day); None: no papers.
+def listing_span(
+    requested: date | None, period: str, today: date, days: Sequence[date]
+) -> Span | None:
+    """The days a day/week/month listing covers (ending at `requested`, default the landing day);
+    None: no papers.
 
     `days` are the days that have papers, newest first. BadRequest names a bad period or day.
     """
@@ -56,19 +61,29 @@ def listing_span(requested: date | None, period: str, today: date, days: Sequenc
 
 
 def most_upvoted(store: Store, span: Span, category: str | None = None) -> list[PaperVotes]:
-    """The span's papers, most upvoted first (community votes plus Hugging Face upvotes, as cards count them)."""
-    return order_by_votes(store.votes.paper_votes(since=span.since, until=span.until, category=category))
+    """The span's papers, most upvoted first (community votes plus Hugging Face upvotes, as cards
+    count them)."""
+    return order_by_votes(
+        store.votes.paper_votes(since=span.since, until=span.until, category=category)
+    )
 
 
 def trending_params(settings: Settings) -> TrendingParams:
-    """The trending formula's parameters from settings (trending_gravity, trending_offset_hours, ...)."""
+    """The trending formula's parameters from settings (trending_gravity, trending_offset_hours,
+    ...)."""
     s = settings
-    return TrendingParams(s.trending_gravity, s.trending_offset_hours, s.trending_external_weight, s.trending_window_days)
+    return TrendingParams(
+        s.trending_gravity,
+        s.trending_offset_hours,
+        s.trending_external_weight,
+        s.trending_window_days,
+    )
 
 
 def trending(store: Store, settings: Settings, now: datetime, newest_day: date | None,
              category: str | None = None, limit: int | None = 1000) -> list[Ranked]:
-    """The trending papers of the window before the reference time (now, or the end of the newest day), best first."""
+    """The trending papers of the window before the reference time (now, or the end of the newest
+    day), best first."""
     params = trending_params(settings)
     ref = reference_time(now, newest_day)
     rows = store.votes.paper_votes(since=window_start(ref, params), category=category)

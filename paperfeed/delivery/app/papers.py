@@ -1,4 +1,5 @@
-"""Papers as the adapters see them: one lookup by id, arXiv id or reference, one dict shape, upvotes, BibTeX."""
+"""Papers as the adapters see them: one lookup by id, arXiv id or reference, one dict shape,
+upvotes, BibTeX."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def get_paper(store: Store, paper_id: int) -> Paper:
 
 
 def find_paper(store: Store, ref: str) -> Paper:
-    """A paper by arXiv id, arXiv URL or internal '#id'; BadRequest or NotFound naming the reference."""
+    """A paper by arXiv id, arXiv URL or internal '#id'; BadRequest or NotFound naming the
+    reference."""
     ref = ref.strip()
     if ref.startswith("#") and ref[1:].isdigit():
         return get_paper(store, int(ref[1:]))
@@ -50,7 +52,8 @@ def upvote_count(store: Store, paper: Paper) -> int:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """arXiv, PDF, code and project links of a paper (code/project also from its text), through core.urls."""
+    """ArXiv, PDF, code and project links of a paper (code/project also from its text), through
+    core.urls."""
     return paper_links(p)
 
 
@@ -98,7 +101,8 @@ _BIB_UNSAFE = re.compile(r"[{}\\]")
 
 
 def _bib(text: str) -> str:
-    """Text safe inside a BibTeX brace group: braces and backslashes are dropped so groups stay balanced."""
+    """Text safe inside a BibTeX brace group: braces and backslashes are dropped so groups stay
+    balanced."""
     return _BIB_UNSAFE.sub("", " ".join(text.split()))
 
 
@@ -120,7 +124,8 @@ def bibtex(papers: Sequence[Paper]) -> str:
         if p.doi:
             fields.append(("doi", _bib(p.doi)))
         if p.journal_ref:
-            fields.append(("journal", _bib(p.journal_ref)))  # biblatex reads it; BibTeX's @misc ignores it
+            # biblatex reads it; BibTeX's @misc ignores it
+            fields.append(("journal", _bib(p.journal_ref)))
         if p.withdrawn:
             fields.append(("note", "Withdrawn by the authors"))
         url = links(p)["arxiv"]

@@ -155,7 +155,8 @@ def export_json(store: Store, user: User, now: datetime | None = None) -> str:
 
 @dataclass
 class ImportReport:
-    """What an import did: the account, rows added per kind, papers missing here, what was skipped."""
+    """What an import did: the account, rows added per kind, papers missing here, what was
+    skipped."""
 
     username: str
     created: bool
@@ -195,9 +196,12 @@ class _Papers:
 
 
 def _target(store: Store, parsed: ParsedProfile, as_name: str | None, merge: bool) -> User | None:
-    """The account to merge into (None: create one). An existing account only with `merge` (the
-    operator's --merge: a file proves nothing about who owns it, #21 F17); without --as, only when
-    its email is the file's too (a namesake on another site is someone else)."""
+    """The account to merge into (None: create one).
+
+    An existing account only with `merge` (the operator's --merge: a file proves nothing about who
+    owns it, #21 F17); without --as, only when its email is the file's too (a namesake on another
+    site is someone else).
+    """
     name = as_name or str(parsed.account["username"])
     found = store.users.get_user_by_name(name)
     if found is not None and not merge:
@@ -268,7 +272,8 @@ def import_profile(
 
 
 def delete_user(store: Store, username: str) -> User:
-    """Delete an account and everything it owns (CLI: the operator decides); NotFound when unknown."""
+    """Delete an account and everything it owns (CLI: the operator decides); NotFound when
+    unknown."""
     user = store.users.get_user_by_name(username)
     if user is None:
         raise NotFound(f"no user named {username!r}")

@@ -93,7 +93,7 @@ class _Reader:
         return value
 
     def flag(self, doc: Json, key: str, path: str) -> bool:
-        """true or false (absent: false)."""
+        """True or false (absent: false)."""
         value = doc.get(key, False)
         if not isinstance(value, bool):
             raise self.fail(f"{path}.{key}", f"expected true or false, got {value!r}")
@@ -141,7 +141,8 @@ class ParsedProfile:
 
 
 def parse_profile(raw: str | bytes) -> ParsedProfile:
-    """Check a profile file completely (before anything is stored); BadRequest names what is wrong."""
+    """Check a profile file completely (before anything is stored); BadRequest names what is
+    wrong."""
     if len(raw) > MAX_FILE_BYTES:
         raise BadRequest(f"profile file: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:

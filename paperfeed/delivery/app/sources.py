@@ -23,8 +23,10 @@ _CATEGORY = re.compile(r"^[a-z\-]+(?:\.[A-Za-z\-]+)?$")
 _SET = re.compile(r"^[a-z\-]+(?::[a-z\-]+)*(?::[A-Za-z\-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 KIND_HELP = {
-    "arxiv": "the arXiv API: newest submissions in --category (one or more), paged back until known papers",
-    "arxiv-oai": "arXiv over OAI-PMH: every record of a --set (cs, math, physics:hep-th, ...) by datestamp",
+    "arxiv": "the arXiv API: newest submissions in --category (one or more), paged back until "
+             "known papers",
+    "arxiv-oai": "arXiv over OAI-PMH: every record of a --set (cs, math, physics:hep-th, ...) by "
+                 "datestamp",
     "hf-daily": "Hugging Face Daily Papers, day by day, re-reading the last days for upvotes",
 }
 
@@ -36,7 +38,9 @@ def today_of(settings: Settings) -> date:
     try:
         return date.fromisoformat(settings.sources_today)
     except ValueError:
-        raise ConfigError(f"setting sources_today: {settings.sources_today!r} is not a date (YYYY-MM-DD)") from None
+        raise ConfigError(
+            f"setting sources_today: {settings.sources_today!r} is not a date (YYYY-MM-DD)"
+        ) from None
 
 
 def check_kind(kind: str) -> str:
@@ -54,14 +58,19 @@ DEFAULT_OAI_PREFIX = "arXivRaw"
 
 
 def source_params(
-    kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None, prefix: str | None = None
+    kind: str,
+    categories: tuple[str, ...] = (),
+    set_spec: str | None = None,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
     """Validated parameters for a kind; BadRequest names what is wrong."""
     check_kind(kind)
     if prefix is not None and kind != "arxiv-oai":
         raise BadRequest("--prefix is for arxiv-oai sources (arXivRaw or arXiv)")
     if prefix is not None and prefix not in OAI_PREFIXES:
-        raise BadRequest(f"metadata prefix {prefix!r} cannot be followed; use {' or '.join(OAI_PREFIXES)}")
+        raise BadRequest(
+            f"metadata prefix {prefix!r} cannot be followed; use {' or '.join(OAI_PREFIXES)}"
+        )
     if kind == "arxiv":
         if not categories:
             raise BadRequest("an arxiv source needs at least one --category (e.g. cs.CL)")
@@ -73,9 +82,13 @@ def source_params(
         return {"categories": list(dict.fromkeys(categories))}
     if kind == "arxiv-oai":
         if categories:
-            raise BadRequest("--category is for arxiv sources; an arxiv-oai source takes --set (e.g. cs)")
+            raise BadRequest(
+                "--category is for arxiv sources; an arxiv-oai source takes --set (e.g. cs)"
+            )
         if set_spec and not _SET.match(set_spec):
-            raise BadRequest(f"set {set_spec!r} is not an OAI-PMH set like cs, math or physics:hep-th")
+            raise BadRequest(
+                f"set {set_spec!r} is not an OAI-PMH set like cs, math or physics:hep-th"
+            )
         out: dict[str, Any] = {"set": set_spec} if set_spec else {}
         if prefix is not None:
             out["prefix"] = prefix
@@ -101,8 +114,13 @@ def _check_name(name: str) -> str:
 
 
 def add_source(
-    store: Store, kind: str, categories: tuple[str, ...] = (), set_spec: str | None = None, name: str | None = None,
-    prefix: str | None = None, known_sets: Callable[[], list[str]] | None = None,
+    store: Store,
+    kind: str,
+    categories: tuple[str, ...] = (),
+    set_spec: str | None = None,
+    name: str | None = None,
+    prefix: str | None = None,
+    known_sets: Callable[[], list[str]] | None = None,
 ) -> FollowedSource:
     """Follow a source (stored in the database, so every worker on every machine sees it).
 
@@ -116,12 +134,16 @@ def add_source(
         sets = known_sets()
         if set_spec not in sets:
             near = [s for s in sets if s.split(":")[0] == set_spec.split(":")[0]][:8] or sets[:8]
-            raise BadRequest(f"arXiv lists no set {set_spec!r} (ListSets); sets like: {', '.join(near) or 'none'}")
+            raise BadRequest(
+                f"arXiv lists no set {set_spec!r} (ListSets); sets like: "
+                f"{', '.join(near) or 'none'}"
+            )
     return store.sources.add_source(_check_name(name or default_name(kind, params)), kind, params)
 
 
 def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]]:
-    """The sources the `sources` setting declares, as (name, kind, params); ConfigError when malformed."""
+    """The sources the `sources` setting declares, as (name, kind, params); ConfigError when
+    malformed."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     for entry in (e.strip() for e in settings.sources.split(";")):
         if not entry:
@@ -131,11 +153,15 @@ def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]
             options = dict(p.split("=", 1) for p in pairs)
             unknown = set(options) - {"name", "category", "set", "prefix"}
             if unknown:
-                raise BadRequest(f"unknown key {min(unknown)!r} (valid: name, category, set, prefix)")
+                raise BadRequest(
+                    f"unknown key {min(unknown)!r} (valid: name, category, set, prefix)"
+                )
             cats = tuple(c for c in options.get("category", "").split(",") if c)
             prefix = options.get("prefix") or (DEFAULT_OAI_PREFIX if kind == "arxiv-oai" else None)
             params = source_params(kind, cats, options.get("set"), prefix)
-            out.append((_check_name(options.get("name") or default_name(kind, params)), kind, params))
+            out.append(
+                (_check_name(options.get("name") or default_name(kind, params)), kind, params)
+            )
         except (ValueError, BadRequest) as exc:
             reason = exc.message if isinstance(exc, BadRequest) else "expected 'KIND key=value ...'"
             raise ConfigError(f"setting sources: {entry!r}: {reason}") from None
@@ -143,14 +169,17 @@ def declared_sources(settings: Settings) -> list[tuple[str, str, dict[str, Any]]
 
 
 def sync_declared(store: Store, settings: Settings) -> None:
-    """Make the database follow every source the settings file declares (parameters kept in step)."""
+    """Make the database follow every source the settings file declares (parameters kept in
+    step)."""
     existing = {s.name: s for s in store.sources.list_sources()}
     for name, kind, params in declared_sources(settings):
         have = existing.get(name)
         if have is None:
             store.sources.add_source(name, kind, params, origin="settings")
         elif have.kind != kind:
-            raise ConfigError(f"setting sources: {name!r} is declared as {kind} but followed as {have.kind}")
+            raise ConfigError(
+                f"setting sources: {name!r} is declared as {kind} but followed as {have.kind}"
+            )
         elif have.params != params or have.origin != "settings":
             store.sources.update_source_params(have.id, params, "settings")
 
@@ -172,7 +201,10 @@ def get_source(store: Store, settings: Settings, name: str) -> FollowedSource:
 
 
 def remove_source(store: Store, settings: Settings, name: str) -> None:
-    """Stop following a source; its papers stay. One the settings file declares is removed there."""
+    """Stop following a source; its papers stay.
+
+    One the settings file declares is removed there.
+    """
     source = get_source(store, settings, name)
     if any(n == name for n, _, _ in declared_sources(settings)):
         raise BadRequest(f"source {name!r} is declared by the `sources` setting: remove it there")
@@ -220,7 +252,9 @@ class SourceHealth:
         }
 
 
-def health_of(source: FollowedSource, settings: Settings, now: datetime | None = None) -> SourceHealth:
+def health_of(
+    source: FollowedSource, settings: Settings, now: datetime | None = None
+) -> SourceHealth:
     """Lag, staleness and problems of one source."""
     now = now or now_utc()
     today = today_of(settings)
@@ -230,14 +264,22 @@ def health_of(source: FollowedSource, settings: Settings, now: datetime | None =
     stale = source.enabled and now - since > limit
     problems: list[str] = []
     if stale:
-        when = source.last_success_at.isoformat(timespec="minutes") if source.last_success_at else "never"
-        problems.append(f"no successful run for over {settings.sources_stale_hours:g} h (last: {when})")
+        when = (
+            source.last_success_at.isoformat(timespec="minutes")
+            if source.last_success_at
+            else "never"
+        )
+        problems.append(
+            f"no successful run for over {settings.sources_stale_hours:g} h (last: {when})"
+        )
     if source.failing:
         problems.append(f"last run failed: {source.last_error}")
     return SourceHealth(source, lag, stale, problems)
 
 
-def sources_health(store: Store, settings: Settings, now: datetime | None = None) -> list[SourceHealth]:
+def sources_health(
+    store: Store, settings: Settings, now: datetime | None = None
+) -> list[SourceHealth]:
     """Health of every followed source."""
     return [health_of(s, settings, now) for s in list_sources(store, settings)]
 

@@ -37,9 +37,13 @@ class SubmitResult:
 def fetch_one(settings: Settings, arxiv_id: str, quick: bool) -> Paper:
     """Fetch one paper from the arXiv API; SourceError when unreachable, NotFound when unknown."""
     if quick:  # one short try (no retries), for callers that cannot wait
-        settings = with_overrides(settings, http_retries=0, http_timeout=min(settings.http_timeout, 10.0))
+        settings = with_overrides(
+            settings, http_retries=0, http_timeout=min(settings.http_timeout, 10.0)
+        )
     try:
-        with httpx.Client(timeout=settings.http_timeout, headers={"User-Agent": settings.user_agent}) as client:
+        with httpx.Client(
+            timeout=settings.http_timeout, headers={"User-Agent": settings.user_agent}
+        ) as client:
             items = list(fetch_arxiv_ids([arxiv_id], settings, client))
     except httpx.HTTPError as exc:
         raise SourceError(f"arXiv unreachable: {exc}") from None
@@ -66,7 +70,9 @@ def submit(settings: Settings, store: Store, user_id: int | None, ref: str) -> S
     if existing is not None:
         return SubmitResult("exists", arxiv_id, existing.id, f"{arxiv_id} is already here")
     if store.submissions.queued_submission(arxiv_id) is not None:
-        return SubmitResult("queued", arxiv_id, None, f"{arxiv_id} is already queued; it will be fetched soon")
+        return SubmitResult(
+            "queued", arxiv_id, None, f"{arxiv_id} is already queued; it will be fetched soon"
+        )
     store.submissions.add_submission(user_id, arxiv_id, "queued")
     return SubmitResult("queued", arxiv_id, None,
                         f"{arxiv_id} is queued: it is fetched from arXiv within a few minutes "

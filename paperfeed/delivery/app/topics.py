@@ -1,10 +1,11 @@
-"""The emerging-topics job: cluster the last weeks' papers and save `<data_dir>/topics.json` atomically.
+"""The emerging-topics job: cluster the last weeks' papers and save `<data_dir>/topics.json`
+atomically.
 
 Run by `paperfeed topics build` and by the worker when the file is older than
 `topics_refresh_hours`. Readers (pages, the feed, the CLI list, the digest's "rising" section) only
 read the file. Papers are clustered by their MiniLM vectors when (nearly) all of them have one;
-otherwise by TF-IDF + TruncatedSVD (LSA) vectors of their titles and abstracts, and the file,
-the page and the CLI say so.
+otherwise by TF-IDF + TruncatedSVD (LSA) vectors of their titles and abstracts, and the file, the
+page and the CLI say so.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ class TooFewPapers(ConfigError):
 
 @dataclass(frozen=True)
 class TopicsFile:
-    """What topics.json holds: when and how it was built, over which weeks, and the ranked topics."""
+    """What topics.json holds: when and how it was built, over which weeks, and the ranked
+    topics."""
 
     built_at: datetime
     vectors: str  # "embeddings" or "lsa"
@@ -76,11 +78,18 @@ class TopicsFile:
 
     def to_json(self) -> bytes:
         """The file's bytes."""
-        return json.dumps({
-            "built_at": self.built_at.isoformat(), "vectors": self.vectors, "since": self.since.isoformat(),
-            "until": self.until.isoformat(), "papers": self.papers, "seconds": self.seconds,
-            "topics": [t.as_dict() for t in self.topics],
-        }, ensure_ascii=False).encode("utf-8")
+        return json.dumps(
+            {
+                "built_at": self.built_at.isoformat(),
+                "vectors": self.vectors,
+                "since": self.since.isoformat(),
+                "until": self.until.isoformat(),
+                "papers": self.papers,
+                "seconds": self.seconds,
+                "topics": [t.as_dict() for t in self.topics],
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
 
 
 def topics_path(settings: Settings) -> Path:
@@ -117,7 +126,9 @@ TOPIC_STAGES = 4  # reading, clustering and naming, charts, saved: the steps pro
 
 def build_topics(settings: Settings, store: Store, today: date | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> TopicsFile:
-    """Cluster the papers of the last `topics_weeks` weeks (up to the newest paper day) and save them."""
+    """Cluster the papers of the last `topics_weeks` weeks (up to the newest paper day) and save
+    them."""
+
     def step(done: int) -> None:
         if progress:
             progress("topics", done, TOPIC_STAGES)
@@ -146,45 +157,72 @@ def build_topics(settings: Settings, store: Store, today: date | None = None,
     ids = np.asarray([i for i in ids if int(i) in papers], dtype=np.int64)
     if kind == VECTORS_EMBEDDINGS:
         vecs = vecs[np.isin(with_vec, ids)]
-    texts = [f"{papers[int(i)].title}. {papers[int(i)].title}. {papers[int(i)].abstract}" for i in ids]
+    texts = [
+        f"{papers[int(i)].title}. {papers[int(i)].title}. {papers[int(i)].abstract}" for i in ids
+    ]
     step(1)
     try:
         if kind == VECTORS_LSA:
             vecs = lsa_vectors(texts)
         topics = rank_topics(
-            vecs, texts, [by_id[int(i)].day for i in ids],
-            [by_id[int(i)].votes + by_id[int(i)].external_upvotes for i in ids], [int(i) for i in ids],
-            [papers[int(i)].categories for i in ids], params_of(settings), end=until)
+            vecs,
+            texts,
+            [by_id[int(i)].day for i in ids],
+            [by_id[int(i)].votes + by_id[int(i)].external_upvotes for i in ids],
+            [int(i) for i in ids],
+            [papers[int(i)].categories for i in ids],
+            params_of(settings),
+            end=until,
+        )
     except ValueError as exc:  # e.g. scikit-learn's "empty vocabulary" on a handful of tiny texts
         raise TooFewPapers(f"cannot find topics in these {len(ids)} papers: {exc}") from None
     result = TopicsFile(built_at=now_utc(), vectors=kind, since=since, until=until, papers=len(ids),
                         seconds=round(time.monotonic() - started, 2), topics=tuple(topics))
     step(2)
-    _draw_charts(settings, result)  # before topics.json: a page that sees the new file finds its charts
+    # before topics.json: a page that sees the new file finds its charts
+    _draw_charts(settings, result)
     write_atomic(topics_path(settings), result.to_json())
     step(TOPIC_STAGES)
-    log.info("topics: %d topics over %d papers (%s .. %s, %s) in %.1fs", len(topics), len(ids), since,
-             until, kind, result.seconds)
+    log.info(
+        "topics: %d topics over %d papers (%s .. %s, %s) in %.1fs",
+        len(topics),
+        len(ids),
+        since,
+        until,
+        kind,
+        result.seconds,
+    )
     return result
 
 
 def topic_chart_svg(topic: Topic) -> str:
     """One topic's weekly share chart (what its growth figure is of)."""
-    return charts.topic_share_chart(topic.name, topic.weeks, topic.weekly_share, topic.weekly_papers,
-                                    topic.recent_weeks, topic.measure, growth_label(topic.growth))
+    return charts.topic_share_chart(
+        topic.name,
+        topic.weeks,
+        topic.weekly_share,
+        topic.weekly_papers,
+        topic.recent_weeks,
+        topic.measure,
+        growth_label(topic.growth),
+    )
 
 
 def _draw_charts(settings: Settings, result: TopicsFile) -> None:
-    """Draw every topic's chart in the job, so the first view of /topics draws none (topics-charts.json)."""
+    """Draw every topic's chart in the job, so the first view of /topics draws none (topics-
+    charts.json)."""
     if not charts.charts_available():
         return
     drawn = {str(t.id): topic_chart_svg(t) for t in result.topics}
     data = {"built_at": result.built_at.isoformat(), "charts": drawn}
-    write_atomic(settings.data_path / CHARTS_FILE, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+    write_atomic(
+        settings.data_path / CHARTS_FILE, json.dumps(data, ensure_ascii=False).encode("utf-8")
+    )
 
 
 def load_topic_charts(settings: Settings, built_at: datetime) -> dict[int, str]:
-    """The charts the job drew for the topics built at `built_at` (empty when missing or of another build)."""
+    """The charts the job drew for the topics built at `built_at` (empty when missing or of another
+    build)."""
     try:
         data = json.loads((settings.data_path / CHARTS_FILE).read_text(encoding="utf-8"))
         if data.get("built_at") != built_at.isoformat():
@@ -198,7 +236,8 @@ def load_topic_charts(settings: Settings, built_at: datetime) -> dict[int, str]:
 
 
 def topics_due(settings: Settings, now: datetime | None = None) -> bool:
-    """Whether the worker should rebuild topics.json: missing, or older than topics_refresh_hours."""
+    """Whether the worker should rebuild topics.json: missing, or older than
+    topics_refresh_hours."""
     if settings.topics_refresh_hours <= 0:
         return False
     try:

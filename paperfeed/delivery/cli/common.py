@@ -37,10 +37,17 @@ def echo_json(data: object) -> None:
 def with_context(func: F) -> F:
     """Add --data-dir and --database-url, open the store, pass an AppContext as `ctx`."""
 
-    @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (PAPERFEED_DATA_DIR).")
+    @click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Data directory (PAPERFEED_DATA_DIR).",
+    )
     @click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
     @functools.wraps(func)
-    def wrapper(*args: object, data_dir: str | None, database_url: str | None, **kwargs: object) -> object:
+    def wrapper(
+        *args: object, data_dir: str | None, database_url: str | None, **kwargs: object
+    ) -> object:
         try:
             ctx = open_context(data_dir=data_dir, database_url=database_url)
         except PaperfeedError as exc:
@@ -56,4 +63,15 @@ def with_context(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-__all__ = ["EXIT_ALL_REJECTED", "EXIT_BAD_INPUT", "EXIT_NOTHING", "EXIT_OK", "EXIT_SOURCE_FAILED", "EXIT_STALE", "AppContext", "echo_json", "fail", "with_context"]
+__all__ = [
+    "EXIT_ALL_REJECTED",
+    "EXIT_BAD_INPUT",
+    "EXIT_NOTHING",
+    "EXIT_OK",
+    "EXIT_SOURCE_FAILED",
+    "EXIT_STALE",
+    "AppContext",
+    "echo_json",
+    "fail",
+    "with_context",
+]

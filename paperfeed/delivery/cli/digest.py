@@ -1,4 +1,5 @@
-"""CLI commands for subscriptions and digests (issue #5): `digest send|preview|log`, `subscribe ...`, `worker`."""
+"""CLI commands for subscriptions and digests (issue #5): `digest send|preview|log`, `subscribe
+...`, `worker`."""
 
 from __future__ import annotations
 
@@ -29,8 +30,12 @@ def _user(ctx: AppContext, name: str) -> User:
     return user
 
 
-_NOW = click.option("--now", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]), default=None,
-                    help="Pretend it is this UTC time (testing, catching up).")
+_NOW = click.option(
+    "--now",
+    type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]),
+    default=None,
+    help="Pretend it is this UTC time (testing, catching up).",
+)
 
 
 @click.group("digest")
@@ -44,9 +49,15 @@ def digest_group() -> None:
 @click.option("--compose-only", is_flag=True, help="Compose due digests but send nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def digest_send(ctx: AppContext, now: datetime | None, usernames: tuple[str, ...], compose_only: bool,
-                as_json: bool) -> None:
-    """Compose the digests that are due and send every ready one (run it from cron; safe to overlap)."""
+def digest_send(
+    ctx: AppContext,
+    now: datetime | None,
+    usernames: tuple[str, ...],
+    compose_only: bool,
+    as_json: bool,
+) -> None:
+    """Compose the digests that are due and send every ready one (run it from cron; safe to
+    overlap)."""
     ids = [_user(ctx, n).id for n in usernames] or None
     progress = StageProgress(unit=" digests") if on_terminal() else None
     try:
@@ -69,7 +80,13 @@ def digest_send(ctx: AppContext, now: datetime | None, usernames: tuple[str, ...
 @digest_group.command("preview")
 @click.argument("username")
 @_NOW
-@click.option("--format", "fmt", type=click.Choice(["text", "html", "eml", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "eml", "json"]),
+    default="text",
+    show_default=True,
+)
 @with_context
 def digest_preview(ctx: AppContext, username: str, now: datetime | None, fmt: str) -> None:
     """Show USER's digest as it would be composed now (nothing is recorded or sent)."""
@@ -77,7 +94,9 @@ def digest_preview(ctx: AppContext, username: str, now: datetime | None, fmt: st
     import email.policy
 
     user = _user(ctx, username)
-    picks, out = preview(ctx.settings, ctx.store, user, _now(now), open_index(ctx.settings, ctx.store))
+    picks, out = preview(
+        ctx.settings, ctx.store, user, _now(now), open_index(ctx.settings, ctx.store)
+    )
     if out is None:
         click.echo("nothing new for this user: no digest would be sent", err=True)
         sys.exit(EXIT_NOTHING)
@@ -94,17 +113,26 @@ def digest_preview(ctx: AppContext, username: str, now: datetime | None, fmt: st
 
 
 @digest_group.command("log")
-@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only rows in this state.")
+@click.option(
+    "--status", type=click.Choice(STATUSES), default=None, help="Only rows in this state."
+)
 @click.option("--user", "username", default=None)
 @click.option("-n", "--limit", type=click.IntRange(1, 100000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def digest_log(ctx: AppContext, status: str | None, username: str | None, limit: int, as_json: bool) -> None:
+def digest_log(
+    ctx: AppContext, status: str | None, username: str | None, limit: int, as_json: bool
+) -> None:
     """The delivery log, newest first: who got which period's digest, and every failure."""
     uid = _user(ctx, username).id if username else None
     rows = ctx.store.deliveries.delivery_log(status=status, user_id=uid, limit=limit)
     if as_json:
-        echo_json({"counts": ctx.store.deliveries.delivery_counts(), "deliveries": [r.as_dict() for r in rows]})
+        echo_json(
+            {
+                "counts": ctx.store.deliveries.delivery_counts(),
+                "deliveries": [r.as_dict() for r in rows],
+            }
+        )
         return
     counts = ctx.store.deliveries.delivery_counts()
     click.echo("totals: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
@@ -123,18 +151,31 @@ def _show(ctx: AppContext, user: User, as_json: bool) -> None:
     cats = ctx.store.subscriptions.followed(user.id, "category")
     authors = ctx.store.subscriptions.followed(user.id, "author")
     if as_json:
-        echo_json({"subscription": sub.__dict__ if sub else None,
-                   "searches": [s.__dict__ for s in searches], "categories": cats, "authors": authors})
+        echo_json(
+            {
+                "subscription": sub.__dict__ if sub else None,
+                "searches": [s.__dict__ for s in searches],
+                "categories": cats,
+                "authors": authors,
+            }
+        )
         return
     if sub is None:
         click.echo(f"{user.username}: not subscribed")
     else:
         state = "on" if sub.active else "off"
-        when = f"{sub.send_hour:02d}:00 {sub.timezone}" + (f", weekday {sub.weekday}" if sub.frequency == "weekly" else "")
-        click.echo(f"{user.username}: {sub.frequency} digest {state}, {when}, up to {sub.max_papers} papers, "
-                   f"sections: {', '.join(sub.sections) or 'none'}")
+        when = f"{sub.send_hour:02d}:00 {sub.timezone}" + (
+            f", weekday {sub.weekday}" if sub.frequency == "weekly" else ""
+        )
+        click.echo(
+            f"{user.username}: {sub.frequency} digest {state}, {when}, up to {sub.max_papers} "
+            "papers, "
+            f"sections: {', '.join(sub.sections) or 'none'}"
+        )
     for s in searches:
-        extra = "".join(f" {k}:{v}" for k, v in (("category", s.category), ("author", s.author)) if v)
+        extra = "".join(
+            f" {k}:{v}" for k, v in (("category", s.category), ("author", s.author)) if v
+        )
         click.echo(f"  search #{s.id} {s.name!r}: {s.query}{extra}")
     for c in cats:
         click.echo(f"  category {c}")
@@ -159,21 +200,50 @@ def subscribe_show(ctx: AppContext, username: str, as_json: bool) -> None:
 @subscribe_group.command("set")
 @click.argument("username")
 @click.option("--frequency", type=click.Choice(FREQUENCIES), default=None)
-@click.option("--hour", "send_hour", type=click.IntRange(0, 23), default=None, help="Local hour to send at.")
-@click.option("--weekday", type=click.IntRange(0, 6), default=None, help="Weekly digests: 0 = Monday.")
+@click.option(
+    "--hour", "send_hour", type=click.IntRange(0, 23), default=None, help="Local hour to send at."
+)
+@click.option(
+    "--weekday", type=click.IntRange(0, 6), default=None, help="Weekly digests: 0 = Monday."
+)
 @click.option("--tz", "timezone", default=None, help="IANA time zone, e.g. Europe/Berlin.")
-@click.option("--max", "max_papers", type=click.IntRange(1, 200), default=None, help="Most papers per digest.")
-@click.option("--sections", default=None, help=f"Comma-separated sections to include: {', '.join(DIGEST_SECTIONS)}.")
+@click.option(
+    "--max", "max_papers", type=click.IntRange(1, 200), default=None, help="Most papers per digest."
+)
+@click.option(
+    "--sections",
+    default=None,
+    help=f"Comma-separated sections to include: {', '.join(DIGEST_SECTIONS)}.",
+)
 @click.option("--on/--off", "active", default=None, help="Turn the digest on or off.")
 @with_context
-def subscribe_set(ctx: AppContext, username: str, frequency: str | None, send_hour: int | None,
-                  weekday: int | None, timezone: str | None, max_papers: int | None, sections: str | None,
-                  active: bool | None) -> None:
+def subscribe_set(
+    ctx: AppContext,
+    username: str,
+    frequency: str | None,
+    send_hour: int | None,
+    weekday: int | None,
+    timezone: str | None,
+    max_papers: int | None,
+    sections: str | None,
+    active: bool | None,
+) -> None:
     """Create or change USER's subscription (a new one starts as a daily digest at 07:00 UTC)."""
     user = _user(ctx, username)
-    secs = tuple(s.strip() for s in sections.split(",") if s.strip()) if sections is not None else None
-    subscriptions.save_subscription(ctx.store, user.id, frequency=frequency, send_hour=send_hour, weekday=weekday,
-                                    timezone=timezone, max_papers=max_papers, sections=secs, active=active)
+    secs = (
+        tuple(s.strip() for s in sections.split(",") if s.strip()) if sections is not None else None
+    )
+    subscriptions.save_subscription(
+        ctx.store,
+        user.id,
+        frequency=frequency,
+        send_hour=send_hour,
+        weekday=weekday,
+        timezone=timezone,
+        max_papers=max_papers,
+        sections=secs,
+        active=active,
+    )
     _show(ctx, user, False)
 
 
@@ -184,9 +254,16 @@ def subscribe_set(ctx: AppContext, username: str, frequency: str | None, send_ho
 @click.option("--category", default=None)
 @click.option("--author", default=None)
 @with_context
-def subscribe_search(ctx: AppContext, username: str, query: tuple[str, ...], name: str, category: str | None,
-                     author: str | None) -> None:
-    """Save a search (search syntax, e.g. '"diffusion model" -video cat:cs.CV') for USER's digest."""
+def subscribe_search(
+    ctx: AppContext,
+    username: str,
+    query: tuple[str, ...],
+    name: str,
+    category: str | None,
+    author: str | None,
+) -> None:
+    """Save a search (search syntax, e.g. '"diffusion model" -video cat:cs.CV') for USER's
+    digest."""
     user = _user(ctx, username)
     s = subscriptions.save_search(ctx.store, user.id, " ".join(query), name, category, author)
     click.echo(f"saved search #{s.id} {s.name!r}")
@@ -228,7 +305,8 @@ def subscribe_remove(ctx: AppContext, username: str, search_id: int | None, cate
 @click.option("--once", is_flag=True, help="Run one cycle and exit.")
 @with_context
 def worker_cmd(ctx: AppContext, once: bool) -> None:
-    """Harvest followed sources and worker_sources on schedule, embed new papers, send digests when due; until SIGTERM."""
+    """Harvest followed sources and worker_sources on schedule, embed new papers, send digests when
+    due; until SIGTERM."""
     from paperfeed.delivery.jobs.worker import WorkerReport, run_worker
 
     def show(report: WorkerReport) -> None:

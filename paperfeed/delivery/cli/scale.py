@@ -16,13 +16,20 @@ from paperfeed.delivery.common.context import AppContext
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--batch-size", type=click.IntRange(1), default=None,
               help="Papers per transaction and checkpoint (default: ingest_batch_size).")
-@click.option("--restart", is_flag=True, help="Ignore the checkpoint and read the file from the start.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option(
+    "--restart", is_flag=True, help="Ignore the checkpoint and read the file from the start."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar (default: when stderr is a terminal).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @with_context
 def load_snapshot_cmd(ctx: AppContext, path: Path, batch_size: int | None, restart: bool,
                       progress: bool | None, as_json: bool) -> None:
-    """Load the arXiv metadata snapshot (Kaggle JSON Lines, gzip or not); rerun to resume after a crash."""
+    """Load the arXiv metadata snapshot (Kaggle JSON Lines, gzip or not); rerun to resume after a
+    crash."""
     from paperfeed.delivery.app.bulk_load import load_snapshot
 
     report = load_snapshot(ctx.store, ctx.settings, path, batch_size=batch_size, restart=restart,
@@ -30,10 +37,19 @@ def load_snapshot_cmd(ctx: AppContext, path: Path, batch_size: int | None, resta
     for error in report.errors[:20]:
         click.echo(f"rejected: {error}", err=True)
     if as_json:
-        echo_json({"path": report.path, "lines": report.lines, "done": report.done,
-                   "resumed_from_line": report.resumed_from_line, "seconds": round(report.seconds, 3),
-                   "new": report.counts.new, "updated": report.counts.updated,
-                   "unchanged": report.counts.unchanged, "rejected": report.counts.rejected})
+        echo_json(
+            {
+                "path": report.path,
+                "lines": report.lines,
+                "done": report.done,
+                "resumed_from_line": report.resumed_from_line,
+                "seconds": round(report.seconds, 3),
+                "new": report.counts.new,
+                "updated": report.counts.updated,
+                "unchanged": report.counts.unchanged,
+                "rejected": report.counts.rejected,
+            }
+        )
     elif report.done and report.resumed_from_line == report.lines:
         click.echo(f"already loaded ({report.lines:,} lines); --restart reads it again")
     else:
@@ -44,15 +60,22 @@ def load_snapshot_cmd(ctx: AppContext, path: Path, batch_size: int | None, resta
 
 
 @click.command("embed")
-@click.option("--cluster", "address", default=None, metavar="HOST:PORT",
-              help="A Ray cluster's head address (ray start --head); omit to embed on this machine.")
+@click.option(
+    "--cluster",
+    "address",
+    default=None,
+    metavar="HOST:PORT",
+    help="A Ray cluster's head address (ray start --head); omit to embed on this machine.",
+)
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="Ray actors, each running the model (with --cluster).")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="CPUs (ONNX Runtime threads) per worker (with --cluster).")
 @click.option("--batch", type=click.IntRange(1), default=256, show_default=True,
               help="Papers per task (with --cluster).")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Embed at most this many papers.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Embed at most this many papers."
+)
 @with_context
 def embed_cmd(ctx: AppContext, address: str | None, workers: int, threads: int, batch: int,
               limit: int | None) -> None:

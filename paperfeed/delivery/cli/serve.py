@@ -23,13 +23,35 @@ from paperfeed.delivery.web.serving import serve_metrics, use_multiprocess_dir
 
 
 @click.command()
-@click.option("--host", default=None, help="Address to listen on (PAPERFEED_HOST; default 127.0.0.1).")
-@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (PAPERFEED_PORT; default 8000).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes; the app keeps no state between requests, so any number works.")
-@click.option("--get", "get_path", default=None, metavar="PATH",
-              help="Run one in-process GET request (e.g. /api/v1/trending), print the body and exit.")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Data directory (PAPERFEED_DATA_DIR).")
+@click.option(
+    "--host", default=None, help="Address to listen on (PAPERFEED_HOST; default 127.0.0.1)."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port (PAPERFEED_PORT; default 8000).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes; the app keeps no state between requests, so any number works.",
+)
+@click.option(
+    "--get",
+    "get_path",
+    default=None,
+    metavar="PATH",
+    help="Run one in-process GET request (e.g. /api/v1/trending), print the body and exit.",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Data directory (PAPERFEED_DATA_DIR).",
+)
 @click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
 def serve(host: str | None, port: int | None, workers: int, get_path: str | None,
           data_dir: str | None, database_url: str | None) -> None:
@@ -56,13 +78,17 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     import uvicorn
 
     settings = ctx.settings
-    banner = (f"paperfeed on http://{bind_host}:{bind_port} ({workers} worker{'s' if workers > 1 else ''}, "
-              f"{ctx.store.backend})")
+    banner = (
+        f"paperfeed on http://{bind_host}:{bind_port} ({workers} "
+        f"worker{'s' if workers > 1 else ''}, "
+        f"{ctx.store.backend})"
+    )
     if settings.log_format == "json":  # every stderr line stays one JSON object
         logging.getLogger("paperfeed.serve").info(banner)
     else:
         click.echo(banner, err=True)
-    # Proxy headers are handled in the app (trusted_proxies), never by uvicorn's default trust of 127.0.0.1.
+    # Proxy headers are handled in the app (trusted_proxies), never by uvicorn's default trust of
+    # 127.0.0.1.
     if workers == 1:
         listener = serve_metrics(app.state.web, settings, workers)
         uvicorn.run(app, host=bind_host, port=bind_port, proxy_headers=False, log_level="warning",
@@ -73,7 +99,8 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
         return
     ctx.close()
     own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-    metrics_dir = use_multiprocess_dir(workers)  # before the workers start: they all count into one directory
+    # before the workers start: they all count into one directory
+    metrics_dir = use_multiprocess_dir(workers)
     listener = serve_metrics(None, settings, workers)
     # Worker processes build their own app from the environment: pass the resolved location on.
     os.environ["PAPERFEED_DATA_DIR"] = str(settings.data_path)
@@ -81,9 +108,17 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
     os.environ["PAPERFEED_BASE_URL"] = settings.base_url
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("paperfeed.delivery.web.app:app_from_env", factory=True, host=bind_host,
-                            port=bind_port, workers=workers, proxy_headers=False, log_level="warning",
-                            log_config=None, access_log=False)
+    config = uvicorn.Config(
+        "paperfeed.delivery.web.app:app_from_env",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        proxy_headers=False,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+    )
     try:
         Multiprocess(config, sockets=[_tcp_socket(bind_host, bind_port)]).run()
     finally:
@@ -96,9 +131,9 @@ def serve(host: str | None, port: int | None, workers: int, get_path: str | None
 def _tcp_socket(host: str, port: int) -> socket.socket:
     """The shared listening socket for worker processes.
 
-    uvicorn's own (`socket.socket(family)`) has proto 0, so asyncio does not set TCP_NODELAY on
-    the connections it accepts and small responses wait ~40 ms for a delayed ACK; naming
-    IPPROTO_TCP fixes that (measured: 330 -> 1,000+ req/s on the home page with 2 workers).
+    uvicorn's own (`socket.socket(family)`) has proto 0, so asyncio does not set TCP_NODELAY on the
+    connections it accepts and small responses wait ~40 ms for a delayed ACK; naming IPPROTO_TCP
+    fixes that (measured: 330 -> 1,000+ req/s on the home page with 2 workers).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -113,7 +148,8 @@ def _tcp_socket(host: str, port: int) -> socket.socket:
 
 
 def _record_served_url(settings: Settings, url: str) -> Settings:
-    """Links follow the address served: this process uses it, and the worker reads it from the file."""
+    """Links follow the address served: this process uses it, and the worker reads it from the
+    file."""
     try:
         with atomic_file(settings.data_path / SERVED_URL_FILE) as tmp:
             tmp.write_text(url + "\n", encoding="utf-8")
@@ -129,8 +165,12 @@ def _get_once(ctx: AppContext, path: str) -> None:
 
     try:
         app = create_app(ctx)
-        with TestClient(app, base_url=ctx.settings.base_url, raise_server_exceptions=False) as client:
-            response = client.get(path if path.startswith("/") else "/" + path, follow_redirects=False)
+        with TestClient(
+            app, base_url=ctx.settings.base_url, raise_server_exceptions=False
+        ) as client:
+            response = client.get(
+                path if path.startswith("/") else "/" + path, follow_redirects=False
+            )
     except PaperfeedError as exc:
         fail(exc.message)
     finally:
@@ -156,7 +196,9 @@ def submissions_process(ctx: AppContext, limit: int, as_json: bool) -> None:
     if as_json:
         echo_json(counts)
     else:
-        click.echo(f"{counts['done']} fetched, {counts['failed']} failed, {counts['queued']} still queued")
+        click.echo(
+            f"{counts['done']} fetched, {counts['failed']} failed, {counts['queued']} still queued"
+        )
 
 
 @submissions.command("list")
@@ -186,7 +228,12 @@ def users_list(ctx: AppContext, as_json: bool) -> None:
     """List accounts, oldest first."""
     found = ctx.store.users.list_users()
     if as_json:
-        echo_json([{"id": u.id, "username": u.username, "email": u.email, "is_admin": u.is_admin} for u in found])
+        echo_json(
+            [
+                {"id": u.id, "username": u.username, "email": u.email, "is_admin": u.is_admin}
+                for u in found
+            ]
+        )
         return
     for u in found:
         click.echo(f"{u.id:>6}  {u.username:<24} {u.email}{'  (admin)' if u.is_admin else ''}")
@@ -204,10 +251,15 @@ def users_admin(ctx: AppContext, username: str, revoke: bool) -> None:
 
 @users.command("verify")
 @click.argument("username")
-@click.option("--send", is_flag=True, help="Mail the user a verification link instead of confirming the address.")
+@click.option(
+    "--send",
+    is_flag=True,
+    help="Mail the user a verification link instead of confirming the address.",
+)
 @with_context
 def users_verify(ctx: AppContext, username: str, send: bool) -> None:
-    """Confirm USERNAME's email address by hand (an admin vouches for it), or --send them the link."""
+    """Confirm USERNAME's email address by hand (an admin vouches for it), or --send them the
+    link."""
     from paperfeed.core.errors import NotFound
     from paperfeed.delivery.mail.tokens import email_secret
     from paperfeed.delivery.mail.verify import send_verification
@@ -251,11 +303,22 @@ def users_export(ctx: AppContext, username: str, file: str) -> None:
 
 @users.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--as", "as_name", default=None, help="Create (or with --merge, merge into) this account instead of the file's.")
-@click.option("--merge", is_flag=True, help="Import into an account that exists here (the file proves nothing: you vouch).")
+@click.option(
+    "--as",
+    "as_name",
+    default=None,
+    help="Create (or with --merge, merge into) this account instead of the file's.",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Import into an account that exists here (the file proves nothing: you vouch).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def users_import(ctx: AppContext, file: str, as_name: str | None, merge: bool, as_json: bool) -> None:
+def users_import(
+    ctx: AppContext, file: str, as_name: str | None, merge: bool, as_json: bool
+) -> None:
     """Import a paperfeed-profile FILE ('-': stdin); importing twice changes nothing."""
     from paperfeed.delivery.app.profile import import_profile
 
@@ -267,10 +330,14 @@ def users_import(ctx: AppContext, file: str, as_name: str | None, merge: bool, a
     if as_json:
         echo_json(report.as_dict())
         return
-    added = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.added.items()) or "nothing new"
+    added = (
+        ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.added.items()) or "nothing new"
+    )
     click.echo(f"{'created' if report.created else 'merged into'} {report.username}: {added}")
     if report.missing:
-        click.echo(f"{len(report.missing)} papers not on this site (left out): {', '.join(report.missing)}")
+        click.echo(
+            f"{len(report.missing)} papers not on this site (left out): {', '.join(report.missing)}"
+        )
     for note in report.skipped:
         click.echo(f"skipped: {note}")
 

@@ -46,7 +46,9 @@ def _show_list(ctx: AppContext, as_json: bool) -> None:
         echo_json([h.as_dict() for h in health])
         return
     if not health:
-        click.echo("no followed sources; add one with `paperfeed sources add arxiv --category cs.CL`")
+        click.echo(
+            "no followed sources; add one with `paperfeed sources add arxiv --category cs.CL`"
+        )
         sys.exit(EXIT_NOTHING)
     for h in health:
         click.echo(_line(h))
@@ -57,23 +59,46 @@ def _show_list(ctx: AppContext, as_json: bool) -> None:
 @click.group("sources", invoke_without_command=True)
 @click.pass_context
 def sources_group(click_ctx: click.Context) -> None:
-    """Followed sources: what the worker harvests by itself, day after day (no subcommand: their health)."""
+    """Followed sources: what the worker harvests by itself, day after day (no subcommand: their
+    health)."""
     if click_ctx.invoked_subcommand is None:
         click_ctx.invoke(sources_list)
 
 
 @sources_group.command("add")
 @click.argument("kind", type=click.Choice(KINDS))
-@click.option("--category", "categories", multiple=True, help="arxiv: an arXiv category (repeat for more).")
-@click.option("--set", "set_spec", default=None, help="arxiv-oai: an OAI-PMH set, e.g. cs or physics:hep-th.")
-@click.option("--prefix", type=click.Choice(OAI_PREFIXES), default=None,
-              help="arxiv-oai: metadata format, arXivRaw (default: versions with dates and sizes) or arXiv.")
-@click.option("--no-check", is_flag=True, help="arxiv-oai: do not ask arXiv (ListSets) whether the set exists.")
-@click.option("--name", default=None, help="Name of the source (default: from kind and parameters).")
+@click.option(
+    "--category", "categories", multiple=True, help="arxiv: an arXiv category (repeat for more)."
+)
+@click.option(
+    "--set", "set_spec", default=None, help="arxiv-oai: an OAI-PMH set, e.g. cs or physics:hep-th."
+)
+@click.option(
+    "--prefix",
+    type=click.Choice(OAI_PREFIXES),
+    default=None,
+    help="arxiv-oai: metadata format, arXivRaw (default: versions with dates and sizes) or arXiv.",
+)
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="arxiv-oai: do not ask arXiv (ListSets) whether the set exists.",
+)
+@click.option(
+    "--name", default=None, help="Name of the source (default: from kind and parameters)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @with_context
-def sources_add(ctx: AppContext, kind: str, categories: tuple[str, ...], set_spec: str | None, prefix: str | None,
-                no_check: bool, name: str | None, as_json: bool) -> None:
+def sources_add(
+    ctx: AppContext,
+    kind: str,
+    categories: tuple[str, ...],
+    set_spec: str | None,
+    prefix: str | None,
+    no_check: bool,
+    name: str | None,
+    as_json: bool,
+) -> None:
     """Follow a source: arxiv (API, by --category), arxiv-oai (OAI-PMH, by --set) or hf-daily."""
 
     def known_sets() -> list[str]:
@@ -128,7 +153,8 @@ def sources_remove(ctx: AppContext, name: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_context
 def sources_run(ctx: AppContext, names: tuple[str, ...], as_json: bool) -> None:
-    """Harvest followed sources now (all, or the NAMEs); exit 1 when nothing new, 3 when all was rejected."""
+    """Harvest followed sources now (all, or the NAMEs); exit 1 when nothing new, 3 when all was
+    rejected."""
     from paperfeed.delivery.app.indexing import refresh_index_after_ingest
 
     runs = run_sources(ctx.store, ctx.settings, list(names) or None)

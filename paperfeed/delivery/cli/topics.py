@@ -12,15 +12,27 @@ from paperfeed.ranking.topics import growth_label
 
 
 def _summary(tf: TopicsFile) -> str:
-    return (f"{len(tf.topics)} topics over {tf.papers} papers, {tf.since} .. {tf.until}; {tf.vectors_note}; "
-            f"built {tf.built_at:%Y-%m-%d %H:%M} UTC in {tf.seconds:.1f}s")
+    return (
+        f"{len(tf.topics)} topics over {tf.papers} papers, {tf.since} .. {tf.until}; "
+        f"{tf.vectors_note}; "
+        f"built {tf.built_at:%Y-%m-%d %H:%M} UTC in {tf.seconds:.1f}s"
+    )
 
 
 def _show(tf: TopicsFile, limit: int, as_json: bool) -> None:
     if as_json:
-        echo_json({"built_at": tf.built_at, "vectors": tf.vectors, "since": tf.since, "until": tf.until,
-                   "topics": [{k: v for k, v in t.as_dict().items() if k != "paper_ids"}
-                              for t in tf.topics[:limit]]})
+        echo_json(
+            {
+                "built_at": tf.built_at,
+                "vectors": tf.vectors,
+                "since": tf.since,
+                "until": tf.until,
+                "topics": [
+                    {k: v for k, v in t.as_dict().items() if k != "paper_ids"}
+                    for t in tf.topics[:limit]
+                ],
+            }
+        )
         return
     click.echo(_summary(tf))
     click.echo(f"{'id':>3}  {'growth':>7}  {'papers':>6}  name")
@@ -53,8 +65,10 @@ def topics_list(ctx: AppContext, limit: int = 30, as_json: bool = False) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @with_context
 def topics_build(ctx: AppContext, limit: int, as_json: bool) -> None:
-    """Cluster the last `topics_weeks` weeks of papers and save topics.json (needs the topics extra)."""
-    progress = BuildProgress(ctx.settings, "topics build", unit=" steps")  # bars on stderr, build-status.json for /topics
+    """Cluster the last `topics_weeks` weeks of papers and save topics.json (needs the topics
+    extra)."""
+    # bars on stderr, build-status.json for /topics
+    progress = BuildProgress(ctx.settings, "topics build", unit=" steps")
     try:
         tf = build_topics(ctx.settings, ctx.store, progress=progress)
     finally:
@@ -72,10 +86,15 @@ def topics_show(ctx: AppContext, topic_id: int, limit: int) -> None:
     topic = tf.topic(topic_id) if tf else None
     if topic is None:
         raise NotFound(f"no topic {topic_id} (see `paperfeed topics`)")
-    click.echo(f"{topic.name}  growth {growth_label(topic.growth)}  {topic.papers} papers, {topic.votes} votes")
+    click.echo(
+        f"{topic.name}  growth {growth_label(topic.growth)}  {topic.papers} papers, {topic.votes} "
+        "votes"
+    )
     click.echo(f"terms: {', '.join(topic.terms)}")
-    click.echo("papers per week: " + "  ".join(f"{w:%m-%d}:{n}" for w, n in zip(topic.weeks, topic.weekly_papers,
-                                                                                 strict=True)))
+    click.echo(
+        "papers per week: "
+        + "  ".join(f"{w:%m-%d}:{n}" for w, n in zip(topic.weeks, topic.weekly_papers, strict=True))
+    )
     papers = ctx.store.papers.get_papers(list(topic.paper_ids[:limit]))
     for pid in topic.paper_ids[:limit]:
         if pid in papers:

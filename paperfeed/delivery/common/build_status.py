@@ -1,9 +1,9 @@
 """The progress of a running index or topics build, in a small file the web pages read.
 
-The build job (`paperfeed index build`, `paperfeed topics build`) writes `<data_dir>/build-status.json`
-as it goes (job, stage, done, total, pid) and removes it when it ends, so /about can show the
-progress and /topics can say that topics are being built. A file whose process is gone (a killed
-build) is treated as absent.
+The build job (`paperfeed index build`, `paperfeed topics build`) writes `<data_dir>/build-
+status.json` as it goes (job, stage, done, total, pid) and removes it when it ends, so /about can
+show the progress and /topics can say that topics are being built. A file whose process is gone (a
+killed build) is treated as absent.
 """
 
 from __future__ import annotations
@@ -76,9 +76,12 @@ def read_build_status(settings: Settings) -> BuildStatus | None:
 
 
 class BuildProgress:
-    """A build's progress callback: tqdm bars on stderr (also into a log file) and the status file."""
+    """A build's progress callback: tqdm bars on stderr (also into a log file) and the status
+    file."""
 
-    def __init__(self, settings: Settings, job: str, bars: bool = True, unit: str = " papers") -> None:
+    def __init__(
+        self, settings: Settings, job: str, bars: bool = True, unit: str = " papers"
+    ) -> None:
         self._path = status_path(settings)
         self._job = job
         self._started = time.time()

@@ -1,4 +1,5 @@
-"""Charts as inline SVG, drawn by matplotlib (Agg/SVG, no pyplot, no JavaScript): one module for all.
+"""Charts as inline SVG, drawn by matplotlib (Agg/SVG, no pyplot, no JavaScript): one module for
+all.
 
 Every chart is an `<svg role="img">` with a `<title>` and an `aria-label` saying what it shows, so
 it reads without JavaScript and to screen readers. Without matplotlib (the topics extra) a chart is
@@ -69,7 +70,9 @@ def _finish(fig: Figure, title: str, summary: str) -> str:
 
     buf = io.StringIO()
     with mpl.rc_context({"svg.hashsalt": title, "svg.fonttype": "none"}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+        fig.savefig(
+            buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight"
+        )
     text = buf.getvalue()
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.DOTALL)
     text = presentational(text)
@@ -78,7 +81,8 @@ def _finish(fig: Figure, title: str, summary: str) -> str:
     assert opening is not None
     tag = opening.group(0)
     new_tag = tag[:-1] + f' role="img" aria-label="{label}" class="chart">'
-    new_tag = re.sub(r'\s(width|height)="[^"]*"', "", new_tag, count=2)  # scale with the page (viewBox)
+    # scale with the page (viewBox)
+    new_tag = re.sub(r'\s(width|height)="[^"]*"', "", new_tag, count=2)
     return text.replace(tag, new_tag + f"<title>{html.escape(title)}</title>", 1)
 
 
@@ -101,8 +105,14 @@ def _style(ax: Axes) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def line_chart(title: str, xs: Sequence[date | datetime], series: Sequence[tuple[str, Sequence[float]]],
-               ylabel: str, summary: str, step: bool = False) -> str:
+def line_chart(
+    title: str,
+    xs: Sequence[date | datetime],
+    series: Sequence[tuple[str, Sequence[float]]],
+    ylabel: str,
+    summary: str,
+    step: bool = False,
+) -> str:
     """A line (or step) chart of one or more series over dates, as inline SVG."""
     if not charts_available():
         return _note(EXTRA_NOTE)
@@ -162,22 +172,31 @@ def _readings_word(n: int) -> str:
     return f"{n} reading" + ("" if n == 1 else "s")
 
 
-def upvotes_summary(vote_times: Sequence[datetime], readings: Sequence[tuple[datetime, int, int | None]],
-                    listed: Sequence[date] = ()) -> str:
+def upvotes_summary(
+    vote_times: Sequence[datetime],
+    readings: Sequence[tuple[datetime, int, int | None]],
+    listed: Sequence[date] = (),
+) -> str:
     """The words the upvotes chart says (its text alternative, also shown when it is not drawn)."""
     parts = [f"{len(vote_times)} paperfeed upvotes"]
     if readings:
         last_at, last_n, _ = readings[-1]
         when = last_at.date().isoformat()
-        parts.append(f"{last_n} on Hugging Face, read {when}" if len(readings) == 1 else
-                     f"{last_n} on Hugging Face at the last of {_readings_word(len(readings))} ({when})")
+        parts.append(
+            f"{last_n} on Hugging Face, read {when}"
+            if len(readings) == 1
+            else f"{last_n} on Hugging Face at the last of {_readings_word(len(readings))} ({when})"
+        )
     if listed:
         parts.append(f"listed {', '.join(sorted({d.isoformat() for d in listed}))}")
     return "; ".join(parts)
 
 
-def enough_readings(vote_times: Sequence[datetime], readings: Sequence[tuple[datetime, int, int | None]]) -> bool:
-    """Whether there are at least two points in time to draw (Hugging Face readings and paperfeed votes)."""
+def enough_readings(
+    vote_times: Sequence[datetime], readings: Sequence[tuple[datetime, int, int | None]]
+) -> bool:
+    """Whether there are at least two points in time to draw (Hugging Face readings and paperfeed
+    votes)."""
     return len(readings) + len(vote_times) >= 2
 
 
@@ -192,7 +211,9 @@ def paper_upvotes_chart(vote_times: Sequence[datetime],
     if not enough_readings(vote_times, external):
         if not external and not vote_times:
             return _note("No upvotes yet: no reading of Hugging Face and no paperfeed upvote.")
-        return _note(f"1 reading: {upvotes_summary(vote_times, external, listed)}. A chart needs two.")
+        return _note(
+            f"1 reading: {upvotes_summary(vote_times, external, listed)}. A chart needs two."
+        )
     if not charts_available():
         return _note(EXTRA_NOTE)
     import matplotlib.dates as mdates
@@ -204,15 +225,33 @@ def paper_upvotes_chart(vote_times: Sequence[datetime],
     days = sorted(set(listed))
     if votes:
         xs = [*votes, max(ends)]
-        ax.step(mdates.date2num(xs), [*range(1, len(votes) + 1), len(votes)], where="post",  # type: ignore[no-untyped-call]
-                label="paperfeed upvotes", color=_COLOURS[0], linewidth=1.8)
+        ax.step(
+            mdates.date2num(xs),  # type: ignore[no-untyped-call]
+            [*range(1, len(votes) + 1), len(votes)],
+            where="post",
+            label="paperfeed upvotes",
+            color=_COLOURS[0],
+            linewidth=1.8,
+        )
     if external:
-        ax.step(mdates.date2num([at for at, _, _ in external]), [n for _, n, _ in external],  # type: ignore[no-untyped-call]
-                where="post", label="Hugging Face upvotes (each reading)", color=_COLOURS[1], linewidth=1.8,
-                marker="o", markersize=3)
+        ax.step(
+            mdates.date2num([at for at, _, _ in external]),  # type: ignore[no-untyped-call]
+            [n for _, n, _ in external],
+            where="post",
+            label="Hugging Face upvotes (each reading)",
+            color=_COLOURS[1],
+            linewidth=1.8,
+            marker="o",
+            markersize=3,
+        )
     for i, d in enumerate(days):
-        ax.axvline(float(mdates.date2num(d)), color="#5a5f69", linestyle="--", linewidth=1,  # type: ignore[no-untyped-call]
-                   label="listed" if i == 0 else None)
+        ax.axvline(
+            float(mdates.date2num(d)),  # type: ignore[no-untyped-call]
+            color="#5a5f69",
+            linestyle="--",
+            linewidth=1,
+            label="listed" if i == 0 else None,
+        )
     stamps = [float(mdates.date2num(x)) for x in [*ends, *days]]  # type: ignore[no-untyped-call]
     lo, hi = min(stamps), max(stamps)
     pad = max(0.5, (hi - lo) * 0.03)
@@ -256,7 +295,10 @@ def reading_chart(reading: dict[str, tuple[int, int]], limit: int = 12) -> str:
     labels = [code for code, _ in rows]
     up = [float(v[0]) for _, v in rows]
     coll = [float(v[1]) for _, v in rows]
-    top = ", ".join(f"{c} ({int(u)} upvoted, {int(k)} collected)" for c, u, k in zip(labels, up, coll, strict=True))
+    top = ", ".join(
+        f"{c} ({int(u)} upvoted, {int(k)} collected)"
+        for c, u, k in zip(labels, up, coll, strict=True)
+    )
     return bar_chart("Your reading by category", labels, [("upvoted", up), ("collected", coll)],
                      f"Most read: {top}")
 
@@ -264,18 +306,30 @@ def reading_chart(reading: dict[str, tuple[int, int]], limit: int = 12) -> str:
 def topic_weeks_chart(name: str, weeks: Sequence[date], counts: Sequence[int]) -> str:
     """Papers per week of one topic (topics files built before the weekly share was kept)."""
     peak = max(counts, default=0)
-    return line_chart(f"Papers per week: {name}", list(weeks), [("papers", [float(c) for c in counts])],
-                      "papers / week",
-                      f"{sum(counts)} papers over {len(weeks)} weeks; {counts[-1] if counts else 0} in the "
-                      f"last week, at most {peak} a week")
+    return line_chart(
+        f"Papers per week: {name}",
+        list(weeks),
+        [("papers", [float(c) for c in counts])],
+        "papers / week",
+        f"{sum(counts)} papers over {len(weeks)} weeks; {counts[-1] if counts else 0} in the "
+        f"last week, at most {peak} a week",
+    )
 
 
-def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], counts: Sequence[int],
-                      recent_weeks: int, measure: str, growth: str) -> str:
-    """A topic's weekly share (percent), the measure its growth figure is of, with the two means it compares.
+def topic_share_chart(
+    name: str,
+    weeks: Sequence[date],
+    share: Sequence[float],
+    counts: Sequence[int],
+    recent_weeks: int,
+    measure: str,
+    growth: str,
+) -> str:
+    """A topic's weekly share (percent), the measure its growth figure is of, with the two means it
+    compares.
 
-    Growth is log2(mean share of the last `recent_weeks` weeks / mean share of the weeks before): both
-    means are drawn as dashed levels over their weeks, so the figure can be read off the chart.
+    Growth is log2(mean share of the last `recent_weeks` weeks / mean share of the weeks before):
+    both means are drawn as dashed levels over their weeks, so the figure can be read off the chart.
     """
     if not share or len(share) != len(weeks):
         return topic_weeks_chart(name, weeks, counts)
@@ -284,9 +338,14 @@ def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], 
     words = [f"{growth} {measure}"]
     if r:
         before, recent = sum(share[:-r]) / (len(share) - r), sum(share[-r:]) / r
-        words.append(f"from {before:.1f}% (mean of the {len(share) - r} weeks before) to {recent:.1f}% "
-                     f"(mean of the last {r})")
-    words.append(f"{counts[-1] if counts else 0} papers in the last week, {sum(counts)} over {len(weeks)} weeks")
+        words.append(
+            f"from {before:.1f}% (mean of the {len(share) - r} weeks before) to {recent:.1f}% "
+            f"(mean of the last {r})"
+        )
+    words.append(
+        f"{counts[-1] if counts else 0} papers in the last week, {sum(counts)} over {len(weeks)} "
+        "weeks"
+    )
     summary = "; ".join(words)
     if not charts_available():
         return _note(EXTRA_NOTE)
@@ -295,12 +354,28 @@ def topic_share_chart(name: str, weeks: Sequence[date], share: Sequence[float], 
     fig = _figure()
     ax = fig.add_subplot()
     x = mdates.date2num(list(weeks))  # type: ignore[no-untyped-call]
-    ax.plot(x, list(share), color=_COLOURS[0], linewidth=1.8, marker="o", markersize=3, label=measure)
+    ax.plot(
+        x, list(share), color=_COLOURS[0], linewidth=1.8, marker="o", markersize=3, label=measure
+    )
     if r:
-        ax.hlines([before], float(x[0]), float(x[-r - 1]), colors="#5a5f69", linestyles="--", linewidth=1.2,
-                  label="mean before")
-        ax.hlines([recent], float(x[-r]), float(x[-1]), colors=_COLOURS[1], linestyles="--", linewidth=1.6,
-                  label=f"mean of the last {r} weeks")
+        ax.hlines(
+            [before],
+            float(x[0]),
+            float(x[-r - 1]),
+            colors="#5a5f69",
+            linestyles="--",
+            linewidth=1.2,
+            label="mean before",
+        )
+        ax.hlines(
+            [recent],
+            float(x[-r]),
+            float(x[-1]),
+            colors=_COLOURS[1],
+            linestyles="--",
+            linewidth=1.6,
+            label=f"mean of the last {r} weeks",
+        )
     if float(x.max() - x.min()) < 0.5:
         ax.set_xlim(float(x.min()) - 1.0, float(x.max()) + 1.0)
     ax.set_ylabel("% of the week", fontsize=9)

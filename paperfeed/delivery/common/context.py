@@ -21,7 +21,9 @@ class AppContext:
         self.store.close()
 
 
-def open_context(settings: Settings | None = None, migrate: bool = True, **overrides: object) -> AppContext:
+def open_context(
+    settings: Settings | None = None, migrate: bool = True, **overrides: object
+) -> AppContext:
     """Load settings (with overrides) and open the store they name."""
     resolved = settings or load_settings({k: v for k, v in overrides.items() if v is not None})
     resolved.data_path.mkdir(parents=True, exist_ok=True)
@@ -31,13 +33,15 @@ def open_context(settings: Settings | None = None, migrate: bool = True, **overr
 
 
 def open_production_store(settings: Settings) -> Store:
-    """In production an outdated schema is not migrated on the fly: `paperfeed db migrate` backs up first."""
+    """In production an outdated schema is not migrated on the fly: `paperfeed db migrate` backs up
+    first."""
     store = open_store(settings.db_url, migrate=False)
     try:
         current = store.current_revision()
         if current is not None and current != store.head_revision():
             raise ConfigError(
-                f"the database schema is at {current}, this paperfeed needs {store.head_revision()}: "
+                f"the database schema is at {current}, this paperfeed needs "
+                f"{store.head_revision()}: "
                 "run `paperfeed db migrate` (it takes a backup first)"
             )
         if current is None:

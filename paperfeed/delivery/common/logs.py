@@ -1,9 +1,9 @@
 """Logging for every entry point: text or one JSON object per line, the request id, secrets masked.
 
-`configure_logging(settings)` installs one handler on the root logger (replacing its own on a
-second call). Every record gets `request_id` from a context variable the web middleware sets,
-and passes a redaction filter that masks the configured secrets (secret_key, smtp_password, the
-database password) and anything shaped like a credential (Bearer tokens, password=..., token=...).
+`configure_logging(settings)` installs one handler on the root logger (replacing its own on a second
+call). Every record gets `request_id` from a context variable the web middleware sets, and passes a
+redaction filter that masks the configured secrets (secret_key, smtp_password, the database
+password) and anything shaped like a credential (Bearer tokens, password=..., token=...).
 """
 
 from __future__ import annotations
@@ -23,12 +23,19 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("paperfeed_request_id", default=
 MASK = "[redacted]"
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    # The key must be a word of its own: arXiv's "badResumptionToken: The value of ..." is no credential.
-    re.compile(r"(?i)((?<![A-Za-z])(?:password|passwd|secret|secret_key|token|csrf_token|api_key)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"),
+    # The key must be a word of its own: arXiv's "badResumptionToken: The value of ..." is no
+    # credential.
+    re.compile(
+        r"(?i)((?<![A-Za-z])(?:password|passwd|secret|secret_key|token|csrf_token|api_key)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+"
+    ),
     re.compile(r"(?i)(://[^:/@\s]+:)[^@\s]+(@)"),  # user:password@ in URLs
 ]
 # Attributes every LogRecord has: the rest were passed with `extra=` and go into the JSON object.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "request_id"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "request_id",
+}
 
 
 # Paths that carry a secret as a path segment (an invite link's token, #21): logged masked.
@@ -46,7 +53,10 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
         if secret:
             text = text.replace(secret, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex and m.lastindex > 1 else ""), text)
+        text = pattern.sub(
+            lambda m: m.group(1) + MASK + (m.group(2) if m.lastindex and m.lastindex > 1 else ""),
+            text,
+        )
     return text
 
 
@@ -65,7 +75,9 @@ class ContextFilter(logging.Filter):
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info), self.secrets)
+            record.exc_text = redact(
+                logging.Formatter().formatException(record.exc_info), self.secrets
+            )
             record.exc_info = None
         return True
 

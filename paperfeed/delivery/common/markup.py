@@ -53,7 +53,8 @@ def render_markdown(source: str) -> str:
 
 
 def plain_excerpt(source: str, limit: int = 200) -> str:
-    """The comment as short plain text (emails, notifications): the rendered HTML stripped of tags."""
+    """The comment as short plain text (emails, notifications): the rendered HTML stripped of
+    tags."""
     text = nh3.clean(_md().render(source), tags=set())
     text = html.unescape(" ".join(text.split()))
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"

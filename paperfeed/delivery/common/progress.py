@@ -15,13 +15,23 @@ from tqdm import tqdm
 LOG_INTERVAL = 5.0  # seconds between two bar updates written into a log file
 
 
-def progress_bar(desc: str, total: int | None = None, unit: str = " papers", always: bool = False) -> tqdm[Any]:
-    """A tqdm bar on stderr, disabled when stderr is not a terminal unless always (a build's log)."""
+def progress_bar(
+    desc: str, total: int | None = None, unit: str = " papers", always: bool = False
+) -> tqdm[Any]:
+    """A tqdm bar on stderr, disabled when stderr is not a terminal unless always (a build's
+    log)."""
     if always and not on_terminal():
         return tqdm(desc=desc, total=total, unit=unit, file=sys.stderr, disable=False, ncols=100,
                     mininterval=LOG_INTERVAL, ascii=True, leave=True)
-    return tqdm(desc=desc, total=total, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True,
-                leave=True)
+    return tqdm(
+        desc=desc,
+        total=total,
+        unit=unit,
+        file=sys.stderr,
+        disable=None,
+        dynamic_ncols=True,
+        leave=True,
+    )
 
 
 def on_terminal() -> bool:
@@ -44,7 +54,8 @@ class CountProgress:
 
 
 class StageProgress:
-    """Bars for a job that reports (stage, done, total): one bar per stage, e.g. indexing, embedding."""
+    """Bars for a job that reports (stage, done, total): one bar per stage, e.g. indexing,
+    embedding."""
 
     def __init__(self, unit: str = " papers", always: bool = False) -> None:
         self._unit = unit

@@ -1,4 +1,5 @@
-"""The site's secret key (signs sessions and email links): from the environment, or kept in data_dir."""
+"""The site's secret key (signs sessions and email links): from the environment, or kept in
+data_dir."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ MIN_SECRET_LENGTH = 32
 
 MIN_DISTINCT_SECRET_CHARS = 12
 MIN_SECRET_GUESSES_LOG10 = 30.0  # about 100 bits
-MIN_SECRET_GUESSES_PER_CHAR = 0.8  # random keys score ~1.0 per character; "your-secret-key-..." 0.76
+# random keys score ~1.0 per character; "your-secret-key-..." 0.76
+MIN_SECRET_GUESSES_PER_CHAR = 0.8
 _SECRET_HINT = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 
 
@@ -29,11 +31,15 @@ def secret_problem(secret: str) -> str | None:
     if len(secret) < MIN_SECRET_LENGTH:
         return f"PAPERFEED_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
     if len(set(secret)) < MIN_DISTINCT_SECRET_CHARS:
-        return (f"PAPERFEED_SECRET_KEY looks like a pattern, not random ({len(set(secret))} distinct characters; "
-                f"at least {MIN_DISTINCT_SECRET_CHARS} needed)")
+        return (
+            f"PAPERFEED_SECRET_KEY looks like a pattern, not random ({len(set(secret))} distinct "
+            "characters; "
+            f"at least {MIN_DISTINCT_SECRET_CHARS} needed)"
+        )
     # F12: zxcvbn finds sequences, keyboard walks and dictionary words; a random key is estimated
     # at about one decimal digit of guesses per character, a phrase or a pattern far below that.
-    sample = secret[:100]  # zxcvbn's matching grows fast with length; 100 random characters are plenty
+    # zxcvbn's matching grows fast with length; 100 random characters are plenty
+    sample = secret[:100]
     log10 = float(zxcvbn(sample)["guesses_log10"])
     if log10 < MIN_SECRET_GUESSES_LOG10 or log10 < MIN_SECRET_GUESSES_PER_CHAR * len(sample):
         return (f"PAPERFEED_SECRET_KEY is guessable (zxcvbn: about 10^{log10:.0f} guesses for "
@@ -42,7 +48,8 @@ def secret_problem(secret: str) -> str | None:
 
 
 def _file_secret(settings: Settings) -> Path | None:
-    """The settings file the secret key was read from (None: it came from the environment or a flag)."""
+    """The settings file the secret key was read from (None: it came from the environment or a
+    flag)."""
     path = (Path(settings.config_file).expanduser() if settings.config_file
             else settings.data_path / "paperfeed.toml")
     try:
@@ -53,19 +60,23 @@ def _file_secret(settings: Settings) -> Path | None:
 
 
 def check_production(settings: Settings) -> None:
-    """Refuse to serve production with a base_url that is not https:// (the secret is checked on resolve)."""
+    """Refuse to serve production with a base_url that is not https:// (the secret is checked on
+    resolve)."""
     if not settings.is_production:
         return
     if not settings.base_url.startswith("https://"):
         raise ConfigError(
-            f"production needs an https:// base_url (got {settings.base_url!r}): session cookies are only "
-            "marked Secure and HSTS only sent over https; terminate TLS at a proxy and set PAPERFEED_BASE_URL "
+            f"production needs an https:// base_url (got {settings.base_url!r}): session cookies "
+            "are only "
+            "marked Secure and HSTS only sent over https; terminate TLS at a proxy and set "
+            "PAPERFEED_BASE_URL "
             "to the public https:// address"
         )
 
 
 def resolve_secret_key(settings: Settings) -> str:
-    """The session-signing key: required from the environment in production, kept in data_dir otherwise."""
+    """The session-signing key: required from the environment in production, kept in data_dir
+    otherwise."""
     if settings.secret_key:
         if settings.is_production:
             problem = secret_problem(settings.secret_key)

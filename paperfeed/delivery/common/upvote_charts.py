@@ -1,7 +1,7 @@
 """A paper's "Upvotes over time" chart, drawn by the jobs that read upvotes, never by a first view.
 
-Drawing with matplotlib takes 0.25-1.5 s (more with its import in a fresh web worker), so the
-chart is a file under `<data_dir>/charts/`, named by the paper and a fingerprint of what it shows
+Drawing with matplotlib takes 0.25-1.5 s (more with its import in a fresh web worker), so the chart
+is a file under `<data_dir>/charts/`, named by the paper and a fingerprint of what it shows
 (readings, votes, listed days): a changed reading is a new name, so no stale chart is served. The
 ingest and harvest jobs draw the charts of the papers they read (`draw_read_charts`). A page whose
 chart is not drawn yet (a vote since the last job, say) shows an `<img>` of the chart's URL instead,
@@ -78,7 +78,8 @@ def _read(path: Path) -> str | None:
 
 
 def chart_html(store: Store, settings: Settings, paper_id: int, paper: Paper | None = None) -> str:
-    """The chart for a page: the drawn file inline, a note when there is nothing to draw, else an <img>."""
+    """The chart for a page: the drawn file inline, a note when there is nothing to draw, else an
+    <img>."""
     data = _Data(store, settings, paper_id, paper)
     if not data.drawable:
         return charts.paper_upvotes_chart(
@@ -97,7 +98,8 @@ def chart_html(store: Store, settings: Settings, paper_id: int, paper: Paper | N
 
 
 def chart_svg(store: Store, settings: Settings, paper_id: int) -> str:
-    """The chart as SVG (drawn now and saved when it is not drawn yet), or a note when there is nothing to draw."""
+    """The chart as SVG (drawn now and saved when it is not drawn yet), or a note when there is
+    nothing to draw."""
     data = _Data(store, settings, paper_id)
     if not data.drawable:
         return charts.paper_upvotes_chart(data.votes, data.readings, data.listed)
@@ -105,7 +107,8 @@ def chart_svg(store: Store, settings: Settings, paper_id: int) -> str:
 
 
 def draw_read_charts(store: Store, settings: Settings, since: datetime) -> int:
-    """Draw the chart of every paper read since `since` that has two readings or more; how many were drawn."""
+    """Draw the chart of every paper read since `since` that has two readings or more; how many were
+    drawn."""
     if not charts.charts_available():
         return 0
     drawn = 0

@@ -1,4 +1,5 @@
-"""Features for digest recommendations: example papers, vector and lexical feature spaces, reasons."""
+"""Features for digest recommendations: example papers, vector and lexical feature spaces,
+reasons."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class VectorSource(Protocol):
 
 
 class ExampleCache:
-    """Papers referenced as examples (titles for reasons, terms for the lexical model), fetched in bulk."""
+    """Papers referenced as examples (titles for reasons, terms for the lexical model), fetched in
+    bulk."""
 
     def __init__(self, store: Store, pool: CandidatePool) -> None:
         self.store = store
@@ -93,7 +95,9 @@ class _Space:
 class FeatureSpaces:
     """Vector features where the semantic index has them, the lexical stand-in for the rest."""
 
-    def __init__(self, pool: CandidatePool, examples: ExampleCache, vectors: VectorSource | None) -> None:
+    def __init__(
+        self, pool: CandidatePool, examples: ExampleCache, vectors: VectorSource | None
+    ) -> None:
         self.pool = pool
         self.examples = examples
         self.semantic = vectors
@@ -112,23 +116,43 @@ class FeatureSpaces:
 
     def prepare(self, example_ids: Sequence[int]) -> None:
         """Build the feature rows of the pool (first call) and of these example papers."""
-        new = [pid for pid in dict.fromkeys([*(int(i) for i in self.pool.ids), *example_ids]) if pid not in self._seen]
+        new = [
+            pid
+            for pid in dict.fromkeys([*(int(i) for i in self.pool.ids), *example_ids])
+            if pid not in self._seen
+        ]
         if not new:
             return
         self._seen.update(new)
         with_vec = [(pid, v) for pid in new if (v := self._vector(pid)) is not None]
         if with_vec:
-            self.vectors = _extend(self.vectors, vector_features([p for p, _ in with_vec],
-                                                                 np.stack([v for _, v in with_vec])))
+            self.vectors = _extend(
+                self.vectors,
+                vector_features([p for p, _ in with_vec], np.stack([v for _, v in with_vec])),
+            )
         lex = [pid for pid in new if self._vec.get(pid) is None]
         if lex:
-            self.lexical = _extend(self.lexical, lexical_features(
-                lex, [self.examples.terms_of(pid) for pid in lex], df=self._df, n_docs=len(self.pool)))
+            self.lexical = _extend(
+                self.lexical,
+                lexical_features(
+                    lex,
+                    [self.examples.terms_of(pid) for pid in lex],
+                    df=self._df,
+                    n_docs=len(self.pool),
+                ),
+            )
         for feats in (self.vectors, self.lexical):
             if feats is None or feats.space in self.spaces:
                 continue
-            index = np.asarray([i for i, p in enumerate(self.pool.ids) if int(p) in feats.row_of
-                                and (feats.space == "vectors") == (self._vec.get(int(p)) is not None)], dtype=np.int64)
+            index = np.asarray(
+                [
+                    i
+                    for i, p in enumerate(self.pool.ids)
+                    if int(p) in feats.row_of
+                    and (feats.space == "vectors") == (self._vec.get(int(p)) is not None)
+                ],
+                dtype=np.int64,
+            )
             if not len(index):
                 continue
             ids = [int(self.pool.ids[i]) for i in index]
@@ -137,7 +161,9 @@ class FeatureSpaces:
             self.spaces[feats.space] = _Space(feats, bg, index, ids, rows,
                                               (rows - bg.mean).astype(np.float32))
 
-    def recommend(self, examples: Sequence[Example], allowed: npt.NDArray[np.bool_], k: int) -> list[Recommendation]:
+    def recommend(
+        self, examples: Sequence[Example], allowed: npt.NDArray[np.bool_], k: int
+    ) -> list[Recommendation]:
         """Recommendations among the allowed pool papers from both spaces, best first."""
         out: list[Recommendation] = []
         for name, sp in self.spaces.items():
@@ -189,8 +215,12 @@ def reason_for(rec: Recommendation, examples: ExampleCache, pool: CandidatePool,
             p = examples.papers.get(pid)
             if p is not None:
                 by_source.setdefault(source, []).append(_quote_title(p.title))
-        parts.append("; ".join(f"similar to {' and '.join(ts)}, which {SOURCE_LABEL.get(s, 'you liked')}"
-                               for s, ts in by_source.items()))
+        parts.append(
+            "; ".join(
+                f"similar to {' and '.join(ts)}, which {SOURCE_LABEL.get(s, 'you liked')}"
+                for s, ts in by_source.items()
+            )
+        )
     row = pool.row_of.get(rec.paper_id)
     terms = pool.top_terms(row, profile) if row is not None else ()
     if terms:

@@ -1,4 +1,5 @@
-"""What one digest run did, and who holds a claim (host, pid, start time): dead holders are taken over."""
+"""What one digest run did, and who holds a claim (host, pid, start time): dead holders are taken
+over."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-StepProgress = Callable[[str, int, int], None]  # (stage, done, total or 0 when unknown): progress bars
+# (stage, done, total or 0 when unknown): progress bars
+StepProgress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -28,7 +30,8 @@ class DigestReport:
     render_seconds: float = 0.0
     send_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-    groups: dict[str, int] = field(default_factory=dict)  # weekly lab digests (delivery/app/labs.py)
+    # weekly lab digests (delivery/app/labs.py)
+    groups: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly form."""
@@ -37,11 +40,17 @@ class DigestReport:
     @property
     def summary(self) -> str:
         """One line."""
-        line = (f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to retry, "
-                f"{self.failed} failed, {self.unconfirmed} unconfirmed, {self.skipped} skipped")
+        line = (
+            f"{self.composed} composed ({self.empty} empty), {self.sent} sent, {self.retry} to "
+            "retry, "
+            f"{self.failed} failed, {self.unconfirmed} unconfirmed, {self.skipped} skipped"
+        )
         if any(self.groups.get(k) for k in ("sent", "failed", "retry")):
-            line += (f"; lab digests: {self.groups.get('sent', 0)} sent, {self.groups.get('failed', 0)} failed, "
-                     f"{self.groups.get('retry', 0)} to retry")
+            line += (
+                f"; lab digests: {self.groups.get('sent', 0)} sent, "
+                f"{self.groups.get('failed', 0)} failed, "
+                f"{self.groups.get('retry', 0)} to retry"
+            )
         return line
 
 
@@ -59,8 +68,11 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
 
 
-def holder_is_dead(holder: str, claimed_at: datetime | None, lease_seconds: float, now: datetime) -> bool:
-    """Whether a claim's holder is gone: a dead process on this host, or a claim older than the lease."""
+def holder_is_dead(
+    holder: str, claimed_at: datetime | None, lease_seconds: float, now: datetime
+) -> bool:
+    """Whether a claim's holder is gone: a dead process on this host, or a claim older than the
+    lease."""
     host, _, rest = holder.partition(":")
     pid_text, _, started = rest.partition(":")
     if host == socket.gethostname() and pid_text.isdigit():

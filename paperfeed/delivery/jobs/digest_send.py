@@ -1,4 +1,5 @@
-"""The send phase of the digest job: claim each ready digest, write it to SMTP, record how it ended."""
+"""The send phase of the digest job: claim each ready digest, write it to SMTP, record how it
+ended."""
 
 from __future__ import annotations
 
@@ -29,53 +30,119 @@ def _backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=settings.digest_retry_seconds * 2 ** max(0, attempts - 1))
 
 
-def send_ready(settings: Settings, store: Store, mailer: Mailer, now: datetime, holder: str, report: DigestReport,
-               user_ids: Sequence[int] | None = None, secret: str | None = None,
-               progress: StepProgress | None = None) -> None:
+def send_ready(
+    settings: Settings,
+    store: Store,
+    mailer: Mailer,
+    now: datetime,
+    holder: str,
+    report: DigestReport,
+    user_ids: Sequence[int] | None = None,
+    secret: str | None = None,
+    progress: StepProgress | None = None,
+) -> None:
     """Send every ready (or due retry) digest once."""
     secret = secret or email_secret(settings)
     report.skipped += store.deliveries.skip_inactive()
     done: set[int] = set()
     with store.deliveries.marker() as marker:
         while True:
-            rows = [r for r in store.deliveries.due_deliveries(now, SEND_BATCH, user_ids) if r.id not in done]
+            rows = [
+                r
+                for r in store.deliveries.due_deliveries(now, SEND_BATCH, user_ids)
+                if r.id not in done
+            ]
             if not rows:
                 return
-            users = {u.id: u for u, _ in store.subscriptions.active_subscribers(sorted({r.user_id for r in rows}))}
-            papers = store.papers.get_papers(sorted({int(it["paper_id"]) for r in rows for it in r.items}))
+            users = {
+                u.id: u
+                for u, _ in store.subscriptions.active_subscribers(
+                    sorted({r.user_id for r in rows})
+                )
+            }
+            papers = store.papers.get_papers(
+                sorted({int(it["paper_id"]) for r in rows for it in r.items})
+            )
             for row in rows:
                 done.add(row.id)
                 user = users.get(row.user_id)
-                if user is None or not user.email_verified or not store.deliveries.claim_send(row.id, holder, now):
+                if (
+                    user is None
+                    or not user.email_verified
+                    or not store.deliveries.claim_send(row.id, holder, now)
+                ):
                     continue
                 t0 = time.monotonic()
                 try:
-                    out = build_message(settings, secret, DigestContent(
-                        user=user, period=row.period, items=row.items, papers=papers, gap_days=row.gap_days,
-                        window_start=row.window_start, message_id=row.message_id or ""), now_utc())
-                except (PaperfeedError, ValueError, KeyError) as exc:  # a bad address, say: go on with the others
+                    out = build_message(
+                        settings,
+                        secret,
+                        DigestContent(
+                            user=user,
+                            period=row.period,
+                            items=row.items,
+                            papers=papers,
+                            gap_days=row.gap_days,
+                            window_start=row.window_start,
+                            message_id=row.message_id or "",
+                        ),
+                        now_utc(),
+                    )
+                # a bad address, say: go on with the others
+                except (PaperfeedError, ValueError, KeyError) as exc:
                     store.deliveries.finish_send(row.id, holder, "failed", f"cannot compose: {exc}")
                     report.failed += 1
                     report.errors.append(f"{user.username}: cannot compose: {exc}")
                     continue
                 t1 = time.monotonic()
                 report.render_seconds += t1 - t0
-                _deliver(settings, store, mailer, marker, holder, row.id, row.attempts + 1, out, user, report, now)
+                _deliver(
+                    settings,
+                    store,
+                    mailer,
+                    marker,
+                    holder,
+                    row.id,
+                    row.attempts + 1,
+                    out,
+                    user,
+                    report,
+                    now,
+                )
                 report.send_seconds += time.monotonic() - t1
                 if progress:
-                    progress("sending digests", report.sent + report.failed + report.retry + report.unconfirmed, 0)
+                    progress(
+                        "sending digests",
+                        report.sent + report.failed + report.retry + report.unconfirmed,
+                        0,
+                    )
 
 
-def _deliver(settings: Settings, store: Store, mailer: Mailer, marker: DeliveryMarker, holder: str, delivery_id: int,
-             attempts: int, out: Outgoing, user: User, report: DigestReport, now: datetime) -> None:
+def _deliver(
+    settings: Settings,
+    store: Store,
+    mailer: Mailer,
+    marker: DeliveryMarker,
+    holder: str,
+    delivery_id: int,
+    attempts: int,
+    out: Outgoing,
+    user: User,
+    report: DigestReport,
+    now: datetime,
+) -> None:
     try:
         mailer.send(out, lambda: marker.mark_data_end(delivery_id, holder))
     except TransientMailError as exc:
         if attempts >= settings.digest_max_attempts:
-            store.deliveries.finish_send(delivery_id, holder, "failed", f"gave up after {attempts} attempts: {exc}")
+            store.deliveries.finish_send(
+                delivery_id, holder, "failed", f"gave up after {attempts} attempts: {exc}"
+            )
             report.failed += 1
         else:
-            store.deliveries.finish_send(delivery_id, holder, "retry", str(exc), now + _backoff(settings, attempts))
+            store.deliveries.finish_send(
+                delivery_id, holder, "retry", str(exc), now + _backoff(settings, attempts)
+            )
             report.retry += 1
         report.errors.append(f"{user.username}: {exc}")
     except PermanentMailError as exc:

@@ -62,13 +62,23 @@ from paperfeed.store import Store
 from paperfeed.store.digests import ComposedDigest, DigestProfile, DigestSubscription
 from paperfeed.store.runs import now_utc
 
-__all__ = ["DigestReport", "compose_due", "holder_id", "open_index", "preview", "run_digests", "send_ready"]
+__all__ = [
+    "DigestReport",
+    "compose_due",
+    "holder_id",
+    "open_index",
+    "preview",
+    "run_digests",
+    "send_ready",
+]
 
 log = logging.getLogger("paperfeed.digest")
 COMPOSE_BATCH = 500
 
 
-def build_pool(store: Store, settings: Settings, since: datetime | None, now: datetime) -> CandidatePool:
+def build_pool(
+    store: Store, settings: Settings, since: datetime | None, now: datetime
+) -> CandidatePool:
     """The candidate pool: papers first seen in (since, now], with votes and trending scores."""
     papers = store.deliveries.papers_first_seen(since, now)
     votes = store.votes.vote_counts([p.id for p in papers if p.id is not None]) if papers else {}
@@ -76,12 +86,26 @@ def build_pool(store: Store, settings: Settings, since: datetime | None, now: da
     return CandidatePool(papers, votes, reference_time(now, newest), trending_params(settings))
 
 
-def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces | None, examples: ExampleCache,
-               start: datetime, now: datetime, index: SearchIndex | None,
-               rising: Sequence[Topic] = (), rising_share: float = 0.2) -> list[Pick]:
+def select_for(
+    prof: DigestProfile,
+    pool: CandidatePool,
+    spaces: FeatureSpaces | None,
+    examples: ExampleCache,
+    start: datetime,
+    now: datetime,
+    index: SearchIndex | None,
+    rising: Sequence[Topic] = (),
+    rising_share: float = 0.2,
+) -> list[Pick]:
     """One user's picks from the pool for the window (start, now]; `rising`: the built topics."""
     sub = prof.subscription
-    exclude = prof.sent_recently | set(prof.upvoted) | set(prof.collected) | set(prof.less) | set(prof.more)
+    exclude = (
+        prof.sent_recently
+        | set(prof.upvoted)
+        | set(prof.collected)
+        | set(prof.less)
+        | set(prof.more)
+    )
     allowed = pool.window_mask(start, now, exclude)
     recs: dict[int, Recommendation] = {}
     ex: list[Example] = []
@@ -93,15 +117,27 @@ def select_for(prof: DigestProfile, pool: CandidatePool, spaces: FeatureSpaces |
         searches=[SearchSpec(s.name, s.query, s.category, s.author) for s in prof.searches],
         categories=prof.categories, authors=prof.authors,
     )
-    picks = select_digest(pool, interests, allowed, sub.sections, sub.max_papers,
-                          [Pick(r.paper_id, "recommended", "", r.score) for r in recs.values()], index=index,
-                          rising=rising, rising_share=rising_share)
+    picks = select_digest(
+        pool,
+        interests,
+        allowed,
+        sub.sections,
+        sub.max_papers,
+        [Pick(r.paper_id, "recommended", "", r.score) for r in recs.values()],
+        index=index,
+        rising=rising,
+        rising_share=rising_share,
+    )
     if not any(p.section == "recommended" for p in picks):
         return picks
     # reasons only for the recommendations that made it into the digest
     profile = pool.profile([examples.sparse(e.paper_id) for e in ex if e.source != "less"])
-    return [Pick(p.paper_id, p.section, reason_for(recs[p.paper_id], examples, pool, profile), p.score)
-            if p.section == "recommended" else p for p in picks]
+    return [
+        Pick(p.paper_id, p.section, reason_for(recs[p.paper_id], examples, pool, profile), p.score)
+        if p.section == "recommended"
+        else p
+        for p in picks
+    ]
 
 
 def compose_due(settings: Settings, store: Store, now: datetime, holder: str, report: DigestReport,
@@ -129,9 +165,15 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
     floor = now - timedelta(days=settings.digest_max_catchup_days)
     profiles: dict[int, DigestProfile] = {}
     for i in range(0, len(mine), COMPOSE_BATCH):
-        profiles.update(store.deliveries.digest_profiles(mine[i : i + COMPOSE_BATCH], since=floor - timedelta(days=1)))
-    windows = {uid: digest_window(p.last_window_end, now, periods[uid], settings.digest_max_catchup_days)
-               for uid, p in profiles.items()}
+        profiles.update(
+            store.deliveries.digest_profiles(
+                mine[i : i + COMPOSE_BATCH], since=floor - timedelta(days=1)
+            )
+        )
+    windows = {
+        uid: digest_window(p.last_window_end, now, periods[uid], settings.digest_max_catchup_days)
+        for uid, p in profiles.items()
+    }
     if index is None:
         index = open_index(settings, store)
     composer = Composer(settings, store, profiles, windows, now, index)
@@ -142,11 +184,18 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
         results = []
         for uid, items in composed.items():
             start, gap = windows[uid]
-            results.append(ComposedDigest(
-                delivery_id=won[uid], user_id=uid, items=items,
-                message_id=message_id_for(settings, won[uid], uid, periods[uid].key),
-                recipient=profiles[uid].user.email, window_start=start, window_end=now, gap_days=gap,
-            ))
+            results.append(
+                ComposedDigest(
+                    delivery_id=won[uid],
+                    user_id=uid,
+                    items=items,
+                    message_id=message_id_for(settings, won[uid], uid, periods[uid].key),
+                    recipient=profiles[uid].user.email,
+                    window_start=start,
+                    window_end=now,
+                    gap_days=gap,
+                )
+            )
         store.deliveries.finish_compose(results, holder)
         report.composed += sum(1 for r in results if r.items)
         report.empty += sum(1 for r in results if not r.items)
@@ -156,18 +205,36 @@ def compose_due(settings: Settings, store: Store, now: datetime, holder: str, re
 
 
 class Composer:
-    """Composes digests: what the users of one run share (pool, examples, vectors, topics), then each one's items.
+    """Composes digests: what the users of one run share (pool, examples, vectors, topics), then
+    each one's items.
 
     The one place a digest is composed: compose_due stores what it returns, preview shows it unsent.
     """
 
-    def __init__(self, settings: Settings, store: Store, profiles: Mapping[int, DigestProfile],
-                 windows: Mapping[int, tuple[datetime, int]], now: datetime, index: SearchIndex | None) -> None:
-        self.settings, self.store, self.windows, self.now, self.index = settings, store, windows, now, index
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        profiles: Mapping[int, DigestProfile],
+        windows: Mapping[int, tuple[datetime, int]],
+        now: datetime,
+        index: SearchIndex | None,
+    ) -> None:
+        self.settings, self.store, self.windows, self.now, self.index = (
+            settings,
+            store,
+            windows,
+            now,
+            index,
+        )
         self.pool = build_pool(store, settings, min(w[0] for w in windows.values()), now)
         self.examples = ExampleCache(store, self.pool)
         wants_recs = any("recommended" in p.subscription.sections for p in profiles.values())
-        self.spaces = FeatureSpaces(self.pool, self.examples, _vectors(index)) if wants_recs and len(self.pool) else None
+        self.spaces = (
+            FeatureSpaces(self.pool, self.examples, _vectors(index))
+            if wants_recs and len(self.pool)
+            else None
+        )
         self.rising = _rising(settings, profiles.values())
         self.talk = discussion_items(store, {uid: windows[uid][0] for uid, p in profiles.items()
                                              if "discussion" in p.subscription.sections}, now)
@@ -175,7 +242,8 @@ class Composer:
                                         if "alerts" in p.subscription.sections}, now)
 
     def compose(self, batch: Sequence[DigestProfile]) -> dict[int, list[dict[str, object]]]:
-        """Each user's digest items, in the order they are shown: alerts, discussion, then the picks."""
+        """Each user's digest items, in the order they are shown: alerts, discussion, then the
+        picks."""
         ex_ids = [e.paper_id for prof in batch for e in examples_of(prof)]
         self.examples.load(ex_ids)
         if self.spaces is not None:
@@ -183,15 +251,36 @@ class Composer:
         out: dict[int, list[dict[str, object]]] = {}
         for prof in batch:
             uid = prof.user.id
-            picks = select_for(prof, self.pool, self.spaces, self.examples, self.windows[uid][0], self.now,
-                               self.index, self.rising, self.settings.topics_rising_share)
-            out[uid] = [*self.news.get(uid, []), *self.talk.get(uid, []), *(p.as_dict() for p in picks)]
+            picks = select_for(
+                prof,
+                self.pool,
+                self.spaces,
+                self.examples,
+                self.windows[uid][0],
+                self.now,
+                self.index,
+                self.rising,
+                self.settings.topics_rising_share,
+            )
+            out[uid] = [
+                *self.news.get(uid, []),
+                *self.talk.get(uid, []),
+                *(p.as_dict() for p in picks),
+            ]
         return out
 
 
-def run_digests(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
-                user_ids: Sequence[int] | None = None, index: SearchIndex | None = None, compose: bool = True,
-                send: bool = True, progress: StepProgress | None = None) -> DigestReport:
+def run_digests(
+    settings: Settings,
+    store: Store,
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+    user_ids: Sequence[int] | None = None,
+    index: SearchIndex | None = None,
+    compose: bool = True,
+    send: bool = True,
+    progress: StepProgress | None = None,
+) -> DigestReport:
     """Recover dead claims, compose what is due, send what is ready; return what happened."""
     now = now or now_utc()
     holder = holder_id()
@@ -228,7 +317,8 @@ def open_index(settings: Settings, store: Store) -> SearchIndex | None:
 
 
 def _rising(settings: Settings, profiles: Iterable[DigestProfile]) -> tuple[Topic, ...]:
-    """The built topics when some digest wants the "rising" section (topics.json read once per run)."""
+    """The built topics when some digest wants the "rising" section (topics.json read once per
+    run)."""
     if not any("rising" in p.subscription.sections and p.categories for p in profiles):
         return ()
     built = load_topics(settings)
@@ -243,13 +333,17 @@ def preview(settings: Settings, store: Store, user: User, now: datetime | None =
             index: SearchIndex | None = None) -> tuple[list[Pick], Outgoing | None]:
     """What the user's digest would hold now, composed but neither recorded nor sent."""
     now = now or now_utc()
-    sub = store.subscriptions.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily")
+    sub = store.subscriptions.get_subscription(user.id) or DigestSubscription(
+        user_id=user.id, frequency="daily"
+    )
     period = current_period(sub, now, sub.weekday)
     floor = now - timedelta(days=settings.digest_max_catchup_days)
     prof = store.deliveries.digest_profiles([(user, sub)], since=floor - timedelta(days=1))[user.id]
     window = digest_window(prof.last_window_end, now, period, settings.digest_max_catchup_days)
     start, gap = window
-    items = Composer(settings, store, {user.id: prof}, {user.id: window}, now, index).compose([prof])[user.id]
+    items = Composer(settings, store, {user.id: prof}, {user.id: window}, now, index).compose(
+        [prof]
+    )[user.id]
     picks = [Pick(int(str(it["paper_id"])), str(it["section"]), str(it["reason"])) for it in items]
     if not picks:
         return [], None

@@ -65,7 +65,8 @@ class SourceRun:
             return f"{self.name}: skipped, another worker is harvesting it"
         c = self.counts
         line = (
-            f"{self.name}: {c.new} new, {c.updated} updated, {c.unchanged} unchanged, {c.rejected} rejected"
+            f"{self.name}: {c.new} new, {c.updated} updated, {c.unchanged} unchanged, "
+            f"{c.rejected} rejected"
             f" ({self.pages} pages, {self.requests} requests, {self.seconds:.1f}s)"
         )
         if self.notes:
@@ -75,13 +76,22 @@ class SourceRun:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {
-            "name": self.name, "new": self.counts.new, "updated": self.counts.updated,
-            "unchanged": self.counts.unchanged, "rejected": self.counts.rejected, "pages": self.pages,
-            "requests": self.requests, "notes": self.notes, "error": self.error, "busy": self.busy, "seconds": round(self.seconds, 3),
+            "name": self.name,
+            "new": self.counts.new,
+            "updated": self.counts.updated,
+            "unchanged": self.counts.unchanged,
+            "rejected": self.counts.rejected,
+            "pages": self.pages,
+            "requests": self.requests,
+            "notes": self.notes,
+            "error": self.error,
+            "busy": self.busy,
+            "seconds": round(self.seconds, 3),
         }
 
 
-Page = tuple[list[Paper | RecordError], dict[str, Any]]  # the records of a page and the cursor after it
+# the records of a page and the cursor after it
+Page = tuple[list[Paper | RecordError], dict[str, Any]]
 
 
 def _day(value: object) -> date | None:
@@ -91,23 +101,35 @@ def _day(value: object) -> date | None:
 def _floor(settings: Settings, today: date, start: date, run: SourceRun) -> date:
     floor = today - timedelta(days=max(1, settings.sources_catchup_days))
     if start < floor:
-        run.notes.append(f"gap {start} .. {floor - timedelta(days=1)} is older than sources_catchup_days, not read")
+        run.notes.append(
+            f"gap {start} .. {floor - timedelta(days=1)} is older than sources_catchup_days, not "
+            "read"
+        )
         return floor
     return start
 
 
 def _oai_pages(
-    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+    store: Store,
+    source: FollowedSource,
+    settings: Settings,
+    http: HttpClient,
+    today: date,
+    run: SourceRun,
 ) -> Iterator[Page]:
     cur = source.cursor
     token = cur.get("token")
     if token:
         start, until = _day(cur.get("harvest_from")), _day(cur.get("harvest_until"))
     else:
-        start = _day(cur.get("from")) or today - timedelta(days=max(1, settings.sources_initial_days) - 1)
+        start = _day(cur.get("from")) or today - timedelta(
+            days=max(1, settings.sources_initial_days) - 1
+        )
         start, until = _floor(settings, today, start, run), today
     best = _day(cur.get("max_seen"))
-    params = arxiv_oai.list_params(start, until, source.params.get("set"), source.params.get("prefix", "arXiv"))
+    params = arxiv_oai.list_params(
+        start, until, source.params.get("set"), source.params.get("prefix", "arXiv")
+    )
     restarts = 0
     while True:  # bounded: by the restarts below, repeated tokens, and the run's request budget
         try:
@@ -116,7 +138,13 @@ def _oai_pages(
                     best = page.max_datestamp
                 token = page.resumption_token
                 if token:
-                    after = {"from": cur.get("from"), "token": token, "harvest_from": start, "harvest_until": until, "max_seen": best}
+                    after = {
+                        "from": cur.get("from"),
+                        "token": token,
+                        "harvest_from": start,
+                        "harvest_until": until,
+                        "max_seen": best,
+                    }
                 else:  # the whole list is read: next time from the newest datestamp seen
                     after = {"from": max(best, start) if best and start else (best or start)}
                 yield list(page.records), after
@@ -125,8 +153,10 @@ def _oai_pages(
             if token and "badResumptionToken" in exc.message:
                 if restarts >= max(0, settings.sources_oai_max_restarts):
                     raise SourceError(
-                        f"resumption token refused {restarts + 1} times in one run, harvest given up"
-                        f" (sources_oai_max_restarts={settings.sources_oai_max_restarts}): {exc.message}"
+                        f"resumption token refused {restarts + 1} times in one run, harvest given "
+                        "up"
+                        f" (sources_oai_max_restarts={settings.sources_oai_max_restarts}): "
+                        f"{exc.message}"
                     ) from None
                 restarts += 1
                 run.notes.append("resumption token refused: harvest restarted from its first day")
@@ -136,10 +166,17 @@ def _oai_pages(
 
 
 def _api_pages(
-    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+    store: Store,
+    source: FollowedSource,
+    settings: Settings,
+    http: HttpClient,
+    today: date,
+    run: SourceRun,
 ) -> Iterator[Page]:
     cur = source.cursor
-    frontier = _day(cur.get("frontier")) or today - timedelta(days=max(1, settings.sources_initial_days) - 1)
+    frontier = _day(cur.get("frontier")) or today - timedelta(
+        days=max(1, settings.sources_initial_days) - 1
+    )
     frontier = _floor(settings, today, frontier, run)
     start = int(cur.get("resume_start") or 0)
     newest = _day(cur.get("run_newest"))
@@ -149,40 +186,63 @@ def _api_pages(
         feed = arxiv_api.search_page(http, query, start, size)
         total = feed.total_results or 0
         if not feed.records and start < total:
-            raise SourceError(f"arXiv API answered an empty page at start={start} of {total}; retried next run")
+            raise SourceError(
+                f"arXiv API answered an empty page at start={start} of {total}; retried next run"
+            )
         papers = [r for r in feed.records if isinstance(r, Paper)]
         days = [p.published for p in papers if p.published]
         newest = max([*days, *([newest] if newest else [])], default=None)
         start += len(feed.records)
         # Met papers already stored from the frontier day (or older) on: the rest is known.
-        reached = [p.arxiv_id for p in papers if p.arxiv_id and p.published and p.published <= frontier]
+        reached = [
+            p.arxiv_id for p in papers if p.arxiv_id and p.published and p.published <= frontier
+        ]
         met = bool(reached) and bool(store.sources.known_arxiv_ids(reached))
         done = not feed.records or start >= total or met or (bool(days) and min(days) < frontier)
-        keep = [r for r in feed.records if not isinstance(r, Paper) or r.published is None or r.published >= frontier]
+        keep = [
+            r
+            for r in feed.records
+            if not isinstance(r, Paper) or r.published is None or r.published >= frontier
+        ]
         if done:
             yield keep, {"frontier": newest or frontier, "resume_start": 0}
             return
         yield keep, {"frontier": frontier, "resume_start": start, "run_newest": newest}
-    run.notes.append(f"stopped after {settings.sources_arxiv_max_pages} pages (sources_arxiv_max_pages); continues next run")
+    run.notes.append(
+        f"stopped after {settings.sources_arxiv_max_pages} pages (sources_arxiv_max_pages); "
+        "continues next run"
+    )
 
 
 def _hf_pages(
-    store: Store, source: FollowedSource, settings: Settings, http: HttpClient, today: date, run: SourceRun
+    store: Store,
+    source: FollowedSource,
+    settings: Settings,
+    http: HttpClient,
+    today: date,
+    run: SourceRun,
 ) -> Iterator[Page]:
     last = _day(source.cursor.get("last_day"))
     start = last or today - timedelta(days=max(1, settings.sources_initial_days) - 1)
-    start = min(start, today - timedelta(days=max(1, settings.hf_refresh_days) - 1)) if last else start
+    start = (
+        min(start, today - timedelta(days=max(1, settings.hf_refresh_days) - 1)) if last else start
+    )
     start = _floor(settings, today, start, run)
     days = [start + timedelta(days=i) for i in range((today - start).days + 1)]
     if len(days) > settings.hf_max_requests:
-        run.notes.append(f"read {settings.hf_max_requests} of {len(days)} days (hf_max_requests); continues next run")
+        run.notes.append(
+            f"read {settings.hf_max_requests} of {len(days)} days (hf_max_requests); continues "
+            "next run"
+        )
         days = days[: settings.hf_max_requests]
     for day in days:
         records = list(hf_daily.fetch_hf_daily(day, settings, http))
         yield records, {"last_day": max(day, last) if last else day}
 
 
-PAGES: dict[str, Callable[[Store, FollowedSource, Settings, HttpClient, date, SourceRun], Iterator[Page]]] = {
+PAGES: dict[
+    str, Callable[[Store, FollowedSource, Settings, HttpClient, date, SourceRun], Iterator[Page]]
+] = {
     "arxiv-oai": _oai_pages,
     "arxiv": _api_pages,
     "hf-daily": _hf_pages,
@@ -193,7 +253,8 @@ def run_source(
     store: Store, settings: Settings, source: FollowedSource, holder: str | None = None,
     http: HttpClient | None = None, now: datetime | None = None,
 ) -> SourceRun:
-    """Harvest one source from its cursor to today under its lock; errors are recorded, not raised."""
+    """Harvest one source from its cursor to today under its lock; errors are recorded, not
+    raised."""
     run = SourceRun(source.name)
     holder = holder or holder_id()
     lease = settings.sources_lease_seconds
@@ -219,7 +280,9 @@ def run_source(
             papers = [r for r in records if isinstance(r, Paper)]
             bad = [r for r in records if isinstance(r, RecordError)]
             run.errors.extend(bad[: max(0, MAX_ERRORS_KEPT - len(run.errors))])
-            counts = store.sources.commit_page(source.id, holder, papers, cursor, lease, now, run_id, len(bad))
+            counts = store.sources.commit_page(
+                source.id, holder, papers, cursor, lease, now, run_id, len(bad)
+            )
             run.counts = run.counts + counts + IngestCounts(rejected=len(bad))
             run.pages += 1
     except PaperfeedError as exc:
@@ -240,7 +303,9 @@ def run_source(
     return run
 
 
-def _finish(store: Store, source: FollowedSource, run: SourceRun, run_id: int, started: float) -> None:
+def _finish(
+    store: Store, source: FollowedSource, run: SourceRun, run_id: int, started: float
+) -> None:
     run.seconds = time.monotonic() - started
     store.sources.record_source_run(source.id, run.as_dict(), run.error)
     store.runs.finish_run(run_id, run.counts, error=run.error)
@@ -252,14 +317,18 @@ def run_sources(
     store: Store, settings: Settings, names: list[str] | None = None, due_only: bool = False,
     now: datetime | None = None, http: HttpClient | None = None,
 ) -> list[SourceRun]:
-    """Run the named followed sources (all enabled ones when none are named); due_only for the worker."""
+    """Run the named followed sources (all enabled ones when none are named); due_only for the
+    worker."""
     now = now or now_utc()
     chosen = list_sources(store, settings)
     if names:
         by_name = {s.name: s for s in chosen}
         missing = [n for n in names if n not in by_name]
         if missing:
-            raise NotFound(f"no followed source named {missing[0]!r} (followed: {', '.join(by_name) or 'none yet'})")
+            raise NotFound(
+                f"no followed source named {missing[0]!r} (followed: "
+                f"{', '.join(by_name) or 'none yet'})"
+            )
         chosen = [by_name[n] for n in names]
     else:
         chosen = [s for s in chosen if s.enabled]
@@ -267,9 +336,15 @@ def run_sources(
     runs = []
     started = now_utc()
     for source in chosen:
-        if due_only and source.last_run_at is not None and now - source.last_run_at < interval and not source.cursor.get("token"):
+        if (
+            due_only
+            and source.last_run_at is not None
+            and now - source.last_run_at < interval
+            and not source.cursor.get("token")
+        ):
             continue
         runs.append(run_source(store, settings, source, http=http))
     if runs:
-        draw_read_charts(store, settings, started)  # the upvotes just read: their charts, before any page asks
+        # the upvotes just read: their charts, before any page asks
+        draw_read_charts(store, settings, started)
     return runs

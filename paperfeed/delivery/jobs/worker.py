@@ -1,8 +1,8 @@
 """`paperfeed worker`: ingest the configured sources on schedule and send digests when they are due.
 
-Several workers (and cron's `paperfeed digest send`) may run at once: the ingest runs under a
-lease in the database (one ingest at a time, taken over when its holder stops renewing it) and
-digests are claimed row by row (see paperfeed.delivery.jobs.digests).
+Several workers (and cron's `paperfeed digest send`) may run at once: the ingest runs under a lease
+in the database (one ingest at a time, taken over when its holder stops renewing it) and digests are
+claimed row by row (see paperfeed.delivery.jobs.digests).
 """
 
 from __future__ import annotations
@@ -55,13 +55,18 @@ def sources(settings: Settings) -> list[str]:
 
 
 def maybe_ingest(settings: Settings, store: Store, holder: str, now: datetime) -> str | None:
-    """Ingest worker_sources when the last ingest is older than worker_ingest_minutes; the summary or None."""
+    """Ingest worker_sources when the last ingest is older than worker_ingest_minutes; the summary
+    or None."""
     targets = sources(settings)
     if not targets:
         return None
-    if not ingest_due(store.leases.lease_last_run(INGEST_LEASE), now, settings.worker_ingest_minutes):
+    if not ingest_due(
+        store.leases.lease_last_run(INGEST_LEASE), now, settings.worker_ingest_minutes
+    ):
         return None
-    if not store.leases.acquire_lease(INGEST_LEASE, holder, seconds=ingest_lease_seconds(settings.worker_ingest_minutes)):
+    if not store.leases.acquire_lease(
+        INGEST_LEASE, holder, seconds=ingest_lease_seconds(settings.worker_ingest_minutes)
+    ):
         return None
     ran = False
     try:
@@ -89,7 +94,8 @@ def update_index(settings: Settings, store: Store) -> int:
 
 
 def maybe_build_topics(settings: Settings, store: Store, now: datetime | None = None) -> str | None:
-    """Rebuild topics.json when it is older than topics_refresh_hours (and the topics extra is installed)."""
+    """Rebuild topics.json when it is older than topics_refresh_hours (and the topics extra is
+    installed)."""
     if not topics_due(settings, now) or not topics_extra_installed():
         return None
     try:
@@ -100,8 +106,13 @@ def maybe_build_topics(settings: Settings, store: Store, now: datetime | None = 
     return f"{len(result.topics)} topics over {result.papers} papers ({result.vectors})"
 
 
-def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: datetime | None = None,
-          index: SearchIndex | None = None) -> WorkerReport:
+def cycle(
+    settings: Settings,
+    store: Store,
+    mailer: Mailer | None = None,
+    now: datetime | None = None,
+    index: SearchIndex | None = None,
+) -> WorkerReport:
     """One pass: ingest if due, harvest the followed sources that are due, fetch queued submissions,
     update the search index, then compose and send due digests."""
     report = WorkerReport()
@@ -112,7 +123,8 @@ def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: d
         log.error("ingest failed: %s", exc.message)
     try:
         report.sources = [r.summary for r in run_sources(store, settings, due_only=True, now=now)]
-    except PaperfeedError as exc:  # a bad `sources` setting, say; each source's own errors are in its run
+    # a bad `sources` setting, say; each source's own errors are in its run
+    except PaperfeedError as exc:
         report.errors.append(f"sources: {exc.message}")
         log.error("followed sources failed: %s", exc.message)
     try:  # before the index update, so a fetched submission is searchable this cycle
@@ -138,9 +150,16 @@ def cycle(settings: Settings, store: Store, mailer: Mailer | None = None, now: d
     return report
 
 
-def run_worker(settings: Settings, store: Store, mailer: Mailer | None = None, once: bool = False,
-               stop: threading.Event | None = None, on_cycle: Callable[[WorkerReport], None] | None = None) -> None:
-    """Run cycles every worker_poll_seconds until stopped (SIGTERM / SIGINT) or after one with `once`."""
+def run_worker(
+    settings: Settings,
+    store: Store,
+    mailer: Mailer | None = None,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[WorkerReport], None] | None = None,
+) -> None:
+    """Run cycles every worker_poll_seconds until stopped (SIGTERM / SIGINT) or after one with
+    `once`."""
     stop = stop or threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

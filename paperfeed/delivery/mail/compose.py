@@ -1,13 +1,13 @@
 """Composing a digest email: a multipart/alternative message (plain text + HTML with inline CSS)
-with signed one-click links, List-Unsubscribe (RFC 2369 / RFC 8058), a deterministic Message-ID
-and correctly encoded headers for non-ASCII names.
+with signed one-click links, List-Unsubscribe (RFC 2369 / RFC 8058), a deterministic Message-ID and
+correctly encoded headers for non-ASCII names.
 
-The message is assembled directly (the `email` package's generator and quoted-printable encoder
-cost ~10 ms a digest; this costs well under 1 ms): display names and the subject are RFC 2047
-encoded when not ASCII (email.header / email.utils.formataddr), long header values are not
-folded (List-Unsubscribe must stay one plain <URL>), a non-ASCII domain is sent in IDNA form, and
-only an address whose local part is non-ASCII needs SMTPUTF8: then that header carries raw UTF-8
-and the message is flagged so the mailer asks the server for SMTPUTF8.
+The message is assembled directly (the `email` package's generator and quoted-printable encoder cost
+~10 ms a digest; this costs well under 1 ms): display names and the subject are RFC 2047 encoded
+when not ASCII (email.header / email.utils.formataddr), long header values are not folded (List-
+Unsubscribe must stay one plain <URL>), a non-ASCII domain is sent in IDNA form, and only an address
+whose local part is non-ASCII needs SMTPUTF8: then that header carries raw UTF-8 and the message is
+flagged so the mailer asks the server for SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ ABSTRACT_CHARS = 280
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message ready for a mailer: envelope sender and recipient, the bytes, whether it needs SMTPUTF8."""
+    """A message ready for a mailer: envelope sender and recipient, the bytes, whether it needs
+    SMTPUTF8."""
 
     message_id: str
     sender: str
@@ -65,8 +66,12 @@ class DigestContent:
 @lru_cache(maxsize=2)
 def _env(autoescape: bool) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=autoescape,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
 
 
@@ -77,7 +82,8 @@ def site_host(settings: Settings) -> str:
 
 
 def message_id_for(settings: Settings, delivery_id: int, user_id: int, period: str) -> str:
-    """The deterministic Message-ID of a delivery: a resend of the same digest carries the same one."""
+    """The deterministic Message-ID of a delivery: a resend of the same digest carries the same
+    one."""
     return f"<digest-{delivery_id}.{user_id}.{period.replace(':', '-')}@{site_host(settings)}>"
 
 
@@ -210,19 +216,23 @@ def _encoded_words(text: str) -> str:
     """RFC 2047 base64 encoded-words, each at most 75 characters, on folded lines.
 
     email.header.Header does the same in ~1 ms a subject (it measures every split in Python);
-    cutting the text into runs of whole characters of at most 39 UTF-8 bytes (64-character
-    words, so even the first line, after "Subject: ", stays under 76) is enough.
+    cutting the text into runs of whole characters of at most 39 UTF-8 bytes (64-character words, so
+    even the first line, after "Subject: ", stays under 76) is enough.
     """
     words: list[str] = []
     chunk = bytearray()
     for ch in text:
         b = ch.encode("utf-8")
         if len(chunk) + len(b) > 39:
-            words.append(f"=?utf-8?b?{binascii.b2a_base64(bytes(chunk), newline=False).decode('ascii')}?=")
+            words.append(
+                f"=?utf-8?b?{binascii.b2a_base64(bytes(chunk), newline=False).decode('ascii')}?="
+            )
             chunk.clear()
         chunk += b
     if chunk:
-        words.append(f"=?utf-8?b?{binascii.b2a_base64(bytes(chunk), newline=False).decode('ascii')}?=")
+        words.append(
+            f"=?utf-8?b?{binascii.b2a_base64(bytes(chunk), newline=False).decode('ascii')}?="
+        )
     return "\r\n ".join(words)
 
 
@@ -230,7 +240,10 @@ def sender_address(settings: Settings) -> tuple[str, str, bool]:
     """The From header, envelope sender and SMTPUTF8 flag from mail_from."""
     name, addr = parseaddr(settings.mail_from)
     if "@" not in addr:
-        raise ConfigError(f"mail_from {settings.mail_from!r} has no address (e.g. 'paperfeed <digest@example.org>')")
+        raise ConfigError(
+            f"mail_from {settings.mail_from!r} has no address (e.g. 'paperfeed "
+            "<digest@example.org>')"
+        )
     return _address(name, addr)
 
 
@@ -258,7 +271,9 @@ def _part(subtype: str, text: str) -> bytes:
     return head.encode("ascii") + body
 
 
-def build_message(settings: Settings, secret: str, content: DigestContent, now: datetime) -> Outgoing:
+def build_message(
+    settings: Settings, secret: str, content: DigestContent, now: datetime
+) -> Outgoing:
     """The complete message of a digest, ready to send (multipart/alternative: text, then HTML)."""
     context = view(settings, secret, content)
     subject, text, html = render(context)
@@ -280,6 +295,17 @@ def build_message(settings: Settings, secret: str, content: DigestContent, now: 
     ]
     head = "".join(f"{k}: {v}\r\n" for k, v in headers).encode("utf-8")
     sep = f"--{boundary}\r\n".encode("ascii")
-    data = b"".join([head, b"\r\n", sep, _part("plain", text), b"\r\n", sep, _part("html", html), b"\r\n",
-                     f"--{boundary}--\r\n".encode("ascii")])
+    data = b"".join(
+        [
+            head,
+            b"\r\n",
+            sep,
+            _part("plain", text),
+            b"\r\n",
+            sep,
+            _part("html", html),
+            b"\r\n",
+            f"--{boundary}--\r\n".encode("ascii"),
+        ]
+    )
     return Outgoing(content.message_id, sender, recipient, data, sender_utf8 or to_utf8)

@@ -1,9 +1,9 @@
 """Mailers: SMTP (plain, STARTTLS or implicit TLS, with login and timeouts), console and file.
 
 Every mailer takes a `before_end` callback and calls it at the last moment before the message
-becomes irrevocable: for SMTP, after the whole message body was written and just before the
-final "." of DATA; for the file mailer, just before the rename that publishes the file. The send
-job records the 'data_end' state there (docs/digests.md explains why).
+becomes irrevocable: for SMTP, after the whole message body was written and just before the final
+"." of DATA; for the file mailer, just before the rename that publishes the file. The send job
+records the 'data_end' state there (docs/digests.md explains why).
 
 Failures come back as exceptions that say what the job should do: `TransientMailError` (not
 delivered; retry later), `PermanentMailError` (5xx: not delivered; do not retry), or
@@ -12,6 +12,7 @@ delivered; retry later), `PermanentMailError` (5xx: not delivered; do not retry)
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import socket
@@ -91,8 +92,10 @@ class SMTPMailer:
                 smtp.ehlo()
                 if s.smtp_starttls and not s.smtp_ssl:
                     if not smtp.has_extn("starttls"):
-                        raise TransientMailError(f"{s.smtp_host}:{s.smtp_port} does not offer STARTTLS "
-                                                 "(set smtp_starttls off for a plain local relay)")
+                        raise TransientMailError(
+                            f"{s.smtp_host}:{s.smtp_port} does not offer STARTTLS "
+                            "(set smtp_starttls off for a plain local relay)"
+                        )
                     smtp.starttls(context=self._tls())
                     smtp.ehlo()
                 if s.smtp_user:
@@ -101,12 +104,16 @@ class SMTPMailer:
                 smtp.close()
                 raise
         except smtplib.SMTPAuthenticationError as exc:
-            raise TransientMailError(f"SMTP login as {s.smtp_user!r} failed: {exc.smtp_code} {_text(exc.smtp_error)}",
-                                     exc.smtp_code) from None
+            raise TransientMailError(
+                f"SMTP login as {s.smtp_user!r} failed: {exc.smtp_code} {_text(exc.smtp_error)}",
+                exc.smtp_code,
+            ) from None
         except (smtplib.SMTPException, OSError) as exc:
             if isinstance(exc, MailError):
                 raise
-            raise TransientMailError(f"cannot connect to SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from None
+            raise TransientMailError(
+                f"cannot connect to SMTP {s.smtp_host}:{s.smtp_port}: {exc}"
+            ) from None
         return smtp
 
     def _drop(self) -> None:
@@ -117,7 +124,8 @@ class SMTPMailer:
                 self._smtp = None
 
     def send(self, message: Outgoing, before_end: Hook) -> None:
-        """Send one message over the (reused) connection, with the DATA phase split around before_end."""
+        """Send one message over the (reused) connection, with the DATA phase split around
+        before_end."""
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -191,10 +199,8 @@ def _text(resp: bytes | str) -> str:
 
 
 def _refused(smtp: smtplib.SMTP, what: str, code: int, resp: bytes) -> None:
-    try:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         smtp.rset()
-    except (smtplib.SMTPException, OSError):
-        pass
     if 400 <= code < 500 or code == -1:
         raise TransientMailError(f"{what}: {code} {_text(resp)}", code)
     raise PermanentMailError(f"{what}: {code} {_text(resp)}", code)
@@ -243,11 +249,24 @@ def open_mailer(settings: Settings) -> Mailer:
     if settings.mailer == "console":
         return ConsoleMailer()
     if settings.mailer == "file":
-        return FileMailer(Path(settings.mail_dir).expanduser() if settings.mail_dir else settings.data_path / "outbox")
-    raise ConfigError(f"setting mailer: {settings.mailer!r} is not one of 'smtp', 'console', 'file'")
+        return FileMailer(
+            Path(settings.mail_dir).expanduser()
+            if settings.mail_dir
+            else settings.data_path / "outbox"
+        )
+    raise ConfigError(
+        f"setting mailer: {settings.mailer!r} is not one of 'smtp', 'console', 'file'"
+    )
 
 
 __all__ = [
-    "AmbiguousMailError", "ConsoleMailer", "FileMailer", "MailError", "Mailer", "PermanentMailError",
-    "SMTPMailer", "TransientMailError", "open_mailer",
+    "AmbiguousMailError",
+    "ConsoleMailer",
+    "FileMailer",
+    "MailError",
+    "Mailer",
+    "PermanentMailError",
+    "SMTPMailer",
+    "TransientMailError",
+    "open_mailer",
 ]

@@ -1,13 +1,13 @@
 """Signed tokens for the links in digest emails: one-click unsubscribe and more/less like this.
 
-A token is an itsdangerous TimestampSigner signature (HMAC with the site's secret key) over ids
-and the account's stamp: "USER.STAMP" for unsubscribe, "USER.PAPER.STAMP" for feedback, each kind
-with its own salt so one can never pass as the other. The stamp is a digest of the account's id
-and creation time, so a link made for a deleted account can never act on another account that
-gets the same id (#21 F7); deleting the account revokes its links. Tokens from before the stamp
-(bare ids) are refused. A digest carries dozens of links, so tokens are plain signatures rather
-than serialized JSON (10x cheaper to make). The feedback signal (+1 / -1) rides in the URL beside
-the token: whoever holds the token may say either about that paper.
+A token is an itsdangerous TimestampSigner signature (HMAC with the site's secret key) over ids and
+the account's stamp: "USER.STAMP" for unsubscribe, "USER.PAPER.STAMP" for feedback, each kind with
+its own salt so one can never pass as the other. The stamp is a digest of the account's id and
+creation time, so a link made for a deleted account can never act on another account that gets the
+same id (#21 F7); deleting the account revokes its links. Tokens from before the stamp (bare ids)
+are refused. A digest carries dozens of links, so tokens are plain signatures rather than serialized
+JSON (10x cheaper to make). The feedback signal (+1 / -1) rides in the URL beside the token: whoever
+holds the token may say either about that paper.
 """
 
 from __future__ import annotations
@@ -27,17 +27,19 @@ from paperfeed.delivery.common.secret_key import resolve_secret_key
 
 UNSUBSCRIBE_SALT = "paperfeed.digest.unsubscribe"
 FEEDBACK_SALT = "paperfeed.digest.feedback"
-UNSUBSCRIBE_MAX_AGE = 400 * 86400  # an old digest's unsubscribe link keeps working for a year and more
+# an old digest's unsubscribe link keeps working for a year and more
+UNSUBSCRIBE_MAX_AGE = 400 * 86400
 FEEDBACK_MAX_AGE = 120 * 86400
 
 
 def email_secret(settings: Settings) -> str:
-    """The key that signs email links: the site's secret key (the development key file when unset)."""
+    """The key that signs email links: the site's secret key (the development key file when
+    unset)."""
     return resolve_secret_key(settings)
 
 
 class _Signer(TimestampSigner):
-    """itsdangerous's TimestampSigner with the key derived once and the HMAC state reused.
+    """Itsdangerous's TimestampSigner with the key derived once and the HMAC state reused.
 
     A digest signs a token per paper; the stock signer derives the key and builds the HMAC from
     scratch each time (~30 us a token). Tokens are byte-for-byte the same and are verified by the
@@ -67,7 +69,10 @@ def _signer(secret: str, salt: str) -> TimestampSigner:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_OLD_FORMAT = "this {kind} link is from an older paperfeed and no longer works: use the links of a newer digest"
+_OLD_FORMAT = (
+    "this {kind} link is from an older paperfeed and no longer works:"
+    " use the links of a newer digest"
+)
 
 
 def link_stamp(user: User) -> str:
@@ -81,7 +86,8 @@ def link_stamp(user: User) -> str:
 
 
 def link_account(user: User | None, stamp: str) -> User:
-    """The account a link's (id, stamp) names; NotFound when it was deleted (or the id is another's)."""
+    """The account a link's (id, stamp) names; NotFound when it was deleted (or the id is
+    another's)."""
     if user is None or not hmac.compare_digest(link_stamp(user), stamp):
         raise NotFound("this link was made for an account that no longer exists")
     return user
@@ -93,7 +99,8 @@ def unsubscribe_token(secret: str, user: User) -> str:
 
 
 def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str]:
-    """(user id, account stamp) of an unsubscribe token; BadRequest when forged, garbled, old-format or too old."""
+    """(user id, account stamp) of an unsubscribe token; BadRequest when forged, garbled, old-format
+    or too old."""
     value = _unsign(secret, UNSUBSCRIBE_SALT, token, UNSUBSCRIBE_MAX_AGE, "unsubscribe")
     if value.isdigit():
         raise BadRequest(_OLD_FORMAT.format(kind="unsubscribe"))
@@ -105,7 +112,11 @@ def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str]:
 
 def feedback_token(secret: str, user: User, paper_id: int) -> str:
     """A token that lets its holder say "more / less like this" about a paper for a user."""
-    return _signer(secret, FEEDBACK_SALT).sign(f"{user.id}.{paper_id}.{link_stamp(user)}").decode("ascii")
+    return (
+        _signer(secret, FEEDBACK_SALT)
+        .sign(f"{user.id}.{paper_id}.{link_stamp(user)}")
+        .decode("ascii")
+    )
 
 
 def read_feedback_token(secret: str, token: str) -> tuple[int, int, str]:
@@ -125,5 +136,7 @@ def _unsign(secret: str, salt: str, token: str, max_age: int, kind: str) -> str:
     except SignatureExpired:
         raise BadRequest(f"this {kind} link has expired; use the links of a newer digest") from None
     except (BadSignature, UnicodeError, ValueError):
-        raise BadRequest(f"this {kind} link is not valid (it may have been cut short by your mail program)") from None
+        raise BadRequest(
+            f"this {kind} link is not valid (it may have been cut short by your mail program)"
+        ) from None
     return raw.decode("ascii", "replace")

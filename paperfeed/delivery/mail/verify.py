@@ -1,8 +1,9 @@
-"""Email verification: a signed link (itsdangerous) that must be followed before any other mail goes out.
+"""Email verification: a signed link (itsdangerous) that must be followed before any other mail goes
+out.
 
 The token signs the user id together with the address it was sent to, so a link mailed to an old
-address cannot verify a changed one. Digests skip unverified accounts (see delivery/jobs/digests.py);
-this message is the only one an unverified address ever receives.
+address cannot verify a changed one. Digests skip unverified accounts (see
+delivery/jobs/digests.py); this message is the only one an unverified address ever receives.
 """
 
 from __future__ import annotations
@@ -40,25 +41,41 @@ class MailNotSent(PaperfeedError):
 
 def verification_token(secret: str, user: User) -> str:
     """A token that confirms this user's current address."""
-    return str(URLSafeTimedSerializer(secret, salt=VERIFY_SALT).dumps([user.id, user.email.lower()]))
+    return str(
+        URLSafeTimedSerializer(secret, salt=VERIFY_SALT).dumps([user.id, user.email.lower()])
+    )
 
 
 def read_verification_token(secret: str, token: str) -> tuple[int, str]:
-    """(user id, address) of a verification token; BadRequest when forged, garbled or older than a week."""
+    """(user id, address) of a verification token; BadRequest when forged, garbled or older than a
+    week."""
     try:
-        value = URLSafeTimedSerializer(secret, salt=VERIFY_SALT).loads(token.strip(), max_age=VERIFY_MAX_AGE)
+        value = URLSafeTimedSerializer(secret, salt=VERIFY_SALT).loads(
+            token.strip(), max_age=VERIFY_MAX_AGE
+        )
     except SignatureExpired:
-        raise BadRequest("this verification link has expired: ask for a new one on your profile page") from None
+        raise BadRequest(
+            "this verification link has expired: ask for a new one on your profile page"
+        ) from None
     except (BadSignature, UnicodeError, ValueError):
-        raise BadRequest("this verification link is not valid (it may have been cut short by your mail program)") from None
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str)):
+        raise BadRequest(
+            "this verification link is not valid (it may have been cut short by your mail program)"
+        ) from None
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], str)
+    ):
         raise BadRequest("this verification link is not valid")
     return value[0], value[1]
 
 
 def verification_url(settings: Settings, secret: str, user: User) -> str:
     """The link to put in the message."""
-    return f"{settings.base_url.rstrip('/')}/verify-email?t={quote(verification_token(secret, user))}"
+    return (
+        f"{settings.base_url.rstrip('/')}/verify-email?t={quote(verification_token(secret, user))}"
+    )
 
 
 def verification_message(settings: Settings, secret: str, user: User, now: datetime) -> Outgoing:
@@ -74,8 +91,10 @@ def verification_message(settings: Settings, secret: str, user: User, now: datet
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
     body = (
-        f"Hello {user.username},\n\nplease confirm that {user.email} is your address by opening this link "
-        f"(valid for 7 days):\n\n{url}\n\nUntil then paperfeed sends you no other mail, digests included.\n"
+        f"Hello {user.username},\n\nplease confirm that {user.email} is your address by opening "
+        "this link "
+        f"(valid for 7 days):\n\n{url}\n\nUntil then paperfeed sends you no other mail, digests "
+        "included.\n"
         "If you did not sign up, ignore this message.\n"
     )
     msg.set_content(body, cte=text_transfer_encoding(body))
@@ -84,7 +103,9 @@ def verification_message(settings: Settings, secret: str, user: User, now: datet
     return Outgoing(message_id, sender, user.email, data, utf8)
 
 
-def send_verification(settings: Settings, secret: str, user: User, now: datetime, mailer: Mailer | None = None) -> None:
+def send_verification(
+    settings: Settings, secret: str, user: User, now: datetime, mailer: Mailer | None = None
+) -> None:
     """Mail the verification link; MailNotSent when the mail server refuses or cannot be reached."""
     if user.email_verified:
         raise BadRequest("your email address is already verified")
@@ -93,7 +114,9 @@ def send_verification(settings: Settings, secret: str, user: User, now: datetime
     try:
         active.send(verification_message(settings, secret, user, now), lambda: None)
     except (MailError, OSError) as exc:
-        raise MailNotSent(f"the verification mail could not be sent ({exc}); try again later") from None
+        raise MailNotSent(
+            f"the verification mail could not be sent ({exc}); try again later"
+        ) from None
     finally:
         if own:
             active.close()

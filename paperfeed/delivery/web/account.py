@@ -168,7 +168,8 @@ def reset_confirm_form(request: Request, t: str = Query("", max_length=400)) -> 
 
 @router.post("/password-reset/confirm", dependencies=[Depends(csrf_form)], response_model=None)
 async def reset_confirm(request: Request, t: str = Form(""), password: str = Form("")) -> Response:
-    """Set the new password: all sessions and API tokens of the account are revoked, then log in afresh."""
+    """Set the new password: all sessions and API tokens of the account are revoked, then log in
+    afresh."""
     state = get_state(request)
     try:
         user = await run_in_threadpool(

@@ -1,7 +1,8 @@
-"""The REST API under /api/v1 (OpenAPI at /docs). Errors are JSON: {"status": ..., "message": ...}.
+"""The REST API under /api/v1 (OpenAPI at /docs).
 
-Reads are open. Writes need a personal API token (`Authorization: Bearer pf_...`, made on the
-profile page) or a logged-in browser session plus its CSRF token in `X-CSRF-Token`.
+Errors are JSON: {"status": ..., "message": ...}. Reads are open. Writes need a personal API token
+(`Authorization: Bearer pf_...`, made on the profile page) or a logged-in browser session plus its
+CSRF token in `X-CSRF-Token`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
 Limit = Annotated[int, Query(ge=1, le=100, description="Papers per page.")]
-CategoryQ = Annotated[str | None, Query(max_length=32, description="arXiv category code, e.g. cs.CL.")]
+CategoryQ = Annotated[
+    str | None, Query(max_length=32, description="arXiv category code, e.g. cs.CL.")
+]
 
 
 class Category(BaseModel):
@@ -60,20 +63,34 @@ class PaperOut(BaseModel):
     doi: str | None = None
     journal_ref: str | None = None
     license: str | None = None
-    affiliations: list[list[str]] | None = Field(default=None, description="Per author, in author order.")
+    affiliations: list[list[str]] | None = Field(
+        default=None, description="Per author, in author order."
+    )
     announced_on: str | None = Field(default=None, description="The day arXiv announced it.")
     updated: str | None = Field(default=None, description="The latest version's day.")
     external_comments: int | None = Field(default=None, description="Comments on Hugging Face.")
-    dois: list[str] | None = Field(default=None, description="Every DOI, the main one (`doi`) first.")
-    ai_summary: str | None = Field(default=None, description="Hugging Face's one-line AI summary (not the abstract).")
-    project_page: str | None = Field(default=None, description="The project page Hugging Face gives.")
+    dois: list[str] | None = Field(
+        default=None, description="Every DOI, the main one (`doi`) first."
+    )
+    ai_summary: str | None = Field(
+        default=None, description="Hugging Face's one-line AI summary (not the abstract)."
+    )
+    project_page: str | None = Field(
+        default=None, description="The project page Hugging Face gives."
+    )
     organization: dict[str, str | None] | None = Field(
         default=None, description="The Hugging Face organisation: name and fullname.")
-    github_stars: int | None = Field(default=None, description="Stars of the code repository (Hugging Face).")
+    github_stars: int | None = Field(
+        default=None, description="Stars of the code repository (Hugging Face)."
+    )
     withdrawn: bool = False
     score: float | None = None
-    comments: int | None = Field(default=None, description="Visible comments in the paper's discussion.")
-    matched_terms: list[str] | None = Field(default=None, description="Search: the query words it holds.")
+    comments: int | None = Field(
+        default=None, description="Visible comments in the paper's discussion."
+    )
+    matched_terms: list[str] | None = Field(
+        default=None, description="Search: the query words it holds."
+    )
 
 
 class ListOut(BaseModel):
@@ -126,7 +143,9 @@ class VoteOut(BaseModel):
 class SubmitIn(BaseModel):
     """A paper to add, by arXiv id or URL."""
 
-    ref: str = Field(min_length=1, max_length=300, examples=["2503.11731", "https://arxiv.org/abs/2503.11731"])
+    ref: str = Field(
+        min_length=1, max_length=300, examples=["2503.11731", "https://arxiv.org/abs/2503.11731"]
+    )
 
 
 class SubmitOut(BaseModel):
@@ -171,23 +190,36 @@ def _iso(d: date | None) -> str | None:
 def list_papers(
     request: Request,
     period: Literal["day", "week", "month"] = "day",
-    day: Annotated[date | None, Query(description="Last day of the period (default: the newest day).")] = None,
+    day: Annotated[
+        date | None, Query(description="Last day of the period (default: the newest day).")
+    ] = None,
     category: CategoryQ = None,
     page: Annotated[int, Query(ge=1, le=10000)] = 1,
     limit: Limit = 30,
 ) -> Response:
-    """Papers of a day, week or month, most upvoted first (community votes + Hugging Face upvotes)."""
+    """Papers of a day, week or month, most upvoted first (community votes + Hugging Face
+    upvotes)."""
     state = get_state(request)
     cat = _category(category)
 
     def compute() -> bytes:
         lst = sv.listing(state, day, period, category=cat, page=page, page_size=limit)
-        return json.dumps({
-            "period": lst.period, "day": _iso(lst.day), "since": _iso(lst.since), "until": _iso(lst.until),
-            "prev_day": _iso(lst.prev_day), "next_day": _iso(lst.next_day), "total": lst.total,
-            "page": lst.page, "limit": lst.page_size, "notice": lst.notice,
-            "papers": [sv.card_json(c) for c in lst.cards],
-        }, ensure_ascii=False).encode()
+        return json.dumps(
+            {
+                "period": lst.period,
+                "day": _iso(lst.day),
+                "since": _iso(lst.since),
+                "until": _iso(lst.until),
+                "prev_day": _iso(lst.prev_day),
+                "next_day": _iso(lst.next_day),
+                "total": lst.total,
+                "page": lst.page,
+                "limit": lst.page_size,
+                "notice": lst.notice,
+                "papers": [sv.card_json(c) for c in lst.cards],
+            },
+            ensure_ascii=False,
+        ).encode()
 
     body: bytes = state.cached(("api-papers", period, day, cat, page, limit), compute)
     return Response(body, media_type="application/json")
@@ -204,7 +236,9 @@ def get_paper(request: Request, paper_id: PaperId) -> Response:
 
 
 @router.get("/papers/{paper_id:int}/similar", response_model=list[PaperOut], responses=ERRORS)
-def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10) -> Response:
+def similar(
+    request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, le=50)] = 10
+) -> Response:
     """Papers similar to this one (from the search index)."""
     state = get_state(request)
     papers.get_paper(state.store, paper_id)
@@ -214,11 +248,15 @@ def similar(request: Request, paper_id: PaperId, k: Annotated[int, Query(ge=1, l
 @router.get("/search", response_model=SearchOut, responses=ERRORS)
 def search(
     request: Request,
-    q: Annotated[str, Query(max_length=500, description="Query; see the search page for the syntax.")] = "",
+    q: Annotated[
+        str, Query(max_length=500, description="Query; see the search page for the syntax.")
+    ] = "",
     sort: Literal["relevance", "date"] = "relevance",
     since: date | None = None,
     until: date | None = None,
-    category: Annotated[str | None, Query(max_length=100, description="Code, archive (cs) or name.")] = None,
+    category: Annotated[
+        str | None, Query(max_length=100, description="Code, archive (cs) or name.")
+    ] = None,
     author: Annotated[str | None, Query(max_length=200)] = None,
     mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
@@ -226,8 +264,18 @@ def search(
 ) -> Response:
     """Full-text and semantic search with filters."""
     no_nul(q, category, author)
-    result = sv.search(get_state(request), q, page=page, page_size=limit, sort=sort, since=since, until=until,
-                       category=category or None, author=author or None, mode=mode)
+    result = sv.search(
+        get_state(request),
+        q,
+        page=page,
+        page_size=limit,
+        sort=sort,
+        since=since,
+        until=until,
+        category=category or None,
+        author=author or None,
+        mode=mode,
+    )
     papers = []
     for c in result.cards:
         out = sv.card_json(c)
@@ -279,13 +327,23 @@ def me(request: Request, user: Caller) -> Response:
     return json_response({"id": user.id, "username": user.username, "email": user.email})
 
 
-@router.post("/papers/{paper_id}/upvote", response_model=VoteOut, responses=ERRORS, dependencies=[Security(bearer)])
+@router.post(
+    "/papers/{paper_id}/upvote",
+    response_model=VoteOut,
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def upvote(request: Request, paper_id: PaperId, user: Writer) -> Response:
     """Upvote a paper (a second upvote by the same user changes nothing)."""
     return _vote(request, user, paper_id, True)
 
 
-@router.delete("/papers/{paper_id}/upvote", response_model=VoteOut, responses=ERRORS, dependencies=[Security(bearer)])
+@router.delete(
+    "/papers/{paper_id}/upvote",
+    response_model=VoteOut,
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def unvote(request: Request, paper_id: PaperId, user: Writer) -> Response:
     """Take back an upvote."""
     return _vote(request, user, paper_id, False)
@@ -295,7 +353,9 @@ def _vote(request: Request, user: User, paper_id: int, up: bool) -> Response:
     state = get_state(request)
     result = community.vote(state.store, user.id, paper_id, up)
     state.after_write()
-    return json_response({"paper_id": paper_id, "upvotes": result.upvotes, "voted": up, "changed": result.changed})
+    return json_response(
+        {"paper_id": paper_id, "upvotes": result.upvotes, "voted": up, "changed": result.changed}
+    )
 
 
 @router.post("/submissions", response_model=SubmitOut, responses=ERRORS, status_code=201,
@@ -307,5 +367,12 @@ def submit(request: Request, body: SubmitIn, user: Writer) -> Response:
     result = submissions.submit(state.settings, state.store, user.id, body.ref)
     state.after_write()
     status = {"added": 201, "exists": 200, "queued": 202}[result.status]
-    return json_response({"status": result.status, "arxiv_id": result.arxiv_id, "paper_id": result.paper_id,
-                  "message": result.message}, status)
+    return json_response(
+        {
+            "status": result.status,
+            "arxiv_id": result.arxiv_id,
+            "paper_id": result.paper_id,
+            "message": result.message,
+        },
+        status,
+    )

@@ -1,4 +1,5 @@
-"""The application factory: `create_app(ctx)` for tests and `paperfeed serve`, `app_from_env()` for workers."""
+"""The application factory: `create_app(ctx)` for tests and `paperfeed serve`, `app_from_env()` for
+workers."""
 
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ from paperfeed.delivery.web.state import STATIC, SearchHolder, WebState, make_en
 
 log = logging.getLogger("paperfeed.web")
 SESSION_COOKIE = "paperfeed_session"
-SESSION_DAYS = 14  # the cookie's lifetime; the server-side session (delivery/app/accounts.py) decides validity
+# the cookie's lifetime; the server-side session (delivery/app/accounts.py) decides validity
+SESSION_DAYS = 14
 
 
 class CachedStatic(StaticFiles):
@@ -87,7 +89,9 @@ class PaperfeedApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         """The usual stack inside SecurityHeaders."""
-        return SecurityHeaders(super().build_middleware_stack(), hsts=bool(getattr(self.state, "hsts", False)))
+        return SecurityHeaders(
+            super().build_middleware_stack(), hsts=bool(getattr(self.state, "hsts", False))
+        )
 
 
 def _hosts(settings: Settings) -> list[str]:
@@ -121,7 +125,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         secret_key=secret,
         env=env,
         cache=TTLCache(settings.web_cache_seconds),
-        stamp=Stamp(lambda: (ctx.store.votes.community_stamp(), ctx.store.comments.comment_stamp())),
+        stamp=Stamp(
+            lambda: (ctx.store.votes.community_stamp(), ctx.store.comments.comment_stamp())
+        ),
         limits=RateLimits(settings),
         search=SearchHolder(settings, ctx.store),
         nav_links=nav,
@@ -162,10 +168,25 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.router.redirect_slashes = False  # its redirect would be built from the Host header
     app.mount("/static", CachedStatic(directory=str(STATIC)), name="static")
     docs.mount(app)
-    for router in (api.router, collection_api.router, feeds.router, auth.router, account.router, pages.router, digest_routes.router,
-                   docs.router, discussion_routes.router, verify_routes.router, author_routes.router,
-                   group_routes.router, source_routes.router, ops_routes.router, me_routes.router,
-                   topic_routes.router, paper_refs.router):  # paper_refs last: its paths catch all
+    for router in (
+        api.router,
+        collection_api.router,
+        feeds.router,
+        auth.router,
+        account.router,
+        pages.router,
+        digest_routes.router,
+        docs.router,
+        discussion_routes.router,
+        verify_routes.router,
+        author_routes.router,
+        group_routes.router,
+        source_routes.router,
+        ops_routes.router,
+        me_routes.router,
+        topic_routes.router,
+        paper_refs.router,
+    ):  # paper_refs last: its paths catch all
         app.include_router(router)
     nav.extend(digest_routes.NAV)
     nav.extend(group_routes.NAV)
@@ -178,8 +199,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     def answer(request: Request, status: int, message: str) -> Response:
         if _is_api(request):
             return JSONResponse({"status": status, "message": message}, status_code=status)
-        return render(request, "error.html", {"title": f"Error {status}", "status": status, "message": message},
-                      status_code=status)
+        return render(
+            request,
+            "error.html",
+            {"title": f"Error {status}", "status": status, "message": message},
+            status_code=status,
+        )
 
     @app.exception_handler(PaperfeedError)
     async def paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
@@ -212,7 +237,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         # this handler runs outside the request-id middleware: echo the id the log line carries
         headers = {"X-Request-ID": rid} if (rid := REQUEST_ID.get()) else None
         if _is_api(request):
-            return JSONResponse({"status": 500, "message": "internal error"}, status_code=500, headers=headers)
+            return JSONResponse(
+                {"status": 500, "message": "internal error"}, status_code=500, headers=headers
+            )
         return HTMLResponse("<h1>Internal error</h1>", status_code=500, headers=headers)
 
 

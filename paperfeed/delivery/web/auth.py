@@ -52,7 +52,9 @@ def start_session(request: Request, user_id: int) -> None:
     if isinstance(old, str):
         accounts.end_session(state.store, old)
     request.session.clear()
-    request.session["sid"] = accounts.issue_session(state.store, user_id, request.headers.get("user-agent", ""))
+    request.session["sid"] = accounts.issue_session(
+        state.store, user_id, request.headers.get("user-agent", "")
+    )
     request.scope.pop("pf_user", None)
 
 
@@ -61,16 +63,31 @@ def _remember_device(request: Request, response: Response, user_id: int) -> None
     value = accounts.device_cookie(state.store, state.secret_key, user_id)
     if value is None:
         return
-    response.set_cookie(DEVICE_COOKIE, value,
-                        max_age=accounts.DEVICE_MAX_AGE, path="/login", httponly=True, samesite="lax",
-                        secure=state.settings.base_url.startswith("https://"))
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=accounts.DEVICE_MAX_AGE,
+        path="/login",
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.base_url.startswith("https://"),
+    )
 
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, next: str = "") -> HTMLResponse:
     """The sign-up form."""
-    return render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
-                                           "error": None, "form": {"username": "", "email": ""}})
+    return render(
+        request,
+        "signup.html",
+        {
+            "title": "Sign up",
+            "needs_csrf": True,
+            "next": safe_next(next),
+            "error": None,
+            "form": {"username": "", "email": ""},
+        },
+    )
 
 
 # Usernames are public (profiles, comments): a taken one may be named. Whether an email address is
@@ -85,31 +102,52 @@ async def signup(
     request: Request, background: BackgroundTasks, username: str = Form(""), email: str = Form(""),
     next: str = Form(""),
 ) -> Response:
-    """Check the form and mail the address: a link that creates the account, or (registered) a note."""
+    """Check the form and mail the address: a link that creates the account, or (registered) a
+    note."""
     state = get_state(request)
     form = {"username": username, "email": email}
     try:
         state.limits.hit("login", client_key(request))
         username, email = username.strip(), email.strip()
-        await run_in_threadpool(validate_signup, username, email, None)  # the password comes with the link
+        # the password comes with the link
+        await run_in_threadpool(validate_signup, username, email, None)
         if await run_in_threadpool(state.store.users.get_user_by_name, username) is not None:
             raise Conflict(TAKEN)
     except (BadRequest, Conflict, TooManyRequests) as exc:
-        response = render(request, "signup.html", {"title": "Sign up", "needs_csrf": True, "next": safe_next(next),
-                                                   "error": exc.message, "form": form}, status_code=exc.status)
+        response = render(
+            request,
+            "signup.html",
+            {
+                "title": "Sign up",
+                "needs_csrf": True,
+                "next": safe_next(next),
+                "error": exc.message,
+                "form": form,
+            },
+            status_code=exc.status,
+        )
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    found = await run_in_threadpool(state.store.users.user_credentials, email)  # usernames hold no "@"
+    # usernames hold no "@"
+    found = await run_in_threadpool(state.store.users.user_credentials, email)
     now = now_utc()
-    out = (signup_taken_message(state.settings, found[0].email, now) if found is not None else
-           signup_message(state.settings, state.secret_key, SignupClaim(username, email, safe_next(next)), now))
+    out = (
+        signup_taken_message(state.settings, found[0].email, now)
+        if found is not None
+        else signup_message(
+            state.settings, state.secret_key, SignupClaim(username, email, safe_next(next)), now
+        )
+    )
     if state.limits.allow("unconfirmed_mail", address_key(email)):  # #21 F14
-        background.add_task(send_signup_mail, state.settings, out)  # after the answer: no timing tells
+        # after the answer: no timing tells
+        background.add_task(send_signup_mail, state.settings, out)
     # The same page for every address; on an instance without a mail server the one running it
     # (a laptop after `make run`) is told where the link went instead of waiting for a mail.
     local_mail = "" if state.settings.is_production else state.settings.mailer
-    return render(request, "signup_sent.html", {"title": "Check your inbox", "local_mail": local_mail})
+    return render(
+        request, "signup_sent.html", {"title": "Check your inbox", "local_mail": local_mail}
+    )
 
 
 def _finish_page(request: Request, token: str, error: str | None, status: int = 200,
@@ -121,7 +159,8 @@ def _finish_page(request: Request, token: str, error: str | None, status: int = 
 
 @router.get("/signup/finish", response_class=HTMLResponse)
 def signup_finish_form(request: Request, t: str = "") -> HTMLResponse:
-    """What a sign-up link shows: the password form that creates the account (a GET changes nothing)."""
+    """What a sign-up link shows: the password form that creates the account (a GET changes
+    nothing)."""
     try:
         claim = read_signup_token(get_state(request).secret_key, t[:2000])
     except BadRequest as exc:
@@ -133,14 +172,17 @@ def signup_finish_form(request: Request, t: str = "") -> HTMLResponse:
 
 @router.post("/signup/finish", dependencies=[Depends(csrf_form)], response_model=None)
 async def signup_finish(request: Request, t: str = Form(""), password: str = Form("")) -> Response:
-    """Create the account of a sign-up link with the password chosen here (the link confirms the address)."""
+    """Create the account of a sign-up link with the password chosen here (the link confirms the
+    address)."""
     state = get_state(request)
     claim: SignupClaim | None = None
     try:
         claim = read_signup_token(state.secret_key, t[:2000])
         await run_in_threadpool(validate_signup, claim.username, claim.email, password)
         hashed = await run_in_threadpool(hash_password, password)
-        user = await run_in_threadpool(state.store.users.create_user, claim.username, claim.email, hashed)
+        user = await run_in_threadpool(
+            state.store.users.create_user, claim.username, claim.email, hashed
+        )
     except BadRequest as exc:  # a weak password: the form again, with the reason
         return _finish_page(request, t[:2000], exc.message, 400, claim)
     except Conflict:
@@ -156,12 +198,23 @@ async def signup_finish(request: Request, t: str = Form(""), password: str = For
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "") -> HTMLResponse:
     """The log-in form."""
-    return render(request, "login.html", {"title": "Log in", "needs_csrf": True, "next": safe_next(next),
-                                          "error": None, "login": ""})
+    return render(
+        request,
+        "login.html",
+        {
+            "title": "Log in",
+            "needs_csrf": True,
+            "next": safe_next(next),
+            "error": None,
+            "login": "",
+        },
+    )
 
 
 @router.post("/login", dependencies=[Depends(csrf_form)], response_model=None)
-async def login(request: Request, login: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
+async def login(
+    request: Request, login: str = Form(""), password: str = Form(""), next: str = Form("")
+) -> Response:
     """Check the password (argon2) under the throttle and start a session."""
     state = get_state(request)
     device = accounts.read_device_cookie(state.secret_key, request.cookies.get(DEVICE_COOKIE))
@@ -175,8 +228,18 @@ async def login(request: Request, login: str = Form(""), password: str = Form(""
         result = await run_in_threadpool(accounts.log_in, state.store, login, password, device,
                                          request.headers.get("user-agent", ""))
     except (BadRequest, TooManyRequests) as exc:
-        response = render(request, "login.html", {"title": "Log in", "needs_csrf": True, "next": safe_next(next),
-                                                  "error": exc.message, "login": login}, status_code=exc.status)
+        response = render(
+            request,
+            "login.html",
+            {
+                "title": "Log in",
+                "needs_csrf": True,
+                "next": safe_next(next),
+                "error": exc.message,
+                "login": login,
+            },
+            status_code=exc.status,
+        )
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -247,7 +310,9 @@ def token_create(request: Request, name: str = Form(""), scope: str = Form("read
 
 
 @router.post("/profile/tokens/{token_id}/revoke", dependencies=[Depends(csrf_form)])
-def token_revoke(request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> RedirectResponse:
+def token_revoke(
+    request: Request, token_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> RedirectResponse:
     """Revoke one of the user's own tokens."""
     user = require_page_user(request)
     write_limit(request, user)

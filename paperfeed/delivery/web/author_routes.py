@@ -29,7 +29,9 @@ from paperfeed.delivery.web.state import WebState, get_state
 
 router = APIRouter()
 Writer = Annotated[User, Depends(api_writer)]
-AuthorName = Annotated[str, Path(min_length=1, max_length=200, description="An author's name, any spelling.")]
+AuthorName = Annotated[
+    str, Path(min_length=1, max_length=200, description="An author's name, any spelling.")
+]
 
 
 def _page(state: WebState, name: str) -> au.AuthorPage:
@@ -52,7 +54,9 @@ def author_page(request: Request, name: str) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         page = _page(state, name)
-        followed = bool(user and follows(page, state.store.subscriptions.followed(user.id, "author")))
+        followed = bool(
+            user and follows(page, state.store.subscriptions.followed(user.id, "author"))
+        )
         return {"title": page.name, "author": page, "followed": followed}
 
     return render(request, "author.html", context, cache_key=("author", name[:200]))
@@ -66,8 +70,12 @@ def claim_form(request: Request, paper_id: PaperId, author: str = Form("")) -> R
     state = get_state(request)
     claim = au.claim_paper(state.store, user, paper_id, author)
     state.after_write()
-    flash(request, f"You are confirmed as {claim.author} on this paper" if claim.status == "confirmed"
-          else f"Claim as {claim.author} sent: an administrator will confirm it")
+    flash(
+        request,
+        f"You are confirmed as {claim.author} on this paper"
+        if claim.status == "confirmed"
+        else f"Claim as {claim.author} sent: an administrator will confirm it",
+    )
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
@@ -77,13 +85,25 @@ def claims_page(request: Request) -> HTMLResponse:
     user = require_page_user(request)
     if not user.is_admin:
         raise Forbidden("administrators only")
-    return render(request, "claims.html", {"title": "Authorship claims",
-                                           "claims": get_state(request).store.authors.claims(status="pending")})
+    return render(
+        request,
+        "claims.html",
+        {
+            "title": "Authorship claims",
+            "claims": get_state(request).store.authors.claims(status="pending"),
+        },
+    )
 
 
-@router.post("/admin/claims/{paper_id}/{user_id}", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def claims_decide(request: Request, paper_id: PaperId, user_id: UserId,
-                  decision: Annotated[Literal["confirm", "reject"], Form()]) -> RedirectResponse:
+@router.post(
+    "/admin/claims/{paper_id}/{user_id}", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
+def claims_decide(
+    request: Request,
+    paper_id: PaperId,
+    user_id: UserId,
+    decision: Annotated[Literal["confirm", "reject"], Form()],
+) -> RedirectResponse:
     """Confirm or reject a claim."""
     admin = require_page_user(request)
     state = get_state(request)
@@ -117,14 +137,22 @@ class ClaimOut(BaseModel):
 
 @router.get("/api/v1/authors/{name}", responses=ERRORS, tags=["authors"])
 def api_author(request: Request, name: AuthorName) -> Response:
-    """An author (all spellings that merge with this name): papers, co-authors, categories, upvotes per month."""
+    """An author (all spellings that merge with this name): papers, co-authors, categories, upvotes
+    per month."""
     return json_response(au.author_json(_page(get_state(request), name)))
 
 
-@router.post("/api/v1/papers/{paper_id}/claims", response_model=ClaimOut, responses=ERRORS, status_code=201,
-             tags=["authors"], dependencies=[Security(bearer)])
+@router.post(
+    "/api/v1/papers/{paper_id}/claims",
+    response_model=ClaimOut,
+    responses=ERRORS,
+    status_code=201,
+    tags=["authors"],
+    dependencies=[Security(bearer)],
+)
 def api_claim(request: Request, paper_id: PaperId, body: ClaimIn, user: Writer) -> Response:
-    """Claim to be one of the paper's authors (confirmed at once by the email-domain rule, else pending)."""
+    """Claim to be one of the paper's authors (confirmed at once by the email-domain rule, else
+    pending)."""
     state = get_state(request)
     c = au.claim_paper(state.store, user, paper_id, body.author.replace("\x00", ""))
     state.after_write()

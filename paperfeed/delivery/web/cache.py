@@ -1,8 +1,8 @@
 """A small in-process cache for rendered pages, feeds and rankings.
 
-Entries are keyed by the caller's key plus a data stamp (see VoteStore.community_stamp in store/votes.py), so a
-write in any worker process changes the stamp and every worker recomputes; the time-to-live bounds
-staleness for what the stamp does not cover (the search index).
+Entries are keyed by the caller's key plus a data stamp (see VoteStore.community_stamp in
+store/votes.py), so a write in any worker process changes the stamp and every worker recomputes; the
+time-to-live bounds staleness for what the stamp does not cover (the search index).
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class TTLCache:
 
 
 class Stamp:
-    """The store's data stamp, re-read at most every `every` seconds (and at once after a local write)."""
+    """The store's data stamp, re-read at most every `every` seconds (and at once after a local
+    write)."""
 
     def __init__(self, read: Callable[[], Hashable], every: float = 0.5) -> None:
         self._read = read

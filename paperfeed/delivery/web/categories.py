@@ -1,9 +1,9 @@
-"""arXiv category names for display, over the search module's loader (paperfeed/data/arxiv-categories.json)."""
+"""arXiv category names for display, over the search module's loader (paperfeed/data/arxiv-
+categories.json)."""
 
 from __future__ import annotations
 
-from paperfeed.ranking.categories import category_name as _name
-from paperfeed.ranking.categories import category_names
+from paperfeed.ranking.categories import category_name as _name, category_names
 
 
 def category_name(code: str) -> str:

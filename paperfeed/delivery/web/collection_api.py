@@ -46,12 +46,22 @@ class CollectionOut(BaseModel):
     papers: list[PaperOut] | None = None
 
 
-@router.get("/collections", response_model=list[CollectionOut], responses=ERRORS, dependencies=[Security(bearer)])
+@router.get(
+    "/collections",
+    response_model=list[CollectionOut],
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def my_collections(request: Request, user: Caller) -> Response:
     """The caller's collections."""
     if user is None:
         raise Unauthorized("log in or send a Bearer token to list your collections")
-    return json_response([community.collection_data(c) for c in get_state(request).store.collections.user_collections(user.id)])
+    return json_response(
+        [
+            community.collection_data(c)
+            for c in get_state(request).store.collections.user_collections(user.id)
+        ]
+    )
 
 
 @router.post("/collections", response_model=CollectionOut, responses=ERRORS, status_code=201,
@@ -60,7 +70,9 @@ def create_collection(request: Request, body: CollectionIn, user: Writer) -> Res
     """Create a collection."""
     no_nul(body.name, body.description)
     state = get_state(request)
-    coll = community.create_collection(state.store, user.id, body.name, body.description, body.is_public)
+    coll = community.create_collection(
+        state.store, user.id, body.name, body.description, body.is_public
+    )
     state.after_write()
     return json_response(community.collection_data(coll, []), 201)
 
@@ -71,7 +83,9 @@ def get_collection(request: Request, collection_id: CollectionId, user: Caller) 
     """A public collection, or one of the caller's own."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, user.id if user else None)
-    return json_response(community.collection_data(coll, state.store.collections.collection_papers(collection_id)))
+    return json_response(
+        community.collection_data(coll, state.store.collections.collection_papers(collection_id))
+    )
 
 
 @router.patch("/collections/{collection_id}", response_model=CollectionOut, responses=ERRORS,
@@ -86,12 +100,19 @@ def update_collection(request: Request, body: CollectionPatch, collection_id: Co
     if body.description is not None:
         description = body.description.strip()
     state = get_state(request)
-    coll = state.store.collections.update_collection(user.id, collection_id, name, description, body.is_public)
+    coll = state.store.collections.update_collection(
+        user.id, collection_id, name, description, body.is_public
+    )
     state.after_write()
     return json_response(community.collection_data(coll))
 
 
-@router.delete("/collections/{collection_id}", status_code=204, responses=ERRORS, dependencies=[Security(bearer)])
+@router.delete(
+    "/collections/{collection_id}",
+    status_code=204,
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def delete_collection(request: Request, collection_id: CollectionId, user: Writer) -> Response:
     """Delete an own collection."""
     state = get_state(request)
@@ -100,8 +121,12 @@ def delete_collection(request: Request, collection_id: CollectionId, user: Write
     return Response(status_code=204)
 
 
-@router.put("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
-            dependencies=[Security(bearer)])
+@router.put(
+    "/collections/{collection_id}/papers/{paper_id}",
+    response_model=CollectionOut,
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
               user: Writer) -> Response:
     """Put a paper in an own collection (idempotent)."""
@@ -110,8 +135,12 @@ def add_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
     return _collection_after_write(state, collection_id, user.id)
 
 
-@router.delete("/collections/{collection_id}/papers/{paper_id}", response_model=CollectionOut, responses=ERRORS,
-               dependencies=[Security(bearer)])
+@router.delete(
+    "/collections/{collection_id}/papers/{paper_id}",
+    response_model=CollectionOut,
+    responses=ERRORS,
+    dependencies=[Security(bearer)],
+)
 def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperId,
                  user: Writer) -> Response:
     """Take a paper out of an own collection (idempotent)."""
@@ -122,16 +151,26 @@ def remove_paper(request: Request, collection_id: CollectionId, paper_id: PaperI
 
 def _collection_after_write(state: WebState, collection_id: int, user_id: int) -> Response:
     state.after_write()
-    return json_response(community.collection_data(community.visible_collection(state.store, collection_id, user_id)))
+    return json_response(
+        community.collection_data(community.visible_collection(state.store, collection_id, user_id))
+    )
 
 
-@router.get("/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)])
-def export_collection(request: Request, collection_id: CollectionId, user: Caller,
-                      format: Literal["bibtex", "json"] = "bibtex") -> Response:
+@router.get(
+    "/collections/{collection_id}/export", responses=ERRORS, dependencies=[Security(bearer)]
+)
+def export_collection(
+    request: Request,
+    collection_id: CollectionId,
+    user: Caller,
+    format: Literal["bibtex", "json"] = "bibtex",
+) -> Response:
     """The collection as BibTeX or JSON."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, user.id if user else None)
     members = state.store.collections.collection_papers(collection_id)
     if format == "json":
-        return Response(community.collection_export_json(coll, members), media_type="application/json")
+        return Response(
+            community.collection_export_json(coll, members), media_type="application/json"
+        )
     return Response(papers.bibtex(members), media_type="application/x-bibtex; charset=utf-8")

@@ -1,4 +1,5 @@
-"""Request dependencies: who is calling (session or Bearer token), CSRF checks, rate limits, rendering."""
+"""Request dependencies: who is calling (session or Bearer token), CSRF checks, rate limits,
+rendering."""
 
 from __future__ import annotations
 
@@ -39,7 +40,9 @@ class LoginRequired(PaperfeedError):
 
 def json_response(data: object, status: int = 200) -> Response:
     """A JSON answer with non-ASCII text kept as is (the API's one way to answer with JSON)."""
-    return Response(json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json")
+    return Response(
+        json.dumps(data, ensure_ascii=False), status_code=status, media_type="application/json"
+    )
 
 
 def client_key(request: Request) -> str:
@@ -48,8 +51,15 @@ def client_key(request: Request) -> str:
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:
-    """A local path to go back to; anything else (other hosts, '//x', schemes) becomes the default."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw or any(ord(c) < 32 for c in raw):
+    """A local path to go back to; anything else (other hosts, '//x', schemes) becomes the
+    default."""
+    if (
+        not raw
+        or not raw.startswith("/")
+        or raw.startswith("//")
+        or "\\" in raw
+        or any(ord(c) < 32 for c in raw)
+    ):
         return default
     return raw
 
@@ -67,7 +77,9 @@ def require_page_user(request: Request) -> User:
     user = session_user(request)
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target if request.method == "GET" else request.headers.get("referer", "/"))
+        raise LoginRequired(
+            target if request.method == "GET" else request.headers.get("referer", "/")
+        )
     return user
 
 
@@ -111,7 +123,11 @@ def render(
         return HTMLResponse(body, status_code=status_code,
                             headers={"Cache-Control": "public, max-age=30", "Vary": "Cookie"})
     html = _render(state, request, template, context, user)
-    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})
+    return HTMLResponse(
+        html,
+        status_code=status_code,
+        headers={"Cache-Control": "private, no-store", "Vary": "Cookie"},
+    )
 
 
 def used_query(request: Request) -> list[tuple[str, str]]:
@@ -128,11 +144,17 @@ def _render(state: WebState, request: Request, template: str, context: Context, 
     flashes: list[list[str]] = []
     csrf = ""
     if "session" in request.scope:
-        flashes = request.session.pop("flash", []) if user is not None or request.session.get("flash") else []
+        flashes = (
+            request.session.pop("flash", [])
+            if user is not None or request.session.get("flash")
+            else []
+        )
         if user is not None or values.get("needs_csrf"):
             csrf = csrf_token(request.session)
     path = request.url.path
-    full = here if here is not None else path + (f"?{request.url.query}" if request.url.query else "")
+    full = (
+        here if here is not None else path + (f"?{request.url.query}" if request.url.query else "")
+    )
     base = {
         "user": user, "csrf": csrf, "flashes": flashes, "path": path, "here": full,
         "here_q": quote(full, safe=""), "site": "paperfeed", "needs_csrf": False, "nav_q": "",
@@ -144,7 +166,8 @@ def _render(state: WebState, request: Request, template: str, context: Context, 
 
 
 def api_user(request: Request) -> User | None:
-    """The caller of an API request: a Bearer token, or a browser session (CSRF-checked for writes)."""
+    """The caller of an API request: a Bearer token, or a browser session (CSRF-checked for
+    writes)."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -152,7 +175,9 @@ def api_user(request: Request) -> User | None:
             raise Unauthorized("Authorization: expected 'Bearer <token>'")
         found = get_state(request).store.security.token_user(token_hash(token.strip()))
         if found is None:
-            raise Unauthorized("unknown, revoked or expired API token (make a new one on your profile page)")
+            raise Unauthorized(
+                "unknown, revoked or expired API token (make a new one on your profile page)"
+            )
         request.scope["pf_token_scope"] = found[1]
         return found[0]
     user = session_user(request)
@@ -165,8 +190,12 @@ def api_writer(request: Request) -> User:
     """The caller of an API write: logged in (token or session + CSRF), within the write limit."""
     user = api_user(request)
     if user is None:
-        raise Unauthorized("log in or send 'Authorization: Bearer <token>' (create one on your profile page)")
+        raise Unauthorized(
+            "log in or send 'Authorization: Bearer <token>' (create one on your profile page)"
+        )
     if request.scope.get("pf_token_scope") == "read":
-        raise Forbidden("this API token is read-only: make a token with the 'write' scope on your profile page")
+        raise Forbidden(
+            "this API token is read-only: make a token with the 'write' scope on your profile page"
+        )
     write_limit(request, user)
     return user

@@ -1,8 +1,8 @@
-"""Digest subscriptions on the web: the settings page, the API under /api/v1/subscriptions, the
-one-click unsubscribe page (RFC 8058) and the "more / less like this" links of digest emails.
+"""Digest subscriptions on the web: the settings page, the API under /api/v1/subscriptions, the one-
+click unsubscribe page (RFC 8058) and the "more / less like this" links of digest emails.
 
-The unsubscribe and feedback endpoints take no session and no CSRF token: the signed token in
-the URL authenticates the request (it names the user and, for feedback, the paper and signal).
+The unsubscribe and feedback endpoints take no session and no CSRF token: the signed token in the
+URL authenticates the request (it names the user and, for feedback, the paper and signal).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ router = APIRouter()
 NAV = [("Digest", "/subscriptions")]
 Writer = Annotated[User, Depends(api_writer)]
 Caller = Annotated[User | None, Depends(api_user)]
-Token = Annotated[str, Query(min_length=10, max_length=400, description="The signed token from the email link.")]
+Token = Annotated[
+    str, Query(min_length=10, max_length=400, description="The signed token from the email link.")
+]
 
 
 # ----- shared -------------------------------------------------------------------------------------
@@ -75,14 +77,33 @@ def subscriptions_page(request: Request) -> HTMLResponse:
     """The user's digest settings, saved searches, follows and recent digests."""
     user = require_page_user(request)
     state = get_state(request)
-    sub = state.store.subscriptions.get_subscription(user.id) or DigestSubscription(user_id=user.id, frequency="daily", active=False)
-    return render(request, "subscriptions.html", {
-        "title": "Your digest", "sub": sub, "subscribed": state.store.subscriptions.get_subscription(user.id) is not None,
-        "searches": state.store.subscriptions.saved_searches(user.id), "categories": state.store.subscriptions.followed(user.id, "category"),
-        "authors": state.store.subscriptions.followed(user.id, "author"), "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
-        "frequencies": FREQUENCIES, "deliveries": state.store.deliveries.delivery_log(user_id=user.id, limit=10),
-        "weekdays": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    })
+    sub = state.store.subscriptions.get_subscription(user.id) or DigestSubscription(
+        user_id=user.id, frequency="daily", active=False
+    )
+    return render(
+        request,
+        "subscriptions.html",
+        {
+            "title": "Your digest",
+            "sub": sub,
+            "subscribed": state.store.subscriptions.get_subscription(user.id) is not None,
+            "searches": state.store.subscriptions.saved_searches(user.id),
+            "categories": state.store.subscriptions.followed(user.id, "category"),
+            "authors": state.store.subscriptions.followed(user.id, "author"),
+            "sections": [(s, SECTION_TITLES[s]) for s in DIGEST_SECTIONS],
+            "frequencies": FREQUENCIES,
+            "deliveries": state.store.deliveries.delivery_log(user_id=user.id, limit=10),
+            "weekdays": [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ],
+        },
+    )
 
 
 @router.post("/subscriptions", dependencies=[Depends(csrf_form)], include_in_schema=False)
@@ -99,8 +120,16 @@ def subscriptions_save(
     """Save the digest settings."""
     user = require_page_user(request)
     subscriptions.save_subscription(
-        get_state(request).store, user.id, frequency=frequency, send_hour=send_hour, weekday=weekday,
-        timezone=timezone.strip(), max_papers=max_papers, sections=tuple(sections or ()), active=active == "1")
+        get_state(request).store,
+        user.id,
+        frequency=frequency,
+        send_hour=send_hour,
+        weekday=weekday,
+        timezone=timezone.strip(),
+        max_papers=max_papers,
+        sections=tuple(sections or ()),
+        active=active == "1",
+    )
     flash(request, "Digest settings saved.")
     return RedirectResponse("/subscriptions", status_code=303)
 
@@ -121,8 +150,14 @@ def searches_add(
     return RedirectResponse("/subscriptions", status_code=303)
 
 
-@router.post("/subscriptions/searches/{search_id}/delete", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def searches_delete(request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> RedirectResponse:
+@router.post(
+    "/subscriptions/searches/{search_id}/delete",
+    dependencies=[Depends(csrf_form)],
+    include_in_schema=False,
+)
+def searches_delete(
+    request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> RedirectResponse:
     """Delete a saved search."""
     user = require_page_user(request)
     get_state(request).store.subscriptions.delete_saved_search(user.id, search_id)
@@ -163,7 +198,8 @@ def unsubscribe_confirm(request: Request, t: Token) -> HTMLResponse:
 
 @router.post("/unsubscribe", response_class=HTMLResponse, include_in_schema=False)
 def unsubscribe(request: Request, t: Token) -> HTMLResponse:
-    """Unsubscribe (also the RFC 8058 one-click POST: body List-Unsubscribe=One-Click, no cookies, no CSRF)."""
+    """Unsubscribe (also the RFC 8058 one-click POST: body List-Unsubscribe=One-Click, no cookies,
+    no CSRF)."""
     state = get_state(request)
     uid, stamp = read_unsubscribe_token(_secret(state), t)
     user = link_account(state.store.users.get_user(uid), stamp)
@@ -173,10 +209,13 @@ def unsubscribe(request: Request, t: Token) -> HTMLResponse:
 
 
 @router.get("/feedback", response_class=HTMLResponse, include_in_schema=False)
-def feedback_link(request: Request, t: Token,
-                  s: Annotated[int, Query(ge=-1, le=1, description="1: more like this, -1: less like this.")] = 1,
-                  ) -> HTMLResponse:
-    """Ask to confirm "more / less like this" from a digest link: a GET records nothing (mail scanners follow links)."""
+def feedback_link(
+    request: Request,
+    t: Token,
+    s: Annotated[int, Query(ge=-1, le=1, description="1: more like this, -1: less like this.")] = 1,
+) -> HTMLResponse:
+    """Ask to confirm "more / less like this" from a digest link: a GET records nothing (mail
+    scanners follow links)."""
     state = get_state(request)
     uid, pid, stamp = read_feedback_token(_secret(state), t)
     if s == 0:
@@ -185,14 +224,24 @@ def feedback_link(request: Request, t: Token,
     paper = state.store.papers.get_paper(pid)
     if paper is None:
         raise NotFound("that paper no longer exists")
-    return render(request, "feedback.html", {"title": "More or less like this?", "paper": paper, "signal": s,
-                                             "token": t, "done": False})
+    return render(
+        request,
+        "feedback.html",
+        {
+            "title": "More or less like this?",
+            "paper": paper,
+            "signal": s,
+            "token": t,
+            "done": False,
+        },
+    )
 
 
 @router.post("/feedback", response_class=HTMLResponse, include_in_schema=False)
 def feedback_record(request: Request, t: Annotated[str, Form(min_length=10, max_length=400)],
                     s: Annotated[int, Form(ge=-1, le=1)] = 0) -> HTMLResponse:
-    """Record (1 / -1) or clear (0) the feedback of a digest link (the token authenticates; no session needed)."""
+    """Record (1 / -1) or clear (0) the feedback of a digest link (the token authenticates; no
+    session needed)."""
     state = get_state(request)
     uid, pid, stamp = read_feedback_token(_secret(state), t)
     link_account(state.store.users.get_user(uid), stamp)
@@ -200,20 +249,39 @@ def feedback_record(request: Request, t: Annotated[str, Form(min_length=10, max_
     if paper is None:
         raise NotFound("that paper no longer exists")
     state.store.subscriptions.set_feedback(uid, pid, s)
-    return render(request, "feedback.html", {"title": "Thanks" if s else "Undone", "paper": paper, "signal": s,
-                                             "token": t, "done": True})
+    return render(
+        request,
+        "feedback.html",
+        {
+            "title": "Thanks" if s else "Undone",
+            "paper": paper,
+            "signal": s,
+            "token": t,
+            "done": True,
+        },
+    )
 
 
 @router.get("/admin/digests", response_class=HTMLResponse, include_in_schema=False)
-def admin_digests(request: Request, status: Annotated[str | None, Query(max_length=16)] = None) -> HTMLResponse:
-    """The delivery log for administrators: counts per state and the latest rows (failures first to look at)."""
+def admin_digests(
+    request: Request, status: Annotated[str | None, Query(max_length=16)] = None
+) -> HTMLResponse:
+    """The delivery log for administrators: counts per state and the latest rows (failures first to
+    look at)."""
     user = require_page_user(request)
     if not user.is_admin:
         raise Forbidden("administrators only")
     store = get_state(request).store
-    return render(request, "digest_log.html", {"title": "Digest deliveries", "counts": store.deliveries.delivery_counts(),
-                                               "rows": store.deliveries.delivery_log(status=status or None, limit=200),
-                                               "status": status or ""})
+    return render(
+        request,
+        "digest_log.html",
+        {
+            "title": "Digest deliveries",
+            "counts": store.deliveries.delivery_counts(),
+            "rows": store.deliveries.delivery_log(status=status or None, limit=200),
+            "status": status or "",
+        },
+    )
 
 
 # ----- API ----------------------------------------------------------------------------------------
@@ -225,11 +293,16 @@ class SubscriptionIn(BaseModel):
     frequency: Literal["daily", "weekly"] | None = None
     send_hour: int | None = Field(default=None, ge=0, le=23)
     weekday: int | None = Field(default=None, ge=0, le=6, description="Weekly digests: 0 = Monday.")
-    timezone: str | None = Field(default=None, max_length=64, description="IANA name, e.g. Europe/Berlin.")
+    timezone: str | None = Field(
+        default=None, max_length=64, description="IANA name, e.g. Europe/Berlin."
+    )
     max_papers: int | None = Field(default=None, ge=1, le=200)
     # Checked by the use case against core.rules.DIGEST_SECTIONS (the one list), naming a bad one.
     sections: list[Annotated[str, Field(max_length=32)]] | None = Field(
-        default=None, max_length=len(DIGEST_SECTIONS), description=f"Any of: {', '.join(DIGEST_SECTIONS)}.")
+        default=None,
+        max_length=len(DIGEST_SECTIONS),
+        description=f"Any of: {', '.join(DIGEST_SECTIONS)}.",
+    )
     active: bool | None = None
 
 
@@ -283,11 +356,17 @@ def api_put(request: Request, body: SubscriptionIn, user: Writer) -> dict[str, A
 def api_add_search(request: Request, body: SearchIn, user: Writer) -> dict[str, Any]:
     """Save a search."""
     store = get_state(request).store
-    return subscriptions.save_search(store, user.id, body.query, body.name, body.category, body.author).__dict__
+    return subscriptions.save_search(
+        store, user.id, body.query, body.name, body.category, body.author
+    ).__dict__
 
 
-@router.delete("/api/v1/subscriptions/searches/{search_id}", tags=["subscriptions"], status_code=204)
-def api_delete_search(request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Writer) -> Response:
+@router.delete(
+    "/api/v1/subscriptions/searches/{search_id}", tags=["subscriptions"], status_code=204
+)
+def api_delete_search(
+    request: Request, search_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: Writer
+) -> Response:
     """Delete one of your saved searches."""
     get_state(request).store.subscriptions.delete_saved_search(user.id, search_id)
     return Response(status_code=204)
@@ -302,8 +381,12 @@ def api_follow(request: Request, body: FollowIn, user: Writer) -> JSONResponse:
 
 
 @router.delete("/api/v1/subscriptions/follows", tags=["subscriptions"], status_code=204)
-def api_unfollow(request: Request, kind: Annotated[Literal["category", "author"], Query()],
-                 value: Annotated[str, Query(min_length=1, max_length=200)], user: Writer) -> Response:
+def api_unfollow(
+    request: Request,
+    kind: Annotated[Literal["category", "author"], Query()],
+    value: Annotated[str, Query(min_length=1, max_length=200)],
+    user: Writer,
+) -> Response:
     """Stop following a category or an author."""
     if not get_state(request).store.subscriptions.unfollow(user.id, kind, value):
         raise NotFound(f"you do not follow {kind} {value!r}")
@@ -312,7 +395,8 @@ def api_unfollow(request: Request, kind: Annotated[Literal["category", "author"]
 
 @router.post("/api/v1/subscriptions/feedback", tags=["subscriptions"])
 def api_feedback(request: Request, body: FeedbackIn, user: Writer) -> dict[str, Any]:
-    """Tell recommendations "more like this" (1) or "less like this" (-1) about a paper; 0 clears."""
+    """Tell recommendations "more like this" (1) or "less like this" (-1) about a paper; 0
+    clears."""
     get_state(request).store.subscriptions.set_feedback(user.id, body.paper_id, body.signal)
     return {"paper_id": body.paper_id, "signal": body.signal}
 
@@ -332,4 +416,7 @@ def api_deliveries(request: Request, caller: Caller,
     """Your recent digests and their delivery state."""
     user = _me(caller)
     rows = get_state(request).store.deliveries.delivery_log(user_id=user.id, limit=limit)
-    return [{k: v for k, v in r.as_dict().items() if k not in ("claimed_by", "claimed_at")} for r in rows]
+    return [
+        {k: v for k, v in r.as_dict().items() if k not in ("claimed_by", "claimed_at")}
+        for r in rows
+    ]

@@ -1,7 +1,8 @@
-"""Discussion adapters: thread forms on the paper page, notifications, moderation, JSON API, Atom feed.
+"""Discussion adapters: thread forms on the paper page, notifications, moderation, JSON API, Atom
+feed.
 
-Thin: every rule lives in paperfeed.delivery.app.comments; handlers parse, check the caller and limits,
-call the use case and answer.
+Thin: every rule lives in paperfeed.delivery.app.comments; handlers parse, check the caller and
+limits, call the use case and answer.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from pydantic import BaseModel, Field
 
 from paperfeed.core.errors import BadRequest, Forbidden, Unauthorized
 from paperfeed.core.models import User
-from paperfeed.delivery.app import alerts, papers
-from paperfeed.delivery.app import comments as ds
+from paperfeed.delivery.app import alerts, comments as ds, papers
 from paperfeed.delivery.common.markup import render_markdown
 from paperfeed.delivery.web.api import ERRORS, bearer
 from paperfeed.delivery.web.deps import (
@@ -69,9 +69,16 @@ def _int_or_none(raw: str, name: str) -> int | None:
 # ----- pages --------------------------------------------------------------------------------------
 
 
-@router.post("/papers/{paper_id}/comments", dependencies=[Depends(csrf_form)], include_in_schema=False)
-def comment_post(request: Request, paper_id: PaperId, body: str = Form(""), parent_id: str = Form(""),
-                 group_id: str = Form("")) -> Response:
+@router.post(
+    "/papers/{paper_id}/comments", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
+def comment_post(
+    request: Request,
+    paper_id: PaperId,
+    body: str = Form(""),
+    parent_id: str = Form(""),
+    group_id: str = Form(""),
+) -> Response:
     """Post a comment or a reply from the paper page (group_id: for that lab only)."""
     user = require_page_user(request)
     _comment_limit(request, user)
@@ -83,7 +90,9 @@ def comment_post(request: Request, paper_id: PaperId, body: str = Form(""), pare
     return _back(paper_id, c.id)
 
 
-@router.post("/comments/{comment_id}/edit", dependencies=[Depends(csrf_form)], include_in_schema=False)
+@router.post(
+    "/comments/{comment_id}/edit", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
 def comment_edit(request: Request, comment_id: CommentId, body: str = Form("")) -> Response:
     """Change an own comment."""
     user = require_page_user(request)
@@ -95,7 +104,9 @@ def comment_edit(request: Request, comment_id: CommentId, body: str = Form("")) 
     return _back(c.paper_id, c.id)
 
 
-@router.post("/comments/{comment_id}/delete", dependencies=[Depends(csrf_form)], include_in_schema=False)
+@router.post(
+    "/comments/{comment_id}/delete", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
 def comment_delete(request: Request, comment_id: CommentId) -> Response:
     """Delete an own comment."""
     user = require_page_user(request)
@@ -107,19 +118,26 @@ def comment_delete(request: Request, comment_id: CommentId) -> Response:
     return _back(c.paper_id)
 
 
-@router.post("/comments/{comment_id}/report", dependencies=[Depends(csrf_form)], include_in_schema=False)
+@router.post(
+    "/comments/{comment_id}/report", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
 def comment_report(request: Request, comment_id: CommentId, reason: str = Form("")) -> Response:
     """Report a comment to the moderators."""
     user = require_page_user(request)
     write_limit(request, user)
     state = get_state(request)
     new = ds.report_comment(state.store, user, comment_id, reason)
-    flash(request, "Thanks: a moderator will look at it" if new else "You had already reported this comment")
+    flash(
+        request,
+        "Thanks: a moderator will look at it" if new else "You had already reported this comment",
+    )
     found = state.store.comments.get_comment(comment_id)
     return _back(found.paper_id if found else 0, comment_id)
 
 
-@router.post("/comments/{comment_id}/hide", dependencies=[Depends(csrf_form)], include_in_schema=False)
+@router.post(
+    "/comments/{comment_id}/hide", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
 def comment_hide(request: Request, comment_id: CommentId, reason: str = Form("")) -> Response:
     """Hide a comment with a reason (admins)."""
     user = require_page_user(request)
@@ -130,7 +148,9 @@ def comment_hide(request: Request, comment_id: CommentId, reason: str = Form("")
     return _back(c.paper_id, c.id)
 
 
-@router.post("/comments/{comment_id}/restore", dependencies=[Depends(csrf_form)], include_in_schema=False)
+@router.post(
+    "/comments/{comment_id}/restore", dependencies=[Depends(csrf_form)], include_in_schema=False
+)
 def comment_restore(request: Request, comment_id: CommentId) -> Response:
     """Show a hidden comment again (admins)."""
     user = require_page_user(request)
@@ -143,7 +163,8 @@ def comment_restore(request: Request, comment_id: CommentId) -> Response:
 
 @router.get("/notifications", response_class=HTMLResponse, include_in_schema=False)
 def notifications_page(request: Request) -> HTMLResponse:
-    """Replies to you, comments on papers you collected, and alerts on papers you follow the life of."""
+    """Replies to you, comments on papers you collected, and alerts on papers you follow the life
+    of."""
     user = require_page_user(request)
     store = get_state(request).store
     # a GET never writes (#22 item 7): the page's button POSTs /notifications/seen
@@ -172,7 +193,9 @@ def reports_page(request: Request) -> HTMLResponse:
     if not user.is_admin:
         raise Forbidden("administrators only")
     reports = get_state(request).store.comments.open_reports()
-    return render(request, "comment_reports.html", {"title": "Reported comments", "reports": reports})
+    return render(
+        request, "comment_reports.html", {"title": "Reported comments", "reports": reports}
+    )
 
 
 # ----- API ----------------------------------------------------------------------------------------
@@ -183,7 +206,9 @@ class CommentIn(BaseModel):
 
     body: str = Field(min_length=1, max_length=ds.MAX_BODY)
     parent_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    group_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Only this lab's members see it.")
+    group_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Only this lab's members see it."
+    )
 
 
 class CommentPatch(BaseModel):
@@ -199,7 +224,8 @@ class ReasonIn(BaseModel):
 
 
 class CommentOut(BaseModel):
-    """A comment as the caller may see it (body and html are null when hidden from them or deleted)."""
+    """A comment as the caller may see it (body and html are null when hidden from them or
+    deleted)."""
 
     id: int
     paper_id: int
@@ -240,22 +266,39 @@ class NotificationOut(BaseModel):
 def _thread_json(state: WebState, paper_id: int, viewer: User | None) -> dict[str, Any]:
     papers.get_paper(state.store, paper_id)
     t = ds.thread(state.store, paper_id, viewer)
-    return {"paper_id": paper_id, "count": t.count, "comments": [ds.comment_json(n) for n in t.flat()]}
+    return {
+        "paper_id": paper_id,
+        "count": t.count,
+        "comments": [ds.comment_json(n) for n in t.flat()],
+    }
 
 
-@router.get("/api/v1/papers/{paper_id}/comments", response_model=ThreadOut, responses=ERRORS, tags=["discussion"])
+@router.get(
+    "/api/v1/papers/{paper_id}/comments",
+    response_model=ThreadOut,
+    responses=ERRORS,
+    tags=["discussion"],
+)
 def api_thread(request: Request, paper_id: PaperId, user: Caller) -> Response:
     """A paper's discussion thread."""
     state = get_state(request)
     if user is None:  # what every visitor sees: cached under the data stamp
-        body: bytes = state.cached(("api-thread", paper_id),
-                                   lambda: json.dumps(_thread_json(state, paper_id, None), ensure_ascii=False).encode())
+        body: bytes = state.cached(
+            ("api-thread", paper_id),
+            lambda: json.dumps(_thread_json(state, paper_id, None), ensure_ascii=False).encode(),
+        )
         return Response(body, media_type="application/json")
     return json_response(_thread_json(state, paper_id, user))
 
 
-@router.post("/api/v1/papers/{paper_id}/comments", response_model=CommentOut, responses=ERRORS, status_code=201,
-             tags=["discussion"], dependencies=[Security(bearer)])
+@router.post(
+    "/api/v1/papers/{paper_id}/comments",
+    response_model=CommentOut,
+    responses=ERRORS,
+    status_code=201,
+    tags=["discussion"],
+    dependencies=[Security(bearer)],
+)
 def api_post(request: Request, paper_id: PaperId, body: CommentIn, user: Writer) -> Response:
     """Comment on a paper (Markdown; raw HTML is shown as text), or reply with parent_id."""
     get_state(request).limits.hit("comment", f"u{user.id}")
@@ -265,14 +308,24 @@ def api_post(request: Request, paper_id: PaperId, body: CommentIn, user: Writer)
     return json_response(ds.single_json(state.store, c.id, user), 201)
 
 
-@router.get("/api/v1/comments/{comment_id}", response_model=CommentOut, responses=ERRORS, tags=["discussion"])
+@router.get(
+    "/api/v1/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=ERRORS,
+    tags=["discussion"],
+)
 def api_get(request: Request, comment_id: CommentId, user: Caller) -> Response:
     """One comment."""
     return json_response(ds.single_json(get_state(request).store, comment_id, user))
 
 
-@router.patch("/api/v1/comments/{comment_id}", response_model=CommentOut, responses=ERRORS, tags=["discussion"],
-              dependencies=[Security(bearer)])
+@router.patch(
+    "/api/v1/comments/{comment_id}",
+    response_model=CommentOut,
+    responses=ERRORS,
+    tags=["discussion"],
+    dependencies=[Security(bearer)],
+)
 def api_edit(request: Request, comment_id: CommentId, body: CommentPatch, user: Writer) -> Response:
     """Change the text of an own comment."""
     state = get_state(request)
@@ -281,8 +334,13 @@ def api_edit(request: Request, comment_id: CommentId, body: CommentPatch, user: 
     return json_response(ds.single_json(state.store, comment_id, user))
 
 
-@router.delete("/api/v1/comments/{comment_id}", status_code=204, responses=ERRORS, tags=["discussion"],
-               dependencies=[Security(bearer)])
+@router.delete(
+    "/api/v1/comments/{comment_id}",
+    status_code=204,
+    responses=ERRORS,
+    tags=["discussion"],
+    dependencies=[Security(bearer)],
+)
 def api_delete(request: Request, comment_id: CommentId, user: Writer) -> Response:
     """Delete an own comment (replies to it stay in the thread)."""
     state = get_state(request)
@@ -319,8 +377,13 @@ def api_restore(request: Request, comment_id: CommentId, user: Writer) -> Respon
     return json_response(ds.single_json(state.store, comment_id, user))
 
 
-@router.get("/api/v1/notifications", response_model=list[NotificationOut], responses=ERRORS, tags=["discussion"],
-            dependencies=[Security(bearer)])
+@router.get(
+    "/api/v1/notifications",
+    response_model=list[NotificationOut],
+    responses=ERRORS,
+    tags=["discussion"],
+    dependencies=[Security(bearer)],
+)
 def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -> Response:
     """Replies to the caller and comments on papers the caller collected, newest first."""
     if user is None:
@@ -328,11 +391,21 @@ def api_notifications(request: Request, user: Caller, mark_seen: bool = False) -
     if mark_seen:  # a GET never writes (#22 item 7)
         raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/notifications/seen")
     items = ds.notifications(get_state(request).store, user, mark_seen=False)
-    return json_response([{
-        "why": n.event.why, "new": n.new, "paper_id": n.event.comment.paper_id, "paper_title": n.event.paper_title,
-        "comment_id": n.event.comment.id, "author": n.event.comment.author,
-        "created_at": n.event.comment.created_at.isoformat(), "excerpt": n.excerpt,
-    } for n in items])
+    return json_response(
+        [
+            {
+                "why": n.event.why,
+                "new": n.new,
+                "paper_id": n.event.comment.paper_id,
+                "paper_title": n.event.paper_title,
+                "comment_id": n.event.comment.id,
+                "author": n.event.comment.author,
+                "created_at": n.event.comment.created_at.isoformat(),
+                "excerpt": n.excerpt,
+            }
+            for n in items
+        ]
+    )
 
 
 @router.post("/api/v1/notifications/seen", responses=ERRORS, tags=["discussion"],
@@ -366,7 +439,12 @@ def thread_feed(request: Request, paper_id: PaperId) -> Response:
         fg.link(href=f"{base}/feeds/papers/{paper_id}/comments.atom", rel="self")
         fg.generator("paperfeed")
         recent = state.store.comments.recent_comments(paper_id, 50)
-        fg.updated(max((c.edited_at or c.created_at for c in recent), default=datetime(2000, 1, 1, tzinfo=UTC)))
+        fg.updated(
+            max(
+                (c.edited_at or c.created_at for c in recent),
+                default=datetime(2000, 1, 1, tzinfo=UTC),
+            )
+        )
         for c in reversed(recent):  # feedgen prepends
             entry = fg.add_entry()
             entry.id(f"{url}#c{c.id}")
@@ -380,12 +458,16 @@ def thread_feed(request: Request, paper_id: PaperId) -> Response:
         return body
 
     body: bytes = state.cached(("feed-thread", paper_id), compute)
-    return Response(body, media_type="application/atom+xml; charset=utf-8",
-                    headers={"Cache-Control": f"public, max-age={int(state.settings.web_cache_seconds)}"})
+    return Response(
+        body,
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"Cache-Control": f"public, max-age={int(state.settings.web_cache_seconds)}"},
+    )
 
 
 def paper_context(state: WebState, paper_id: int, viewer: User | None) -> dict[str, Any]:
-    """What the paper page adds: its discussion, who submitted it, its confirmed authors, the viewer's claim."""
+    """What the paper page adds: its discussion, who submitted it, its confirmed authors, the
+    viewer's claim."""
     return {
         "thread": ds.thread(state.store, paper_id, viewer), "comment_max": ds.MAX_BODY,
         "submitted_by": state.store.authors.submitters([paper_id]).get(paper_id),

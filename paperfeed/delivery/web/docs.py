@@ -7,9 +7,9 @@ its initializer and source maps are not (#21 F16). The page is for every reader,
 it is the documentation of an API whose schema (/openapi.json) is public anyway, and it holds no
 data; what an operation returns is still decided by that operation's own checks.
 
-Every /api/v1 operation gets a summary and a tag written for people ("Get a paper" under
-"Papers"), from OPERATIONS; an operation missing there (a new route) falls back to its docstring's
-first line and a tag named after its path, never FastAPI's "Api Get Paper" (#19 item 9).
+Every /api/v1 operation gets a summary and a tag written for people ("Get a paper" under "Papers"),
+from OPERATIONS; an operation missing there (a new route) falls back to its docstring's first line
+and a tag named after its path, never FastAPI's "Api Get Paper" (#19 item 9).
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ def asset(name: str) -> FileResponse:
 
 @router.get("/docs", response_class=HTMLResponse)
 def docs() -> HTMLResponse:
-    """Swagger UI over /openapi.json, for every reader (the schema is public; the page holds no data)."""
+    """Swagger UI over /openapi.json, for every reader (the schema is public; the page holds no
+    data)."""
     return HTMLResponse(
         _PAGE.format(assets=ASSETS), headers={"Cache-Control": "public, max-age=300"}
     )

@@ -1,4 +1,5 @@
-"""Atom feeds (feedgen): the daily papers, trending, one category, one search query, emerging topics."""
+"""Atom feeds (feedgen): the daily papers, trending, one category, one search query, emerging
+topics."""
 
 from __future__ import annotations
 
@@ -28,12 +29,14 @@ def _x(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def render_feed(state: WebState, title: str, path: str, description: str, cards: Sequence[sv.Card]) -> bytes:
+def render_feed(
+    state: WebState, title: str, path: str, description: str, cards: Sequence[sv.Card]
+) -> bytes:
     """An Atom 1.0 document for a list of papers.
 
-    Paper text goes out as Atom *text* constructs (title, summary, author names), never as HTML:
-    a reader shows `<img onerror=...>` in an abstract as the characters it is, and cannot run it.
-    (RSS 2.0 has no way to say "plain text": readers treat every description as HTML.)
+    Paper text goes out as Atom *text* constructs (title, summary, author names), never as HTML: a
+    reader shows `<img onerror=...>` in an abstract as the characters it is, and cannot run it. (RSS
+    2.0 has no way to say "plain text": readers treat every description as HTML.)
     """
     base = state.settings.base_url.rstrip("/")
     fg = FeedGenerator()
@@ -55,10 +58,17 @@ def render_feed(state: WebState, title: str, path: str, description: str, cards:
             if _x(name).strip():
                 entry.author({"name": _x(name)})
         more = " et al." if len(p.authors) > 20 else ""
-        entry.summary(_x(f"{', '.join(p.authors[:20])}{more}\n\n{p.abstract}\n\nUpvotes: {card.upvotes}"), type="text")
+        entry.summary(
+            _x(f"{', '.join(p.authors[:20])}{more}\n\n{p.abstract}\n\nUpvotes: {card.upvotes}"),
+            type="text",
+        )
         for code in p.categories:
             entry.category(term=_x(code), scheme="https://arxiv.org/category_taxonomy")
-        when = datetime.combine(p.day, time(0), tzinfo=UTC) if p.day else (p.first_seen_at or datetime.now(UTC))
+        when = (
+            datetime.combine(p.day, time(0), tzinfo=UTC)
+            if p.day
+            else (p.first_seen_at or datetime.now(UTC))
+        )
         entry.published(when)
         entry.updated(when)
         stamp = max(stamp, when) if stamp else when
@@ -82,7 +92,13 @@ def daily_feed(request: Request) -> Response:
     def compute() -> bytes:
         lst = sv.listing(state, None, "day", page_size=FEED_SIZE)
         day = lst.day.isoformat() if lst.day else "no papers yet"
-        return render_feed(state, f"paperfeed: papers of {day}", "/", "The day's papers, most upvoted first.", lst.cards)
+        return render_feed(
+            state,
+            f"paperfeed: papers of {day}",
+            "/",
+            "The day's papers, most upvoted first.",
+            lst.cards,
+        )
 
     return _respond(state, state.cached(("feed-daily",), compute))
 
@@ -94,7 +110,9 @@ def trending_feed(request: Request) -> Response:
 
     def compute() -> bytes:
         cards = sv.trending(state, limit=FEED_SIZE)
-        return render_feed(state, "paperfeed: trending papers", "/trending", "Upvotes with time decay.", cards)
+        return render_feed(
+            state, "paperfeed: trending papers", "/trending", "Upvotes with time decay.", cards
+        )
 
     return _respond(state, state.cached(("feed-trending",), compute))
 
@@ -123,8 +141,13 @@ def search_feed(request: Request, q: str = Query("", max_length=500), category: 
     def compute() -> bytes:
         result = sv.search(state, q, page_size=FEED_SIZE, sort="date", category=category or None,
                            author=author or None)
-        return render_feed(state, f"paperfeed: search {q}", "/search?" + urlencode({"q": q}), f"Newest papers matching {q!r}.",
-                           result.cards)
+        return render_feed(
+            state,
+            f"paperfeed: search {q}",
+            "/search?" + urlencode({"q": q}),
+            f"Newest papers matching {q!r}.",
+            result.cards,
+        )
 
     return _respond(state, state.cached(("feed-search", q, category, author), compute))
 
@@ -141,7 +164,9 @@ def topics_feed(request: Request) -> Response:
         fg.id(base + "/topics")
         fg.title("paperfeed: emerging topics")
         fg.link(href=base + "/topics", rel="alternate")
-        fg.subtitle("Clusters of the last weeks' papers whose share of papers and votes grows fastest.")
+        fg.subtitle(
+            "Clusters of the last weeks' papers whose share of papers and votes grows fastest."
+        )
         fg.language("en")
         fg.generator("paperfeed")
         built = tf.built_at if tf else datetime.now(UTC)

@@ -47,7 +47,8 @@ def check_form_body(body: bytes) -> None:
 
 
 def check_multipart_body(body: bytes) -> None:
-    """BadRequest for a multipart form with NUL or non-UTF-8 bytes (the site takes no file uploads)."""
+    """BadRequest for a multipart form with NUL or non-UTF-8 bytes (the site takes no file
+    uploads)."""
     if b"\x00" in body:
         raise BadRequest("form fields must not contain NUL characters")
     try:

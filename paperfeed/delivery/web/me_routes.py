@@ -1,5 +1,8 @@
 """The caller's own data: lifecycle alerts as JSON, the profile download (page and API) and deleting
-the account. Thin: the rules live in delivery/app/alerts.py and delivery/app/profile.py."""
+the account.
+
+Thin: the rules live in delivery/app/alerts.py and delivery/app/profile.py.
+"""
 
 from __future__ import annotations
 
@@ -84,7 +87,8 @@ def api_alerts(
     mark_seen: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
-    """New versions, code links and journal references of papers the caller authored, collected or upvoted."""
+    """New versions, code links and journal references of papers the caller authored, collected or
+    upvoted."""
     me = _caller(user)
     if mark_seen:  # a GET never writes (#22 item 7)
         raise BadRequest("mark_seen: a GET changes nothing; POST /api/v1/alerts/seen")

@@ -1,10 +1,11 @@
-"""Prometheus metrics (prometheus-client): request counts and latencies, search latency, store facts.
+"""Prometheus metrics (prometheus-client): request counts and latencies, search latency, store
+facts.
 
-Request metrics are counted in each process. With several uvicorn workers `paperfeed serve`
-sets PROMETHEUS_MULTIPROC_DIR before they start, every worker writes its samples there, and a
-scrape (served by whichever worker gets it, or by the separate listener) adds them all up with
-MultiProcessCollector. Store facts (papers per source, harvest lag, embedding backlog, digests)
-are read from the database at scrape time, so every worker reports the same numbers.
+Request metrics are counted in each process. With several uvicorn workers `paperfeed serve` sets
+PROMETHEUS_MULTIPROC_DIR before they start, every worker writes its samples there, and a scrape
+(served by whichever worker gets it, or by the separate listener) adds them all up with
+MultiProcessCollector. Store facts (papers per source, harvest lag, embedding backlog, digests) are
+read from the database at scrape time, so every worker reports the same numbers.
 """
 
 from __future__ import annotations
@@ -37,10 +38,18 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 REQUESTS = Counter("paperfeed_http_requests", "HTTP requests by method, route template and status.",
                    ["method", "route", "status"])
-LATENCY = Histogram("paperfeed_http_request_duration_seconds", "HTTP request latency by route template.",
-                    ["method", "route"], buckets=_BUCKETS)
-SEARCH_LATENCY = Histogram("paperfeed_search_duration_seconds", "Latency of search requests (pages and API).",
-                           ["route"], buckets=_BUCKETS)
+LATENCY = Histogram(
+    "paperfeed_http_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["method", "route"],
+    buckets=_BUCKETS,
+)
+SEARCH_LATENCY = Histogram(
+    "paperfeed_search_duration_seconds",
+    "Latency of search requests (pages and API).",
+    ["route"],
+    buckets=_BUCKETS,
+)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -54,7 +63,12 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 class StoreCollector:
     """Facts read from the database (and the index) when Prometheus scrapes."""
 
-    def __init__(self, settings: Settings, store: Store, index_status: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        index_status: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.index_status = index_status  # callable -> dict (SearchHolder.status), optional
@@ -63,17 +77,24 @@ class StoreCollector:
         """Yield the gauges (one database round trip per family)."""
         ops = OpsRepository(self.store.engine)
         now = now_utc()
-        papers = GaugeMetricFamily("paperfeed_papers", "Papers stored, by source that contributed them.",
-                                   labels=["source"])
+        papers = GaugeMetricFamily(
+            "paperfeed_papers", "Papers stored, by source that contributed them.", labels=["source"]
+        )
         for source, n in sorted(ops.papers_per_source().items()):
             papers.add_metric([source], n)
         yield papers
         total = self.store.papers.count_papers()
         yield GaugeMetricFamily("paperfeed_papers_stored", "Papers stored in all.", value=total)
-        lag = GaugeMetricFamily("paperfeed_harvest_lag_seconds",
-                                "Seconds since the last successful ingest of each source.", labels=["source"])
-        stale = GaugeMetricFamily("paperfeed_source_stale", "1 when a scheduled source is stale (see /readyz).",
-                                  labels=["source"])
+        lag = GaugeMetricFamily(
+            "paperfeed_harvest_lag_seconds",
+            "Seconds since the last successful ingest of each source.",
+            labels=["source"],
+        )
+        stale = GaugeMetricFamily(
+            "paperfeed_source_stale",
+            "1 when a scheduled source is stale (see /readyz).",
+            labels=["source"],
+        )
         for h in source_health(self.settings, self.store, now):
             if h.lag_seconds is not None:
                 lag.add_metric([h.source], h.lag_seconds)
@@ -85,13 +106,19 @@ class StoreCollector:
             if info.get("available"):
                 indexed = int(info.get("papers_indexed", 0))
                 with_vectors = int(info.get("papers_with_vectors", 0))
-                yield GaugeMetricFamily("paperfeed_index_papers", "Papers in the lexical search index.", value=indexed)
-                yield GaugeMetricFamily("paperfeed_embedding_backlog",
-                                        "Papers in the store without a vector yet (semantic search catches up).",
-                                        value=max(0, total - with_vectors))
-        deliveries = GaugeMetricFamily("paperfeed_digest_deliveries",
-                                       "Digest deliveries recorded, by state (sent, failed, retry, ...).",
-                                       labels=["status"])
+                yield GaugeMetricFamily(
+                    "paperfeed_index_papers", "Papers in the lexical search index.", value=indexed
+                )
+                yield GaugeMetricFamily(
+                    "paperfeed_embedding_backlog",
+                    "Papers in the store without a vector yet (semantic search catches up).",
+                    value=max(0, total - with_vectors),
+                )
+        deliveries = GaugeMetricFamily(
+            "paperfeed_digest_deliveries",
+            "Digest deliveries recorded, by state (sent, failed, retry, ...).",
+            labels=["status"],
+        )
         counts = self.store.deliveries.delivery_counts()
         for status in sorted({"sent", "failed", *counts}):
             deliveries.add_metric([status], counts.get(status, 0))
@@ -115,7 +142,9 @@ def workers_share_metrics() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-def scrape_registry(collector: StoreCollector, multiprocess: bool | None = None) -> CollectorRegistry:
+def scrape_registry(
+    collector: StoreCollector, multiprocess: bool | None = None
+) -> CollectorRegistry:
     """A registry for one scrape: this process's (or all workers') metrics plus the store facts."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess is None:
@@ -139,21 +168,29 @@ def parse_address(address: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         from paperfeed.core.errors import ConfigError
 
-        raise ConfigError(f"setting metrics_address: {address!r} is not HOST:PORT (e.g. 127.0.0.1:9108)")
+        raise ConfigError(
+            f"setting metrics_address: {address!r} is not HOST:PORT (e.g. 127.0.0.1:9108)"
+        )
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def start_metrics_listener(address: str, collector: StoreCollector, multiprocess: bool = False) -> WSGIServer:
-    """Serve /metrics on its own address (metrics_address), in a background thread of this process."""
+def start_metrics_listener(
+    address: str, collector: StoreCollector, multiprocess: bool = False
+) -> WSGIServer:
+    """Serve /metrics on its own address (metrics_address), in a background thread of this
+    process."""
     from prometheus_client import start_http_server
 
     host, port = parse_address(address)
-    server, _thread = start_http_server(port, addr=host, registry=scrape_registry(collector, multiprocess))
+    server, _thread = start_http_server(
+        port, addr=host, registry=scrape_registry(collector, multiprocess)
+    )
     return server
 
 
 def use_multiprocess_dir(workers: int) -> str | None:
-    """For several workers: a fresh PROMETHEUS_MULTIPROC_DIR they all write to (set before they start)."""
+    """For several workers: a fresh PROMETHEUS_MULTIPROC_DIR they all write to (set before they
+    start)."""
     if workers <= 1:
         return None
     import tempfile

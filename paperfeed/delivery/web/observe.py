@@ -1,8 +1,8 @@
 """Request context middleware: a request id on every log line, one access line, request metrics.
 
-Pure ASGI (not BaseHTTPMiddleware), so the context variable it sets is seen by the handler,
-by the threads sync handlers run in (anyio copies the context), and by the error handlers.
-The access line logs the path without its query string: links in digests carry tokens there.
+Pure ASGI (not BaseHTTPMiddleware), so the context variable it sets is seen by the handler, by the
+threads sync handlers run in (anyio copies the context), and by the error handlers. The access line
+logs the path without its query string: links in digests carry tokens there.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ _CONVERTOR = re.compile(r":[a-z]+\}")
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's template (/paper/{arxiv_id}), never the raw path (bounded label values)."""
+    """The matched route's template (/paper/{arxiv_id}), never the raw path (bounded label
+    values)."""
     route: object = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str) and path:
-        return _CONVERTOR.sub("}", path)  # "{paper_id:int}" is labelled as the OpenAPI path "{paper_id}"
+        # "{paper_id:int}" is labelled as the OpenAPI path "{paper_id}"
+        return _CONVERTOR.sub("}", path)
     return "<unmatched>"
 
 

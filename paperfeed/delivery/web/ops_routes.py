@@ -1,4 +1,5 @@
-"""Operator endpoints: /healthz (process up), /readyz (can serve), /metrics (Prometheus, admins only)."""
+"""Operator endpoints: /healthz (process up), /readyz (can serve), /metrics (Prometheus, admins
+only)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ async def healthz() -> JSONResponse:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """200 when the database answers, the index is loaded and no scheduled source is stale; else 503.
+    """200 when the database answers, the index is loaded and no scheduled source is stale; else
+    503.
 
     Anyone sees which checks pass; the details (back end, counts, errors, source names) are for
     administrators (a Bearer token or an admin's session), as /metrics is (#21).
@@ -34,10 +36,15 @@ def readyz(request: Request) -> JSONResponse:
     result = readiness(state.settings, state.store, state.search)
     viewer = api_user(request)
     if viewer is None or not viewer.is_admin:
-        result = {"ready": result["ready"],
-                  "checks": {name: {"ok": bool(c.get("ok"))} for name, c in result["checks"].items()}}
-    return JSONResponse({"status": "ready" if result["ready"] else "not ready", **result},
-                        status_code=200 if result["ready"] else 503, headers={"Cache-Control": "no-store"})
+        result = {
+            "ready": result["ready"],
+            "checks": {name: {"ok": bool(c.get("ok"))} for name, c in result["checks"].items()},
+        }
+    return JSONResponse(
+        {"status": "ready" if result["ready"] else "not ready", **result},
+        status_code=200 if result["ready"] else 503,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def collector_for(state: WebState) -> StoreCollector:
@@ -47,13 +54,16 @@ def collector_for(state: WebState) -> StoreCollector:
 
 @router.get("/metrics")
 def metrics(request: Request) -> Response:
-    """Prometheus text format; for administrators (a Bearer token), unless a separate listener serves it."""
+    """Prometheus text format; for administrators (a Bearer token), unless a separate listener
+    serves it."""
     state = get_state(request)
     if state.settings.metrics_address:
         raise NotFound(f"metrics are served on {state.settings.metrics_address}, not here")
     user = api_user(request)
     if user is None:
-        raise Unauthorized("metrics need an administrator's API token: Authorization: Bearer <token>")
+        raise Unauthorized(
+            "metrics need an administrator's API token: Authorization: Bearer <token>"
+        )
     if not user.is_admin:
         raise Forbidden("metrics are for administrators only")
     body, content_type = exposition(collector_for(state))

@@ -13,8 +13,7 @@ from paperfeed.core.ids import MAX_ID
 from paperfeed.core.models import User
 from paperfeed.delivery.app import community, papers, submissions
 from paperfeed.delivery.common.build_status import read_build_status
-from paperfeed.delivery.web import discussion_routes, topic_routes
-from paperfeed.delivery.web import services as sv
+from paperfeed.delivery.web import discussion_routes, services as sv, topic_routes
 from paperfeed.delivery.web.categories import category_names, is_category
 from paperfeed.delivery.web.deps import (
     csrf_form,
@@ -51,7 +50,9 @@ def _uid(user: User | None) -> int | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, day: str | None = None, period: str = "day", page: str | None = None) -> HTMLResponse:
+def home(
+    request: Request, day: str | None = None, period: str = "day", page: str | None = None
+) -> HTMLResponse:
     """The day's (or week's, month's) papers, most upvoted first."""
     user = page_user(request)
     state = get_state(request)
@@ -74,28 +75,65 @@ def trending_page(request: Request, category: str | None = None) -> HTMLResponse
 
     def context() -> dict[str, Any]:
         cards = sv.trending(get_state(request), limit=50, category=cat, user_id=_uid(user))
-        return {"cards": cards, "category": cat, "title": "Trending", "notice": sv.trending_notice(get_state(request))}
+        return {
+            "cards": cards,
+            "category": cat,
+            "title": "Trending",
+            "notice": sv.trending_notice(get_state(request)),
+        }
 
     return render(request, "trending.html", context, cache_key=("trending", cat))
 
 
 @router.get("/search", response_class=HTMLResponse)
 def search_page(
-    request: Request, q: str = "", sort: str = "relevance", since: str | None = None, until: str | None = None,
-    category: str | None = None, author: str | None = None, mode: str = "hybrid", page: str | None = None,
+    request: Request,
+    q: str = "",
+    sort: str = "relevance",
+    since: str | None = None,
+    until: str | None = None,
+    category: str | None = None,
+    author: str | None = None,
+    mode: str = "hybrid",
+    page: str | None = None,
 ) -> HTMLResponse:
     """Search with filters; the query syntax is explained on the page."""
     user = page_user(request)
     result = sv.search(
-        get_state(request), q, page=_int(page, "page"), sort=sort, since=sv.parse_day(since, "since"),
-        until=sv.parse_day(until, "until"), category=category or None, author=author or None, mode=mode,
+        get_state(request),
+        q,
+        page=_int(page, "page"),
+        sort=sort,
+        since=sv.parse_day(since, "since"),
+        until=sv.parse_day(until, "until"),
+        category=category or None,
+        author=author or None,
+        mode=mode,
         user_id=_uid(user),
     )
-    form = {"q": q, "sort": sort, "since": since or "", "until": until or "", "category": category or "",
-            "author": author or "", "mode": mode}
+    form = {
+        "q": q,
+        "sort": sort,
+        "since": since or "",
+        "until": until or "",
+        "category": category or "",
+        "author": author or "",
+        "mode": mode,
+    }
     why = {pid: hit.matched_terms for pid, hit in (result.hits or {}).items()}
-    return render(request, "search.html", {"result": result, "form": form, "nav_q": q, "title": f"Search: {q}" if q else "Search",
-                                           "categories": category_names(), "marks": query_stems(q), "why": why})
+    return render(
+        request,
+        "search.html",
+        {
+            "result": result,
+            "form": form,
+            "nav_q": q,
+            "title": f"Search: {q}" if q else "Search",
+            "categories": category_names(),
+            "marks": query_stems(q),
+            "why": why,
+        },
+    )
 
 
 @router.get("/categories", response_class=HTMLResponse)
@@ -104,7 +142,9 @@ def categories_page(request: Request) -> HTMLResponse:
     state = get_state(request)
 
     def context() -> dict[str, Any]:
-        counts: dict[str, int] = state.cached(("category_counts",), state.store.votes.category_counts)
+        counts: dict[str, int] = state.cached(
+            ("category_counts",), state.store.votes.category_counts
+        )
         return {"rows": sorted(counts.items()), "title": "Categories"}
 
     return render(request, "categories.html", context, cache_key=("categories",))
@@ -120,11 +160,15 @@ def category_page(request: Request, code: str, day: str | None = None, period: s
     the_day, page_no = sv.parse_day(day), _int(page, "page")
 
     def context() -> dict[str, Any]:
-        lst = sv.listing(get_state(request), the_day, period, category=code, page=page_no, user_id=_uid(user))
+        lst = sv.listing(
+            get_state(request), the_day, period, category=code, page=page_no, user_id=_uid(user)
+        )
         return {"listing": lst, "code": code, "title": code,
                 "day_chart": topic_routes.category_chart(get_state(request), code)}
 
-    return render(request, "category.html", context, cache_key=("category", code, the_day, period, page_no))
+    return render(
+        request, "category.html", context, cache_key=("category", code, the_day, period, page_no)
+    )
 
 
 @router.get("/papers/{paper_id:int}", response_class=HTMLResponse)
@@ -187,7 +231,9 @@ def submit_form(request: Request) -> HTMLResponse:
     state = get_state(request)
     user = require_page_user(request)
     mine = state.store.submissions.list_submissions(user_id=user.id, limit=20)
-    return render(request, "submit.html", {"title": "Submit a paper", "ref": "", "error": None, "mine": mine})
+    return render(
+        request, "submit.html", {"title": "Submit a paper", "ref": "", "error": None, "mine": mine}
+    )
 
 
 @router.post("/submit", dependencies=[Depends(csrf_form)], response_model=None)
@@ -200,8 +246,12 @@ def submit_post(request: Request, ref: str = Form("")) -> Response:
         result = submissions.submit(state.settings, state.store, user.id, ref)
     except (BadRequest, NotFound) as exc:
         mine = state.store.submissions.list_submissions(user_id=user.id, limit=20)
-        return render(request, "submit.html", {"title": "Submit a paper", "ref": ref, "error": exc.message,
-                                               "mine": mine}, status_code=exc.status)
+        return render(
+            request,
+            "submit.html",
+            {"title": "Submit a paper", "ref": ref, "error": exc.message, "mine": mine},
+            status_code=exc.status,
+        )
     state.after_write()
     flash(request, result.message, "info" if result.status != "queued" else "warn")
     target = f"/papers/{result.paper_id}" if result.paper_id else "/submit"
@@ -246,7 +296,9 @@ def collection_create(
     write_limit(request, user)
     state = get_state(request)
     first = _int(paper_id, "paper_id", high=MAX_ID) if paper_id else None
-    coll = community.create_collection(state.store, user.id, name, description, bool(is_public), first)
+    coll = community.create_collection(
+        state.store, user.id, name, description, bool(is_public), first
+    )
     state.after_write()
     flash(request, f"Collection “{coll.name}” created")
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
@@ -261,18 +313,28 @@ def collection_page(request: Request, collection_id: DbId) -> HTMLResponse:
     members = state.store.collections.collection_papers(collection_id)
     cards = sv.make_cards(state, [p.id for p in members if p.id is not None], None, _uid(user))
     owner = bool(user and user.id == coll.user_id)
-    return render(request, "collection.html", {"coll": coll, "cards": cards, "owner": owner, "title": coll.name})
+    return render(
+        request,
+        "collection.html",
+        {"coll": coll, "cards": cards, "owner": owner, "title": coll.name},
+    )
 
 
 @router.post("/collections/{collection_id}/edit", dependencies=[Depends(csrf_form)])
 def collection_edit(
-    request: Request, collection_id: DbId, name: str = Form(""), description: str = Form(""), is_public: str = Form(""),
+    request: Request,
+    collection_id: DbId,
+    name: str = Form(""),
+    description: str = Form(""),
+    is_public: str = Form(""),
 ) -> RedirectResponse:
     """Rename, describe, publish or hide an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
     name, description = community.clean_collection_fields(name, description)
-    get_state(request).store.collections.update_collection(user.id, collection_id, name, description, bool(is_public))
+    get_state(request).store.collections.update_collection(
+        user.id, collection_id, name, description, bool(is_public)
+    )
     get_state(request).after_write()
     flash(request, "Collection saved")
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
@@ -293,11 +355,15 @@ def collection_delete(request: Request, collection_id: DbId) -> RedirectResponse
 def collection_add_picked(request: Request, collection_id: str = Form(""), paper_id: str = Form(""),
                           next: str = Form("")) -> RedirectResponse:
     """Add a paper to the own collection picked in a form's select box."""
-    return collection_add(request, _int(collection_id, "collection_id", high=MAX_ID), paper_id, next)
+    return collection_add(
+        request, _int(collection_id, "collection_id", high=MAX_ID), paper_id, next
+    )
 
 
 @router.post("/collections/{collection_id}/papers", dependencies=[Depends(csrf_form)])
-def collection_add(request: Request, collection_id: DbId, paper_id: str = Form(""), next: str = Form("")) -> RedirectResponse:
+def collection_add(
+    request: Request, collection_id: DbId, paper_id: str = Form(""), next: str = Form("")
+) -> RedirectResponse:
     """Add a paper to an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -308,8 +374,12 @@ def collection_add(request: Request, collection_id: DbId, paper_id: str = Form("
     return RedirectResponse(safe_next(next, f"/collections/{collection_id}"), status_code=303)
 
 
-@router.post("/collections/{collection_id}/papers/{paper_id}/remove", dependencies=[Depends(csrf_form)])
-def collection_remove(request: Request, collection_id: DbId, paper_id: DbId, next: str = Form("")) -> RedirectResponse:
+@router.post(
+    "/collections/{collection_id}/papers/{paper_id}/remove", dependencies=[Depends(csrf_form)]
+)
+def collection_remove(
+    request: Request, collection_id: DbId, paper_id: DbId, next: str = Form("")
+) -> RedirectResponse:
     """Take a paper out of an own collection."""
     user = require_page_user(request)
     write_limit(request, user)
@@ -325,8 +395,11 @@ def collection_bibtex(request: Request, collection_id: DbId) -> Response:
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
     body = papers.bibtex(state.store.collections.collection_papers(collection_id))
-    return Response(body, media_type="application/x-bibtex; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.bib"'})
+    return Response(
+        body,
+        media_type="application/x-bibtex; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.bib"'},
+    )
 
 
 @router.get("/collections/{collection_id}/export.json")
@@ -334,9 +407,14 @@ def collection_json_export(request: Request, collection_id: DbId) -> Response:
     """The collection and its papers as JSON."""
     state = get_state(request)
     coll = community.visible_collection(state.store, collection_id, _uid(page_user(request)))
-    body = community.collection_export_json(coll, state.store.collections.collection_papers(collection_id))
-    return Response(body, media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.json"'})
+    body = community.collection_export_json(
+        coll, state.store.collections.collection_papers(collection_id)
+    )
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="collection-{coll.id}.json"'},
+    )
 
 
 @router.get("/u/{username}", response_class=HTMLResponse)

@@ -27,7 +27,8 @@ _HINT = "paper addresses look like /papers/2602.23152 (an arXiv id) or /papers/4
 
 
 def resolve(request: Request, ref: str) -> tuple[Paper, str]:
-    """The stored paper an arXiv-id path names and the rest of the path; NotFound for anything else."""
+    """The stored paper an arXiv-id path names and the rest of the path; NotFound for anything
+    else."""
     m = _REF.match(ref)
     if m is None:
         raise NotFound(f"there is no paper at “{ref[:80]}”: {_HINT}")

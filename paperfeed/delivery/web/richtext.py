@@ -27,9 +27,29 @@ _TAGS = {
     "mphantom", "menclose",
 }
 _ATTRS = {
-    "mathvariant", "display", "stretchy", "fence", "separator", "lspace", "rspace", "accent",
-    "accentunder", "columnalign", "displaystyle", "scriptlevel", "width", "height", "depth",
-    "notation", "linethickness", "movablelimits", "largeop", "symmetric", "minsize", "maxsize", "form",
+    "mathvariant",
+    "display",
+    "stretchy",
+    "fence",
+    "separator",
+    "lspace",
+    "rspace",
+    "accent",
+    "accentunder",
+    "columnalign",
+    "displaystyle",
+    "scriptlevel",
+    "width",
+    "height",
+    "depth",
+    "notation",
+    "linethickness",
+    "movablelimits",
+    "largeop",
+    "symmetric",
+    "minsize",
+    "maxsize",
+    "form",
 }
 _ALLOWED = {tag: _ATTRS | ({"xmlns"} if tag == "math" else set()) for tag in _TAGS}
 _MAX_MATH = 400  # longer "math" is more likely two stray dollar signs than a formula

@@ -1,12 +1,12 @@
 """Secrets, passwords, CSRF tokens, API tokens, rate limits and security headers.
 
 CSRF uses the synchronizer-token pattern: a random token lives in the signed, HttpOnly session
-cookie (Starlette's SessionMiddleware over itsdangerous) and every state-changing form carries it
-in a hidden `csrf_token` field (scripts send it as the `X-CSRF-Token` header); the two must match.
-We use this well-known pattern rather than asgi-csrf / starlette-csrf because those either need
-a header on every POST (plain HTML forms cannot send one) or re-parse request bodies in a way
-that fights FastAPI's own form parsing. API requests with a Bearer token need no CSRF token:
-browsers never attach that header on their own.
+cookie (Starlette's SessionMiddleware over itsdangerous) and every state-changing form carries it in
+a hidden `csrf_token` field (scripts send it as the `X-CSRF-Token` header); the two must match. We
+use this well-known pattern rather than asgi-csrf / starlette-csrf because those either need a
+header on every POST (plain HTML forms cannot send one) or re-parse request bodies in a way that
+fights FastAPI's own form parsing. API requests with a Bearer token need no CSRF token: browsers
+never attach that header on their own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, ConfigError, Forbidden, TooManyRequests
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.app.credentials import (  # re-exported: the web adapters import them from here
+
+# re-exported: the web adapters import them from here
+from paperfeed.delivery.app.credentials import (
     DUMMY_HASH,
     hash_password,
     needs_rehash,
@@ -53,8 +55,15 @@ def validate_signup(username: str, email: str, password: str | None) -> None:
         raise BadRequest(f"password: {problem}")
 
 
-__all__ = ["DUMMY_HASH", "hash_password", "needs_rehash", "new_api_token", "password_problem", "token_hash",
-           "verify_password"]
+__all__ = [
+    "DUMMY_HASH",
+    "hash_password",
+    "needs_rehash",
+    "new_api_token",
+    "password_problem",
+    "token_hash",
+    "verify_password",
+]
 
 
 # ----- CSRF ---------------------------------------------------------------------------------------
@@ -112,12 +121,15 @@ class RateLimits:
         return bool(self.limiter.hit(self.items[name], name, key))
 
     def hit(self, name: str, key: str) -> None:
-        """Count one request; raise TooManyRequests (with the seconds to wait) when over the limit."""
+        """Count one request; raise TooManyRequests (with the seconds to wait) when over the
+        limit."""
         item = self.items[name]
         if not self.limiter.hit(item, name, key):
             reset = self.limiter.get_window_stats(item, name, key).reset_time
             wait = max(1, math.ceil(reset - time.time()))
-            raise TooManyRequests(f"too many requests: at most {item}; try again in {wait} seconds", retry_after=wait)
+            raise TooManyRequests(
+                f"too many requests: at most {item}; try again in {wait} seconds", retry_after=wait
+            )
 
 
 # ----- headers ------------------------------------------------------------------------------------
@@ -127,8 +139,10 @@ _CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 _DOCS_CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src "
+    "'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors "
+    "'none'"
 )
 _BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),

@@ -1,4 +1,5 @@
-"""What pages, API and feeds share on the web side: listings, trending and search pages (cached cards).
+"""What pages, API and feeds share on the web side: listings, trending and search pages (cached
+cards).
 
 Use cases (listings and trending, submit, vote, collect, look up a paper, paper as data) live in
 paperfeed.delivery.app; this module adds the web's caching and cards.
@@ -49,7 +50,8 @@ class Listing:
     page_size: int
     cards: list[Card]
     category: str | None = None
-    notice: str | None = None  # e.g. today has no papers yet, so the latest day with papers is shown
+    # e.g. today has no papers yet, so the latest day with papers is shown
+    notice: str | None = None
 
     @property
     def pages(self) -> int:
@@ -74,11 +76,15 @@ def trending_params(state: WebState) -> TrendingParams:
 
 def paper_days(state: WebState) -> list[date]:
     """Days with papers, newest first (cached)."""
-    days: list[date] = state.cached(("days",), lambda: state.store.papers.paper_days(limit=lists.DAYS_LOOKED_AT))
+    days: list[date] = state.cached(
+        ("days",), lambda: state.store.papers.paper_days(limit=lists.DAYS_LOOKED_AT)
+    )
     return days
 
 
-def _neighbours(days: list[date], since: date, until: date, period: str) -> tuple[date | None, date | None]:
+def _neighbours(
+    days: list[date], since: date, until: date, period: str
+) -> tuple[date | None, date | None]:
     """The day to show for 'previous' and 'next' (days are newest first)."""
     older = [d for d in days if d < since]
     newer = [d for d in days if d > until]
@@ -94,7 +100,8 @@ def listing(
     state: WebState, day: date | None, period: str = "day", category: str | None = None,
     page: int = 1, page_size: int | None = None, user_id: int | None = None,
 ) -> Listing:
-    """Papers of a day, week or month (ending at `day`, default the newest day), most upvoted first."""
+    """Papers of a day, week or month (ending at `day`, default the newest day), most upvoted
+    first."""
     size = min(MAX_PAGE_SIZE, max(1, page_size or state.settings.web_page_size))
     page = max(1, page)
     days = paper_days(state)
@@ -102,22 +109,43 @@ def listing(
     if span is None:
         return Listing(period, None, None, None, None, None, 0, page, size, [], category)
     since, until = span.since, span.until
-    ordered = state.cached(("order", since, until, category), lambda: lists.most_upvoted(state.store, span, category))
+    ordered = state.cached(
+        ("order", since, until, category), lambda: lists.most_upvoted(state.store, span, category)
+    )
     prev_day, next_day = _neighbours(days, since, until, period)
     chosen = ordered[(page - 1) * size : page * size]
-    cards = make_cards(state, [v.paper_id for v in chosen], {v.paper_id: total_upvotes(v) for v in chosen}, user_id)
-    return Listing(period, until, since, until, prev_day, next_day, len(ordered), page, size, cards, category,
-                   span.notice)
+    cards = make_cards(
+        state, [v.paper_id for v in chosen], {v.paper_id: total_upvotes(v) for v in chosen}, user_id
+    )
+    return Listing(
+        period,
+        until,
+        since,
+        until,
+        prev_day,
+        next_day,
+        len(ordered),
+        page,
+        size,
+        cards,
+        category,
+        span.notice,
+    )
 
 
 def make_cards(
-    state: WebState, ids: Sequence[int], upvotes: dict[int, int] | None = None, user_id: int | None = None
+    state: WebState,
+    ids: Sequence[int],
+    upvotes: dict[int, int] | None = None,
+    user_id: int | None = None,
 ) -> list[Card]:
     """Cards for papers in the given order, with upvote counts and the viewer's own votes."""
     found = state.store.papers.get_papers(ids)
     if upvotes is None:
         counts = state.store.votes.vote_counts(ids)
-        upvotes = {i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found}
+        upvotes = {
+            i: counts.get(i, 0) + (found[i].external_upvotes or 0) for i in ids if i in found
+        }
     voted = state.store.votes.voted_by(user_id, ids) if user_id is not None else set()
     comments = state.store.comments.comment_counts(ids)
     submitters = state.store.authors.submitters(ids)
@@ -127,17 +155,25 @@ def make_cards(
 
 
 def trending(
-    state: WebState, limit: int = 30, offset: int = 0, category: str | None = None, user_id: int | None = None
+    state: WebState,
+    limit: int = 30,
+    offset: int = 0,
+    category: str | None = None,
+    user_id: int | None = None,
 ) -> list[Card]:
     """The trending papers (cached ranking), best first."""
 
     def compute() -> list[Ranked]:
         days = paper_days(state)
-        return lists.trending(state.store, state.settings, datetime.now(UTC), days[0] if days else None, category)
+        return lists.trending(
+            state.store, state.settings, datetime.now(UTC), days[0] if days else None, category
+        )
 
     ranked: list[Ranked] = state.cached(("trending", category), compute)
     chosen = ranked[offset : offset + limit]
-    cards = make_cards(state, [r.paper_id for r in chosen], {r.paper_id: r.upvotes for r in chosen}, user_id)
+    cards = make_cards(
+        state, [r.paper_id for r in chosen], {r.paper_id: r.upvotes for r in chosen}, user_id
+    )
     scores = {r.paper_id: r.score for r in chosen}
     for c in cards:
         c.score = scores.get(c.paper.id or 0)
@@ -175,9 +211,18 @@ class SearchPage:
 
 
 def search(
-    state: WebState, query: str, *, page: int = 1, page_size: int | None = None, sort: str = "relevance",
-    since: date | None = None, until: date | None = None, category: str | None = None,
-    author: str | None = None, mode: str = "hybrid", user_id: int | None = None,
+    state: WebState,
+    query: str,
+    *,
+    page: int = 1,
+    page_size: int | None = None,
+    sort: str = "relevance",
+    since: date | None = None,
+    until: date | None = None,
+    category: str | None = None,
+    author: str | None = None,
+    mode: str = "hybrid",
+    user_id: int | None = None,
 ) -> SearchPage:
     """Run a search through ranking.search; an empty query lists nothing."""
     size = min(MAX_PAGE_SIZE, max(1, page_size or state.settings.web_page_size))
@@ -192,7 +237,9 @@ def search(
         return SearchPage(query, [], 0, None, page, size)
     index = state.search.get()
     if index is None:
-        return SearchPage(query, [], 0, f"search is unavailable: {state.search.error or 'no index'}", page, size)
+        return SearchPage(
+            query, [], 0, f"search is unavailable: {state.search.error or 'no index'}", page, size
+        )
     from paperfeed.ranking.search import search_papers
 
     result = search_papers(
@@ -217,7 +264,9 @@ def similar(state: WebState, paper_id: int, k: int = 10, user_id: int | None = N
 
     def compute() -> list[int]:
         try:
-            return [h.paper_id for h in similar_papers(index, paper_id, k=k) if h.paper_id != paper_id]
+            return [
+                h.paper_id for h in similar_papers(index, paper_id, k=k) if h.paper_id != paper_id
+            ]
         except NotFound:
             return []
 
@@ -225,7 +274,8 @@ def similar(state: WebState, paper_id: int, k: int = 10, user_id: int | None = N
     return make_cards(state, ids, None, user_id)
 
 
-# ----- lists as data -------------------------------------------------------------------------------
+# ----- lists as data
+# -------------------------------------------------------------------------------
 
 
 def card_json(c: Card) -> dict[str, Any]:
@@ -244,7 +294,8 @@ def reader_search_status(index: dict[str, Any]) -> dict[str, Any]:
         return {"words": False, "meaning": False, "embedded": 0, "papers": 0}
     return {
         "words": True,
-        "meaning": bool(index.get("semantic_available")) and int(index.get("papers_with_vectors") or 0) > 0,
+        "meaning": bool(index.get("semantic_available"))
+        and int(index.get("papers_with_vectors") or 0) > 0,
         "embedded": int(index.get("papers_with_vectors") or 0),
         "papers": int(index.get("papers_indexed") or 0),
     }
@@ -255,4 +306,6 @@ def followed_sources(state: WebState) -> list[dict[str, Any]]:
     from paperfeed.delivery.app.sources import sources_health
 
     keep = ("name", "kind", "last_success_at", "stale", "failing")
-    return [{k: h.as_dict()[k] for k in keep} for h in sources_health(state.store, state.ctx.settings)]
+    return [
+        {k: h.as_dict()[k] for k in keep} for h in sources_health(state.store, state.ctx.settings)
+    ]

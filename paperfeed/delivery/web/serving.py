@@ -1,4 +1,5 @@
-"""What `paperfeed serve` sets up around uvicorn: the separate metrics listener, multiprocess metrics."""
+"""What `paperfeed serve` sets up around uvicorn: the separate metrics listener, multiprocess
+metrics."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Followed sources on the web: /api/v1/sources and /admin/sources (administrators only), and the
-public /status page (HTML, or JSON at /status.json and /api/v1/status). Thin adapters over
-paperfeed.delivery.app.sources.
+public /status page (HTML, or JSON at /status.json and /api/v1/status).
+
+Thin adapters over paperfeed.delivery.app.sources.
 """
 
 from __future__ import annotations
@@ -36,9 +37,12 @@ class SourceIn(BaseModel):
     """A source to follow."""
 
     kind: str = Field(description="arxiv, arxiv-oai or hf-daily.", max_length=16)
-    categories: list[Annotated[str, Field(max_length=32)]] = Field(default_factory=list, max_length=50,
-                                                                    description="arxiv: arXiv categories.")
-    set: str | None = Field(default=None, max_length=64, description="arxiv-oai: an OAI-PMH set (cs, math, ...).")
+    categories: list[Annotated[str, Field(max_length=32)]] = Field(
+        default_factory=list, max_length=50, description="arxiv: arXiv categories."
+    )
+    set: str | None = Field(
+        default=None, max_length=64, description="arxiv-oai: an OAI-PMH set (cs, math, ...)."
+    )
     name: str | None = Field(default=None, max_length=64)
 
 
@@ -78,7 +82,16 @@ def _public(report: dict[str, Any], admin: bool) -> dict[str, Any]:
     """The status report, without cursors and error texts for everyone but administrators."""
     if admin:
         return report
-    keep = ("name", "kind", "last_success_at", "papers_brought", "newest_day", "lag_days", "stale", "failing")
+    keep = (
+        "name",
+        "kind",
+        "last_success_at",
+        "papers_brought",
+        "newest_day",
+        "lag_days",
+        "stale",
+        "failing",
+    )
     return {**report, "sources": [{k: s[k] for k in keep} for s in report["sources"]]}
 
 
@@ -105,8 +118,12 @@ def status_json(request: Request) -> Response:
 def status_page(request: Request) -> HTMLResponse:
     """The status page: is the feed alive, and which source is behind."""
     report, admin = _status(request)
-    return render(request, "status.html", {"title": "Status", "report": _public(report, admin), "admin": admin},
-                  status_code=200 if report["ok"] else 503)
+    return render(
+        request,
+        "status.html",
+        {"title": "Status", "report": _public(report, admin), "admin": admin},
+        status_code=200 if report["ok"] else 503,
+    )
 
 
 def _admin_page(request: Request) -> User:
@@ -122,7 +139,11 @@ def admin_sources(request: Request) -> HTMLResponse:
     _admin_page(request)
     state = get_state(request)
     health = [h.as_dict() for h in uc.sources_health(state.store, state.ctx.settings)]
-    return render(request, "sources.html", {"title": "Followed sources", "sources": health, "kinds": uc.KIND_HELP})
+    return render(
+        request,
+        "sources.html",
+        {"title": "Followed sources", "sources": health, "kinds": uc.KIND_HELP},
+    )
 
 
 @router.post("/admin/sources", include_in_schema=False, dependencies=[Depends(csrf_form)])
@@ -139,7 +160,9 @@ def admin_add(request: Request, kind: Annotated[str, Form(max_length=16)],
     return RedirectResponse("/admin/sources", status_code=303)
 
 
-@router.post("/admin/sources/{name}/remove", include_in_schema=False, dependencies=[Depends(csrf_form)])
+@router.post(
+    "/admin/sources/{name}/remove", include_in_schema=False, dependencies=[Depends(csrf_form)]
+)
 def admin_remove(request: Request, name: str) -> Response:
     """Stop following a source from the admin page."""
     _admin_page(request)

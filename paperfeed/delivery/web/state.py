@@ -1,4 +1,5 @@
-"""What every request handler shares: settings, store, templates, caches, limits, the search index."""
+"""What every request handler shares: settings, store, templates, caches, limits, the search
+index."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ class SearchHolder:
             return self._index
 
     def reload_soon(self) -> None:
-        """Re-read the index pointer on the next search (after a write in this process refreshed it)."""
+        """Re-read the index pointer on the next search (after a write in this process refreshed
+        it)."""
         if self._index is not None:
             self._index.expire_check()
 
@@ -76,7 +78,10 @@ class SearchHolder:
         """The index's own status, or why it is missing."""
         index = self.get()
         if index is None:
-            return {"available": False, "error": self._error or "not built: run `paperfeed index build`"}
+            return {
+                "available": False,
+                "error": self._error or "not built: run `paperfeed index build`",
+            }
         try:
             info = dict(index.status())
         except (PaperfeedError, OSError, ValueError) as exc:
@@ -150,7 +155,8 @@ def get_state(request: Request) -> WebState:
 
 
 def session_user(request: Request) -> User | None:
-    """The logged-in user of a browser session, if any (the session must still exist server-side)."""
+    """The logged-in user of a browser session, if any (the session must still exist server-
+    side)."""
     sid = request.session.get("sid") if "session" in request.scope else None
     if not isinstance(sid, str):
         return None

@@ -15,11 +15,9 @@ from paperfeed.delivery.app.topics import (
     TopicsFile,
     load_topic_charts,
     load_topics,
+    topic_chart_svg as draw_topic_chart,
     topics_extra_installed,
     topics_path,
-)
-from paperfeed.delivery.app.topics import (
-    topic_chart_svg as draw_topic_chart,
 )
 from paperfeed.delivery.common import charts, upvote_charts
 from paperfeed.delivery.common.build_status import read_build_status
@@ -56,23 +54,30 @@ def _drawn_here(topic: Topic, drawable: bool) -> str:
 
 
 def topic_chart(state: WebState, tf: TopicsFile, topic: Topic) -> str:
-    """The topic's weekly share chart: drawn by the topics job (topics-charts.json), else once per process."""
+    """The topic's weekly share chart: drawn by the topics job (topics-charts.json), else once per
+    process."""
     drawn: dict[int, str] = state.cached(("topic-charts", file_stamp(state)),
                                          lambda: load_topic_charts(state.settings, tf.built_at))
     return drawn.get(topic.id) or _drawn_here(topic, charts.charts_available())
 
 
 def paper_chart(state: WebState, paper_id: int) -> str:
-    """Upvotes over time of one paper for its page: drawn by the jobs, never while the page waits."""
-    found: str = state.cached(("chart-paper", paper_id),
-                              lambda: upvote_charts.chart_html(state.store, state.settings, paper_id))
+    """Upvotes over time of one paper for its page: drawn by the jobs, never while the page
+    waits."""
+    found: str = state.cached(
+        ("chart-paper", paper_id),
+        lambda: upvote_charts.chart_html(state.store, state.settings, paper_id),
+    )
     return found
 
 
 def category_chart(state: WebState, code: str) -> str:
     """Papers per day in a category over its last CHART_DAYS days of papers."""
+
     def compute() -> str:
-        return charts.papers_per_day_chart(code, state.store.votes.papers_per_day(code, None), CHART_DAYS)
+        return charts.papers_per_day_chart(
+            code, state.store.votes.papers_per_day(code, None), CHART_DAYS
+        )
 
     svg: str = state.cached(("chart-category", code), compute)
     return svg
@@ -80,7 +85,9 @@ def category_chart(state: WebState, code: str) -> str:
 
 def _svg(body: str) -> Response:
     if not body.startswith("<svg"):
-        raise NotFound(charts.EXTRA_NOTE if not charts.charts_available() else "nothing to chart yet")
+        raise NotFound(
+            charts.EXTRA_NOTE if not charts.charts_available() else "nothing to chart yet"
+        )
     return Response(body, media_type="image/svg+xml",
                     headers={"Cache-Control": "public, max-age=300"})
 
@@ -94,9 +101,16 @@ def topics_page(request: Request) -> HTMLResponse:
         tf = current_topics(state)
         rows = [(t, growth_text(t), topic_chart(state, tf, t)) for t in tf.topics] if tf else []
         missing = None if topics_extra_installed() else EXTRA_HINT
-        return {"title": "Emerging topics", "tf": tf, "rows": rows, "missing": missing, "building": building}
+        return {
+            "title": "Emerging topics",
+            "tf": tf,
+            "rows": rows,
+            "missing": missing,
+            "building": building,
+        }
 
-    building = read_build_status(state.settings)  # topics follow the index build: both mean "being built"
+    # topics follow the index build: both mean "being built"
+    building = read_build_status(state.settings)
     key = ("topics", file_stamp(state), building.text if building else None)
     return render(request, "topics.html", context, cache_key=key)
 
@@ -113,7 +127,9 @@ def topic_page(request: Request, topic_id: DbId) -> HTMLResponse:
 
     def context() -> dict[str, Any]:
         assert topic is not None
-        cards = sv.make_cards(state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None)
+        cards = sv.make_cards(
+            state, list(topic.paper_ids[:TOPIC_PAPERS]), None, user.id if user else None
+        )
         return {"title": topic.name, "tf": tf, "topic": topic, "growth": growth_text(topic),
                 "chart": topic_chart(state, tf, topic), "cards": cards}
 

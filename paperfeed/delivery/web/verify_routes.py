@@ -26,25 +26,40 @@ async def mail_verification(request: Request, user: User) -> None:
     """Send the verification link to a (new) account, telling the user how it went."""
     state = get_state(request)
     if not state.limits.allow("unconfirmed_mail", address_key(user.email)):  # #21 F14
-        flash(request, f"Several links went to {user.email} in the last hour already: use the newest, "
-              "or ask for another later.", "warn")
+        flash(
+            request,
+            f"Several links went to {user.email} in the last hour already: use the newest, "
+            "or ask for another later.",
+            "warn",
+        )
         return
     try:
-        await run_in_threadpool(send_verification, state.settings, state.secret_key, user, now_utc())
+        await run_in_threadpool(
+            send_verification, state.settings, state.secret_key, user, now_utc()
+        )
     except MailNotSent as exc:
         flash(request, exc.message, "warn")
     else:
-        flash(request, f"We sent a link to {user.email}: open it to confirm your address (no other mail before).")
+        flash(
+            request,
+            f"We sent a link to {user.email}: open it to confirm your address (no other mail "
+            "before).",
+        )
 
 
 def _failed(request: Request, exc: BadRequest) -> HTMLResponse:
-    return render(request, "verify_email.html", {"title": "Verification failed", "ok": False,
-                                                 "message": exc.message, "token": ""}, status_code=400)
+    return render(
+        request,
+        "verify_email.html",
+        {"title": "Verification failed", "ok": False, "message": exc.message, "token": ""},
+        status_code=400,
+    )
 
 
 @router.get("/verify-email", response_class=HTMLResponse)
 def verify_form(request: Request, t: str = "") -> HTMLResponse:
-    """What a verification link shows: a button that confirms (a GET changes nothing: mail scanners follow links)."""
+    """What a verification link shows: a button that confirms (a GET changes nothing: mail scanners
+    follow links)."""
     state = get_state(request)
     try:
         user = pending_verification(state.store, state.secret_key, t[:2000])
@@ -64,8 +79,16 @@ def verify_email(request: Request, t: str = Form("")) -> HTMLResponse:
     except BadRequest as exc:
         return _failed(request, exc)
     request.scope.pop("pf_user", None)
-    return render(request, "verify_email.html", {"title": "Email verified", "ok": True, "token": "",
-                                                 "message": f"{user.email} is confirmed. Digests can now reach you."})
+    return render(
+        request,
+        "verify_email.html",
+        {
+            "title": "Email verified",
+            "ok": True,
+            "token": "",
+            "message": f"{user.email} is confirmed. Digests can now reach you.",
+        },
+    )
 
 
 @router.post("/profile/verify-email", dependencies=[Depends(csrf_form)])

@@ -58,14 +58,18 @@ def upgrade() -> None:
     )
     op.create_table(
         "paper_versions",
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("seen_at", TZ, nullable=False),
         sa.Column("source", sa.String(32), nullable=False),
     )
     op.create_table(
         "paper_sources",
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("source", sa.String(32), primary_key=True),
         sa.Column("first_seen_at", TZ, nullable=False),
     )

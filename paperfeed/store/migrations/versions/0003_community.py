@@ -32,8 +32,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "votes",
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("created_at", TZ, nullable=False),
     )
     op.create_index("ix_votes_created_at", "votes", ["created_at"])
@@ -41,7 +45,9 @@ def upgrade() -> None:
     op.create_table(
         "collections",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text, nullable=False, server_default=""),
         sa.Column("is_public", sa.Integer, nullable=False, server_default="0"),
@@ -50,15 +56,24 @@ def upgrade() -> None:
     op.create_index("ix_collections_user_id", "collections", ["user_id"])
     op.create_table(
         "collection_papers",
-        sa.Column("collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "collection_id",
+            sa.Integer,
+            sa.ForeignKey("collections.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("added_at", TZ, nullable=False),
     )
     op.create_index("ix_collection_papers_paper_id", "collection_papers", ["paper_id"])
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
@@ -69,10 +84,14 @@ def upgrade() -> None:
     op.create_table(
         "submissions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("arxiv_id", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="SET NULL"), nullable=True),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="SET NULL"), nullable=True
+        ),
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("created_at", TZ, nullable=False),
     )

@@ -1,5 +1,5 @@
-"""Digest subscriptions: settings, saved searches, followed categories and authors, feedback,
-the delivery log (one row per user and period), the papers each user was sent, worker leases.
+"""Digest subscriptions: settings, saved searches, followed categories and authors, feedback, the
+delivery log (one row per user and period), the papers each user was sent, worker leases.
 
 Revision ID: 0004
 Revises: 0003
@@ -20,7 +20,9 @@ SECTIONS = '["trending", "searches", "categories", "authors", "recommended"]'
 
 
 def _user_fk() -> sa.Column[int]:
-    return sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    return sa.Column(
+        "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 def upgrade() -> None:
@@ -41,7 +43,9 @@ def upgrade() -> None:
     op.create_table(
         "saved_searches",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("query", sa.Text, nullable=False),
         sa.Column("category", sa.String(64), nullable=True),
@@ -64,7 +68,9 @@ def upgrade() -> None:
     op.create_table(
         "digest_feedback",
         _user_fk(),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("signal", sa.Integer, nullable=False),
         sa.Column("created_at", TZ, nullable=False),
     )
@@ -72,7 +78,9 @@ def upgrade() -> None:
     op.create_table(
         "digest_deliveries",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("period", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("message_id", sa.String(255), nullable=True),
@@ -91,12 +99,21 @@ def upgrade() -> None:
         sa.Column("sent_at", TZ, nullable=True),
         sa.UniqueConstraint("user_id", "period", name="uq_digest_deliveries_user_period"),
     )
-    op.create_index("ix_digest_deliveries_status", "digest_deliveries", ["status", "next_attempt_at"])
+    op.create_index(
+        "ix_digest_deliveries_status", "digest_deliveries", ["status", "next_attempt_at"]
+    )
     op.create_table(
         "digest_items",
         _user_fk(),
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("delivery_id", sa.Integer, sa.ForeignKey("digest_deliveries.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "delivery_id",
+            sa.Integer,
+            sa.ForeignKey("digest_deliveries.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("section", sa.String(16), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
     )

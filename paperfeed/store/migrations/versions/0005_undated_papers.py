@@ -35,7 +35,9 @@ def _sqlite_set_day_nullable(nullable: bool) -> None:
     if nullable:
         new_sql = _DAY_NOT_NULL.sub(r"\1", sql)
     else:
-        new_sql = re.sub(r'(\bday"?\s+DATE)(?!\s+NOT NULL)', r"\1 NOT NULL", sql, count=1, flags=re.IGNORECASE)
+        new_sql = re.sub(
+            r'(\bday"?\s+DATE)(?!\s+NOT NULL)', r"\1 NOT NULL", sql, count=1, flags=re.IGNORECASE
+        )
     if new_sql == sql:
         return
     version = int(conn.exec_driver_sql("PRAGMA schema_version").scalar_one())

@@ -54,7 +54,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "upvote_history",
-        sa.Column("paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "paper_id", sa.Integer, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("observed_at", TZ, primary_key=True),
         sa.Column("upvotes", sa.Integer, nullable=False),
         sa.Column("comments", sa.Integer, nullable=True),
