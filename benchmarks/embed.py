@@ -40,7 +40,7 @@ QueryFn = Callable[[str], np.ndarray]
 
 
 def torch_config(batch_size: int) -> tuple[EmbedFn, QueryFn] | None:
-    """Sentence-transformers fp32 on torch, as the model's authors run it; None without torch."""
+    """sentence-transformers fp32 on torch, as the model's authors run it; None without torch."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:

@@ -45,7 +45,7 @@ def to_paper(rec: dict[str, object]) -> Paper:
 
 
 def synthetic_papers(records: list[dict[str, object]], n: int, seed: int = 42) -> Iterator[Paper]:
-    """N deterministic papers (Random(seed)) recombined from real titles, abstract sentences,
+    """n deterministic papers (Random(seed)) recombined from real titles, abstract sentences,
     authors."""
     rnd = random.Random(seed)
     titles = [str(r["title"]).split() for r in records]
@@ -73,7 +73,7 @@ def synthetic_papers(records: list[dict[str, object]], n: int, seed: int = 42) -
 
 
 def queries(records: list[dict[str, object]], n: int, seed: int = 7) -> list[str]:
-    """N keyword queries: 2-5 consecutive words of random real titles."""
+    """n keyword queries: 2-5 consecutive words of random real titles."""
     rnd = random.Random(seed)
     out: list[str] = []
     while len(out) < n:
@@ -92,7 +92,7 @@ def peak_rss_mb() -> float:
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
-    """P50 and p95 in milliseconds."""
+    """p50 and p95 in milliseconds."""
     arr = np.asarray(samples) * 1000
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
 
@@ -103,7 +103,7 @@ def dir_size_mb(path: Path) -> float:
 
 
 class Timer:
-    """With Timer() as t: ...; t.seconds."""
+    """with Timer() as t: ...; t.seconds."""
 
     def __enter__(self) -> Self:
         self.start = time.perf_counter()

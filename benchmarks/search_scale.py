@@ -84,7 +84,7 @@ def base_vectors(records: list[dict[str, object]], cache: Path) -> np.ndarray:
 
 
 def mixed_vectors(base: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
-    """N unit vectors, each a Dirichlet mixture of three real vectors plus a little noise."""
+    """n unit vectors, each a Dirichlet mixture of three real vectors plus a little noise."""
     pick = rng.integers(0, len(base), (n, 3))
     w = rng.dirichlet((1.0, 1.0, 1.0), n).astype(np.float32)
     v = np.einsum("nk,nkd->nd", w, base[pick])
@@ -223,7 +223,7 @@ def phase_serve(args: argparse.Namespace, root: Path, settings: Any) -> dict[str
 
 
 def _ef_sweep(vi: Any, qv: np.ndarray, exact_ids: np.ndarray, efs: str) -> list[dict[str, float]]:
-    """Recall@10 and mean vector-search time for each HNSW ef (candidates explored per query)."""
+    """recall@10 and mean vector-search time for each HNSW ef (candidates explored per query)."""
     from paperfeed.index import ann
 
     default = ann.EXPANSION_SEARCH

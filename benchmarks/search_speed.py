@@ -51,7 +51,7 @@ def _tantivy_text(q: str) -> str:
 def reference_qps(
     records: list[dict[str, object]], qs: list[str], ours: Callable[[], float]
 ) -> dict[str, float]:
-    """Q/s of bm25s (numba and numpy backends) and tantivy on the same texts and queries, with
+    """q/s of bm25s (numba and numpy backends) and tantivy on the same texts and queries, with
     tokenisation; `ours` (paperfeed's q/s) is run right before and right after each, as
     "paperfeed@NAME" (their mean):
 

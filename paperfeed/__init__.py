@@ -1,4 +1,4 @@
-"""Paperfeed: a self-hosted research-paper discovery hub."""
+"""paperfeed: a self-hosted research-paper discovery hub."""
 
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ THINGS = [
 
 
 def topic_papers(topic: str, n: int, start: int, day: date) -> list[Paper]:
-    """N synthetic papers on a topic with distinct titles and arXiv ids."""
+    """n synthetic papers on a topic with distinct titles and arXiv ids."""
     title, abstract, cat = TOPICS[topic]
     out = []
     for i in range(n):

@@ -31,10 +31,7 @@ COMMON = ("we", "study", "learning", "data", "model", "training", "evaluation", 
 
 
 def per_week(theme: str, week: int) -> int:
-    """Papers of a theme in a week: 10 a week, the growing theme 2, 4, 6, ...
-
-    (from 1/6 to 1/2 of all).
-    """
+    """Papers of a theme in a week: 10 a week, the growing 2, 4, 6, ... (1/6 to 1/2 of all)."""
     return 2 + 2 * week if theme == GROWING else 10
 
 

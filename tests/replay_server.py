@@ -65,7 +65,7 @@ class Listed:
     withdrawn: bool = False  # its last revision is arXiv's 0 kb withdrawal
 
     def versions_by(self, today: date) -> list[date]:
-        """V1's day and the revisions out by today."""
+        """v1's day and the revisions out by today."""
         return [self.day, *(d for d in self.revisions if d <= today)]
 
     def stamp(self, today: date) -> date:

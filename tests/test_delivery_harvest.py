@@ -31,12 +31,8 @@ from tests.replay_server import Replay, ReplayServer, load_arxiv, replaying
 MON = date(2025, 3, 24)
 
 
-@pytest.fixture
-def world() -> Replay:
-    """cs.CL papers announced 24 ..
-
-    26 March 2025, from the real listing crawl, 10 per OAI page.
-    """
+def listing_replay() -> Replay:
+    """cs.CL papers announced 24-26 March 2025, from the real listing crawl, 10 per OAI page."""
     return Replay(
         arxiv=load_arxiv(
             shared_file("arxiv-74k.jsonl.gz"), MON, MON + timedelta(days=2), primary="cs.CL"
@@ -44,6 +40,12 @@ def world() -> Replay:
         today=MON,
         oai_page_size=10,
     )
+
+
+@pytest.fixture
+def world() -> Replay:
+    """The real listing replay (listing_replay)."""
+    return listing_replay()
 
 
 def _env(server: ReplayServer, store_url: str, data_dir: Path, **extra: str) -> dict[str, str]:

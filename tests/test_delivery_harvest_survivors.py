@@ -7,7 +7,7 @@ Replayed from a local server over real listing data, on both backends.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,25 +17,14 @@ from paperfeed.delivery.app import sources as uc
 from paperfeed.delivery.jobs.harvest import run_source, run_sources
 from paperfeed.sources.http import HttpClient, RateLimiter
 from paperfeed.store import Store
-from tests.conftest import shared_file
-from tests.replay_server import Replay, load_arxiv, replaying
-
-MON = date(2025, 3, 24)
+from tests.replay_server import Replay, replaying
+from tests.test_delivery_harvest import listing_replay
 
 
 @pytest.fixture
 def world() -> Replay:
-    """cs.CL papers announced 24 ..
-
-    26 March 2025, from the real listing crawl, 10 per OAI page.
-    """
-    return Replay(
-        arxiv=load_arxiv(
-            shared_file("arxiv-74k.jsonl.gz"), MON, MON + timedelta(days=2), primary="cs.CL"
-        ),
-        today=MON,
-        oai_page_size=10,
-    )
+    """The same real-listing replay as the harvest tests."""
+    return listing_replay()
 
 
 def test_a_killed_harvest_resumes_instead_of_waiting_the_full_interval(

@@ -49,7 +49,7 @@ def other(store_url: str, tmp_path: Any) -> Iterator[Store]:
 
 
 def _people(store: Store) -> tuple[User, User]:
-    """Ada with something of every kind; bob with his own rows, one a reply to ada."""
+    """ada with something of every kind; bob with his own rows, one a reply to ada."""
     store.papers.upsert_papers(SAMPLE)
     ada = store.users.create_user("ada", "ada@example.org", "h")
     bob = store.users.create_user("bob", "bob@example.org", "h")

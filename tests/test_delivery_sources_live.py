@@ -72,10 +72,7 @@ def _client(store: Store, data_dir: Path, store_url: str) -> TestClient:
 
 @pytest.fixture
 def world() -> Replay:
-    """cs.CL papers announced 24 March ..
-
-    18 April 2025, from the real listing crawl.
-    """
+    """cs.CL papers announced 24 March - 18 April 2025, from the real listing crawl."""
     path = shared_file("arxiv-74k.jsonl.gz")
     return Replay(
         arxiv=load_arxiv(path, MON, date(2025, 4, 18), primary="cs.CL"), today=MON, oai_page_size=10

@@ -37,7 +37,7 @@ def _records() -> list[dict[str, object]]:
 
 
 def _papers(records: list[dict[str, object]], n: int) -> list[Paper]:
-    """N deterministic papers spliced from real titles, abstract sentences and authors."""
+    """n deterministic papers spliced from real titles, abstract sentences and authors."""
     rnd = random.Random(42)
     titles = [str(r["title"]).split() for r in records]
     sentences = [s for r in records for s in str(r.get("abstract") or "").split(". ") if s]

@@ -240,7 +240,7 @@ def test_ranking_and_delivery_do_not_touch_the_stores_sql() -> None:
 
 
 def test_the_search_path_holds_no_index_writer() -> None:
-    """Ranking/ (the query evaluator) and the web adapters only read the index."""
+    """ranking/ (the query evaluator) and the web adapters only read the index."""
     bad = []
     for p in _modules("paperfeed/ranking", "paperfeed/delivery/web"):
         bad += [

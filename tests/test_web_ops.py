@@ -36,7 +36,7 @@ def _token(store: Store, username: str, admin: bool) -> str:
 
 @pytest.fixture
 def json_log(settings: Settings) -> Iterator[io.StringIO]:
-    """Paperfeed's JSON log at info level, written to a buffer for the test to read."""
+    """paperfeed's JSON log at info level, written to a buffer for the test to read."""
     buffer = io.StringIO()
     handler = configure_logging(
         with_overrides(settings, log_format="json", log_level="info"), stream=buffer

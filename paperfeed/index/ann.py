@@ -49,7 +49,7 @@ def ann_available() -> bool:
 
 
 def usearch_index() -> ModuleType:
-    """Usearch's index module, imported after onnxruntime when that is installed.
+    """usearch's index module, imported after onnxruntime when that is installed.
 
     onnxruntime 1.32 segfaults in get_available_providers() when usearch 2.26 (its bundled SIMD
     kernels) was loaded first in the process; loaded in the other order both work.
@@ -83,7 +83,7 @@ def open_graph(path: Path) -> Index:
 
 
 def codes(vectors: FloatArray, scale: float) -> npt.NDArray[np.int8]:
-    """Int8 codes of float vectors at the graph's scale (outliers clipped)."""
+    """int8 codes of float vectors at the graph's scale (outliers clipped)."""
     out: npt.NDArray[np.int8] = np.clip(
         np.rint(np.asarray(vectors, dtype=np.float32) * scale), -127, 127
     ).astype(np.int8)

@@ -116,7 +116,7 @@ def bm25_matrix(
 
 @dataclass
 class _Inverted:
-    """Key -> ascending rows, as a vocabulary plus CSR arrays."""
+    """key -> ascending rows, as a vocabulary plus CSR arrays."""
 
     vocab: dict[str, int]
     indptr: IntArray

@@ -37,14 +37,14 @@ FloatArray = npt.NDArray[np.float32]
 
 
 def text_sha256(title: str, abstract: str) -> str:
-    """Sha256 (first 16 hex digits) of the text embedded for a paper."""
+    """sha256 (first 16 hex digits) of the text embedded for a paper."""
     from paperfeed.index.embedder import paper_text
 
     return hashlib.sha256(paper_text(title, abstract).encode("utf-8")).hexdigest()[:16]
 
 
 def quantise(vectors: FloatArray) -> tuple[npt.NDArray[np.int8], FloatArray]:
-    """Int8 codes of unit vectors, one scale per row (its largest |component| maps to 127)."""
+    """int8 codes of unit vectors, one scale per row (its largest |component| maps to 127)."""
     vecs = np.asarray(vectors, dtype=np.float32)
     scales = np.maximum(np.abs(vecs).max(axis=1), 1e-12) / 127.0
     codes = np.clip(np.rint(vecs / scales[:, None]), -127, 127).astype(np.int8)

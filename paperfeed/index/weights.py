@@ -90,7 +90,7 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def weights_sha256() -> str | None:
-    """Sha256 of the installed weights file (hashed once per process and file state); None if
+    """sha256 of the installed weights file (hashed once per process and file state); None if
     absent."""
     try:
         file = model_dir() / "model.safetensors"

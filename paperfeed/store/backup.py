@@ -118,7 +118,7 @@ def pg_tool(name: str) -> str:
 
 
 def _pg_conninfo(engine: Engine) -> tuple[list[str], dict[str, str]]:
-    """Libpq arguments and environment for an engine's database; the password only in the env."""
+    """libpq arguments and environment for an engine's database; the password only in the env."""
     url = engine.url
     args = []
     if url.host:

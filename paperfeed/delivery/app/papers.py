@@ -52,7 +52,7 @@ def upvote_count(store: Store, paper: Paper) -> int:
 
 
 def links(p: Paper) -> dict[str, str | None]:
-    """ArXiv, PDF, code and project links of a paper (code/project also from its text), through
+    """arXiv, PDF, code and project links of a paper (code/project also from its text), through
     core.urls."""
     return paper_links(p)
 

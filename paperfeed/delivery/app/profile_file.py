@@ -93,7 +93,7 @@ class _Reader:
         return value
 
     def flag(self, doc: Json, key: str, path: str) -> bool:
-        """True or false (absent: false)."""
+        """true or false (absent: false)."""
         value = doc.get(key, False)
         if not isinstance(value, bool):
             raise self.fail(f"{path}.{key}", f"expected true or false, got {value!r}")

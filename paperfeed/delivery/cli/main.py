@@ -42,7 +42,7 @@ from paperfeed.sources import FORMATS
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paperfeed")
 def cli() -> None:
-    """Paperfeed: a self-hosted research-paper discovery hub."""
+    """paperfeed: a self-hosted research-paper discovery hub."""
     cli_ops.setup_logging()
 
 

@@ -39,7 +39,7 @@ def email_secret(settings: Settings) -> str:
 
 
 class _Signer(TimestampSigner):
-    """Itsdangerous's TimestampSigner with the key derived once and the HMAC state reused.
+    """itsdangerous's TimestampSigner with the key derived once and the HMAC state reused.
 
     A digest signs a token per paper; the stock signer derives the key and builds the HMAC from
     scratch each time (~30 us a token). Tokens are byte-for-byte the same and are verified by the
