@@ -34,16 +34,24 @@ def echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def with_context(func: F) -> F:
-    """Add --data-dir and --database-url, open the store, pass an AppContext as `ctx`."""
-
-    @click.option(
+def location_options(func: F) -> F:
+    """Add --data-dir and --database-url (passed as data_dir and database_url)."""
+    with_dir = click.option(
         "--data-dir",
         type=click.Path(file_okay=False),
         default=None,
         help="Data directory (PAPERFEED_DATA_DIR).",
     )
-    @click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+    with_url = click.option(
+        "--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL)."
+    )
+    return with_dir(with_url(func))
+
+
+def with_context(func: F) -> F:
+    """Add --data-dir and --database-url, open the store, pass an AppContext as `ctx`."""
+
+    @location_options
     @functools.wraps(func)
     def wrapper(
         *args: object, data_dir: str | None, database_url: str | None, **kwargs: object
@@ -64,6 +72,7 @@ def with_context(func: F) -> F:
 
 
 __all__ = [
+    "location_options",
     "EXIT_ALL_REJECTED",
     "EXIT_BAD_INPUT",
     "EXIT_NOTHING",

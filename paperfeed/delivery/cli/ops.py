@@ -11,7 +11,7 @@ import click
 from paperfeed.core.errors import ConfigError, PaperfeedError
 from paperfeed.core.settings import load_settings
 from paperfeed.delivery.app import backups
-from paperfeed.delivery.cli.common import echo_json, fail
+from paperfeed.delivery.cli.common import echo_json, fail, location_options
 from paperfeed.delivery.common.context import open_context
 from paperfeed.delivery.common.logs import configure_logging
 
@@ -27,13 +27,7 @@ def setup_logging() -> None:
 @click.argument("dest", type=click.Path(path_type=Path))
 @click.option("--no-index", is_flag=True, help="Leave the search index out (restore rebuilds it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Data directory (PAPERFEED_DATA_DIR).",
-)
-@click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+@location_options
 def backup_cmd(
     dest: Path, no_index: bool, as_json: bool, data_dir: str | None, database_url: str | None
 ) -> None:
@@ -72,13 +66,7 @@ def backup_cmd(
     is_flag=True,
     help="Rebuild the lexical index instead of restoring the copied one.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Data directory (PAPERFEED_DATA_DIR).",
-)
-@click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+@location_options
 def restore_cmd(
     src: Path, force: bool, rebuild_index: bool, data_dir: str | None, database_url: str | None
 ) -> None:

@@ -16,7 +16,13 @@ from paperfeed.core.errors import PaperfeedError
 from paperfeed.core.settings import SERVED_URL_FILE, Settings, listen_url
 from paperfeed.core.util import atomic_file
 from paperfeed.delivery.app.submissions import process_submissions
-from paperfeed.delivery.cli.common import AppContext, echo_json, fail, with_context
+from paperfeed.delivery.cli.common import (
+    AppContext,
+    echo_json,
+    fail,
+    location_options,
+    with_context,
+)
 from paperfeed.delivery.common.context import open_context
 from paperfeed.delivery.common.logs import configure_logging
 from paperfeed.delivery.web.serving import serve_metrics, use_multiprocess_dir
@@ -46,13 +52,7 @@ from paperfeed.delivery.web.serving import serve_metrics, use_multiprocess_dir
     metavar="PATH",
     help="Run one in-process GET request (e.g. /api/v1/trending), print the body and exit.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Data directory (PAPERFEED_DATA_DIR).",
-)
-@click.option("--database-url", default=None, help="Database URL (PAPERFEED_DATABASE_URL).")
+@location_options
 def serve(host: str | None, port: int | None, workers: int, get_path: str | None,
           data_dir: str | None, database_url: str | None) -> None:
     """Serve the web site and API with uvicorn (SQLite or PostgreSQL)."""
