@@ -12,6 +12,7 @@ same; every other paper is embedded as usual.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Sequence
@@ -70,8 +71,9 @@ def write_shipped(
     """Write the int8 vectors of papers and their manifest (what `make sample` ships)."""
     codes, scales = quantise(vectors)
     npy, manifest = files
-    with npy.open("wb") as f:
-        np.save(f, codes, allow_pickle=False)
+    buf = io.BytesIO()  # both files atomically: a crash never leaves a half-written sample
+    np.save(buf, codes, allow_pickle=False)
+    write_atomic(npy, buf.getvalue())
     data: dict[str, Any] = {
         "format": FORMAT,
         "model": model,

@@ -25,8 +25,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -44,9 +42,7 @@ from paperfeed.delivery.app.credentials import (
 )
 from paperfeed.delivery.mail.compose import (
     Outgoing,
-    sender_address,
-    site_host,
-    text_transfer_encoding,
+    notice_message,
 )
 from paperfeed.delivery.mail.mailer import Mailer
 from paperfeed.store import Store
@@ -186,14 +182,6 @@ def reset_password(store: Store, secret: str, token: str, new: str) -> User:
 
 def reset_message(settings: Settings, user: User, link: str, now: datetime) -> Outgoing:
     """The password reset email."""
-    from_header, sender, utf8 = sender_address(settings)
-    msg = EmailMessage()
-    msg["From"] = from_header
-    msg["To"] = user.email
-    msg["Subject"] = "Reset your paperfeed password"
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid("reset", domain=site_host(settings))
-    msg["Auto-Submitted"] = "auto-generated"
     body = (
         f"Hello {user.username},\n\nsomeone (hopefully you) asked to reset the password of your "
         "paperfeed account.\n"
@@ -201,8 +189,8 @@ def reset_message(settings: Settings, user: User, link: str, now: datetime) -> O
         "Setting a new password logs you out everywhere and revokes your API tokens.\n"
         "If you did not ask for this, ignore this email: your password stays as it is.\n"
     )
-    msg.set_content(body, cte=text_transfer_encoding(body))
-    return Outgoing(str(msg["Message-ID"]), sender, user.email, msg.as_bytes(), utf8)
+    return notice_message(settings, user.email, "Reset your paperfeed password", body, now,
+                          kind="reset")
 
 
 def request_password_reset(

@@ -29,7 +29,7 @@ from paperfeed.core.addresses import is_email
 from paperfeed.core.errors import BadRequest, Conflict, Forbidden, NotFound
 from paperfeed.core.models import Paper, User
 from paperfeed.core.settings import Settings
-from paperfeed.delivery.mail.compose import Outgoing, sender_address, site_host
+from paperfeed.delivery.mail.compose import Outgoing, notice_message, sender_address, site_host
 from paperfeed.delivery.mail.mailer import Mailer, MailError, TransientMailError, open_mailer
 from paperfeed.store import Store
 from paperfeed.store.community import ROLES, Collection, FeedItem, Group, Invite, Member
@@ -121,23 +121,13 @@ def invite_email(settings: Settings, store: Store, actor: User, group_id: int, e
     token = secrets.token_urlsafe(24)
     invite = store.groups.add_invite(group_id, _hash(token), email.lower(), "member", actor.id,
                               now_utc() + timedelta(days=INVITE_DAYS))
-    from_header, sender, utf8 = sender_address(settings)
-    msg = EmailMessage()
-    msg["From"] = from_header
-    msg["To"] = email
-    msg["Subject"] = f"paperfeed: {actor.username} invites you to the lab “{group.name}”"
-    msg["Date"] = format_datetime(now_utc())
-    msg["Message-ID"] = f"<invite-{invite.id}.{secrets.token_hex(6)}@{site_host(settings)}>"
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
+    body = (
         f"{actor.username} invites you to read papers together in “{group.name}” on paperfeed.\n\n"
         f"Join (valid for {INVITE_DAYS} days, once):\n\n{invite_url(settings, token)}\n\n"
         "Log in or sign up with this address to accept. If you did not expect this, ignore it.\n"
     )
-    wide = utf8 or not email.isascii()
-    out = Outgoing(
-        msg["Message-ID"], sender, email, msg.as_bytes(policy=SMTPUTF8 if wide else SMTP), wide
-    )
+    subject = f"paperfeed: {actor.username} invites you to the lab “{group.name}”"
+    out = notice_message(settings, email, subject, body, now_utc(), kind=f"invite-{invite.id}")
     own = mailer is None
     active = mailer or open_mailer(settings)
     try:

@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -255,6 +257,29 @@ def text_transfer_encoding(text: str) -> str:
     if any(len(line.encode("utf-8")) > 990 for line in text.splitlines()):
         return "quoted-printable"
     return "7bit" if text.isascii() else "8bit"
+
+
+def notice_message(
+    settings: Settings, to: str, subject: str, body: str, now: datetime, *, kind: str,
+    to_header: str | None = None,
+) -> Outgoing:
+    """A plain-text notice from the site (verification, sign-up, reset, invitation): one shape.
+
+    `kind` starts the Message-ID (`<kind.random@site>`); SMTPUTF8 when the sender or the
+    recipient needs it.
+    """
+    from_header, sender, sender_utf8 = sender_address(settings)
+    msg = EmailMessage()
+    msg["From"] = from_header
+    msg["To"] = to_header or to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    message_id = f"<{kind}.{secrets.token_hex(8)}@{site_host(settings)}>"
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body, cte=text_transfer_encoding(body))
+    utf8 = sender_utf8 or not to.isascii()
+    return Outgoing(message_id, sender, to, msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP), utf8)
 
 
 def _part(subtype: str, text: str) -> bytes:

@@ -13,12 +13,8 @@ form (the per-address bound of F14 applies to both).
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8
-from email.utils import format_datetime
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -27,9 +23,7 @@ from paperfeed.core.errors import BadRequest
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.mail.compose import (
     Outgoing,
-    sender_address,
-    site_host,
-    text_transfer_encoding,
+    notice_message,
 )
 from paperfeed.delivery.mail.mailer import MailError, open_mailer
 
@@ -70,21 +64,6 @@ def read_signup_token(secret: str, token: str) -> SignupClaim:
     return SignupClaim(data[0], data[1], data[2])
 
 
-def _message(settings: Settings, to: str, subject: str, body: str, now: datetime) -> Outgoing:
-    from_header, sender, sender_utf8 = sender_address(settings)
-    msg = EmailMessage()
-    msg["From"] = from_header
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now)
-    message_id = f"<signup.{secrets.token_hex(8)}@{site_host(settings)}>"
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(body, cte=text_transfer_encoding(body))
-    utf8 = sender_utf8 or not to.isascii()
-    return Outgoing(message_id, sender, to, msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP), utf8)
-
-
 def signup_message(settings: Settings, secret: str, claim: SignupClaim, now: datetime) -> Outgoing:
     """The mail to a new address: the link that creates the account."""
     url = f"{settings.base_url.rstrip('/')}/signup/finish?t={quote(signup_token(secret, claim))}"
@@ -94,7 +73,8 @@ def signup_message(settings: Settings, secret: str, claim: SignupClaim, now: dat
         f"Open this link within a day to choose your password and create your account:\n\n{url}\n\n"
         "If you did not sign up, ignore this message: no account is made without it.\n"
     )
-    return _message(settings, claim.email, "paperfeed: finish signing up", body, now)
+    subject = "paperfeed: finish signing up"
+    return notice_message(settings, claim.email, subject, body, now, kind="signup")
 
 
 def signup_taken_message(settings: Settings, email: str, now: datetime) -> Outgoing:
@@ -106,9 +86,8 @@ def signup_taken_message(settings: Settings, email: str, now: datetime) -> Outgo
         f"If it was you, log in at {base}/login or, if you forgot your password, reset it at "
         f"{base}/password-reset.\n\nIf it was not you, ignore this message: nothing changed.\n"
     )
-    return _message(
-        settings, email, "paperfeed: someone tried to sign up with your address", body, now
-    )
+    subject = "paperfeed: someone tried to sign up with your address"
+    return notice_message(settings, email, subject, body, now, kind="signup")
 
 
 def send_signup_mail(settings: Settings, out: Outgoing) -> None:

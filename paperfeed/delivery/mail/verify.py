@@ -8,11 +8,8 @@ delivery/jobs/digests.py); this message is the only one an unverified address ev
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
-from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8
-from email.utils import format_datetime, formataddr
+from email.utils import formataddr
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -22,9 +19,7 @@ from paperfeed.core.models import User
 from paperfeed.core.settings import Settings
 from paperfeed.delivery.mail.compose import (
     Outgoing,
-    sender_address,
-    site_host,
-    text_transfer_encoding,
+    notice_message,
 )
 from paperfeed.delivery.mail.mailer import Mailer, MailError, open_mailer
 from paperfeed.store import Store
@@ -80,16 +75,7 @@ def verification_url(settings: Settings, secret: str, user: User) -> str:
 
 def verification_message(settings: Settings, secret: str, user: User, now: datetime) -> Outgoing:
     """The message carrying the verification link."""
-    from_header, sender, sender_utf8 = sender_address(settings)
     url = verification_url(settings, secret, user)
-    msg = EmailMessage()
-    msg["From"] = from_header
-    msg["To"] = formataddr((user.username, user.email))
-    msg["Subject"] = "paperfeed: confirm your email address"
-    msg["Date"] = format_datetime(now)
-    message_id = f"<verify-{user.id}.{secrets.token_hex(6)}@{site_host(settings)}>"
-    msg["Message-ID"] = message_id
-    msg["Auto-Submitted"] = "auto-generated"
     body = (
         f"Hello {user.username},\n\nplease confirm that {user.email} is your address by opening "
         "this link "
@@ -97,10 +83,10 @@ def verification_message(settings: Settings, secret: str, user: User, now: datet
         "included.\n"
         "If you did not sign up, ignore this message.\n"
     )
-    msg.set_content(body, cte=text_transfer_encoding(body))
-    utf8 = sender_utf8 or not user.email.isascii()
-    data = msg.as_bytes(policy=SMTPUTF8 if utf8 else SMTP)
-    return Outgoing(message_id, sender, user.email, data, utf8)
+    subject = "paperfeed: confirm your email address"
+    to_header = formataddr((user.username, user.email))
+    return notice_message(settings, user.email, subject, body, now, kind=f"verify-{user.id}",
+                          to_header=to_header)
 
 
 def send_verification(
